@@ -1,0 +1,117 @@
+/**
+ * The event store port. Every adapter (embedded SQL, PostgreSQL, EventStoreDB) implements this
+ * interface and passes the conformance suite in test/store/.
+ *
+ * Revisions and positions are bigints: EventStoreDB's are unsigned 64-bit, and the port must
+ * carry them without loss.
+ */
+
+/** Metadata stamped on every event; JSON, stored beside the data. */
+export interface EventMetadata {
+  /** Links every event of one command or causal chain. */
+  readonly correlationId: string;
+  /** The event id (or command id) that directly caused this event. */
+  readonly causationId: string;
+  /** Who emitted it: `api`, `agent:<chassis>`, or an app name such as `classification`. */
+  readonly app: string;
+  readonly schemaVersion: number;
+  /** ISO-8601 instant the event was decided. */
+  readonly time: string;
+  readonly [extra: string]: unknown;
+}
+
+/** An event to append. `id` is a UUID; appending the same id twice is a no-op (idempotence). */
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  readonly id: string;
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: EventMetadata;
+}
+
+/** An event as read back from the log. */
+export interface RecordedEvent<Type extends string = string, Data = unknown>
+  extends NewEvent<Type, Data> {
+  readonly streamName: string;
+  /** 0-based index of the event within its stream. */
+  readonly revision: bigint;
+  /** Gap-free, strictly increasing position in the global log (1-based for SQL adapters). */
+  readonly position: bigint;
+  /** When the store committed it (ISO-8601). */
+  readonly recordedAt: string;
+}
+
+/** What the writer believes the stream's current revision to be. */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+export interface AppendResult {
+  /** Revision of the last event now in the stream. */
+  readonly nextExpectedRevision: bigint;
+  /** Global position of the last event appended (or of the existing one on idempotent replay). */
+  readonly position: bigint;
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: 'forwards' | 'backwards';
+  /** Inclusive start revision; default: start (forwards) or end (backwards). */
+  readonly fromRevision?: bigint;
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Default 0n (from the beginning). */
+  readonly after?: bigint;
+  readonly maxCount?: number;
+  readonly filter?: EventFilter;
+}
+
+/** Server-side filter: stream-name prefixes (categories such as `lport-`) or event-type prefixes. */
+export interface EventFilter {
+  readonly streamPrefixes?: readonly string[];
+  readonly eventTypePrefixes?: readonly string[];
+}
+
+export interface SubscribeOptions {
+  /** Resume after this checkpoint (exclusive). Default 0n: from the start of the log. */
+  readonly after?: bigint;
+  readonly filter?: EventFilter;
+  /** Events fetched per catch-up page. */
+  readonly batchSize?: number;
+}
+
+/**
+ * A catch-up-then-live subscription to the whole log, in global order with no gaps and no
+ * duplicates. Iterate it; `close()` ends the iteration.
+ */
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  close(): Promise<void>;
+}
+
+export interface StreamMetadata {
+  /** Events with a revision below this are logically deleted (stream truncation). */
+  readonly truncateBefore?: bigint;
+  readonly maxCount?: number;
+  readonly [extra: string]: unknown;
+}
+
+export interface EventStore {
+  appendToStream(
+    streamName: string,
+    events: readonly NewEvent[],
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<AppendResult>;
+  readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  subscribeToAll(options?: SubscribeOptions): Subscription;
+  /** Revision of the stream's last event, or undefined when the stream does not exist. */
+  streamRevision(streamName: string): Promise<bigint | undefined>;
+  setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void>;
+  getStreamMetadata(streamName: string): Promise<StreamMetadata>;
+  /** Soft-deletes the stream: reads then fail with StreamDeletedError. */
+  deleteStream(
+    streamName: string,
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<void>;
+  /** Position of the last event in the log (0n when empty). */
+  headPosition(): Promise<bigint>;
+  close(): Promise<void>;
+}
