@@ -1,0 +1,101 @@
+/**
+ * dnat and trunk share one shape: a *follower* port is local wherever its *leader* port is
+ * local, follows it when it moves, and is released when the relation ends.
+ *  - dnat: the floating port of a FIP follows the associated fixed port;
+ *  - trunk: a sub-port follows its parent trunk port.
+ */
+import type { DomainEvent } from '../events/index.js';
+import type { AppName, LocalityApp } from './app.js';
+import { claimChanges, isLive } from './app.js';
+import type { Topology } from './topology.js';
+
+interface Relation {
+  readonly name: AppName;
+  /** Event type prefix of the relation's model (`FloatingIp`, `ChildPortSegmentation`). */
+  readonly model: string;
+  /** Ports with this device owner belong to the app even outside a relation (then: released). */
+  readonly deviceOwner: 'floatingip' | 'trunk_subport';
+  /** The leader of a follower port, null when the relation has none (a disassociated FIP). */
+  leaderOf(topology: Topology, followerId: string): string | null | undefined;
+  /** Followers of a leader port. */
+  followersOf(topology: Topology, leaderId: string): Iterable<string>;
+  /** The follower a relation event is about (read from the topology, before or after). */
+  followerOfRelation(topology: Topology, relationId: string): string | undefined;
+}
+
+function followerApp(relation: Relation): LocalityApp {
+  return {
+    name: relation.name,
+    *affected(topology, event: DomainEvent) {
+      if (event.type.startsWith(relation.model)) {
+        const follower = relation.followerOfRelation(topology, (event.data as { id: string }).id);
+        if (follower) yield follower;
+        return;
+      }
+      switch (event.type) {
+        case 'LocalCreated':
+        case 'LocalDeleted':
+          yield* relation.followersOf(topology, event.data.portId);
+          return;
+        case 'LogicalPortDeleted':
+          yield* relation.followersOf(topology, event.data.id);
+          return;
+        case 'LogicalPortCreated':
+          yield event.data.id;
+          return;
+      }
+    },
+    reconcile(topology, portId, port) {
+      if (!isLive(topology, port, portId)) return [];
+      const leader = relation.leaderOf(topology, portId);
+      const owned =
+        leader !== undefined || topology.ports.get(portId)?.deviceOwner === relation.deviceOwner;
+      if (!owned) return [];
+      const leaderFacts = leader == null ? undefined : topology.portLocality(leader);
+      const desired = leaderFacts && !leaderFacts.deleted ? leaderFacts.claims : [];
+      return claimChanges(portId, desired, port.claims);
+    },
+  };
+}
+
+const first = <T>(values: Iterable<T>): T | undefined => {
+  for (const value of values) return value;
+  return undefined;
+};
+
+export const dnat = followerApp({
+  name: 'dnat',
+  model: 'FloatingIp',
+  deviceOwner: 'floatingip',
+  leaderOf(topology, floatingPortId) {
+    const fipId = first(topology.fipsByFloatingPort.get(floatingPortId));
+    return fipId === undefined ? undefined : (topology.fips.get(fipId)?.fixedPortId ?? null);
+  },
+  *followersOf(topology, fixedPortId) {
+    for (const fipId of topology.fipsByFixedPort.get(fixedPortId)) {
+      const fip = topology.fips.get(fipId);
+      if (fip) yield fip.floatingPortId;
+    }
+  },
+  followerOfRelation: (topology, fipId) => topology.fips.get(fipId)?.floatingPortId,
+});
+
+export const trunk = followerApp({
+  name: 'trunk',
+  model: 'ChildPortSegmentation',
+  deviceOwner: 'trunk_subport',
+  leaderOf(topology, childPortId) {
+    const segmentationId = first(topology.segmentationsByChild.get(childPortId));
+    return segmentationId === undefined
+      ? undefined
+      : (topology.segmentations.get(segmentationId)?.parentPortId ?? null);
+  },
+  *followersOf(topology, parentPortId) {
+    for (const segmentationId of topology.segmentationsByParent.get(parentPortId)) {
+      const segmentation = topology.segmentations.get(segmentationId);
+      if (segmentation) yield segmentation.childPortId;
+    }
+  },
+  followerOfRelation: (topology, segmentationId) =>
+    topology.segmentations.get(segmentationId)?.childPortId,
+});

@@ -1,0 +1,106 @@
+/**
+ * tunnel and provider: chassis C acknowledges that it reaches port P, local on another chassis,
+ * once C's flows toward P's owner are installed (RemoteCreated{chassis: C, owner}), and withdraws
+ * the acknowledgement when they are removed (RemoteDeleted). tunnel serves geneve/vxlan switches,
+ * provider vlan/flat ones.
+ *
+ * Selective topology: C wants remote flows only for ports on switches where C has at least one
+ * local port, so remote state grows with interest, not with chassis × ports.
+ */
+import { ackOf } from '../../machines/lport.rules.js';
+import type { DomainEvent, NetworkType } from '../events/index.js';
+import type { LocalityApp } from './app.js';
+import { isLive } from './app.js';
+import type { PortLocality } from './port-locality.js';
+import type { Topology } from './topology.js';
+
+/** The owner chassis `chassis` should have acknowledged for the port, or null for none. */
+export function wantedAck(
+  topology: Topology,
+  portId: string,
+  port: PortLocality,
+  chassis: string,
+): string | null {
+  const owner = port.owner;
+  if (owner === null || owner === chassis || port.reasons.length > 0) return null;
+  if (!topology.chassis.has(chassis) || !topology.chassis.has(owner)) return null;
+  const switchId = topology.ports.get(portId)?.switchId;
+  if (switchId === undefined || topology.localPortsOn(chassis, switchId).size === 0) return null;
+  return owner;
+}
+
+function remoteApp(name: 'tunnel' | 'provider', networkTypes: readonly NetworkType[]): LocalityApp {
+  const serves = (topology: Topology, portId: string) => {
+    const switchId = topology.ports.get(portId)?.switchId;
+    const networkType =
+      switchId === undefined ? undefined : topology.switches.get(switchId)?.networkType;
+    return networkType !== undefined && networkTypes.includes(networkType);
+  };
+  return {
+    name,
+    *affected(topology, event) {
+      switch (event.type) {
+        case 'LocalCreated':
+        case 'LocalDeleted': {
+          yield event.data.portId;
+          // C's first or last local port on a switch changes its interest in every port there.
+          const switchId = topology.ports.get(event.data.portId)?.switchId;
+          if (
+            switchId !== undefined &&
+            topology.localPortsOn(event.data.chassis, switchId).size <= 1
+          )
+            yield* topology.portsBySwitch.get(switchId);
+          return;
+        }
+        case 'LogicalPortCreated':
+        case 'LogicalPortUpdated':
+        case 'DistributedDeleted':
+          yield portOfData(event);
+          return;
+        case 'ChassisCreated':
+        case 'ChassisDeleted':
+        case 'ChassisUpdated':
+          yield* portsOfInterest(topology, event.data.id);
+          return;
+        case 'LogicalSwitchCreated':
+        case 'LogicalSwitchUpdated':
+        case 'LogicalSwitchDeleted':
+          yield* topology.portsBySwitch.get(event.data.id);
+          return;
+      }
+    },
+    reconcile(topology, portId, port) {
+      if (!isLive(topology, port, portId) || !serves(topology, portId)) return [];
+      const events: DomainEvent[] = [];
+      const candidates = new Set([...topology.chassis.keys(), ...port.acks.map((a) => a.chassis)]);
+      for (const chassis of candidates) {
+        const wanted = wantedAck(topology, portId, port, chassis);
+        const acked = ackOf(port, chassis);
+        if (acked !== undefined && acked !== wanted)
+          events.push({ type: 'RemoteDeleted', data: { portId, chassis } });
+        if (wanted !== null && acked !== wanted)
+          events.push({ type: 'RemoteCreated', data: { portId, chassis, owner: wanted } });
+      }
+      return events;
+    },
+  };
+}
+
+function portOfData(event: DomainEvent): string {
+  const data = event.data as { id?: string; portId?: string };
+  return (data.portId ?? data.id) as string;
+}
+
+/** Every port on a switch where `chassis` has a local port, and every port it claims. */
+function* portsOfInterest(topology: Topology, chassis: string): Iterable<string> {
+  const switches = new Set<string>();
+  for (const portId of topology.claimedPortsByChassis.get(chassis)) {
+    yield portId;
+    const switchId = topology.ports.get(portId)?.switchId;
+    if (switchId !== undefined) switches.add(switchId);
+  }
+  for (const switchId of switches) yield* topology.portsBySwitch.get(switchId);
+}
+
+export const tunnel = remoteApp('tunnel', ['geneve', 'vxlan']);
+export const provider = remoteApp('provider', ['vlan', 'flat']);

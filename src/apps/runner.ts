@@ -1,0 +1,291 @@
+/**
+ * The app runner: the imperative shell around the pure apps. It folds the log into the topology
+ * in order, asks every app which ports an event affects, reconciles those ports, and appends the
+ * resulting locality events to each port's stream with the expected revision.
+ *
+ * Exactly-once effect: decisions are differences against the port's facts, checked against the
+ * lport machine before they are appended; a lost race re-reads and re-decides; event ids are
+ * derived from the cause; the checkpoint is saved after every event that appended anything, so a
+ * restart re-decides only events whose effects are either complete (nothing left to do) or absent.
+ */
+import type { Logger } from 'pino';
+import type { Ack } from '../../machines/lport.rules.js';
+import {
+  causedBy,
+  type DomainEvent,
+  decodeEvent,
+  deterministicId,
+  envelope,
+  lportStream,
+} from '../events/index.js';
+import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
+import type { EventStore, RecordedEvent, Subscription } from '../store/event-store.js';
+import { type LocalityApp, portOf } from './app.js';
+import type { CheckpointStore } from './checkpoints.js';
+import { classification } from './classification.js';
+import { dhcp, l3 } from './distributed.js';
+import { dnat, trunk } from './follower.js';
+import { type PortLocality, PortLocalityFold, refusalOf } from './port-locality.js';
+import { provider, tunnel } from './remote.js';
+import type { RemoteFlows } from './remote-flows.js';
+import { Topology } from './topology.js';
+
+export const allApps: readonly LocalityApp[] = [
+  classification,
+  dnat,
+  trunk,
+  l3,
+  dhcp,
+  tunnel,
+  provider,
+];
+
+export interface AppRunnerOptions {
+  readonly store: EventStore;
+  readonly remoteFlows: RemoteFlows;
+  readonly checkpoints: CheckpointStore;
+  readonly logger: Logger;
+  readonly apps?: readonly LocalityApp[];
+  /** Checkpoint name; instances sharing the work use distinct names per partition. */
+  readonly name?: string;
+  /** Attempts per port when other writers keep winning the race. */
+  readonly maxAttempts?: number;
+  readonly clock?: () => Date;
+}
+
+export interface AppRunnerMetrics {
+  processed: number;
+  appended: number;
+  refused: number;
+  conflicts: number;
+  skipped: number;
+  gaveUp: number;
+}
+
+export class AppRunner {
+  readonly topology = new Topology();
+  readonly metrics: AppRunnerMetrics = {
+    processed: 0,
+    appended: 0,
+    refused: 0,
+    conflicts: 0,
+    skipped: 0,
+    gaveUp: 0,
+  };
+  private readonly apps: readonly LocalityApp[];
+  private readonly name: string;
+  private readonly maxAttempts: number;
+  private readonly clock: () => Date;
+  /** Last position folded into the topology. */
+  private position = 0n;
+  /** Events at or below this were fully handled by an earlier run: fold, don't decide. */
+  private checkpoint: bigint | undefined;
+  private subscription: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: AppRunnerOptions) {
+    this.apps = options.apps ?? allApps;
+    this.name = options.name ?? 'apps';
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** Position of the last event folded. */
+  get headPosition(): bigint {
+    return this.position;
+  }
+
+  /**
+   * Processes everything in the log, including the events this runner appends, until nothing
+   * is left. For tests, the CLI and batch runs; `start` is the live mode.
+   */
+  async catchUp(options: { until?: bigint } = {}): Promise<void> {
+    await this.loadCheckpoint();
+    const until = options.until;
+    for (;;) {
+      const page = await this.options.store.readAll({ after: this.position, maxCount: 1000 });
+      if (page.length === 0) return;
+      for (const recorded of page) {
+        if (until !== undefined && recorded.position > until) return;
+        await this.handle(recorded);
+      }
+    }
+  }
+
+  /** Follows the log live (catch-up, then live) until `stop`. */
+  async start(): Promise<void> {
+    await this.loadCheckpoint();
+    const subscription = this.options.store.subscribeToAll({ after: this.position });
+    this.subscription = subscription;
+    this.loop = (async () => {
+      for await (const recorded of subscription) await this.handleWithRetry(recorded);
+    })().catch((error: unknown) => {
+      this.options.logger.error({ err: error }, 'app runner subscription failed');
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.close();
+    await this.loop;
+    await this.options.checkpoints.save(this.name, this.position);
+  }
+
+  private async loadCheckpoint(): Promise<void> {
+    this.checkpoint ??= await this.options.checkpoints.load(this.name);
+  }
+
+  /** A transient failure (store unreachable) must not skip an event: retry it with backoff. */
+  private async handleWithRetry(recorded: RecordedEvent): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.handle(recorded);
+        return;
+      } catch (error) {
+        const delay = Math.min(5000, 100 * 2 ** attempt);
+        this.options.logger.warn(
+          { err: error, position: String(recorded.position), attempt, delay },
+          'app runner failed on an event, retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async handle(recorded: RecordedEvent): Promise<void> {
+    if (recorded.position <= this.position) return;
+    const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
+    if (!decoded.ok) {
+      this.position = recorded.position;
+      if (!recorded.streamName.startsWith('checkpoint-')) {
+        this.metrics.skipped++;
+        this.options.logger.warn(
+          { type: recorded.type, position: String(recorded.position), reason: decoded.reason },
+          'skipping an event this version cannot read',
+        );
+      }
+      return;
+    }
+    const event = decoded.event;
+    const deciding = recorded.position > (this.checkpoint ?? 0n);
+    const affected = deciding ? this.affectedBy(event) : undefined;
+    const portId = portOf(event);
+    const acksBefore = deciding && portId ? this.topology.portLocality(portId).acks : [];
+    this.topology.apply(event, recorded.revision);
+    this.position = recorded.position;
+    this.metrics.processed++;
+    if (!affected) return;
+    this.collectAffected(event, affected);
+
+    if (event.type === 'LogicalPortDeleted')
+      await this.options.remoteFlows.removeEverywhere(event.data.id);
+    else if (portId) await this.removeFlowsOfDroppedAcks(portId, acksBefore);
+    let appended = 0;
+    for (const [app, ports] of affected)
+      for (const portId of ports) appended += await this.reconcile(app, portId, recorded);
+    if (appended > 0) await this.options.checkpoints.save(this.name, recorded.position);
+  }
+
+  /** Acks the machine dropped (owner changed, no claim left): those flows point nowhere now. */
+  private async removeFlowsOfDroppedAcks(portId: string, before: readonly Ack[]): Promise<void> {
+    if (before.length === 0) return;
+    const after = this.topology.portLocality(portId).acks;
+    for (const ack of before)
+      if (!after.some((a) => a.chassis === ack.chassis && a.owner === ack.owner))
+        await this.options.remoteFlows.remove(ack.chassis, portId);
+  }
+
+  private affectedBy(event: DomainEvent): Map<LocalityApp, Set<string>> {
+    const affected = new Map<LocalityApp, Set<string>>();
+    for (const app of this.apps) affected.set(app, new Set());
+    this.collectAffected(event, affected);
+    return affected;
+  }
+
+  private collectAffected(event: DomainEvent, into: Map<LocalityApp, Set<string>>): void {
+    for (const app of this.apps) {
+      const ports = into.get(app);
+      if (ports) for (const portId of app.affected(this.topology, event)) ports.add(portId);
+    }
+  }
+
+  /** Brings one port to what one app wants; returns the number of events appended. */
+  private async reconcile(app: LocalityApp, portId: string, cause: RecordedEvent): Promise<number> {
+    let port: PortLocality = this.topology.portLocality(portId);
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const decisions = this.checked(app, portId, port, app.reconcile(this.topology, portId, port));
+      if (decisions.length === 0) return 0;
+      for (const decision of decisions) await this.installFlows(decision);
+      const events = decisions.map((decision, index) =>
+        envelope(decision, {
+          app: app.name,
+          cause: causedBy(cause),
+          id: deterministicId(cause.id, app.name, portId, String(index), JSON.stringify(decision)),
+          time: this.clock(),
+        }),
+      );
+      try {
+        await this.options.store.appendToStream(lportStream(portId), events, {
+          expectedRevision: port.revision < 0n ? 'no_stream' : port.revision,
+        });
+        this.metrics.appended += events.length;
+        return events.length;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        // Another writer (or our own earlier run) moved the port: re-read and re-decide.
+        this.metrics.conflicts++;
+        const fresh = await this.readPort(portId);
+        if (!fresh) return 0;
+        port = fresh;
+      }
+    }
+    this.metrics.gaveUp++;
+    this.options.logger.error(
+      { app: app.name, portId, attempts: this.maxAttempts },
+      'gave up reconciling a port: other writers kept winning',
+    );
+    return 0;
+  }
+
+  /** Keeps the decisions the lport machine accepts, in order; a refusal is a bug to report. */
+  private checked(
+    app: LocalityApp,
+    portId: string,
+    port: PortLocality,
+    decisions: readonly DomainEvent[],
+  ): DomainEvent[] {
+    const accepted: DomainEvent[] = [];
+    let state = port;
+    for (const decision of decisions) {
+      const refusal = refusalOf(portId, state, decision);
+      if (refusal) {
+        this.metrics.refused++;
+        this.options.logger.error({ app: app.name, portId, refusal }, 'app decision refused');
+        break;
+      }
+      state = PortLocalityFold.evolve(portId, state, decision);
+      accepted.push(decision);
+    }
+    return accepted;
+  }
+
+  private async installFlows(decision: DomainEvent): Promise<void> {
+    if (decision.type === 'RemoteCreated') await this.options.remoteFlows.install(decision.data);
+    if (decision.type === 'RemoteDeleted')
+      await this.options.remoteFlows.remove(decision.data.chassis, decision.data.portId);
+  }
+
+  private async readPort(portId: string): Promise<PortLocality | undefined> {
+    try {
+      const recorded = await this.options.store.readStream(lportStream(portId));
+      const fold = new PortLocalityFold();
+      for (const r of recorded) {
+        const decoded = decodeEvent(r.type, r.data, r.metadata.schemaVersion);
+        if (decoded.ok) fold.apply(decoded.event, r.revision);
+      }
+      return fold.get(portId);
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { expect, it } from 'vitest';
+import {
+  chassis,
+  local,
+  localGone,
+  lswitch,
+  ovsPort,
+  ovsPortGone,
+  port,
+  remote,
+  shape,
+} from './harness.js';
+import { describeOnStores } from './stores.js';
+
+const segmentation = (id: string, parent: string, child: string, vlan: number) => ({
+  type: 'ChildPortSegmentationCreated' as const,
+  data: {
+    id,
+    parentPortId: parent,
+    childPortId: child,
+    segmentationType: 'vlan' as const,
+    segmentationId: vlan,
+  },
+});
+
+describeOnStores('trunk', (open) => {
+  it('7: a sub-port is local where its parent is, follows it, and is released with its segmentation', async () => {
+    const s = await open();
+    await s.given(
+      chassis('A', 1),
+      chassis('B', 2),
+      lswitch('s1'),
+      lswitch('s2', { segmentationId: 200 }),
+      port('parent', 's1'),
+      port('child', 's2', { deviceOwner: 'trunk_subport' }),
+      ovsPort('A', 'tap-trunk', 'parent'),
+    );
+    const created = await s.given(segmentation('seg1', 'parent', 'child', 101));
+    expect(shape(created)).toEqual([local('child', 'A')]);
+    expect(created[0]).toMatchObject({ app: 'trunk', causedBy: 'ChildPortSegmentationCreated' });
+    expect(s.runner.topology.segmentations.get('seg1')?.segmentationId).toBe(101);
+
+    const moved = await s.given(ovsPort('B', 'tap-trunk', 'parent'), ovsPortGone('A', 'tap-trunk'));
+    expect(shape(moved.filter((o) => o.data.portId === 'child'))).toEqual([
+      local('child', 'B'),
+      remote('child', 'B', 'A'),
+      localGone('child', 'A'),
+    ]);
+    expect(s.runner.topology.portLocality('child')).toMatchObject({ claims: ['B'], acks: [] });
+
+    const released = await s.given({ type: 'ChildPortSegmentationDeleted', data: { id: 'seg1' } });
+    expect(shape(released.filter((o) => o.data.portId === 'child'))).toEqual([
+      localGone('child', 'B'),
+    ]);
+    expect(released[0]).toMatchObject({ app: 'trunk', causedBy: 'ChildPortSegmentationDeleted' });
+  });
+
+  it('7: a sub-port created after its segmentation is still classified', async () => {
+    const s = await open();
+    await s.given(
+      chassis('A', 1),
+      lswitch('s1'),
+      port('parent', 's1'),
+      ovsPort('A', 'tap-trunk', 'parent'),
+      segmentation('seg1', 'parent', 'child', 101),
+    );
+    const created = await s.given(port('child', 's1', { deviceOwner: 'trunk_subport' }));
+    expect(shape(created)).toEqual([local('child', 'A')]);
+    expect(created[0]).toMatchObject({ app: 'trunk', causedBy: 'LogicalPortCreated' });
+  });
+});
