@@ -68,7 +68,10 @@ export class PortLocalityFold {
       ? (event.data as { id: string }).id
       : (event.data as { portId: string }).portId;
     let entry = this.ports.get(portId);
-    if (!entry) this.ports.set(portId, (entry = { facts: initialFacts(), revision: -1n }));
+    if (!entry) {
+      entry = { facts: initialFacts(), revision: -1n };
+      this.ports.set(portId, entry);
+    }
     entry.revision = revision;
     if (refusalCodeOf(entry.facts, lportEvent) === null) applyFactsInPlace(entry.facts, lportEvent);
   }

@@ -24,7 +24,10 @@ export class InMemoryRemoteFlows implements RemoteFlows {
 
   async install({ chassis, portId, owner }: RemoteFlowTarget): Promise<void> {
     let flows = this.installed.get(chassis);
-    if (!flows) this.installed.set(chassis, (flows = new Map()));
+    if (!flows) {
+      flows = new Map();
+      this.installed.set(chassis, flows);
+    }
     flows.set(portId, owner);
   }
 

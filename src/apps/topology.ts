@@ -24,7 +24,10 @@ class Index<K, V> {
   private readonly map = new Map<K, Set<V>>();
   add(key: K, value: V): void {
     let set = this.map.get(key);
-    if (!set) this.map.set(key, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.map.set(key, set);
+    }
     set.add(value);
   }
   delete(key: K, value: V): void {
