@@ -1,0 +1,79 @@
+/**
+ * What the read model answers. The projections (src/projections/) keep the tables behind it
+ * current; the HTTP API (src/http/) serves it. Positions are log positions (bigint).
+ */
+import type { DeviceOwner } from '../events/index.js';
+
+export type Locality = 'local' | 'remote' | 'distributed' | 'unbound';
+
+/** One chassis' view of a port. */
+export interface PortView {
+  readonly chassis: string;
+  readonly locality: Locality;
+  /** When the view entered this locality (ISO-8601, the event's recorded time). */
+  readonly since: string;
+  /** The chassis holds an ack: its flows toward the owner are installed. */
+  readonly remoteReady: boolean;
+  /** The owner the chassis acknowledged, null without an ack. */
+  readonly ownerAcked: string | null;
+}
+
+export interface PortRecord {
+  readonly id: string;
+  readonly switchId: string;
+  readonly deviceOwner: DeviceOwner;
+  readonly owner: string | null;
+  readonly requestedChassis: string | null;
+  readonly distributed: boolean;
+  /** Active distributed reasons, e.g. `router-interface:r1`. */
+  readonly reasons: readonly string[];
+  readonly deleted: boolean;
+  /** Views of every chassis that has one (local, remote, or once had one), by chassis. */
+  readonly views: readonly PortView[];
+  /** Position of the last event of the port folded into this record. */
+  readonly position: bigint;
+}
+
+/** One event of a port's stream, for audit. */
+export interface HistoryEntry {
+  readonly position: bigint;
+  readonly revision: bigint;
+  readonly eventId: string;
+  readonly time: string;
+  readonly type: string;
+  readonly chassis: string | null;
+  readonly app: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly data: unknown;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface ChassisPort {
+  readonly portId: string;
+  readonly switchId: string;
+  readonly locality: Locality;
+  readonly owner: string | null;
+  readonly since: string;
+  readonly remoteReady: boolean;
+}
+
+export interface ReadModel {
+  port(id: string): Promise<PortRecord | undefined>;
+  history(portId: string, page: { cursor?: string; limit: number }): Promise<Page<HistoryEntry>>;
+  chassisPorts(
+    chassis: string,
+    query: { locality?: Locality; cursor?: string; limit: number },
+  ): Promise<Page<ChassisPort>>;
+  /** Counts per chassis and locality (status views). */
+  summary(): Promise<{ chassis: string; locality: Locality; ports: number }[]>;
+  /** Last log position the read model has applied. */
+  position(): Promise<bigint>;
+  /** Resolves true once the read model has applied `position`, false after `timeoutMs`. */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean>;
+}
