@@ -1,0 +1,43 @@
+/**
+ * Configuration from the environment, validated once at start-up. Defaults are the embedded,
+ * zero-setup ones; production points LOCUS_STORE_URL at PostgreSQL (or EventStoreDB).
+ */
+import { resolve } from 'node:path';
+
+export interface Config {
+  /** Event store: a folder (embedded PGlite), `memory://`, or `postgres://…`. */
+  readonly storeUrl: string;
+  /** Read model database; defaults to the event store's database when that is SQL. */
+  readonly readModelUrl: string;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function port(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
+    throw new ConfigError(`${name} must be a TCP port (0-65535), got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const storeUrl = env.LOCUS_STORE_URL || resolve('data', 'locus');
+  const logLevel = env.LOCUS_LOG_LEVEL || 'info';
+  if (!levels.has(logLevel))
+    throw new ConfigError(`LOCUS_LOG_LEVEL must be one of ${[...levels].join(', ')}`);
+  return {
+    storeUrl,
+    readModelUrl: env.LOCUS_READ_MODEL_URL || storeUrl,
+    httpHost: env.LOCUS_HTTP_HOST || '127.0.0.1',
+    httpPort: port('LOCUS_HTTP_PORT', env.LOCUS_HTTP_PORT, 7480),
+    logLevel,
+  };
+}
