@@ -1,0 +1,10 @@
+/**
+ * Every migration, by name. A static list (rather than a folder scan) works the same under
+ * tsx, vitest and a bundle. Names sort in the order they must run; append new ones below.
+ */
+import type { Migration } from 'kysely';
+import * as eventStore from './0001_event_store.js';
+
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_event_store': eventStore,
+};

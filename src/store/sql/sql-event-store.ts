@@ -1,0 +1,533 @@
+/**
+ * The SQL adapter of the event store port, in dialect-agnostic kysely: the same code runs on
+ * embedded PGlite and on PostgreSQL.
+ *
+ * ## Gap-free global order
+ *
+ * A plain `bigserial` position is allocated when a transaction inserts, not when it commits.
+ * Transaction A takes position 7, B takes 8, B commits first: a reader sees 8 without 7, moves
+ * its checkpoint past 7, and never sees 7 once A commits. Subscribers would silently lose
+ * events.
+ *
+ * Here every write transaction (append, delete) first takes one transaction-scoped advisory
+ * lock (`pg_advisory_xact_lock(LOG_LOCK)`), and only then reads the stream state and the head
+ * counter (`event_log_head`, a single row) in later statements, so they see everything
+ * committed before the lock was granted. It allocates head+1…head+n, bumps the head and
+ * commits; the lock is released only after the commit is visible. Writers therefore run one at
+ * a time, positions are handed out in commit order, and whenever a reader sees position p it
+ * also sees every position below p. The same lock makes the expected-revision check and the
+ * stream's revision bump atomic. Readers never take the lock.
+ *
+ * The cost is one writer at a time, like EventStoreDB's single writer; the lock is held for
+ * three short statements (read state, write, commit).
+ *
+ * ## Idempotence
+ *
+ * An append whose event ids are all already stored, in this stream, at consecutive revisions in
+ * the same order (a retry of an earlier append, or a prefix of it) is a no-op returning that
+ * earlier append's result, whatever the expected revision (the retry's view may be stale). Any
+ * other overlap with stored ids (some ids new, ids in another stream, a different order) is a
+ * conflict: WrongExpectedVersionError with the stream's actual revision. Ids are unique across
+ * the log.
+ *
+ * ## Deletion and truncation
+ *
+ * deleteStream is soft: the stream's events stay in the global log (readAll and subscriptions
+ * still deliver them, so replays are identical), but readStream, streamRevision and appends
+ * fail with StreamDeletedError. Metadata `truncateBefore` / `maxCount` hide a stream's older
+ * events from readStream only, for the same reason.
+ */
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { type DatabaseHandle, type DatabaseLogger, isConnectionError } from '../../db/database.js';
+import { type Database, toBigInt } from '../../db/schema.js';
+import {
+  EventStoreError,
+  StoreUnavailableError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+} from '../errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeOptions,
+  Subscription,
+} from '../event-store.js';
+import { CatchUpSubscription, type Page } from './catch-up-subscription.js';
+import { ChangeSignal } from './change-signal.js';
+import {
+  checkCount,
+  checkExpectedRevision,
+  checkStreamName,
+  type EventRow,
+  toEventRows,
+  toMetadataColumns,
+} from './input.js';
+import { EVENT_COLUMNS, matchesFilter, toRecordedEvent } from './rows.js';
+
+/** Advisory lock key serialising writers to the log ("locus" in ASCII). */
+const LOG_LOCK = 0x6c6f637573n;
+/** Channel the `events_notify` trigger (migrations/0001_event_store.ts) NOTIFYs on commit. */
+const EVENTS_CHANNEL = 'locus_events';
+const DEFAULT_BATCH_SIZE = 500;
+
+export interface SqlEventStoreOptions {
+  /** Close the database together with the store (openEventStore passes true). */
+  readonly ownsDatabase?: boolean;
+  /**
+   * How often an idle subscription re-reads the log without having been notified; the safety
+   * net for lost notifications. Default 250 ms on PostgreSQL, 1 s embedded (where every append
+   * happens in this process and notifies directly).
+   */
+  readonly pollIntervalMs?: number;
+  readonly logger?: DatabaseLogger;
+}
+
+interface StreamState {
+  /** Revision of the last event; undefined when the stream has none. */
+  readonly revision: bigint | undefined;
+  readonly deleted: boolean;
+}
+
+/** One in-process signal per database, shared by every store opened on it. */
+const signals = new WeakMap<DatabaseHandle, ChangeSignal>();
+
+export class SqlEventStore implements EventStore {
+  readonly #database: DatabaseHandle;
+  readonly #db: Kysely<Database>;
+  readonly #options: SqlEventStoreOptions;
+  readonly #signal: ChangeSignal;
+  readonly #subscriptions = new Set<CatchUpSubscription>();
+  readonly #operations = new Set<Promise<unknown>>();
+  #stopListening: Promise<() => Promise<void>> | undefined;
+  #closed = false;
+
+  constructor(database: DatabaseHandle, options: SqlEventStoreOptions = {}) {
+    this.#database = database;
+    this.#db = database.db;
+    this.#options = options;
+    let signal = signals.get(database);
+    if (signal === undefined) {
+      signal = new ChangeSignal();
+      signals.set(database, signal);
+    }
+    this.#signal = signal;
+  }
+
+  appendToStream(
+    streamName: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    return this.#operation(async () => {
+      checkStreamName(streamName);
+      const expected = options.expectedRevision ?? 'any';
+      const rows = toEventRows(streamName, events);
+      const outcome = await this.#db
+        .transaction()
+        .execute((trx) => this.#append(trx, streamName, rows, expected));
+      if (outcome.wrote) this.#signal.notify();
+      return outcome.result;
+    });
+  }
+
+  async #append(
+    trx: Transaction<Database>,
+    streamName: string,
+    rows: readonly EventRow[],
+    expected: ExpectedRevision,
+  ): Promise<{ result: AppendResult; wrote: boolean }> {
+    await lockLog(trx);
+    const ids = rows.map((row) => row.id);
+    const state = await trx
+      .selectFrom((db) => db.selectFrom('event_log_head').select('position').limit(1).as('h'))
+      .leftJoin('streams as s', (join) => join.on('s.stream_name', '=', streamName))
+      .select((eb) => [
+        'h.position as head',
+        's.revision',
+        's.deleted',
+        ids.length === 0
+          ? sql<number>`0`.as('known')
+          : eb
+              .selectFrom('events')
+              .select((count) => count.fn.countAll<string | number>().as('n'))
+              .where('event_id', 'in', ids)
+              .as('known'),
+      ])
+      .executeTakeFirstOrThrow();
+    const stream = toStreamState(state.revision, state.deleted);
+    if (stream.deleted) throw new StreamDeletedError(streamName);
+    if (Number(state.known ?? 0) > 0) {
+      return { result: await replayed(trx, streamName, ids, expected, stream), wrote: false };
+    }
+    checkExpectedRevision(streamName, expected, stream.revision);
+    if (rows.length === 0)
+      return { result: await currentResult(trx, streamName, stream), wrote: false };
+
+    const head = toBigInt(state.head);
+    const firstRevision = (stream.revision ?? -1n) + 1n;
+    const lastRevision = firstRevision + BigInt(rows.length - 1);
+    const lastPosition = head + BigInt(rows.length);
+    // One statement: bump the head, upsert the stream, insert the events.
+    await trx
+      .with('bump_head', (db) =>
+        db.updateTable('event_log_head').set({ position: lastPosition.toString() }).returning('id'),
+      )
+      .with('upsert_stream', (db) =>
+        db
+          .insertInto('streams')
+          .values({ stream_name: streamName, revision: lastRevision.toString() })
+          .onConflict((conflict) =>
+            conflict.column('stream_name').doUpdateSet({ revision: lastRevision.toString() }),
+          )
+          .returning('stream_name'),
+      )
+      .insertInto('events')
+      .values(
+        rows.map((row, index) => ({
+          position: (head + 1n + BigInt(index)).toString(),
+          event_id: row.id,
+          stream_name: streamName,
+          revision: (firstRevision + BigInt(index)).toString(),
+          type: row.type,
+          data: row.data,
+          metadata: row.metadata,
+        })),
+      )
+      .execute();
+    return { result: { nextExpectedRevision: lastRevision, position: lastPosition }, wrote: true };
+  }
+
+  readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    return this.#operation(async () => {
+      checkStreamName(streamName);
+      checkCount('maxCount', options.maxCount);
+      const row = await this.#db
+        .selectFrom('streams')
+        .select(['revision', 'deleted', 'truncate_before', 'max_count'])
+        .where('stream_name', '=', streamName)
+        .executeTakeFirst();
+      const stream = toStreamState(row?.revision ?? null, row?.deleted ?? null);
+      if (stream.deleted) throw new StreamDeletedError(streamName);
+      if (row === undefined || stream.revision === undefined) {
+        throw new StreamNotFoundError(streamName);
+      }
+      const last = stream.revision;
+      // Lowest revision still visible under truncateBefore / maxCount.
+      let lowest = row.truncate_before === null ? 0n : toBigInt(row.truncate_before);
+      if (row.max_count !== null) lowest = max(lowest, last - BigInt(row.max_count) + 1n);
+      const backwards = options.direction === 'backwards';
+      let query = this.#db
+        .selectFrom('events')
+        .select(EVENT_COLUMNS)
+        .where('stream_name', '=', streamName);
+      if (backwards) {
+        const from = options.fromRevision ?? last;
+        if (from < lowest) return [];
+        query = query
+          .where('revision', '<=', from.toString())
+          .where('revision', '>=', lowest.toString())
+          .orderBy('revision', 'desc');
+      } else {
+        const from = max(options.fromRevision ?? 0n, lowest);
+        if (from > last) return [];
+        query = query.where('revision', '>=', from.toString()).orderBy('revision', 'asc');
+      }
+      if (options.maxCount !== undefined) {
+        if (options.maxCount === 0) return [];
+        query = query.limit(options.maxCount);
+      }
+      return (await query.execute()).map(toRecordedEvent);
+    });
+  }
+
+  readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    return this.#operation(async () => {
+      checkCount('maxCount', options.maxCount);
+      if (options.maxCount === 0) return [];
+      let query = this.#db
+        .selectFrom('events')
+        .select(EVENT_COLUMNS)
+        .where('position', '>', (options.after ?? 0n).toString())
+        .where((eb) => matchesFilter(eb, options.filter))
+        .orderBy('position', 'asc');
+      if (options.maxCount !== undefined) query = query.limit(options.maxCount);
+      return (await query.execute()).map(toRecordedEvent);
+    });
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    if (this.#closed) throw new StoreUnavailableError('event store is closed');
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new EventStoreError(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+    this.#listenForOtherProcesses();
+    const subscription = new CatchUpSubscription({
+      after: options.after ?? 0n,
+      batchSize,
+      pollIntervalMs:
+        this.#options.pollIntervalMs ?? (this.#database.kind === 'postgres' ? 250 : 1_000),
+      signal: this.#signal,
+      fetchPage: (after, limit) => this.#operation(() => this.#fetchPage(after, limit, options)),
+      onEnd: () => this.#subscriptions.delete(subscription),
+    });
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /**
+   * One statement reads the head and the page below it, in one snapshot: every event up to
+   * that head is committed and visible (see "Gap-free global order"), so when the page is not
+   * full the subscription may move its checkpoint to the head even if the filter matched
+   * nothing there.
+   */
+  async #fetchPage(after: bigint, limit: number, options: SubscribeOptions): Promise<Page> {
+    const rows = await this.#db
+      // `limit 1` tells the planner the head is one row; without statistics it guesses
+      // thousands, and the inflated cost can trigger a JIT compile costing 100+ ms per page.
+      .selectFrom((db) => db.selectFrom('event_log_head').select('position').limit(1).as('h'))
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('events')
+            .select(EVENT_COLUMNS)
+            .where('events.position', '>', after.toString())
+            .whereRef('events.position', '<=', 'h.position')
+            .where((filter) => matchesFilter(filter, options.filter))
+            .orderBy('events.position', 'asc')
+            .limit(limit)
+            .as('e'),
+        (join) => join.onTrue(),
+      )
+      .select([
+        'h.position as head',
+        'e.position',
+        'e.event_id',
+        'e.stream_name',
+        'e.revision',
+        'e.type',
+        'e.data',
+        'e.metadata',
+        'e.recorded_at',
+      ])
+      .execute();
+    const head = toBigInt(rows[0]?.head ?? 0);
+    const events: RecordedEvent[] = [];
+    for (const row of rows) {
+      const { position, event_id, stream_name, revision, type, data, metadata, recorded_at } = row;
+      if (position === null || event_id === null || stream_name === null || revision === null) {
+        continue; // the left join's empty row: nothing after `after`
+      }
+      events.push(
+        toRecordedEvent({
+          position,
+          event_id,
+          stream_name,
+          revision,
+          type: type ?? '',
+          data,
+          metadata,
+          recorded_at: recorded_at ?? new Date(0),
+        }),
+      );
+    }
+    const lastEvent = events.at(-1);
+    const scannedTo =
+      events.length === limit && lastEvent !== undefined ? lastEvent.position : head;
+    return { events, scannedTo };
+  }
+
+  streamRevision(streamName: string): Promise<bigint | undefined> {
+    return this.#operation(async () => {
+      checkStreamName(streamName);
+      const stream = await readStreamState(this.#db, streamName);
+      if (stream.deleted) throw new StreamDeletedError(streamName);
+      return stream.revision;
+    });
+  }
+
+  setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void> {
+    return this.#operation(async () => {
+      checkStreamName(streamName);
+      const { truncateBefore, maxCount, custom } = toMetadataColumns(metadata);
+      const columns = {
+        truncate_before: truncateBefore === null ? null : truncateBefore.toString(),
+        max_count: maxCount,
+        metadata: custom,
+      };
+      await this.#db
+        .insertInto('streams')
+        .values({ stream_name: streamName, ...columns })
+        .onConflict((conflict) => conflict.column('stream_name').doUpdateSet(columns))
+        .execute();
+    });
+  }
+
+  getStreamMetadata(streamName: string): Promise<StreamMetadata> {
+    return this.#operation(async () => {
+      checkStreamName(streamName);
+      const row = await this.#db
+        .selectFrom('streams')
+        .select(['truncate_before', 'max_count', 'metadata'])
+        .where('stream_name', '=', streamName)
+        .executeTakeFirst();
+      if (row === undefined) return {};
+      return {
+        ...(row.metadata as Record<string, unknown>),
+        ...(row.truncate_before === null ? {} : { truncateBefore: toBigInt(row.truncate_before) }),
+        ...(row.max_count === null ? {} : { maxCount: row.max_count }),
+      };
+    });
+  }
+
+  deleteStream(
+    streamName: string,
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<void> {
+    return this.#operation(async () => {
+      checkStreamName(streamName);
+      const expected = options.expectedRevision ?? 'any';
+      await this.#db.transaction().execute(async (trx) => {
+        // Under the log lock, so no append can slip in between the check and the delete.
+        await lockLog(trx);
+        const stream = await readStreamState(trx, streamName);
+        if (stream.deleted) throw new StreamDeletedError(streamName);
+        checkExpectedRevision(streamName, expected, stream.revision);
+        if (stream.revision === undefined) throw new StreamNotFoundError(streamName);
+        await trx
+          .updateTable('streams')
+          .set({ deleted: true })
+          .where('stream_name', '=', streamName)
+          .execute();
+      });
+    });
+  }
+
+  headPosition(): Promise<bigint> {
+    return this.#operation(async () => {
+      const row = await this.#db
+        .selectFrom('event_log_head')
+        .select('position')
+        .executeTakeFirstOrThrow();
+      return toBigInt(row.position);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+    await Promise.allSettled([...this.#operations]);
+    const stop = await this.#stopListening?.catch(() => undefined);
+    await stop?.().catch(() => undefined);
+    if (this.#options.ownsDatabase) await this.#database.close();
+  }
+
+  /**
+   * Embedded appends all happen in this process and notify directly; PostgreSQL may have
+   * writers elsewhere, whose commits arrive by NOTIFY. Started with the first subscription.
+   */
+  #listenForOtherProcesses(): void {
+    if (this.#database.kind !== 'postgres' || this.#stopListening !== undefined) return;
+    this.#stopListening = this.#database.listen(EVENTS_CHANNEL, () => this.#signal.notify());
+    this.#stopListening.catch((error: unknown) => {
+      this.#options.logger?.warn({ err: error }, 'LISTEN failed; subscriptions poll instead');
+    });
+  }
+
+  /** Runs one public operation: refuses after close, maps lost connections to 503-style. */
+  #operation<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError('event store is closed'));
+    const running = work().catch((error: unknown) => {
+      if (error instanceof EventStoreError || !isConnectionError(error)) throw error;
+      throw new StoreUnavailableError(
+        `event store unavailable: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    });
+    this.#operations.add(running);
+    const forget = () => this.#operations.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+}
+
+async function lockLog(trx: Transaction<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${LOG_LOCK.toString()}::bigint)`.execute(trx);
+}
+
+function toStreamState(
+  revision: string | number | bigint | null,
+  deleted: boolean | null,
+): StreamState {
+  const value = revision === null ? -1n : toBigInt(revision);
+  return { revision: value < 0n ? undefined : value, deleted: deleted === true };
+}
+
+async function readStreamState(db: Kysely<Database>, streamName: string): Promise<StreamState> {
+  const row = await db
+    .selectFrom('streams')
+    .select(['revision', 'deleted'])
+    .where('stream_name', '=', streamName)
+    .executeTakeFirst();
+  return toStreamState(row?.revision ?? null, row?.deleted ?? null);
+}
+
+/** The earlier result when `ids` are a retry of an earlier append to this stream (see top). */
+async function replayed(
+  trx: Transaction<Database>,
+  streamName: string,
+  ids: readonly string[],
+  expected: ExpectedRevision,
+  stream: StreamState,
+): Promise<AppendResult> {
+  const stored = await trx
+    .selectFrom('events')
+    .select(['event_id', 'stream_name', 'revision', 'position'])
+    .where('event_id', 'in', ids)
+    .execute();
+  const byId = new Map(stored.map((row) => [row.event_id, row]));
+  const first = byId.get(ids[0] ?? '');
+  const isRetry =
+    first !== undefined &&
+    ids.every((id, index) => {
+      const row = byId.get(id);
+      return (
+        row !== undefined &&
+        row.stream_name === streamName &&
+        toBigInt(row.revision) === toBigInt(first.revision) + BigInt(index)
+      );
+    });
+  const last = byId.get(ids.at(-1) ?? '');
+  if (!isRetry || last === undefined) {
+    throw new WrongExpectedVersionError(streamName, expected, stream.revision);
+  }
+  return { nextExpectedRevision: toBigInt(last.revision), position: toBigInt(last.position) };
+}
+
+/** Result of an empty append: the stream's current revision (-1n when none) and position. */
+async function currentResult(
+  trx: Transaction<Database>,
+  streamName: string,
+  stream: StreamState,
+): Promise<AppendResult> {
+  if (stream.revision === undefined) return { nextExpectedRevision: -1n, position: 0n };
+  const row = await trx
+    .selectFrom('events')
+    .select('position')
+    .where('stream_name', '=', streamName)
+    .where('revision', '=', stream.revision.toString())
+    .executeTakeFirstOrThrow();
+  return { nextExpectedRevision: stream.revision, position: toBigInt(row.position) };
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
