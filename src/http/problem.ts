@@ -1,0 +1,192 @@
+/**
+ * RFC 9457 problem details: every error the API returns is `application/problem+json` with
+ * `type`, `title`, `status`, `detail`, `instance`, and, where fields are at fault,
+ * `errors: [{field, reason, in?}]` naming them (a JSON pointer into the body, or the name of a
+ * path/query parameter or header).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  CommandRejectedError,
+  ContentionError,
+  type FieldError,
+  UnreadableStreamError,
+} from '../commands/index.js';
+import { isConnectionError } from '../db/database.js';
+import { StoreUnavailableError } from '../store/errors.js';
+
+export const problemCatalogue = {
+  validation: { status: 400, title: 'The request is invalid' },
+  unauthorized: { status: 401, title: 'Authentication is required' },
+  forbidden: { status: 403, title: 'Not allowed for this token' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'already-exists': { status: 409, title: 'The resource already exists' },
+  refused: { status: 409, title: 'The port state machine refuses the change' },
+  conflict: { status: 409, title: 'The current state forbids the change' },
+  contention: { status: 409, title: 'Concurrent changes kept winning; retry' },
+  'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  internal: { status: 500, title: 'Internal error' },
+  'store-unavailable': { status: 503, title: 'The event store is unavailable' },
+  'database-unavailable': { status: 503, title: 'The read model database is unavailable' },
+  'read-model-behind': { status: 503, title: 'The read model has not caught up yet' },
+  'too-many-clients': { status: 503, title: 'Too many event stream clients' },
+  'not-ready': { status: 503, title: 'Not ready' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof problemCatalogue;
+
+export const problemType = (code: ProblemCode): string => `urn:locus:problem:${code}`;
+
+export interface ProblemOptions {
+  readonly errors?: readonly FieldError[];
+  /** Sets Retry-After (seconds). */
+  readonly retryAfterSeconds?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Extension members (RFC 9457 §3.2). */
+  readonly extensions?: Readonly<Record<string, unknown>>;
+}
+
+/** Thrown anywhere in a request; the error handler renders it. */
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  readonly statusCode: number;
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly options: ProblemOptions = {},
+  ) {
+    super(detail);
+    this.statusCode = problemCatalogue[code].status;
+  }
+}
+
+/** A request part that fails its schema; raised by the validator compiler (./validation.ts). */
+export class RequestValidationError extends Error {
+  override name = 'RequestValidationError';
+  readonly statusCode = 400;
+  constructor(readonly errors: readonly FieldError[]) {
+    super(errors.map((e) => `${e.field} ${e.reason}`).join('; '));
+  }
+}
+
+/** Seconds a client should wait before retrying when the event store is unreachable. */
+const STORE_RETRY_AFTER_SECONDS = 5;
+
+const commandProblem = (error: CommandRejectedError): ProblemError => {
+  const rejection = error.rejection;
+  const extensions = rejection.kind === 'refused' ? { refusal: rejection.code } : undefined;
+  const code: ProblemCode = rejection.kind === 'invalid' ? 'validation' : rejection.kind;
+  return new ProblemError(code, rejection.detail, {
+    errors: rejection.errors,
+    ...(extensions ? { extensions } : {}),
+  });
+};
+
+/** Fastify's own client errors (bad JSON, body too large, wrong content type…). */
+const frameworkProblem = (error: FastifyError): ProblemError | undefined => {
+  switch (error.statusCode) {
+    case 400:
+      return new ProblemError('validation', error.message, {
+        errors: [{ field: '/', reason: error.message }],
+      });
+    case 404:
+      return new ProblemError('not-found', error.message);
+    case 405:
+      return new ProblemError('method-not-allowed', error.message);
+    case 413:
+      return new ProblemError('payload-too-large', error.message);
+    case 415:
+      return new ProblemError('unsupported-media-type', error.message);
+    default:
+      return undefined;
+  }
+};
+
+/** Maps anything thrown by a route to a problem; undefined means an unexpected failure. */
+export function toProblem(error: unknown): ProblemError | undefined {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof RequestValidationError) {
+    return new ProblemError('validation', 'the request does not match its schema', {
+      errors: error.errors,
+    });
+  }
+  if (error instanceof CommandRejectedError) return commandProblem(error);
+  if (error instanceof ContentionError) {
+    return new ProblemError('contention', error.message, { retryAfterSeconds: 1 });
+  }
+  if (error instanceof StoreUnavailableError) {
+    return new ProblemError(
+      'store-unavailable',
+      'the event store cannot be reached; retry (a command is one atomic append: it happened whole or not at all)',
+      { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS },
+    );
+  }
+  if (isConnectionError(error)) {
+    return new ProblemError('database-unavailable', 'a database connection failed; retry', {
+      retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+    });
+  }
+  if (error instanceof UnreadableStreamError) return undefined;
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return frameworkProblem(error as FastifyError);
+  }
+  return undefined;
+}
+
+/** The problem document for `problem`, as sent. */
+export function problemBody(problem: ProblemError, instance: string): Record<string, unknown> {
+  const { status, title } = problemCatalogue[problem.code];
+  return {
+    ...problem.options.extensions,
+    type: problemType(problem.code),
+    title,
+    status,
+    detail: problem.detail,
+    instance,
+    ...(problem.options.errors && problem.options.errors.length > 0
+      ? { errors: problem.options.errors }
+      : {}),
+  };
+}
+
+/** The request path without its query string: the occurrence the problem is about. */
+export const instanceOf = (request: FastifyRequest): string => request.url.split('?', 1)[0] ?? '/';
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  problem: ProblemError,
+): FastifyReply {
+  if (problem.options.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(problem.options.retryAfterSeconds));
+  }
+  for (const [name, value] of Object.entries(problem.options.headers ?? {})) {
+    reply.header(name, value);
+  }
+  return reply
+    .code(problemCatalogue[problem.code].status)
+    .type('application/problem+json')
+    .send(problemBody(problem, instanceOf(request)));
+}
+
+/** The server's error handler: everything becomes problem+json; 5xx are logged, not leaked. */
+export function problemErrorHandler(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const problem = toProblem(error);
+  if (problem) {
+    if (problem.statusCode >= 500) request.log.warn({ err: error }, problem.detail);
+    return sendProblem(request, reply, problem);
+  }
+  request.log.error({ err: error }, 'request failed');
+  return sendProblem(
+    request,
+    reply,
+    new ProblemError('internal', `internal error (request ${request.id})`),
+  );
+}
