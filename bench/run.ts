@@ -13,6 +13,8 @@ import type { Benchmark, BenchRecord } from './lib.js';
 const suites: Record<string, { module: string; exportName: string }> = {
   fold: { module: './fold.bench.js', exportName: 'benchFold' },
   store: { module: './store.bench.js', exportName: 'benchStore' },
+  rebuild: { module: './rebuild.bench.js', exportName: 'benchRebuild' },
+  reconcile: { module: './reconcile.bench.js', exportName: 'benchReconcile' },
 };
 
 const args = process.argv.slice(2);

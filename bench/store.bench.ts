@@ -88,7 +88,7 @@ async function measureStore(
     });
     results.set('append-single', {
       throughput: perSecond(sizes.singleAppends, single),
-      unit: 'events/s',
+      unit: 'events',
       latencyMs: percentiles(latencies),
     });
 
@@ -102,7 +102,7 @@ async function measureStore(
     });
     results.set('append-batch', {
       throughput: perSecond(sizes.batches * sizes.batchSize, batched),
-      unit: 'events/s',
+      unit: 'events',
       latencyMs: percentiles(batchLatencies),
       params: { batchSize: sizes.batchSize },
     });
@@ -126,7 +126,7 @@ async function measureStore(
     );
     results.set('append-concurrent', {
       throughput: perSecond(sizes.writers * sizes.concurrentAppendsPerWriter, concurrent),
-      unit: 'events/s',
+      unit: 'events',
       params: { writers: sizes.writers },
     });
 
@@ -145,7 +145,7 @@ async function measureStore(
     });
     results.set('read-all', {
       throughput: perSecond(read, readAll),
-      unit: 'events/s',
+      unit: 'events',
       params: { events: read, page: sizes.readPage },
     });
 
@@ -160,7 +160,7 @@ async function measureStore(
     });
     results.set('subscribe-catch-up', {
       throughput: perSecond(seen, catchUp),
-      unit: 'events/s',
+      unit: 'events',
       params: { events: seen },
     });
   } finally {
