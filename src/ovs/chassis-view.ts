@@ -1,0 +1,261 @@
+/**
+ * What one chassis must program, derived purely from the topology: the switches it takes part in
+ * and, for every port it handles, where that port's traffic enters (its interface here) and where
+ * traffic to it goes (a local interface, a tunnel or provider network toward its owner, or the
+ * local service path for distributed and interface-less ports).
+ *
+ * Remote ports are chosen with the tunnel/provider apps' own rule, `wantedAck`: a chassis programs
+ * exactly the ports it is about to acknowledge, so the flows are in before the ack. Selective
+ * topology follows: only switches where this chassis has a local port are programmed at all
+ * (their remote, distributed and local ports).
+ *
+ * Ports are sorted by id and switches by id, so the view (and the flows made from it) is a
+ * deterministic function of the topology.
+ */
+import { isLive } from '../apps/app.js';
+import type { PortLocality } from '../apps/port-locality.js';
+import { wantedAck } from '../apps/remote.js';
+import type { Topology } from '../apps/topology.js';
+import type { NetworkType, TunnelType } from '../events/index.js';
+
+/** The chassis' own OpenFlow ports that do not carry a logical port. */
+export interface ChassisPorts {
+  /** The flow-based tunnel port (remote_ip=flow, key=flow) of each tunnel type. */
+  readonly tunnels?: Partial<Readonly<Record<TunnelType, number>>>;
+  /** Patch port toward the bridge of each provider network (physnet → ofport). */
+  readonly patches?: Readonly<Record<string, number>>;
+}
+
+export interface ViewSwitch {
+  readonly id: string;
+  readonly networkType: NetworkType;
+  readonly segmentationId: number | null;
+  /** Tunnel networks: where packets from other chassis enter (tunnel port, VNI). */
+  readonly tunnel: { readonly ofport: number; readonly vni: number } | null;
+  /** Provider networks: the patch port and VLAN (null: flat) packets enter and leave by. */
+  readonly provider: { readonly ofport: number; readonly vlan: number | null } | null;
+}
+
+export type ViewDestination =
+  /** The port's interface is here: output to it (VLAN-tagged for a trunk sub-port). */
+  | { readonly kind: 'local'; readonly ofport: number; readonly vlan: number | null }
+  /** Local on `owner`, reached through the tunnel port with tun_id = VNI, tun_dst = `ip`. */
+  | {
+      readonly kind: 'tunnel';
+      readonly owner: string;
+      readonly ip: string;
+      readonly ofport: number;
+      readonly vni: number;
+    }
+  /** Local on `owner`, reached over the provider network: patch port, VLAN-tagged unless flat. */
+  | {
+      readonly kind: 'provider';
+      readonly owner: string;
+      readonly ofport: number;
+      readonly vlan: number | null;
+    }
+  /** Distributed router interface or gateway: answered here (ARP responder for `ips`). */
+  | { readonly kind: 'router'; readonly ips: readonly string[] }
+  /** Distributed DHCP port: requests go to the local DHCP service. */
+  | { readonly kind: 'dhcp' }
+  /** Local here without an interface of its own (a floating IP port): the local service path. */
+  | { readonly kind: 'service' };
+
+export interface ViewPort {
+  readonly id: string;
+  readonly switchId: string;
+  /** Lower-case, deduplicated. */
+  readonly macs: readonly string[];
+  /** The interface on this chassis the port's packets enter by, if any. */
+  readonly ingress: { readonly ofport: number; readonly vlan: number | null } | null;
+  readonly destination: ViewDestination;
+}
+
+export interface Unreachable {
+  readonly portId: string;
+  readonly reason: string;
+}
+
+export interface ChassisView {
+  readonly chassis: string;
+  readonly switches: readonly ViewSwitch[];
+  readonly ports: readonly ViewPort[];
+  /** Ports this chassis should handle but cannot program (yet), with the reason. */
+  readonly unreachable: readonly Unreachable[];
+}
+
+const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const tunnelTypes: readonly NetworkType[] = ['geneve', 'vxlan'];
+
+export function chassisViewOf(
+  topology: Topology,
+  chassisId: string,
+  ports: ChassisPorts,
+): ChassisView {
+  const me = topology.chassis.get(chassisId);
+  if (!me) return { chassis: chassisId, switches: [], ports: [], unreachable: [] };
+
+  // Switches of interest: where this chassis has a local port (claims, and wantedAck's index).
+  const switchIds = new Set<string>();
+  for (const portId of topology.claimedPortsByChassis.get(chassisId)) {
+    const switchId = topology.ports.get(portId)?.switchId;
+    if (switchId !== undefined) switchIds.add(switchId);
+  }
+
+  const switches: ViewSwitch[] = [];
+  const viewPorts: ViewPort[] = [];
+  const unreachable: Unreachable[] = [];
+  for (const switchId of switchIds) {
+    const ls = topology.switches.get(switchId);
+    if (!ls) continue;
+    const segmentationId = ls.segmentationId ?? null;
+    let tunnel: ViewSwitch['tunnel'] = null;
+    let provider: ViewSwitch['provider'] = null;
+    let unreachableWhy: string | null = null;
+    if (tunnelTypes.includes(ls.networkType)) {
+      const ofport = ports.tunnels?.[ls.networkType as TunnelType];
+      if (segmentationId === null) unreachableWhy = `switch ${switchId} has no segmentation id`;
+      else if (ofport === undefined)
+        unreachableWhy = `chassis ${chassisId} has no ${ls.networkType} tunnel port`;
+      else tunnel = { ofport, vni: segmentationId };
+    } else {
+      const physnet = ls.physicalNetwork;
+      const ofport = physnet === undefined ? undefined : ports.patches?.[physnet];
+      if (physnet === undefined) unreachableWhy = `switch ${switchId} has no physical network`;
+      else if (me.bridgeMappings[physnet] === undefined)
+        unreachableWhy = `chassis ${chassisId} has no bridge mapping for ${physnet}`;
+      else if (ofport === undefined)
+        unreachableWhy = `chassis ${chassisId} has no patch port for ${physnet}`;
+      else if (ls.networkType === 'vlan' && segmentationId === null)
+        unreachableWhy = `switch ${switchId} has no VLAN id`;
+      else provider = { ofport, vlan: ls.networkType === 'vlan' ? segmentationId : null };
+    }
+    const view: ViewSwitch = {
+      id: switchId,
+      networkType: ls.networkType,
+      segmentationId,
+      tunnel,
+      provider,
+    };
+    switches.push(view);
+
+    for (const portId of topology.portsBySwitch.get(switchId)) {
+      const facts = topology.portLocality(portId);
+      if (!isLive(topology, facts, portId)) continue;
+      const port = portView(topology, chassisId, view, portId, facts, unreachableWhy);
+      if (port === null) continue;
+      if ('reason' in port) unreachable.push(port);
+      else viewPorts.push(port);
+    }
+  }
+  switches.sort(byId);
+  viewPorts.sort(byId);
+  unreachable.sort((a, b) => (a.portId < b.portId ? -1 : a.portId > b.portId ? 1 : 0));
+  return { chassis: chassisId, switches, ports: viewPorts, unreachable };
+}
+
+function portView(
+  topology: Topology,
+  chassisId: string,
+  ls: ViewSwitch,
+  portId: string,
+  facts: PortLocality,
+  remoteUnreachable: string | null,
+): ViewPort | Unreachable | null {
+  const lport = topology.ports.get(portId);
+  if (!lport) return null;
+  const macs =
+    lport.macs.length === 1
+      ? [(lport.macs[0] as string).toLowerCase()]
+      : [...new Set(lport.macs.map((mac) => mac.toLowerCase()))];
+  const base = { id: portId, switchId: ls.id, macs };
+  const claimed = facts.claims.includes(chassisId);
+  const ingress = claimed ? interfaceOn(topology, chassisId, portId) : null;
+
+  if (facts.reasons.length > 0) {
+    if (facts.reasons.some((reason) => reason.startsWith('router-'))) {
+      const ips = lport.ips.filter((ip) => ipv4.test(ip));
+      return { ...base, ingress: null, destination: { kind: 'router', ips } };
+    }
+    return { ...base, ingress: null, destination: { kind: 'dhcp' } };
+  }
+
+  const owner = wantedAck(topology, portId, facts, chassisId);
+  if (owner !== null) {
+    if (remoteUnreachable !== null) return { portId, reason: remoteUnreachable };
+    if (ls.tunnel) {
+      const target = topology.chassis.get(owner);
+      const type = ls.networkType as TunnelType;
+      if (!target) return { portId, reason: `owner ${owner} is unknown` };
+      if (!target.tunnelTypes.includes(type))
+        return { portId, reason: `owner ${owner} has no ${type} tunnel` };
+      return {
+        ...base,
+        ingress,
+        destination: {
+          kind: 'tunnel',
+          owner,
+          ip: target.tunnelIp,
+          ofport: ls.tunnel.ofport,
+          vni: ls.tunnel.vni,
+        },
+      };
+    }
+    if (ls.provider)
+      return {
+        ...base,
+        ingress,
+        destination: {
+          kind: 'provider',
+          owner,
+          ofport: ls.provider.ofport,
+          vlan: ls.provider.vlan,
+        },
+      };
+    return { portId, reason: `switch ${ls.id} is not reachable from ${chassisId}` };
+  }
+
+  if (!claimed || facts.owner !== chassisId) return null;
+  if (ingress) return { ...base, ingress, destination: { kind: 'local', ...ingress } };
+  if (lport.deviceOwner === 'floatingip')
+    return { ...base, ingress: null, destination: { kind: 'service' } };
+  return { portId, reason: `no interface with an ofport on ${chassisId} yet` };
+}
+
+/** The interface carrying the port on this chassis: its own, or its trunk parent's + VLAN. */
+function interfaceOn(
+  topology: Topology,
+  chassisId: string,
+  portId: string,
+): { ofport: number; vlan: number | null } | null {
+  const own = ofportOn(topology, chassisId, portId);
+  if (own !== null) return { ofport: own, vlan: null };
+  for (const segmentationId of topology.segmentationsByChild.get(portId)) {
+    const segmentation = topology.segmentations.get(segmentationId);
+    if (!segmentation) continue;
+    const parent = ofportOn(topology, chassisId, segmentation.parentPortId);
+    if (parent !== null) return { ofport: parent, vlan: segmentation.segmentationId };
+  }
+  return null;
+}
+
+function ofportOn(topology: Topology, chassisId: string, portId: string): number | null {
+  for (const ovsPort of topology.interfacesOf(portId))
+    if (ovsPort.chassis === chassisId && ovsPort.ofport !== null) return ovsPort.ofport;
+  return null;
+}
+
+/** Whether the view reaches `portId` remotely toward `owner` (what an ack promises). */
+export function reachesRemotely(port: ViewPort | undefined, owner: string): boolean {
+  const destination = port?.destination;
+  return (
+    (destination?.kind === 'tunnel' || destination?.kind === 'provider') &&
+    destination.owner === owner
+  );
+}
+
+/** The view's ports by id. */
+export function portsById(view: ChassisView): Map<string, ViewPort> {
+  return new Map(view.ports.map((port) => [port.id, port]));
+}

@@ -1,0 +1,384 @@
+/**
+ * End to end on real Open vSwitch: three chassis, each its own ovs-vswitchd with `br-int`; the
+ * apps run on an embedded event store with OvsRemoteFlows as their RemoteFlows, and forwarding
+ * is checked with `ovs-appctl ofproto/trace`.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
+import { AppRunner } from '../../src/apps/runner.js';
+import { commandCause, type DomainEvent, envelope, streamOf } from '../../src/events/index.js';
+import { hex, parseDump, portCookie } from '../../src/ovs/pipeline/index.js';
+import { OvsRemoteFlows } from '../../src/ovs/reconciler/ovs-remote-flows.js';
+import type { EventStore, NewEvent } from '../../src/store/event-store.js';
+import { openEventStore } from '../../src/store/open-event-store.js';
+import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
+import { ev, mac } from './pipeline-fixtures.js';
+
+const logger = pino({ level: 'silent' });
+const chassisIps: Record<string, string> = { A: '192.0.2.1', B: '192.0.2.2', C: '192.0.2.3' };
+const ports = { tunnels: { geneve: 100 }, patches: { physnet1: 200 } };
+const macs = {
+  a1: mac(0xa1),
+  a2: mac(0xa2),
+  b1: mac(0xb1),
+  c1: mac(0xc1),
+  rp: mac(0x01),
+  dh: mac(0x02),
+  va: mac(0x4a),
+  vb: mac(0x4b),
+};
+
+interface Output {
+  readonly port: number | 'IN_PORT';
+  readonly tunId?: string;
+  readonly tunDst?: string;
+  readonly vlan?: number;
+  readonly arpOp?: string;
+}
+
+/** The outputs an ofproto/trace performs, with the tunnel/VLAN/ARP fields set at that point. */
+function outputsOf(trace: string): Output[] {
+  const outputs: Output[] = [];
+  let state: Omit<Output, 'port'> = {};
+  const lines = trace.split('\n').map((line) => line.trim());
+  for (const [i, line] of lines.entries()) {
+    const set = /^set_field:(.+)->(\w+)$/.exec(line);
+    if (set) {
+      const [, value, field] = set;
+      if (field === 'tun_id') state = { ...state, tunId: value };
+      if (field === 'tun_dst') state = { ...state, tunDst: value };
+      if (field === 'vlan_vid') state = { ...state, vlan: Number(value) - 4096 };
+      if (field === 'arp_op') state = { ...state, arpOp: value };
+    } else if (line === 'pop_vlan') {
+      const { vlan: _, ...rest } = state;
+      state = rest;
+    } else if (/^output:\d+$/.test(line)) {
+      if (!lines[i + 1]?.includes('skipping output to input port'))
+        outputs.push({ port: Number(line.slice('output:'.length)), ...state });
+    } else if (line === 'IN_PORT') outputs.push({ port: 'IN_PORT', ...state });
+  }
+  return outputs;
+}
+
+describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', () => {
+  const sandboxes = new Map<string, OvsSandbox>();
+  let store: EventStore;
+  let runner: AppRunner;
+  let flows: OvsRemoteFlows;
+  /** Every RemoteCreated appended, and whether its chassis' bridge had the flows at that moment. */
+  const acks: { chassis: string; portId: string; owner: string; flowsIn: boolean }[] = [];
+
+  const ovs = (chassis: string) => {
+    const sandbox = sandboxes.get(chassis);
+    if (!sandbox) throw new Error(`no sandbox for ${chassis}`);
+    return sandbox;
+  };
+  const trace = (chassis: string, packet: string) =>
+    ovs(chassis).appctl('ofproto/trace', 'br-int', packet);
+  const dumpTexts = async (chassis: string, ...filter: string[]) =>
+    parseDump(
+      await ovs(chassis).ofctl('-O', 'OpenFlow13', '--no-stats', 'dump-flows', 'br-int', ...filter),
+    )
+      .map((f) => f.text)
+      .sort();
+
+  /** Appends model events as the API would, runs the apps, and lets every chassis sync. */
+  async function given(...events: DomainEvent[]): Promise<void> {
+    for (const event of events)
+      await store.appendToStream(streamOf(event), [
+        envelope(event, { app: 'api', cause: commandCause() }),
+      ]);
+    await runner.catchUp();
+    await flows.refresh();
+  }
+
+  /** Checks, as each ack is appended, that its chassis' flows toward the owner are in. */
+  async function checkAcks(events: readonly NewEvent[]): Promise<void> {
+    for (const event of events) {
+      if (event.type !== 'RemoteCreated') continue;
+      const { chassis, portId, owner } = event.data as Record<string, string>;
+      if (!chassis || !portId || !owner) continue;
+      const portFlows = await dumpTexts(chassis, `cookie=${hex(portCookie(portId))}/-1`);
+      const toOwner = portFlows.some(
+        (text) =>
+          text.includes(' table=30, ') &&
+          (text.includes(`set_field:${chassisIps[owner]}->tun_dst`) || text.includes('output:200')),
+      );
+      acks.push({ chassis, portId, owner, flowsIn: toOwner });
+    }
+  }
+
+  beforeAll(async () => {
+    const started = await Promise.all(
+      ['A', 'B', 'C'].map(async (id) => [id, await startOvs()] as const),
+    );
+    for (const [id, sandbox] of started) sandboxes.set(id, sandbox);
+    await Promise.all(
+      started.map(async ([, sandbox]) => {
+        const vsctl = sandbox.vsctl.bind(sandbox);
+        await vsctl(
+          'add-br',
+          'br-int',
+          '--',
+          'set',
+          'bridge',
+          'br-int',
+          'datapath_type=dummy',
+          'fail-mode=secure',
+        );
+        await vsctl(
+          'add-port',
+          'br-int',
+          'gnv0',
+          '--',
+          'set',
+          'interface',
+          'gnv0',
+          'type=geneve',
+          'options:remote_ip=flow',
+          'options:key=flow',
+          'ofport_request=100',
+        );
+        // Stands in for the patch port to the provider bridge: only its ofport matters here.
+        await vsctl(
+          'add-port',
+          'br-int',
+          'patch-phy',
+          '--',
+          'set',
+          'interface',
+          'patch-phy',
+          'type=dummy',
+          'ofport_request=200',
+        );
+        for (const n of [1, 2, 3])
+          await vsctl(
+            'add-port',
+            'br-int',
+            `tap${n}`,
+            '--',
+            'set',
+            'interface',
+            `tap${n}`,
+            'type=dummy',
+            `ofport_request=${n}`,
+          );
+      }),
+    );
+
+    const inner = await openEventStore('memory://');
+    store = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property === 'appendToStream')
+          return async (...args: Parameters<EventStore['appendToStream']>) => {
+            await checkAcks(args[1]);
+            return target.appendToStream(...args);
+          };
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    flows = new OvsRemoteFlows({
+      topology: () => runner.topology,
+      position: () => runner.headPosition,
+      logger,
+    });
+    runner = new AppRunner({
+      store,
+      remoteFlows: flows,
+      checkpoints: new InMemoryCheckpoints(),
+      logger,
+    });
+    for (const [id, sandbox] of sandboxes)
+      await flows.addChassis({
+        chassis: id,
+        env: { OVS_RUNDIR: sandbox.dir },
+        ports,
+        antiEntropyIntervalMs: 0,
+        probeIntervalMs: 0,
+      });
+
+    await given(
+      ev.chassis('A', 1),
+      ev.chassis('B', 2),
+      ev.chassis('C', 3),
+      ev.lswitch('s1'),
+      ev.lswitch('v1', { networkType: 'vlan', segmentationId: 42, physicalNetwork: 'physnet1' }),
+      ev.subnet('sub1', 's1'),
+      ev.port('a1', 's1', macs.a1, { ips: ['10.0.0.11'] }),
+      ev.port('a2', 's1', macs.a2, { ips: ['10.0.0.12'] }),
+      ev.port('b1', 's1', macs.b1, { ips: ['10.0.0.21'], requestedChassis: 'B' }),
+      ev.port('c1', 's1', macs.c1, { ips: ['10.0.0.31'] }),
+      ev.port('rp', 's1', macs.rp, { ips: ['10.0.0.1'], deviceOwner: 'router_interface' }),
+      ev.port('dh', 's1', macs.dh, { ips: ['10.0.0.2'], deviceOwner: 'dhcp' }),
+      ev.port('va', 'v1', macs.va),
+      ev.port('vb', 'v1', macs.vb),
+      ev.router('r1', ['rp']),
+      ev.ovsPort('A', 'tap1', 'a1', 1),
+      ev.ovsPort('A', 'tap2', 'a2', 2),
+      ev.ovsPort('A', 'tap3', 'va', 3),
+      ev.ovsPort('B', 'tap1', 'b1', 1),
+      ev.ovsPort('B', 'tap3', 'vb', 3),
+      ev.ovsPort('C', 'tap1', 'c1', 1),
+    );
+  });
+
+  afterAll(async () => {
+    await flows?.stop();
+    await store?.close();
+    await Promise.all([...sandboxes.values()].map((sandbox) => sandbox.stop()));
+  });
+
+  it('every remote ack was appended only once its flows were on the bridge', async () => {
+    expect(acks.length).toBeGreaterThanOrEqual(7);
+    expect(acks).toContainEqual({ chassis: 'A', portId: 'b1', owner: 'B', flowsIn: true });
+    expect(acks).toContainEqual({ chassis: 'A', portId: 'vb', owner: 'B', flowsIn: true });
+    expect(acks.filter((ack) => !ack.flowsIn)).toEqual([]);
+  });
+
+  it('local → local: delivered to the right ofport', async () => {
+    const out = outputsOf(
+      await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=${macs.a2},dl_type=0x0800`),
+    );
+    expect(out).toEqual([{ port: 2 }]);
+  });
+
+  it('local → remote: leaves by the tunnel with tun_id = segment, tun_dst = owner', async () => {
+    expect(
+      outputsOf(await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=${macs.b1},dl_type=0x0800`)),
+    ).toEqual([{ port: 100, tunId: '0x64', tunDst: '192.0.2.2' }]);
+    expect(
+      outputsOf(await trace('B', `in_port=1,dl_src=${macs.b1},dl_dst=${macs.c1},dl_type=0x0800`)),
+    ).toEqual([{ port: 100, tunId: '0x64', tunDst: '192.0.2.3' }]);
+  });
+
+  it('local → remote on a provider network: VLAN-tagged out of the patch port', async () => {
+    expect(
+      outputsOf(await trace('A', `in_port=3,dl_src=${macs.va},dl_dst=${macs.vb},dl_type=0x0800`)),
+    ).toEqual([{ port: 200, vlan: 42 }]);
+    expect(
+      outputsOf(
+        await trace(
+          'B',
+          `in_port=200,dl_vlan=42,dl_src=${macs.va},dl_dst=${macs.vb},dl_type=0x0800`,
+        ),
+      ),
+    ).toEqual([{ port: 3 }]);
+  });
+
+  it('from the tunnel with that tun_id: reaches the local port, and is not sent back out', async () => {
+    const packet = (dst: string) =>
+      `in_port=100,tun_id=0x64,tun_src=192.0.2.1,tun_dst=192.0.2.2,dl_src=${macs.a1},dl_dst=${dst},dl_type=0x0800`;
+    expect(outputsOf(await trace('B', packet(macs.b1)))).toEqual([{ port: 1 }]);
+    expect(outputsOf(await trace('B', packet(macs.c1)))).toEqual([]);
+    // Broadcast from the tunnel floods local ports only.
+    expect(outputsOf(await trace('B', packet('ff:ff:ff:ff:ff:ff')))).toEqual([{ port: 1 }]);
+  });
+
+  it('broadcast from a local port: every local port and every remote chassis once', async () => {
+    expect(
+      outputsOf(
+        await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0800`),
+      ),
+    ).toEqual([
+      { port: 2 },
+      { port: 100, tunId: '0x64', tunDst: '192.0.2.2' },
+      { port: 100, tunId: '0x64', tunDst: '192.0.2.3' },
+    ]);
+  });
+
+  it('ARP for the distributed router interface is answered locally on every chassis', async () => {
+    for (const [chassis, src] of [
+      ['A', macs.a1],
+      ['B', macs.b1],
+      ['C', macs.c1],
+    ] as const) {
+      const text = await trace(
+        chassis,
+        `arp,in_port=1,dl_src=${src},dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa=10.0.0.99,arp_tpa=10.0.0.1,arp_sha=${src}`,
+      );
+      expect(outputsOf(text), chassis).toEqual([{ port: 'IN_PORT', arpOp: '2' }]);
+      expect(text).toContain(`set_field:${macs.rp}->arp_sha`);
+      expect(text).toContain('set_field:10.0.0.1->arp_spa');
+    }
+  });
+
+  it('a DHCP request goes to the local service table (controller)', async () => {
+    const text = await trace(
+      'A',
+      `udp,in_port=1,dl_src=${macs.a1},dl_dst=ff:ff:ff:ff:ff:ff,nw_dst=255.255.255.255,udp_src=68,udp_dst=67`,
+    );
+    expect(text).toMatch(/^40\. /m);
+    expect(text).toContain('CONTROLLER:65535');
+    expect(outputsOf(text)).toEqual([]);
+  });
+
+  it("a migrated port's traffic follows the new owner", async () => {
+    await given(
+      ev.port(
+        'b1',
+        's1',
+        macs.b1,
+        { ips: ['10.0.0.21'], requestedChassis: 'C' },
+        'LogicalPortUpdated',
+      ),
+      ev.ovsPort('C', 'tap2', 'b1', 2),
+    );
+    const toB1 = `in_port=1,dl_src=${macs.a1},dl_dst=${macs.b1},dl_type=0x0800`;
+    expect(outputsOf(await trace('A', toB1))).toEqual([
+      { port: 100, tunId: '0x64', tunDst: '192.0.2.3' },
+    ]);
+    expect(acks).toContainEqual({ chassis: 'A', portId: 'b1', owner: 'C', flowsIn: true });
+    // The source interface goes away: C alone delivers, from the tunnel too.
+    await given(ev.ovsPortGone('B', 'tap1'));
+    expect(outputsOf(await trace('A', toB1))).toEqual([
+      { port: 100, tunId: '0x64', tunDst: '192.0.2.3' },
+    ]);
+    expect(
+      outputsOf(
+        await trace(
+          'C',
+          `in_port=100,tun_id=0x64,tun_src=192.0.2.1,tun_dst=192.0.2.3,dl_src=${macs.a1},dl_dst=${macs.b1},dl_type=0x0800`,
+        ),
+      ),
+    ).toEqual([{ port: 2 }]);
+    // B has no local port on s1 any more: it holds none of s1's flows.
+    expect(await dumpTexts('B', `cookie=${hex(portCookie('a1'))}/-1`)).toEqual([]);
+    expect(acks.filter((ack) => !ack.flowsIn)).toEqual([]);
+  });
+
+  it("a deleted port's traffic is dropped", async () => {
+    await given(ev.portDeleted('a2'));
+    // From its interface: no longer classified.
+    expect(
+      await trace('A', `in_port=2,dl_src=${macs.a2},dl_dst=${macs.a1},dl_type=0x0800`),
+    ).toMatch(/Datapath actions: drop/);
+    // To its MAC, locally and from the other chassis.
+    expect(
+      outputsOf(await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=${macs.a2},dl_type=0x0800`)),
+    ).toEqual([]);
+    expect(
+      outputsOf(await trace('C', `in_port=1,dl_src=${macs.c1},dl_dst=${macs.a2},dl_type=0x0800`)),
+    ).toEqual([]);
+    expect(await dumpTexts('C', `cookie=${hex(portCookie('a2'))}/-1`)).toEqual([]);
+  });
+
+  it('after del-flows, anti-entropy restores the exact flow set and counts the drift', async () => {
+    const reconciler = flows.reconciler('A');
+    const desired = [...(reconciler?.applied?.flows.flows.values() ?? [])]
+      .map((f) => f.text)
+      .sort();
+    expect(desired.length).toBeGreaterThan(20);
+    expect(await dumpTexts('A')).toEqual(desired);
+
+    await ovs('A').ofctl('del-flows', 'br-int');
+    const report = await reconciler?.antiEntropy();
+    expect(report?.drift).toEqual({ missing: desired.length, extra: 0, changed: 0 });
+    expect(reconciler?.metrics.driftRepaired).toBe(desired.length);
+    expect(await dumpTexts('A')).toEqual(desired);
+    expect(
+      outputsOf(await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=${macs.b1},dl_type=0x0800`)),
+    ).toEqual([{ port: 100, tunId: '0x64', tunDst: '192.0.2.3' }]);
+  });
+});
