@@ -1,0 +1,245 @@
+/**
+ * The chassis agent's observation shell: one OVSDB session to the chassis' ovsdb-server,
+ * bridge setup at start (and again after every reconnect, in case OVS lost its database),
+ * a monitor on Bridge/Port/Interface, and the interface observer's events delivered to a
+ * ReportSink.
+ *
+ * Delivery: OVSDB changes are coalesced for `settleMs` (an interface usually appears first
+ * without an ofport and gets one a moment later), then the observer's diff is reported. One
+ * report is in flight at a time; what it did not record is diffed again after a back-off, so
+ * a failing sink loses nothing and duplicates nothing.
+ */
+import type { Logger } from 'pino';
+import type { Chassis } from '../events/model.js';
+import { OvsdbClient } from '../ovs/ovsdb/client.js';
+import type { Replica } from '../ovs/ovsdb/replica.js';
+import { type BridgeLayout, setupBridges } from './bridge-setup.js';
+import { InterfaceObserver, OBSERVED_COLUMNS, type ObservedTables } from './interface-observer.js';
+import { ReportError, type ReportSink, StaleReportError } from './sinks.js';
+
+export interface ChassisAgentOptions {
+  readonly chassis: Chassis;
+  /** `unix:/…/db.sock`, `tcp:host:port`, or a client to share (then not closed by stop()). */
+  readonly ovsdb: string | OvsdbClient;
+  readonly sink: ReportSink;
+  readonly logger: Logger;
+  /** Default `br-int`. */
+  readonly integrationBridge?: string;
+  /** Bridges' datapath type: `system` (default), `netdev`, `dummy` (tests). */
+  readonly datapathType?: string;
+  /** Coalescing window for OVSDB changes. Default 50 ms. */
+  readonly settleMs?: number;
+  /** Back-off after a failed report: first delay and cap. Defaults 200 ms and 10 s. */
+  readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** How long bridge setup waits for ovs-vswitchd. Default 10 s. */
+  readonly vswitchdTimeoutMs?: number;
+}
+
+export class ChassisAgent {
+  readonly client: OvsdbClient;
+  private readonly ownsClient: boolean;
+  private readonly logger: Logger;
+  private replica: Replica<ObservedTables> | undefined;
+  private observer: InterfaceObserver | undefined;
+  private currentLayout: BridgeLayout | undefined;
+  private readonly layoutListeners = new Set<(layout: BridgeLayout) => void>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private dirty = false;
+  private failures = 0;
+  private started = false;
+  private stopped = false;
+
+  /** Events reported, reports failed, bridge setups run. */
+  readonly stats = { reported: 0, failedReports: 0, setups: 0 };
+
+  constructor(private readonly options: ChassisAgentOptions) {
+    this.logger = options.logger.child({ component: 'agent', chassis: options.chassis.id });
+    this.ownsClient = typeof options.ovsdb === 'string';
+    this.client =
+      typeof options.ovsdb === 'string'
+        ? new OvsdbClient({
+            endpoint: options.ovsdb,
+            logger: this.logger.child({ component: 'ovsdb' }),
+          })
+        : options.ovsdb;
+  }
+
+  /** The ports the pipeline addresses (after start()). */
+  get layout(): BridgeLayout | undefined {
+    return this.currentLayout;
+  }
+
+  /** Called whenever a bridge setup yields a different layout. */
+  onLayout(listener: (layout: BridgeLayout) => void): () => void {
+    this.layoutListeners.add(listener);
+    return () => this.layoutListeners.delete(listener);
+  }
+
+  /**
+   * Connects, sets up the bridges, reads what the log says this chassis has, starts
+   * observing and reports the first differences (in the background). Resolves with the
+   * bridge layout.
+   */
+  async start(): Promise<BridgeLayout> {
+    if (this.started) throw new Error('agent already started');
+    this.started = true;
+    try {
+      return await this.run();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async run(): Promise<BridgeLayout> {
+    this.client.start();
+    await this.client.waitConnected();
+    const layout = await this.setup();
+    const reported = await this.options.sink.reported();
+    if (reported === undefined)
+      this.logger.info('the sink cannot list reported interfaces; re-reporting all');
+    this.observer = new InterfaceObserver({
+      chassis: this.options.chassis.id,
+      integrationBridge: layout.integrationBridge,
+      reported: reported ?? [],
+      logger: this.logger,
+    });
+    const replica = this.client.monitor<ObservedTables>(OBSERVED_COLUMNS);
+    this.replica = replica;
+    await replica.ready;
+    this.unsubscribe.push(
+      replica.onUpdate((update) => {
+        if (update.resync)
+          this.logger.info({ changes: update.changes.length }, 'ovsdb resynced after reconnect');
+        this.schedule(this.options.settleMs ?? 50);
+      }),
+      this.client.onState((state) => {
+        if (state === 'connected' && !this.stopped)
+          this.setup().catch((error: unknown) =>
+            this.logger.error({ err: error }, 'bridge setup after reconnect failed'),
+          );
+      }),
+    );
+    this.logger.info(
+      { reported: this.observer.reported.size, layout },
+      'agent started; observing interfaces',
+    );
+    this.schedule(0);
+    return layout;
+  }
+
+  /** Reports whatever is pending now and resolves when nothing is left (or a report failed). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing) {
+      this.dirty = true;
+      await this.flushing;
+      return;
+    }
+    this.flushing = this.deliver().finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  /** Whether everything observed has been reported. */
+  get isSettled(): boolean {
+    if (!this.observer || !this.replica) return false;
+    return (
+      this.timer === undefined &&
+      this.flushing === undefined &&
+      this.observer.changes(this.replica).length === 0
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    await this.flushing;
+    if (this.ownsClient) await this.client.close();
+    else if (this.replica) await this.client.unmonitor(this.replica);
+    this.logger.info(this.stats, 'agent stopped');
+  }
+
+  private async setup(): Promise<BridgeLayout> {
+    const { chassis, integrationBridge, datapathType, vswitchdTimeoutMs } = this.options;
+    const result = await setupBridges(this.client, {
+      chassis,
+      ...(integrationBridge === undefined ? {} : { integrationBridge }),
+      ...(datapathType === undefined ? {} : { datapathType }),
+      ...(vswitchdTimeoutMs === undefined ? {} : { vswitchdTimeoutMs }),
+      logger: this.logger,
+    });
+    this.stats.setups++;
+    const { changed, ...layout } = result;
+    if (changed) this.logger.info({ layout }, 'bridges set up');
+    if (JSON.stringify(layout) !== JSON.stringify(this.currentLayout)) {
+      this.currentLayout = layout;
+      for (const listener of this.layoutListeners) listener(layout);
+    }
+    return layout;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.flushing) {
+      this.dirty = true;
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delayMs);
+  }
+
+  private async deliver(): Promise<void> {
+    const { observer, replica } = this;
+    if (!observer || !replica) return;
+    do {
+      this.dirty = false;
+      const events = observer.changes(replica);
+      if (events.length === 0) continue;
+      try {
+        await this.options.sink.report(events);
+        observer.acknowledge(events);
+        this.stats.reported += events.length;
+        this.failures = 0;
+        this.logger.debug(
+          { events: events.map((e) => `${e.type} ${(e.data as { name: string }).name}`) },
+          'reported interfaces',
+        );
+      } catch (error) {
+        this.stats.failedReports++;
+        if (error instanceof ReportError) observer.acknowledge(events.slice(0, error.recorded));
+        if (error instanceof StaleReportError) {
+          this.logger.warn({ err: error }, 'the log changed under the agent; re-reading it');
+          try {
+            observer.reset((await this.options.sink.reported()) ?? []);
+          } catch (readError) {
+            this.logger.error({ err: readError }, 're-reading reported interfaces failed');
+          }
+        }
+        const delay = this.backoff();
+        this.logger.error({ err: error, retryInMs: delay }, 'reporting interfaces failed');
+        this.dirty = false;
+        // Retry after the back-off (unless stopped meanwhile).
+        setTimeout(() => this.schedule(0), delay).unref();
+        return;
+      }
+    } while (this.dirty && !this.stopped);
+  }
+
+  private backoff(): number {
+    const initial = this.options.retry?.initialMs ?? 200;
+    const cap = this.options.retry?.maxMs ?? 10_000;
+    const delay = Math.min(cap, initial * 2 ** Math.min(this.failures++, 20));
+    return Math.round(delay * (0.8 + Math.random() * 0.4));
+  }
+}
