@@ -61,7 +61,15 @@ function row(r: BenchRecord): string[] {
 }
 
 function printTable(records: readonly BenchRecord[]): void {
-  const header = ['benchmark', 'parameters', 'throughput', 'p50/p99', 'vs baseline', 'target', 'rss'];
+  const header = [
+    'benchmark',
+    'parameters',
+    'throughput',
+    'p50/p99',
+    'vs baseline',
+    'target',
+    'rss',
+  ];
   const rows = [header, ...records.map(row)];
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
@@ -75,11 +83,13 @@ const resultsFile = join(resultsDir, `${context.date.slice(0, 10)}.ndjson`);
 const all: BenchRecord[] = [];
 for (const name of names) {
   const suite = suites[name];
-  if (!suite) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(suites).join(', ')}`);
+  if (!suite)
+    throw new Error(`unknown benchmark ${name}; known: ${Object.keys(suites).join(', ')}`);
   const bench = (await import(suite.module))[suite.exportName] as Benchmark;
   console.error(`bench ${name}${quick ? ' (quick)' : ''}…`);
   const records = await bench({ quick, progress: (m) => console.error(`  ${name}: ${m}`) });
-  for (const record of records) appendFileSync(resultsFile, `${JSON.stringify({ ...context, ...record })}\n`);
+  for (const record of records)
+    appendFileSync(resultsFile, `${JSON.stringify({ ...context, ...record })}\n`);
   all.push(...records);
 }
 printTable(all);
