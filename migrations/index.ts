@@ -4,7 +4,9 @@
  */
 import type { Migration } from 'kysely';
 import * as eventStore from './0001_event_store.js';
+import * as readModel from './0002_read_model.js';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_event_store': eventStore,
+  '0002_read_model': readModel,
 };

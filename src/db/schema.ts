@@ -59,3 +59,76 @@ export function toBigInt(value: string | number | bigint): bigint {
   }
   return BigInt(value);
 }
+
+// ---- Read model (migrations/0002_read_model.ts; written by src/projections/) ----
+
+/** A timestamptz column: a Date on read (both drivers), an ISO-8601 string on write. */
+export type Timestamp = ColumnType<Date | string, string, string>;
+
+/** One row per logical port. */
+export interface RmPortsTable {
+  id: string;
+  switch_id: string;
+  device_owner: string;
+  owner: string | null;
+  requested_chassis: string | null;
+  /** Active distributed reasons (JSON array of strings, sorted). */
+  reasons: Jsonb;
+  distributed: boolean;
+  /** When the port last became distributed; null while it is not. */
+  distributed_since: Timestamp | null;
+  deleted: boolean;
+  /** The lport machine's port-wide facts (PortFacts): what folding the next event needs. */
+  facts: Jsonb;
+  /** Revision and position of the last event of the port's stream folded into the row. */
+  revision: Int8;
+  position: Int8;
+}
+
+/** One row per (port, chassis) holding a local claim or an ack. */
+export interface RmPortViewsTable {
+  port_id: string;
+  chassis: string;
+  locality: 'local' | 'remote';
+  since: Timestamp;
+  remote_ready: boolean;
+  owner_acked: string | null;
+}
+
+export interface RmChassisTable {
+  id: string;
+  tunnel_ip: string | null;
+  deleted: boolean;
+  position: Int8;
+}
+
+/** One row per event of an lport stream. */
+export interface RmHistoryTable {
+  position: Int8;
+  port_id: string;
+  revision: Int8;
+  event_id: string;
+  time: Timestamp;
+  type: string;
+  chassis: string | null;
+  app: string;
+  correlation_id: string;
+  causation_id: string;
+  data: Jsonb;
+  /** The lport machine's refusal code when the port did not accept the event, else null. */
+  refusal: string | null;
+}
+
+export interface RmCheckpointsTable {
+  name: string;
+  position: Int8;
+}
+
+// Declaration merging: the read model's tables join the event store's in `Database`.
+export interface Database {
+  rm_ports: RmPortsTable;
+  rm_port_views: RmPortViewsTable;
+  rm_chassis: RmChassisTable;
+  rm_history: RmHistoryTable;
+  rm_checkpoints: RmCheckpointsTable;
+}

@@ -28,7 +28,10 @@ export interface PortRecord {
   /** Active distributed reasons, e.g. `router-interface:r1`. */
   readonly reasons: readonly string[];
   readonly deleted: boolean;
-  /** Views of every chassis that has one (local, remote, or once had one), by chassis. */
+  /**
+   * By chassis: every chassis holding a local claim or an ack (local, remote); for a
+   * distributed port, every live chassis (distributed). Any other chassis is unbound.
+   */
   readonly views: readonly PortView[];
   /** Position of the last event of the port folded into this record. */
   readonly position: bigint;
@@ -46,6 +49,11 @@ export interface HistoryEntry {
   readonly correlationId: string;
   readonly causationId: string;
   readonly data: unknown;
+  /**
+   * Set when the lport machine refused the event (a writer bypassed the checks): it is in the
+   * log, but the port's state did not fold it. The machine's refusal code.
+   */
+  readonly refusal?: string;
 }
 
 export interface Page<T> {

@@ -1,0 +1,171 @@
+/**
+ * One batch of the read-model projection, still pure: events are routed to the projection
+ * that owns them, folded onto the rows loaded for the batch (an in-memory cache that lives as
+ * long as the batch), and turned into the row changes the batch commits.
+ */
+import { type LportEvent, toLportEvent } from '../../machines/lport.rules.js';
+import { type DomainEvent, decodeEvent } from '../events/index.js';
+import type { RecordedEvent } from '../store/event-store.js';
+import { type ChassisEvent, type ChassisRow, foldChassisEvent, isChassisEvent } from './chassis.js';
+import { type HistoryRow, historyRowOf } from './history.js';
+import {
+  diffViews,
+  foldPortEvent,
+  type PortRow,
+  type PortState,
+  unknownPort,
+  type ViewRow,
+} from './ports.js';
+
+const LPORT_PREFIX = 'lport-';
+const CHASSIS_PREFIX = 'chassis-';
+
+/** What the projection does with one recorded event. */
+export type Routed =
+  | {
+      readonly kind: 'port';
+      readonly portId: string;
+      readonly event: DomainEvent;
+      readonly lport: LportEvent;
+      readonly recorded: RecordedEvent;
+    }
+  | { readonly kind: 'chassis'; readonly event: ChassisEvent; readonly recorded: RecordedEvent }
+  /** Not the read model's business (other categories, OvsPort events). */
+  | { readonly kind: 'ignored' }
+  /** The read model's business but unreadable by this version: counted and logged. */
+  | {
+      readonly kind: 'skipped';
+      readonly reason: 'unknown-type' | 'future-version' | 'invalid';
+      readonly recorded: RecordedEvent;
+    };
+
+const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
+
+/**
+ * Routes by stream category first, so events of categories the read model does not project are
+ * passed over without being decoded.
+ */
+export function route(recorded: RecordedEvent): Routed {
+  const stream = recorded.streamName;
+  const isPort = stream.startsWith(LPORT_PREFIX);
+  if (!isPort && !stream.startsWith(CHASSIS_PREFIX)) return IGNORED;
+  const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata?.schemaVersion ?? 1);
+  if (!decoded.ok) return { kind: 'skipped', reason: decoded.reason, recorded };
+  const event = decoded.event;
+  if (isPort) {
+    const lport = toLportEvent(event);
+    if (lport === undefined) return IGNORED;
+    return { kind: 'port', portId: stream.slice(LPORT_PREFIX.length), event, lport, recorded };
+  }
+  return isChassisEvent(event) ? { kind: 'chassis', event, recorded } : IGNORED;
+}
+
+/** The rows one batch writes. */
+export interface BatchChanges {
+  readonly ports: readonly PortRow[];
+  readonly viewUpserts: readonly ViewRow[];
+  readonly viewDeletes: readonly { readonly portId: string; readonly chassis: string }[];
+  readonly chassis: readonly ChassisRow[];
+  readonly history: readonly HistoryRow[];
+}
+
+export interface BatchCounts {
+  /** Events folded into rows (ports, chassis). */
+  applied: number;
+  /** Port events the lport machine refused: recorded in history, not folded. */
+  refused: number;
+}
+
+/**
+ * Folds routed events onto the rows loaded for the batch. Callers load every port and chassis
+ * the batch names first (`portIds`/`chassisIds` of the routed events), then `apply` in log
+ * order, then take `changes()`.
+ */
+export class ProjectionBatch {
+  readonly counts: BatchCounts = { applied: 0, refused: 0 };
+  readonly #loadedPorts: ReadonlyMap<string, PortState>;
+  readonly #loadedChassis: ReadonlyMap<string, ChassisRow>;
+  readonly #ports = new Map<string, PortState>();
+  readonly #chassis = new Map<string, ChassisRow>();
+  readonly #history: HistoryRow[] = [];
+
+  constructor(ports: ReadonlyMap<string, PortState>, chassis: ReadonlyMap<string, ChassisRow>) {
+    this.#loadedPorts = ports;
+    this.#loadedChassis = chassis;
+  }
+
+  apply(routed: Routed): void {
+    if (routed.kind === 'port') this.#applyPort(routed);
+    else if (routed.kind === 'chassis') this.#applyChassis(routed);
+  }
+
+  #applyPort(routed: Extract<Routed, { kind: 'port' }>): void {
+    const { portId, recorded } = routed;
+    const current = this.#ports.get(portId) ?? this.#loadedPorts.get(portId) ?? unknownPort;
+    const at = {
+      position: recorded.position,
+      revision: recorded.revision,
+      time: recorded.recordedAt,
+    };
+    const step = foldPortEvent(current, portId, routed.event, routed.lport, at);
+    if (step.outcome === 'stale') return;
+    if (step.outcome === 'refused') this.counts.refused++;
+    else {
+      this.counts.applied++;
+      this.#ports.set(portId, step.state);
+    }
+    const refusal = step.outcome === 'refused' ? step.code : null;
+    this.#history.push(historyRowOf(recorded, portId, routed.lport, refusal));
+  }
+
+  #applyChassis(routed: Extract<Routed, { kind: 'chassis' }>): void {
+    const id = routed.event.data.id;
+    const current = this.#chassis.get(id) ?? this.#loadedChassis.get(id);
+    const next = foldChassisEvent(current, routed.event, routed.recorded.position);
+    if (next === current) return;
+    this.counts.applied++;
+    this.#chassis.set(id, next);
+  }
+
+  /** The rows of every port the batch changed, as folded (for the projector's cache). */
+  get ports(): ReadonlyMap<string, PortState> {
+    return this.#ports;
+  }
+
+  /** The rows of every chassis the batch changed. */
+  get chassis(): ReadonlyMap<string, ChassisRow> {
+    return this.#chassis;
+  }
+
+  /** The difference between the loaded rows and the folded ones. */
+  changes(): BatchChanges {
+    const ports: PortRow[] = [];
+    const viewUpserts: ViewRow[] = [];
+    const viewDeletes: { portId: string; chassis: string }[] = [];
+    for (const [portId, state] of this.#ports) {
+      if (state.port !== undefined) ports.push(state.port);
+      const before = this.#loadedPorts.get(portId)?.views ?? unknownPort.views;
+      const { upserts, deletes } = diffViews(before, state.views);
+      for (const view of upserts) viewUpserts.push(view);
+      for (const chassis of deletes) viewDeletes.push({ portId, chassis });
+    }
+    return {
+      ports,
+      viewUpserts,
+      viewDeletes,
+      chassis: [...this.#chassis.values()],
+      history: this.#history,
+    };
+  }
+}
+
+/** The ports and chassis a batch of routed events needs loaded. */
+export function keysOf(routed: readonly Routed[]): { ports: string[]; chassis: string[] } {
+  const ports = new Set<string>();
+  const chassis = new Set<string>();
+  for (const r of routed) {
+    if (r.kind === 'port') ports.add(r.portId);
+    else if (r.kind === 'chassis') chassis.add(r.event.data.id);
+  }
+  return { ports: [...ports], chassis: [...chassis] };
+}

@@ -1,0 +1,519 @@
+/**
+ * The read-model projector: the imperative shell around the pure projections. It follows the
+ * log from its checkpoint (pages of `readAll` to catch up, then a live subscription) and
+ * applies events in batches. Each batch and its checkpoint commit in one transaction, so the
+ * tables always reflect exactly the log up to the checkpoint:
+ *
+ * - a crash loses at most the uncommitted batch, which is re-read after restart;
+ * - re-delivered events (positions at or below the checkpoint, read under the checkpoint's
+ *   row lock) are dropped before folding, and every write is an idempotent upsert;
+ * - events this version cannot read (unknown type, newer schema) are skipped, counted and
+ *   logged, never fatal: the checkpoint moves past them;
+ * - a failed batch (database unreachable) is retried with backoff, never skipped.
+ *
+ * `rebuild()` is the disaster-recovery path: empty the tables and replay the whole log.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.js';
+import type { EventStore, RecordedEvent } from '../store/event-store.js';
+import { keysOf, ProjectionBatch, type Routed, route } from './batch.js';
+import type { ChassisRow } from './chassis.js';
+import type { PortState } from './ports.js';
+import {
+  clearReadModel,
+  loadChassis,
+  loadPorts,
+  lockCheckpoint,
+  readCheckpoint,
+  relaxDurability,
+  saveCheckpoint,
+  writeChanges,
+} from './sql-tables.js';
+
+export const DEFAULT_PROJECTION_NAME = 'read-model';
+
+export interface ProjectorOptions {
+  readonly store: EventStore;
+  /** The read model's database (may or may not be the event store's). */
+  readonly db: Kysely<Database>;
+  readonly logger: Logger;
+  /** Checkpoint name (default `read-model`). */
+  readonly name?: string;
+  /** Largest batch while following live (default 500). */
+  readonly batchSize?: number;
+  /** Batch size when catching up by pages and rebuilding (default 5 000). */
+  readonly catchUpBatchSize?: number;
+  /** Interval of the rebuild's progress log lines (default 2 s). */
+  readonly progressLogIntervalMs?: number;
+  /** Ports whose rows are kept in memory between batches (default 200 000). */
+  readonly cacheSize?: number;
+}
+
+/** Something that knows how far the read model has got (the projector, or a follower). */
+export interface ProjectionProgress {
+  /** Resolves true once the read model has applied `position`, false after `timeoutMs`. */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean>;
+}
+
+export interface ProjectorCounters {
+  /** Events folded into rows. */
+  applied: number;
+  /** Port events the lport machine refused (kept in history, not folded). */
+  refused: number;
+  /** Events of projected categories this version cannot read. */
+  skipped: number;
+  /** Events of categories the read model does not project. */
+  ignored: number;
+  /** Batches committed. */
+  batches: number;
+}
+
+export interface ProjectorMetrics extends ProjectorCounters {
+  /** Checkpoint: last log position applied. */
+  readonly position: bigint;
+  /** The log's head position. */
+  readonly head: bigint;
+  /** head − position: events not yet in the read model. */
+  readonly lag: bigint;
+}
+
+export type RebuildProgress = (applied: number, total: number, ratePerSecond: number) => void;
+
+export interface RebuildReport {
+  readonly events: number;
+  readonly elapsedMs: number;
+  readonly ratePerSecond: number;
+  readonly position: bigint;
+}
+
+const IDLE = Symbol('idle');
+/** Resolves after pending I/O callbacks: whatever the subscription has buffered wins the race. */
+const nextMacrotask = () => new Promise<typeof IDLE>((resolve) => setImmediate(resolve, IDLE));
+const ignoreRejection = () => undefined;
+
+interface Waiter {
+  readonly position: bigint;
+  readonly resolve: (reached: boolean) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Projector implements ProjectionProgress {
+  readonly counters: ProjectorCounters = {
+    applied: 0,
+    refused: 0,
+    skipped: 0,
+    ignored: 0,
+    batches: 0,
+  };
+  readonly name: string;
+  readonly #store: EventStore;
+  readonly #db: Kysely<Database>;
+  readonly #logger: Logger;
+  readonly #batchSize: number;
+  readonly #catchUpBatchSize: number;
+  readonly #progressLogIntervalMs: number;
+  #position = 0n;
+  #positionLoaded = false;
+  #waiters: Waiter[] = [];
+  /** Serialises batches: the live loop, catchUp and rebuild never interleave. */
+  #exclusive: Promise<unknown> = Promise.resolve();
+  #following: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
+  /**
+   * Rows as this projector last committed them, valid while the stored checkpoint is the one
+   * it committed (`#cachedAt`): a hot port costs no read. Bounded by clearing when full.
+   */
+  readonly #cache = new RowCache();
+  #cachedAt = -1n;
+  readonly #cacheSize: number;
+
+  constructor(options: ProjectorOptions) {
+    this.#store = options.store;
+    this.#db = options.db;
+    this.#logger = options.logger;
+    this.name = options.name ?? DEFAULT_PROJECTION_NAME;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#catchUpBatchSize = options.catchUpBatchSize ?? 5_000;
+    this.#progressLogIntervalMs = options.progressLogIntervalMs ?? 2_000;
+    this.#cacheSize = options.cacheSize ?? 200_000;
+  }
+
+  /** Last log position applied (the checkpoint as this process knows it). */
+  get position(): bigint {
+    return this.#position;
+  }
+
+  get running(): boolean {
+    return this.#following !== undefined;
+  }
+
+  /** Follows the log in the background: catch up from the checkpoint, then live. */
+  async start(): Promise<void> {
+    if (this.#following !== undefined) return;
+    await this.#loadPosition();
+    const stop = new AbortController();
+    const done = this.#follow(stop.signal);
+    this.#following = { stop, done };
+  }
+
+  /** Stops following; the last committed batch stays committed. Pending waiters get false. */
+  async stop(): Promise<void> {
+    const following = this.#following;
+    if (following === undefined) return;
+    this.#following = undefined;
+    following.stop.abort();
+    await following.done;
+    for (const waiter of this.#waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(false);
+    }
+  }
+
+  /** Applies everything in the log now, by pages; resolves with the checkpoint reached. */
+  async catchUp(): Promise<bigint> {
+    await this.#loadPosition();
+    await this.#replay(new AbortController().signal, () => undefined);
+    return this.#position;
+  }
+
+  /**
+   * The disaster-recovery path: empties the read model and replays the log from position 0 in
+   * large batches, reporting progress. A running live loop is stopped for the rebuild and
+   * resumed after it. Readers see a partial read model meanwhile.
+   */
+  async rebuild(options: { readonly progress?: RebuildProgress } = {}): Promise<RebuildReport> {
+    const wasRunning = this.running;
+    await this.stop();
+    const started = performance.now();
+    await this.#serially(async () => {
+      await this.#db.transaction().execute((trx) => clearReadModel(trx, this.name));
+      this.#position = 0n;
+      this.#cache.clear();
+      this.#cachedAt = 0n;
+      this.#positionLoaded = true;
+    });
+    const total = Number(await this.#store.headPosition());
+    this.#logger.info({ projection: this.name, total }, 'read model rebuild started');
+    let events = 0;
+    let lastLog = started;
+    const rate = () => (events * 1000) / Math.max(1, performance.now() - started);
+    await this.#replay(new AbortController().signal, (count) => {
+      events += count;
+      options.progress?.(events, Math.max(total, events), rate());
+      const now = performance.now();
+      if (now - lastLog >= this.#progressLogIntervalMs) {
+        lastLog = now;
+        this.#logger.info(
+          { projection: this.name, applied: events, total, ratePerSecond: Math.round(rate()) },
+          'read model rebuild progress',
+        );
+      }
+    });
+    const elapsedMs = performance.now() - started;
+    const report = { events, elapsedMs, ratePerSecond: rate(), position: this.#position };
+    this.#logger.info(
+      {
+        projection: this.name,
+        events,
+        elapsedMs: Math.round(elapsedMs),
+        ratePerSecond: Math.round(report.ratePerSecond),
+      },
+      'read model rebuild finished',
+    );
+    if (wasRunning) await this.start();
+    return report;
+  }
+
+  /** Resolves true once the checkpoint has passed `position`, false after `timeoutMs`. */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.#position >= position) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        position,
+        resolve,
+        timer: setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  async metrics(): Promise<ProjectorMetrics> {
+    const head = await this.#store.headPosition();
+    const position = this.#position;
+    return { ...this.counters, position, head, lag: head > position ? head - position : 0n };
+  }
+
+  // ---- following ------------------------------------------------------------------------
+
+  async #follow(signal: AbortSignal): Promise<void> {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        // Pages of readAll first: a long catch-up runs at rebuild speed, in large batches.
+        await this.#replay(signal, () => undefined);
+        await this.#subscribe(signal);
+        attempt = 0;
+      } catch (error) {
+        if (signal.aborted) return;
+        const delay = backoff(attempt);
+        this.#logger.warn(
+          { err: error, projection: this.name, position: String(this.#position), delay },
+          'read model projector failed; resuming from its checkpoint',
+        );
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /**
+   * Live mode: batches are whatever the subscription has ready, up to `batchSize`. A batch is
+   * committed as soon as the next event is not immediately available, so a quiet log is
+   * projected event by event and a busy one in large batches.
+   */
+  async #subscribe(signal: AbortSignal): Promise<void> {
+    const subscription = this.#store.subscribeToAll({
+      after: this.#position,
+      batchSize: this.#batchSize,
+    });
+    const close = () => void subscription.close();
+    signal.addEventListener('abort', close, { once: true });
+    try {
+      const events = subscription[Symbol.asyncIterator]();
+      let next = events.next();
+      next.catch(ignoreRejection);
+      for (;;) {
+        const first = await next;
+        if (first.done) return;
+        const batch: RecordedEvent[] = [first.value];
+        next = events.next();
+        next.catch(ignoreRejection);
+        let ended = false;
+        while (batch.length < this.#batchSize) {
+          const ready = await Promise.race([next, nextMacrotask()]);
+          if (ready === IDLE) break;
+          if (ready.done) {
+            ended = true;
+            break;
+          }
+          batch.push(ready.value);
+          next = events.next();
+          next.catch(ignoreRejection);
+        }
+        const outcome = await this.#applyWithRetry(batch, signal);
+        // Rewound: resubscribe from the lowered position (the caller's loop does).
+        if (outcome === 'rewound' || ended || signal.aborted) return;
+      }
+    } finally {
+      signal.removeEventListener('abort', close);
+      await subscription.close();
+    }
+  }
+
+  /**
+   * Reads the log by pages after the checkpoint until a page comes back empty, applying each
+   * page as one batch while the next page is already being read.
+   */
+  async #replay(signal: AbortSignal, onBatch: (events: number) => void): Promise<void> {
+    const size = this.#catchUpBatchSize;
+    const read = (after: bigint) => {
+      const page = this.#store.readAll({ after, maxCount: size });
+      page.catch(ignoreRejection);
+      return page;
+    };
+    let next = read(this.#position);
+    while (!signal.aborted) {
+      const page = await next;
+      const last = page.at(-1);
+      if (last === undefined) return;
+      next = read(last.position);
+      if ((await this.#applyWithRetry(page, signal)) === 'rewound') {
+        next = read(this.#position);
+        continue;
+      }
+      onBatch(page.length);
+    }
+  }
+
+  async #applyWithRetry(
+    events: readonly RecordedEvent[],
+    signal: AbortSignal,
+  ): Promise<'applied' | 'rewound'> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#serially(() => this.#applyBatch(events));
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const delay = backoff(attempt);
+        this.#logger.warn(
+          { err: error, projection: this.name, first: String(events[0]?.position), delay },
+          'read model batch failed; retrying',
+        );
+        await sleep(delay, signal);
+        if (signal.aborted) throw error;
+      }
+    }
+  }
+
+  // ---- one batch ------------------------------------------------------------------------
+
+  /**
+   * Applies one batch in one transaction with its checkpoint. Returns `rewound` when the
+   * stored checkpoint went back (a rebuild elsewhere reset it): the batch would leave a gap,
+   * so nothing is written and the caller re-reads from the (lowered) position.
+   */
+  async #applyBatch(events: readonly RecordedEvent[]): Promise<'applied' | 'rewound'> {
+    const last = events.at(-1);
+    if (last === undefined || last.position <= this.#position) return 'applied';
+    // Pure work before the transaction: routing decodes, and is the same on a retry.
+    const routed: Routed[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) routed[i] = route(events[i] as RecordedEvent);
+
+    const outcome = await this.#db.transaction().execute(async (trx) => {
+      const checkpoint = await lockCheckpoint(trx, this.name);
+      if (checkpoint < this.#position) return { checkpoint, rewound: true } as const;
+      if (last.position <= checkpoint) return { checkpoint, rewound: false } as const;
+      // Another writer moved the tables since our last commit: the cache may be stale.
+      if (checkpoint !== this.#cachedAt) this.#cache.clear();
+      let from = 0;
+      while (from < events.length && (events[from] as RecordedEvent).position <= checkpoint) from++;
+      const fresh = from === 0 ? routed : routed.slice(from);
+      await relaxDurability(trx);
+      const batch = await this.#foldBatch(trx, fresh);
+      await writeChanges(trx, batch.changes());
+      await saveCheckpoint(trx, this.name, last.position);
+      return { checkpoint: last.position, rewound: false, batch, fresh } as const;
+    });
+
+    if (outcome.rewound) {
+      this.#logger.warn(
+        { projection: this.name, from: String(this.#position), to: String(outcome.checkpoint) },
+        'read model checkpoint went back (rebuilt elsewhere); following from there',
+      );
+      this.#position = outcome.checkpoint;
+      this.#cache.clear();
+      return 'rewound';
+    }
+    if (outcome.batch !== undefined) {
+      this.counters.batches++;
+      this.counters.applied += outcome.batch.counts.applied;
+      this.counters.refused += outcome.batch.counts.refused;
+      this.#count(outcome.fresh);
+      this.#remember(outcome.batch, outcome.checkpoint);
+    }
+    this.#advance(outcome.checkpoint);
+    return 'applied';
+  }
+
+  /** Folds routed events onto their rows: cached ones, else loaded in two queries. */
+  async #foldBatch(trx: Kysely<Database>, routed: readonly Routed[]): Promise<ProjectionBatch> {
+    const keys = keysOf(routed);
+    const ports = new Map<string, PortState>();
+    const chassis = new Map<string, ChassisRow>();
+    const missingPorts: string[] = [];
+    const missingChassis: string[] = [];
+    for (const id of keys.ports) {
+      const cached = this.#cache.ports.get(id);
+      if (cached === undefined) missingPorts.push(id);
+      else ports.set(id, cached);
+    }
+    for (const id of keys.chassis) {
+      const cached = this.#cache.chassis.get(id);
+      if (cached === undefined) missingChassis.push(id);
+      else chassis.set(id, cached);
+    }
+    const [loadedPorts, loadedChassis] = await Promise.all([
+      loadPorts(trx, missingPorts),
+      loadChassis(trx, missingChassis),
+    ]);
+    for (const [id, state] of loadedPorts) ports.set(id, state);
+    for (const [id, row] of loadedChassis) chassis.set(id, row);
+    const batch = new ProjectionBatch(ports, chassis);
+    for (const r of routed) batch.apply(r);
+    return batch;
+  }
+
+  /** After a commit: the batch's rows are what the tables now hold at `checkpoint`. */
+  #remember(batch: ProjectionBatch, checkpoint: bigint): void {
+    const cache = this.#cache;
+    if (cache.ports.size + batch.ports.size > this.#cacheSize) cache.clear();
+    for (const [id, state] of batch.ports) cache.ports.set(id, state);
+    for (const [id, row] of batch.chassis) cache.chassis.set(id, row);
+    this.#cachedAt = checkpoint;
+  }
+
+  /** Counts ignored and skipped events; one log line per batch that skipped any. */
+  #count(routed: readonly Routed[]): void {
+    let skipped: Record<string, number> | undefined;
+    for (const r of routed) {
+      if (r.kind === 'ignored') this.counters.ignored++;
+      else if (r.kind === 'skipped') {
+        this.counters.skipped++;
+        skipped ??= {};
+        const key = `${r.recorded.type} (${r.reason})`;
+        skipped[key] = (skipped[key] ?? 0) + 1;
+      }
+    }
+    if (skipped !== undefined) {
+      this.#logger.warn(
+        { projection: this.name, skipped },
+        'read model skipped events this version cannot read',
+      );
+    }
+  }
+
+  #advance(checkpoint: bigint): void {
+    if (checkpoint <= this.#position) return;
+    this.#position = checkpoint;
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.position <= checkpoint) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(true);
+      } else still.push(waiter);
+    }
+    this.#waiters = still;
+  }
+
+  async #loadPosition(): Promise<void> {
+    if (this.#positionLoaded) return;
+    this.#advance(await readCheckpoint(this.#db, this.name));
+    this.#positionLoaded = true;
+  }
+
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#exclusive.then(work);
+    this.#exclusive = run.catch(ignoreRejection);
+    return run;
+  }
+}
+
+class RowCache {
+  readonly ports = new Map<string, PortState>();
+  readonly chassis = new Map<string, ChassisRow>();
+  clear(): void {
+    this.ports.clear();
+    this.chassis.clear();
+  }
+}
+
+function backoff(attempt: number): number {
+  return Math.min(5_000, 100 * 2 ** Math.max(0, attempt - 1));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Fixtures for the projection tests: one database holding both the event store and the read
+ * model (embedded PGlite, and a fresh database on the PostgreSQL of the global setup), the apps'
+ * scenario harness on that store, and full table dumps for row-for-row comparisons.
+ */
+import { Writable } from 'node:stream';
+import { sql } from 'kysely';
+import { type Logger, pino } from 'pino';
+import { afterEach, describe, inject } from 'vitest';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { Projector, type ProjectorOptions } from '../../src/projections/projector.js';
+import { READ_MODEL_TABLES } from '../../src/projections/sql-tables.js';
+import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
+import type { EventStore } from '../../src/store/event-store.js';
+import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
+import { Scenario } from '../scenarios/harness.js';
+import { createDatabase, dropDatabase } from '../support/postgres.js';
+
+export interface Fixture {
+  readonly database: DatabaseHandle;
+  readonly store: EventStore;
+  readonly scenario: Scenario;
+  readonly logs: LogCapture;
+  projector(options?: Partial<ProjectorOptions>): Projector;
+  readModel(projector?: Projector): SqlReadModel;
+}
+
+/** A pino logger whose lines the test can read. */
+export interface LogCapture {
+  readonly logger: Logger;
+  readonly lines: Record<string, unknown>[];
+}
+
+export function captureLogs(): LogCapture {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'info' }, destination), lines };
+}
+
+type Open = () => Promise<Fixture>;
+
+export function describeOnDatabases(name: string, suite: (open: Open, kind: string) => void): void {
+  const postgres = inject('postgres');
+  const kinds: [string, () => Promise<{ url: string; drop?: () => Promise<void> }>][] = [
+    ['embedded', async () => ({ url: 'memory://' })],
+  ];
+  if (postgres.available) {
+    kinds.push([
+      'postgres',
+      async () => {
+        const url = await createDatabase(postgres.url, 'projections');
+        return { url, drop: () => dropDatabase(url) };
+      },
+    ]);
+  }
+  for (const [kind, create] of kinds) {
+    describe(`${name} (${kind})`, () => {
+      const cleanups: (() => Promise<void>)[] = [];
+      afterEach(async () => {
+        for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      });
+      suite(async () => {
+        const { url, drop } = await create();
+        const database = await openDatabase(url);
+        await migrateToLatest(database.db);
+        const store = new SqlEventStore(database, { pollIntervalMs: 50 });
+        const logs = captureLogs();
+        const projectors: Projector[] = [];
+        cleanups.push(async () => {
+          for (const projector of projectors) await projector.stop();
+          await store.close();
+          await database.close();
+          await drop?.();
+        });
+        return {
+          database,
+          store,
+          scenario: new Scenario(store),
+          logs,
+          projector: (options = {}) => {
+            const projector = new Projector({
+              store,
+              db: database.db,
+              logger: logs.logger,
+              ...options,
+            });
+            projectors.push(projector);
+            return projector;
+          },
+          readModel: (projector) =>
+            new SqlReadModel(database.db, projector ? { progress: projector } : {}),
+        };
+      }, kind);
+    });
+  }
+}
+
+/** Every row of every read-model table (and the checkpoints), ordered by key, as plain JSON. */
+export async function dumpReadModel(database: DatabaseHandle): Promise<Record<string, unknown[]>> {
+  const keys: Record<string, string> = {
+    rm_ports: 'id',
+    rm_port_views: 'port_id, chassis',
+    rm_chassis: 'id',
+    rm_history: 'position',
+    rm_checkpoints: 'name',
+  };
+  const dump: Record<string, unknown[]> = {};
+  for (const table of [...READ_MODEL_TABLES, 'rm_checkpoints']) {
+    const { rows } = await sql<Record<string, unknown>>`
+      select * from ${sql.table(table)} order by ${sql.raw(keys[table] ?? '1')}
+    `.execute(database.db);
+    dump[table] = rows.map(normalise);
+  }
+  return dump;
+}
+
+/** Drivers differ (int8 as string, number or bigint): compare values, not representations. */
+function normalise(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    out[key] =
+      value instanceof Date
+        ? value.toISOString()
+        : typeof value === 'bigint' || typeof value === 'number'
+          ? String(value)
+          : value;
+  }
+  return out;
+}
