@@ -169,16 +169,15 @@ function portView(
     lport.macs.length === 1
       ? [(lport.macs[0] as string).toLowerCase()]
       : [...new Set(lport.macs.map((mac) => mac.toLowerCase()))];
-  const base = { id: portId, switchId: ls.id, macs };
   const claimed = facts.claims.includes(chassisId);
   const ingress = claimed ? interfaceOn(topology, chassisId, portId) : null;
 
   if (facts.reasons.length > 0) {
     if (facts.reasons.some((reason) => reason.startsWith('router-'))) {
       const ips = lport.ips.filter((ip) => ipv4.test(ip));
-      return { ...base, ingress: null, destination: { kind: 'router', ips } };
+      return viewPort(portId, ls.id, macs, null, { kind: 'router', ips });
     }
-    return { ...base, ingress: null, destination: { kind: 'dhcp' } };
+    return viewPort(portId, ls.id, macs, null, { kind: 'dhcp' });
   }
 
   const owner = wantedAck(topology, portId, facts, chassisId);
@@ -190,37 +189,79 @@ function portView(
       if (!target) return { portId, reason: `owner ${owner} is unknown` };
       if (!target.tunnelTypes.includes(type))
         return { portId, reason: `owner ${owner} has no ${type} tunnel` };
-      return {
-        ...base,
-        ingress,
-        destination: {
-          kind: 'tunnel',
-          owner,
-          ip: target.tunnelIp,
-          ofport: ls.tunnel.ofport,
-          vni: ls.tunnel.vni,
-        },
-      };
+      return viewPort(portId, ls.id, macs, ingress, {
+        kind: 'tunnel',
+        owner,
+        ip: target.tunnelIp,
+        ofport: ls.tunnel.ofport,
+        vni: ls.tunnel.vni,
+      });
     }
     if (ls.provider)
-      return {
-        ...base,
-        ingress,
-        destination: {
-          kind: 'provider',
-          owner,
-          ofport: ls.provider.ofport,
-          vlan: ls.provider.vlan,
-        },
-      };
+      return viewPort(portId, ls.id, macs, ingress, {
+        kind: 'provider',
+        owner,
+        ofport: ls.provider.ofport,
+        vlan: ls.provider.vlan,
+      });
     return { portId, reason: `switch ${ls.id} is not reachable from ${chassisId}` };
   }
 
   if (!claimed || facts.owner !== chassisId) return null;
-  if (ingress) return { ...base, ingress, destination: { kind: 'local', ...ingress } };
+  if (ingress)
+    return viewPort(portId, ls.id, macs, ingress, {
+      kind: 'local',
+      ofport: ingress.ofport,
+      vlan: ingress.vlan,
+    });
   if (lport.deviceOwner === 'floatingip')
-    return { ...base, ingress: null, destination: { kind: 'service' } };
+    return viewPort(portId, ls.id, macs, null, { kind: 'service' });
   return { portId, reason: `no interface with an ofport on ${chassisId} yet` };
+}
+
+/** One shape for every view port (keeps property access monomorphic on 10⁴-port views). */
+const viewPort = (
+  id: string,
+  switchId: string,
+  macs: readonly string[],
+  ingress: ViewPort['ingress'],
+  destination: ViewDestination,
+): ViewPort => ({ id, switchId, macs, ingress, destination });
+
+/** Whether two view ports program the same flows. */
+export function sameViewPort(a: ViewPort, b: ViewPort): boolean {
+  if (a.id !== b.id || a.switchId !== b.switchId || a.macs.length !== b.macs.length) return false;
+  for (let i = 0; i < a.macs.length; i++) if (a.macs[i] !== b.macs[i]) return false;
+  if (a.ingress !== b.ingress) {
+    if (a.ingress === null || b.ingress === null) return false;
+    if (a.ingress.ofport !== b.ingress.ofport || a.ingress.vlan !== b.ingress.vlan) return false;
+  }
+  const x = a.destination;
+  const y = b.destination;
+  switch (x.kind) {
+    case 'local':
+      return y.kind === 'local' && x.ofport === y.ofport && x.vlan === y.vlan;
+    case 'tunnel':
+      return (
+        y.kind === 'tunnel' &&
+        x.owner === y.owner &&
+        x.ip === y.ip &&
+        x.ofport === y.ofport &&
+        x.vni === y.vni
+      );
+    case 'provider':
+      return (
+        y.kind === 'provider' && x.owner === y.owner && x.ofport === y.ofport && x.vlan === y.vlan
+      );
+    case 'router':
+      return (
+        y.kind === 'router' &&
+        x.ips.length === y.ips.length &&
+        x.ips.every((ip, i) => ip === y.ips[i])
+      );
+    default:
+      return x.kind === y.kind;
+  }
 }
 
 /** The interface carrying the port on this chassis: its own, or its trunk parent's + VLAN. */

@@ -73,7 +73,7 @@ describe('chassis view', () => {
     apply(topology, [ev.chassis('D', 4)]);
     const view = chassisViewOf(topology, 'D', portsOfA);
     expect(view.switches).toEqual([]);
-    expect(flowsFor(view).flows.size).toBe(5); // the static defaults
+    expect(flowsFor(view).flows.size).toBe(6); // the static defaults
   });
 
   it('during a migration the non-owner claimer classifies the port and sends to the owner', () => {
@@ -187,7 +187,17 @@ describe('flows', () => {
     expect(arp?.match.map(([name]) => name)).toEqual(['arp', 'metadata', 'arp_tpa', 'arp_op']);
     expect(arp?.actions).toContain('set_field:2->arp_op');
     expect(arp?.actions).toContain('set_field:10.0.0.1->arp_spa');
-    expect(arp?.actions.at(-1)).toBe('IN_PORT');
+    expect(arp?.actions.at(-1)).toBe('goto_table:35');
+    // Replies go back where the request came from; a trunk sub-port's with its VLAN tag.
+    const reply = [...flows.values()].filter((f) => f.table === tables.reply);
+    expect(reply.map((f) => [f.cookie, f.match.map(([n]) => n), f.actions])).toEqual([
+      [staticCookie, [], ['IN_PORT']],
+      [
+        portCookie('sp'),
+        ['reg6', 'reg7'],
+        ['push_vlan:0x8100', 'set_field:4197->vlan_vid', 'IN_PORT'],
+      ],
+    ]);
     const dhcp = flowsOfPort(flows, 'dh');
     expect(dhcp.find((f) => f.table === tables.local)?.actions).toEqual(['CONTROLLER:65535']);
     expect(dhcp.find((f) => f.table === tables.services)?.text).toContain('udp,');

@@ -27,6 +27,8 @@ const macs = {
   dh: mac(0x02),
   va: mac(0x4a),
   vb: mac(0x4b),
+  tp: mac(0x70),
+  ts: mac(0x71),
 };
 
 interface Output {
@@ -152,7 +154,7 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
           'type=dummy',
           'ofport_request=200',
         );
-        for (const n of [1, 2, 3])
+        for (const n of [1, 2, 3, 4])
           await vsctl(
             'add-port',
             'br-int',
@@ -215,9 +217,14 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
       ev.port('va', 'v1', macs.va),
       ev.port('vb', 'v1', macs.vb),
       ev.router('r1', ['rp']),
+      // A trunk port on the provider network whose sub-port (VLAN 101) is on s1.
+      ev.port('tp', 'v1', macs.tp),
+      ev.port('ts', 's1', macs.ts, { deviceOwner: 'trunk_subport' }),
+      ev.segmentation('seg1', 'tp', 'ts', 101),
       ev.ovsPort('A', 'tap1', 'a1', 1),
       ev.ovsPort('A', 'tap2', 'a2', 2),
       ev.ovsPort('A', 'tap3', 'va', 3),
+      ev.ovsPort('A', 'tap4', 'tp', 4),
       ev.ovsPort('B', 'tap1', 'b1', 1),
       ev.ovsPort('B', 'tap3', 'vb', 3),
       ev.ovsPort('C', 'tap1', 'c1', 1),
@@ -276,13 +283,14 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
     expect(outputsOf(await trace('B', packet('ff:ff:ff:ff:ff:ff')))).toEqual([{ port: 1 }]);
   });
 
-  it('broadcast from a local port: every local port and every remote chassis once', async () => {
+  it('broadcast from a local port: every local port (sub-port tagged) and every remote chassis once', async () => {
     expect(
       outputsOf(
         await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0800`),
       ),
     ).toEqual([
       { port: 2 },
+      { port: 4, vlan: 101 },
       { port: 100, tunId: '0x64', tunDst: '192.0.2.2' },
       { port: 100, tunId: '0x64', tunDst: '192.0.2.3' },
     ]);
@@ -302,6 +310,29 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
       expect(text).toContain(`set_field:${macs.rp}->arp_sha`);
       expect(text).toContain('set_field:10.0.0.1->arp_spa');
     }
+  });
+
+  it('a trunk sub-port: tagged on its parent interface both ways, ARP answered with its tag', async () => {
+    expect(
+      outputsOf(await trace('A', `in_port=1,dl_src=${macs.a1},dl_dst=${macs.ts},dl_type=0x0800`)),
+    ).toEqual([{ port: 4, vlan: 101 }]);
+    expect(
+      outputsOf(
+        await trace(
+          'A',
+          `in_port=4,dl_vlan=101,dl_src=${macs.ts},dl_dst=${macs.b1},dl_type=0x0800`,
+        ),
+      ),
+    ).toEqual([{ port: 100, tunId: '0x64', tunDst: '192.0.2.2' }]);
+    const arp = await trace(
+      'A',
+      `arp,in_port=4,dl_vlan=101,dl_src=${macs.ts},dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa=10.0.0.77,arp_tpa=10.0.0.1,arp_sha=${macs.ts}`,
+    );
+    expect(outputsOf(arp)).toEqual([{ port: 'IN_PORT', arpOp: '2', vlan: 101 }]);
+    // The parent's own traffic is on the provider network, untagged on its interface.
+    expect(
+      outputsOf(await trace('A', `in_port=4,dl_src=${macs.tp},dl_dst=${macs.vb},dl_type=0x0800`)),
+    ).toEqual([{ port: 200, vlan: 42 }]);
   });
 
   it('a DHCP request goes to the local service table (controller)', async () => {

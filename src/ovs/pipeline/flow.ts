@@ -32,6 +32,8 @@ export interface MatchSpec {
   readonly reg0?: number;
   /** Destination port key: xreg2, printed as reg4 (high word) and reg5 (low word). */
   readonly xreg2?: bigint;
+  /** Source port key: xreg3, printed as reg6 (high word) and reg7 (low word). */
+  readonly xreg3?: bigint;
   readonly tunId?: number;
   readonly metadata?: bigint;
   readonly inPort?: number;
@@ -56,6 +58,10 @@ export function matchFields(spec: MatchSpec): MatchField[] {
   if (spec.xreg2 !== undefined) {
     fields.push(['reg4', word(spec.xreg2, 32n)]);
     fields.push(['reg5', word(spec.xreg2, 0n)]);
+  }
+  if (spec.xreg3 !== undefined) {
+    fields.push(['reg6', word(spec.xreg3, 32n)]);
+    fields.push(['reg7', word(spec.xreg3, 0n)]);
   }
   if (spec.tunId !== undefined) fields.push(['tun_id', hex(spec.tunId)]);
   if (spec.metadata !== undefined) fields.push(['metadata', hex(spec.metadata)]);

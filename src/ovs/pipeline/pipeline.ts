@@ -7,7 +7,13 @@
  * so a port's change touches only its own group and, when it changes the flood list, its
  * switch's group.
  */
-import type { ChassisView, ViewDestination, ViewPort, ViewSwitch } from '../chassis-view.js';
+import {
+  type ChassisView,
+  sameViewPort,
+  type ViewDestination,
+  type ViewPort,
+  type ViewSwitch,
+} from '../chassis-view.js';
 import { act, type Flow, flow } from './flow.js';
 import { portCookie, portKey, staticCookie, switchCookie, switchKey } from './ids.js';
 import {
@@ -53,13 +59,12 @@ export const multicastMac = '01:00:00:00:00:00/01:00:00:00:00:00';
  * with or without it.
  */
 export class FlowCache {
-  private entries = new Map<string, { readonly signature: string; readonly flows: Flow[] }>();
-  private next = new Map<string, { readonly signature: string; readonly flows: Flow[] }>();
+  private entries = new Map<string, { readonly port: ViewPort; readonly flows: Flow[] }>();
+  private next = new Map<string, { readonly port: ViewPort; readonly flows: Flow[] }>();
 
   portFlows(port: ViewPort): Flow[] {
-    const signature = signatureOf(port);
     let entry = this.entries.get(port.id);
-    if (entry?.signature !== signature) entry = { signature, flows: portFlows(port) };
+    if (!entry || !sameViewPort(entry.port, port)) entry = { port, flows: portFlows(port) };
     this.next.set(port.id, entry);
     return entry.flows;
   }
@@ -73,29 +78,6 @@ export class FlowCache {
   get size(): number {
     return this.entries.size;
   }
-}
-
-function signatureOf(port: ViewPort): string {
-  const d = port.destination;
-  let destination: string;
-  switch (d.kind) {
-    case 'local':
-      destination = `l${d.ofport}/${d.vlan}`;
-      break;
-    case 'tunnel':
-      destination = `t${d.owner}/${d.ip}/${d.ofport}/${d.vni}`;
-      break;
-    case 'provider':
-      destination = `p${d.owner}/${d.ofport}/${d.vlan}`;
-      break;
-    case 'router':
-      destination = `r${d.ips.join(',')}`;
-      break;
-    default:
-      destination = d.kind;
-  }
-  const ingress = port.ingress ? `${port.ingress.ofport}/${port.ingress.vlan}` : '-';
-  return `${port.switchId}\u0000${port.macs.join(',')}\u0000${ingress}\u0000${destination}`;
 }
 
 export function flowsFor(
@@ -140,6 +122,7 @@ export function staticFlows(): Flow[] {
     flow({ cookie, table: tables.services, priority, actions: [act.goto(tables.l2)] }),
     flow({ cookie, table: tables.l2, priority, actions: [] }),
     flow({ cookie, table: tables.egress, priority, actions: [] }),
+    flow({ cookie, table: tables.reply, priority, actions: [act.inPort] }),
     flow({ cookie, table: tables.local, priority, actions: [] }),
   ];
 }
@@ -254,6 +237,18 @@ export function portFlows(port: ViewPort): Flow[] {
       }),
     );
 
+  // Answers built here go back to a trunk sub-port with its VLAN tag (popped on ingress).
+  if (port.ingress && port.ingress.vlan !== null)
+    flows.push(
+      flow({
+        cookie,
+        table: tables.reply,
+        priority: exact,
+        match: { xreg3: key },
+        actions: [act.pushVlan, act.setVlanVid(port.ingress.vlan), act.inPort],
+      }),
+    );
+
   const d = port.destination;
   flows.push(
     flow({
@@ -326,7 +321,7 @@ function tunnelTo(vni: number, ip: string, ofport: number): string[] {
   return [act.setTunId(vni), act.setTunDst(ip), act.output(ofport)];
 }
 
-/** Turns an ARP request for `ip` into the reply from `mac`, sent back where it came from. */
+/** Turns an ARP request for `ip` into the reply from `mac`, sent back to the asker (table 35). */
 function arpResponder(mac: string, ip: string): string[] {
   return [
     act.moveEthSrcToDst,
@@ -336,6 +331,6 @@ function arpResponder(mac: string, ip: string): string[] {
     act.setArpSha(mac),
     act.moveArpSpaToTpa,
     act.setArpSpa(ip),
-    act.inPort,
+    act.goto(tables.reply),
   ];
 }

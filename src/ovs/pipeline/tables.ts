@@ -11,7 +11,7 @@
  *               tunnel port + tun_id, or provider patch port + VLAN → metadata, reg0=1, goto 20
  *               (packets from other chassis skip the local responders); default drop.
  * 10 SERVICES   ARP requests for a distributed router interface IP are answered here
- *               (reply built in place, output IN_PORT); DHCP requests (udp 68→67) → the switch's
+ *               (reply built in place, goto 35); DHCP requests (udp 68→67) → the switch's
  *               DHCP port in xreg2, goto 40; default goto 20.
  * 20 L2         metadata + dl_dst → xreg2 = destination port, goto 30;
  *               broadcast / multicast → flood within the switch: from another chassis (reg0=1)
@@ -24,6 +24,8 @@
  *               provider network → push VLAN (unless flat), output patch port. Remote egress
  *               requires reg0=0, so nothing received from another chassis is sent back out.
  *               Distributed and interface-less local ports → goto 40. Default drop.
+ * 35 REPLY      a locally built answer back to its asker: by xreg3, a trunk sub-port's reply is
+ *               VLAN-tagged again; default output IN_PORT.
  * 40 LOCAL      the local service path. DHCP port → CONTROLLER (the DHCP service is the
  *               controller's job, not locus'); everything else (routing behind a router port,
  *               DNAT of a floating IP port) is a documented stub: default drop.
@@ -33,6 +35,7 @@ export const tables = {
   services: 10,
   l2: 20,
   egress: 30,
+  reply: 35,
   local: 40,
 } as const;
 
