@@ -1,38 +1,41 @@
 /**
- * The main job: opens the event store (embedded by default), runs the locality apps on the
- * live log, and stops cleanly on SIGINT/SIGTERM.
+ * The main job: locus on one machine — event store, read model, apps and API — on embedded
+ * defaults unless configured otherwise, stopped cleanly by SIGINT/SIGTERM.
  */
 import { pino } from 'pino';
-import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
-import { InMemoryRemoteFlows } from './apps/remote-flows.js';
-import { AppRunner } from './apps/runner.js';
 import { loadConfig } from './config.js';
-import { openEventStore } from './store/open-event-store.js';
+import { loadHttpConfig } from './http/config.js';
+import { startLocus } from './locus.js';
+import { ensureLocalTokens } from './tokens.js';
 
 const config = loadConfig();
-const logger = pino({ level: config.logLevel, name: 'locus' });
+const logger = pino({
+  level: config.logLevel,
+  name: 'locus',
+  redact: ['req.headers.authorization'],
+});
 
 async function main(): Promise<void> {
-  logger.info({ store: config.storeUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'opening event store');
-  const store = await openEventStore(config.storeUrl, { logger });
-  const runner = new AppRunner({
-    store,
-    // Until chassis agents program OVS, acks are recorded by an in-memory flow table.
-    remoteFlows: new InMemoryRemoteFlows(),
-    checkpoints: new StreamMetadataCheckpoints(store),
-    logger: logger.child({ component: 'apps' }),
-  });
-  await runner.start();
-  logger.info({ head: String(await store.headPosition()) }, 'locus is running; Ctrl-C stops it');
-
+  const env = { ...process.env };
+  if (!env.LOCUS_TOKENS && !env.LOCUS_TOKENS_FILE) {
+    const file = ensureLocalTokens(config.storeUrl);
+    if (file) {
+      env.LOCUS_TOKENS_FILE = file;
+      logger.info({ file }, 'using the API tokens generated for this data folder');
+    }
+  }
+  const locus = await startLocus({ config, http: loadHttpConfig(env), logger });
+  logger.info(
+    { url: locus.url, docs: `${locus.url}/docs`, head: String(await locus.store.headPosition()) },
+    'locus is running; Ctrl-C stops it',
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    await runner.stop();
-    await store.close();
-    logger.info(runner.metrics, 'stopped');
+    await locus.stop();
+    logger.info({ apps: locus.runner.metrics }, 'stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,126 @@
+/**
+ * The composition root: one locus process on one database — the event store, the read-model
+ * projector, the locality apps and the HTTP API — started in dependency order and stopped in
+ * reverse. main.ts runs it; tests and the CLI use it too.
+ */
+
+import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
+import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
+import type { RemoteFlows } from './apps/remote-flows.js';
+import { InMemoryRemoteFlows } from './apps/remote-flows.js';
+import { AppRunner } from './apps/runner.js';
+import type { Config } from './config.js';
+import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import type { HttpConfig } from './http/config.js';
+import { buildServer, closeServer, type LocusServer } from './http/server.js';
+import { Projector } from './projections/projector.js';
+import { SqlReadModel } from './read-model/sql-read-model.js';
+import type { EventStore } from './store/event-store.js';
+import { SqlEventStore } from './store/sql/sql-event-store.js';
+
+export interface Locus {
+  readonly store: EventStore;
+  readonly projector: Projector;
+  readonly readModel: SqlReadModel;
+  readonly runner: AppRunner;
+  readonly server: LocusServer;
+  /** `http://host:port` the API listens on. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly config: Config;
+  readonly http: HttpConfig;
+  readonly logger: Logger;
+  /** How remote acks wait for flows; default: an in-memory flow table (no agents). */
+  readonly remoteFlows?: RemoteFlows;
+}
+
+async function openMigrated(url: string, logger: Logger): Promise<DatabaseHandle> {
+  const database = await openDatabase(url, { logger });
+  try {
+    await migrateToLatest(database.db);
+    return database;
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function startLocus(options: StartOptions): Promise<Locus> {
+  const { config, logger } = options;
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) {
+      await step().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
+    }
+  };
+  try {
+    const database = await openMigrated(config.storeUrl, logger);
+    stops.push(() => database.close());
+    // Embedded, one PGlite holds both the log and the read model (it is single-process).
+    const readDatabase =
+      config.readModelUrl === config.storeUrl
+        ? database
+        : await openMigrated(config.readModelUrl, logger);
+    if (readDatabase !== database) stops.push(() => readDatabase.close());
+
+    const store = new SqlEventStore(database, { logger });
+    stops.push(() => store.close());
+
+    const projector = new Projector({
+      store,
+      db: readDatabase.db,
+      logger: logger.child({ component: 'projector' }),
+    });
+    await projector.start();
+    stops.push(() => projector.stop());
+    const readModel = new SqlReadModel(readDatabase.db, { progress: projector });
+
+    const runner = new AppRunner({
+      store,
+      remoteFlows: options.remoteFlows ?? new InMemoryRemoteFlows(),
+      checkpoints: new StreamMetadataCheckpoints(store),
+      logger: logger.child({ component: 'apps' }),
+    });
+    await runner.start();
+    stops.push(() => runner.stop());
+
+    const server = await buildServer({ store, readModel, config: options.http, logger });
+    registerProcessMetrics(server, projector, runner);
+    await server.listen({ host: config.httpHost, port: config.httpPort });
+    stops.push(() => closeServer(server));
+    const address = server.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const url = `http://${config.httpHost}:${port}`;
+    return { store, projector, readModel, runner, server, url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Projection lag and the apps' decisions, next to the API's own metrics. */
+function registerProcessMetrics(server: LocusServer, projector: Projector, runner: AppRunner) {
+  const registers = [server.locus.metrics.registry];
+  new Gauge({
+    name: 'locus_projection_lag_events',
+    help: 'Events in the log not yet applied to the read model',
+    registers,
+    async collect() {
+      this.set(Number((await projector.metrics()).lag));
+    },
+  });
+  new Gauge({
+    name: 'locus_apps_events',
+    help: 'App runner counters: processed, appended, refused, conflicts, skipped, gave up',
+    labelNames: ['counter'],
+    registers,
+    collect() {
+      for (const [counter, value] of Object.entries(runner.metrics)) this.set({ counter }, value);
+    },
+  });
+}
