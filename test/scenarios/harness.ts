@@ -35,7 +35,16 @@ export class Scenario {
   runner: AppRunner;
   private seen = 0n;
 
-  constructor(readonly store: EventStore) {
+  /**
+   * @param send how a model event reaches the log: appended directly (default) or through
+   *   the HTTP API (see http-driver.ts).
+   * @param afterEach runs once the apps have caught up on each event (e.g. the projector).
+   */
+  constructor(
+    readonly store: EventStore,
+    private readonly send?: (event: DomainEvent) => Promise<void>,
+    private readonly afterEach?: () => Promise<void>,
+  ) {
     this.runner = this.newRunner();
   }
 
@@ -58,12 +67,14 @@ export class Scenario {
     for (const event of events) {
       await this.append(event);
       await this.runner.catchUp();
+      await this.afterEach?.();
     }
     return this.outcomes();
   }
 
   /** Appends one model event as the API would, without running the apps. */
   async append(event: DomainEvent): Promise<void> {
+    if (this.send) return this.send(event);
     await this.store.appendToStream(streamOf(event), [
       envelope(event, { app: 'api', cause: commandCause() }),
     ]);

@@ -36,34 +36,38 @@ const script: DomainEvent[] = [
   { type: 'LogicalPortDeleted', data: { id: 'p2' } },
 ];
 
-describeOnStores('runner restart', (open, kind) => {
-  it('14: a runner restarted after any prefix of the log ends with exactly the uninterrupted events', async () => {
-    // Uninterrupted: each command is handled to quiescence before the next one.
-    const reference = await open();
-    for (const event of script) await reference.given(event);
-    const expected = await reference.allLocality();
-    const total = await reference.store.headPosition();
-    expect(expected.length).toBeGreaterThan(20);
+describeOnStores(
+  'runner restart',
+  (open, kind) => {
+    it('14: a runner restarted after any prefix of the log ends with exactly the uninterrupted events', async () => {
+      // Uninterrupted: each command is handled to quiescence before the next one.
+      const reference = await open();
+      for (const event of script) await reference.given(event);
+      const expected = await reference.allLocality();
+      const total = await reference.store.headPosition();
+      expect(expected.length).toBeGreaterThan(20);
 
-    // The same, but the runner dies right after handling position k (every k in the log) and a
-    // new one, knowing nothing but the saved checkpoint, takes over.
-    // Every position on PostgreSQL; every third on the embedded store, whose fresh instances
-    // cost ~0.5 s each (the same code paths, fewer samples).
-    const step = kind === 'embedded' ? 3n : 1n;
-    for (let k = 1n; k <= total; k += step) {
-      const s = await open();
-      let crashed = false;
-      for (const event of script) {
-        await s.append(event);
-        if (!crashed) {
-          await s.runner.catchUp({ until: k });
-          if (s.runner.headPosition < k) continue;
-          s.restart();
-          crashed = true;
+      // The same, but the runner dies right after handling position k (every k in the log) and a
+      // new one, knowing nothing but the saved checkpoint, takes over.
+      // Every position on PostgreSQL; every third on the embedded store, whose fresh instances
+      // cost ~0.5 s each (the same code paths, fewer samples).
+      const step = kind === 'embedded' ? 3n : 1n;
+      for (let k = 1n; k <= total; k += step) {
+        const s = await open();
+        let crashed = false;
+        for (const event of script) {
+          await s.append(event);
+          if (!crashed) {
+            await s.runner.catchUp({ until: k });
+            if (s.runner.headPosition < k) continue;
+            s.restart();
+            crashed = true;
+          }
+          await s.runner.catchUp();
         }
-        await s.runner.catchUp();
+        expect(await s.allLocality(), `restart after position ${k}`).toEqual(expected);
       }
-      expect(await s.allLocality(), `restart after position ${k}`).toEqual(expected);
-    }
-  }, 180_000);
-});
+    }, 180_000);
+  },
+  { kinds: ['embedded', 'postgres'] },
+);

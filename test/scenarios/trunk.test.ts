@@ -23,7 +23,7 @@ const segmentation = (id: string, parent: string, child: string, vlan: number) =
   },
 });
 
-describeOnStores('trunk', (open) => {
+describeOnStores('trunk', (open, kind) => {
   it('7: a sub-port is local where its parent is, follows it, and is released with its segmentation', async () => {
     const s = await open();
     await s.given(
@@ -57,13 +57,17 @@ describeOnStores('trunk', (open) => {
 
   it('7: a sub-port created after its segmentation is still classified', async () => {
     const s = await open();
-    await s.given(
-      chassis('A', 1),
-      lswitch('s1'),
-      port('parent', 's1'),
-      ovsPort('A', 'tap-trunk', 'parent'),
-      segmentation('seg1', 'parent', 'child', 101),
-    );
+    await s.given(chassis('A', 1), lswitch('s1'), port('parent', 's1'));
+    await s.given(ovsPort('A', 'tap-trunk', 'parent'));
+    if (kind === 'http') {
+      // The API checks references, so this order only reaches the log by other writers
+      // (imports, older controllers): over HTTP it is refused, naming the field.
+      await expect(s.given(segmentation('seg1', 'parent', 'child', 101))).rejects.toThrow(
+        /404.*"field":"\/childPortId"/,
+      );
+      return;
+    }
+    await s.given(segmentation('seg1', 'parent', 'child', 101));
     const created = await s.given(port('child', 's1', { deviceOwner: 'trunk_subport' }));
     expect(shape(created)).toEqual([local('child', 'A')]);
     expect(created[0]).toMatchObject({ app: 'trunk', causedBy: 'LogicalPortCreated' });
