@@ -1,10 +1,14 @@
 /**
- * Opens the SQL event store named by a URL, migrating its schema first:
- * `memory://`, a folder path or `file://…` (embedded PGlite), or `postgres://…`.
+ * Opens the event store named by a URL: the SQL store, migrating its schema first, for
+ * `memory://`, a folder path or `file://…` (embedded PGlite), or `postgres://…`; EventStoreDB /
+ * KurrentDB for `esdb://`, `esdb+discover://`, `kurrentdb://` or `kurrentdb+discover://`
+ * (credentials and TLS from the environment, see src/store/esdb/connection.ts).
  */
 import { type DatabaseLogger, isConnectionError, openDatabase, redactUrl } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { StoreUnavailableError } from './errors.js';
+import { isEsdbUrl, redactEsdbUrl } from './esdb/connection.js';
+import { EsdbEventStore } from './esdb/esdb-event-store.js';
 import type { EventStore } from './event-store.js';
 import { SqlEventStore } from './sql/sql-event-store.js';
 
@@ -20,6 +24,7 @@ export async function openEventStore(
   url: string,
   options: OpenEventStoreOptions = {},
 ): Promise<EventStore> {
+  if (isEsdbUrl(url)) return openEsdbEventStore(url, options);
   const database = await openDatabase(url, options);
   try {
     await migrateToLatest(database.db);
@@ -34,4 +39,24 @@ export async function openEventStore(
     throw error;
   }
   return new SqlEventStore(database, { ...options, ownsDatabase: true });
+}
+
+/** Connects and checks the server answers, so a wrong URL fails at startup rather than later. */
+async function openEsdbEventStore(
+  url: string,
+  options: OpenEventStoreOptions,
+): Promise<EventStore> {
+  const store = EsdbEventStore.fromUrl(url, options.logger ? { logger: options.logger } : {});
+  try {
+    await store.headPosition();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    if (error instanceof StoreUnavailableError) {
+      throw new StoreUnavailableError(`event store at ${redactEsdbUrl(url)} is unreachable`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return store;
 }

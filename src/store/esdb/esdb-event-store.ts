@@ -1,0 +1,454 @@
+/**
+ * The event store port on EventStoreDB / KurrentDB, through the official client
+ * (`@kurrent/kurrentdb-client`: appends and subscriptions over grpc-js, reads through its native
+ * bridge). docs/eventstoredb.md has the operator's view; in short:
+ *
+ * - Positions: the commit position of $all, exact (see mapping.ts). Not consecutive.
+ * - Appends: expected revision any / no_stream / stream_exists / exact, checked by the server.
+ *   `stream_exists` is first checked here against the stream's events, because the server also
+ *   counts a stream that has only metadata as existing. Idempotence is the server's: a retry of
+ *   the same ids with the same expectation is a no-op that answers the original result.
+ * - deleteStream is a tombstone (hard delete): reads, appends and a second delete then fail with
+ *   StreamDeletedError, and the name cannot be reused; the events stay in $all until a scavenge.
+ * - Stream metadata lives in the `$$<stream>` metastream: `truncateBefore` is `$tb`, `maxCount`
+ *   is `$maxCount`, custom keys are kept as they are.
+ * - readAll, subscribeToAll and headPosition skip system events (types starting with `$`), so
+ *   locus sees only its own log.
+ * - Transient failures (node down, leader change) are retried with backoff a few times, then
+ *   reported as StoreUnavailableError; appends may be retried because the server deduplicates
+ *   the same ids under the same expectation. Subscriptions resubscribe on their own.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  BACKWARDS,
+  type ReadAllOptions as ClientReadAllOptions,
+  END,
+  type EventData,
+  eventTypeFilter,
+  excludeSystemEvents,
+  FORWARDS,
+  KurrentDBClient,
+  type ResolvedEvent,
+  START,
+  streamNameFilter,
+} from '@kurrent/kurrentdb-client';
+import {
+  EventStoreError,
+  StoreUnavailableError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+} from '../errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeOptions,
+} from '../event-store.js';
+import { checkCount, checkStreamName, toEventRows, toMetadataColumns } from '../sql/input.js';
+import { esdbConnectionString } from './connection.js';
+import { isTransient, toStoreError } from './errors.js';
+import { EsdbSubscription, type ReconnectPolicy } from './esdb-subscription.js';
+import {
+  type FilterPlan,
+  fromAllPosition,
+  planFilter,
+  toAllPosition,
+  toRecordedEvent,
+} from './mapping.js';
+
+export interface RetryPolicy {
+  /** Attempts per call, the first included. */
+  readonly attempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface EsdbEventStoreOptions {
+  /** Retries of one call on transient failures before StoreUnavailableError. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Subscriptions' resubscribe backoff after a drop. */
+  readonly reconnect?: Partial<ReconnectPolicy>;
+  /** Server checkpoint interval of filtered subscriptions (multiples of the search window). */
+  readonly checkpointInterval?: number;
+  readonly logger?: { warn(object: object, message: string): void };
+}
+
+export interface EsdbSubscribeOptions extends SubscribeOptions {
+  /** Server checkpoints of a filtered subscription, in order with its events. */
+  readonly onCheckpoint?: (position: bigint) => void;
+}
+
+const PAGE = 1000;
+
+export class EsdbEventStore implements EventStore {
+  readonly client: KurrentDBClient;
+  readonly #retry: RetryPolicy;
+  readonly #reconnect: ReconnectPolicy;
+  readonly #subscriptions = new Set<EsdbSubscription>();
+  #closed = false;
+
+  /** A store on the server(s) named by an `esdb://` / `kurrentdb://` URL (see connection.ts). */
+  static fromUrl(url: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
+    return new EsdbEventStore(KurrentDBClient.connectionString(esdbConnectionString(url)), options);
+  }
+
+  constructor(
+    client: KurrentDBClient,
+    private readonly options: EsdbEventStoreOptions = {},
+  ) {
+    this.client = client;
+    this.#retry = { attempts: 4, initialDelayMs: 100, maxDelayMs: 1000, ...options.retry };
+    this.#reconnect = { initialDelayMs: 100, maxDelayMs: 5000, ...options.reconnect };
+  }
+
+  appendToStream(
+    streamName: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    const expected = options.expectedRevision ?? 'any';
+    return this.#call({ streamName, expected }, async () => {
+      checkStreamName(streamName);
+      checkExpected(expected);
+      const rows = toEventRows(streamName, events);
+      for (const event of events) {
+        if (event.type.startsWith('$')) {
+          throw new EventStoreError(`event type ${event.type} is reserved for system events`);
+        }
+      }
+      if (expected === 'stream_exists') {
+        const last = await this.#lastEvent(streamName);
+        if (last.kind === 'none') {
+          throw new WrongExpectedVersionError(streamName, expected, undefined);
+        }
+      }
+      const data: EventData[] = events.map((event, index) => ({
+        id: (rows[index] as { id: string }).id,
+        type: event.type,
+        contentType: 'application/json',
+        data: event.data as never,
+        metadata: event.metadata as never,
+      }));
+      const result = await this.client.appendToStream(streamName, data, { streamState: expected });
+      if (events.length === 0)
+        return this.#emptyAppendResult(streamName, result.nextExpectedRevision);
+      const position =
+        result.position !== undefined
+          ? fromAllPosition(result.position)
+          : await this.#positionOf(streamName, result.nextExpectedRevision);
+      return { nextExpectedRevision: result.nextExpectedRevision, position };
+    });
+  }
+
+  readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    return this.#call({ streamName }, async () => {
+      checkStreamName(streamName);
+      checkCount('maxCount', options.maxCount);
+      const forwards = (options.direction ?? 'forwards') === 'forwards';
+      if (options.maxCount === 0) {
+        await this.#lastEvent(streamName).then((last) => {
+          if (last.kind === 'none') throw new StreamNotFoundError(streamName);
+        });
+        return [];
+      }
+      const events: RecordedEvent[] = [];
+      const read = this.client.readStream(streamName, {
+        direction: forwards ? FORWARDS : BACKWARDS,
+        fromRevision: options.fromRevision ?? (forwards ? START : END),
+        ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
+      });
+      for await (const resolved of read) {
+        const event = toRecordedEvent(resolved);
+        if (event !== undefined) events.push(event);
+      }
+      return events;
+    });
+  }
+
+  readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    return this.#call({}, async () => {
+      checkCount('maxCount', options.maxCount);
+      const limit = options.maxCount ?? Number.POSITIVE_INFINITY;
+      const plan = planFilter(options.filter);
+      const events: RecordedEvent[] = [];
+      let from = options.after ?? 0n;
+      while (events.length < limit) {
+        const pageSize = Math.min(PAGE, limit - events.length + 1);
+        let received = 0;
+        let last = from;
+        const page = this.client.readAll({
+          direction: FORWARDS,
+          fromPosition: from === 0n ? START : toAllPosition(from),
+          maxCount: pageSize,
+          filter: serverFilter(plan),
+        });
+        for await (const resolved of page) {
+          received += 1;
+          const position = positionOf(resolved);
+          if (position <= from && from !== 0n) continue; // the read starts at `from`, inclusive
+          last = position;
+          const event = toRecordedEvent(resolved);
+          if (event !== undefined && plan.accepts(event)) events.push(event);
+          if (events.length >= limit) break;
+        }
+        if (received < pageSize || last === from) break;
+        from = last;
+      }
+      return events;
+    });
+  }
+
+  subscribeToAll(options: EsdbSubscribeOptions = {}): EsdbSubscription {
+    if (this.#closed) throw new StoreUnavailableError('the event store is closed');
+    const subscription = new EsdbSubscription(this.client, {
+      after: options.after ?? 0n,
+      plan: planFilter(options.filter),
+      reconnect: this.#reconnect,
+      checkpointInterval: this.options.checkpointInterval ?? 1,
+      highWaterMark: Math.max(100, (options.batchSize ?? 500) * 2),
+      ...(options.onCheckpoint ? { onCheckpoint: options.onCheckpoint } : {}),
+      onDrop: (error, attempt, delayMs) =>
+        this.options.logger?.warn(
+          { err: error, attempt, delayMs },
+          'event store subscription dropped, resubscribing',
+        ),
+    });
+    this.#subscriptions.add(subscription);
+    const close = subscription.close.bind(subscription);
+    subscription.close = async () => {
+      this.#subscriptions.delete(subscription);
+      await close();
+    };
+    return subscription;
+  }
+
+  streamRevision(streamName: string): Promise<bigint | undefined> {
+    return this.#call({ streamName }, async () => {
+      checkStreamName(streamName);
+      const last = await this.#lastEvent(streamName);
+      if (last.kind === 'none') return undefined;
+      if (last.kind === 'event') return last.revision;
+      // Every event is hidden by truncateBefore: an empty append reports the revision.
+      return (await this.client.appendToStream(streamName, [], { streamState: 'any' }))
+        .nextExpectedRevision;
+    });
+  }
+
+  setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void> {
+    return this.#call({ streamName }, async () => {
+      checkStreamName(streamName);
+      toMetadataColumns(metadata); // validates
+      const { truncateBefore, maxCount, ...custom } = metadata;
+      for (const key of Object.keys(custom)) {
+        if (key.startsWith('$')) throw new EventStoreError(`metadata key ${key} is reserved`);
+      }
+      const data: Record<string, unknown> = { ...custom };
+      if (truncateBefore !== undefined) {
+        if (truncateBefore > BigInt(Number.MAX_SAFE_INTEGER)) {
+          throw new EventStoreError('truncateBefore beyond 2^53 cannot be written as JSON');
+        }
+        data.$tb = Number(truncateBefore);
+      }
+      if (maxCount !== undefined) data.$maxCount = maxCount;
+      await this.client.appendToStream(`$$${streamName}`, {
+        id: randomUUID(),
+        type: '$metadata',
+        contentType: 'application/json',
+        data: data as never,
+        metadata: undefined,
+      });
+    });
+  }
+
+  getStreamMetadata(streamName: string): Promise<StreamMetadata> {
+    return this.#call({ streamName }, async () => {
+      checkStreamName(streamName);
+      let raw: Record<string, unknown> | undefined;
+      try {
+        const read = this.client.readStream(`$$${streamName}`, {
+          direction: BACKWARDS,
+          fromRevision: END,
+          maxCount: 1,
+        });
+        for await (const resolved of read) {
+          const data = resolved.event?.data;
+          if (typeof data === 'object' && data !== null) raw = data as Record<string, unknown>;
+        }
+      } catch (error) {
+        if ((error as { type?: string }).type === 'stream-not-found') return {};
+        throw error;
+      }
+      const metadata: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(raw ?? {})) {
+        if (key === '$tb' && typeof value === 'number') metadata.truncateBefore = BigInt(value);
+        else if (key === '$maxCount') metadata.maxCount = value;
+        else if (!key.startsWith('$')) metadata[key] = value;
+      }
+      return metadata as StreamMetadata;
+    });
+  }
+
+  deleteStream(
+    streamName: string,
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<void> {
+    const expected = options.expectedRevision ?? 'any';
+    return this.#call({ streamName, expected }, async () => {
+      checkStreamName(streamName);
+      checkExpected(expected);
+      if (typeof expected === 'bigint') {
+        await this.client.tombstoneStream(streamName, { expectedRevision: expected });
+        return;
+      }
+      // The server would tombstone a stream that never existed: check it has events, then
+      // tombstone at exactly that revision, again if another writer got in between.
+      for (let attempt = 1; ; attempt++) {
+        const current = await this.streamRevision(streamName);
+        if (expected === 'no_stream' && current !== undefined) {
+          throw new WrongExpectedVersionError(streamName, expected, current);
+        }
+        if (expected === 'stream_exists' && current === undefined) {
+          throw new WrongExpectedVersionError(streamName, expected, undefined);
+        }
+        if (current === undefined) throw new StreamNotFoundError(streamName);
+        try {
+          await this.client.tombstoneStream(streamName, { expectedRevision: current });
+          return;
+        } catch (error) {
+          if ((error as { type?: string }).type !== 'wrong-expected-version' || attempt >= 5) {
+            throw error;
+          }
+        }
+      }
+    });
+  }
+
+  headPosition(): Promise<bigint> {
+    return this.#call({}, async () => {
+      const read = this.client.readAll({
+        direction: BACKWARDS,
+        fromPosition: END,
+        maxCount: 1,
+        filter: excludeSystemEvents(),
+      });
+      for await (const resolved of read) return positionOf(resolved);
+      return 0n;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+    await this.client.dispose();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /**
+   * Runs one call: refused once closed, retried on transient failures, errors mapped. Callers
+   * may start several calls and await them one by one; a call that fails before its turn is
+   * awaited must not count as an unhandled rejection meanwhile (the SQL adapter, with one
+   * connection, happens to finish calls in order; calls here run in parallel).
+   */
+  #call<T>(
+    context: { streamName?: string; expected?: ExpectedRevision },
+    body: () => Promise<T>,
+  ): Promise<T> {
+    const promise = this.#attempt(context, body);
+    promise.catch(() => undefined);
+    return promise;
+  }
+
+  async #attempt<T>(
+    context: { streamName?: string; expected?: ExpectedRevision },
+    body: () => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw new StoreUnavailableError('the event store is closed');
+      try {
+        return await body();
+      } catch (error) {
+        if (isTransient(error) && attempt < this.#retry.attempts && !this.#closed) {
+          const delay = Math.min(
+            this.#retry.maxDelayMs,
+            this.#retry.initialDelayMs * 2 ** (attempt - 1),
+          );
+          this.options.logger?.warn(
+            { err: error, attempt, delayMs: delay },
+            'event store call failed, retrying',
+          );
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        throw toStoreError(error, context);
+      }
+    }
+  }
+
+  /** The stream's last event as a backwards read sees it. */
+  async #lastEvent(
+    streamName: string,
+  ): Promise<
+    { kind: 'none' } | { kind: 'hidden' } | { kind: 'event'; revision: bigint; position: bigint }
+  > {
+    try {
+      const read = this.client.readStream(streamName, {
+        direction: BACKWARDS,
+        fromRevision: END,
+        maxCount: 1,
+      });
+      for await (const resolved of read) {
+        if (resolved.event === undefined) continue;
+        return { kind: 'event', revision: resolved.event.revision, position: positionOf(resolved) };
+      }
+      return { kind: 'hidden' };
+    } catch (error) {
+      if ((error as { type?: string }).type === 'stream-not-found') return { kind: 'none' };
+      throw error;
+    }
+  }
+
+  /** An empty append passed its expectation check: report the stream as it is. */
+  async #emptyAppendResult(streamName: string, reported: bigint): Promise<AppendResult> {
+    const last = await this.#lastEvent(streamName);
+    if (last.kind === 'none') return { nextExpectedRevision: -1n, position: 0n };
+    if (last.kind === 'hidden') return { nextExpectedRevision: reported, position: 0n };
+    return { nextExpectedRevision: last.revision, position: last.position };
+  }
+
+  /** Position of the event at `revision` (servers that answer an idempotent append without one). */
+  async #positionOf(streamName: string, revision: bigint): Promise<bigint> {
+    const read = this.client.readStream(streamName, { fromRevision: revision, maxCount: 1 });
+    for await (const resolved of read) return positionOf(resolved);
+    return 0n;
+  }
+}
+
+function positionOf(resolved: ResolvedEvent): bigint {
+  const position = resolved.event?.position;
+  if (position !== undefined) return fromAllPosition(position);
+  if (resolved.commitPosition !== undefined) return resolved.commitPosition;
+  throw new EventStoreError('the server sent an event without a position');
+}
+
+function serverFilter(plan: FilterPlan): ClientReadAllOptions['filter'] {
+  if (plan.server.on === 'stream') return streamNameFilter({ prefixes: plan.server.prefixes });
+  if ('regex' in plan.server) return eventTypeFilter({ regex: plan.server.regex });
+  return eventTypeFilter({ prefixes: plan.server.prefixes });
+}
+
+function checkExpected(expected: ExpectedRevision): void {
+  if (typeof expected === 'bigint') {
+    if (expected < 0n) throw new EventStoreError(`invalid expected revision ${expected}`);
+    return;
+  }
+  if (!['any', 'no_stream', 'stream_exists'].includes(expected)) {
+    throw new EventStoreError(`invalid expected revision ${String(expected)}`);
+  }
+}
