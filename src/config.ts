@@ -12,6 +12,12 @@ export interface Config {
   readonly httpHost: string;
   readonly httpPort: number;
   readonly logLevel: string;
+  /** Chassis agents hosted in this process: real OVS, dry run (flows recorded), or none. */
+  readonly agents: 'ovs' | 'dry-run' | 'none' | 'auto';
+  /** The chassis those agents serve (JSON, see ops/chassis.json). */
+  readonly chassisFile: string;
+  /** Where the agents' private Open vSwitch instances live (short: unix socket paths). */
+  readonly ovsDir: string;
 }
 
 export class ConfigError extends Error {
@@ -24,6 +30,14 @@ function port(name: string, value: string | undefined, fallback: number): number
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
     throw new ConfigError(`${name} must be a TCP port (0-65535), got ${JSON.stringify(value)}`);
   return parsed;
+}
+
+function agentMode(value: string | undefined): Config['agents'] {
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'ovs' || value === 'dry-run' || value === 'none' || value === 'auto') return value;
+  throw new ConfigError(
+    `LOCUS_AGENTS must be ovs, dry-run, none or auto, got ${JSON.stringify(value)}`,
+  );
 }
 
 const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -39,5 +53,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpHost: env.LOCUS_HTTP_HOST || '127.0.0.1',
     httpPort: port('LOCUS_HTTP_PORT', env.LOCUS_HTTP_PORT, 7480),
     logLevel,
+    agents: agentMode(env.LOCUS_AGENTS),
+    chassisFile: env.LOCUS_CHASSIS_FILE || resolve('ops', 'chassis.json'),
+    ovsDir: env.LOCUS_OVS_DIR || resolve('data', 'ovs'),
   };
 }

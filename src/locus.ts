@@ -6,9 +6,8 @@
 
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
+import { AgentHost, type AgentHostOptions } from './agents/agent-host.js';
 import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
-import type { RemoteFlows } from './apps/remote-flows.js';
-import { InMemoryRemoteFlows } from './apps/remote-flows.js';
 import { AppRunner } from './apps/runner.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
@@ -22,6 +21,7 @@ import { SqlEventStore } from './store/sql/sql-event-store.js';
 
 export interface Locus {
   readonly store: EventStore;
+  readonly agents: AgentHost;
   readonly projector: Projector;
   readonly readModel: SqlReadModel;
   readonly runner: AppRunner;
@@ -35,8 +35,8 @@ export interface StartOptions {
   readonly config: Config;
   readonly http: HttpConfig;
   readonly logger: Logger;
-  /** How remote acks wait for flows; default: an in-memory flow table (no agents). */
-  readonly remoteFlows?: RemoteFlows;
+  /** The chassis agents this process hosts; default none (acks recorded in memory). */
+  readonly agents?: Omit<AgentHostOptions, 'logger'>;
 }
 
 async function openMigrated(url: string, logger: Logger): Promise<DatabaseHandle> {
@@ -80,9 +80,14 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     stops.push(() => projector.stop());
     const readModel = new SqlReadModel(readDatabase.db, { progress: projector });
 
+    const agents = new AgentHost({
+      ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),
+      logger: logger.child({ component: 'agents' }),
+    });
+    stops.push(() => agents.stop());
     const runner = new AppRunner({
       store,
-      remoteFlows: options.remoteFlows ?? new InMemoryRemoteFlows(),
+      remoteFlows: agents.remoteFlows,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
     });
@@ -91,12 +96,13 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
 
     const server = await buildServer({ store, readModel, config: options.http, logger });
     registerProcessMetrics(server, projector, runner);
+    await agents.start({ store, commands: server.locus.commands, runner });
     await server.listen({ host: config.httpHost, port: config.httpPort });
     stops.push(() => closeServer(server));
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const url = `http://${config.httpHost}:${port}`;
-    return { store, projector, readModel, runner, server, url, stop };
+    return { store, agents, projector, readModel, runner, server, url, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -3,7 +3,10 @@
  * defaults unless configured otherwise, stopped cleanly by SIGINT/SIGTERM.
  */
 import { pino } from 'pino';
+import { ovsInstalled } from './agents/agent-host.js';
+import { loadChassisFile } from './agents/chassis-config.js';
 import { loadConfig } from './config.js';
+import { loadDemo } from './demo/load-demo.js';
 import { loadHttpConfig } from './http/config.js';
 import { startLocus } from './locus.js';
 import { ensureLocalTokens } from './tokens.js';
@@ -24,11 +27,25 @@ async function main(): Promise<void> {
       logger.info({ file }, 'using the API tokens generated for this data folder');
     }
   }
-  const locus = await startLocus({ config, http: loadHttpConfig(env), logger });
+  const mode = config.agents === 'auto' ? (ovsInstalled() ? 'ovs' : 'dry-run') : config.agents;
+  const chassis = mode === 'none' ? [] : loadChassisFile(config.chassisFile);
+  const locus = await startLocus({
+    config,
+    http: loadHttpConfig(env),
+    logger,
+    agents: { mode, chassis, ovsDir: config.ovsDir },
+  });
   logger.info(
     { url: locus.url, docs: `${locus.url}/docs`, head: String(await locus.store.headPosition()) },
     'locus is running; Ctrl-C stops it',
   );
+  if (process.argv.includes('--demo'))
+    await loadDemo({
+      commands: locus.server.locus.commands,
+      readModel: locus.readModel,
+      hosted: locus.agents.hosted,
+      logger: logger.child({ component: 'demo' }),
+    });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -23,7 +23,12 @@ stop_pidfile() {
   pid=$(cat "$pidfile")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # A killed daemon may linger as a zombie until its parent (init) reaps it: that is gone.
+    for _ in $(seq 50); do
+      state=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+      [ -z "$state" ] || [[ $state == Z* ]] && break
+      sleep 0.1
+    done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"

@@ -81,6 +81,8 @@ export class AppRunner {
   /** Events at or below this were fully handled by an earlier run: fold, don't decide. */
   private checkpoint: bigint | undefined;
   private subscription: Subscription | undefined;
+  /** Ports this runner appended to, as they are after its appends, until the fold catches up. */
+  private readonly ahead = new Map<string, PortLocality>();
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
@@ -210,7 +212,7 @@ export class AppRunner {
 
   /** Brings one port to what one app wants; returns the number of events appended. */
   private async reconcile(app: LocalityApp, portId: string, cause: RecordedEvent): Promise<number> {
-    let port: PortLocality = this.topology.portLocality(portId);
+    let port: PortLocality = this.currentPort(portId);
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const decisions = this.checked(app, portId, port, app.reconcile(this.topology, portId, port));
       if (decisions.length === 0) return 0;
@@ -224,10 +226,13 @@ export class AppRunner {
         }),
       );
       try {
-        await this.options.store.appendToStream(lportStream(portId), events, {
+        const result = await this.options.store.appendToStream(lportStream(portId), events, {
           expectedRevision: port.revision < 0n ? 'no_stream' : port.revision,
         });
         this.metrics.appended += events.length;
+        let after = port;
+        for (const decision of decisions) after = PortLocalityFold.evolve(portId, after, decision);
+        this.ahead.set(portId, { ...after, revision: result.nextExpectedRevision });
         return events.length;
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) throw error;
@@ -244,6 +249,19 @@ export class AppRunner {
       'gave up reconciling a port: other writers kept winning',
     );
     return 0;
+  }
+
+  /**
+   * The port's facts including what this runner appended and has not folded yet: deciding on
+   * them saves a lost race (and a re-read) whenever one event leads to another on the port.
+   */
+  private currentPort(portId: string): PortLocality {
+    const folded = this.topology.portLocality(portId);
+    const ahead = this.ahead.get(portId);
+    if (ahead === undefined) return folded;
+    if (ahead.revision > folded.revision) return ahead;
+    this.ahead.delete(portId);
+    return folded;
   }
 
   /** Keeps the decisions the lport machine accepts, in order; a refusal is a bug to report. */

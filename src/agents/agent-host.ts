@@ -1,0 +1,149 @@
+/**
+ * Hosts the chassis agents of this machine, in process: for each configured chassis, a private
+ * Open vSwitch (ops/ovs/sandbox.sh, dummy datapath), its agent (OVSDB observation → OvsPort
+ * events) and its flow reconciler (plugged into the apps' RemoteFlows, so acks wait for real
+ * flows). Without Open vSwitch it says so once and runs dry: flows are recorded in memory.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { ChassisAgent } from '../agent/agent.js';
+import type { BridgeLayout } from '../agent/bridge-setup.js';
+import { EventStoreSink } from '../agent/sinks.js';
+import { InMemoryRemoteFlows, type RemoteFlows } from '../apps/remote-flows.js';
+import type { AppRunner } from '../apps/runner.js';
+import { type CommandHandler, CommandRejectedError } from '../commands/handler.js';
+import type { Chassis } from '../events/index.js';
+import type { ChassisPorts } from '../ovs/chassis-view.js';
+import { OvsRemoteFlows } from '../ovs/reconciler/ovs-remote-flows.js';
+import type { EventStore } from '../store/event-store.js';
+
+const run = promisify(execFile);
+const sandboxScript = resolve(dirname(fileURLToPath(import.meta.url)), '../../ops/ovs/sandbox.sh');
+
+export type AgentMode = 'ovs' | 'dry-run' | 'none';
+
+export function ovsInstalled(): boolean {
+  return existsSync('/usr/sbin/ovs-vswitchd') && existsSync('/usr/sbin/ovsdb-server');
+}
+
+/** One hosted chassis: its OVS run dir and agent (in `ovs` mode). */
+export interface HostedChassis {
+  readonly chassis: Chassis;
+  readonly ovsRunDir?: string;
+  readonly agent?: ChassisAgent;
+}
+
+export interface AgentHostOptions {
+  readonly mode: AgentMode;
+  readonly chassis: readonly Chassis[];
+  /** Where each chassis' OVS run dir goes (`<dir>/<chassis>`); keep it short. */
+  readonly ovsDir: string;
+  readonly logger: Logger;
+}
+
+const portsOf = (layout: BridgeLayout | undefined): ChassisPorts => {
+  const tunnels: Record<string, number> = {};
+  for (const [type, port] of Object.entries(layout?.tunnels ?? {}))
+    if (port?.ofport) tunnels[type] = port.ofport;
+  const patches: Record<string, number> = {};
+  for (const [physnet, port] of Object.entries(layout?.patches ?? {}))
+    if (port.ofport) patches[physnet] = port.ofport;
+  return { tunnels, patches };
+};
+
+export class AgentHost {
+  readonly hosted: HostedChassis[] = [];
+  readonly remoteFlows: RemoteFlows;
+  private readonly ovsFlows: OvsRemoteFlows | undefined;
+  private readonly startedSandboxes: string[] = [];
+  private runner: AppRunner | undefined;
+
+  constructor(private readonly options: AgentHostOptions) {
+    const dryRun = new InMemoryRemoteFlows();
+    if (options.mode === 'ovs') {
+      this.ovsFlows = new OvsRemoteFlows({
+        topology: () => this.requireRunner().topology,
+        position: () => this.requireRunner().headPosition,
+        logger: options.logger.child({ component: 'flows' }),
+        fallback: dryRun,
+      });
+      this.remoteFlows = this.ovsFlows;
+    } else {
+      this.remoteFlows = dryRun;
+    }
+  }
+
+  private requireRunner(): AppRunner {
+    if (!this.runner) throw new Error('agent host used before the app runner was attached');
+    return this.runner;
+  }
+
+  /** Registers the chassis and starts their agents; the runner feeds the flow reconcilers. */
+  async start(deps: { store: EventStore; commands: CommandHandler; runner: AppRunner }) {
+    this.runner = deps.runner;
+    const { logger } = this.options;
+    for (const chassis of this.options.chassis) await register(deps.commands, chassis);
+    if (this.options.mode !== 'ovs') {
+      if (this.options.mode === 'dry-run')
+        logger.warn(
+          { chassis: this.options.chassis.map((c) => c.id) },
+          'Open vSwitch is not installed: agents run dry (flows are recorded, not programmed); install openvswitch-switch for the real data path',
+        );
+      for (const chassis of this.options.chassis) this.hosted.push({ chassis });
+      return;
+    }
+    for (const chassis of this.options.chassis) {
+      const ovsRunDir = join(this.options.ovsDir, chassis.id);
+      await mkdir(ovsRunDir, { recursive: true });
+      await run('bash', [sandboxScript, 'start', ovsRunDir]);
+      this.startedSandboxes.push(ovsRunDir);
+      const agent = new ChassisAgent({
+        chassis,
+        ovsdb: `unix:${ovsRunDir}/db.sock`,
+        sink: new EventStoreSink({ store: deps.store, chassis: chassis.id, logger }),
+        logger,
+        datapathType: 'dummy',
+      });
+      const layout = await agent.start();
+      let current = layout;
+      agent.onLayout((next) => {
+        current = next;
+      });
+      await this.ovsFlows?.addChassis({
+        chassis: chassis.id,
+        env: { OVS_RUNDIR: ovsRunDir },
+        ports: () => portsOf(current),
+      });
+      this.hosted.push({ chassis, ovsRunDir, agent });
+      logger.info({ chassis: chassis.id, ovs: ovsRunDir }, 'chassis agent running');
+    }
+  }
+
+  /** Stops agents and reconcilers, then every OVS this host started, by pid. */
+  async stop(): Promise<void> {
+    for (const { agent } of this.hosted) await agent?.stop().catch(() => undefined);
+    for (const { chassis } of this.hosted)
+      await this.ovsFlows?.removeChassis(chassis.id).catch(() => undefined);
+    await this.ovsFlows?.stop();
+    for (const dir of this.startedSandboxes.splice(0))
+      await run('bash', [sandboxScript, 'stop', dir]).catch(() => undefined);
+  }
+}
+
+/** Creates the chassis, or brings its document up to date; unchanged is fine. */
+async function register(commands: CommandHandler, chassis: Chassis): Promise<void> {
+  const issuer = { app: 'api', actor: 'agent-host' };
+  try {
+    await commands.createChassis(chassis, issuer);
+  } catch (error) {
+    if (!(error instanceof CommandRejectedError) || error.rejection.kind !== 'already-exists')
+      throw error;
+    const { id, ...changes } = chassis;
+    await commands.updateChassis(id, changes, issuer);
+  }
+}
