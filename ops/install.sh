@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what locus needs on a fresh Debian machine: the npm packages pinned by
-# package-lock.json and, for the test suite, PostgreSQL 15 and Open vSwitch from Debian.
+# package-lock.json and, for the test suite, PostgreSQL 15, Open vSwitch and Chromium from Debian.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ missing=()
 if [ "$mode" = --test ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
   command -v ovs-vswitchd >/dev/null || [ -x /usr/sbin/ovs-vswitchd ] || missing+=(openvswitch-switch)
+  # The web view's browser tests drive Debian's Chromium (never a downloaded browser).
+  command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

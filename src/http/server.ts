@@ -26,6 +26,7 @@ import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
+import { webRoutes } from './routes/web.js';
 import { EventFeed } from './sse.js';
 import { typeboxValidatorCompiler } from './validation.js';
 
@@ -177,6 +178,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   await app.register(queryRoutes, { store, readModel, config });
   await app.register(eventRoutes, { store, feed });
   await app.register(healthRoutes, { store, readModel, config, metrics, closing: () => closing });
+  await app.register(webRoutes, { readModel, config });
   return app;
 }
 

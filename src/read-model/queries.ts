@@ -85,3 +85,45 @@ export interface ReadModel {
   /** Resolves true once the read model has applied `position`, false after `timeoutMs`. */
   waitFor(position: bigint, timeoutMs: number): Promise<boolean>;
 }
+
+/** One row of the port directory (a searchable list of every live port). */
+export interface PortListItem {
+  readonly id: string;
+  readonly switchId: string;
+  readonly deviceOwner: DeviceOwner;
+  readonly owner: string | null;
+  readonly requestedChassis: string | null;
+  readonly distributed: boolean;
+  /** Position of the last event of the port folded into the row. */
+  readonly position: bigint;
+}
+
+/** Ports of one switch in one locality on one chassis (the chassis × switch overview). */
+export interface SwitchLocalityCount {
+  readonly chassis: string;
+  readonly switchId: string;
+  readonly locality: Locality;
+  readonly ports: number;
+}
+
+/**
+ * Listing queries for status views (the web view). A separate capability, not part of
+ * ReadModel, so read models that only answer the core queries stay valid.
+ */
+export interface PortDirectory {
+  /**
+   * Live ports in id order, keyset-paginated. `search` matches a case-insensitive substring of
+   * the port id, its switch id or its owner.
+   */
+  listPorts(query: {
+    search?: string;
+    cursor?: string;
+    limit: number;
+  }): Promise<Page<PortListItem>>;
+  /** Like ReadModel.summary, broken down by switch. */
+  switchSummary(): Promise<SwitchLocalityCount[]>;
+}
+
+export const isPortDirectory = (model: object): model is PortDirectory =>
+  typeof (model as Partial<PortDirectory>).listPorts === 'function' &&
+  typeof (model as Partial<PortDirectory>).switchSummary === 'function';

@@ -16,9 +16,12 @@ import type {
   HistoryEntry,
   Locality,
   Page,
+  PortDirectory,
+  PortListItem,
   PortRecord,
   PortView,
   ReadModel,
+  SwitchLocalityCount,
 } from './queries.js';
 
 export class InvalidCursorError extends Error {
@@ -39,7 +42,7 @@ export interface SqlReadModelOptions {
 
 const LOCALITIES: readonly Locality[] = ['local', 'remote', 'distributed', 'unbound'];
 
-export class SqlReadModel implements ReadModel {
+export class SqlReadModel implements ReadModel, PortDirectory {
   readonly #db: Kysely<Database>;
   readonly #progress: ProjectionProgress | undefined;
   readonly #projection: string;
@@ -313,6 +316,129 @@ export class SqlReadModel implements ReadModel {
     if (this.#progress !== undefined) return this.#progress.waitFor(position, timeoutMs);
     // Without a progress source there is nothing to wait on: answer from the checkpoint.
     return (await this.position()) >= position;
+  }
+
+  async listPorts(query: {
+    search?: string;
+    cursor?: string;
+    limit: number;
+  }): Promise<Page<PortListItem>> {
+    const limit = this.#limit(query.limit);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 'id');
+    const pattern =
+      query.search === undefined || query.search === ''
+        ? undefined
+        : `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.#db
+      .selectFrom('rm_ports')
+      .select([
+        'id',
+        'switch_id',
+        'device_owner',
+        'owner',
+        'requested_chassis',
+        'distributed',
+        'position',
+      ])
+      .where('deleted', '=', false)
+      .$if(pattern !== undefined, (q) =>
+        q.where((eb) =>
+          eb.or([
+            eb('id', 'ilike', pattern as string),
+            eb('switch_id', 'ilike', pattern as string),
+            eb('owner', 'ilike', pattern as string),
+          ]),
+        ),
+      )
+      .$if(after !== undefined, (q) => q.where('id', '>', after as string))
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute();
+    const items = rows.slice(0, limit).map(
+      (row): PortListItem => ({
+        id: row.id,
+        switchId: row.switch_id,
+        deviceOwner: row.device_owner as DeviceOwner,
+        owner: row.owner,
+        requestedChassis: row.requested_chassis,
+        distributed: row.distributed,
+        position: toBigInt(row.position),
+      }),
+    );
+    const last = items.at(-1);
+    return rows.length > limit && last !== undefined
+      ? { items, nextCursor: encodeCursor('id', last.id) }
+      : { items };
+  }
+
+  async switchSummary(): Promise<SwitchLocalityCount[]> {
+    const [views, liveChassis, ports] = await Promise.all([
+      this.#db
+        .selectFrom('rm_port_views as v')
+        .innerJoin('rm_ports as p', 'p.id', 'v.port_id')
+        .select([
+          'v.chassis as chassis',
+          'p.switch_id as switchId',
+          'v.locality as locality',
+          (eb) => eb.fn.countAll<string | number>().as('ports'),
+        ])
+        .where('p.deleted', '=', false)
+        .groupBy(['v.chassis', 'p.switch_id', 'v.locality'])
+        .execute(),
+      this.#liveChassis(),
+      this.#db
+        .selectFrom('rm_ports')
+        .select([
+          'switch_id as switchId',
+          sql<string | number>`count(*) filter (where not deleted and distributed)`.as(
+            'distributed',
+          ),
+          sql<string | number>`count(*) filter (where not deleted and not distributed)`.as('bound'),
+        ])
+        .groupBy('switch_id')
+        .execute(),
+    ]);
+    // chassis → switch → locality → ports
+    const counts = new Map<string, Map<string, Map<Locality, number>>>();
+    const cell = (chassis: string, switchId: string) => {
+      let bySwitch = counts.get(chassis);
+      if (bySwitch === undefined) {
+        bySwitch = new Map();
+        counts.set(chassis, bySwitch);
+      }
+      let byLocality = bySwitch.get(switchId);
+      if (byLocality === undefined) {
+        byLocality = new Map();
+        bySwitch.set(switchId, byLocality);
+      }
+      return byLocality;
+    };
+    const add = (chassis: string, switchId: string, locality: Locality, n: number) => {
+      if (n <= 0) return;
+      const byLocality = cell(chassis, switchId);
+      byLocality.set(locality, (byLocality.get(locality) ?? 0) + n);
+    };
+    for (const row of views) add(row.chassis, row.switchId, row.locality, Number(row.ports));
+    for (const chassis of liveChassis) {
+      for (const row of ports) {
+        const here = counts.get(chassis)?.get(row.switchId);
+        const withView = (here?.get('local') ?? 0) + (here?.get('remote') ?? 0);
+        add(chassis, row.switchId, 'distributed', Number(row.distributed));
+        add(chassis, row.switchId, 'unbound', Number(row.bound) - withView);
+      }
+    }
+    const summary: SwitchLocalityCount[] = [];
+    for (const chassis of [...counts.keys()].sort()) {
+      const bySwitch = counts.get(chassis) as Map<string, Map<Locality, number>>;
+      for (const switchId of [...bySwitch.keys()].sort()) {
+        const byLocality = bySwitch.get(switchId) as Map<Locality, number>;
+        for (const locality of LOCALITIES) {
+          const n = byLocality.get(locality);
+          if (n !== undefined) summary.push({ chassis, switchId, locality, ports: n });
+        }
+      }
+    }
+    return summary;
   }
 
   async #liveChassis(): Promise<string[]> {

@@ -1,0 +1,172 @@
+/**
+ * The locus API as the page uses it. The API token is typed by the user and kept in
+ * sessionStorage (gone when the tab closes); it travels only as a bearer header to the same
+ * origin. Nothing secret is built into the page.
+ */
+export type Locality = 'local' | 'remote' | 'distributed' | 'unbound';
+
+export interface PortView {
+  chassis: string;
+  locality: Locality | 'deleted';
+  since: string;
+  remoteReady: boolean;
+  ownerAcked: string | null;
+}
+
+export interface Port {
+  id: string;
+  switchId: string;
+  deviceOwner: string;
+  owner: string | null;
+  requestedChassis: string | null;
+  distributed: boolean;
+  reasons: string[];
+  deleted: boolean;
+  views: PortView[];
+  position: string;
+}
+
+export interface PortListItem {
+  id: string;
+  switchId: string;
+  deviceOwner: string;
+  owner: string | null;
+  requestedChassis: string | null;
+  distributed: boolean;
+  position: string;
+}
+
+export interface HistoryEntry {
+  position: string;
+  revision: string;
+  eventId: string;
+  time: string;
+  type: string;
+  chassis: string | null;
+  app: string;
+  correlationId: string;
+  causationId: string;
+  data: unknown;
+  refusal?: string;
+}
+
+export interface LocalityAt {
+  id: string;
+  at: string;
+  owner: string | null;
+  requestedChassis: string | null;
+  deleted: boolean;
+  distributed: boolean;
+  reasons: string[];
+  claims: string[];
+  views: PortView[];
+  position: string;
+  revision: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface SummaryRow {
+  chassis: string;
+  locality: Locality;
+  ports: number;
+}
+
+export interface SwitchSummaryRow extends SummaryRow {
+  switchId: string;
+}
+
+/** A locality event from the feed (GET /v1/events). */
+export interface FeedEntry {
+  position: string;
+  type: string;
+  portId: string;
+  chassis?: string;
+  owner?: string;
+  reason?: string;
+  app: string;
+  time: string;
+}
+
+const TOKEN_KEY = 'locus.token';
+
+export const token = {
+  get(): string | undefined {
+    return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  },
+  set(value: string): void {
+    sessionStorage.setItem(TOKEN_KEY, value);
+  },
+  clear(): void {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function authHeaders(): Record<string, string> {
+  const value = token.get();
+  return value === undefined ? {} : { authorization: `Bearer ${value}` };
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export async function get<T>(path: string, query: Query = {}): Promise<T> {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '') params.set(name, String(value));
+  }
+  const text = params.toString();
+  const search = text === '' ? '' : `?${text}`;
+  const response = await fetch(`${path}${search}`, {
+    headers: { accept: 'application/json', ...authHeaders() },
+  });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      const problem = (await response.json()) as { detail?: string };
+      if (typeof problem.detail === 'string') detail = problem.detail;
+    } catch {
+      // not problem+json: keep the status text
+    }
+    throw new ApiError(response.status, detail);
+  }
+  return (await response.json()) as T;
+}
+
+const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/');
+
+export const api = {
+  summary: (after?: string) => get<{ items: SummaryRow[] }>('/v1/summary', { after }),
+  switchSummary: (after?: string) =>
+    get<{ items: SwitchSummaryRow[] }>('/v1/summary/switches', { after }),
+  ports: (search: string, cursor?: string, after?: string) =>
+    get<Page<PortListItem>>('/v1/ports', { search, cursor, after, limit: 50 }),
+  port: (id: string, after?: string) => get<Port>(`/v1/ports/${path(id)}`, { after }),
+  history: (id: string, cursor?: string, after?: string) =>
+    get<Page<HistoryEntry>>(`/v1/ports/${path(id)}/history`, { cursor, after, limit: 1000 }),
+  localityAt: (id: string, at: string) => get<LocalityAt>(`/v1/ports/${path(id)}/locality`, { at }),
+};
+
+/** Every page of a port's history. */
+export async function fullHistory(id: string, after?: string): Promise<HistoryEntry[]> {
+  const entries: HistoryEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.history(id, cursor, after);
+    entries.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && entries.length < 10_000);
+  return entries;
+}
