@@ -275,10 +275,8 @@ export class Projector implements ProjectionProgress {
    * projected event by event and a busy one in large batches.
    */
   async #subscribe(signal: AbortSignal): Promise<void> {
-    const subscription = this.#store.subscribeToAll({
-      after: this.#position,
-      batchSize: this.#batchSize,
-    });
+    let after = this.#position;
+    const subscription = this.#store.subscribeToAll({ after, batchSize: this.#batchSize });
     const close = () => void subscription.close();
     signal.addEventListener('abort', close, { once: true });
     try {
@@ -303,7 +301,8 @@ export class Projector implements ProjectionProgress {
           next = events.next();
           next.catch(ignoreRejection);
         }
-        const outcome = await this.#applyWithRetry(batch, signal);
+        const outcome = await this.#applyWithRetry(batch, after, signal);
+        after = (batch.at(-1) as RecordedEvent).position;
         // Rewound: resubscribe from the lowered position (the caller's loop does).
         if (outcome === 'rewound' || ended || signal.aborted) return;
       }
@@ -324,14 +323,18 @@ export class Projector implements ProjectionProgress {
       page.catch(ignoreRejection);
       return page;
     };
-    let next = read(this.#position);
+    let after = this.#position;
+    let next = read(after);
     while (!signal.aborted) {
       const page = await next;
       const last = page.at(-1);
       if (last === undefined) return;
-      next = read(last.position);
-      if ((await this.#applyWithRetry(page, signal)) === 'rewound') {
-        next = read(this.#position);
+      const pageAfter = after;
+      after = last.position;
+      next = read(after);
+      if ((await this.#applyWithRetry(page, pageAfter, signal)) === 'rewound') {
+        after = this.#position;
+        next = read(after);
         continue;
       }
       onBatch(page.length);
@@ -340,11 +343,12 @@ export class Projector implements ProjectionProgress {
 
   async #applyWithRetry(
     events: readonly RecordedEvent[],
+    after: bigint,
     signal: AbortSignal,
   ): Promise<'applied' | 'rewound'> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#serially(() => this.#applyBatch(events));
+        return await this.#serially(() => this.#applyBatch(events, after));
       } catch (error) {
         if (signal.aborted) throw error;
         const delay = backoff(attempt);
@@ -361,11 +365,16 @@ export class Projector implements ProjectionProgress {
   // ---- one batch ------------------------------------------------------------------------
 
   /**
-   * Applies one batch in one transaction with its checkpoint. Returns `rewound` when the
-   * stored checkpoint went back (a rebuild elsewhere reset it): the batch would leave a gap,
-   * so nothing is written and the caller re-reads from the (lowered) position.
+   * Applies one batch, read after position `after`, in one transaction with its checkpoint.
+   * Returns `rewound` when the stored checkpoint is below `after` (a rebuild reset it): the
+   * batch would leave a gap, so nothing is written and the caller re-reads from the lowered
+   * position. A checkpoint beyond `after` means another projector got there first: the events
+   * it covers are dropped.
    */
-  async #applyBatch(events: readonly RecordedEvent[]): Promise<'applied' | 'rewound'> {
+  async #applyBatch(
+    events: readonly RecordedEvent[],
+    after: bigint,
+  ): Promise<'applied' | 'rewound'> {
     const last = events.at(-1);
     if (last === undefined || last.position <= this.#position) return 'applied';
     // Pure work before the transaction: routing decodes, and is the same on a retry.
@@ -374,7 +383,8 @@ export class Projector implements ProjectionProgress {
 
     const outcome = await this.#db.transaction().execute(async (trx) => {
       const checkpoint = await lockCheckpoint(trx, this.name);
-      if (checkpoint < this.#position) return { checkpoint, rewound: true } as const;
+      // The events were read after `after`: applied on top of less, they would leave a gap.
+      if (checkpoint < after) return { checkpoint, rewound: true } as const;
       if (last.position <= checkpoint) return { checkpoint, rewound: false } as const;
       // Another writer moved the tables since our last commit: the cache may be stale.
       if (checkpoint !== this.#cachedAt) this.#cache.clear();
