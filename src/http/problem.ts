@@ -4,6 +4,7 @@
  * `errors: [{field, reason, in?}]` naming them (a JSON pointer into the body, or the name of a
  * path/query parameter or header).
  */
+
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CommandRejectedError,
@@ -12,6 +13,7 @@ import {
   UnreadableStreamError,
 } from '../commands/index.js';
 import { isConnectionError } from '../db/database.js';
+import { InvalidCursorError } from '../read-model/sql-read-model.js';
 import { StoreUnavailableError } from '../store/errors.js';
 
 export const problemCatalogue = {
@@ -126,6 +128,11 @@ export function toProblem(error: unknown): ProblemError | undefined {
   if (isConnectionError(error)) {
     return new ProblemError('database-unavailable', 'a database connection failed; retry', {
       retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+    });
+  }
+  if (error instanceof InvalidCursorError) {
+    return new ProblemError('validation', error.message, {
+      errors: [{ field: 'cursor', reason: error.message, in: 'query' }],
     });
   }
   if (error instanceof UnreadableStreamError) return undefined;
