@@ -29,6 +29,7 @@ export function isTransient(error: unknown): boolean {
   const clientError = error as ClientError | undefined;
   if (clientError === undefined || clientError === null) return false;
   if (isNotLeader(error) || UNAVAILABLE.has(clientError.type ?? '')) return true;
+  if (error instanceof StoreUnavailableError) return true;
   // The native bridge and grpc-js report transport failures with these messages.
   return /ECONNREFUSED|ECONNRESET|connection (refused|reset|closed)|transport error|No connection established|client error \(Connect\)/i.test(
     clientError.message ?? '',

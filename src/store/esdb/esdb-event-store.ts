@@ -69,6 +69,13 @@ export interface RetryPolicy {
 }
 
 export interface EsdbEventStoreOptions {
+  /**
+   * Makes a new client (a fresh connection) after a transient failure: the client's channels
+   * do not always recover on their own after the node they talk to died. `fromUrl` sets it.
+   */
+  readonly reconnectClient?: () => KurrentDBClient;
+  /** Upper bound of one attempt (ms) before it counts as a transient failure; default 10 s. */
+  readonly callTimeoutMs?: number;
   /** Retries of one call on transient failures before StoreUnavailableError. */
   readonly retry?: Partial<RetryPolicy>;
   /** Subscriptions' resubscribe backoff after a drop. */
@@ -86,24 +93,31 @@ export interface EsdbSubscribeOptions extends SubscribeOptions {
 const PAGE = 1000;
 
 export class EsdbEventStore implements EventStore {
-  readonly client: KurrentDBClient;
+  #client: KurrentDBClient;
   readonly #retry: RetryPolicy;
-  readonly #reconnect: ReconnectPolicy;
+  readonly #resubscribe: ReconnectPolicy;
   readonly #subscriptions = new Set<EsdbSubscription>();
   #closed = false;
 
   /** A store on the server(s) named by an `esdb://` / `kurrentdb://` URL (see connection.ts). */
   static fromUrl(url: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
-    return new EsdbEventStore(KurrentDBClient.connectionString(esdbConnectionString(url)), options);
+    const connectionString = esdbConnectionString(url);
+    const connect = () => KurrentDBClient.connectionString(connectionString);
+    return new EsdbEventStore(connect(), { reconnectClient: connect, ...options });
   }
 
   constructor(
     client: KurrentDBClient,
     private readonly options: EsdbEventStoreOptions = {},
   ) {
-    this.client = client;
+    this.#client = client;
     this.#retry = { attempts: 4, initialDelayMs: 100, maxDelayMs: 1000, ...options.retry };
-    this.#reconnect = { initialDelayMs: 100, maxDelayMs: 5000, ...options.reconnect };
+    this.#resubscribe = { initialDelayMs: 100, maxDelayMs: 5000, ...options.reconnect };
+  }
+
+  /** The client in use (replaced by a fresh one after transient failures). */
+  get client(): KurrentDBClient {
+    return this.#client;
   }
 
   appendToStream(
@@ -205,18 +219,20 @@ export class EsdbEventStore implements EventStore {
 
   subscribeToAll(options: EsdbSubscribeOptions = {}): EsdbSubscription {
     if (this.#closed) throw new StoreUnavailableError('the event store is closed');
-    const subscription = new EsdbSubscription(this.client, {
+    const subscription = new EsdbSubscription(() => this.client, {
       after: options.after ?? 0n,
       plan: planFilter(options.filter),
-      reconnect: this.#reconnect,
+      reconnect: this.#resubscribe,
       checkpointInterval: this.options.checkpointInterval ?? 1,
       highWaterMark: Math.max(100, (options.batchSize ?? 500) * 2),
       ...(options.onCheckpoint ? { onCheckpoint: options.onCheckpoint } : {}),
-      onDrop: (error, attempt, delayMs) =>
+      onDrop: (error, attempt, delayMs) => {
+        if (attempt > 1) this.#reconnect(error);
         this.options.logger?.warn(
           { err: error, attempt, delayMs },
           'event store subscription dropped, resubscribing',
-        ),
+        );
+      },
     });
     this.#subscriptions.add(subscription);
     const close = subscription.close.bind(subscription);
@@ -371,9 +387,12 @@ export class EsdbEventStore implements EventStore {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new StoreUnavailableError('the event store is closed');
+      const used = this.#client;
       try {
-        return await body();
+        return await this.#withTimeout(body);
       } catch (error) {
+        // Concurrent calls failing together replace the client once.
+        if (isTransient(error) && this.#client === used) this.#reconnect(error);
         if (isTransient(error) && attempt < this.#retry.attempts && !this.#closed) {
           const delay = Math.min(
             this.#retry.maxDelayMs,
@@ -389,6 +408,31 @@ export class EsdbEventStore implements EventStore {
         throw toStoreError(error, context);
       }
     }
+  }
+
+  async #withTimeout<T>(body: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError('the event store did not answer in time')),
+        this.options.callTimeoutMs ?? 10_000,
+      );
+    });
+    try {
+      return await Promise.race([body(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Replaces the client by a fresh one (new channels, new native reader). */
+  #reconnect(cause: unknown): void {
+    const connect = this.options.reconnectClient;
+    if (connect === undefined || this.#closed) return;
+    const old = this.#client;
+    this.#client = connect();
+    this.options.logger?.warn({ err: cause }, 'event store connection replaced');
+    void old.dispose().catch(() => undefined);
   }
 
   /** The stream's last event as a backwards read sees it. */

@@ -60,7 +60,7 @@ export class EsdbSubscription implements Subscription {
   reconnects = 0;
 
   constructor(
-    private readonly client: KurrentDBClient,
+    private readonly client: () => KurrentDBClient,
     private readonly options: EsdbSubscriptionOptions,
   ) {
     this.#resumeAfter = options.after;
@@ -185,7 +185,7 @@ export class EsdbSubscription implements Subscription {
               checkpointInterval,
               checkpointReached,
             });
-    const subscription = this.client.subscribeToAll({ fromPosition: from, filter });
+    const subscription = this.client().subscribeToAll({ fromPosition: from, filter });
     this.#current = subscription;
     return new Promise<void>((resolve, reject) => {
       this.#endCurrent = resolve;

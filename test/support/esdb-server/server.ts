@@ -40,6 +40,9 @@ export interface ReceivedRead {
   readonly subscription: boolean;
   readonly stream?: string;
   readonly filter?: ReceivedFilter;
+  /** Where a $all read or subscription starts: a commit position, `start` or `end`. */
+  readonly from?: bigint | 'start' | 'end';
+  readonly direction?: 'forwards' | 'backwards';
 }
 
 export interface EsdbTestServerOptions extends LogModelOptions {
@@ -162,8 +165,18 @@ export class EsdbTestServer {
       return;
     }
 
-    this.reads.push({ target: '$all', subscription, ...(filter ? { filter } : {}) });
     const all = options.getAll();
+    this.reads.push({
+      target: '$all',
+      subscription,
+      direction: backwards ? 'backwards' : 'forwards',
+      from: all?.hasPosition()
+        ? BigInt(all.getPosition()?.getCommitPosition() ?? '0')
+        : all?.hasEnd()
+          ? 'end'
+          : 'start',
+      ...(filter ? { filter } : {}),
+    });
     const matches = filter ? matcher(filter) : () => true;
     const log = this.model.log;
     if (!subscription) {
