@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import { AgentHost, type AgentHostOptions } from './agents/agent-host.js';
+import { AgentHost, type AgentHostOptions } from './agent/host.js';
 import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
 import { AppRunner } from './apps/runner.js';
 import type { Config } from './config.js';

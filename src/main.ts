@@ -3,8 +3,8 @@
  * defaults unless configured otherwise, stopped cleanly by SIGINT/SIGTERM.
  */
 import { pino } from 'pino';
-import { ovsInstalled } from './agents/agent-host.js';
-import { loadChassisFile } from './agents/chassis-config.js';
+import { loadChassisFile } from './agent/chassis-config.js';
+import { ovsInstalled } from './agent/host.js';
 import { loadConfig } from './config.js';
 import { loadDemo } from './demo/load-demo.js';
 import { loadHttpConfig } from './http/config.js';

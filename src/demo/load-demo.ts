@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import type { HostedChassis } from '../agents/agent-host.js';
+import type { HostedChassis } from '../agent/host.js';
 import { type CommandHandler, CommandRejectedError } from '../commands/handler.js';
 import type { ReadModel } from '../read-model/queries.js';
 import { demoTopology } from './topology.js';
