@@ -16,7 +16,9 @@ import type { HttpConfig } from './http/config.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
 import { Projector } from './projections/projector.js';
 import { SqlReadModel } from './read-model/sql-read-model.js';
+import { isEsdbUrl } from './store/esdb/connection.js';
 import type { EventStore } from './store/event-store.js';
+import { openEventStore } from './store/open-event-store.js';
 import { SqlEventStore } from './store/sql/sql-event-store.js';
 
 export interface Locus {
@@ -59,17 +61,30 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     }
   };
   try {
-    const database = await openMigrated(config.storeUrl, logger);
-    stops.push(() => database.close());
-    // Embedded, one PGlite holds both the log and the read model (it is single-process).
-    const readDatabase =
-      config.readModelUrl === config.storeUrl
-        ? database
-        : await openMigrated(config.readModelUrl, logger);
-    if (readDatabase !== database) stops.push(() => readDatabase.close());
-
-    const store = new SqlEventStore(database, { logger });
-    stops.push(() => store.close());
+    let store: EventStore;
+    let readDatabase: DatabaseHandle;
+    if (isEsdbUrl(config.storeUrl)) {
+      // The log in EventStoreDB; the read model needs a SQL database of its own.
+      if (config.readModelUrl === config.storeUrl)
+        throw new Error(
+          'LOCUS_READ_MODEL_URL must name a SQL database when the store is EventStoreDB',
+        );
+      store = await openEventStore(config.storeUrl, { logger });
+      stops.push(() => store.close());
+      readDatabase = await openMigrated(config.readModelUrl, logger);
+      stops.push(() => readDatabase.close());
+    } else {
+      const database = await openMigrated(config.storeUrl, logger);
+      stops.push(() => database.close());
+      // Embedded, one PGlite holds both the log and the read model (it is single-process).
+      readDatabase =
+        config.readModelUrl === config.storeUrl
+          ? database
+          : await openMigrated(config.readModelUrl, logger);
+      if (readDatabase !== database) stops.push(() => readDatabase.close());
+      store = new SqlEventStore(database, { logger });
+      stops.push(() => store.close());
+    }
 
     const projector = new Projector({
       store,
