@@ -160,7 +160,7 @@ export class EsdbEventStore implements EventStore {
   }
 
   readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    return this.#call({ streamName }, async () => {
+    return this.#call({ streamName, unbounded: options.maxCount === undefined }, async () => {
       checkStreamName(streamName);
       checkCount('maxCount', options.maxCount);
       const forwards = (options.direction ?? 'forwards') === 'forwards';
@@ -185,7 +185,7 @@ export class EsdbEventStore implements EventStore {
   }
 
   readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    return this.#call({}, async () => {
+    return this.#call({ unbounded: options.maxCount === undefined }, async () => {
       checkCount('maxCount', options.maxCount);
       const limit = options.maxCount ?? Number.POSITIVE_INFINITY;
       const plan = planFilter(options.filter);
@@ -373,7 +373,7 @@ export class EsdbEventStore implements EventStore {
    * connection, happens to finish calls in order; calls here run in parallel).
    */
   #call<T>(
-    context: { streamName?: string; expected?: ExpectedRevision },
+    context: { streamName?: string; expected?: ExpectedRevision; unbounded?: boolean },
     body: () => Promise<T>,
   ): Promise<T> {
     const promise = this.#attempt(context, body);
@@ -382,14 +382,15 @@ export class EsdbEventStore implements EventStore {
   }
 
   async #attempt<T>(
-    context: { streamName?: string; expected?: ExpectedRevision },
+    context: { streamName?: string; expected?: ExpectedRevision; unbounded?: boolean },
     body: () => Promise<T>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new StoreUnavailableError('the event store is closed');
       const used = this.#client;
       try {
-        return await this.#withTimeout(body);
+        // Reads of a whole stream or log may take long; their pages are bounded by the client.
+        return context.unbounded ? await body() : await this.#withTimeout(body);
       } catch (error) {
         // Concurrent calls failing together replace the client once.
         if (isTransient(error) && this.#client === used) this.#reconnect(error);
