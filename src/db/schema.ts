@@ -114,6 +114,7 @@ export interface RmHistoryTable {
   app: string;
   correlation_id: string;
   causation_id: string;
+  /** A `json` column (not jsonb): parsed on read, JSON text on write, like Jsonb. */
   data: Jsonb;
   /** The lport machine's refusal code when the port did not accept the event, else null. */
   refusal: string | null;

@@ -3,7 +3,7 @@
  * and moves the checkpoint, all inside the caller's transaction.
  *
  * Bulk writes pass the whole row set as one JSON parameter expanded server-side by
- * `jsonb_to_recordset`: one statement per table per batch, no parameter-count limit (65 535
+ * `json_to_recordset`: one statement per table per batch, no parameter-count limit (65 535
  * binds), and far less query-building work than thousands of bound values. Bigints travel as
  * decimal strings, times as ISO-8601 strings.
  */
@@ -151,9 +151,9 @@ export async function writeChanges(db: Db, changes: BatchChanges): Promise<void>
     await sql`
       insert into rm_history (position, port_id, revision, event_id, time, type, chassis, app,
         correlation_id, causation_id, data, refusal)
-      select * from jsonb_to_recordset(${historyJson(changes)}::jsonb) as r(position bigint,
+      select * from json_to_recordset(${historyJson(changes)}::json) as r(position bigint,
         port_id text, revision bigint, event_id uuid, time timestamptz, type text, chassis text,
-        app text, correlation_id text, causation_id text, data jsonb, refusal text)
+        app text, correlation_id text, causation_id text, data json, refusal text)
       on conflict (position) do nothing
     `.execute(db);
   }
@@ -161,7 +161,7 @@ export async function writeChanges(db: Db, changes: BatchChanges): Promise<void>
     await sql`
       insert into rm_ports (id, switch_id, device_owner, owner, requested_chassis, reasons,
         distributed, distributed_since, deleted, facts, revision, position)
-      select * from jsonb_to_recordset(${portsJson(changes)}::jsonb) as r(id text,
+      select * from json_to_recordset(${portsJson(changes)}::json) as r(id text,
         switch_id text, device_owner text, owner text, requested_chassis text, reasons jsonb,
         distributed boolean, distributed_since timestamptz, deleted boolean, facts jsonb,
         revision bigint, position bigint)
@@ -177,14 +177,14 @@ export async function writeChanges(db: Db, changes: BatchChanges): Promise<void>
     const keys = changes.viewDeletes.map((key) => ({ port_id: key.portId, chassis: key.chassis }));
     await sql`
       delete from rm_port_views v
-      using jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as r(port_id text, chassis text)
+      using json_to_recordset(${JSON.stringify(keys)}::json) as r(port_id text, chassis text)
       where v.port_id = r.port_id and v.chassis = r.chassis
     `.execute(db);
   }
   if (changes.viewUpserts.length > 0) {
     await sql`
       insert into rm_port_views (port_id, chassis, locality, since, remote_ready, owner_acked)
-      select * from jsonb_to_recordset(${viewsJson(changes)}::jsonb) as r(port_id text,
+      select * from json_to_recordset(${viewsJson(changes)}::json) as r(port_id text,
         chassis text, locality text, since timestamptz, remote_ready boolean, owner_acked text)
       on conflict (port_id, chassis) do update set locality = excluded.locality,
         since = excluded.since, remote_ready = excluded.remote_ready,
@@ -200,7 +200,7 @@ export async function writeChanges(db: Db, changes: BatchChanges): Promise<void>
     }));
     await sql`
       insert into rm_chassis (id, tunnel_ip, deleted, position)
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(id text,
+      select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(id text,
         tunnel_ip text, deleted boolean, position bigint)
       on conflict (id) do update set tunnel_ip = excluded.tunnel_ip, deleted = excluded.deleted,
         position = excluded.position
