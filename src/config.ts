@@ -3,6 +3,7 @@
  * zero-setup ones; production points LOCUS_STORE_URL at PostgreSQL (or EventStoreDB).
  */
 import { resolve } from 'node:path';
+import { type Partition, parsePartition } from './store/esdb/partitions.js';
 
 export interface Config {
   /** Event store: a folder (embedded PGlite), `memory://`, or `postgres://…`. */
@@ -18,6 +19,8 @@ export interface Config {
   readonly chassisFile: string;
   /** Where the agents' private Open vSwitch instances live (short: unix socket paths). */
   readonly ovsDir: string;
+  /** This instance's share of the apps' work, `index/count` (LOCUS_PARTITION, default 0/1). */
+  readonly partition: Partition;
 }
 
 export class ConfigError extends Error {
@@ -30,6 +33,14 @@ function port(name: string, value: string | undefined, fallback: number): number
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
     throw new ConfigError(`${name} must be a TCP port (0-65535), got ${JSON.stringify(value)}`);
   return parsed;
+}
+
+function partitionOf(value: string | undefined): Partition {
+  try {
+    return parsePartition(value);
+  } catch (error) {
+    throw new ConfigError(`LOCUS_PARTITION: ${(error as Error).message}`);
+  }
 }
 
 function agentMode(value: string | undefined): Config['agents'] {
@@ -56,5 +67,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agents: agentMode(env.LOCUS_AGENTS),
     chassisFile: env.LOCUS_CHASSIS_FILE || resolve('ops', 'chassis.json'),
     ovsDir: env.LOCUS_OVS_DIR || resolve('data', 'ovs'),
+    partition: partitionOf(env.LOCUS_PARTITION),
   };
 }

@@ -105,6 +105,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       remoteFlows: agents.remoteFlows,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
+      partition: config.partition,
     });
     await runner.start();
     stops.push(() => runner.stop());

@@ -19,6 +19,7 @@ import {
   lportStream,
 } from '../events/index.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
+import { owns, type Partition } from '../store/esdb/partitions.js';
 import type { EventStore, RecordedEvent, Subscription } from '../store/event-store.js';
 import { type LocalityApp, portOf } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';
@@ -51,6 +52,11 @@ export interface AppRunnerOptions {
   /** Attempts per port when other writers keep winning the race. */
   readonly maxAttempts?: number;
   readonly clock?: () => Date;
+  /**
+   * This instance's share of the work when several run (competing consumers): every instance
+   * folds the whole log, and reconciles only the ports whose id hashes into its partition.
+   */
+  readonly partition?: Partition;
 }
 
 export interface AppRunnerMetrics {
@@ -74,6 +80,7 @@ export class AppRunner {
   };
   private readonly apps: readonly LocalityApp[];
   private readonly name: string;
+  private readonly partition: Partition;
   private readonly maxAttempts: number;
   private readonly clock: () => Date;
   /** Last position folded into the topology. */
@@ -87,7 +94,12 @@ export class AppRunner {
 
   constructor(private readonly options: AppRunnerOptions) {
     this.apps = options.apps ?? allApps;
-    this.name = options.name ?? 'apps';
+    this.partition = options.partition ?? { index: 0, count: 1 };
+    this.name =
+      options.name ??
+      (this.partition.count === 1
+        ? 'apps'
+        : `apps-${this.partition.index}-of-${this.partition.count}`);
     this.maxAttempts = options.maxAttempts ?? 8;
     this.clock = options.clock ?? (() => new Date());
   }
@@ -183,7 +195,8 @@ export class AppRunner {
     else if (portId) await this.removeFlowsOfDroppedAcks(portId, acksBefore);
     let appended = 0;
     for (const [app, ports] of affected)
-      for (const portId of ports) appended += await this.reconcile(app, portId, recorded);
+      for (const portId of ports)
+        if (owns(this.partition, portId)) appended += await this.reconcile(app, portId, recorded);
     if (appended > 0) await this.options.checkpoints.save(this.name, recorded.position);
   }
 
