@@ -88,6 +88,8 @@ export interface RebuildReport {
   readonly position: bigint;
 }
 
+/** Consecutive full live batches after which the projector switches back to catch-up. */
+const BACKLOG_BATCHES = 4;
 const IDLE = Symbol('idle');
 /** Resolves after pending I/O callbacks: whatever the subscription has buffered wins the race. */
 const nextMacrotask = () => new Promise<typeof IDLE>((resolve) => setImmediate(resolve, IDLE));
@@ -283,6 +285,7 @@ export class Projector implements ProjectionProgress {
       const events = subscription[Symbol.asyncIterator]();
       let next = events.next();
       next.catch(ignoreRejection);
+      let fullBatches = 0;
       for (;;) {
         const first = await next;
         if (first.done) return;
@@ -305,6 +308,10 @@ export class Projector implements ProjectionProgress {
         after = (batch.at(-1) as RecordedEvent).position;
         // Rewound: resubscribe from the lowered position (the caller's loop does).
         if (outcome === 'rewound' || ended || signal.aborted) return;
+        // Full batches in a row: a burst (an import, a long outage) left a backlog. Page
+        // through it in catch-up batches (the caller replays, then subscribes again).
+        fullBatches = batch.length === this.#batchSize ? fullBatches + 1 : 0;
+        if (fullBatches >= BACKLOG_BATCHES) return;
       }
     } finally {
       signal.removeEventListener('abort', close);

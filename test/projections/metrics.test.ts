@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { expect, it } from 'vitest';
 import { registerProjectorMetrics } from '../../src/projections/metrics.js';
 import { script } from './script.js';
@@ -28,5 +28,15 @@ describeOnDatabases('projector metrics', (open) => {
     expect(await registry.metrics()).toContain(
       'locus_projection_batches_total{projection="read-model"} 1',
     );
+    // Registering next to a root that has its own lag gauge keeps that one.
+    const shared = new Registry();
+    const own = new Gauge({
+      name: 'locus_projection_lag_events',
+      help: 'own',
+      registers: [shared],
+    });
+    registerProjectorMetrics(shared, projector);
+    expect(shared.getSingleMetric('locus_projection_lag_events')).toBe(own);
+    expect(shared.getSingleMetric('locus_projection_position')).toBeDefined();
   });
 });

@@ -5,9 +5,10 @@
  */
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
-import { commandCause, envelope, lportStream } from '../../src/events/index.js';
+import { commandCause, type DomainEvent, envelope, lportStream } from '../../src/events/index.js';
 import { clearReadModel } from '../../src/projections/sql-tables.js';
 import type { EventStore } from '../../src/store/event-store.js';
+import { local, localGone, port } from '../scenarios/harness.js';
 import { script } from './script.js';
 import { describeOnDatabases, dumpReadModel, type Fixture } from './support.js';
 
@@ -70,6 +71,26 @@ describeOnDatabases('read-model projector', (open) => {
     expect(await rm.waitFor(after, 5_000)).toBe(true);
     expect(await rm.port('p5')).toMatchObject({ deleted: true, owner: null, views: [] });
     expect(await rm.waitFor(after + 1_000n, 50)).toBe(false);
+  });
+
+  it('catches up on a burst in large batches rather than live-sized ones', async () => {
+    const f = await open();
+    const projector = f.projector({ batchSize: 5, catchUpBatchSize: 1_000 });
+    await projector.start();
+    // 200 events in one append: the live subscription sees them all at once.
+    const events = [
+      port('burst', 's1'),
+      ...Array.from({ length: 199 }, (_, i) =>
+        i % 2 === 0 ? local('burst', 'A') : localGone('burst', 'A'),
+      ),
+    ].map((event) => envelope(event as DomainEvent, { app: 'test', cause: commandCause() }));
+    await f.store.appendToStream(lportStream('burst'), events);
+    expect(await projector.waitFor(await f.store.headPosition(), 10_000)).toBe(true);
+    // A few full live batches, then the rest of the backlog as one catch-up batch.
+    expect(projector.counters.batches).toBeLessThanOrEqual(8);
+    const rm = f.readModel(projector);
+    expect((await rm.port('burst'))?.views.map((v) => v.locality)).toEqual(['local']);
+    expect((await rm.history('burst', { limit: 1_000 })).items).toHaveLength(200);
   });
 
   it('rebuilds a dropped read model from the log, equal to the live one row for row', async () => {
