@@ -28,7 +28,7 @@ function random(seed: number): () => number {
   };
 }
 
-interface PortStream {
+export interface PortStream {
   readonly portId: string;
   /** The chassis whose view is folded. */
   readonly viewer: string;
@@ -90,7 +90,8 @@ function portStream(index: number, next: () => number, length: number): PortStre
   return { portId, viewer, events };
 }
 
-function workload(totalEvents: number, seed = 42): PortStream[] {
+/** Valid streams of about `totalEvents` events in all (the scale suite uses it too). */
+export function workload(totalEvents: number, seed = 42): PortStream[] {
   const next = random(seed);
   const streams: PortStream[] = [];
   let count = 0;
@@ -102,7 +103,7 @@ function workload(totalEvents: number, seed = 42): PortStream[] {
   return streams;
 }
 
-type Fold = (streams: readonly PortStream[]) => number;
+export type Fold = (streams: readonly PortStream[]) => number;
 
 const viaXState: Fold = (streams) => {
   let checksum = 0;
@@ -114,7 +115,7 @@ const viaXState: Fold = (streams) => {
   return checksum;
 };
 
-const viaCompiled: Fold = (streams) => {
+export const viaCompiled: Fold = (streams) => {
   let checksum = 0;
   for (const { portId, viewer, events } of streams) {
     checksum += foldView(events, { portId, chassis: viewer }).view.facts.claims.length;
@@ -122,7 +123,7 @@ const viaCompiled: Fold = (streams) => {
   return checksum;
 };
 
-const viaReducer: Fold = (streams) => {
+export const viaReducer: Fold = (streams) => {
   let checksum = 0;
   for (const { portId, viewer, events } of streams) {
     checksum += reduceAll(events, { portId, chassis: viewer }).view.claims.length;
@@ -141,7 +142,7 @@ const viaPort: Fold = (streams) => {
 };
 
 /** Best of `rounds` timed runs, after a warm-up on a slice. */
-async function measure(fold: Fold, streams: readonly PortStream[], rounds: number) {
+export async function measure(fold: Fold, streams: readonly PortStream[], rounds: number) {
   fold(streams.slice(0, Math.max(1, Math.floor(streams.length / 10))));
   let best = Number.POSITIVE_INFINITY;
   let checksum = 0;
@@ -161,7 +162,7 @@ export const benchFold: Benchmark = async ({ quick, progress }) => {
   const streams = workload(target);
   const events = streams.reduce((n, s) => n + s.events.length, 0);
   const params = { events, ports: streams.length, quick };
-  progress(`fold: ${events} events over ${streams.length} ports`);
+  progress(`${events} events over ${streams.length} ports`);
 
   const folds: [string, Fold, number][] = [
     ['fold/reducer', viaReducer, 5],

@@ -1,0 +1,424 @@
+/**
+ * The REST API under load, on loopback, with locus in process (startLocus: event store,
+ * projector, apps and API on one database) and the load generator in a child process
+ * (bench/support/http-client.ts), so client and server do not share an event loop.
+ *
+ * Setup: a log of N bound ports (100k; 10k quick) over four chassis, written in bulk
+ * (bench/support/bulk-log.ts), the apps' checkpoint at its head (they decided all of it
+ * already); startLocus then builds the read model from the log (projector catch-up, timed) and
+ * folds the apps' topology. Then:
+ *
+ *  - http/port-query: `GET /v1/ports/:id` of random ports at a fixed offered rate of 2,000
+ *    requests/s (open loop: latency counts from when each request was due) — target p99 < 5 ms;
+ *  - http/port-query-max: the same query from 16 closed-loop workers: capacity;
+ *  - http/command/create-port, http/command/ovsport: `POST /v1/ports` then
+ *    `POST /v1/chassis/A/ovsports` for each new port (the apps bind it and the other chassis ack
+ *    it meanwhile), 8 closed-loop workers;
+ *  - http/sse-fanout: 100 subscribers of `GET /v1/events`; an interface reported on a chassis
+ *    (`POST …/ovsports`) → its LocalCreated reaches all 100: latency to the last subscriber,
+ *    from the report (and, as http/sse-fanout-from-commit, from the event's commit).
+ *
+ * Embedded PGlite in a data folder (the default deployment); in full mode PostgreSQL too, as the
+ * embedded figures' baseline.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { StreamMetadataCheckpoints } from '../src/apps/checkpoints.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { lportStream } from '../src/events/index.js';
+import { httpConfig } from '../src/http/config.js';
+import { type Locus, startLocus } from '../src/locus.js';
+import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
+import { createDatabase, findPostgresBinaries, startPostgres } from '../test/support/postgres.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  type BenchRecord,
+  peakRssBytes,
+  percentiles,
+  perSecond,
+  random,
+  timeIt,
+  until,
+} from './lib.js';
+import { BulkLog } from './support/bulk-log.js';
+import type { LoadResult, RequestSpec } from './support/http-client.js';
+import { LoadClient } from './support/http-driver.js';
+import {
+  cloudEvents,
+  DEFAULT_LAYOUT,
+  eventsPerPort,
+  mac,
+  portId,
+  switchId,
+} from './support/workload.js';
+
+interface Sizes {
+  readonly ports: number;
+  readonly queryRate: number;
+  readonly queryMs: number;
+  readonly warmupMs: number;
+  readonly maxMs: number;
+  readonly commandMs: number;
+  readonly subscribers: number;
+  readonly changes: number;
+}
+
+const FULL: Sizes = {
+  ports: 100_000,
+  queryRate: 2_000,
+  queryMs: 30_000,
+  warmupMs: 3_000,
+  maxMs: 10_000,
+  commandMs: 10_000,
+  subscribers: 100,
+  changes: 100,
+};
+const QUICK: Sizes = {
+  ports: 10_000,
+  queryRate: 2_000,
+  queryMs: 4_000,
+  warmupMs: 1_000,
+  maxMs: 2_000,
+  commandMs: 2_000,
+  subscribers: 100,
+  changes: 10,
+};
+
+const QUERY_TARGET_MS = 5;
+const wallClock = () => performance.timeOrigin + performance.now();
+
+type Figure = Omit<BenchRecord, 'peakRssBytes' | 'baseline'>;
+
+function loadFigure(
+  name: string,
+  result: LoadResult,
+  params: BenchRecord['params'],
+  extra: Partial<Figure> = {},
+): Figure {
+  const ok = result.statuses['200'] ?? 0;
+  const created = result.statuses['201'] ?? 0;
+  const failed = result.completed - ok - created;
+  if (failed > 0)
+    throw new Error(
+      `${name}: ${failed} of ${result.completed} answers were not 2xx: ${JSON.stringify(result.statuses)}`,
+    );
+  return {
+    name,
+    params: { ...params, requests: result.completed },
+    throughput: perSecond(result.completed, result.elapsedMs),
+    unit: 'requests',
+    latencyMs: percentiles(result.latenciesMs),
+    ...extra,
+  };
+}
+
+/** Writes the cloud to the log and marks it decided; resolves with the head position. */
+async function preload(url: string, ports: number, progress: (m: string) => void) {
+  const database = await openDatabase(url);
+  try {
+    await migrateToLatest(database.db);
+    const log = new BulkLog(database.db);
+    let head = 0n;
+    const ms = await timeIt(async () => {
+      await log.addAll(cloudEvents(ports));
+      head = await log.flush();
+    });
+    progress(`  log: ${log.written} events in ${(ms / 1000).toFixed(1)} s (bulk)`);
+    const store = new SqlEventStore(database);
+    // The apps decided all of this already: they fold it on start, and decide only what follows.
+    await new StreamMetadataCheckpoints(store).save('apps', head);
+    const after = await store.headPosition();
+    await store.close();
+    return after;
+  } finally {
+    await database.close();
+  }
+}
+
+async function measure(
+  url: string,
+  adapter: string,
+  sizes: Sizes,
+  client: LoadClient,
+  progress: (m: string) => void,
+): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const params = { adapter, ports: sizes.ports };
+  progress(`${adapter}: ${sizes.ports} bound ports`);
+  const head = await preload(url, sizes.ports, progress);
+
+  const started = performance.now();
+  const locus: Locus = await startLocus({
+    config: loadConfig({
+      LOCUS_STORE_URL: url,
+      LOCUS_HTTP_PORT: '0',
+      LOCUS_AGENTS: 'none',
+      LOCUS_LOG_LEVEL: 'silent',
+    }),
+    http: httpConfig({
+      insecureNoAuth: true,
+      logRequests: false,
+      docs: false,
+      commandRateLimit: { max: 1_000_000_000, windowMs: 1_000 },
+      sse: { maxClients: sizes.subscribers + 10 },
+    }),
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    await until(
+      () => locus.projector.position >= head && locus.runner.headPosition >= head,
+      600_000,
+      'the read model and the apps to catch up',
+      20,
+    );
+    const catchUpMs = performance.now() - started;
+    progress(`  start + catch-up of ${head} events: ${(catchUpMs / 1000).toFixed(1)} s`);
+    figures.push({
+      name: 'http/start-catch-up',
+      params: { ...params, events: Number(head) },
+      throughput: perSecond(Number(head), catchUpMs),
+      unit: 'events',
+      value: { amount: catchUpMs / 1000, unit: 's' },
+    });
+
+    // Point queries at a fixed rate.
+    const next = random(7);
+    const queries: RequestSpec[] = Array.from({ length: 50_000 }, () => ({
+      method: 'GET',
+      path: `/v1/ports/${portId(Math.floor(next() * sizes.ports))}`,
+    }));
+    const one = await fetch(`${locus.url}${queries[0]?.path}`);
+    if (one.status !== 200) throw new Error(`GET ${queries[0]?.path}: HTTP ${one.status}`);
+    await client.load({
+      kind: 'fixed-rate',
+      url: locus.url,
+      requests: queries,
+      rate: sizes.queryRate,
+      durationMs: sizes.warmupMs,
+      connections: 32,
+    });
+    progress(`  GET /v1/ports/:id at ${sizes.queryRate}/s for ${sizes.queryMs / 1000} s`);
+    const fixed = await client.load({
+      kind: 'fixed-rate',
+      url: locus.url,
+      requests: queries,
+      rate: sizes.queryRate,
+      durationMs: sizes.queryMs,
+      connections: 32,
+    });
+    const query = loadFigure(
+      'http/port-query',
+      fixed,
+      { ...params, offered: sizes.queryRate },
+      { target: `p99 < ${QUERY_TARGET_MS} ms at ${sizes.queryRate}/s` },
+    );
+    figures.push({ ...query, met: (query.latencyMs?.p99 ?? Infinity) < QUERY_TARGET_MS });
+
+    progress(`  GET /v1/ports/:id, 16 closed-loop workers, ${sizes.maxMs / 1000} s`);
+    const workers = 16;
+    const max = await client.load({
+      kind: 'closed-loop',
+      url: locus.url,
+      requests: Array.from({ length: workers }, (_, w) =>
+        queries.filter((_, i) => i % workers === w),
+      ),
+      durationMs: sizes.maxMs,
+    });
+    figures.push(loadFigure('http/port-query-max', max, { ...params, workers }));
+
+    // Commands: create ports, then report their interfaces on chassis A.
+    const commandWorkers = 8;
+    const perWorker = 20_000;
+    const switches = Math.ceil(sizes.ports / DEFAULT_LAYOUT.portsPerSwitch);
+    const newPort = (w: number, k: number) => sizes.ports + 1_000_000 + w * perWorker + k;
+    const creates: RequestSpec[][] = Array.from({ length: commandWorkers }, (_, w) =>
+      Array.from({ length: perWorker }, (_, k) => {
+        const i = newPort(w, k);
+        return {
+          method: 'POST',
+          path: '/v1/ports',
+          body: {
+            id: portId(i),
+            switchId: switchId(i % switches),
+            macs: [mac(i)],
+            deviceOwner: 'compute',
+          },
+        };
+      }),
+    );
+    progress(`  POST /v1/ports, ${commandWorkers} workers, ${sizes.commandMs / 1000} s`);
+    const created = await client.load({
+      kind: 'closed-loop',
+      url: locus.url,
+      requests: creates,
+      durationMs: sizes.commandMs,
+    });
+    figures.push(
+      loadFigure('http/command/create-port', created, { ...params, workers: commandWorkers }),
+    );
+    const createdPerWorker = created.perWorker;
+    const reports: RequestSpec[][] = createdPerWorker.map((count, w) =>
+      Array.from({ length: count }, (_, k) => {
+        const i = newPort(w, k);
+        return {
+          method: 'POST',
+          path: '/v1/chassis/A/ovsports',
+          body: { name: `tap${i}`, ofport: (i % 60_000) + 1, ifaceId: portId(i) },
+        };
+      }),
+    );
+    progress(`  POST /v1/chassis/A/ovsports for the ${created.completed} new ports`);
+    const reported = await client.load({
+      kind: 'closed-loop',
+      url: locus.url,
+      requests: reports,
+      durationMs: sizes.commandMs * 10,
+    });
+    figures.push(
+      loadFigure('http/command/ovsport', reported, { ...params, workers: commandWorkers }),
+    );
+    const drained = await timeIt(async () => {
+      const log = await locus.store.headPosition();
+      await until(
+        async () =>
+          locus.projector.position >= (await locus.store.headPosition()) &&
+          locus.runner.headPosition >= log,
+        600_000,
+        'the apps to bind the new ports',
+        20,
+      );
+    });
+    progress(
+      `  apps and read model caught up ${(drained / 1000).toFixed(1)} s after the last report`,
+    );
+
+    // SSE fan-out.
+    progress(`  ${sizes.subscribers} subscribers of /v1/events, ${sizes.changes} changes`);
+    const ssePorts = Array.from({ length: sizes.changes }, (_, k) => sizes.ports + 5_000_000 + k);
+    for (const i of ssePorts) {
+      const response = await fetch(`${locus.url}/v1/ports`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: portId(i),
+          switchId: switchId(i % switches),
+          deviceOwner: 'compute',
+        }),
+      });
+      if (response.status !== 201) throw new Error(`POST /v1/ports: HTTP ${response.status}`);
+    }
+    await client.ask({ kind: 'sse-open', url: locus.url, clients: sizes.subscribers });
+    const fromReport: number[] = [];
+    const fromCommit: number[] = [];
+    const deliveries: number[] = [];
+    const sseStarted = performance.now();
+    for (const i of ssePorts) {
+      const sent = wallClock();
+      const response = await fetch(`${locus.url}/v1/chassis/B/ovsports`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `tap${i}`, ofport: (i % 60_000) + 1, ifaceId: portId(i) }),
+      });
+      if (response.status !== 201) throw new Error(`POST ovsports: HTTP ${response.status}`);
+      let local: { position: bigint; recordedAt: string } | undefined;
+      await until(
+        async () => {
+          const events = await locus.store.readStream(lportStream(portId(i))).catch(() => []);
+          local = events.find((e) => e.type === 'LocalCreated');
+          return local !== undefined;
+        },
+        30_000,
+        `LocalCreated of ${portId(i)}`,
+        2,
+      );
+      const id = String(local?.position);
+      let arrivals: number[] = [];
+      await until(
+        async () => {
+          arrivals = (await client.arrivals([id]))[id] ?? [];
+          return arrivals.every((t) => !Number.isNaN(t));
+        },
+        30_000,
+        `event ${id} at every subscriber`,
+        5,
+      );
+      const last = Math.max(...arrivals);
+      fromReport.push(last - sent);
+      fromCommit.push(last - Date.parse(local?.recordedAt ?? ''));
+      for (const t of arrivals) deliveries.push(t - sent);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const sseMs = performance.now() - sseStarted;
+    await client.ask({ kind: 'sse-close' });
+    const sseParams = { ...params, subscribers: sizes.subscribers, changes: sizes.changes };
+    figures.push({
+      name: 'http/sse-fanout',
+      params: sseParams,
+      throughput: perSecond(deliveries.length, sseMs),
+      unit: 'deliveries',
+      latencyMs: percentiles(fromReport),
+    });
+    figures.push({
+      name: 'http/sse-fanout-from-commit',
+      params: sseParams,
+      throughput: perSecond(deliveries.length, sseMs),
+      unit: 'deliveries',
+      latencyMs: percentiles(fromCommit),
+    });
+  } finally {
+    await locus.stop();
+  }
+  return figures;
+}
+
+export const benchHttp: Benchmark = async (options: BenchOptions) => {
+  const sizes = options.quick ? QUICK : FULL;
+  const records: BenchRecord[] = [];
+  const client = LoadClient.start();
+  try {
+    const postgres = new Map<string, Figure>();
+    if (!options.quick && findPostgresBinaries() !== undefined) {
+      const server = await startPostgres({ durable: true });
+      try {
+        const url = await createDatabase(server.url, 'bench_http');
+        for (const figure of await measure(url, 'postgres', sizes, client, options.progress)) {
+          postgres.set(figure.name, figure);
+          records.push({ ...figure, peakRssBytes: peakRssBytes() });
+        }
+      } finally {
+        await server.stop();
+      }
+    } else if (!options.quick) {
+      options.progress('PostgreSQL binaries not found; embedded only');
+    }
+    const folder = await mkdtemp(join(tmpdir(), 'locus-bench-http-'));
+    try {
+      for (const figure of await measure(folder, 'embedded', sizes, client, options.progress)) {
+        const base = postgres.get(figure.name);
+        records.push({
+          ...figure,
+          ...(base
+            ? {
+                baseline: {
+                  name: `${base.name} (postgres)`,
+                  ratio: figure.throughput / base.throughput,
+                },
+              }
+            : {}),
+          peakRssBytes: peakRssBytes(),
+        });
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  } finally {
+    await client.stop();
+  }
+  return records.map((r) => ({ ...r, params: { ...r.params, eventsPerPort: eventsPerPort() } }));
+};

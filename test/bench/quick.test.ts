@@ -1,0 +1,71 @@
+/**
+ * The benchmark harness end to end in quick mode (`npx tsx bench/run.ts --quick`), as CI runs
+ * it: every suite runs in its own process and must exit cleanly and leave a `suite` record (and,
+ * unless it was skipped for a missing Open vSwitch, its figures) in the results file. No figure
+ * is asserted: the numbers belong to bench/README.md, not to a test.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SUITES = ['fold', 'store', 'rebuild', 'reconcile', 'http', 'bind', 'memory', 'scale'];
+
+interface Line {
+  readonly kind: 'figure' | 'suite';
+  readonly suite: string;
+  readonly status?: string;
+  readonly name?: string;
+  readonly sha?: string;
+  readonly versions?: Record<string, string>;
+  readonly machine?: Record<string, unknown>;
+}
+
+describe('npm run bench -- --quick', () => {
+  let folder: string | undefined;
+  afterAll(async () => {
+    if (folder) await rm(folder, { recursive: true, force: true });
+  });
+
+  it('runs every suite to completion and records each', async () => {
+    folder = await mkdtemp(join(tmpdir(), 'locus-bench-test-'));
+    const results = join(folder, 'results.ndjson');
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((done) => {
+      const child = execFile(
+        'npx',
+        ['tsx', 'bench/run.ts', '--quick', `--results=${results}`],
+        { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 },
+        (error, out, err) =>
+          done({ code: error ? (child.exitCode ?? 1) : 0, stdout: out, stderr: err }),
+      );
+    });
+    expect(code, `${stdout}\n${stderr}`).toBe(0);
+    const lines = (await readFile(results, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Line);
+    const suites = new Map(lines.filter((l) => l.kind === 'suite').map((l) => [l.suite, l]));
+    expect([...suites.keys()].sort()).toEqual([...SUITES].sort());
+    for (const name of SUITES) {
+      const suite = suites.get(name);
+      expect(suite?.status, name).not.toBe('failed');
+      if (suite?.status === 'ok')
+        expect(
+          lines.some((l) => l.kind === 'figure' && l.suite === name),
+          `${name} has figures`,
+        ).toBe(true);
+    }
+    const figure = lines.find((l) => l.kind === 'figure');
+    expect(figure?.sha).toBeTruthy();
+    expect(figure?.versions?.fastify).toBeTruthy();
+    expect(figure?.machine?.cores).toBeGreaterThan(0);
+    expect(stdout).toContain('benchmark');
+  }, 660_000);
+});
