@@ -66,6 +66,8 @@ export interface AppRunnerMetrics {
   conflicts: number;
   skipped: number;
   gaveUp: number;
+  /** Acks not made because the chassis could not install their flows yet. */
+  deferred: number;
 }
 
 export class AppRunner {
@@ -77,6 +79,7 @@ export class AppRunner {
     conflicts: 0,
     skipped: 0,
     gaveUp: 0,
+    deferred: 0,
   };
   private readonly apps: readonly LocalityApp[];
   private readonly name: string;
@@ -227,9 +230,9 @@ export class AppRunner {
   private async reconcile(app: LocalityApp, portId: string, cause: RecordedEvent): Promise<number> {
     let port: PortLocality = this.currentPort(portId);
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const decisions = this.checked(app, portId, port, app.reconcile(this.topology, portId, port));
+      const checked = this.checked(app, portId, port, app.reconcile(this.topology, portId, port));
+      const decisions = await this.withFlowsInstalled(checked);
       if (decisions.length === 0) return 0;
-      for (const decision of decisions) await this.installFlows(decision);
       const events = decisions.map((decision, index) =>
         envelope(decision, {
           app: app.name,
@@ -299,10 +302,29 @@ export class AppRunner {
     return accepted;
   }
 
-  private async installFlows(decision: DomainEvent): Promise<void> {
-    if (decision.type === 'RemoteCreated') await this.options.remoteFlows.install(decision.data);
-    if (decision.type === 'RemoteDeleted')
-      await this.options.remoteFlows.remove(decision.data.chassis, decision.data.portId);
+  /**
+   * Installs (or removes) the flows behind each ack decision first. An ack whose flows cannot
+   * be installed yet is not made: the chassis' agent may still be behind this runner (it
+   * programs from the folded topology, the runner may decide on its own unfolded appends);
+   * the event that catches it up triggers the same reconcile again.
+   */
+  private async withFlowsInstalled(decisions: readonly DomainEvent[]): Promise<DomainEvent[]> {
+    const kept: DomainEvent[] = [];
+    for (const decision of decisions) {
+      if (decision.type === 'RemoteCreated') {
+        try {
+          await this.options.remoteFlows.install(decision.data);
+        } catch (error) {
+          this.metrics.deferred++;
+          this.options.logger.debug({ err: error, ack: decision.data }, 'ack deferred');
+          continue;
+        }
+      }
+      if (decision.type === 'RemoteDeleted')
+        await this.options.remoteFlows.remove(decision.data.chassis, decision.data.portId);
+      kept.push(decision);
+    }
+    return kept;
   }
 
   private async readPort(portId: string): Promise<PortLocality | undefined> {
