@@ -11,6 +11,12 @@
  *   logged, never fatal: the checkpoint moves past them;
  * - a failed batch (database unreachable) is retried with backoff, never skipped.
  *
+ * Projectors of several processes may share one read model: the checkpoint row's lock
+ * serialises their batches, each drops what another already applied, and one that finds the
+ * checkpoint below where its batch was read from (a rebuild emptied the tables) re-reads from
+ * there. Rows are cached between batches only while the stored checkpoint is the one this
+ * projector committed, so the cache never serves rows another writer has changed.
+ *
  * `rebuild()` is the disaster-recovery path: empty the tables and replay the whole log.
  */
 import { performance } from 'node:perf_hooks';

@@ -51,12 +51,17 @@ export async function relaxDurability(db: Db): Promise<void> {
   await sql`set local synchronous_commit = off`.execute(db);
 }
 
+/** Channel a projector NOTIFYs (with its name) when it commits a batch. */
+export const READ_MODEL_CHANNEL = 'locus_read_model';
+
+/** Moves the checkpoint and tells other processes so at commit (CheckpointFollower). */
 export async function saveCheckpoint(db: Db, name: string, position: bigint): Promise<void> {
-  await db
-    .updateTable('rm_checkpoints')
-    .set({ position: position.toString() })
-    .where('name', '=', name)
-    .execute();
+  await sql`
+    with moved as (
+      update rm_checkpoints set position = ${position.toString()} where name = ${name}
+    )
+    select pg_notify(${READ_MODEL_CHANNEL}, ${name})
+  `.execute(db);
 }
 
 export async function readCheckpoint(db: Db, name: string): Promise<bigint> {
