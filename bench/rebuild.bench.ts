@@ -10,9 +10,13 @@
  * chassis and re-acked; one port in twenty is a distributed router interface instead. Ports are
  * written round by round, so a port's events are spread over the log as in production, and
  * every claim has its OvsPort event on the chassis' stream (not projected: routed past).
+ *
+ * Besides events/s, each record carries the CPU time per event of locus and of PostgreSQL:
+ * on a shared machine wall-clock throughput swings with the neighbours' load, CPU time does
+ * not, and the two together bound what a machine with free cores would reach.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -186,13 +190,50 @@ async function generate(
   return store.headPosition();
 }
 
+/**
+ * CPU milliseconds used so far by a private cluster's processes (postmaster and backends), from
+ * /proc; undefined where there is no /proc. With the process' own CPU time it splits a
+ * rebuild's cost per event between locus and PostgreSQL, figures that hold however loaded the
+ * machine is (wall-clock throughput does not, on a shared machine).
+ */
+async function clusterCpuMs(dataDir: string): Promise<number | undefined> {
+  try {
+    const postmaster = Number(
+      (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
+    );
+    const ticksPerMs = 100 / 1000; // USER_HZ
+    let ticks = 0;
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pid) !== postmaster && Number(fields[1]) !== postmaster) continue;
+      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+    }
+    return ticks / ticksPerMs;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Measured {
+  readonly events: number;
+  readonly elapsedMs: number;
+  readonly ratePerSecond: number;
+  /** CPU time per event of this process, and of the PostgreSQL cluster when known. */
+  readonly cpu: Readonly<Record<string, number>>;
+}
+
 async function measureRebuild(
   database: DatabaseHandle,
   store: EventStore,
   progress: (m: string) => void,
-) {
+  clusterDir?: string,
+): Promise<Measured> {
   const projector = new Projector({ store, db: database.db, logger: pino({ level: 'silent' }) });
   let lastShown = 0;
+  const clusterBefore = clusterDir === undefined ? undefined : await clusterCpuMs(clusterDir);
+  const ownBefore = process.cpuUsage();
   const report = await projector.rebuild({
     progress: (applied, total, rate) => {
       if (applied - lastShown >= total / 10 || applied === total) {
@@ -201,31 +242,41 @@ async function measureRebuild(
       }
     },
   });
+  const own = process.cpuUsage(ownBefore);
+  const clusterAfter = clusterDir === undefined ? undefined : await clusterCpuMs(clusterDir);
   // The generated lives must be valid for the lport machine, or the figure means nothing.
   if (projector.counters.refused > 0 || projector.counters.skipped > 0) {
     throw new Error(`bench log is not valid: ${JSON.stringify(projector.counters)}`);
   }
-  return report;
+  const perEvent = (ms: number) => Number(((ms * 1000) / report.events).toFixed(1));
+  const cpu: Record<string, number> = {
+    locusCpuUsPerEvent: perEvent((own.user + own.system) / 1000),
+  };
+  if (clusterBefore !== undefined && clusterAfter !== undefined) {
+    cpu.postgresCpuUsPerEvent = perEvent(clusterAfter - clusterBefore);
+  }
+  return { ...report, cpu };
 }
 
 export const benchRebuild: Benchmark = async (options: BenchOptions) => {
   const records: BenchRecord[] = [];
-  const record = (
-    adapter: string,
-    events: number,
-    rate: number,
-    elapsedMs: number,
-    baseline?: BenchRecord,
-  ): BenchRecord => {
+  const record = (adapter: string, measured: Measured, baseline?: BenchRecord): BenchRecord => {
     const full: BenchRecord = {
       name: `rebuild/read-model/${adapter}`,
-      params: { adapter, events, seconds: Number((elapsedMs / 1000).toFixed(2)) },
-      throughput: rate,
+      params: {
+        adapter,
+        events: measured.events,
+        seconds: Number((measured.elapsedMs / 1000).toFixed(2)),
+        ...measured.cpu,
+      },
+      throughput: measured.ratePerSecond,
       unit: 'events',
-      target: TARGET,
+      ...(adapter === 'postgres' ? { target: TARGET } : {}),
       ...(baseline === undefined
         ? {}
-        : { baseline: { name: baseline.name, ratio: rate / baseline.throughput } }),
+        : {
+            baseline: { name: baseline.name, ratio: measured.ratePerSecond / baseline.throughput },
+          }),
       peakRssBytes: peakRssBytes(),
     };
     records.push(full);
@@ -250,8 +301,13 @@ export const benchRebuild: Benchmark = async (options: BenchOptions) => {
       const store = new SqlEventStore(database);
       try {
         await generate(store, events, 16, options.progress);
-        const report = await measureRebuild(database, store, options.progress);
-        postgres = record('postgres', report.events, report.ratePerSecond, report.elapsedMs);
+        const measured = await measureRebuild(
+          database,
+          store,
+          options.progress,
+          join(server.dir, 'data'),
+        );
+        postgres = record('postgres', measured);
       } finally {
         await store.close();
         await database.close();
@@ -270,8 +326,8 @@ export const benchRebuild: Benchmark = async (options: BenchOptions) => {
     const store = new SqlEventStore(database);
     try {
       await generate(store, events, 4, options.progress);
-      const report = await measureRebuild(database, store, options.progress);
-      record('embedded', report.events, report.ratePerSecond, report.elapsedMs, postgres);
+      // PGlite runs in this process: its CPU time is in locusCpuUsPerEvent.
+      record('embedded', await measureRebuild(database, store, options.progress), postgres);
     } finally {
       await store.close();
       await database.close();
