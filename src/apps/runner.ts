@@ -309,22 +309,26 @@ export class AppRunner {
    * the event that catches it up triggers the same reconcile again.
    */
   private async withFlowsInstalled(decisions: readonly DomainEvent[]): Promise<DomainEvent[]> {
-    const kept: DomainEvent[] = [];
-    for (const decision of decisions) {
-      if (decision.type === 'RemoteCreated') {
-        try {
-          await this.options.remoteFlows.install(decision.data);
-        } catch (error) {
-          this.metrics.deferred++;
-          this.options.logger.debug({ err: error, ack: decision.data }, 'ack deferred');
-          continue;
+    // All at once: the acks of one port are on different chassis (an owner change's remove and
+    // re-install on one chassis coalesce in its reconciler), so waiting for each in turn would
+    // add up their flow syncs.
+    const kept = await Promise.all(
+      decisions.map(async (decision) => {
+        if (decision.type === 'RemoteCreated') {
+          try {
+            await this.options.remoteFlows.install(decision.data);
+          } catch (error) {
+            this.metrics.deferred++;
+            this.options.logger.debug({ err: error, ack: decision.data }, 'ack deferred');
+            return false;
+          }
         }
-      }
-      if (decision.type === 'RemoteDeleted')
-        await this.options.remoteFlows.remove(decision.data.chassis, decision.data.portId);
-      kept.push(decision);
-    }
-    return kept;
+        if (decision.type === 'RemoteDeleted')
+          await this.options.remoteFlows.remove(decision.data.chassis, decision.data.portId);
+        return true;
+      }),
+    );
+    return decisions.filter((_, index) => kept[index]);
   }
 
   private async readPort(portId: string): Promise<PortLocality | undefined> {

@@ -44,6 +44,18 @@ export const chassisFold: StreamFold<ChassisStream> = {
         return { ...state, chassis: evolveLifecycle('chassis', state.chassis, event) };
     }
   },
+  // One map for the whole stream: reducing with `evolve` copies it per event (quadratic).
+  foldAll(events) {
+    let chassis: Lifecycle<Chassis> = absent;
+    const ovsPorts = new Map<string, OvsPort>();
+    for (const event of events) {
+      if (event.type === 'OvsPortCreated' || event.type === 'OvsPortUpdated')
+        ovsPorts.set(event.data.name, event.data);
+      else if (event.type === 'OvsPortDeleted') ovsPorts.delete(event.data.name);
+      else chassis = evolveLifecycle('chassis', chassis, event);
+    }
+    return { chassis, ovsPorts };
+  },
 };
 
 export type ChassisChanges = Partial<Pick<Chassis, 'tunnelIp' | 'tunnelTypes' | 'bridgeMappings'>>;

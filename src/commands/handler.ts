@@ -52,6 +52,7 @@ import {
   documentFold,
   type EntityKind,
   entities,
+  foldStream,
   isModelEventOf,
   type Loaded,
   type StreamFold,
@@ -485,8 +486,10 @@ export class CommandHandler {
       }
       throw error;
     }
-    let state = fold.initial;
-    for (const recorded of records) state = fold.evolve(state, this.decode(recorded));
+    const state = foldStream(
+      fold,
+      records.map((recorded) => this.decode(recorded)),
+    );
     const last = records.at(-1);
     // Every event may be hidden by truncation; the revision still comes from the stream.
     const revision = last?.revision ?? (await this.store.streamRevision(stream));

@@ -104,6 +104,8 @@ export class SqlEventStore implements EventStore {
   readonly #options: SqlEventStoreOptions;
   readonly #signal: ChangeSignal;
   readonly #subscriptions = new Set<CatchUpSubscription>();
+  /** Subscription page reads in flight, by signal version, position, size and filter. */
+  readonly #pages = new Map<string, Promise<Page>>();
   readonly #operations = new Set<Promise<unknown>>();
   #stopListening: Promise<() => Promise<void>> | undefined;
   #closed = false;
@@ -275,11 +277,35 @@ export class SqlEventStore implements EventStore {
       pollIntervalMs:
         this.#options.pollIntervalMs ?? (this.#database.kind === 'postgres' ? 250 : 1_000),
       signal: this.#signal,
-      fetchPage: (after, limit) => this.#operation(() => this.#fetchPage(after, limit, options)),
+      fetchPage: (after, limit) => this.#sharedPage(after, limit, options),
       onEnd: () => this.#subscriptions.delete(subscription),
     });
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  /**
+   * Subscriptions at the same checkpoint with the same filter (a hundred clients of the event
+   * feed, woken by the same append) share one read instead of running one each. Only a read
+   * started at the current change-signal version is shared: a subscriber that has seen a newer
+   * notification never gets a page read before it.
+   */
+  #sharedPage(after: bigint, limit: number, options: SubscribeOptions): Promise<Page> {
+    const filter = options.filter;
+    const key = `${this.#signal.version}/${after}/${limit}/${
+      filter === undefined
+        ? ''
+        : JSON.stringify([filter.streamPrefixes ?? [], filter.eventTypePrefixes ?? []])
+    }`;
+    const shared = this.#pages.get(key);
+    if (shared !== undefined) return shared;
+    const page = this.#operation(() => this.#fetchPage(after, limit, options));
+    this.#pages.set(key, page);
+    const forget = () => {
+      if (this.#pages.get(key) === page) this.#pages.delete(key);
+    };
+    page.then(forget, forget);
+    return page;
   }
 
   /**
