@@ -147,9 +147,19 @@ const LIFECYCLE_PAGE = 64;
 /** Page size of the log scan that finds a switch's users. */
 const SCAN_PAGE = 1000;
 
+/** A kept fold's state (StreamFold.keep) and where its stream stood. */
+interface Kept {
+  readonly fold: StreamFold<unknown>;
+  readonly loaded: Loaded<unknown>;
+}
+
+/** Streams whose folds are kept at most (a few per chassis; least recently used go first). */
+const KEPT_STREAMS = 1_000;
+
 export class CommandHandler {
   private readonly maxAttempts: number;
   private readonly clock: () => Date;
+  private readonly kept = new Map<string, Kept>();
 
   constructor(
     private readonly store: EventStore,
@@ -475,8 +485,37 @@ export class CommandHandler {
     return { ...wrapped, metadata: { ...wrapped.metadata, actor: issuer.actor } };
   }
 
-  /** Folds a whole stream; a stream that does not exist folds to the initial state. */
+  /**
+   * Folds a whole stream; a stream that does not exist folds to the initial state. A kept
+   * fold (StreamFold.keep) continues from the state of the previous load and reads only the
+   * events appended since (by anyone).
+   */
   private async load<S>(stream: string, fold: StreamFold<S>): Promise<Loaded<S>> {
+    if (!fold.keep) return this.loadWhole(stream, fold);
+    const kept = this.kept.get(stream);
+    this.kept.delete(stream);
+    let loaded: Loaded<S>;
+    if (kept?.fold === fold && kept.loaded.revision !== undefined) {
+      const previous = kept.loaded as Loaded<S>;
+      const records = await this.store.readStream(stream, {
+        fromRevision: (previous.revision as bigint) + 1n,
+      });
+      let state = previous.state;
+      for (const recorded of records) state = fold.evolve(state, this.decode(recorded));
+      const last = records.at(-1);
+      loaded = last ? { state, revision: last.revision, position: last.position } : previous;
+    } else loaded = await this.loadWhole(stream, fold);
+    if (loaded.revision !== undefined) {
+      this.kept.set(stream, { fold: fold as StreamFold<unknown>, loaded });
+      if (this.kept.size > KEPT_STREAMS) {
+        const oldest = this.kept.keys().next().value;
+        if (oldest !== undefined) this.kept.delete(oldest);
+      }
+    }
+    return loaded;
+  }
+
+  private async loadWhole<S>(stream: string, fold: StreamFold<S>): Promise<Loaded<S>> {
     let records: RecordedEvent[];
     try {
       records = await this.store.readStream(stream);

@@ -38,6 +38,12 @@ export interface StreamFold<S> {
    * would cost a copy per event.
    */
   foldAll?(events: readonly DomainEvent[]): S;
+  /**
+   * Long streams only appended to (a chassis and its interfaces): the command handler keeps
+   * the folded state between commands and reads just the events after it. Such a fold's states
+   * must never be mutated (evolve returns new ones), since they are shared.
+   */
+  readonly keep?: boolean;
 }
 
 /** Folds `events` from the initial state (with `foldAll` when the fold has one). */

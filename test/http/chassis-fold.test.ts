@@ -1,11 +1,21 @@
 /**
  * The chassis stream's whole-stream fold (`foldAll`, used when a command loads the stream)
- * must equal reducing with `evolve`, and stay linear in the number of interfaces.
+ * must equal reducing with `evolve`, and stay linear in the number of interfaces; commands keep
+ * it between loads and read only the events after it.
  */
 import { describe, expect, it } from 'vitest';
 import { chassisFold } from '../../src/commands/chassis.js';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { foldStream } from '../../src/commands/lifecycle.js';
-import type { Chassis, DomainEvent, OvsPort } from '../../src/events/index.js';
+import {
+  type Chassis,
+  commandCause,
+  type DomainEvent,
+  envelope,
+  type OvsPort,
+} from '../../src/events/index.js';
+import type { EventStore, ReadStreamOptions } from '../../src/store/event-store.js';
+import { openEventStore } from '../../src/store/open-event-store.js';
 
 const chassis: Chassis = {
   id: 'c1',
@@ -67,5 +77,45 @@ describe('chassisFold.foldAll', () => {
     expect(state.ovsPorts.size).toBe(50_000);
     // Reducing with evolve copies the map per event: 1.25 billion entry copies, minutes.
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('the command handler keeps the chassis fold between commands', () => {
+  const issuer = { app: 'api', actor: 'test' };
+
+  it('reads only new events, including other writers’ ones', async () => {
+    const inner = await openEventStore('memory://');
+    const reads: (bigint | undefined)[] = [];
+    const store: EventStore = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property === 'readStream')
+          return (stream: string, options?: ReadStreamOptions) => {
+            reads.push(options?.fromRevision);
+            return target.readStream(stream, options);
+          };
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const handler = new CommandHandler(store);
+    await handler.createChassis(chassis, issuer);
+    for (const name of ['tap1', 'tap2', 'tap3'])
+      expect((await handler.reportOvsPort(tap(name), issuer)).created).toBe(true);
+    // Another API instance reports tap4 meanwhile.
+    await store.appendToStream('chassis-c1', [
+      envelope(
+        { type: 'OvsPortCreated', data: tap('tap4') },
+        { app: 'api', cause: commandCause() },
+      ),
+    ]);
+    const again = await handler.reportOvsPort(tap('tap4'), issuer);
+    expect(again.created).toBe(false);
+    expect(again.appended).toBe(0);
+    const removed = await handler.removeOvsPort('c1', 'tap2', issuer);
+    expect(removed.appended).toBe(1);
+    await expect(handler.removeOvsPort('c1', 'tap2', issuer)).rejects.toThrow(/no interface tap2/);
+    // Whole stream while there is none and once it exists; then from the revision after the last.
+    expect(reads).toEqual([undefined, undefined, 1n, 2n, 3n, 5n, 5n]);
+    await store.close();
   });
 });
