@@ -1,0 +1,216 @@
+/**
+ * The `locus` command line (commander). `runCli` parses, runs one command and resolves with
+ * the exit code; failures print one line on stderr (see errors.ts for the codes).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { StoreUnavailableError } from '../store/errors.js';
+import { Context, type GlobalOptions, type Io } from './context.js';
+import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success; for verify: the read model and flows agree with the log
+  1  verify: the read model or a flow table disagrees with the log
+  2  usage: bad arguments, options or environment
+  3  not found: port, chassis, data folder or file
+  4  unavailable: locus or the database cannot be reached, or is not ready
+  5  in use: the embedded data folder is open in a running locus
+  6  refused: an export that fails verification, a non-empty import target, an outdated schema
+  7  unauthorized: the API refused the token
+ 10  unexpected failure
+
+Query commands (status, port, history, chassis) ask a running locus over HTTP; the others
+(migrate, rebuild, export, import, verify) open the store directly. See docs/operations.md.`;
+
+function version(): string {
+  try {
+    const pkg = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(pkg) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+};
+
+export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Command {
+  const program = new Command('locus');
+  const context = (command: Command) => new Context(io, command.optsWithGlobals<GlobalOptions>());
+
+  program
+    .description('Event-sourced logical-port locality: query, back up, restore and verify locus')
+    .version(version(), '-V, --version')
+    .addOption(
+      new Option('--url <url>', 'locus HTTP API (default: http://LOCUS_HTTP_HOST:LOCUS_HTTP_PORT)'),
+    )
+    .addOption(
+      new Option(
+        '--token <token>',
+        'API bearer token (default: LOCUS_TOKEN, else the tokens file)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--store <url>',
+        'event store: data folder or postgres:// URL (default: LOCUS_STORE_URL, ./data/locus)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--read-model <url>',
+        'read model database (default: LOCUS_READ_MODEL_URL, else the store)',
+      ),
+    )
+    .option('--json', 'machine-readable output')
+    .option('--no-color', 'no colours (also: NO_COLOR)')
+    .option('-q, --quiet', 'no progress or notes on stderr')
+    .showHelpAfterError('(locus --help lists the commands and options)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+
+  program
+    .command('status')
+    .description('chassis and their ports by locality (like ovn-sbctl show)')
+    .option('--limit <n>', 'port ids listed per chassis and locality', positiveInt, 8)
+    .option('--all', 'list every port id')
+    .action(async (options: { limit: number; all?: boolean }, command: Command) => {
+      const { status } = await import('./commands/query.js');
+      await status(context(command), options);
+    });
+
+  program
+    .command('port')
+    .argument('<id>', 'logical port id')
+    .description("a port's owner and its locality on every chassis")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { port } = await import('./commands/query.js');
+      await port(context(command), id);
+    });
+
+  program
+    .command('history')
+    .argument('<id>', 'logical port id')
+    .description("a port's audit trail: every event of its stream, with app and cause")
+    .option(
+      '--at <time>',
+      'time travel: the history up to this instant and the locality then (ISO-8601, or 15m / 2h ago)',
+    )
+    .action(async (id: string, options: { at?: string }, command: Command) => {
+      const { history } = await import('./commands/query.js');
+      await history(context(command), id, options);
+    });
+
+  program
+    .command('chassis')
+    .argument('<id>', 'chassis id')
+    .description("a chassis' ports with their locality there")
+    .option('--locality <locality>', 'only local, remote, distributed or unbound ports')
+    .action(async (id: string, options: { locality?: string }, command: Command) => {
+      const { chassis } = await import('./commands/query.js');
+      await chassis(context(command), id, options);
+    });
+
+  program
+    .command('migrate')
+    .description('bring the store (and read model) database schema up to date')
+    .action(async (_options: unknown, command: Command) => {
+      const { migrate } = await import('./commands/maintenance.js');
+      await migrate(context(command));
+    });
+
+  program
+    .command('rebuild')
+    .description('empty the read model and replay the whole log into it (progress on stderr)')
+    .action(async (_options: unknown, command: Command) => {
+      const { rebuild } = await import('./commands/maintenance.js');
+      await rebuild(context(command));
+    });
+
+  program
+    .command('export')
+    .argument('<file>', 'NDJSON file to write (- for standard output)')
+    .description('back up the whole log: NDJSON with a checksum trailer')
+    .action(async (file: string, _options: unknown, command: Command) => {
+      const { exportCommand } = await import('./commands/backup.js');
+      await exportCommand(context(command), file);
+    });
+
+  program
+    .command('import')
+    .argument('<file>', 'an export made by locus export')
+    .description('restore an export into an empty store: verified, all or nothing')
+    .option('--dry-run', 'only verify the file')
+    .action(async (file: string, options: { dryRun?: boolean }, command: Command) => {
+      const { importCommand } = await import('./commands/backup.js');
+      await importCommand(context(command), file, options);
+    });
+
+  program
+    .command('verify')
+    .description(
+      'replay the log in memory and compare it with the read model (and flows); exit 1 on any difference',
+    )
+    .option(
+      '--ovs <chassis=rundir,...>',
+      "also compare flows: each chassis' OVS run directory (OVS_RUNDIR), optionally :bridge",
+    )
+    .option(
+      '--allow-lag',
+      'a read model behind the log is not a difference (compare at its checkpoint)',
+    )
+    .option('--max <n>', 'differences listed in full', positiveInt, 50)
+    .action(
+      async (options: { ovs?: string; allowLag?: boolean; max: number }, command: Command) => {
+        const { verifyCommand } = await import('./commands/verify.js');
+        if (!(await verifyCommand(context(command), options))) done(ExitCode.disagree);
+      },
+    );
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: Io): Promise<ExitCodeValue> {
+  let code: ExitCodeValue = ExitCode.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    return report(io, error);
+  }
+}
+
+function report(io: Io, error: unknown): ExitCodeValue {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; commander has already printed usage errors.
+    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed') return ExitCode.ok;
+    if (error.code === 'commander.help' || error.code === 'commander.version') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  if (error instanceof CliError) {
+    io.stderr.write(`locus: ${error.message}\n`);
+    return error.code;
+  }
+  if (error instanceof StoreUnavailableError) {
+    io.stderr.write(`locus: ${error.message}\n`);
+    return ExitCode.unavailable;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr.write(`locus: unexpected failure: ${message}\n`);
+  if (io.env.LOCUS_DEBUG && error instanceof Error && error.stack) {
+    io.stderr.write(`${error.stack}\n`);
+  }
+  return ExitCode.internal;
+}
