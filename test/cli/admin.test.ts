@@ -2,7 +2,8 @@
  * The admin commands (export, import, rebuild, verify, migrate) as a user runs them: the real
  * bin/locus.js in a child process, on embedded data folders.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import { pino } from 'pino';
@@ -205,8 +206,10 @@ const postgres = inject('postgres');
 
 describe.skipIf(!postgres.available)('locus on PostgreSQL', { timeout: 120_000 }, () => {
   const urls: string[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const url of urls) await dropDatabase(url);
+    for (const cleanup of cleanups) await cleanup();
   });
 
   it('verifies in a snapshot, exports, and imports into an empty database', async () => {
@@ -224,7 +227,9 @@ describe.skipIf(!postgres.available)('locus on PostgreSQL', { timeout: 120_000 }
       await new Projector({ store, db: database.db, logger: pino({ level: 'silent' }) }).catchUp();
       await store.close();
     });
-    const file = join(dirname(await fresh('cli-pg')), 'pg.ndjson');
+    const dir = await mkdtemp(join(tmpdir(), 'locus-cli-pg-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'pg.ndjson');
     const [verified, exported] = await Promise.all([
       locus(['--store', source, 'verify']),
       locus(['--store', source, 'export', file]),
