@@ -3,9 +3,9 @@
  * ovs-vswitchd: `br-int` resolves to `$OVS_RUNDIR/br-int.mgmt`). OpenFlow 1.3; flow mods go as
  * one atomic bundle read from stdin.
  */
-import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { helperLauncher, type Launcher } from './launcher.js';
 
 export interface Ofctl {
   /** Applies `add`/`delete`/`delete_strict` lines as one atomic OpenFlow bundle. */
@@ -20,6 +20,8 @@ export interface SpawnOfctlOptions {
   readonly binary?: string;
   /** Kill ovs-ofctl after this long (ms). */
   readonly timeoutMs?: number;
+  /** How ovs-ofctl is started; default: from the shared helper process (see launcher.ts). */
+  readonly launcher?: Launcher;
 }
 
 export class OfctlError extends Error {
@@ -37,34 +39,23 @@ export function spawnOfctl(options: SpawnOfctlOptions = {}): Ofctl {
   const env = { ...process.env, ...options.env };
   const binary = options.binary ?? 'ovs-ofctl';
   const timeout = options.timeoutMs ?? 60_000;
-  const run = (what: string, args: readonly string[], input?: string) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawn(binary, ['-O', 'OpenFlow13', ...args], {
-        env,
-        timeout,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      child.on('error', reject);
-      // ovs-ofctl may exit (bad line) before reading all of stdin: ignore the broken pipe.
-      child.stdin.on('error', () => undefined);
-      child.on('close', (code, signal) => {
-        const stderr = Buffer.concat(err).toString('utf8').trim();
-        if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-        else
-          reject(
-            new OfctlError(
-              `ovs-ofctl ${what} failed (${signal ?? `exit ${code}`}): ${stderr.slice(0, 2000)}`,
-              code,
-              stderr,
-            ),
-          );
-      });
-      child.stdin.end(input ?? '');
+  const launch = options.launcher ?? helperLauncher;
+  const run = async (what: string, args: readonly string[], input?: string) => {
+    const { code, signal, stdout, stderr } = await launch({
+      command: binary,
+      args: ['-O', 'OpenFlow13', ...args],
+      env,
+      input: input ?? '',
+      timeoutMs: timeout,
     });
+    if (code === 0) return stdout;
+    const message = stderr.trim();
+    throw new OfctlError(
+      `ovs-ofctl ${what} failed (${signal ?? `exit ${code}`}): ${message.slice(0, 2000)}`,
+      code,
+      message,
+    );
+  };
   return {
     async bundle(bridge, ops) {
       if (ops.length === 0) return;
