@@ -5,6 +5,7 @@
 import { pino } from 'pino';
 import { loadChassisFile } from './agent/chassis-config.js';
 import { ovsInstalled } from './agent/host.js';
+import { assertFolderFree } from './cli/direct.js';
 import { loadConfig } from './config.js';
 import { loadDemo } from './demo/load-demo.js';
 import { loadHttpConfig } from './http/config.js';
@@ -19,6 +20,8 @@ const logger = pino({
 });
 
 async function main(): Promise<void> {
+  // Two processes on one embedded folder would corrupt it: refuse, naming the other one.
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(config.storeUrl)) assertFolderFree(config.storeUrl);
   const env = { ...process.env };
   if (!env.LOCUS_TOKENS && !env.LOCUS_TOKENS_FILE) {
     const file = ensureLocalTokens(config.storeUrl);
