@@ -66,10 +66,24 @@ export interface BindSizes {
   readonly bulk: number;
   /** OvsPortCreated events per append in the bulk bind. */
   readonly reportSize: number;
+  /** The bulk bind gives up (and records how far it got) after this long. */
+  readonly bulkDeadlineMs: number;
 }
 
-export const FULL_SIZES: BindSizes = { bound: 5_000, samples: 200, bulk: 5_000, reportSize: 500 };
-export const QUICK_SIZES: BindSizes = { bound: 500, samples: 50, bulk: 100, reportSize: 500 };
+export const FULL_SIZES: BindSizes = {
+  bound: 5_000,
+  samples: 200,
+  bulk: 5_000,
+  reportSize: 500,
+  bulkDeadlineMs: 300_000,
+};
+export const QUICK_SIZES: BindSizes = {
+  bound: 500,
+  samples: 50,
+  bulk: 200,
+  reportSize: 500,
+  bulkDeadlineMs: 60_000,
+};
 
 /** What the apps appended for a port, and when (performance.now()). */
 interface PortProgress {
@@ -290,24 +304,27 @@ export async function measureBind(
       await report(bulkIds.slice(k, k + sizes.reportSize));
     const reportedMs = performance.now() - t0;
     const bulkNames = bulkIds.map(portId);
-    let appendedMs = 0;
-    await until(
-      () => {
-        for (const id of bulkNames) if (progressOf.get(id)?.acked === undefined) return false;
-        appendedMs ||= performance.now() - t0;
-        for (const id of bulkNames) {
-          if (!localOnA(id)) return false;
-          for (const chassis of OTHERS) if (!remoteOn(chassis, id)) return false;
-        }
-        return true;
-      },
-      600_000,
-      'the bulk bind to converge',
-      5,
-    );
+    // Converged ports stay converged: walk the list once, from the first one not yet there.
+    let acked = 0;
+    let converged = 0;
+    let ackedMs = 0;
+    const deadline = t0 + sizes.bulkDeadlineMs;
+    while (converged < bulkNames.length && performance.now() < deadline) {
+      while (acked < bulkNames.length && progressOf.get(bulkNames[acked] as string)?.acked) acked++;
+      if (acked === bulkNames.length) ackedMs ||= performance.now() - t0;
+      while (converged < acked) {
+        const id = bulkNames[converged] as string;
+        if (!localOnA(id) || OTHERS.some((chassis) => !remoteOn(chassis, id))) break;
+        converged++;
+      }
+      if (converged < bulkNames.length) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const bulkMs = performance.now() - t0;
+    const done = converged === bulkNames.length;
     progress(
-      `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (reported in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(appendedMs / 1000).toFixed(2)} s)`,
+      done
+        ? `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (reported in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(ackedMs / 1000).toFixed(2)} s)`
+        : `bulk bind: ${converged} of ${bulkNames.length} ports converged at the ${sizes.bulkDeadlineMs / 1000} s deadline`,
     );
     records.push({
       name: `${prefix}/bulk`,
@@ -315,14 +332,15 @@ export async function measureBind(
         bound: sizes.bound,
         ports: sizes.bulk,
         perReport: sizes.reportSize,
-        ackedSeconds: Number((appendedMs / 1000).toFixed(2)),
+        converged: `${converged}/${sizes.bulk}`,
+        ackedSeconds: Number((ackedMs / 1000).toFixed(2)),
         flows: CHASSIS.map(flowCount).join('/'),
       },
       throughput: perSecond(sizes.bulk, bulkMs),
       unit: 'ports',
       value: { amount: bulkMs / 1000, unit: 's' },
       target: `< ${BULK_TARGET_S} s`,
-      met: bulkMs < BULK_TARGET_S * 1000,
+      met: done && bulkMs < BULK_TARGET_S * 1000,
       peakRssBytes: peakRssBytes(),
     });
   } finally {

@@ -87,7 +87,7 @@ const QUICK: Sizes = {
   maxMs: 2_000,
   commandMs: 2_000,
   subscribers: 100,
-  changes: 10,
+  changes: 20,
 };
 
 const QUERY_TARGET_MS = 5;

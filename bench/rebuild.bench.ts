@@ -30,7 +30,7 @@ import { createDatabase, findPostgresBinaries, startPostgres } from '../test/sup
 import { type Benchmark, type BenchOptions, type BenchRecord, peakRssBytes } from './lib.js';
 
 const FULL_EVENTS = 1_000_000;
-const QUICK_EVENTS = 50_000;
+const QUICK_EVENTS = 20_000;
 /** The embedded store appends one transaction at a time: a smaller full log keeps it minutes. */
 const FULL_EVENTS_EMBEDDED = 200_000;
 const CHASSIS = 50;

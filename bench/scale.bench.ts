@@ -115,7 +115,7 @@ const rebuild: Measure = async (ports, progress) => {
 
 const bind: Measure = async (ports, progress) => {
   const [latency] = await measureBind(
-    { bound: ports, samples: ports < 10_000 ? 10 : 20, bulk: 0, reportSize: 1 },
+    { bound: ports, samples: ports < 10_000 ? 10 : 20, bulk: 0, reportSize: 1, bulkDeadlineMs: 0 },
     (m) => progress(`  bind: ${m}`),
     'scale/bind',
   );
