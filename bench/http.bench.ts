@@ -11,9 +11,10 @@
  *  - http/port-query: `GET /v1/ports/:id` of random ports at a fixed offered rate of 2,000
  *    requests/s (open loop: latency counts from when each request was due) — target p99 < 5 ms;
  *  - http/port-query-max: the same query from 16 closed-loop workers: capacity;
- *  - http/command/create-port, http/command/ovsport: `POST /v1/ports` then
- *    `POST /v1/chassis/A/ovsports` for each new port (the apps bind it and the other chassis ack
- *    it meanwhile), 8 closed-loop workers;
+ *  - http/command/create-port: `POST /v1/ports`, 8 closed-loop workers; then
+ *    http/command/ovsport: `POST /v1/chassis/:id/ovsports` for each new port, one worker per
+ *    chassis as its agent would report (the apps bind the ports and the other chassis ack them
+ *    meanwhile); answers other than 2xx are counted in the record's parameters;
  *  - http/sse-fanout: 100 subscribers of `GET /v1/events`; an interface reported on a chassis
  *    (`POST …/ovsports`) → its LocalCreated reaches all 100: latency to the last subscriber,
  *    from the report (and, as http/sse-fanout-from-commit, from the event's commit).
@@ -104,13 +105,13 @@ function loadFigure(
   const ok = result.statuses['200'] ?? 0;
   const created = result.statuses['201'] ?? 0;
   const failed = result.completed - ok - created;
-  if (failed > 0)
-    throw new Error(
-      `${name}: ${failed} of ${result.completed} answers were not 2xx: ${JSON.stringify(result.statuses)}`,
-    );
   return {
     name,
-    params: { ...params, requests: result.completed },
+    params: {
+      ...params,
+      requests: result.completed,
+      ...(failed > 0 ? { not2xx: JSON.stringify(result.statuses) } : {}),
+    },
     throughput: perSecond(result.completed, result.elapsedMs),
     unit: 'requests',
     latencyMs: percentiles(result.latenciesMs),
@@ -262,18 +263,23 @@ async function measure(
     figures.push(
       loadFigure('http/command/create-port', created, { ...params, workers: commandWorkers }),
     );
-    const createdPerWorker = created.perWorker;
-    const reports: RequestSpec[][] = createdPerWorker.map((count, w) =>
-      Array.from({ length: count }, (_, k) => {
+    // One agent per chassis, one report in flight each (as HttpSink reports): the new ports
+    // are spread over the chassis.
+    const chassis = DEFAULT_LAYOUT.chassis;
+    const reports: RequestSpec[][] = chassis.map(() => []);
+    let n = 0;
+    created.perWorker.forEach((count, w) => {
+      for (let k = 0; k < count; k++) {
         const i = newPort(w, k);
-        return {
+        const on = n++ % chassis.length;
+        reports[on]?.push({
           method: 'POST',
-          path: '/v1/chassis/A/ovsports',
-          body: { name: `tap${i}`, ofport: (i % 60_000) + 1, ifaceId: portId(i) },
-        };
-      }),
-    );
-    progress(`  POST /v1/chassis/A/ovsports for the ${created.completed} new ports`);
+          path: `/v1/chassis/${chassis[on]}/ovsports`,
+          body: { name: `tap${i}`, ofport: 2_000 + (i % 60_000), ifaceId: portId(i) },
+        });
+      }
+    });
+    progress(`  POST /v1/chassis/:id/ovsports for the ${created.completed} new ports`);
     const reported = await client.load({
       kind: 'closed-loop',
       url: locus.url,
@@ -281,7 +287,7 @@ async function measure(
       durationMs: sizes.commandMs * 10,
     });
     figures.push(
-      loadFigure('http/command/ovsport', reported, { ...params, workers: commandWorkers }),
+      loadFigure('http/command/ovsport', reported, { ...params, workers: chassis.length }),
     );
     const drained = await timeIt(async () => {
       const log = await locus.store.headPosition();

@@ -8,7 +8,8 @@
  *
  * Options: `--quick` (CI sizes, same code paths), `--markdown` (the table as Markdown, for
  * bench/README.md), `--results=<file>` (append there instead), `--in-process` (no child
- * processes: for profiling one suite with `node --cpu-prof`).
+ * processes: for profiling one suite with `node --cpu-prof`), `--from=<file>` (run nothing:
+ * print the table of the figures in a results file, e.g. with `--markdown`).
  */
 import { execFileSync, fork } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -117,6 +118,7 @@ const quick = args.includes('--quick');
 const markdown = args.includes('--markdown');
 const inProcess = args.includes('--in-process');
 const resultsArg = args.find((a) => a.startsWith('--results='))?.slice('--results='.length);
+const fromArg = args.find((a) => a.startsWith('--from='))?.slice('--from='.length);
 const selected = args.filter((a) => !a.startsWith('--'));
 const names = selected.length > 0 ? selected : Object.keys(suites);
 for (const name of names)
@@ -150,7 +152,10 @@ function result(r: BenchRecord): string {
   return `${format(r.throughput)} ${r.unit}/s`;
 }
 
-function row(r: BenchRecord): string[] {
+/** A figure as printed: the record, and the load average around its suite (1-minute, before → after). */
+type Printed = BenchRecord & { readonly loadAverage?: { before: number; after: number } };
+
+function row(r: Printed): string[] {
   return [
     r.name,
     Object.entries(r.params)
@@ -163,6 +168,7 @@ function row(r: BenchRecord): string[] {
     r.baseline ? `${r.baseline.ratio.toFixed(2)}× ${r.baseline.name}` : '',
     r.target === undefined ? '' : `${r.target}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}`,
     `${Math.round(r.peakRssBytes / 2 ** 20)} MiB`,
+    r.loadAverage ? `${r.loadAverage.before}→${r.loadAverage.after}` : '',
   ];
 }
 
@@ -174,9 +180,10 @@ const HEADER = [
   'vs baseline',
   'target',
   'peak rss',
+  'load',
 ];
 
-function printTable(records: readonly BenchRecord[]): void {
+function printTable(records: readonly Printed[]): void {
   const rows = [HEADER, ...records.map(row)];
   if (markdown) {
     const cellOf = (cell: string) => cell.replaceAll('|', '\\|');
@@ -221,13 +228,22 @@ async function runInProcess(name: string, suite: Suite): Promise<BenchRecord[]> 
   return bench({ quick, progress: (m) => console.error(`  ${name}: ${m}`) });
 }
 
+if (fromArg) {
+  const lines = readFileSync(fromArg, 'utf8').trim().split('\n');
+  const figures = lines
+    .map((line) => JSON.parse(line) as Printed & { kind?: string })
+    .filter((record) => record.kind === 'figure');
+  printTable(figures);
+  process.exit(0);
+}
+
 const resultsFile = resultsArg
   ? resolve(resultsArg)
   : join(here, 'results', `${context.date.slice(0, 10)}.ndjson`);
 mkdirSync(dirname(resultsFile), { recursive: true });
 const append = (line: object) => appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
 
-const all: BenchRecord[] = [];
+const all: Printed[] = [];
 const failed: string[] = [];
 for (const name of names) {
   const suite = suites[name] as Suite;
@@ -264,7 +280,7 @@ for (const name of names) {
     ...(error ? { error } : {}),
   });
   console.error(`bench ${name}: ${status}, ${records.length} figures in ${seconds} s`);
-  all.push(...records);
+  all.push(...records.map((record) => ({ ...record, loadAverage: load })));
 }
 printTable(all);
 console.log(
