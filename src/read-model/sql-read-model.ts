@@ -56,11 +56,32 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   }
 
   async port(id: string): Promise<PortRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('rm_ports')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
+    // One round trip for the common case: the port's row joined with its views (none is fine),
+    // and only the columns the answer needs (not the facts).
+    const rows = await this.#db
+      .selectFrom('rm_ports as p')
+      .leftJoin('rm_port_views as v', 'v.port_id', 'p.id')
+      .select([
+        'p.id',
+        'p.switch_id',
+        'p.device_owner',
+        'p.owner',
+        'p.requested_chassis',
+        'p.distributed',
+        'p.distributed_since',
+        'p.reasons',
+        'p.deleted',
+        'p.position',
+        'v.chassis',
+        'v.locality',
+        'v.since',
+        'v.remote_ready',
+        'v.owner_acked',
+      ])
+      .where('p.id', '=', id)
+      .orderBy('v.chassis')
+      .execute();
+    const row = rows[0];
     if (row === undefined) return undefined;
     let views: PortView[];
     if (row.distributed && !row.deleted) {
@@ -75,19 +96,17 @@ export class SqlReadModel implements ReadModel, PortDirectory {
         ownerAcked: null,
       }));
     } else {
-      const rows = await this.#db
-        .selectFrom('rm_port_views')
-        .selectAll()
-        .where('port_id', '=', id)
-        .orderBy('chassis')
-        .execute();
-      views = rows.map((view) => ({
-        chassis: view.chassis,
-        locality: view.locality,
-        since: toIsoString(view.since),
-        remoteReady: view.remote_ready,
-        ownerAcked: view.owner_acked,
-      }));
+      views = [];
+      for (const view of rows) {
+        if (view.chassis === null || view.locality === null || view.since === null) continue;
+        views.push({
+          chassis: view.chassis,
+          locality: view.locality,
+          since: toIsoString(view.since),
+          remoteReady: view.remote_ready === true,
+          ownerAcked: view.owner_acked,
+        });
+      }
     }
     return {
       id: row.id,
