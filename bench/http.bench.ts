@@ -119,6 +119,24 @@ function loadFigure(
   };
 }
 
+/**
+ * Resolves once the apps and the read model have caught up with the log and the apps append
+ * nothing more (their own appends are followed by more decisions: wait for quiet).
+ */
+async function settled(locus: Locus): Promise<void> {
+  for (;;) {
+    const head = await locus.store.headPosition();
+    await until(
+      () => locus.projector.position >= head && locus.runner.headPosition >= head,
+      600_000,
+      'the apps and the read model to catch up',
+      20,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if ((await locus.store.headPosition()) === head) return;
+  }
+}
+
 /** Writes the cloud to the log and marks it decided; resolves with the head position. */
 async function preload(url: string, ports: number, progress: (m: string) => void) {
   const database = await openDatabase(url);
@@ -289,17 +307,7 @@ async function measure(
     figures.push(
       loadFigure('http/command/ovsport', reported, { ...params, workers: chassis.length }),
     );
-    const drained = await timeIt(async () => {
-      const log = await locus.store.headPosition();
-      await until(
-        async () =>
-          locus.projector.position >= (await locus.store.headPosition()) &&
-          locus.runner.headPosition >= log,
-        600_000,
-        'the apps to bind the new ports',
-        20,
-      );
-    });
+    const drained = await timeIt(() => settled(locus));
     progress(
       `  apps and read model caught up ${(drained / 1000).toFixed(1)} s after the last report`,
     );
