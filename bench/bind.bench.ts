@@ -333,7 +333,7 @@ export async function measureBind(
         ports: sizes.bulk,
         perReport: sizes.reportSize,
         converged: `${converged}/${sizes.bulk}`,
-        ackedSeconds: Number((ackedMs / 1000).toFixed(2)),
+        ...(ackedMs > 0 ? { ackedSeconds: Number((ackedMs / 1000).toFixed(2)) } : {}),
         flows: CHASSIS.map(flowCount).join('/'),
       },
       throughput: perSecond(sizes.bulk, bulkMs),

@@ -145,6 +145,7 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
       unit: 'flows',
       latencyMs: percentiles(installs),
       target: '≥ 10k flows/s',
+      met: perSecond(desired.flows.size, best) >= 10_000,
       peakRssBytes: peakRssBytes(),
     });
 
@@ -190,6 +191,7 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
       unit: 'changes',
       latencyMs: percentiles(latencies),
       target: 'p99 < 100 ms',
+      met: percentiles(latencies).p99 < 100,
       peakRssBytes: peakRssBytes(),
     });
   } finally {
