@@ -14,6 +14,7 @@ import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { HttpConfig } from './http/config.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
+import { registerProjectorMetrics } from './projections/metrics.js';
 import { Projector } from './projections/projector.js';
 import { SqlReadModel } from './read-model/sql-read-model.js';
 import { isEsdbUrl } from './store/esdb/connection.js';
@@ -136,6 +137,9 @@ function registerProcessMetrics(server: LocusServer, projector: Projector, runne
       this.set(Number((await projector.metrics()).lag));
     },
   });
+  // Position, events by outcome (applied, refused, skipped: unreadable by this version,
+  // ignored) and batches; the lag gauge above is kept as it is.
+  registerProjectorMetrics(server.locus.metrics.registry, projector);
   new Gauge({
     name: 'locus_apps_events',
     help: 'App runner counters: processed, appended, refused, conflicts, skipped, gave up',

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -100,7 +100,7 @@ export class AgentHost {
     for (const chassis of this.options.chassis) {
       const ovsRunDir = join(this.options.ovsDir, chassis.id);
       await mkdir(ovsRunDir, { recursive: true });
-      await run('bash', [sandboxScript, 'start', ovsRunDir]);
+      await startOrAdoptSandbox(ovsRunDir, logger);
       this.startedSandboxes.push(ovsRunDir);
       const agent = new ChassisAgent({
         chassis,
@@ -133,6 +133,34 @@ export class AgentHost {
     for (const dir of this.startedSandboxes.splice(0))
       await run('bash', [sandboxScript, 'stop', dir]).catch(() => undefined);
   }
+}
+
+/** Whether the daemon whose pidfile is `pidfile` runs (a zombie awaiting its reaper does not). */
+async function daemonRuns(pidfile: string): Promise<boolean> {
+  const pid = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
+  if (!pid) return false;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return false;
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+/**
+ * Starts the chassis' Open vSwitch — or adopts the one a previous run of this process left
+ * running. The daemons outlive a locus that was killed (they are detached, and the data path
+ * must keep forwarding while the controller restarts); starting them again would fail ("already
+ * running") and keep locus from coming back. Half a sandbox (one daemon gone) is stopped and
+ * started afresh.
+ */
+async function startOrAdoptSandbox(dir: string, logger: Logger): Promise<void> {
+  const running = await Promise.all(
+    ['ovsdb-server', 'ovs-vswitchd'].map((daemon) => daemonRuns(join(dir, `${daemon}.pid`))),
+  );
+  if (running.every(Boolean)) {
+    logger.info({ ovs: dir }, 'adopting the Open vSwitch a previous run left running');
+    return;
+  }
+  if (running.some(Boolean)) await run('bash', [sandboxScript, 'stop', dir]);
+  await run('bash', [sandboxScript, 'start', dir]);
 }
 
 /** Creates the chassis, or brings its document up to date; unchanged is fine. */

@@ -32,9 +32,14 @@ export const classification: LocalityApp = {
   *affected(topology, event) {
     switch (event.type) {
       case 'OvsPortCreated':
-      case 'OvsPortUpdated':
+      case 'OvsPortUpdated': {
         if (event.data.ifaceId) yield event.data.ifaceId;
+        // Asked before folding too: an interface re-pointed to another port (its iface-id
+        // changed) releases the port it carried until now.
+        const observed = topology.ovsPorts.get(`${event.data.chassis}\u0000${event.data.name}`);
+        if (observed?.ifaceId && observed.ifaceId !== event.data.ifaceId) yield observed.ifaceId;
         return;
+      }
       case 'OvsPortDeleted': {
         const observed = topology.ovsPorts.get(`${event.data.chassis}\u0000${event.data.name}`);
         if (observed?.ifaceId) yield observed.ifaceId;

@@ -76,6 +76,17 @@ export class PortLocalityFold {
     if (refusalCodeOf(entry.facts, lportEvent) === null) applyFactsInPlace(entry.facts, lportEvent);
   }
 
+  /**
+   * An event of `lport-<portId>` this version cannot read (unknown type, newer schema): its
+   * content is not folded, but it holds a revision of the stream, which the next append must
+   * expect — else every append to the port would conflict forever.
+   */
+  skip(portId: string, revision: bigint): void {
+    const entry = this.ports.get(portId);
+    if (entry) entry.revision = revision;
+    else this.ports.set(portId, { facts: initialFacts(), revision });
+  }
+
   /** The facts after an accepted event, without touching `port` (used to chain decisions). */
   static evolve(_portId: string, port: PortLocality, event: DomainEvent): PortLocality {
     const lportEvent = toLportEvent(event);

@@ -16,7 +16,9 @@ import {
   decodeEvent,
   deterministicId,
   envelope,
+  localityEventTypes,
   lportStream,
+  parseStreamName,
 } from '../events/index.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import { owns, type Partition } from '../store/esdb/partitions.js';
@@ -40,6 +42,9 @@ export const allApps: readonly LocalityApp[] = [
   tunnel,
   provider,
 ];
+
+const localityTypes = new Set<string>(localityEventTypes);
+const isLocalityEvent = (event: DomainEvent): boolean => localityTypes.has(event.type);
 
 export interface AppRunnerOptions {
   readonly store: EventStore;
@@ -94,6 +99,7 @@ export class AppRunner {
   /** Ports this runner appended to, as they are after its appends, until the fold catches up. */
   private readonly ahead = new Map<string, PortLocality>();
   private loop: Promise<void> | undefined;
+  private stopping: AbortController | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
     this.apps = options.apps ?? allApps;
@@ -132,16 +138,39 @@ export class AppRunner {
   /** Follows the log live (catch-up, then live) until `stop`. */
   async start(): Promise<void> {
     await this.loadCheckpoint();
-    const subscription = this.options.store.subscribeToAll({ after: this.position });
-    this.subscription = subscription;
-    this.loop = (async () => {
-      for await (const recorded of subscription) await this.handleWithRetry(recorded);
-    })().catch((error: unknown) => {
-      this.options.logger.error({ err: error }, 'app runner subscription failed');
-    });
+    this.stopping = new AbortController();
+    this.loop = this.follow(this.stopping.signal);
+  }
+
+  /**
+   * A subscription ends when the store fails (unreachable, restarted): resubscribe after the
+   * last event handled, with backoff, until stopped — never give up following the log.
+   */
+  private async follow(stopping: AbortSignal): Promise<void> {
+    for (let failures = 0; !stopping.aborted; ) {
+      const subscription = this.options.store.subscribeToAll({ after: this.position });
+      this.subscription = subscription;
+      try {
+        for await (const recorded of subscription) {
+          await this.handleWithRetry(recorded, stopping);
+          failures = 0;
+        }
+        if (stopping.aborted) return;
+        failures++;
+      } catch (error) {
+        if (stopping.aborted) return;
+        failures++;
+        this.options.logger.error(
+          { err: error, position: String(this.position), failures },
+          'app runner subscription failed; resubscribing after its last event',
+        );
+      }
+      await sleep(Math.min(5000, 100 * 2 ** failures), stopping);
+    }
   }
 
   async stop(): Promise<void> {
+    this.stopping?.abort();
     await this.subscription?.close();
     await this.loop;
     await this.options.checkpoints.save(this.name, this.position);
@@ -152,18 +181,19 @@ export class AppRunner {
   }
 
   /** A transient failure (store unreachable) must not skip an event: retry it with backoff. */
-  private async handleWithRetry(recorded: RecordedEvent): Promise<void> {
+  private async handleWithRetry(recorded: RecordedEvent, stopping: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.handle(recorded);
         return;
       } catch (error) {
+        if (stopping.aborted) throw error;
         const delay = Math.min(5000, 100 * 2 ** attempt);
         this.options.logger.warn(
           { err: error, position: String(recorded.position), attempt, delay },
           'app runner failed on an event, retrying',
         );
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay, stopping);
       }
     }
   }
@@ -173,6 +203,8 @@ export class AppRunner {
     const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
     if (!decoded.ok) {
       this.position = recorded.position;
+      const stream = parseStreamName(recorded.streamName);
+      if (stream?.category === 'lport') this.topology.skipUnreadable(stream.id, recorded.revision);
       if (!recorded.streamName.startsWith('checkpoint-')) {
         this.metrics.skipped++;
         this.options.logger.warn(
@@ -214,7 +246,14 @@ export class AppRunner {
 
   private affectedBy(event: DomainEvent): Map<LocalityApp, Set<string>> {
     const affected = new Map<LocalityApp, Set<string>>();
-    for (const app of this.apps) affected.set(app, new Set());
+    // Level-triggered on the port itself: every app re-checks a port whose locality changed.
+    // Usually a no-op (the change was decided on the `ahead` view). After a restart it is not:
+    // a predecessor lagging behind the commands appended decisions after model events it
+    // never handled; re-deciding those events, this runner saw a fold without its
+    // predecessor's later decisions, so one that should undo them (a trunk parent deleted)
+    // decided nothing. Folding them now brings the port back to what the apps want.
+    const own = isLocalityEvent(event) ? portOf(event) : undefined;
+    for (const app of this.apps) affected.set(app, new Set(own === undefined ? [] : [own]));
     this.collectAffected(event, affected);
     return affected;
   }
@@ -338,6 +377,7 @@ export class AppRunner {
       for (const r of recorded) {
         const decoded = decodeEvent(r.type, r.data, r.metadata.schemaVersion);
         if (decoded.ok) fold.apply(decoded.event, r.revision);
+        else fold.skip(portId, r.revision);
       }
       return fold.get(portId);
     } catch (error) {
@@ -345,4 +385,18 @@ export class AppRunner {
       throw error;
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -73,6 +73,11 @@ export class Topology {
     return this.locality.get(portId);
   }
 
+  /** An event of the port's stream this version cannot read: skipped, its revision kept. */
+  skipUnreadable(portId: string, revision: bigint): void {
+    this.locality.skip(portId, revision);
+  }
+
   /** Ports claimed local by `chassis` on `switchId`. */
   localPortsOn(chassis: string, switchId: string): ReadonlySet<string> {
     return this.localPortsByChassisSwitch.get(`${chassis}\u0000${switchId}`);

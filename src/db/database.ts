@@ -114,6 +114,15 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   pool.on('error', (error) =>
     options.logger?.warn({ err: error }, 'idle PostgreSQL client failed'),
   );
+  // The pool listens for errors only on idle clients. A client checked out for a query when
+  // its server goes away (PostgreSQL restarted, backend terminated) emits `error` too, and an
+  // `error` event nobody listens to crashes the process. The query itself fails with the
+  // error (a 503 for commands); this listener only keeps the process alive.
+  pool.on('connect', (client) => {
+    client.on('error', (error) =>
+      options.logger?.warn({ err: error }, 'PostgreSQL connection lost during a query'),
+    );
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listener = new PgListener(config, options.logger);
   return {

@@ -27,6 +27,7 @@ export const problemCatalogue = {
   conflict: { status: 409, title: 'The current state forbids the change' },
   contention: { status: 409, title: 'Concurrent changes kept winning; retry' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'uri-too-long': { status: 414, title: 'A path parameter is too long' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal error' },
@@ -99,6 +100,8 @@ const frameworkProblem = (error: FastifyError): ProblemError | undefined => {
       return new ProblemError('method-not-allowed', error.message);
     case 413:
       return new ProblemError('payload-too-large', error.message);
+    case 414:
+      return new ProblemError('uri-too-long', error.message);
     case 415:
       return new ProblemError('unsupported-media-type', error.message);
     default:
@@ -177,6 +180,36 @@ export function sendProblem(
     .code(problemCatalogue[problem.code].status)
     .type('application/problem+json')
     .send(problemBody(problem, instanceOf(request)));
+}
+
+/**
+ * The router's own refusals, before any route is matched (Fastify's `frameworkErrors`): a
+ * malformed percent-encoding in the path (FST_ERR_BAD_URL), a parameter longer than the
+ * router accepts (FST_ERR_MAX_PARAM_LENGTH). Without this they would be Fastify's plain JSON.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error.code === 'FST_ERR_BAD_URL') {
+    const reason = 'malformed percent-encoding in the path';
+    return sendProblem(
+      request,
+      reply,
+      new ProblemError('validation', `the URL is not valid: ${reason}`, {
+        errors: [{ field: 'url', in: 'path', reason }],
+      }),
+    );
+  }
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return sendProblem(
+      request,
+      reply,
+      new ProblemError('uri-too-long', 'a path parameter is too long'),
+    );
+  }
+  return problemErrorHandler(error, request, reply);
 }
 
 /** The server's error handler: everything becomes problem+json; 5xx are logged, not leaked. */

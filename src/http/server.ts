@@ -20,7 +20,13 @@ import type { EventStore } from '../store/event-store.js';
 import { anonymousOperator, authenticate, TokenVerifier } from './auth.js';
 import { type HttpConfig, type HttpConfigInput, httpConfig } from './config.js';
 import { createMetrics, type LocusMetrics, observeHttp } from './metrics.js';
-import { instanceOf, ProblemError, problemErrorHandler, sendProblem } from './problem.js';
+import {
+  frameworkErrorHandler,
+  instanceOf,
+  ProblemError,
+  problemErrorHandler,
+  sendProblem,
+} from './problem.js';
 import { agentRoutes } from './routes/agents.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
@@ -111,6 +117,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
     routerOptions: { maxParamLength: 400 },
     trustProxy: config.trustProxy,
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('locus', { config, metrics, commands, feed } satisfies LocusHttp);

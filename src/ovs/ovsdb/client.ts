@@ -377,12 +377,33 @@ export class OvsdbClient {
   }
 
   private notified(method: string, params: unknown): void {
-    if (method !== 'update' || !Array.isArray(params) || params.length < 2) return;
+    if (method !== 'update') return;
+    if (!Array.isArray(params) || params.length < 2) {
+      this.logger.warn(
+        { ovsdb: this.describe() },
+        'ovsdb sent an update without [monitor, updates]',
+      );
+      return;
+    }
     const monitor = this.active.get(JSON.stringify(params[0]));
     const schema = this.currentSchema;
     if (!monitor || !schema) return;
-    if (monitor.queued) monitor.queued.push(params[1]);
-    else monitor.replica.applyUpdate(schema, params[1]);
+    if (monitor.queued) {
+      monitor.queued.push(params[1]);
+      return;
+    }
+    try {
+      monitor.replica.applyUpdate(schema, params[1]);
+    } catch (error) {
+      // A malformed update (called from the socket's data handler: a throw here would be an
+      // uncaught exception). The replica is unchanged; a new session resyncs it from a
+      // snapshot, so nothing the server holds is missed.
+      this.logger.error(
+        { ovsdb: this.describe(), err: error },
+        'ovsdb sent an update that cannot be applied; resyncing',
+      );
+      this.connection?.close(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** Probes an idle peer with `echo`; a probe left unanswered drops the session. */

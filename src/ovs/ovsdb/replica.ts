@@ -4,7 +4,7 @@
  * reconnect the new snapshot is compared with what the replica holds and only the rows that
  * really differ are reported — so a restarted ovsdb-server yields no spurious changes.
  */
-import { type Row, rowEquals } from './codec.js';
+import { CodecError, type Row, rowEquals } from './codec.js';
 import type { DatabaseSchema } from './schema.js';
 import { decodeRow } from './transact.js';
 
@@ -120,26 +120,38 @@ export class Replica<Tables extends { [T in keyof Tables]: object } = Record<str
     if (changes.length > 0 || !resync) this.emit(changes, resync);
   }
 
-  /** Folds an `update` notification's table-updates. */
+  /**
+   * Folds an `update` notification's table-updates, all or nothing: every row is decoded before
+   * the replica changes, so a malformed one (CodecError) leaves it as it was — the caller then
+   * resyncs from a new snapshot, and listeners never miss a change the replica holds.
+   */
   applyUpdate(schema: DatabaseSchema, wire: unknown): void {
+    const decoded: { table: string; uuid: string; row: Row | undefined }[] = [];
+    for (const [table, rows] of Object.entries(objectOf(wire, 'table-updates'))) {
+      if (!this.data.has(table)) continue;
+      for (const [uuid, update] of Object.entries(objectOf(rows, `updates of ${table}`))) {
+        const next = objectOf(update, `update of ${table} ${uuid}`).new;
+        decoded.push({
+          table,
+          uuid,
+          row:
+            next === undefined
+              ? undefined
+              : decodeRow(schema, table, objectOf(next, `new ${table} row`), uuid),
+        });
+      }
+    }
     const changes: AnyChange[] = [];
-    for (const [table, rows] of Object.entries((wire ?? {}) as TableUpdates)) {
-      const current = this.data.get(table);
-      if (!current) continue;
-      for (const [uuid, update] of Object.entries(rows)) {
-        const old = current.get(uuid);
-        const name = table;
-        if (update.new) {
-          // `monitor` sends every monitored column in `new`, for inserts and modifications.
-          const row = decodeRow(schema, table, update.new, uuid);
-          current.set(uuid, row);
-          changes.push(
-            old ? { table: name, uuid, old, new: row } : { table: name, uuid, new: row },
-          );
-        } else if (old) {
-          current.delete(uuid);
-          changes.push({ table: name, uuid, old });
-        }
+    for (const { table, uuid, row } of decoded) {
+      const current = this.data.get(table) as Map<string, Row>;
+      const old = current.get(uuid);
+      if (row) {
+        // `monitor` sends every monitored column in `new`, for inserts and modifications.
+        current.set(uuid, row);
+        changes.push(old ? { table, uuid, old, new: row } : { table, uuid, new: row });
+      } else if (old) {
+        current.delete(uuid);
+        changes.push({ table, uuid, old });
       }
     }
     if (changes.length > 0) this.emit(changes, false);
@@ -155,4 +167,13 @@ export class Replica<Tables extends { [T in keyof Tables]: object } = Record<str
       }
     }
   }
+}
+
+/** `value` as a JSON object, or a CodecError naming `what`. */
+function objectOf(value: unknown, what: string): Record<string, unknown> & { new?: unknown } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new CodecError(
+      `${what}: expected an object, got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  return value as Record<string, unknown>;
 }

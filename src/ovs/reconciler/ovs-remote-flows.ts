@@ -101,12 +101,15 @@ export class OvsRemoteFlows implements RemoteFlows {
     });
     this.agents.set(chassis.chassis, reconciler);
     this.caches.set(chassis.chassis, new FlowCache());
+    // Follow before the first sync: it computes the flows from the topology of that moment,
+    // and a runner still catching up (after a restart) moves on while ovs-ofctl works; only a
+    // position noted before the sync tells that it must run again.
+    this.startFollowing();
     try {
       await reconciler.start();
     } catch (error) {
       logger.warn({ err: error }, 'initial flow sync failed; retrying in the background');
     }
-    this.startFollowing();
     return reconciler;
   }
 
