@@ -218,7 +218,7 @@ export class AppRunner {
     const deciding = recorded.position > (this.checkpoint ?? 0n);
     const affected = deciding ? this.affectedBy(event) : undefined;
     const portId = portOf(event);
-    const acksBefore = deciding && portId ? this.topology.portLocality(portId).acks : [];
+    const acksBefore = deciding && portId ? this.topology.portLocality(portId).acks.slice() : [];
     this.topology.apply(event, recorded.revision);
     this.position = recorded.position;
     this.metrics.processed++;
