@@ -86,6 +86,7 @@ export class SyntheticLog {
         this.page(options.after ?? 0n, options.maxCount ?? 1_000),
       headPosition: async () => this.head,
       appendToStream: unsupported,
+      appendToStreams: unsupported,
       readStream: unsupported,
       subscribeToAll: unsupported,
       streamRevision: unsupported,

@@ -5,6 +5,7 @@
  * Revisions and positions are bigints: EventStoreDB's are unsigned 64-bit, and the port must
  * carry them without loss.
  */
+import type { WrongExpectedVersionError } from './errors.js';
 
 /** Metadata stamped on every event; JSON, stored beside the data. */
 export interface EventMetadata {
@@ -49,6 +50,19 @@ export interface AppendResult {
   /** Global position of the last event appended (or of the existing one on idempotent replay). */
   readonly position: bigint;
 }
+
+/** One stream's part of an appendToStreams call. */
+export interface StreamAppend {
+  readonly streamName: string;
+  readonly events: readonly NewEvent[];
+  /** Default 'any'. */
+  readonly expectedRevision?: ExpectedRevision;
+}
+
+/** What became of one StreamAppend: written (or an idempotent replay), or refused. */
+export type StreamAppendOutcome =
+  | { readonly ok: true; readonly result: AppendResult }
+  | { readonly ok: false; readonly error: WrongExpectedVersionError };
 
 export interface ReadStreamOptions {
   readonly direction?: 'forwards' | 'backwards';
@@ -99,6 +113,14 @@ export interface EventStore {
     events: readonly NewEvent[],
     options?: { expectedRevision?: ExpectedRevision },
   ): Promise<AppendResult>;
+  /**
+   * Independent appends in one call: each is checked and written as appendToStream would, in
+   * array order (a later one sees the earlier ones' events); one whose expected revision fails
+   * (or that conflicts with stored ids) is refused and reported, the others are written. Any
+   * other failure (invalid input, a deleted stream, the store) rejects the call and writes
+   * nothing (SQL: one transaction; EventStoreDB: see docs/eventstoredb.md).
+   */
+  appendToStreams(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeOptions): Subscription;

@@ -46,10 +46,18 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
+  StreamAppendOutcome,
   StreamMetadata,
   SubscribeOptions,
 } from '../event-store.js';
-import { checkCount, checkStreamName, toEventRows, toMetadataColumns } from '../sql/input.js';
+import {
+  checkCount,
+  checkStreamName,
+  type EventRow,
+  toEventRows,
+  toMetadataColumns,
+} from '../sql/input.js';
 import { esdbConnectionString } from './connection.js';
 import { isTransient, toStoreError } from './errors.js';
 import { EsdbSubscription, type ReconnectPolicy } from './esdb-subscription.js';
@@ -127,14 +135,7 @@ export class EsdbEventStore implements EventStore {
   ): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     return this.#call({ streamName, expected }, async () => {
-      checkStreamName(streamName);
-      checkExpected(expected);
-      const rows = toEventRows(streamName, events);
-      for (const event of events) {
-        if (event.type.startsWith('$')) {
-          throw new EventStoreError(`event type ${event.type} is reserved for system events`);
-        }
-      }
+      const rows = checkAppend(streamName, events, expected);
       if (expected === 'stream_exists') {
         const last = await this.#lastEvent(streamName);
         if (last.kind === 'none') {
@@ -157,6 +158,32 @@ export class EsdbEventStore implements EventStore {
           : await this.#positionOf(streamName, result.nextExpectedRevision);
       return { nextExpectedRevision: result.nextExpectedRevision, position };
     });
+  }
+
+  /**
+   * One append after another, each its own server call (see docs/eventstoredb.md "Appending to
+   * many streams"): every item is checked first, so invalid input writes nothing, but a failure
+   * other than a conflict (a deleted stream, the server) leaves the items before it written.
+   */
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+    if (this.#closed) throw new StoreUnavailableError('the event store is closed');
+    for (const append of appends) {
+      checkAppend(append.streamName, append.events, append.expectedRevision ?? 'any');
+    }
+    const outcomes: StreamAppendOutcome[] = [];
+    for (const append of appends) {
+      try {
+        const expectedRevision = append.expectedRevision ?? 'any';
+        const result = await this.appendToStream(append.streamName, append.events, {
+          expectedRevision,
+        });
+        outcomes.push({ ok: true, result });
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
   }
 
   readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -486,6 +513,23 @@ function serverFilter(plan: FilterPlan): ClientReadAllOptions['filter'] {
   if (plan.server.on === 'stream') return streamNameFilter({ prefixes: plan.server.prefixes });
   if ('regex' in plan.server) return eventTypeFilter({ regex: plan.server.regex });
   return eventTypeFilter({ prefixes: plan.server.prefixes });
+}
+
+/** Checks one append's input; its events as rows (ids in canonical form). */
+function checkAppend(
+  streamName: string,
+  events: readonly NewEvent[],
+  expected: ExpectedRevision,
+): EventRow[] {
+  checkStreamName(streamName);
+  checkExpected(expected);
+  const rows = toEventRows(streamName, events);
+  for (const event of events) {
+    if (event.type.startsWith('$')) {
+      throw new EventStoreError(`event type ${event.type} is reserved for system events`);
+    }
+  }
+  return rows;
 }
 
 function checkExpected(expected: ExpectedRevision): void {

@@ -48,16 +48,20 @@ export function checkExpectedRevision(
   expected: ExpectedRevision,
   actual: bigint | undefined,
 ): void {
+  checkExpectedRevisionValue(expected);
   const ok =
     expected === 'any' ||
     (expected === 'no_stream' && actual === undefined) ||
     (expected === 'stream_exists' && actual !== undefined) ||
     (typeof expected === 'bigint' && actual === expected);
-  if (ok) return;
+  if (!ok) throw new WrongExpectedVersionError(streamName, expected, actual);
+}
+
+/** Refuses an expected revision that is none of the allowed forms. */
+export function checkExpectedRevisionValue(expected: ExpectedRevision): void {
   if (typeof expected !== 'bigint' && !['any', 'no_stream', 'stream_exists'].includes(expected)) {
     throw new EventStoreError(`invalid expected revision ${String(expected)}`);
   }
-  throw new WrongExpectedVersionError(streamName, expected, actual);
 }
 
 export function checkCount(name: string, value: number | undefined): void {

@@ -55,6 +55,8 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
+  StreamAppendOutcome,
   StreamMetadata,
   SubscribeOptions,
   Subscription,
@@ -64,6 +66,7 @@ import { ChangeSignal } from './change-signal.js';
 import {
   checkCount,
   checkExpectedRevision,
+  checkExpectedRevisionValue,
   checkStreamName,
   type EventRow,
   toEventRows,
@@ -136,6 +139,41 @@ export class SqlEventStore implements EventStore {
         .execute((trx) => this.#append(trx, streamName, rows, expected));
       if (outcome.wrote) this.#signal.notify();
       return outcome.result;
+    });
+  }
+
+  appendToStreams(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+    return this.#operation(async () => {
+      // Every item is checked before the transaction, so invalid input writes nothing.
+      const checked = appends.map((append) => {
+        checkStreamName(append.streamName);
+        const expected = append.expectedRevision ?? 'any';
+        checkExpectedRevisionValue(expected);
+        return { ...append, expected, rows: toEventRows(append.streamName, append.events) };
+      });
+      if (checked.length === 0) return [];
+      let wrote = false;
+      const outcomes = await this.#db.transaction().execute(async (trx) => {
+        const outcomes: StreamAppendOutcome[] = [];
+        for (const append of checked) {
+          try {
+            const outcome = await this.#append(
+              trx,
+              append.streamName,
+              append.rows,
+              append.expected,
+            );
+            wrote ||= outcome.wrote;
+            outcomes.push({ ok: true, result: outcome.result });
+          } catch (error) {
+            if (!(error instanceof WrongExpectedVersionError)) throw error;
+            outcomes.push({ ok: false, error });
+          }
+        }
+        return outcomes;
+      });
+      if (wrote) this.#signal.notify();
+      return outcomes;
     });
   }
 
