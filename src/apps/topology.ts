@@ -42,6 +42,12 @@ class Index<K, V> {
 }
 const empty: ReadonlySet<never> = new Set();
 
+/** Told about every applied event before and after it is folded (e.g. to track what it dirtied). */
+export interface TopologyListener {
+  before(topology: Topology, event: DomainEvent): void;
+  after(topology: Topology, event: DomainEvent): void;
+}
+
 const ovsKey = (chassis: string, name: string) => `${chassis}\u0000${name}`;
 
 export class Topology {
@@ -68,6 +74,7 @@ export class Topology {
   /** `chassis\0switch` → ports claimed local on that chassis (selective topology). */
   private readonly localPortsByChassisSwitch = new Index<string, string>();
   readonly claimedPortsByChassis = new Index<string, string>();
+  private readonly listeners = new Set<TopologyListener>();
 
   portLocality(portId: string): PortLocality {
     return this.locality.get(portId);
@@ -93,7 +100,23 @@ export class Topology {
     return result;
   }
 
+  /** Calls `listener` around every event applied from now on; returns its removal. */
+  listen(listener: TopologyListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   apply(event: DomainEvent, revision = -1n): void {
+    if (this.listeners.size === 0) {
+      this.fold(event, revision);
+      return;
+    }
+    for (const listener of this.listeners) listener.before(this, event);
+    this.fold(event, revision);
+    for (const listener of this.listeners) listener.after(this, event);
+  }
+
+  private fold(event: DomainEvent, revision: bigint): void {
     switch (event.type) {
       case 'ChassisCreated':
       case 'ChassisUpdated':
