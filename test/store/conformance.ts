@@ -20,6 +20,7 @@ import type {
   NewEvent,
   RecordedEvent,
 } from '../../src/store/event-store.js';
+import { describeAppendToStreams } from './conformance-append-streams.js';
 import { newEvent, newEvents, rejectionOf, sleep, take, uniquePrefix } from './helpers.js';
 
 export interface StoreFixture {
@@ -44,6 +45,8 @@ export interface AdapterUnderTest {
   openFixture(): Promise<StoreFixture>;
   /** Positions are 1-based and consecutive (the SQL adapters). */
   readonly consecutivePositions: boolean;
+  /** appendToStreams writes nothing when it fails (SQL: one transaction). */
+  readonly atomicAppendToStreams: boolean;
 }
 
 export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
@@ -238,6 +241,10 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
         expect(await store.headPosition()).toBe(written.position);
         expect(written.position).toBeGreaterThan(head);
       });
+    });
+
+    describe('appendToStreams', () => {
+      describeAppendToStreams(adapter, () => store, expectOrderedPositions);
     });
 
     describe('idempotent append', () => {
@@ -744,7 +751,16 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
       it('random appends, retries, deletions and truncations agree with the model', async () => {
         await fc.assert(
           fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 20 }), async (ops) => {
-            await runAgainstModel(store, ops, adapter.consecutivePositions);
+            await runAgainstModel(store, ops, adapter, false);
+          }),
+          { numRuns: 30 },
+        );
+      });
+
+      it('the same, sending each run of appends in one appendToStreams call', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 20 }), async (ops) => {
+            await runAgainstModel(store, ops, adapter, true);
           }),
           { numRuns: 30 },
         );
@@ -843,7 +859,8 @@ async function outcomeOf(call: Promise<AppendResult | undefined>): Promise<Outco
 async function runAgainstModel(
   store: EventStore,
   ops: readonly Operation[],
-  consecutivePositions: boolean,
+  { consecutivePositions, atomicAppendToStreams }: AdapterUnderTest,
+  batched: boolean,
 ): Promise<void> {
   const comparable = (outcome: Outcome): Outcome =>
     consecutivePositions || !('ok' in outcome) || outcome.ok === undefined
@@ -915,6 +932,63 @@ async function runAgainstModel(
     };
   }
 
+  /** Appends made, not yet sent: with `batched`, runs of them go in one appendToStreams. */
+  type Pending = {
+    name: string;
+    events: NewEvent[];
+    expected: ExpectedRevision;
+    predicted: Outcome;
+  };
+  let pending: Pending[] = [];
+  /** The model as it was before each pending append, to undo a call that fails. */
+  let snapshots: { streams: Map<string, ModelStream>; lastPosition: bigint; batches: number }[] =
+    [];
+  const snapshot = () => ({
+    streams: structuredClone(streams),
+    lastPosition,
+    batches: batches.length,
+  });
+  const restore = (to: (typeof snapshots)[number]) => {
+    streams.clear();
+    for (const [name, stream] of to.streams) streams.set(name, stream);
+    lastPosition = to.lastPosition;
+    batches.length = to.batches;
+  };
+  async function flush(): Promise<void> {
+    if (pending.length === 0) return;
+    const sent = pending;
+    const before = snapshots;
+    pending = [];
+    snapshots = [];
+    const failing = sent.findIndex(
+      (append) =>
+        'error' in append.predicted && append.predicted.error !== 'WrongExpectedVersionError',
+    );
+    const call = store.appendToStreams(
+      sent.map(({ name, events, expected }) => ({
+        streamName: name,
+        events,
+        expectedRevision: expected,
+      })),
+    );
+    const label = sent.map((a) => `${a.name} expected=${String(a.expected)}`).join(', ');
+    if (failing >= 0) {
+      // A failure other than a conflict fails the whole call.
+      const error = await rejectionOf(call);
+      const predicted = (sent[failing] as Pending).predicted;
+      expect((error as Error).name, label).toBe('error' in predicted ? predicted.error : '');
+      restore(before[atomicAppendToStreams ? 0 : failing] as (typeof snapshots)[number]);
+      return;
+    }
+    const outcomes = (await call).map(
+      (outcome): Outcome =>
+        outcome.ok
+          ? { ok: outcome.result }
+          : { error: outcome.error.name, actual: outcome.error.actual },
+    );
+    expect(outcomes.map(comparable), label).toEqual(sent.map((a) => comparable(a.predicted)));
+  }
+
   for (const op of ops) {
     if (op.kind === 'append' || op.kind === 'retry' || op.kind === 'extend') {
       let name: string;
@@ -932,17 +1006,24 @@ async function runAgainstModel(
         if (op.kind === 'retry') kind = op.expected;
       }
       const expected = expectedFor(kind, current(streamOf(name)));
+      const before = snapshot();
       const predicted = modelAppend(name, events, expected);
+      if (op.kind === 'append' && 'ok' in predicted && events.length > 0) {
+        batches.push({ stream: name, events });
+      }
+      if (batched) {
+        pending.push({ name, events, expected, predicted });
+        snapshots.push(before);
+        continue;
+      }
       const actual = await outcomeOf(
         store.appendToStream(name, events, { expectedRevision: expected }),
       );
       expect(comparable(actual), `${op.kind} ${name} expected=${String(expected)}`).toEqual(
         comparable(predicted),
       );
-      if (op.kind === 'append' && 'ok' in predicted && events.length > 0) {
-        batches.push({ stream: name, events });
-      }
     } else if (op.kind === 'delete') {
+      await flush();
       const name = `${prefix}${op.stream}`;
       const stream = streamOf(name);
       const predicted: Outcome = stream.deleted
@@ -954,12 +1035,14 @@ async function runAgainstModel(
       expect(actual, `delete ${name}`).toEqual(predicted);
       if ('ok' in predicted) stream.deleted = true;
     } else {
+      await flush();
       const name = `${prefix}${op.stream}`;
       const stream = streamOf(name);
       stream.truncateBefore = BigInt(Math.max(0, stream.ids.length - op.keep));
       await store.setStreamMetadata(name, { truncateBefore: stream.truncateBefore });
     }
   }
+  await flush();
 
   for (const [name, stream] of streams) {
     const read = await outcomeOf(store.readStream(name).then(() => undefined));

@@ -23,6 +23,7 @@ export function esdbAdapter(
 ): AdapterUnderTest {
   return {
     name,
+    atomicAppendToStreams: false,
     consecutivePositions: false,
     async openFixture(): Promise<StoreFixture> {
       const running = await server();

@@ -21,6 +21,7 @@ export interface SqlAdapterOptions {
 export function sqlAdapter(options: SqlAdapterOptions): AdapterUnderTest {
   return {
     name: options.name,
+    atomicAppendToStreams: true,
     consecutivePositions: true,
     async openFixture(): Promise<StoreFixture> {
       const url = await options.newDatabase();
