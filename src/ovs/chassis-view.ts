@@ -16,7 +16,7 @@ import { isLive } from '../apps/app.js';
 import type { PortLocality } from '../apps/port-locality.js';
 import { wantedAck } from '../apps/remote.js';
 import type { Topology } from '../apps/topology.js';
-import type { NetworkType, TunnelType } from '../events/index.js';
+import type { Chassis, NetworkType, TunnelType } from '../events/index.js';
 
 /** The chassis' own OpenFlow ports that do not carry a logical port. */
 export interface ChassisPorts {
@@ -107,43 +107,11 @@ export function chassisViewOf(
   const viewPorts: ViewPort[] = [];
   const unreachable: Unreachable[] = [];
   for (const switchId of switchIds) {
-    const ls = topology.switches.get(switchId);
+    const ls = switchViewOf(topology, me, switchId, ports);
     if (!ls) continue;
-    const segmentationId = ls.segmentationId ?? null;
-    let tunnel: ViewSwitch['tunnel'] = null;
-    let provider: ViewSwitch['provider'] = null;
-    let unreachableWhy: string | null = null;
-    if (tunnelTypes.includes(ls.networkType)) {
-      const ofport = ports.tunnels?.[ls.networkType as TunnelType];
-      if (segmentationId === null) unreachableWhy = `switch ${switchId} has no segmentation id`;
-      else if (ofport === undefined)
-        unreachableWhy = `chassis ${chassisId} has no ${ls.networkType} tunnel port`;
-      else tunnel = { ofport, vni: segmentationId };
-    } else {
-      const physnet = ls.physicalNetwork;
-      const ofport = physnet === undefined ? undefined : ports.patches?.[physnet];
-      if (physnet === undefined) unreachableWhy = `switch ${switchId} has no physical network`;
-      else if (me.bridgeMappings[physnet] === undefined)
-        unreachableWhy = `chassis ${chassisId} has no bridge mapping for ${physnet}`;
-      else if (ofport === undefined)
-        unreachableWhy = `chassis ${chassisId} has no patch port for ${physnet}`;
-      else if (ls.networkType === 'vlan' && segmentationId === null)
-        unreachableWhy = `switch ${switchId} has no VLAN id`;
-      else provider = { ofport, vlan: ls.networkType === 'vlan' ? segmentationId : null };
-    }
-    const view: ViewSwitch = {
-      id: switchId,
-      networkType: ls.networkType,
-      segmentationId,
-      tunnel,
-      provider,
-    };
-    switches.push(view);
-
+    switches.push(ls.view);
     for (const portId of topology.portsBySwitch.get(switchId)) {
-      const facts = topology.portLocality(portId);
-      if (!isLive(topology, facts, portId)) continue;
-      const port = portView(topology, chassisId, view, portId, facts, unreachableWhy);
+      const port = portEntryOf(topology, chassisId, ls, portId);
       if (port === null) continue;
       if ('reason' in port) unreachable.push(port);
       else viewPorts.push(port);
@@ -153,6 +121,87 @@ export function chassisViewOf(
   viewPorts.sort(byId);
   unreachable.sort((a, b) => (a.portId < b.portId ? -1 : a.portId > b.portId ? 1 : 0));
   return { chassis: chassisId, switches, ports: viewPorts, unreachable };
+}
+
+/** A switch of interest as the chassis programs it, and why its remote ports are unreachable. */
+export interface SwitchEntry {
+  readonly view: ViewSwitch;
+  /** Set when the chassis cannot reach the switch's remote ports (no tunnel/patch port…). */
+  readonly unreachable: string | null;
+}
+
+/** The view of one switch for chassis `me`; null when the switch is unknown. */
+export function switchViewOf(
+  topology: Topology,
+  me: Chassis,
+  switchId: string,
+  ports: ChassisPorts,
+): SwitchEntry | null {
+  const chassisId = me.id;
+  const ls = topology.switches.get(switchId);
+  if (!ls) return null;
+  const segmentationId = ls.segmentationId ?? null;
+  let tunnel: ViewSwitch['tunnel'] = null;
+  let provider: ViewSwitch['provider'] = null;
+  let unreachableWhy: string | null = null;
+  if (tunnelTypes.includes(ls.networkType)) {
+    const ofport = ports.tunnels?.[ls.networkType as TunnelType];
+    if (segmentationId === null) unreachableWhy = `switch ${switchId} has no segmentation id`;
+    else if (ofport === undefined)
+      unreachableWhy = `chassis ${chassisId} has no ${ls.networkType} tunnel port`;
+    else tunnel = { ofport, vni: segmentationId };
+  } else {
+    const physnet = ls.physicalNetwork;
+    const ofport = physnet === undefined ? undefined : ports.patches?.[physnet];
+    if (physnet === undefined) unreachableWhy = `switch ${switchId} has no physical network`;
+    else if (me.bridgeMappings[physnet] === undefined)
+      unreachableWhy = `chassis ${chassisId} has no bridge mapping for ${physnet}`;
+    else if (ofport === undefined)
+      unreachableWhy = `chassis ${chassisId} has no patch port for ${physnet}`;
+    else if (ls.networkType === 'vlan' && segmentationId === null)
+      unreachableWhy = `switch ${switchId} has no VLAN id`;
+    else provider = { ofport, vlan: ls.networkType === 'vlan' ? segmentationId : null };
+  }
+  const view: ViewSwitch = {
+    id: switchId,
+    networkType: ls.networkType,
+    segmentationId,
+    tunnel,
+    provider,
+  };
+  return { view, unreachable: unreachableWhy };
+}
+
+/** Whether two switch entries program the same flows. */
+export function sameSwitchEntry(a: SwitchEntry, b: SwitchEntry): boolean {
+  const x = a.view;
+  const y = b.view;
+  return (
+    a.unreachable === b.unreachable &&
+    x.id === y.id &&
+    x.networkType === y.networkType &&
+    x.segmentationId === y.segmentationId &&
+    x.tunnel?.ofport === y.tunnel?.ofport &&
+    x.tunnel?.vni === y.tunnel?.vni &&
+    (x.provider === null) === (y.provider === null) &&
+    x.provider?.ofport === y.provider?.ofport &&
+    x.provider?.vlan === y.provider?.vlan
+  );
+}
+
+/**
+ * What chassis `chassisId` makes of port `portId` on a switch of its view: a view port, why it
+ * cannot program it, or null when it does not handle the port (or the port is not live).
+ */
+export function portEntryOf(
+  topology: Topology,
+  chassisId: string,
+  ls: SwitchEntry,
+  portId: string,
+): ViewPort | Unreachable | null {
+  const facts = topology.portLocality(portId);
+  if (!isLive(topology, facts, portId)) return null;
+  return portView(topology, chassisId, ls.view, portId, facts, ls.unreachable);
 }
 
 function portView(

@@ -17,12 +17,28 @@ import type { Logger } from 'pino';
 import { parseDump } from '../pipeline/flow.js';
 import type { FlowSet } from '../pipeline/pipeline.js';
 import type { Ofctl } from './ofctl.js';
-import { type DriftCounts, driftOf, driftTotal, type FlowTable, planChanges } from './plan.js';
+import {
+  type DriftCounts,
+  driftOf,
+  driftTotal,
+  type FlowDelta,
+  type FlowTable,
+  planChanges,
+  planDelta,
+  revertDelta,
+} from './plan.js';
 
 export interface Desired<C> {
   readonly flows: FlowSet;
   /** What the flows were made from (e.g. the chassis view), kept with the applied state. */
   readonly context: C;
+  /**
+   * Pull mode: how `flows` differs from the desired set handed out before (whose table was the
+   * same live map): an incremental sync then plans from it alone, in O(change).
+   */
+  readonly delta?: FlowDelta;
+  /** Called once these flows are on the bridge, before the waiters hear of it. */
+  readonly onApplied?: () => void;
 }
 
 export type SyncReason = 'start' | 'restart' | 'periodic' | 'recovery' | 'manual';
@@ -203,6 +219,7 @@ export class FlowReconciler<C = undefined> {
         const desired = this.current();
         const report =
           reason === undefined ? await this.incremental(desired) : await this.full(desired, reason);
+        desired.onApplied?.();
         const applied: Applied<C> = { ...desired, report };
         this.appliedState = applied;
         this.consecutiveFailures = 0;
@@ -240,8 +257,17 @@ export class FlowReconciler<C = undefined> {
 
   private async incremental(desired: Desired<C>): Promise<SyncReport> {
     const installed = this.installed ?? new Map();
-    const plan = planChanges(installed, desired.flows.flows);
-    await this.options.ofctl.bundle(this.bridge, plan.ops);
+    const delta = desired.delta;
+    // A live table that changed in place since it was installed: only its delta tells how.
+    const byDelta = delta !== undefined && installed === desired.flows.flows;
+    const plan = byDelta ? planDelta(delta) : planChanges(installed, desired.flows.flows);
+    try {
+      await this.options.ofctl.bundle(this.bridge, plan.ops);
+    } catch (error) {
+      // What was installed is the table before the delta (drift is measured against it).
+      if (byDelta) this.lastKnown = revertDelta(installed, delta);
+      throw error;
+    }
     this.record(desired.flows.flows, plan.ops.length, plan);
     return {
       added: plan.added,
@@ -254,7 +280,12 @@ export class FlowReconciler<C = undefined> {
   private async full(desired: Desired<C>, reason: SyncReason): Promise<SyncReport> {
     const dump = parseDump(await this.options.ofctl.dumpFlows(this.bridge));
     const actual = new Map(dump.map((flow) => [flow.key, flow]));
-    const drift = this.lastKnown ? driftOf(this.lastKnown, actual) : undefined;
+    // A live table already holds this sync's changes: the one believed installed is before them.
+    const believed =
+      desired.delta && this.lastKnown === desired.flows.flows
+        ? revertDelta(this.lastKnown, desired.delta)
+        : this.lastKnown;
+    const drift = believed ? driftOf(believed, actual) : undefined;
     const plan = planChanges(actual, desired.flows.flows);
     await this.options.ofctl.bundle(this.bridge, plan.ops);
     this.metrics.fullSyncs++;

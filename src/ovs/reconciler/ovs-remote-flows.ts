@@ -1,7 +1,8 @@
 /**
  * The in-process agents' flows, as the app runner's RemoteFlows: one FlowReconciler per chassis
- * bridge, each pulling its desired flows from the runner's topology (chassisViewOf → flowsFor)
- * whenever it syncs.
+ * bridge, each pulling its desired flows from the runner's topology whenever it syncs — kept
+ * incrementally per chassis (../chassis-desired.ts, equal to chassisViewOf → flowsFor), so a
+ * sync costs what changed.
  *
  *  - `install({chassis, portId, owner})` resolves once that chassis' applied flows reach the
  *    port toward that owner — at once when an earlier sync already put them in (the first
@@ -10,31 +11,24 @@
  *    reach the port (no tunnel port of that type, no patch port, …): no flows, no ack.
  *  - `remove`/`removeEverywhere` resolve once the chassis' flows no longer hold the port's
  *    remote flows as they were (a sync from the current topology, where the ack is gone).
- *  - Local and distributed ports have no RemoteFlows call: with `position` (the runner's head
- *    position) every chassis re-syncs shortly after the topology moves; `refresh()` syncs now.
+ *  - Local and distributed ports have no RemoteFlows call: the topology tells which chassis an
+ *    applied event may change (../view-changes.ts), and those chassis sync once per tick of
+ *    changes; the others do not sync at all. `refresh()` syncs now.
  *
  * Chassis without an agent here go to `fallback` (or are refused).
  */
 import type { Logger } from 'pino';
 import type { RemoteFlows, RemoteFlowTarget } from '../../apps/remote-flows.js';
 import type { Topology } from '../../apps/topology.js';
-import {
-  type ChassisPorts,
-  type ChassisView,
-  chassisViewOf,
-  portsById,
-  reachesRemotely,
-  type ViewPort,
-} from '../chassis-view.js';
-import { FlowCache, flowsFor, type PipelineOptions } from '../pipeline/pipeline.js';
+import { type AppliedView, ChassisDesired } from '../chassis-desired.js';
+import { type ChassisPorts, reachesRemotely } from '../chassis-view.js';
+import type { PipelineOptions } from '../pipeline/pipeline.js';
+import { ViewChangeTracker, type ViewDirt } from '../view-changes.js';
 import { type Applied, type Desired, FlowReconciler } from './flow-reconciler.js';
 import { mgmtSocketProbe, type Ofctl, spawnOfctl } from './ofctl.js';
 
-/** What a chassis' flows were made from. */
-export interface ChassisFlows {
-  readonly view: ChassisView;
-  readonly ports: ReadonlyMap<string, ViewPort>;
-}
+/** What a chassis' applied flows were made from: its view's ports and unreachable ports. */
+export type ChassisFlows = AppliedView;
 
 export interface OvsChassisOptions {
   readonly chassis: string;
@@ -54,12 +48,12 @@ export interface OvsChassisOptions {
 export interface OvsRemoteFlowsOptions {
   /** The topology the apps decide on (the runner's). */
   readonly topology: () => Topology;
-  /** The runner's head position: when it moves, every chassis re-syncs. */
+  /** Not read any more: chassis follow the topology's change notifications instead. */
   readonly position?: () => bigint;
   readonly logger: Logger;
   /** For chassis without an agent in this process. */
   readonly fallback?: RemoteFlows;
-  /** How often `position` is checked; default 50 ms. */
+  /** Not read any more (was how often `position` was polled). */
   readonly followIntervalMs?: number;
   readonly pipeline?: PipelineOptions;
 }
@@ -78,9 +72,13 @@ export class RemoteFlowsUnavailableError extends Error {
 
 export class OvsRemoteFlows implements RemoteFlows {
   private readonly agents = new Map<string, FlowReconciler<ChassisFlows>>();
-  private readonly caches = new Map<string, FlowCache>();
-  private follow: NodeJS.Timeout | undefined;
-  private followedPosition: bigint | undefined;
+  private readonly desired = new Map<string, ChassisDesired>();
+  /** The topology followed, and how to stop following it. */
+  private followed: Topology | undefined;
+  private unfollow: (() => void) | undefined;
+  /** Chassis to sync at the next tick. */
+  private readonly due = new Set<string>();
+  private tick: NodeJS.Immediate | undefined;
 
   constructor(private readonly options: OvsRemoteFlowsOptions) {}
 
@@ -100,11 +98,11 @@ export class OvsRemoteFlows implements RemoteFlows {
       probeIntervalMs: chassis.probeIntervalMs,
     });
     this.agents.set(chassis.chassis, reconciler);
-    this.caches.set(chassis.chassis, new FlowCache());
+    this.desired.set(chassis.chassis, new ChassisDesired(chassis.chassis, this.options.pipeline));
     // Follow before the first sync: it computes the flows from the topology of that moment,
-    // and a runner still catching up (after a restart) moves on while ovs-ofctl works; only a
-    // position noted before the sync tells that it must run again.
-    this.startFollowing();
+    // and a runner still catching up (after a restart) moves on while ovs-ofctl works; only
+    // changes noted from before the sync tell that it must run again.
+    this.follow(this.options.topology());
     try {
       await reconciler.start();
     } catch (error) {
@@ -116,7 +114,7 @@ export class OvsRemoteFlows implements RemoteFlows {
   async removeChassis(chassis: string): Promise<void> {
     const reconciler = this.agents.get(chassis);
     this.agents.delete(chassis);
-    this.caches.delete(chassis);
+    this.desired.delete(chassis);
     await reconciler?.stop();
   }
 
@@ -124,15 +122,22 @@ export class OvsRemoteFlows implements RemoteFlows {
     return this.agents.get(chassis);
   }
 
-  /** Desired flows of a chassis from the current topology. */
+  /** Desired flows of a chassis from the current topology, with what changed since the last. */
   desiredOf(chassis: string, ports: ChassisPorts | (() => ChassisPorts)): Desired<ChassisFlows> {
-    const view = chassisViewOf(
-      this.options.topology(),
-      chassis,
-      typeof ports === 'function' ? ports() : ports,
-    );
-    const flows = flowsFor(view, this.options.pipeline, this.caches.get(chassis));
-    return { flows, context: { view, ports: portsById(view) } };
+    const topology = this.options.topology();
+    this.follow(topology);
+    let desired = this.desired.get(chassis);
+    if (!desired) {
+      desired = new ChassisDesired(chassis, this.options.pipeline);
+      this.desired.set(chassis, desired);
+    }
+    const handout = desired.next(topology, typeof ports === 'function' ? ports() : ports);
+    return {
+      flows: handout.flows,
+      context: desired.applied,
+      delta: handout.delta,
+      onApplied: handout.commit,
+    };
   }
 
   async install(target: RemoteFlowTarget): Promise<void> {
@@ -151,12 +156,12 @@ export class OvsRemoteFlows implements RemoteFlows {
     if (reaches(reconciler.applied)) return;
     const applied = await reconciler.refresh();
     if (reaches(applied)) return;
-    const why = applied.context.view.unreachable.find((u) => u.portId === target.portId);
     throw new RemoteFlowsUnavailableError(
       target.chassis,
       target.portId,
       target.owner,
-      why?.reason ?? 'the chassis does not want the port (topology moved on)',
+      applied.context.unreachable.get(target.portId) ??
+        'the chassis does not want the port (topology moved on)',
     );
   }
 
@@ -191,20 +196,43 @@ export class OvsRemoteFlows implements RemoteFlows {
   }
 
   async stop(): Promise<void> {
-    if (this.follow) clearInterval(this.follow);
-    this.follow = undefined;
+    this.unfollow?.();
+    this.unfollow = undefined;
+    this.followed = undefined;
+    if (this.tick) clearImmediate(this.tick);
+    this.tick = undefined;
+    this.due.clear();
     await Promise.all([...this.agents.values()].map((reconciler) => reconciler.stop()));
   }
 
-  private startFollowing(): void {
-    const position = this.options.position;
-    if (!position || this.follow) return;
-    this.followedPosition = position();
-    this.follow = setInterval(() => {
-      const now = position();
-      if (now === this.followedPosition) return;
-      this.followedPosition = now;
-      for (const reconciler of this.agents.values()) reconciler.refresh().catch(() => undefined);
-    }, this.options.followIntervalMs ?? 50).unref();
+  /** Listens to `topology`'s applied events (a new topology replaces the one followed). */
+  private follow(topology: Topology): void {
+    if (topology === this.followed) return;
+    this.unfollow?.();
+    this.followed = topology;
+    const mark = (affects: (desired: ChassisDesired) => boolean) => {
+      for (const [chassis, desired] of this.desired) if (affects(desired)) this.schedule(chassis);
+    };
+    const dirt: ViewDirt = {
+      port: (t, portId) => mark((desired) => desired.markPort(t, portId)),
+      switch: (t, switchId) => mark((desired) => desired.markSwitch(t, switchId)),
+      everything: () => mark((desired) => desired.markAll()),
+    };
+    this.unfollow = topology.listen(new ViewChangeTracker(dirt));
+  }
+
+  /** One sync per dirty chassis per tick: a burst of events costs one. */
+  private schedule(chassis: string): void {
+    this.due.add(chassis);
+    this.tick ??= setImmediate(() => {
+      this.tick = undefined;
+      const due = [...this.due];
+      this.due.clear();
+      for (const id of due)
+        this.agents
+          .get(id)
+          ?.refresh()
+          .catch(() => undefined);
+    });
   }
 }

@@ -78,6 +78,61 @@ export function planChanges(from: FlowTable, to: FlowTable): FlowPlan {
   };
 }
 
+/** One flow key whose desired flow changed since the table last handed out: before and after. */
+export interface FlowChange {
+  readonly key: string;
+  readonly before: InstalledFlow | undefined;
+  readonly after: InstalledFlow | undefined;
+}
+
+/** How a desired table changed since the previous one (see ../chassis-desired.ts). */
+export interface FlowDelta {
+  readonly changes: readonly FlowChange[];
+  /** Cookies no flow of the new table has any more: removed whole. */
+  readonly goneCookies: ReadonlySet<bigint>;
+}
+
+/**
+ * The same flow mods as `planChanges(previous, next)` for a delta between them, in O(delta):
+ * whole gone cookies first, then the other removals strictly, then the additions and changes.
+ */
+export function planDelta(delta: FlowDelta): FlowPlan {
+  const deletes: string[] = [];
+  for (const cookie of delta.goneCookies) deletes.push(`delete cookie=${hex(cookie)}/-1`);
+  const upserts: string[] = [];
+  let added = 0;
+  let changed = 0;
+  let deleted = 0;
+  for (const { key, before, after } of delta.changes) {
+    if (after === undefined) {
+      if (before === undefined) continue;
+      deleted++;
+      if (!delta.goneCookies.has(before.cookie)) deletes.push(`delete_strict ${key}`);
+      continue;
+    }
+    if (before === undefined) added++;
+    else if (before.text === after.text) continue;
+    else changed++;
+    upserts.push(`add ${after.text}`);
+  }
+  return {
+    ops: [...deletes, ...upserts],
+    added,
+    changed,
+    deleted,
+    deletedCookies: delta.goneCookies.size,
+  };
+}
+
+/** The table before a delta, from the table after it (a copy). */
+export function revertDelta(after: FlowTable, delta: FlowDelta): Map<string, InstalledFlow> {
+  const table = new Map(after);
+  for (const change of delta.changes)
+    if (change.before === undefined) table.delete(change.key);
+    else table.set(change.key, change.before);
+  return table;
+}
+
 export interface DriftCounts {
   /** Flows that should have been there and were not. */
   readonly missing: number;

@@ -1,0 +1,416 @@
+/**
+ * One chassis' desired flows, kept up to date incrementally: the same flows as
+ * `flowsFor(chassisViewOf(topology, chassis, ports))` (the oracle in
+ * test/ovs/chassis-desired.test.ts), at a cost per sync that follows what changed, not the
+ * number of ports.
+ *
+ * It keeps the view (switches of interest, each port's entry), every cookie group's flows
+ * (static, one per switch, one per port) and the merged table. The topology's change
+ * notifications (./view-changes.ts) mark ports and switches dirty; `next` recomputes only those:
+ *  - a dirty port's entry, and when it changed, its group and its switch's flood group;
+ *  - a dirty switch (its document, this chassis' interest in it, `localPortsOn` there): its
+ *    entry, its flood group and every port on it;
+ *  - everything when the chassis' own tunnel/patch ports change or the topology is a new one.
+ * Keys wanted by two groups (two ports with one MAC) go to the first group in `flowsFor`'s
+ * order — static, switches by id, ports by id — whatever order the groups changed in.
+ *
+ * `next` hands out the flows that changed since the previous hand-out (for the reconciler's
+ * incremental plan) and the view entries not yet applied; `commit` records them as applied,
+ * which is what `applied` (the context acks are checked against) shows.
+ */
+import { isLive } from '../apps/app.js';
+import type { Topology } from '../apps/topology.js';
+import {
+  type ChassisPorts,
+  portEntryOf,
+  type SwitchEntry,
+  sameSwitchEntry,
+  sameViewPort,
+  switchViewOf,
+  type Unreachable,
+  type ViewPort,
+} from './chassis-view.js';
+import type { Flow } from './pipeline/flow.js';
+import { portCookie, staticCookie, switchCookie } from './pipeline/ids.js';
+import {
+  type FlowConflict,
+  type FlowSet,
+  type PipelineOptions,
+  portFlows,
+  staticFlows,
+  switchFlows,
+} from './pipeline/pipeline.js';
+import type { FlowChange, FlowDelta } from './reconciler/plan.js';
+
+/** The view as applied to the bridge: what installs and removals are answered from. */
+export interface AppliedView {
+  readonly ports: ReadonlyMap<string, ViewPort>;
+  /** Ports the chassis should handle but cannot program, with the reason. */
+  readonly unreachable: ReadonlyMap<string, string>;
+}
+
+export interface Handout {
+  /** The whole desired table (live: it changes at the next `next`). */
+  readonly flows: FlowSet;
+  readonly delta: FlowDelta;
+  /** Records the view entries of this hand-out as applied. */
+  commit(): void;
+}
+
+type Entry = ViewPort | Unreachable;
+
+interface Group {
+  /** Order of `flowsFor`: 0 static, 1 switches, 2 ports; then by id. */
+  readonly rank: number;
+  readonly id: string;
+  readonly cookie: bigint;
+  /** First flow of each key (a group wanting a key twice keeps its first). */
+  readonly flows: ReadonlyMap<string, Flow>;
+}
+
+const before = (a: Group, b: Group) => (a.rank !== b.rank ? a.rank < b.rank : a.id < b.id);
+const isPort = (entry: Entry | undefined): entry is ViewPort =>
+  entry !== undefined && !('reason' in entry);
+const entrySwitch = (entry: Entry, topology: Topology) =>
+  'reason' in entry ? topology.ports.get(entry.portId)?.switchId : entry.switchId;
+
+export class ChassisDesired {
+  /** Key → the flow that wins it. */
+  private readonly table = new Map<string, Flow>();
+  private readonly groups = new Map<bigint, Group>();
+  /** Key → the group(s) wanting it; an array only for conflicts. */
+  private readonly owners = new Map<string, Group | Group[]>();
+  private readonly conflicted = new Set<string>();
+
+  private topology: Topology | undefined;
+  private chassisPorts: ChassisPorts | undefined;
+  private all = true;
+  private readonly dirtyPorts = new Set<string>();
+  private readonly dirtySwitches = new Set<string>();
+
+  /** This chassis' claimed ports → their switch; switch → how many (the switches of interest). */
+  private readonly claimedOn = new Map<string, string>();
+  private readonly interest = new Map<string, number>();
+  private readonly switches = new Map<string, SwitchEntry>();
+  private readonly entries = new Map<string, Entry>();
+  /** Switch → ports with an entry there (the switch it had when it was computed). */
+  private readonly entriesOn = new Map<string, Set<string>>();
+  private readonly entrySwitchOf = new Map<string, string>();
+
+  /** Flow keys changed since the last hand-out, with their flow then. */
+  private readonly pending = new Map<string, Flow | undefined>();
+  private readonly removedGroups = new Set<bigint>();
+  /** Ports whose entry changed since the last commit. */
+  private readonly unapplied = new Set<string>();
+  private readonly appliedPorts = new Map<string, ViewPort>();
+  private readonly appliedUnreachable = new Map<string, string>();
+  readonly applied: AppliedView = {
+    ports: this.appliedPorts,
+    unreachable: this.appliedUnreachable,
+  };
+
+  private readonly flowSet: FlowSet;
+
+  constructor(
+    readonly chassis: string,
+    private readonly options: PipelineOptions = {},
+  ) {
+    const self = this;
+    this.flowSet = {
+      flows: this.table,
+      get conflicts() {
+        return self.conflicts();
+      },
+    };
+  }
+
+  /** Marks a port dirty; whether this chassis may be affected (and must sync). */
+  markPort(topology: Topology, portId: string): boolean {
+    if (this.all) return true;
+    const switchId = topology.ports.get(portId)?.switchId;
+    const relevant =
+      this.entries.has(portId) ||
+      this.claimedOn.has(portId) ||
+      (switchId !== undefined && (this.switches.has(switchId) || this.interest.has(switchId))) ||
+      topology.claimedPortsByChassis.get(this.chassis).has(portId);
+    if (relevant) this.dirtyPorts.add(portId);
+    return relevant;
+  }
+
+  /** Marks a switch dirty; whether this chassis may be affected. */
+  markSwitch(_topology: Topology, switchId: string): boolean {
+    if (this.all) return true;
+    const relevant = this.switches.has(switchId) || this.interest.has(switchId);
+    if (relevant) this.dirtySwitches.add(switchId);
+    return relevant;
+  }
+
+  markAll(): boolean {
+    this.all = true;
+    return true;
+  }
+
+  /** Whether a sync would find anything to recompute. */
+  get dirty(): boolean {
+    return this.all || this.dirtyPorts.size > 0 || this.dirtySwitches.size > 0;
+  }
+
+  /** Brings the desired flows up to date and hands out what changed since the last call. */
+  next(topology: Topology, ports: ChassisPorts): Handout {
+    if (topology !== this.topology || !samePorts(ports, this.chassisPorts)) this.all = true;
+    this.topology = topology;
+    this.chassisPorts = ports;
+    if (this.all) this.markEverything(topology);
+    this.all = false;
+    const me = topology.chassis.get(this.chassis);
+
+    // 1. Interest: the switches where this chassis claims a port.
+    const claimed = topology.claimedPortsByChassis.get(this.chassis);
+    for (const portId of this.dirtyPorts) {
+      const now = me && claimed.has(portId) ? topology.ports.get(portId)?.switchId : undefined;
+      const was = this.claimedOn.get(portId);
+      if (now === was) continue;
+      if (was !== undefined) {
+        this.claimedOn.delete(portId);
+        const count = (this.interest.get(was) ?? 1) - 1;
+        if (count === 0) {
+          this.interest.delete(was);
+          this.dirtySwitches.add(was);
+        } else this.interest.set(was, count);
+      }
+      if (now !== undefined) {
+        this.claimedOn.set(portId, now);
+        const count = (this.interest.get(now) ?? 0) + 1;
+        this.interest.set(now, count);
+        if (count === 1) this.dirtySwitches.add(now);
+      }
+    }
+
+    // 2. Switches: entry, flood group, and every port on them.
+    const floodDirty = new Set<string>();
+    for (const switchId of this.dirtySwitches) {
+      const entry =
+        me && this.interest.has(switchId) ? switchViewOf(topology, me, switchId, ports) : null;
+      const old = this.switches.get(switchId);
+      if (entry === null) this.switches.delete(switchId);
+      else if (!old || !sameSwitchEntry(old, entry)) this.switches.set(switchId, entry);
+      for (const portId of topology.portsBySwitch.get(switchId)) this.dirtyPorts.add(portId);
+      for (const portId of this.entriesOn.get(switchId) ?? []) this.dirtyPorts.add(portId);
+      floodDirty.add(switchId);
+    }
+
+    // 3. Ports: entries; a changed view port changes its group and its switch's flood group.
+    const portsDirty = new Set<string>();
+    for (const portId of this.dirtyPorts) {
+      const entry = this.entryOf(topology, portId);
+      const old = this.entries.get(portId);
+      if (old === entry || (old && entry && sameEntry(old, entry))) continue;
+      const oldSwitch = this.entrySwitchOf.get(portId);
+      if (oldSwitch !== undefined) {
+        this.entriesOn.get(oldSwitch)?.delete(portId);
+        if (this.entriesOn.get(oldSwitch)?.size === 0) this.entriesOn.delete(oldSwitch);
+        this.entrySwitchOf.delete(portId);
+      }
+      if (entry === undefined) this.entries.delete(portId);
+      else {
+        this.entries.set(portId, entry);
+        const switchId = entrySwitch(entry, topology) as string;
+        this.entrySwitchOf.set(portId, switchId);
+        let set = this.entriesOn.get(switchId);
+        if (!set) {
+          set = new Set();
+          this.entriesOn.set(switchId, set);
+        }
+        set.add(portId);
+      }
+      this.unapplied.add(portId);
+      if (isPort(old) || isPort(entry)) portsDirty.add(portId);
+      if (isPort(old)) floodDirty.add(old.switchId);
+      if (isPort(entry)) floodDirty.add(entry.switchId);
+    }
+    this.dirtyPorts.clear();
+    this.dirtySwitches.clear();
+
+    // 4. Groups.
+    if (!this.groups.has(staticCookie)) this.setGroup(0, '', staticCookie, staticFlows());
+    for (const switchId of floodDirty) {
+      const entry = this.switches.get(switchId);
+      const cookie = switchCookie(switchId);
+      if (entry)
+        this.setGroup(
+          1,
+          switchId,
+          cookie,
+          switchFlows(entry.view, this.viewPortsOn(switchId), this.options),
+        );
+      else this.removeGroup(cookie);
+    }
+    for (const portId of portsDirty) {
+      const entry = this.entries.get(portId);
+      const cookie = portCookie(portId);
+      if (isPort(entry)) this.setGroup(2, portId, cookie, portFlows(entry));
+      else this.removeGroup(cookie);
+    }
+    return this.handOut();
+  }
+
+  /** Every port and switch this chassis had or may now have. */
+  private markEverything(topology: Topology): void {
+    for (const id of this.entries.keys()) this.dirtyPorts.add(id);
+    for (const id of this.claimedOn.keys()) this.dirtyPorts.add(id);
+    for (const id of topology.claimedPortsByChassis.get(this.chassis)) this.dirtyPorts.add(id);
+    for (const id of this.switches.keys()) this.dirtySwitches.add(id);
+    for (const id of this.interest.keys()) this.dirtySwitches.add(id);
+    for (const group of this.groups.values())
+      if (group.rank === 1) this.dirtySwitches.add(group.id);
+  }
+
+  private entryOf(topology: Topology, portId: string): Entry | undefined {
+    const switchId = topology.ports.get(portId)?.switchId;
+    const ls = switchId === undefined ? undefined : this.switches.get(switchId);
+    if (!ls) return undefined;
+    if (!isLive(topology, topology.portLocality(portId), portId)) return undefined;
+    return portEntryOf(topology, this.chassis, ls, portId) ?? undefined;
+  }
+
+  /** The view ports on a switch, by id (the order `switchFlows` lists local outputs in). */
+  private viewPortsOn(switchId: string): ViewPort[] {
+    const ports: ViewPort[] = [];
+    for (const portId of this.entriesOn.get(switchId) ?? []) {
+      const entry = this.entries.get(portId);
+      if (isPort(entry)) ports.push(entry);
+    }
+    return ports.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private setGroup(rank: number, id: string, cookie: bigint, flows: readonly Flow[]): void {
+    const byKey = new Map<string, Flow>();
+    for (const flow of flows) if (!byKey.has(flow.key)) byKey.set(flow.key, flow);
+    const old = this.groups.get(cookie);
+    if (old && sameFlows(old.flows, byKey)) return;
+    const group: Group = { rank, id, cookie, flows: byKey };
+    this.groups.set(cookie, group);
+    this.removedGroups.delete(cookie);
+    if (old) for (const key of old.flows.keys()) if (!byKey.has(key)) this.release(key, cookie);
+    for (const key of byKey.keys()) this.claim(key, group);
+  }
+
+  private removeGroup(cookie: bigint): void {
+    const old = this.groups.get(cookie);
+    if (!old) return;
+    this.groups.delete(cookie);
+    this.removedGroups.add(cookie);
+    for (const key of old.flows.keys()) this.release(key, cookie);
+  }
+
+  private claim(key: string, group: Group): void {
+    const current = this.owners.get(key);
+    if (current === undefined || (!Array.isArray(current) && current.cookie === group.cookie))
+      this.owners.set(key, group);
+    else if (!Array.isArray(current)) {
+      this.owners.set(key, [current, group]);
+      this.conflicted.add(key);
+    } else {
+      const at = current.findIndex((g) => g.cookie === group.cookie);
+      if (at >= 0) current[at] = group;
+      else current.push(group);
+    }
+    this.resolve(key);
+  }
+
+  private release(key: string, cookie: bigint): void {
+    const current = this.owners.get(key);
+    if (current === undefined) return;
+    if (!Array.isArray(current)) {
+      if (current.cookie === cookie) this.owners.delete(key);
+    } else {
+      const rest = current.filter((g) => g.cookie !== cookie);
+      if (rest.length === 1) {
+        this.owners.set(key, rest[0] as Group);
+        this.conflicted.delete(key);
+      } else this.owners.set(key, rest);
+    }
+    this.resolve(key);
+  }
+
+  /** Puts the winning group's flow for `key` in the table, noting the change. */
+  private resolve(key: string): void {
+    const current = this.owners.get(key);
+    let winner: Group | undefined;
+    if (Array.isArray(current)) {
+      for (const group of current) if (!winner || before(group, winner)) winner = group;
+    } else winner = current;
+    const flow = winner?.flows.get(key);
+    const old = this.table.get(key);
+    if (flow === old) return;
+    if (!this.pending.has(key)) this.pending.set(key, old);
+    if (flow) this.table.set(key, flow);
+    else this.table.delete(key);
+  }
+
+  private handOut(): Handout {
+    const changes: FlowChange[] = [];
+    for (const [key, was] of this.pending) {
+      const now = this.table.get(key);
+      if (was?.text !== now?.text) changes.push({ key, before: was, after: now });
+    }
+    this.pending.clear();
+    const goneCookies = new Set<bigint>();
+    for (const cookie of this.removedGroups) if (!this.groups.has(cookie)) goneCookies.add(cookie);
+    this.removedGroups.clear();
+    const views: [string, Entry | undefined][] = [];
+    for (const portId of this.unapplied) views.push([portId, this.entries.get(portId)]);
+    return {
+      flows: this.flowSet,
+      delta: { changes, goneCookies },
+      commit: () => {
+        for (const [portId, entry] of views) {
+          this.unapplied.delete(portId);
+          this.appliedPorts.delete(portId);
+          this.appliedUnreachable.delete(portId);
+          if (isPort(entry)) this.appliedPorts.set(portId, entry);
+          else if (entry) this.appliedUnreachable.set(portId, entry.reason);
+        }
+      },
+    };
+  }
+
+  private conflicts(): FlowConflict[] {
+    const conflicts: FlowConflict[] = [];
+    for (const key of this.conflicted) {
+      const groups = this.owners.get(key);
+      if (!Array.isArray(groups)) continue;
+      const kept = this.table.get(key)?.cookie;
+      if (kept === undefined) continue;
+      for (const group of groups)
+        if (group.cookie !== kept) conflicts.push({ key, kept, dropped: group.cookie });
+    }
+    return conflicts;
+  }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  if ('reason' in a || 'reason' in b)
+    return 'reason' in a && 'reason' in b && a.reason === b.reason;
+  return sameViewPort(a, b);
+}
+
+function sameFlows(a: ReadonlyMap<string, Flow>, b: ReadonlyMap<string, Flow>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, flow] of b) if (a.get(key)?.text !== flow.text) return false;
+  return true;
+}
+
+function sameRecord(
+  a: Readonly<Record<string, number | undefined>> | undefined,
+  b: Readonly<Record<string, number | undefined>> | undefined,
+): boolean {
+  const x = Object.entries(a ?? {}).filter(([, v]) => v !== undefined);
+  const y = Object.entries(b ?? {}).filter(([, v]) => v !== undefined);
+  return x.length === y.length && x.every(([k, v]) => b?.[k] === v);
+}
+
+/** Whether two sets of the chassis' own ports are the same (they are re-read at every sync). */
+export function samePorts(a: ChassisPorts, b: ChassisPorts | undefined): boolean {
+  return b !== undefined && sameRecord(a.tunnels, b.tunnels) && sameRecord(a.patches, b.patches);
+}

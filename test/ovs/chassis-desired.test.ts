@@ -1,0 +1,352 @@
+/**
+ * The incremental desired state (src/ovs/chassis-desired.ts) against the full computation it
+ * replaces, `flowsFor(chassisViewOf(...))`, kept as the oracle: after random event sequences over
+ * a small world (so ports share switches, MACs, interfaces and trunks), every chassis'
+ * incremental flows and applied view equal the oracle's, and the reconciler's incremental plans
+ * (planDelta) bring an installed table to the desired one.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Topology } from '../../src/apps/topology.js';
+import type { DomainEvent } from '../../src/events/index.js';
+import { ChassisDesired } from '../../src/ovs/chassis-desired.js';
+import { type ChassisPorts, chassisViewOf, portsById } from '../../src/ovs/chassis-view.js';
+import { flowsFor, parseDumpedFlow } from '../../src/ovs/pipeline/index.js';
+import { planDelta } from '../../src/ovs/reconciler/plan.js';
+import { ViewChangeTracker } from '../../src/ovs/view-changes.js';
+import { ev, mac, portsOfA, topologyOf, world } from './pipeline-fixtures.js';
+
+const chassisIds = ['A', 'B', 'C'] as const;
+const portIds = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'a1', 't1', 'sp', 'b1'] as const;
+const switchIds = ['s1', 's2', 's3', 's4'] as const;
+const reasons = ['router-interface:r1', 'dhcp:s1'] as const;
+
+const pick = <T>(values: readonly T[]) => fc.constantFrom(...values);
+
+/** Any event of the model and locality streams over the small world's ids. */
+const anEvent: fc.Arbitrary<DomainEvent> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        pick(portIds),
+        pick(switchIds),
+        fc.integer({ min: 0, max: 3 }),
+        pick([
+          'compute',
+          'compute',
+          'router_interface',
+          'dhcp',
+          'floatingip',
+          'trunk_subport',
+        ] as const),
+        fc.boolean(),
+        fc.boolean(),
+      )
+      .map(([id, switchId, m, deviceOwner, created, twoMacs]) =>
+        ev.port(
+          id,
+          switchId,
+          mac(m),
+          {
+            deviceOwner,
+            ips: ['10.0.0.9'],
+            macs: twoMacs ? [mac(m), mac(m + 7).toUpperCase()] : [mac(m)],
+          },
+          created ? 'LogicalPortCreated' : 'LogicalPortUpdated',
+        ),
+      ),
+  },
+  { weight: 1, arbitrary: pick(portIds).map((id) => ev.portDeleted(id)) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(pick(portIds), pick(chassisIds), fc.boolean())
+      .map(([id, chassis, created]) =>
+        created ? ev.local(id, chassis) : ev.localGone(id, chassis),
+      ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(pick(portIds), pick(chassisIds), pick(chassisIds), fc.boolean())
+      .map(
+        ([portId, chassis, owner, created]): DomainEvent =>
+          created
+            ? { type: 'RemoteCreated', data: { portId, chassis, owner } }
+            : { type: 'RemoteDeleted', data: { portId, chassis } },
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(pick(portIds), pick(reasons), fc.boolean()).map(
+      ([portId, reason, created]): DomainEvent => ({
+        type: created ? 'DistributedCreated' : 'DistributedDeleted',
+        data: { portId, reason },
+      }),
+    ),
+  },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        pick(chassisIds),
+        fc.integer({ min: 0, max: 3 }),
+        fc.option(pick(portIds)),
+        fc.option(fc.integer({ min: 1, max: 4 })),
+        fc.boolean(),
+      )
+      .map(
+        ([chassis, n, ifaceId, ofport, gone]): DomainEvent =>
+          gone
+            ? ev.ovsPortGone(chassis, `tap${n}`)
+            : {
+                type: 'OvsPortUpdated',
+                data: {
+                  chassis,
+                  name: `tap${n}`,
+                  ofport: ofport ?? null,
+                  ifaceId: ifaceId ?? null,
+                  type: '',
+                },
+              },
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        fc.integer({ min: 0, max: 1 }),
+        pick(portIds),
+        pick(portIds),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+      )
+      .map(
+        ([n, parent, child, vlan, gone]): DomainEvent =>
+          gone
+            ? { type: 'ChildPortSegmentationDeleted', data: { id: `seg${n}` } }
+            : ev.segmentation(`seg${n}`, parent, child, 100 + vlan),
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        pick(switchIds),
+        pick(['geneve', 'vxlan', 'vlan', 'flat'] as const),
+        fc.option(fc.integer({ min: 1, max: 3 })),
+        fc.boolean(),
+      )
+      .map(
+        ([id, networkType, segmentationId, gone]): DomainEvent =>
+          gone
+            ? { type: 'LogicalSwitchDeleted', data: { id } }
+            : {
+                type: 'LogicalSwitchUpdated',
+                data: {
+                  id,
+                  networkType,
+                  ...(segmentationId === null ? {} : { segmentationId }),
+                  ...(networkType === 'vlan' || networkType === 'flat'
+                    ? { physicalNetwork: 'physnet1' }
+                    : {}),
+                },
+              },
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        pick(chassisIds),
+        fc.integer({ min: 1, max: 2 }),
+        fc.constantFrom('created', 'updated', 'deleted'),
+      )
+      .map(
+        ([id, octet, kind]): DomainEvent =>
+          kind === 'deleted'
+            ? { type: 'ChassisDeleted', data: { id } }
+            : kind === 'created'
+              ? ev.chassis(id, octet)
+              : ev.chassisUpdated(id, octet),
+      ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(pick(portIds), fc.option(pick(portIds))).map(
+      ([floatingPortId, fixedPortId]): DomainEvent => ({
+        type: 'FloatingIpUpdated',
+        data: { id: 'f1', floatingPortId, fixedPortId },
+      }),
+    ),
+  },
+);
+
+const portsChoices: readonly ChassisPorts[] = [
+  portsOfA,
+  { tunnels: { geneve: 100, vxlan: 101 }, patches: { physnet1: 200 } },
+  { tunnels: { geneve: 100 } },
+];
+
+/** A chassis' bridge as the reconciler drives it: add by key, delete by cookie or strictly. */
+function applyOps(table: Map<string, string>, ops: readonly string[]): void {
+  for (const op of ops) {
+    const space = op.indexOf(' ');
+    const command = op.slice(0, space);
+    const rest = op.slice(space + 1);
+    if (command === 'add') {
+      const flow = parseDumpedFlow(rest);
+      if (flow) table.set(flow.key, flow.text);
+    } else if (command === 'delete_strict') table.delete(rest);
+    else if (command === 'delete') {
+      const cookie = BigInt(/^cookie=(0x[0-9a-f]+)\/-1$/.exec(rest)?.[1] ?? '-1');
+      for (const [key, text] of table)
+        if (parseDumpedFlow(text)?.cookie === cookie) table.delete(key);
+    } else throw new Error(`unexpected flow mod ${op}`);
+  }
+}
+
+const texts = (flows: ReadonlyMap<string, { text: string }>) =>
+  new Map([...flows].map(([key, flow]) => [key, flow.text]));
+
+/** Follows the topology like OvsRemoteFlows: every chassis' desired state marked by the tracker. */
+function follow(topology: Topology, chassis: readonly string[]) {
+  const desired = new Map(chassis.map((id) => [id, new ChassisDesired(id)]));
+  const bridges = new Map(chassis.map((id) => [id, new Map<string, string>()]));
+  topology.listen(
+    new ViewChangeTracker({
+      port: (t, id) => {
+        for (const d of desired.values()) d.markPort(t, id);
+      },
+      switch: (t, id) => {
+        for (const d of desired.values()) d.markSwitch(t, id);
+      },
+      everything: () => {
+        for (const d of desired.values()) d.markAll();
+      },
+    }),
+  );
+  /** Syncs chassis `id` and checks it against the oracle. */
+  const sync = (id: string, ports: ChassisPorts) => {
+    const state = desired.get(id) as ChassisDesired;
+    const bridge = bridges.get(id) as Map<string, string>;
+    const handout = state.next(topology, ports);
+    const view = chassisViewOf(topology, id, ports);
+    const oracle = flowsFor(view);
+    expect(texts(handout.flows.flows)).toEqual(texts(oracle.flows));
+    applyOps(bridge, planDelta(handout.delta).ops);
+    expect(bridge).toEqual(texts(oracle.flows));
+    handout.commit();
+    expect(new Map(state.applied.ports)).toEqual(portsById(view));
+    expect(new Map(state.applied.unreachable)).toEqual(
+      new Map(view.unreachable.map((u) => [u.portId, u.reason])),
+    );
+    return handout;
+  };
+  return { sync };
+}
+
+describe('ChassisDesired', () => {
+  it('equals flowsFor(chassisViewOf(…)) after random events, and its deltas converge a bridge', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(anEvent, { minLength: 1, maxLength: 6 }), pick(portsChoices)), {
+          minLength: 1,
+          maxLength: 25,
+        }),
+        (steps) => {
+          const topology = topologyOf(world());
+          let revision = 1000n;
+          const { sync } = follow(topology, [...chassisIds, 'D']);
+          for (const id of [...chassisIds, 'D']) sync(id, portsOfA);
+          for (const [events, ports] of steps) {
+            for (const event of events) topology.apply(event, revision++);
+            // A keeps its ports; B's change now and then (a full recomputation).
+            sync('A', portsOfA);
+            sync('B', ports);
+            sync('C', portsOfA);
+            sync('D', portsOfA);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('resolves a MAC two ports want as flowsFor does, whichever changes first', () => {
+    const topology = topologyOf(world());
+    const { sync } = follow(topology, ['A']);
+    sync('A', portsOfA);
+    // b1 (B) takes a1's MAC: a1 keeps the L2 flow (first by id); then a1 goes, b1 gets it.
+    topology.apply(ev.port('b1', 's1', mac(0xa1), {}, 'LogicalPortUpdated'));
+    const first = sync('A', portsOfA);
+    expect(first.flows.conflicts).toHaveLength(1);
+    topology.apply(ev.localGone('a1', 'A'));
+    const second = sync('A', portsOfA);
+    expect(second.flows.conflicts).toHaveLength(0);
+    expect(second.delta.changes.length).toBeGreaterThan(0);
+  });
+
+  it('recomputes only what an event touched: one bind changes one port group and its flood', () => {
+    const topology = topologyOf(world());
+    const { sync } = follow(topology, ['A']);
+    sync('A', portsOfA);
+    topology.apply(ev.port('n1', 's1', mac(0x99)));
+    topology.apply(ev.ovsPort('B', 'tapn1', 'n1', 9));
+    topology.apply(ev.local('n1', 'B'));
+    const handout = sync('A', portsOfA);
+    const cookies = new Set(
+      handout.delta.changes.map((c) => (c.after ?? c.before)?.cookie.toString(16).slice(0, 1)),
+    );
+    // Port flows (0x03…) only: B already had a port on s1, so the flood list is unchanged.
+    expect(cookies).toEqual(new Set(['3']));
+    expect(handout.delta.changes).toHaveLength(2); // its L2 lookup and egress
+  });
+});
+
+describe('ViewChangeTracker', () => {
+  it('a port nobody on a chassis handles does not dirty that chassis', () => {
+    const topology = topologyOf(world());
+    const a = new ChassisDesired('A');
+    a.next(topology, portsOfA);
+    const marked: string[] = [];
+    topology.listen(
+      new ViewChangeTracker({
+        port: (t, id) => {
+          if (a.markPort(t, id)) marked.push(id);
+        },
+        switch: (t, id) => {
+          if (a.markSwitch(t, id)) marked.push(id);
+        },
+        everything: () => {
+          a.markAll();
+          marked.push('*');
+        },
+      }),
+    );
+    // s4 has no port of A: A is not affected; s1 is.
+    topology.apply(ev.port('q3', 's4', mac(0x53)));
+    expect(marked).toEqual([]);
+    topology.apply(ev.port('n3', 's1', mac(0x54)));
+    expect(marked).toEqual(['n3']);
+    expect(a.dirty).toBe(true);
+  });
+
+  it('keeps up with a topology built by the same events', () => {
+    // The tracker reads the topology around each event; the topology folds exactly as before.
+    const plain = topologyOf(world());
+    const watched = new Topology();
+    watched.listen(
+      new ViewChangeTracker({
+        port: () => undefined,
+        switch: () => undefined,
+        everything: () => undefined,
+      }),
+    );
+    for (const event of world()) watched.apply(event);
+    expect(flowsFor(chassisViewOf(watched, 'A', portsOfA)).flows.size).toBe(
+      flowsFor(chassisViewOf(plain, 'A', portsOfA)).flows.size,
+    );
+  });
+});
