@@ -18,6 +18,17 @@ export function checkStreamName(streamName: string): void {
   }
 }
 
+/** Checks one append's input: its events as rows, ready for the batch planner. */
+export function checkAppend(
+  streamName: string,
+  events: readonly NewEvent[],
+  expected: ExpectedRevision,
+): { streamName: string; rows: EventRow[]; expected: ExpectedRevision } {
+  checkStreamName(streamName);
+  checkExpectedRevisionValue(expected);
+  return { streamName, rows: toEventRows(streamName, events), expected };
+}
+
 export function toEventRows(streamName: string, events: readonly NewEvent[]): EventRow[] {
   const seen = new Set<string>();
   return events.map((event) => {

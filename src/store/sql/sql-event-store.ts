@@ -21,6 +21,15 @@
  * The cost is one writer at a time, like EventStoreDB's single writer; the lock is held for
  * three short statements (read state, write, commit).
  *
+ * ## Batches and group commit
+ *
+ * Every append goes through one path: under the lock, one statement reads the state of all
+ * the batch's streams and ids, a pure planner (append-plan.ts) decides each append in order as
+ * if alone, and one statement writes all their events (append-batch.ts). appendToStreams is
+ * one such batch. appendToStream calls that arrive while a commit is in flight are grouped
+ * into the next one (group-commit.ts): one lock and one fsync for all, each call with its own
+ * expected-revision check and its own result or error, positions in arrival order.
+ *
  * ## Idempotence
  *
  * An append whose event ids are all already stored, in this stream, at consecutive revisions in
@@ -61,15 +70,21 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-store.js';
+import { readLogState, writePlan } from './append-batch.js';
+import {
+  type AppendPlan,
+  type CheckedAppend,
+  type PlannedOutcome,
+  planAppends,
+} from './append-plan.js';
 import { CatchUpSubscription, type Page } from './catch-up-subscription.js';
 import { ChangeSignal } from './change-signal.js';
+import { GroupCommit, type Settled } from './group-commit.js';
 import {
+  checkAppend,
   checkCount,
   checkExpectedRevision,
-  checkExpectedRevisionValue,
   checkStreamName,
-  type EventRow,
-  toEventRows,
   toMetadataColumns,
 } from './input.js';
 import { EVENT_COLUMNS, matchesFilter, toRecordedEvent } from './rows.js';
@@ -79,6 +94,8 @@ const LOG_LOCK = 0x6c6f637573n;
 /** Channel the `events_notify` trigger (migrations/0001_event_store.ts) NOTIFYs on commit. */
 const EVENTS_CHANNEL = 'locus_events';
 const DEFAULT_BATCH_SIZE = 500;
+/** Most appendToStream calls committed together (bounds one transaction's size). */
+const MAX_GROUP = 1_000;
 
 export interface SqlEventStoreOptions {
   /** Close the database together with the store (openEventStore passes true). */
@@ -110,6 +127,10 @@ export class SqlEventStore implements EventStore {
   /** Subscription page reads in flight, by signal version, position, size and filter. */
   readonly #pages = new Map<string, Promise<Page>>();
   readonly #operations = new Set<Promise<unknown>>();
+  readonly #groupCommit = new GroupCommit<CheckedAppend, AppendResult>(
+    (appends) => this.#commitGroup(appends),
+    { maxBatch: MAX_GROUP },
+  );
   #stopListening: Promise<() => Promise<void>> | undefined;
   #closed = false;
 
@@ -131,117 +152,75 @@ export class SqlEventStore implements EventStore {
     options: { expectedRevision?: ExpectedRevision } = {},
   ): Promise<AppendResult> {
     return this.#operation(async () => {
-      checkStreamName(streamName);
-      const expected = options.expectedRevision ?? 'any';
-      const rows = toEventRows(streamName, events);
-      const outcome = await this.#db
-        .transaction()
-        .execute((trx) => this.#append(trx, streamName, rows, expected));
-      if (outcome.wrote) this.#signal.notify();
-      return outcome.result;
+      const append = checkAppend(streamName, events, options.expectedRevision ?? 'any');
+      return this.#groupCommit.submit(append);
     });
   }
 
   appendToStreams(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
     return this.#operation(async () => {
       // Every item is checked before the transaction, so invalid input writes nothing.
-      const checked = appends.map((append) => {
-        checkStreamName(append.streamName);
-        const expected = append.expectedRevision ?? 'any';
-        checkExpectedRevisionValue(expected);
-        return { ...append, expected, rows: toEventRows(append.streamName, append.events) };
-      });
+      const checked = appends.map((append) =>
+        checkAppend(append.streamName, append.events, append.expectedRevision ?? 'any'),
+      );
       if (checked.length === 0) return [];
-      let wrote = false;
-      const outcomes = await this.#db.transaction().execute(async (trx) => {
-        const outcomes: StreamAppendOutcome[] = [];
-        for (const append of checked) {
-          try {
-            const outcome = await this.#append(
-              trx,
-              append.streamName,
-              append.rows,
-              append.expected,
-            );
-            wrote ||= outcome.wrote;
-            outcomes.push({ ok: true, result: outcome.result });
-          } catch (error) {
-            if (!(error instanceof WrongExpectedVersionError)) throw error;
-            outcomes.push({ ok: false, error });
-          }
+      const plan = await this.#appendInTransaction(checked, (outcome) => {
+        // Anything but a conflict fails the whole call, before anything is written.
+        if (!outcome.ok && !(outcome.error instanceof WrongExpectedVersionError)) {
+          throw outcome.error;
         }
-        return outcomes;
       });
-      if (wrote) this.#signal.notify();
-      return outcomes;
+      return plan.outcomes.map((outcome) =>
+        outcome.ok ? outcome : { ok: false, error: outcome.error as WrongExpectedVersionError },
+      );
     });
   }
 
-  async #append(
-    trx: Transaction<Database>,
-    streamName: string,
-    rows: readonly EventRow[],
-    expected: ExpectedRevision,
-  ): Promise<{ result: AppendResult; wrote: boolean }> {
-    await lockLog(trx);
-    const ids = rows.map((row) => row.id);
-    const state = await trx
-      .selectFrom((db) => db.selectFrom('event_log_head').select('position').limit(1).as('h'))
-      .leftJoin('streams as s', (join) => join.on('s.stream_name', '=', streamName))
-      .select((eb) => [
-        'h.position as head',
-        's.revision',
-        's.deleted',
-        ids.length === 0
-          ? sql<number>`0`.as('known')
-          : eb
-              .selectFrom('events')
-              .select((count) => count.fn.countAll<string | number>().as('n'))
-              .where('event_id', 'in', ids)
-              .as('known'),
-      ])
-      .executeTakeFirstOrThrow();
-    const stream = toStreamState(state.revision, state.deleted);
-    if (stream.deleted) throw new StreamDeletedError(streamName);
-    if (Number(state.known ?? 0) > 0) {
-      return { result: await replayed(trx, streamName, ids, expected, stream), wrote: false };
+  /**
+   * Commits a group of appendToStream calls in one transaction, each with its own outcome. A
+   * failure of the transaction itself (say, data PostgreSQL refuses) must not fail the
+   * neighbours of the append that caused it: then each is retried alone. A lost connection
+   * fails them all; they would fail alone too.
+   */
+  async #commitGroup(appends: readonly CheckedAppend[]): Promise<Settled<AppendResult>[]> {
+    try {
+      const plan = await this.#appendInTransaction(appends);
+      return plan.outcomes.map((outcome) =>
+        outcome.ok ? { ok: true, value: outcome.result } : { ok: false, error: outcome.error },
+      );
+    } catch (error) {
+      if (appends.length === 1 || isConnectionError(error)) throw error;
+      const alone: Settled<AppendResult>[] = [];
+      for (const append of appends) {
+        alone.push(
+          await this.#commitGroup([append]).then(
+            ([outcome]) => outcome ?? { ok: false, error: new EventStoreError('no outcome') },
+            (failure: unknown) => ({ ok: false, error: failure }),
+          ),
+        );
+      }
+      return alone;
     }
-    checkExpectedRevision(streamName, expected, stream.revision);
-    if (rows.length === 0)
-      return { result: await currentResult(trx, streamName, stream), wrote: false };
+  }
 
-    const head = toBigInt(state.head);
-    const firstRevision = (stream.revision ?? -1n) + 1n;
-    const lastRevision = firstRevision + BigInt(rows.length - 1);
-    const lastPosition = head + BigInt(rows.length);
-    // One statement: bump the head, upsert the stream, insert the events.
-    await trx
-      .with('bump_head', (db) =>
-        db.updateTable('event_log_head').set({ position: lastPosition.toString() }).returning('id'),
-      )
-      .with('upsert_stream', (db) =>
-        db
-          .insertInto('streams')
-          .values({ stream_name: streamName, revision: lastRevision.toString() })
-          .onConflict((conflict) =>
-            conflict.column('stream_name').doUpdateSet({ revision: lastRevision.toString() }),
-          )
-          .returning('stream_name'),
-      )
-      .insertInto('events')
-      .values(
-        rows.map((row, index) => ({
-          position: (head + 1n + BigInt(index)).toString(),
-          event_id: row.id,
-          stream_name: streamName,
-          revision: (firstRevision + BigInt(index)).toString(),
-          type: row.type,
-          data: row.data,
-          metadata: row.metadata,
-        })),
-      )
-      .execute();
-    return { result: { nextExpectedRevision: lastRevision, position: lastPosition }, wrote: true };
+  /**
+   * One transaction under the log lock: reads the state of the appends' streams and ids,
+   * plans every append in order (append-plan.ts), lets `inspect` veto the plan by throwing,
+   * and writes the events of the appends that passed, in one statement.
+   */
+  async #appendInTransaction(
+    appends: readonly CheckedAppend[],
+    inspect: (outcome: PlannedOutcome) => void = () => undefined,
+  ): Promise<AppendPlan> {
+    const plan = await this.#db.transaction().execute(async (trx) => {
+      await lockLog(trx);
+      const plan = planAppends(appends, await readLogState(trx, appends));
+      plan.outcomes.forEach(inspect);
+      await writePlan(trx, plan);
+      return plan;
+    });
+    if (plan.events.length > 0) this.#signal.notify();
+    return plan;
   }
 
   readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -542,54 +521,6 @@ async function readStreamState(db: Kysely<Database>, streamName: string): Promis
     .where('stream_name', '=', streamName)
     .executeTakeFirst();
   return toStreamState(row?.revision ?? null, row?.deleted ?? null);
-}
-
-/** The earlier result when `ids` are a retry of an earlier append to this stream (see top). */
-async function replayed(
-  trx: Transaction<Database>,
-  streamName: string,
-  ids: readonly string[],
-  expected: ExpectedRevision,
-  stream: StreamState,
-): Promise<AppendResult> {
-  const stored = await trx
-    .selectFrom('events')
-    .select(['event_id', 'stream_name', 'revision', 'position'])
-    .where('event_id', 'in', ids)
-    .execute();
-  const byId = new Map(stored.map((row) => [row.event_id, row]));
-  const first = byId.get(ids[0] ?? '');
-  const isRetry =
-    first !== undefined &&
-    ids.every((id, index) => {
-      const row = byId.get(id);
-      return (
-        row !== undefined &&
-        row.stream_name === streamName &&
-        toBigInt(row.revision) === toBigInt(first.revision) + BigInt(index)
-      );
-    });
-  const last = byId.get(ids.at(-1) ?? '');
-  if (!isRetry || last === undefined) {
-    throw new WrongExpectedVersionError(streamName, expected, stream.revision);
-  }
-  return { nextExpectedRevision: toBigInt(last.revision), position: toBigInt(last.position) };
-}
-
-/** Result of an empty append: the stream's current revision (-1n when none) and position. */
-async function currentResult(
-  trx: Transaction<Database>,
-  streamName: string,
-  stream: StreamState,
-): Promise<AppendResult> {
-  if (stream.revision === undefined) return { nextExpectedRevision: -1n, position: 0n };
-  const row = await trx
-    .selectFrom('events')
-    .select('position')
-    .where('stream_name', '=', streamName)
-    .where('revision', '=', stream.revision.toString())
-    .executeTakeFirstOrThrow();
-  return { nextExpectedRevision: stream.revision, position: toBigInt(row.position) };
 }
 
 function max(a: bigint, b: bigint): bigint {
