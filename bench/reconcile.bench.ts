@@ -3,6 +3,8 @@
  *
  *  - reconcile/desired: computing a chassis' desired flows (chassisViewOf + flowsFor) from a
  *    topology of N ports, ports/s;
+ *  - reconcile/desired-incremental: the same flows kept incrementally (ChassisDesired): the
+ *    recomputation after one port bound on another chassis, latency (what a sync computes);
  *  - reconcile/full-install: a full sync of those flows into an empty br-int (dump, diff, one
  *    bundle), flows/s;
  *  - reconcile/port-change: one port appears on another chassis → its flows are on chassis A's
@@ -14,11 +16,13 @@
 import { pino } from 'pino';
 import { Topology } from '../src/apps/topology.js';
 import type { DomainEvent } from '../src/events/index.js';
+import { ChassisDesired } from '../src/ovs/chassis-desired.js';
 import { chassisViewOf } from '../src/ovs/chassis-view.js';
 import { flowsFor, hex, portCookie } from '../src/ovs/pipeline/index.js';
 import { FlowReconciler } from '../src/ovs/reconciler/flow-reconciler.js';
 import { spawnOfctl } from '../src/ovs/reconciler/ofctl.js';
 import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
+import { ViewChangeTracker } from '../src/ovs/view-changes.js';
 import { ovsAvailable, startOvs } from '../test/support/ovs.js';
 import {
   type Benchmark,
@@ -117,6 +121,41 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
       params: { ports, switches, flows: flowCount },
       throughput: perSecond(ports * computeRuns, computeMs),
       unit: 'ports',
+      peakRssBytes: peakRssBytes(),
+    });
+
+    // The same, incrementally: one port bound on B, then A's recomputation.
+    const incremental = new ChassisDesired('A');
+    incremental.next(topology, chassisPorts);
+    const unlisten = topology.listen(
+      new ViewChangeTracker({
+        port: (t, id) => incremental.markPort(t, id),
+        switch: (t, id) => incremental.markSwitch(t, id),
+        everything: () => incremental.markAll(),
+      }),
+    );
+    const nextMs: number[] = [];
+    let changed = 0;
+    let incrementalRevision = 2_000_000n;
+    for (let n = 0; n < samples; n++) {
+      for (const event of portEvents(ports * 10 + n, switches, 'B', 1))
+        topology.apply(event, incrementalRevision++);
+      nextMs.push(
+        await timeIt(() => {
+          changed += incremental.next(topology, chassisPorts).delta.changes.length;
+        }),
+      );
+    }
+    unlisten();
+    records.push({
+      name: 'reconcile/desired-incremental',
+      params: { ports, switches, samples, flowChangesPerSync: changed / samples },
+      throughput: perSecond(
+        samples,
+        nextMs.reduce((sum, ms) => sum + ms, 0),
+      ),
+      unit: 'syncs',
+      latencyMs: percentiles(nextMs),
       peakRssBytes: peakRssBytes(),
     });
 

@@ -157,6 +157,76 @@ describe('OvsRemoteFlows', () => {
   });
 });
 
+describe('OvsRemoteFlows follows the topology (push, incremental)', () => {
+  const bind = (topology: ReturnType<typeof topologyOf>, id: string, chassis: string, n: number) =>
+    apply(topology, [
+      ev.port(id, 's1', mac(0x700 + n)),
+      ev.ovsPort(chassis, `tap${id}`, id, 40 + n),
+      ev.local(id, chassis),
+    ]);
+
+  it('programs a local bind at once, without a refresh, and leaves untouched chassis alone', async () => {
+    const { topology, flows, fake } = await setup();
+    const batches = (chassis: string) => flows.reconciler(chassis)?.metrics.batches ?? 0;
+    const onS4 = batches('A');
+    // s4 has no port of A: a port there is none of A's business.
+    apply(topology, [ev.port('q3', 's4', mac(0x53)), ev.ovsPort('B', 'tapq3', 'q3', 7)]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(batches('A')).toBe(onS4);
+    bind(topology, 'n5', 'A', 5);
+    await expect
+      .poll(() => flows.reconciler('A')?.applied?.context.ports.get('n5'))
+      .toMatchObject({
+        destination: { kind: 'local', ofport: 45 },
+      });
+    // B and C reach it too, before anyone asked them to install.
+    await expect.poll(() => fake('B').reaches('n5', '192.0.2.1')).toBe(true);
+    await expect.poll(() => fake('C').reaches('n5', '192.0.2.1')).toBe(true);
+    await flows.stop();
+  });
+
+  it('answers installs from what is applied, never from what is only computed', async () => {
+    const { topology, flows, fake } = await setup();
+    fake('A').delayMs = 50;
+    bind(topology, 'n6', 'B', 6);
+    // The push sync is under way; until its bundle is in, A does not claim to reach n6.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flows.reconciler('A')?.applied?.context.ports.has('n6')).toBe(false);
+    await flows.install({ chassis: 'A', portId: 'n6', owner: 'B' });
+    expect(fake('A').reaches('n6', '192.0.2.2')).toBe(true);
+    await flows.stop();
+  });
+
+  it('a failed incremental sync recovers by a full sync that finds no drift', async () => {
+    const { topology, flows, fake } = await setup();
+    fake('A').failNext = new Error('ovs-ofctl was killed');
+    bind(topology, 'n7', 'B', 7);
+    await expect.poll(() => flows.reconciler('A')?.metrics.failures).toBe(1);
+    await flows.install({ chassis: 'A', portId: 'n7', owner: 'B' });
+    const applied = flows.reconciler('A')?.applied;
+    expect(applied?.report.reason).toBe('recovery');
+    expect(applied?.report.drift).toEqual({ missing: 0, extra: 0, changed: 0 });
+    expect(fake('A').reaches('n7', '192.0.2.2')).toBe(true);
+    await flows.stop();
+  });
+
+  it('a full sync that also takes new changes counts them as changes, not drift', async () => {
+    const { topology, flows, fake } = await setup();
+    bind(topology, 'n8', 'C', 8);
+    const report = await flows.reconciler('A')?.antiEntropy();
+    expect(report?.drift).toEqual({ missing: 0, extra: 0, changed: 0 });
+    expect(report?.added).toBeGreaterThan(0);
+    expect(fake('A').reaches('n8', '192.0.2.3')).toBe(true);
+    // Then incremental again: the port goes, its cookie is deleted whole.
+    apply(topology, [ev.portDeleted('n8')]);
+    await flows.refresh('A');
+    expect(fake('A').bundles.at(-1)).toEqual([`delete cookie=${hex(portCookie('n8'))}/-1`]);
+    expect(fake('A').reaches('n8', '192.0.2.3')).toBe(false);
+    await flows.stop();
+  });
+});
+
 describe('FlowReconciler (in-memory switch)', () => {
   it('full sync after drift counts missing, extra and changed flows', async () => {
     const { flows, fake } = await setup();
