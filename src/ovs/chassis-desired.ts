@@ -64,9 +64,11 @@ interface Group {
   readonly rank: number;
   readonly id: string;
   readonly cookie: bigint;
-  /** First flow of each key (a group wanting a key twice keeps its first). */
-  readonly flows: ReadonlyMap<string, Flow>;
+  /** First flow of each key (a group wanting a key twice keeps its first); a handful. */
+  readonly flows: readonly Flow[];
 }
+
+const flowOf = (group: Group, key: string) => group.flows.find((flow) => flow.key === key);
 
 const before = (a: Group, b: Group) => (a.rank !== b.rank ? a.rank < b.rank : a.id < b.id);
 const isPort = (entry: Entry | undefined): entry is ViewPort =>
@@ -78,9 +80,8 @@ export class ChassisDesired {
   /** Key → the flow that wins it. */
   private readonly table = new Map<string, Flow>();
   private readonly groups = new Map<bigint, Group>();
-  /** Key → the group(s) wanting it; an array only for conflicts. */
-  private readonly owners = new Map<string, Group | Group[]>();
-  private readonly conflicted = new Set<string>();
+  /** Keys two or more groups want → those groups (the table holds the first's flow). */
+  private readonly contenders = new Map<string, Group[]>();
 
   private topology: Topology | undefined;
   private chassisPorts: ChassisPorts | undefined;
@@ -284,15 +285,20 @@ export class ChassisDesired {
   }
 
   private setGroup(rank: number, id: string, cookie: bigint, flows: readonly Flow[]): void {
-    const byKey = new Map<string, Flow>();
-    for (const flow of flows) if (!byKey.has(flow.key)) byKey.set(flow.key, flow);
+    const keys = new Set<string>();
+    const own: Flow[] = [];
+    for (const flow of flows)
+      if (!keys.has(flow.key)) {
+        keys.add(flow.key);
+        own.push(flow);
+      }
     const old = this.groups.get(cookie);
-    if (old && sameFlows(old.flows, byKey)) return;
-    const group: Group = { rank, id, cookie, flows: byKey };
+    if (old && sameFlows(old.flows, own)) return;
+    const group: Group = { rank, id, cookie, flows: own };
     this.groups.set(cookie, group);
     this.removedGroups.delete(cookie);
-    if (old) for (const key of old.flows.keys()) if (!byKey.has(key)) this.release(key, cookie);
-    for (const key of byKey.keys()) this.claim(key, group);
+    if (old) for (const flow of old.flows) if (!keys.has(flow.key)) this.release(flow.key, cookie);
+    for (const flow of own) this.claim(flow, group);
   }
 
   private removeGroup(cookie: bigint): void {
@@ -300,47 +306,51 @@ export class ChassisDesired {
     if (!old) return;
     this.groups.delete(cookie);
     this.removedGroups.add(cookie);
-    for (const key of old.flows.keys()) this.release(key, cookie);
+    for (const flow of old.flows) this.release(flow.key, cookie);
   }
 
-  private claim(key: string, group: Group): void {
-    const current = this.owners.get(key);
-    if (current === undefined || (!Array.isArray(current) && current.cookie === group.cookie))
-      this.owners.set(key, group);
-    else if (!Array.isArray(current)) {
-      this.owners.set(key, [current, group]);
-      this.conflicted.add(key);
-    } else {
-      const at = current.findIndex((g) => g.cookie === group.cookie);
-      if (at >= 0) current[at] = group;
-      else current.push(group);
+  private claim(flow: Flow, group: Group): void {
+    const key = flow.key;
+    const contenders = this.contenders.get(key);
+    if (contenders) {
+      const at = contenders.findIndex((g) => g.cookie === group.cookie);
+      if (at >= 0) contenders[at] = group;
+      else contenders.push(group);
+      this.resolve(key, contenders);
+      return;
     }
-    this.resolve(key);
+    const holder = this.table.get(key);
+    if (holder === undefined || holder.cookie === group.cookie) {
+      this.put(key, flow);
+      return;
+    }
+    const other = this.groups.get(holder.cookie);
+    const both = other ? [other, group] : [group];
+    if (both.length > 1) this.contenders.set(key, both);
+    this.resolve(key, both);
   }
 
   private release(key: string, cookie: bigint): void {
-    const current = this.owners.get(key);
-    if (current === undefined) return;
-    if (!Array.isArray(current)) {
-      if (current.cookie === cookie) this.owners.delete(key);
-    } else {
-      const rest = current.filter((g) => g.cookie !== cookie);
-      if (rest.length === 1) {
-        this.owners.set(key, rest[0] as Group);
-        this.conflicted.delete(key);
-      } else this.owners.set(key, rest);
+    const contenders = this.contenders.get(key);
+    if (!contenders) {
+      if (this.table.get(key)?.cookie === cookie) this.put(key, undefined);
+      return;
     }
-    this.resolve(key);
+    const rest = contenders.filter((g) => g.cookie !== cookie);
+    if (rest.length > 1) this.contenders.set(key, rest);
+    else this.contenders.delete(key);
+    this.resolve(key, rest);
   }
 
-  /** Puts the winning group's flow for `key` in the table, noting the change. */
-  private resolve(key: string): void {
-    const current = this.owners.get(key);
+  /** The first of `groups` in `flowsFor`'s order wins the key. */
+  private resolve(key: string, groups: readonly Group[]): void {
     let winner: Group | undefined;
-    if (Array.isArray(current)) {
-      for (const group of current) if (!winner || before(group, winner)) winner = group;
-    } else winner = current;
-    const flow = winner?.flows.get(key);
+    for (const group of groups) if (!winner || before(group, winner)) winner = group;
+    this.put(key, winner && flowOf(winner, key));
+  }
+
+  /** Sets the table's flow for `key`, noting the change for the next hand-out. */
+  private put(key: string, flow: Flow | undefined): void {
     const old = this.table.get(key);
     if (flow === old) return;
     if (!this.pending.has(key)) this.pending.set(key, old);
@@ -377,9 +387,7 @@ export class ChassisDesired {
 
   private conflicts(): FlowConflict[] {
     const conflicts: FlowConflict[] = [];
-    for (const key of this.conflicted) {
-      const groups = this.owners.get(key);
-      if (!Array.isArray(groups)) continue;
+    for (const [key, groups] of this.contenders) {
       const kept = this.table.get(key)?.cookie;
       if (kept === undefined) continue;
       for (const group of groups)
@@ -395,9 +403,9 @@ function sameEntry(a: Entry, b: Entry): boolean {
   return sameViewPort(a, b);
 }
 
-function sameFlows(a: ReadonlyMap<string, Flow>, b: ReadonlyMap<string, Flow>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [key, flow] of b) if (a.get(key)?.text !== flow.text) return false;
+function sameFlows(a: readonly Flow[], b: readonly Flow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]?.text !== b[i]?.text) return false;
   return true;
 }
 
