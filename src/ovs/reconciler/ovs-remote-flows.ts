@@ -126,11 +126,8 @@ export class OvsRemoteFlows implements RemoteFlows {
   desiredOf(chassis: string, ports: ChassisPorts | (() => ChassisPorts)): Desired<ChassisFlows> {
     const topology = this.options.topology();
     this.follow(topology);
-    let desired = this.desired.get(chassis);
-    if (!desired) {
-      desired = new ChassisDesired(chassis, this.options.pipeline);
-      this.desired.set(chassis, desired);
-    }
+    // A chassis without an agent (or one just removed) gets a one-off computation.
+    const desired = this.desired.get(chassis) ?? new ChassisDesired(chassis, this.options.pipeline);
     const handout = desired.next(topology, typeof ports === 'function' ? ports() : ports);
     return {
       flows: handout.flows,
