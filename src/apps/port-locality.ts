@@ -2,8 +2,16 @@
  * Each port's locality facts as the apps see them: the lport machine's port-wide facts
  * (machines/lport.rules.ts), the owner they imply, and the revision of the port's stream they
  * were folded to (the expected revision of the next append).
+ *
+ * Memory: a fold holds 10^5–10^6 ports, most of them in one of a few situations (bound on one
+ * chassis, acked by the same others, at the same revision). Facts, and facts at a revision, are
+ * therefore immutable values interned by content, so ports in the same situation share one
+ * object and its arrays, and a port costs its map entry. The rules still compute every change:
+ * the fold copies the shared facts into a scratch, applies `applyFactsInPlace`, and interns the
+ * result.
  */
 import {
+  type Ack,
   applyFacts,
   applyFactsInPlace,
   impliedState,
@@ -22,6 +30,85 @@ export interface PortLocality extends PortFacts {
   readonly owner: string | null;
   /** Revision of the last event folded from the port's stream; -1n when it has none. */
   readonly revision: bigint;
+}
+
+/** Facts with their owner, frozen: shared by every port in the same situation. */
+interface SharedFacts extends Omit<PortLocality, 'revision'> {
+  /** The content, as the intern tables' key. */
+  readonly key: string;
+}
+
+const noStrings: readonly string[] = Object.freeze([]);
+const noAcks: readonly Ack[] = Object.freeze([]);
+
+/** Distinct values kept for sharing; past it a table starts over (values stay valid). */
+const MAX_INTERNED = 1 << 16;
+const interned = new Map<string, SharedFacts>();
+const internedEntries = new Map<string, PortEntry>();
+
+function remember<V>(table: Map<string, V>, key: string, value: V): V {
+  if (table.size >= MAX_INTERNED) table.clear();
+  table.set(key, value);
+  return value;
+}
+
+const frozenStrings = (items: readonly string[]): readonly string[] =>
+  items.length === 0 ? noStrings : Object.freeze(items.slice());
+
+const frozenAcks = (acks: readonly Ack[]): readonly Ack[] =>
+  acks.length === 0
+    ? noAcks
+    : Object.freeze(acks.map((ack) => Object.freeze({ chassis: ack.chassis, owner: ack.owner })));
+
+/** Ids never hold control characters (src/events/primitives.ts), so these keys are exact. */
+function keyOf(facts: PortFacts): string {
+  let key = `${facts.exists ? 1 : 0}${facts.deleted ? 1 : 0}\u0001${facts.requestedChassis ?? '\u0002'}\u0001`;
+  for (const chassis of facts.claims) key += `${chassis}\u0000`;
+  key += '\u0001';
+  for (const ack of facts.acks) key += `${ack.chassis}\u0000${ack.owner}\u0000`;
+  key += '\u0001';
+  for (const reason of facts.reasons) key += `${reason}\u0000`;
+  return key;
+}
+
+/** The shared, frozen value equal to `facts` (with its owner). */
+function internFacts(facts: PortFacts): SharedFacts {
+  const key = keyOf(facts);
+  const known = interned.get(key);
+  if (known !== undefined) return known;
+  const shared: SharedFacts = Object.freeze({
+    exists: facts.exists,
+    deleted: facts.deleted,
+    requestedChassis: facts.requestedChassis,
+    claims: frozenStrings(facts.claims),
+    acks: frozenAcks(facts.acks),
+    reasons: frozenStrings(facts.reasons),
+    owner: ownerOf(facts),
+    key,
+  });
+  return remember(interned, key, shared);
+}
+
+/** A revision as a number while it is exactly one (always, in practice): no bigint per port. */
+type CompactRevision = number | bigint;
+const compact = (revision: bigint): CompactRevision =>
+  revision >= -1n && revision <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(revision) : revision;
+
+/** A port's facts at a revision: immutable, shared by the ports at the same. */
+class PortEntry {
+  constructor(
+    readonly facts: SharedFacts,
+    readonly revision: CompactRevision,
+  ) {}
+}
+
+function entryOf(facts: SharedFacts, revision: bigint): PortEntry {
+  const compactRevision = compact(revision);
+  const key = `${compactRevision}\u0001${facts.key}`;
+  return (
+    internedEntries.get(key) ??
+    remember(internedEntries, key, new PortEntry(facts, compactRevision))
+  );
 }
 
 const unknownPort: PortLocality = { ...initialFacts(), owner: null, revision: -1n };
@@ -46,9 +133,12 @@ export function refusalOf(
   return makeRefusal(portId, view, impliedState(port, view), lportEvent, code, port);
 }
 
-/** Folds the lport streams' events into per-port facts, in place. */
+/** Folds the lport streams' events into per-port facts. */
 export class PortLocalityFold {
-  private readonly ports = new Map<string, { facts: MutablePortFacts; revision: bigint }>();
+  private readonly ports = new Map<string, PortEntry>();
+  /** Where the rules update a port's facts before they are interned (never escapes). */
+  private readonly scratch: MutablePortFacts = initialFacts();
+  private readonly initial = internFacts(initialFacts());
 
   get size(): number {
     return this.ports.size;
@@ -56,7 +146,18 @@ export class PortLocalityFold {
 
   get(portId: string): PortLocality {
     const entry = this.ports.get(portId);
-    return entry ? withOwner(entry.facts, entry.revision) : unknownPort;
+    if (entry === undefined) return unknownPort;
+    const facts = entry.facts;
+    return {
+      exists: facts.exists,
+      deleted: facts.deleted,
+      requestedChassis: facts.requestedChassis,
+      claims: facts.claims,
+      acks: facts.acks,
+      reasons: facts.reasons,
+      owner: facts.owner,
+      revision: BigInt(entry.revision),
+    };
   }
 
   /** Folds one event of `lport-<portId>` recorded at `revision`. Events the log holds were
@@ -67,13 +168,20 @@ export class PortLocalityFold {
     const portId = event.type.startsWith('LogicalPort')
       ? (event.data as { id: string }).id
       : (event.data as { portId: string }).portId;
-    let entry = this.ports.get(portId);
-    if (!entry) {
-      entry = { facts: initialFacts(), revision: -1n };
-      this.ports.set(portId, entry);
+    const facts = this.ports.get(portId)?.facts ?? this.initial;
+    if (refusalCodeOf(facts, lportEvent) !== null) {
+      this.ports.set(portId, entryOf(facts, revision));
+      return;
     }
-    entry.revision = revision;
-    if (refusalCodeOf(entry.facts, lportEvent) === null) applyFactsInPlace(entry.facts, lportEvent);
+    const scratch = this.scratch;
+    scratch.exists = facts.exists;
+    scratch.deleted = facts.deleted;
+    scratch.requestedChassis = facts.requestedChassis;
+    copyInto(scratch.claims, facts.claims);
+    copyInto(scratch.acks, facts.acks);
+    copyInto(scratch.reasons, facts.reasons);
+    applyFactsInPlace(scratch, lportEvent);
+    this.ports.set(portId, entryOf(internFacts(scratch), revision));
   }
 
   /**
@@ -82,9 +190,7 @@ export class PortLocalityFold {
    * expect — else every append to the port would conflict forever.
    */
   skip(portId: string, revision: bigint): void {
-    const entry = this.ports.get(portId);
-    if (entry) entry.revision = revision;
-    else this.ports.set(portId, { facts: initialFacts(), revision });
+    this.ports.set(portId, entryOf(this.ports.get(portId)?.facts ?? this.initial, revision));
   }
 
   /** The facts after an accepted event, without touching `port` (used to chain decisions). */
@@ -93,4 +199,9 @@ export class PortLocalityFold {
     if (!lportEvent) return port;
     return withOwner(applyFacts(port, lportEvent), port.revision);
   }
+}
+
+function copyInto<T>(target: T[], source: readonly T[]): void {
+  target.length = 0;
+  for (let i = 0; i < source.length; i++) target.push(source[i] as T);
 }

@@ -6,38 +6,75 @@
  * It is mutated in place by `apply` (a fold over 10^5–10^6 ports cannot copy maps per event),
  * but only by `apply`: apps read it and never write.
  */
-import type {
-  Chassis,
-  ChildPortSegmentation,
-  DomainEvent,
-  FloatingIp,
-  LogicalPort,
-  LogicalRouter,
-  LogicalSwitch,
-  OvsPort,
-  Subnet,
+import {
+  type Chassis,
+  type ChildPortSegmentation,
+  DeviceOwner,
+  type DomainEvent,
+  type FloatingIp,
+  type LogicalPort,
+  type LogicalRouter,
+  type LogicalSwitch,
+  type OvsPort,
+  type Subnet,
 } from '../events/index.js';
+import { CompactPort } from './compact-port.js';
+import { InterfaceTable } from './interface-table.js';
 import { type PortLocality, PortLocalityFold } from './port-locality.js';
 
-/** A multimap whose value sets keep insertion order. */
+/**
+ * A multimap whose values keep insertion order. Most keys of most indices hold one value (a
+ * port's interface, its router, its FIP), so a single value is kept as is and a `Set` is made
+ * only for a second one: a `Set` per key costs ~150 bytes, times 10^6 ports.
+ */
 class Index<K, V> {
-  private readonly map = new Map<K, Set<V>>();
+  private readonly map = new Map<K, V | Set<V>>();
   add(key: K, value: V): void {
-    let set = this.map.get(key);
-    if (!set) {
-      set = new Set();
-      this.map.set(key, set);
-    }
-    set.add(value);
+    const held = this.map.get(key);
+    if (held === undefined) this.map.set(key, value);
+    else if (held instanceof Set) held.add(value);
+    else if (held !== value) this.map.set(key, new Set([held, value]));
   }
   delete(key: K, value: V): void {
-    const set = this.map.get(key);
-    if (!set) return;
-    set.delete(value);
-    if (set.size === 0) this.map.delete(key);
+    const held = this.map.get(key);
+    if (held === undefined) return;
+    if (!(held instanceof Set)) {
+      if (held === value) this.map.delete(key);
+      return;
+    }
+    held.delete(value);
+    if (held.size === 1) this.map.set(key, held.values().next().value as V);
   }
   get(key: K): ReadonlySet<V> {
-    return this.map.get(key) ?? empty;
+    const held = this.map.get(key);
+    if (held === undefined) return empty;
+    return held instanceof Set ? held : new One(held);
+  }
+}
+
+/** A read-only set of one value, for an `Index` key that holds one. */
+class One<V> implements ReadonlySet<V> {
+  constructor(private readonly value: V) {}
+  get size(): number {
+    return 1;
+  }
+  has(value: V): boolean {
+    return value === this.value;
+  }
+  forEach(callback: (value: V, key: V, set: ReadonlySet<V>) => void, thisArg?: unknown): void {
+    callback.call(thisArg, this.value, this.value, this);
+  }
+  *values(): SetIterator<V> {
+    yield this.value;
+  }
+  keys(): SetIterator<V> {
+    return this.values();
+  }
+  *entries(): SetIterator<[V, V]> {
+    yield [this.value, this.value];
+  }
+  [Symbol.iterator](): SetIterator<V> {
+    return this.values();
   }
 }
 const empty: ReadonlySet<never> = new Set();
@@ -48,7 +85,9 @@ export interface TopologyListener {
   after(topology: Topology, event: DomainEvent): void;
 }
 
-const ovsKey = (chassis: string, name: string) => `${chassis}\u0000${name}`;
+const deviceOwners = new Map<DeviceOwner, DeviceOwner>(
+  DeviceOwner.anyOf.map(({ const: owner }) => [owner, owner]),
+);
 
 export class Topology {
   readonly chassis = new Map<string, Chassis>();
@@ -58,14 +97,14 @@ export class Topology {
   readonly routers = new Map<string, LogicalRouter>();
   readonly fips = new Map<string, FloatingIp>();
   readonly segmentations = new Map<string, ChildPortSegmentation>();
-  /** Observed interfaces, keyed by chassis and name, in observation order. */
-  readonly ovsPorts = new Map<string, OvsPort>();
+  /** Observed interfaces, keyed by `chassis\0name`, in observation order per chassis. */
+  readonly ovsPorts = new InterfaceTable();
   /** Locality facts of every port whose stream has events. */
   readonly locality = new PortLocalityFold();
 
   readonly portsBySwitch = new Index<string, string>();
   readonly subnetsBySwitch = new Index<string, string>();
-  readonly ovsPortsByIface = new Index<string, string>();
+  readonly ovsPortsByIface = new Index<string, OvsPort>();
   readonly routersByPort = new Index<string, string>();
   readonly fipsByFixedPort = new Index<string, string>();
   readonly fipsByFloatingPort = new Index<string, string>();
@@ -93,10 +132,8 @@ export class Topology {
   /** Interfaces observed (on chassis that still exist) carrying `portId`, in observation order. */
   interfacesOf(portId: string): OvsPort[] {
     const result: OvsPort[] = [];
-    for (const key of this.ovsPortsByIface.get(portId)) {
-      const ovsPort = this.ovsPorts.get(key);
-      if (ovsPort && this.chassis.has(ovsPort.chassis)) result.push(ovsPort);
-    }
+    for (const ovsPort of this.ovsPortsByIface.get(portId))
+      if (this.chassis.has(ovsPort.chassis)) result.push(ovsPort);
     return result;
   }
 
@@ -145,8 +182,9 @@ export class Topology {
       case 'LogicalPortUpdated': {
         const previous = this.ports.get(event.data.id);
         if (previous) this.portsBySwitch.delete(previous.switchId, previous.id);
-        this.ports.set(event.data.id, event.data);
-        this.portsBySwitch.add(event.data.switchId, event.data.id);
+        const port = this.sharedPort(event.data, previous);
+        this.ports.set(port.id, port);
+        this.portsBySwitch.add(port.switchId, port.id);
         this.locality.apply(event, revision);
         return;
       }
@@ -189,18 +227,17 @@ export class Topology {
         return;
       case 'OvsPortCreated':
       case 'OvsPortUpdated': {
-        const key = ovsKey(event.data.chassis, event.data.name);
-        const previous = this.ovsPorts.get(key);
-        if (previous?.ifaceId) this.ovsPortsByIface.delete(previous.ifaceId, key);
-        this.ovsPorts.set(key, event.data);
-        if (event.data.ifaceId) this.ovsPortsByIface.add(event.data.ifaceId, key);
+        const previous = this.ovsPorts.find(event.data.chassis, event.data.name);
+        if (previous?.ifaceId) this.ovsPortsByIface.delete(previous.ifaceId, previous);
+        const ovsPort = this.sharedOvsPort(event.data, previous);
+        this.ovsPorts.set(ovsPort);
+        if (ovsPort.ifaceId) this.ovsPortsByIface.add(ovsPort.ifaceId, ovsPort);
         return;
       }
       case 'OvsPortDeleted': {
-        const key = ovsKey(event.data.chassis, event.data.name);
-        const previous = this.ovsPorts.get(key);
-        if (previous?.ifaceId) this.ovsPortsByIface.delete(previous.ifaceId, key);
-        this.ovsPorts.delete(key);
+        const previous = this.ovsPorts.find(event.data.chassis, event.data.name);
+        if (previous?.ifaceId) this.ovsPortsByIface.delete(previous.ifaceId, previous);
+        this.ovsPorts.remove(event.data.chassis, event.data.name);
         return;
       }
       case 'LocalCreated': {
@@ -210,7 +247,10 @@ export class Topology {
             `${event.data.chassis}\u0000${port.switchId}`,
             port.id,
           );
-        this.claimedPortsByChassis.add(event.data.chassis, event.data.portId);
+        this.claimedPortsByChassis.add(
+          this.sharedChassisId(event.data.chassis),
+          port?.id ?? event.data.portId,
+        );
         this.locality.apply(event, revision);
         return;
       }
@@ -232,6 +272,35 @@ export class Topology {
         this.locality.apply(event, revision);
         return;
     }
+  }
+
+  /**
+   * Decoded events carry their own copy of every string; a topology of 10^6 ports keeps the
+   * strings many documents repeat (switch, chassis, device owner, port ids) as one copy each,
+   * taken from the document that defines it. Equal strings: nothing a reader sees changes.
+   */
+  private sharedChassisId(id: string): string {
+    return this.chassis.get(id)?.id ?? id;
+  }
+
+  private sharedPort(data: LogicalPort, previous: LogicalPort | undefined): LogicalPort {
+    return new CompactPort(
+      previous?.id ?? data.id,
+      this.switches.get(data.switchId)?.id ?? data.switchId,
+      data.macs,
+      data.ips,
+      deviceOwners.get(data.deviceOwner) ?? data.deviceOwner,
+      data.requestedChassis === null ? null : this.sharedChassisId(data.requestedChassis),
+    );
+  }
+
+  private sharedOvsPort(data: OvsPort, previous: OvsPort | undefined): OvsPort {
+    return {
+      ...data,
+      chassis: previous?.chassis ?? this.sharedChassisId(data.chassis),
+      name: previous?.name ?? data.name,
+      ifaceId: data.ifaceId === null ? null : (this.ports.get(data.ifaceId)?.id ?? data.ifaceId),
+    };
   }
 
   private releaseClaims(portId: string): void {
