@@ -17,7 +17,8 @@
  * there. Rows are cached between batches only while the stored checkpoint is the one this
  * projector committed, so the cache never serves rows another writer has changed.
  *
- * `rebuild()` is the disaster-recovery path: empty the tables and replay the whole log.
+ * `rebuild()` is the disaster-recovery path: replay the whole log into fresh tables and swap
+ * them in.
  */
 import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
@@ -28,10 +29,18 @@ import { keysOf, ProjectionBatch, type Routed, route } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
-  clearReadModel,
+  createShadowTables,
+  indexShadowTables,
+  SHADOW_TABLES,
+  swapInShadowTables,
+} from './shadow-tables.js';
+import {
+  deleteCheckpoint,
+  LIVE_TABLES,
   loadChassis,
   loadPorts,
   lockCheckpoint,
+  type ReadModelTables,
   readCheckpoint,
   relaxDurability,
   saveCheckpoint,
@@ -39,6 +48,8 @@ import {
 } from './sql-tables.js';
 
 export const DEFAULT_PROJECTION_NAME = 'read-model';
+/** A rebuild's checkpoint is the projection's name with this suffix. */
+const REBUILD_SUFFIX = ':rebuild';
 
 export interface ProjectorOptions {
   readonly store: EventStore;
@@ -122,18 +133,13 @@ export class Projector implements ProjectionProgress {
   readonly #batchSize: number;
   readonly #catchUpBatchSize: number;
   readonly #progressLogIntervalMs: number;
-  #position = 0n;
+  /** The live tables, under the projection's checkpoint. */
+  readonly #live: Target;
   #positionLoaded = false;
   #waiters: Waiter[] = [];
   /** Serialises batches: the live loop, catchUp and rebuild never interleave. */
   #exclusive: Promise<unknown> = Promise.resolve();
   #following: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
-  /**
-   * Rows as this projector last committed them, valid while the stored checkpoint is the one
-   * it committed (`#cachedAt`): a hot port costs no read. Bounded by clearing when full.
-   */
-  readonly #cache = new RowCache();
-  #cachedAt = -1n;
   readonly #cacheSize: number;
 
   constructor(options: ProjectorOptions) {
@@ -145,11 +151,12 @@ export class Projector implements ProjectionProgress {
     this.#catchUpBatchSize = options.catchUpBatchSize ?? 5_000;
     this.#progressLogIntervalMs = options.progressLogIntervalMs ?? 2_000;
     this.#cacheSize = options.cacheSize ?? 200_000;
+    this.#live = new Target(this.name, LIVE_TABLES);
   }
 
   /** Last log position applied (the checkpoint as this process knows it). */
   get position(): bigint {
-    return this.#position;
+    return this.#live.position;
   }
 
   get running(): boolean {
@@ -181,45 +188,49 @@ export class Projector implements ProjectionProgress {
   /** Applies everything in the log now, by pages; resolves with the checkpoint reached. */
   async catchUp(): Promise<bigint> {
     await this.#loadPosition();
-    await this.#replay(new AbortController().signal, () => undefined);
-    return this.#position;
+    await this.#replay(new AbortController().signal, () => undefined, this.#live);
+    return this.#live.position;
   }
 
   /**
-   * The disaster-recovery path: empties the read model and replays the log from position 0 in
-   * large batches, reporting progress. A running live loop is stopped for the rebuild and
-   * resumed after it. Readers see a partial read model meanwhile.
+   * The disaster-recovery path: replays the log from position 0 into fresh copies of the
+   * tables, in large batches, reporting progress, then swaps them in (shadow-tables.ts).
+   * Readers keep the old model until the swap, and the live loop keeps it current meanwhile;
+   * a crash before the swap leaves it intact, and the next rebuild starts over.
    */
   async rebuild(options: { readonly progress?: RebuildProgress } = {}): Promise<RebuildReport> {
-    const wasRunning = this.running;
-    await this.stop();
     const started = performance.now();
-    await this.#serially(async () => {
-      await this.#db.transaction().execute((trx) => clearReadModel(trx, this.name));
-      this.#position = 0n;
-      this.#cache.clear();
-      this.#cachedAt = 0n;
-      this.#positionLoaded = true;
-    });
+    const target = new Target(`${this.name}${REBUILD_SUFFIX}`, SHADOW_TABLES);
+    await this.#serially(() =>
+      this.#db.transaction().execute(async (trx) => {
+        await createShadowTables(trx);
+        await deleteCheckpoint(trx, target.checkpoint);
+      }),
+    );
     const total = Number(await this.#store.headPosition());
     this.#logger.info({ projection: this.name, total }, 'read model rebuild started');
     let events = 0;
     let lastLog = started;
     const rate = () => (events * 1000) / Math.max(1, performance.now() - started);
-    await this.#replay(new AbortController().signal, (count) => {
-      events += count;
-      options.progress?.(events, Math.max(total, events), rate());
-      const now = performance.now();
-      if (now - lastLog >= this.#progressLogIntervalMs) {
-        lastLog = now;
-        this.#logger.info(
-          { projection: this.name, applied: events, total, ratePerSecond: Math.round(rate()) },
-          'read model rebuild progress',
-        );
-      }
-    });
+    await this.#replay(
+      new AbortController().signal,
+      (count) => {
+        events += count;
+        options.progress?.(events, Math.max(total, events), rate());
+        const now = performance.now();
+        if (now - lastLog >= this.#progressLogIntervalMs) {
+          lastLog = now;
+          this.#logger.info(
+            { projection: this.name, applied: events, total, ratePerSecond: Math.round(rate()) },
+            'read model rebuild progress',
+          );
+        }
+      },
+      target,
+    );
+    await this.#serially(() => this.#swapIn(target));
     const elapsedMs = performance.now() - started;
-    const report = { events, elapsedMs, ratePerSecond: rate(), position: this.#position };
+    const report = { events, elapsedMs, ratePerSecond: rate(), position: target.position };
     this.#logger.info(
       {
         projection: this.name,
@@ -229,13 +240,32 @@ export class Projector implements ProjectionProgress {
       },
       'read model rebuild finished',
     );
-    if (wasRunning) await this.start();
     return report;
+  }
+
+  /**
+   * Indexes the rebuilt copies (outside the swap, so readers are not held up meanwhile), then
+   * swaps them in with the checkpoint at the rebuild's position in one transaction. A projector
+   * that had gone further sees its checkpoint go back and re-reads from there.
+   */
+  async #swapIn(target: Target): Promise<void> {
+    await this.#db.transaction().execute((trx) => indexShadowTables(trx));
+    await this.#db.transaction().execute(async (trx) => {
+      await lockCheckpoint(trx, this.name);
+      await swapInShadowTables(trx);
+      await saveCheckpoint(trx, this.name, target.position);
+      await deleteCheckpoint(trx, target.checkpoint);
+    });
+    const live = this.#live;
+    live.cache.replaceWith(target.cache);
+    live.cachedAt = target.position;
+    if (target.position < live.position) live.position = target.position;
+    this.#advance(target.position);
   }
 
   /** Resolves true once the checkpoint has passed `position`, false after `timeoutMs`. */
   waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
-    if (this.#position >= position) return Promise.resolve(true);
+    if (this.#live.position >= position) return Promise.resolve(true);
     if (timeoutMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter: Waiter = {
@@ -252,7 +282,7 @@ export class Projector implements ProjectionProgress {
 
   async metrics(): Promise<ProjectorMetrics> {
     const head = await this.#store.headPosition();
-    const position = this.#position;
+    const position = this.#live.position;
     return { ...this.counters, position, head, lag: head > position ? head - position : 0n };
   }
 
@@ -262,14 +292,14 @@ export class Projector implements ProjectionProgress {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         // Pages of readAll first: a long catch-up runs at rebuild speed, in large batches.
-        await this.#replay(signal, () => undefined);
+        await this.#replay(signal, () => undefined, this.#live);
         await this.#subscribe(signal);
         attempt = 0;
       } catch (error) {
         if (signal.aborted) return;
         const delay = backoff(attempt);
         this.#logger.warn(
-          { err: error, projection: this.name, position: String(this.#position), delay },
+          { err: error, projection: this.name, position: String(this.#live.position), delay },
           'read model projector failed; resuming from its checkpoint',
         );
         await sleep(delay, signal);
@@ -283,7 +313,7 @@ export class Projector implements ProjectionProgress {
    * projected event by event and a busy one in large batches.
    */
   async #subscribe(signal: AbortSignal): Promise<void> {
-    let after = this.#position;
+    let after = this.#live.position;
     const subscription = this.#store.subscribeToAll({ after, batchSize: this.#batchSize });
     const close = () => void subscription.close();
     signal.addEventListener('abort', close, { once: true });
@@ -310,7 +340,7 @@ export class Projector implements ProjectionProgress {
           next = events.next();
           next.catch(ignoreRejection);
         }
-        const outcome = await this.#applyWithRetry(batch, after, signal);
+        const outcome = await this.#applyWithRetry(batch, after, signal, this.#live);
         after = (batch.at(-1) as RecordedEvent).position;
         // Rewound: resubscribe from the lowered position (the caller's loop does).
         if (outcome === 'rewound' || ended || signal.aborted) return;
@@ -327,16 +357,20 @@ export class Projector implements ProjectionProgress {
 
   /**
    * Reads the log by pages after the checkpoint until a page comes back empty, applying each
-   * page as one batch while the next page is already being read.
+   * page as one batch into `target` while the next page is already being read.
    */
-  async #replay(signal: AbortSignal, onBatch: (events: number) => void): Promise<void> {
+  async #replay(
+    signal: AbortSignal,
+    onBatch: (events: number) => void,
+    target: Target,
+  ): Promise<void> {
     const size = this.#catchUpBatchSize;
     const read = (after: bigint) => {
       const page = this.#store.readAll({ after, maxCount: size });
       page.catch(ignoreRejection);
       return page;
     };
-    let after = this.#position;
+    let after = target.position;
     let next = read(after);
     while (!signal.aborted) {
       const page = await next;
@@ -345,8 +379,8 @@ export class Projector implements ProjectionProgress {
       const pageAfter = after;
       after = last.position;
       next = read(after);
-      if ((await this.#applyWithRetry(page, pageAfter, signal)) === 'rewound') {
-        after = this.#position;
+      if ((await this.#applyWithRetry(page, pageAfter, signal, target)) === 'rewound') {
+        after = target.position;
         next = read(after);
         continue;
       }
@@ -358,10 +392,11 @@ export class Projector implements ProjectionProgress {
     events: readonly RecordedEvent[],
     after: bigint,
     signal: AbortSignal,
+    target: Target,
   ): Promise<'applied' | 'rewound'> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#serially(() => this.#applyBatch(events, after));
+        return await this.#serially(() => this.#applyBatch(events, after, target));
       } catch (error) {
         if (signal.aborted) throw error;
         const delay = backoff(attempt);
@@ -378,7 +413,8 @@ export class Projector implements ProjectionProgress {
   // ---- one batch ------------------------------------------------------------------------
 
   /**
-   * Applies one batch, read after position `after`, in one transaction with its checkpoint.
+   * Applies one batch, read after position `after`, to `target`'s tables in one transaction
+   * with its checkpoint.
    * Returns `rewound` when the stored checkpoint is below `after` (a rebuild reset it): the
    * batch would leave a gap, so nothing is written and the caller re-reads from the lowered
    * position. A checkpoint beyond `after` means another projector got there first: the events
@@ -387,37 +423,42 @@ export class Projector implements ProjectionProgress {
   async #applyBatch(
     events: readonly RecordedEvent[],
     after: bigint,
+    target: Target,
   ): Promise<'applied' | 'rewound'> {
     const last = events.at(-1);
-    if (last === undefined || last.position <= this.#position) return 'applied';
+    if (last === undefined || last.position <= target.position) return 'applied';
     // Pure work before the transaction: routing decodes, and is the same on a retry.
     const routed: Routed[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) routed[i] = route(events[i] as RecordedEvent);
 
     const outcome = await this.#db.transaction().execute(async (trx) => {
-      const checkpoint = await lockCheckpoint(trx, this.name);
+      const checkpoint = await lockCheckpoint(trx, target.checkpoint);
       // The events were read after `after`: applied on top of less, they would leave a gap.
       if (checkpoint < after) return { checkpoint, rewound: true } as const;
       if (last.position <= checkpoint) return { checkpoint, rewound: false } as const;
       // Another writer moved the tables since our last commit: the cache may be stale.
-      if (checkpoint !== this.#cachedAt) this.#cache.clear();
+      if (checkpoint !== target.cachedAt) target.cache.clear();
       let from = 0;
       while (from < events.length && (events[from] as RecordedEvent).position <= checkpoint) from++;
       const fresh = from === 0 ? routed : routed.slice(from);
       await relaxDurability(trx);
-      const batch = await this.#foldBatch(trx, fresh);
-      await writeChanges(trx, batch.changes());
-      await saveCheckpoint(trx, this.name, last.position);
+      const batch = await this.#foldBatch(trx, fresh, target);
+      await writeChanges(trx, batch.changes(), target.tables);
+      await saveCheckpoint(trx, target.checkpoint, last.position);
       return { checkpoint: last.position, rewound: false, batch, fresh } as const;
     });
 
     if (outcome.rewound) {
       this.#logger.warn(
-        { projection: this.name, from: String(this.#position), to: String(outcome.checkpoint) },
+        {
+          projection: target.checkpoint,
+          from: String(target.position),
+          to: String(outcome.checkpoint),
+        },
         'read model checkpoint went back (rebuilt elsewhere); following from there',
       );
-      this.#position = outcome.checkpoint;
-      this.#cache.clear();
+      target.position = outcome.checkpoint;
+      target.cache.clear();
       return 'rewound';
     }
     if (outcome.batch !== undefined) {
@@ -425,32 +466,37 @@ export class Projector implements ProjectionProgress {
       this.counters.applied += outcome.batch.counts.applied;
       this.counters.refused += outcome.batch.counts.refused;
       this.#count(outcome.fresh);
-      this.#remember(outcome.batch, outcome.checkpoint);
+      this.#remember(outcome.batch, outcome.checkpoint, target);
     }
-    this.#advance(outcome.checkpoint);
+    if (target === this.#live) this.#advance(outcome.checkpoint);
+    else if (outcome.checkpoint > target.position) target.position = outcome.checkpoint;
     return 'applied';
   }
 
   /** Folds routed events onto their rows: cached ones, else loaded in two queries. */
-  async #foldBatch(trx: Kysely<Database>, routed: readonly Routed[]): Promise<ProjectionBatch> {
+  async #foldBatch(
+    trx: Kysely<Database>,
+    routed: readonly Routed[],
+    target: Target,
+  ): Promise<ProjectionBatch> {
     const keys = keysOf(routed);
     const ports = new Map<string, PortState>();
     const chassis = new Map<string, ChassisRow>();
     const missingPorts: string[] = [];
     const missingChassis: string[] = [];
     for (const id of keys.ports) {
-      const cached = this.#cache.ports.get(id);
+      const cached = target.cache.ports.get(id);
       if (cached === undefined) missingPorts.push(id);
       else ports.set(id, cached);
     }
     for (const id of keys.chassis) {
-      const cached = this.#cache.chassis.get(id);
+      const cached = target.cache.chassis.get(id);
       if (cached === undefined) missingChassis.push(id);
       else chassis.set(id, cached);
     }
     const [loadedPorts, loadedChassis] = await Promise.all([
-      loadPorts(trx, missingPorts),
-      loadChassis(trx, missingChassis),
+      loadPorts(trx, missingPorts, target.tables),
+      loadChassis(trx, missingChassis, target.tables),
     ]);
     for (const [id, state] of loadedPorts) ports.set(id, state);
     for (const [id, row] of loadedChassis) chassis.set(id, row);
@@ -460,12 +506,12 @@ export class Projector implements ProjectionProgress {
   }
 
   /** After a commit: the batch's rows are what the tables now hold at `checkpoint`. */
-  #remember(batch: ProjectionBatch, checkpoint: bigint): void {
-    const cache = this.#cache;
+  #remember(batch: ProjectionBatch, checkpoint: bigint, target: Target): void {
+    const cache = target.cache;
     if (cache.ports.size + batch.ports.size > this.#cacheSize) cache.clear();
     for (const [id, state] of batch.ports) cache.ports.set(id, state);
     for (const [id, row] of batch.chassis) cache.chassis.set(id, row);
-    this.#cachedAt = checkpoint;
+    target.cachedAt = checkpoint;
   }
 
   /** Counts ignored and skipped events; one log line per batch that skipped any. */
@@ -489,8 +535,8 @@ export class Projector implements ProjectionProgress {
   }
 
   #advance(checkpoint: bigint): void {
-    if (checkpoint <= this.#position) return;
-    this.#position = checkpoint;
+    if (checkpoint <= this.#live.position) return;
+    this.#live.position = checkpoint;
     if (this.#waiters.length === 0) return;
     const still: Waiter[] = [];
     for (const waiter of this.#waiters) {
@@ -515,13 +561,37 @@ export class Projector implements ProjectionProgress {
   }
 }
 
+/**
+ * Rows as a projector last committed them to one set of tables, valid while the stored
+ * checkpoint is the one it committed (`Target.cachedAt`): a hot port costs no read.
+ */
 class RowCache {
-  readonly ports = new Map<string, PortState>();
-  readonly chassis = new Map<string, ChassisRow>();
+  ports = new Map<string, PortState>();
+  chassis = new Map<string, ChassisRow>();
   clear(): void {
     this.ports.clear();
     this.chassis.clear();
   }
+  /** Takes `other`'s rows (a rebuild's, once its tables are the live ones). */
+  replaceWith(other: RowCache): void {
+    this.ports = other.ports;
+    this.chassis = other.chassis;
+    other.ports = new Map();
+    other.chassis = new Map();
+  }
+}
+
+/** Where batches go: the live tables under the projection's checkpoint, or a rebuild's copies. */
+class Target {
+  /** Last log position committed to these tables, as this projector knows it. */
+  position = 0n;
+  readonly cache = new RowCache();
+  /** The checkpoint the cache is valid at (-1: not known yet). */
+  cachedAt = -1n;
+  constructor(
+    readonly checkpoint: string,
+    readonly tables: ReadModelTables,
+  ) {}
 }
 
 function backoff(attempt: number): number {

@@ -2,27 +2,40 @@
  * The projection's SQL side: loads the rows a batch folds onto, writes the batch's changes
  * and moves the checkpoint, all inside the caller's transaction.
  *
- * Bulk writes pass the whole row set as one JSON parameter expanded server-side by
- * `json_to_recordset`: one statement per table per batch, no parameter-count limit (65 535
- * binds), and far less query-building work than thousands of bound values. Bigints travel as
- * decimal strings, times as ISO-8601 strings.
+ * Bulk writes pass each column as one array parameter expanded server-side by `unnest`
+ * (sql-arrays.ts): one statement per table per batch, no parameter-count limit (65 535 binds).
+ * Every function takes the tables it works on: the live ones, or a rebuild's fresh copies
+ * (shadow-tables.ts).
  */
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
 import type { BatchChanges } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
+import { bigintArray, boolArray, textArray } from './sql-arrays.js';
 
 type Db = Kysely<Database>;
 
 /** Data tables of the read model (rm_checkpoints is shared by projections, cleared per name). */
 export const READ_MODEL_TABLES = ['rm_ports', 'rm_port_views', 'rm_chassis', 'rm_history'] as const;
 
-/** `id in (…)` over a JSON array parameter: one bind whatever the list's length. */
-const inJsonList = (column: string, values: readonly string[]) =>
-  sql<boolean>`${sql.ref(column)} in (select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+/** The names of one set of read-model data tables. */
+export interface ReadModelTables {
+  readonly ports: string;
+  readonly views: string;
+  readonly chassis: string;
+  readonly history: string;
+}
+
+/** The tables readers query. */
+export const LIVE_TABLES: ReadModelTables = {
+  ports: 'rm_ports',
+  views: 'rm_port_views',
+  chassis: 'rm_chassis',
+  history: 'rm_history',
+};
 
 /**
  * Locks the projection's checkpoint row for the rest of the transaction and returns it.
@@ -73,27 +86,35 @@ export async function readCheckpoint(db: Db, name: string): Promise<bigint> {
   return row === undefined ? 0n : toBigInt(row.position);
 }
 
-/** Empties the data tables and resets the checkpoint: the start of a rebuild. */
+/** Empties the live data tables and resets the checkpoint (projectors re-read from 0). */
 export async function clearReadModel(db: Db, name: string): Promise<void> {
   await sql`truncate ${sql.join(READ_MODEL_TABLES.map((table) => sql.table(table)))}`.execute(db);
+  await deleteCheckpoint(db, name);
+}
+
+export async function deleteCheckpoint(db: Db, name: string): Promise<void> {
   await db.deleteFrom('rm_checkpoints').where('name', '=', name).execute();
 }
 
-export async function loadPorts(db: Db, ids: readonly string[]): Promise<Map<string, PortState>> {
+export async function loadPorts(
+  db: Db,
+  ids: readonly string[],
+  tables: ReadModelTables = LIVE_TABLES,
+): Promise<Map<string, PortState>> {
   const states = new Map<string, PortState>();
   if (ids.length === 0) return states;
+  const list = textArray(ids, (id) => id);
   const [ports, views] = await Promise.all([
-    db.selectFrom('rm_ports').selectAll().where(inJsonList('id', ids)).execute(),
-    db
-      .selectFrom('rm_port_views')
-      .selectAll()
-      .where(inJsonList('port_id', ids))
-      .orderBy('port_id')
-      .orderBy('chassis')
-      .execute(),
+    sql<PortSqlRow>`
+      select * from ${sql.table(tables.ports)} where id = any(${list}::text[])
+    `.execute(db),
+    sql<ViewSqlRow>`
+      select * from ${sql.table(tables.views)} where port_id = any(${list}::text[])
+      order by port_id, chassis
+    `.execute(db),
   ]);
   const viewsByPort = new Map<string, ViewRow[]>();
-  for (const row of views) {
+  for (const row of views.rows) {
     let list = viewsByPort.get(row.port_id);
     if (list === undefined) {
       list = [];
@@ -108,7 +129,7 @@ export async function loadPorts(db: Db, ids: readonly string[]): Promise<Map<str
       ownerAcked: row.owner_acked,
     });
   }
-  for (const row of ports) {
+  for (const row of ports.rows) {
     const port: PortRow = {
       id: row.id,
       switchId: row.switch_id,
@@ -131,15 +152,14 @@ export async function loadPorts(db: Db, ids: readonly string[]): Promise<Map<str
 export async function loadChassis(
   db: Db,
   ids: readonly string[],
+  tables: ReadModelTables = LIVE_TABLES,
 ): Promise<Map<string, ChassisRow>> {
   const rows = new Map<string, ChassisRow>();
   if (ids.length === 0) return rows;
-  const found = await db
-    .selectFrom('rm_chassis')
-    .selectAll()
-    .where(inJsonList('id', ids))
-    .execute();
-  for (const row of found) {
+  const found = await sql<ChassisSqlRow>`
+    select * from ${sql.table(tables.chassis)} where id = any(${textArray(ids, (id) => id)}::text[])
+  `.execute(db);
+  for (const row of found.rows) {
     rows.set(row.id, {
       id: row.id,
       tunnelIp: row.tunnel_ip,
@@ -150,26 +170,58 @@ export async function loadChassis(
   return rows;
 }
 
-/** Writes a batch's changes: one statement per table that has any. */
-export async function writeChanges(db: Db, changes: BatchChanges): Promise<void> {
-  if (changes.history.length > 0) {
+type PortSqlRow = Selectable<Database['rm_ports']>;
+type ViewSqlRow = Selectable<Database['rm_port_views']>;
+type ChassisSqlRow = Selectable<Database['rm_chassis']>;
+
+/** Writes a batch's changes into `tables`: one statement per table that has any. */
+export async function writeChanges(
+  db: Db,
+  changes: BatchChanges,
+  tables: ReadModelTables = LIVE_TABLES,
+): Promise<void> {
+  const history = changes.history;
+  if (history.length > 0) {
+    // No conflict target: the live table's primary key makes re-delivery a no-op; a rebuild's
+    // fresh table has no index yet (built once at the end) and is appended to.
     await sql`
-      insert into rm_history (position, port_id, revision, event_id, time, type, chassis, app,
-        correlation_id, causation_id, data, refusal)
-      select * from json_to_recordset(${historyJson(changes)}::json) as r(position bigint,
-        port_id text, revision bigint, event_id uuid, time timestamptz, type text, chassis text,
-        app text, correlation_id text, causation_id text, data json, refusal text)
-      on conflict (position) do nothing
+      insert into ${sql.table(tables.history)} (position, port_id, revision, event_id, time, type,
+        chassis, app, correlation_id, causation_id, data, refusal)
+      select * from unnest(
+        ${bigintArray(history, (r) => r.position)}::bigint[],
+        ${textArray(history, (r) => r.portId)}::text[],
+        ${bigintArray(history, (r) => r.revision)}::bigint[],
+        ${textArray(history, (r) => r.eventId)}::uuid[],
+        ${textArray(history, (r) => r.time)}::timestamptz[],
+        ${textArray(history, (r) => r.type)}::text[],
+        ${textArray(history, (r) => r.chassis)}::text[],
+        ${textArray(history, (r) => r.app)}::text[],
+        ${textArray(history, (r) => r.correlationId)}::text[],
+        ${textArray(history, (r) => r.causationId)}::text[],
+        ${textArray(history, (r) => JSON.stringify(r.data ?? null))}::json[],
+        ${textArray(history, (r) => r.refusal)}::text[])
+      on conflict do nothing
     `.execute(db);
   }
-  if (changes.ports.length > 0) {
+  const ports = changes.ports;
+  if (ports.length > 0) {
     await sql`
-      insert into rm_ports (id, switch_id, device_owner, owner, requested_chassis, reasons,
-        distributed, distributed_since, deleted, facts, revision, position)
-      select * from json_to_recordset(${portsJson(changes)}::json) as r(id text,
-        switch_id text, device_owner text, owner text, requested_chassis text, reasons jsonb,
-        distributed boolean, distributed_since timestamptz, deleted boolean, facts jsonb,
-        revision bigint, position bigint)
+      insert into ${sql.table(tables.ports)} (id, switch_id, device_owner, owner,
+        requested_chassis, reasons, distributed, distributed_since, deleted, facts, revision,
+        position)
+      select * from unnest(
+        ${textArray(ports, (r) => r.id)}::text[],
+        ${textArray(ports, (r) => r.switchId)}::text[],
+        ${textArray(ports, (r) => r.deviceOwner)}::text[],
+        ${textArray(ports, (r) => r.owner)}::text[],
+        ${textArray(ports, (r) => r.requestedChassis)}::text[],
+        ${textArray(ports, (r) => JSON.stringify(r.reasons))}::jsonb[],
+        ${boolArray(ports, (r) => r.distributed)}::boolean[],
+        ${textArray(ports, (r) => r.distributedSince)}::timestamptz[],
+        ${boolArray(ports, (r) => r.deleted)}::boolean[],
+        ${textArray(ports, (r) => JSON.stringify(r.facts))}::jsonb[],
+        ${bigintArray(ports, (r) => r.revision)}::bigint[],
+        ${bigintArray(ports, (r) => r.position)}::bigint[])
       on conflict (id) do update set switch_id = excluded.switch_id,
         device_owner = excluded.device_owner, owner = excluded.owner,
         requested_chassis = excluded.requested_chassis, reasons = excluded.reasons,
@@ -178,106 +230,45 @@ export async function writeChanges(db: Db, changes: BatchChanges): Promise<void>
         position = excluded.position
     `.execute(db);
   }
-  if (changes.viewDeletes.length > 0) {
-    const keys = changes.viewDeletes.map((key) => ({ port_id: key.portId, chassis: key.chassis }));
+  const deletes = changes.viewDeletes;
+  if (deletes.length > 0) {
     await sql`
-      delete from rm_port_views v
-      using json_to_recordset(${JSON.stringify(keys)}::json) as r(port_id text, chassis text)
+      delete from ${sql.table(tables.views)} v
+      using unnest(${textArray(deletes, (k) => k.portId)}::text[],
+        ${textArray(deletes, (k) => k.chassis)}::text[]) as r(port_id, chassis)
       where v.port_id = r.port_id and v.chassis = r.chassis
     `.execute(db);
   }
-  if (changes.viewUpserts.length > 0) {
+  const views = changes.viewUpserts;
+  if (views.length > 0) {
     await sql`
-      insert into rm_port_views (port_id, chassis, locality, since, remote_ready, owner_acked)
-      select * from json_to_recordset(${viewsJson(changes)}::json) as r(port_id text,
-        chassis text, locality text, since timestamptz, remote_ready boolean, owner_acked text)
+      insert into ${sql.table(tables.views)} (port_id, chassis, locality, since, remote_ready,
+        owner_acked)
+      select * from unnest(
+        ${textArray(views, (r) => r.portId)}::text[],
+        ${textArray(views, (r) => r.chassis)}::text[],
+        ${textArray(views, (r) => r.locality)}::text[],
+        ${textArray(views, (r) => r.since)}::timestamptz[],
+        ${boolArray(views, (r) => r.remoteReady)}::boolean[],
+        ${textArray(views, (r) => r.ownerAcked)}::text[])
       on conflict (port_id, chassis) do update set locality = excluded.locality,
         since = excluded.since, remote_ready = excluded.remote_ready,
         owner_acked = excluded.owner_acked
     `.execute(db);
   }
-  if (changes.chassis.length > 0) {
-    const rows = changes.chassis.map((row) => ({
-      id: row.id,
-      tunnel_ip: row.tunnelIp,
-      deleted: row.deleted,
-      position: row.position.toString(),
-    }));
+  const chassis = changes.chassis;
+  if (chassis.length > 0) {
     await sql`
-      insert into rm_chassis (id, tunnel_ip, deleted, position)
-      select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(id text,
-        tunnel_ip text, deleted boolean, position bigint)
+      insert into ${sql.table(tables.chassis)} (id, tunnel_ip, deleted, position)
+      select * from unnest(
+        ${textArray(chassis, (r) => r.id)}::text[],
+        ${textArray(chassis, (r) => r.tunnelIp)}::text[],
+        ${boolArray(chassis, (r) => r.deleted)}::boolean[],
+        ${bigintArray(chassis, (r) => r.position)}::bigint[])
       on conflict (id) do update set tunnel_ip = excluded.tunnel_ip, deleted = excluded.deleted,
         position = excluded.position
     `.execute(db);
   }
-}
-
-// The JSON encoders map rows to plain objects keyed by column (bigints as decimal strings) and
-// stringify the whole batch in one native call: three times faster than one call per field,
-// and this is the hot path of a rebuild.
-
-function historyJson(changes: BatchChanges): string {
-  const rows = changes.history;
-  const out: object[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i] as BatchChanges['history'][number];
-    out[i] = {
-      position: String(row.position),
-      port_id: row.portId,
-      revision: String(row.revision),
-      event_id: row.eventId,
-      time: row.time,
-      type: row.type,
-      chassis: row.chassis,
-      app: row.app,
-      correlation_id: row.correlationId,
-      causation_id: row.causationId,
-      data: row.data ?? null,
-      refusal: row.refusal,
-    };
-  }
-  return JSON.stringify(out);
-}
-
-function portsJson(changes: BatchChanges): string {
-  const rows = changes.ports;
-  const out: object[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i] as PortRow;
-    out[i] = {
-      id: row.id,
-      switch_id: row.switchId,
-      device_owner: row.deviceOwner,
-      owner: row.owner,
-      requested_chassis: row.requestedChassis,
-      reasons: row.reasons,
-      distributed: row.distributed,
-      distributed_since: row.distributedSince,
-      deleted: row.deleted,
-      facts: row.facts,
-      revision: String(row.revision),
-      position: String(row.position),
-    };
-  }
-  return JSON.stringify(out);
-}
-
-function viewsJson(changes: BatchChanges): string {
-  const rows = changes.viewUpserts;
-  const out: object[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i] as ViewRow;
-    out[i] = {
-      port_id: row.portId,
-      chassis: row.chassis,
-      locality: row.locality,
-      since: row.since,
-      remote_ready: row.remoteReady,
-      owner_acked: row.ownerAcked,
-    };
-  }
-  return JSON.stringify(out);
 }
 
 /** Reads the facts column back; a malformed value folds as "no facts" rather than crashing. */
