@@ -305,6 +305,24 @@ describe('ChassisDesired', () => {
   });
 });
 
+describe('ChassisDesired on a new topology', () => {
+  it('recomputes everything when handed another topology (a replaced runner)', () => {
+    const first = topologyOf(world());
+    const desired = new ChassisDesired('A');
+    const bridge = new Map<string, string>();
+    applyOps(bridge, planDelta(desired.next(first, portsOfA).delta).ops);
+    // The same world without A's ports on s1, folded afresh: nothing marked it dirty.
+    const second = topologyOf(
+      world().filter((e) => !(e.type === 'LocalCreated' && ['a1', 't1'].includes(e.data.portId))),
+    );
+    const handout = desired.next(second, portsOfA);
+    const oracle = flowsFor(chassisViewOf(second, 'A', portsOfA));
+    expect(texts(handout.flows.flows)).toEqual(texts(oracle.flows));
+    applyOps(bridge, planDelta(handout.delta).ops);
+    expect(bridge).toEqual(texts(oracle.flows));
+  });
+});
+
 describe('ViewChangeTracker', () => {
   it('a port nobody on a chassis handles does not dirty that chassis', () => {
     const topology = topologyOf(world());
