@@ -18,7 +18,6 @@
  * incremental plan) and the view entries not yet applied; `commit` records them as applied,
  * which is what `applied` (the context acks are checked against) shows.
  */
-import { isLive } from '../apps/app.js';
 import type { Topology } from '../apps/topology.js';
 import {
   type ChassisPorts,
@@ -270,7 +269,6 @@ export class ChassisDesired {
     const switchId = topology.ports.get(portId)?.switchId;
     const ls = switchId === undefined ? undefined : this.switches.get(switchId);
     if (!ls) return undefined;
-    if (!isLive(topology, topology.portLocality(portId), portId)) return undefined;
     return portEntryOf(topology, this.chassis, ls, portId) ?? undefined;
   }
 
