@@ -52,6 +52,18 @@ function remoteApp(name: 'tunnel' | 'provider', networkTypes: readonly NetworkTy
             yield* topology.portsBySwitch.get(switchId);
           return;
         }
+        case 'LogicalPortDeleted': {
+          // Deleting a chassis' last local port on a switch ends its interest there too (asked
+          // before the fold, while the port and its claims are still known).
+          const switchId = topology.ports.get(event.data.id)?.switchId;
+          if (switchId === undefined) return;
+          for (const chassis of topology.portLocality(event.data.id).claims)
+            if (topology.localPortsOn(chassis, switchId).size <= 1) {
+              yield* topology.portsBySwitch.get(switchId);
+              return;
+            }
+          return;
+        }
         case 'LogicalPortCreated':
         case 'LogicalPortUpdated':
         case 'DistributedDeleted':

@@ -22,12 +22,14 @@ import {
 } from '../events/index.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import { owns, type Partition } from '../store/esdb/partitions.js';
-import type { EventStore, RecordedEvent, Subscription } from '../store/event-store.js';
+import type { EventStore, NewEvent, RecordedEvent, Subscription } from '../store/event-store.js';
 import { type LocalityApp, portOf } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { classification } from './classification.js';
 import { dhcp, l3 } from './distributed.js';
 import { dnat, trunk } from './follower.js';
+import { pages } from './pages.js';
+import { PendingWork } from './pending-work.js';
 import { type PortLocality, PortLocalityFold, refusalOf } from './port-locality.js';
 import { provider, tunnel } from './remote.js';
 import type { RemoteFlows } from './remote-flows.js';
@@ -42,6 +44,9 @@ export const allApps: readonly LocalityApp[] = [
   tunnel,
   provider,
 ];
+
+/** Events folded before the apps decide: one flow sync per chassis and one append call per page. */
+const PAGE_SIZE = 1000;
 
 const localityTypes = new Set<string>(localityEventTypes);
 const isLocalityEvent = (event: DomainEvent): boolean => localityTypes.has(event.type);
@@ -62,6 +67,23 @@ export interface AppRunnerOptions {
    * folds the whole log, and reconciles only the ports whose id hashes into its partition.
    */
   readonly partition?: Partition;
+}
+
+/** One app's decision on a port, with the event that caused it. */
+interface Decision {
+  readonly app: LocalityApp;
+  readonly cause: RecordedEvent;
+  /** Its place among the app's decisions on the port (part of its deterministic id). */
+  readonly index: number;
+  readonly event: DomainEvent;
+}
+
+/** A port's decisions, the facts they were made on, and (once flows are in) their events. */
+interface PlannedAppend {
+  readonly portId: string;
+  readonly port: PortLocality;
+  readonly decisions: readonly Decision[];
+  readonly events: readonly NewEvent[];
 }
 
 export interface AppRunnerMetrics {
@@ -126,12 +148,11 @@ export class AppRunner {
     await this.loadCheckpoint();
     const until = options.until;
     for (;;) {
-      const page = await this.options.store.readAll({ after: this.position, maxCount: 1000 });
-      if (page.length === 0) return;
-      for (const recorded of page) {
-        if (until !== undefined && recorded.position > until) return;
-        await this.handle(recorded);
-      }
+      const page = await this.options.store.readAll({ after: this.position, maxCount: PAGE_SIZE });
+      const wanted = until === undefined ? page : page.filter((r) => r.position <= until);
+      if (wanted.length === 0) return;
+      await this.handlePage(wanted);
+      if (wanted.length < page.length) return;
     }
   }
 
@@ -151,8 +172,8 @@ export class AppRunner {
       const subscription = this.options.store.subscribeToAll({ after: this.position });
       this.subscription = subscription;
       try {
-        for await (const recorded of subscription) {
-          await this.handleWithRetry(recorded, stopping);
+        for await (const page of pages(subscription, PAGE_SIZE)) {
+          await this.handlePage(page, stopping);
           failures = 0;
         }
         if (stopping.aborted) return;
@@ -180,25 +201,34 @@ export class AppRunner {
     this.checkpoint ??= await this.options.checkpoints.load(this.name);
   }
 
-  /** A transient failure (store unreachable) must not skip an event: retry it with backoff. */
-  private async handleWithRetry(recorded: RecordedEvent, stopping: AbortSignal): Promise<void> {
+  /**
+   * Folds a page of events into the topology, then decides everything they asked for at once.
+   * Folding cannot fail on the store; deciding can (store unreachable): it is retried with
+   * backoff until it succeeds or the runner stops — the events are folded already, so the work
+   * they left must not be dropped with a failed attempt.
+   */
+  private async handlePage(page: readonly RecordedEvent[], stopping?: AbortSignal): Promise<void> {
+    const work = new PendingWork();
+    for (const recorded of page) this.fold(recorded, work);
+    if (work.isEmpty) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.handle(recorded);
+        await this.decide(work);
         return;
       } catch (error) {
-        if (stopping.aborted) throw error;
+        if (!stopping || stopping.aborted) throw error;
         const delay = Math.min(5000, 100 * 2 ** attempt);
         this.options.logger.warn(
-          { err: error, position: String(recorded.position), attempt, delay },
-          'app runner failed on an event, retrying',
+          { err: error, position: String(this.position), attempt, delay },
+          'app runner failed to decide a page of events, retrying',
         );
         await sleep(delay, stopping);
       }
     }
   }
 
-  private async handle(recorded: RecordedEvent): Promise<void> {
+  /** Folds one event and notes what it asks the apps to re-check (before and after the fold). */
+  private fold(recorded: RecordedEvent, work: PendingWork): void {
     if (recorded.position <= this.position) return;
     const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
     if (!decoded.ok) {
@@ -216,94 +246,186 @@ export class AppRunner {
     }
     const event = decoded.event;
     const deciding = recorded.position > (this.checkpoint ?? 0n);
-    const affected = deciding ? this.affectedBy(event) : undefined;
     const portId = portOf(event);
-    const acksBefore = deciding && portId ? this.topology.portLocality(portId).acks.slice() : [];
+    if (deciding) {
+      this.collectAffected(event, recorded, work, true);
+      if (portId) work.noteAcks(portId, this.topology.portLocality(portId).acks);
+    }
     this.topology.apply(event, recorded.revision);
     this.position = recorded.position;
     this.metrics.processed++;
-    if (!affected) return;
-    this.collectAffected(event, affected);
+    if (!deciding) return;
+    this.collectAffected(event, recorded, work, false);
+    if (event.type === 'LogicalPortDeleted') work.deleted.add(event.data.id);
+  }
 
-    if (event.type === 'LogicalPortDeleted')
-      await this.options.remoteFlows.removeEverywhere(event.data.id);
-    else if (portId) await this.removeFlowsOfDroppedAcks(portId, acksBefore);
+  /**
+   * Every app re-checks the ports it says an event affects, asked before and after the fold.
+   * Level-triggered on the port itself too: every app re-checks a port whose locality changed.
+   * Usually a no-op (the change was decided on the `ahead` view). After a restart it is not: a
+   * predecessor lagging behind the commands appended decisions after model events it never
+   * handled; re-deciding those events, this runner saw a fold without its predecessor's later
+   * decisions, so one that should undo them (a trunk parent deleted) decided nothing. Folding
+   * them now brings the port back to what the apps want.
+   */
+  private collectAffected(
+    event: DomainEvent,
+    recorded: RecordedEvent,
+    work: PendingWork,
+    before: boolean,
+  ): void {
+    const own = before && isLocalityEvent(event) ? portOf(event) : undefined;
+    for (const app of this.apps) {
+      if (own !== undefined) work.add(app, own, recorded);
+      for (const portId of app.affected(this.topology, event)) work.add(app, portId, recorded);
+    }
+  }
+
+  /**
+   * Decides a page's work: flows behind dropped acks and deleted ports removed first, then every
+   * port's decisions (all apps, in order, each seeing the previous ones), the flows behind their
+   * acks installed all at once (one sync per chassis serves the page), and one append per port —
+   * all ports in one call. A port another writer moved is re-read and re-decided alone.
+   */
+  private async decide(work: PendingWork): Promise<void> {
+    await Promise.all([
+      ...[...work.deleted].map((portId) => this.options.remoteFlows.removeEverywhere(portId)),
+      ...[...work.acksBefore].map(([portId, before]) =>
+        this.removeFlowsOfDroppedAcks(portId, before),
+      ),
+    ]);
+    const planned: PlannedAppend[] = [];
+    for (const [portId, apps] of work.ports) {
+      if (!owns(this.partition, portId)) continue;
+      const plan = this.plan(portId, apps, this.currentPort(portId));
+      if (plan.decisions.length > 0) planned.push(plan);
+    }
+    const ready = (await Promise.all(planned.map((plan) => this.withFlowsInstalled(plan)))).filter(
+      (plan) => plan.decisions.length > 0,
+    );
     let appended = 0;
-    for (const [app, ports] of affected)
-      for (const portId of ports)
-        if (owns(this.partition, portId)) appended += await this.reconcile(app, portId, recorded);
-    if (appended > 0) await this.options.checkpoints.save(this.name, recorded.position);
+    const outcomes = await this.options.store.appendToStreams(
+      ready.map((plan) => ({
+        streamName: lportStream(plan.portId),
+        events: plan.events,
+        expectedRevision: plan.port.revision < 0n ? 'no_stream' : plan.port.revision,
+      })),
+    );
+    const conflicted: PlannedAppend[] = [];
+    outcomes.forEach((outcome, index) => {
+      const plan = ready[index] as PlannedAppend;
+      if (outcome.ok) {
+        appended += plan.events.length;
+        this.recordAppended(plan, outcome.result.nextExpectedRevision);
+      } else conflicted.push(plan);
+    });
+    for (const plan of conflicted) appended += await this.retry(plan, work);
+    this.metrics.appended += appended;
+    if (appended > 0) await this.options.checkpoints.save(this.name, this.position);
+  }
+
+  /** The decisions of every app asked to re-check the port, in app order, chained. */
+  private plan(
+    portId: string,
+    apps: ReadonlyMap<LocalityApp, RecordedEvent>,
+    port: PortLocality,
+  ): PlannedAppend {
+    const decisions: Decision[] = [];
+    let state = port;
+    for (const app of this.apps) {
+      const cause = apps.get(app);
+      if (!cause) continue;
+      const checked = this.checked(app, portId, state, app.reconcile(this.topology, portId, state));
+      for (const [index, event] of checked.entries()) {
+        decisions.push({ app, cause, index, event });
+        state = PortLocalityFold.evolve(portId, state, event);
+      }
+    }
+    return { portId, port, decisions, events: [] };
+  }
+
+  /**
+   * Installs (or removes) the flows behind each ack decision first. An ack whose flows cannot
+   * be installed yet is not made: the chassis' agent may still be behind this runner (it
+   * programs from the folded topology, the runner may decide on its own unfolded appends);
+   * the event that catches it up triggers the same reconcile again. All at once: the acks of
+   * one port are on different chassis, and a page's acks on one chassis coalesce in its
+   * reconciler, so waiting for each in turn would add up their flow syncs.
+   */
+  private async withFlowsInstalled(plan: PlannedAppend): Promise<PlannedAppend> {
+    const kept = await Promise.all(
+      plan.decisions.map(async ({ event }) => {
+        if (event.type === 'RemoteCreated') {
+          try {
+            await this.options.remoteFlows.install(event.data);
+          } catch (error) {
+            this.metrics.deferred++;
+            this.options.logger.debug({ err: error, ack: event.data }, 'ack deferred');
+            return false;
+          }
+        }
+        if (event.type === 'RemoteDeleted')
+          await this.options.remoteFlows.remove(event.data.chassis, event.data.portId);
+        return true;
+      }),
+    );
+    const decisions = plan.decisions.filter((_, index) => kept[index]);
+    const events = decisions.map(({ app, cause, index, event }) =>
+      envelope(event, {
+        app: app.name,
+        cause: causedBy(cause),
+        id: deterministicId(cause.id, app.name, plan.portId, String(index), JSON.stringify(event)),
+        time: this.clock(),
+      }),
+    );
+    return { ...plan, decisions, events };
+  }
+
+  private recordAppended(plan: PlannedAppend, nextExpectedRevision: bigint): void {
+    let after = plan.port;
+    for (const { event } of plan.decisions)
+      after = PortLocalityFold.evolve(plan.portId, after, event);
+    this.ahead.set(plan.portId, { ...after, revision: nextExpectedRevision });
+  }
+
+  /** Another writer (or our own earlier run) moved the port: re-read and re-decide, alone. */
+  private async retry(plan: PlannedAppend, work: PendingWork): Promise<number> {
+    const apps = work.ports.get(plan.portId) ?? new Map<LocalityApp, RecordedEvent>();
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      this.metrics.conflicts++;
+      const fresh = await this.readPort(plan.portId);
+      if (!fresh) return 0;
+      const next = await this.withFlowsInstalled(this.plan(plan.portId, apps, fresh));
+      if (next.events.length === 0) return 0;
+      try {
+        const result = await this.options.store.appendToStream(
+          lportStream(next.portId),
+          next.events,
+          { expectedRevision: fresh.revision < 0n ? 'no_stream' : fresh.revision },
+        );
+        this.recordAppended(next, result.nextExpectedRevision);
+        return next.events.length;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+      }
+    }
+    this.metrics.gaveUp++;
+    this.options.logger.error(
+      { portId: plan.portId, attempts: this.maxAttempts },
+      'gave up reconciling a port: other writers kept winning',
+    );
+    return 0;
   }
 
   /** Acks the machine dropped (owner changed, no claim left): those flows point nowhere now. */
   private async removeFlowsOfDroppedAcks(portId: string, before: readonly Ack[]): Promise<void> {
     if (before.length === 0) return;
     const after = this.topology.portLocality(portId).acks;
-    for (const ack of before)
-      if (!after.some((a) => a.chassis === ack.chassis && a.owner === ack.owner))
-        await this.options.remoteFlows.remove(ack.chassis, portId);
-  }
-
-  private affectedBy(event: DomainEvent): Map<LocalityApp, Set<string>> {
-    const affected = new Map<LocalityApp, Set<string>>();
-    // Level-triggered on the port itself: every app re-checks a port whose locality changed.
-    // Usually a no-op (the change was decided on the `ahead` view). After a restart it is not:
-    // a predecessor lagging behind the commands appended decisions after model events it
-    // never handled; re-deciding those events, this runner saw a fold without its
-    // predecessor's later decisions, so one that should undo them (a trunk parent deleted)
-    // decided nothing. Folding them now brings the port back to what the apps want.
-    const own = isLocalityEvent(event) ? portOf(event) : undefined;
-    for (const app of this.apps) affected.set(app, new Set(own === undefined ? [] : [own]));
-    this.collectAffected(event, affected);
-    return affected;
-  }
-
-  private collectAffected(event: DomainEvent, into: Map<LocalityApp, Set<string>>): void {
-    for (const app of this.apps) {
-      const ports = into.get(app);
-      if (ports) for (const portId of app.affected(this.topology, event)) ports.add(portId);
-    }
-  }
-
-  /** Brings one port to what one app wants; returns the number of events appended. */
-  private async reconcile(app: LocalityApp, portId: string, cause: RecordedEvent): Promise<number> {
-    let port: PortLocality = this.currentPort(portId);
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const checked = this.checked(app, portId, port, app.reconcile(this.topology, portId, port));
-      const decisions = await this.withFlowsInstalled(checked);
-      if (decisions.length === 0) return 0;
-      const events = decisions.map((decision, index) =>
-        envelope(decision, {
-          app: app.name,
-          cause: causedBy(cause),
-          id: deterministicId(cause.id, app.name, portId, String(index), JSON.stringify(decision)),
-          time: this.clock(),
-        }),
-      );
-      try {
-        const result = await this.options.store.appendToStream(lportStream(portId), events, {
-          expectedRevision: port.revision < 0n ? 'no_stream' : port.revision,
-        });
-        this.metrics.appended += events.length;
-        let after = port;
-        for (const decision of decisions) after = PortLocalityFold.evolve(portId, after, decision);
-        this.ahead.set(portId, { ...after, revision: result.nextExpectedRevision });
-        return events.length;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
-        // Another writer (or our own earlier run) moved the port: re-read and re-decide.
-        this.metrics.conflicts++;
-        const fresh = await this.readPort(portId);
-        if (!fresh) return 0;
-        port = fresh;
-      }
-    }
-    this.metrics.gaveUp++;
-    this.options.logger.error(
-      { app: app.name, portId, attempts: this.maxAttempts },
-      'gave up reconciling a port: other writers kept winning',
+    await Promise.all(
+      before
+        .filter((ack) => !after.some((a) => a.chassis === ack.chassis && a.owner === ack.owner))
+        .map((ack) => this.options.remoteFlows.remove(ack.chassis, portId)),
     );
-    return 0;
   }
 
   /**
@@ -339,35 +461,6 @@ export class AppRunner {
       accepted.push(decision);
     }
     return accepted;
-  }
-
-  /**
-   * Installs (or removes) the flows behind each ack decision first. An ack whose flows cannot
-   * be installed yet is not made: the chassis' agent may still be behind this runner (it
-   * programs from the folded topology, the runner may decide on its own unfolded appends);
-   * the event that catches it up triggers the same reconcile again.
-   */
-  private async withFlowsInstalled(decisions: readonly DomainEvent[]): Promise<DomainEvent[]> {
-    // All at once: the acks of one port are on different chassis (an owner change's remove and
-    // re-install on one chassis coalesce in its reconciler), so waiting for each in turn would
-    // add up their flow syncs.
-    const kept = await Promise.all(
-      decisions.map(async (decision) => {
-        if (decision.type === 'RemoteCreated') {
-          try {
-            await this.options.remoteFlows.install(decision.data);
-          } catch (error) {
-            this.metrics.deferred++;
-            this.options.logger.debug({ err: error, ack: decision.data }, 'ack deferred');
-            return false;
-          }
-        }
-        if (decision.type === 'RemoteDeleted')
-          await this.options.remoteFlows.remove(decision.data.chassis, decision.data.portId);
-        return true;
-      }),
-    );
-    return decisions.filter((_, index) => kept[index]);
   }
 
   private async readPort(portId: string): Promise<PortLocality | undefined> {
