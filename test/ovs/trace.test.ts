@@ -177,6 +177,11 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
             await checkAcks(args[1]);
             return target.appendToStream(...args);
           };
+        if (property === 'appendToStreams')
+          return async (...args: Parameters<EventStore['appendToStreams']>) => {
+            for (const append of args[0]) await checkAcks(append.events);
+            return target.appendToStreams(...args);
+          };
         const value = Reflect.get(target, property, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },
