@@ -31,7 +31,7 @@ import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { chassisStream, commandCause, envelope } from '../src/events/index.js';
 import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
-import type { EventStore } from '../src/store/event-store.js';
+import type { EventStore, NewEvent } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { type OvsSandbox, ovsAvailable, startOvs } from '../test/support/ovs.js';
 import {
@@ -159,27 +159,38 @@ export async function measureBind(
     const progressOf = new Map<string, PortProgress>();
     const inner = new SqlEventStore(database);
     // Watches the apps' appends: when each port's LocalCreated and acks are in the log.
+    const watch = (events: readonly NewEvent[]) => {
+      const now = performance.now();
+      for (const event of events) {
+        const data = event.data as { portId?: string; chassis?: string };
+        if (data.portId === undefined) continue;
+        let entry = progressOf.get(data.portId);
+        if (!entry) {
+          entry = { acks: new Set() };
+          progressOf.set(data.portId, entry);
+        }
+        if (event.type === 'LocalCreated') entry.local ??= now;
+        if (event.type === 'RemoteCreated' && data.chassis) {
+          entry.acks.add(data.chassis);
+          if (entry.acks.size === OTHERS.length) entry.acked ??= now;
+        }
+      }
+    };
     const store: EventStore = new Proxy(inner, {
       get(target, property, receiver) {
         if (property === 'appendToStream')
           return async (...args: Parameters<EventStore['appendToStream']>) => {
             const result = await target.appendToStream(...args);
-            const now = performance.now();
-            for (const event of args[1]) {
-              const data = event.data as { portId?: string; chassis?: string };
-              if (data.portId === undefined) continue;
-              let entry = progressOf.get(data.portId);
-              if (!entry) {
-                entry = { acks: new Set() };
-                progressOf.set(data.portId, entry);
-              }
-              if (event.type === 'LocalCreated') entry.local ??= now;
-              if (event.type === 'RemoteCreated' && data.chassis) {
-                entry.acks.add(data.chassis);
-                if (entry.acks.size === OTHERS.length) entry.acked ??= now;
-              }
-            }
+            watch(args[1]);
             return result;
+          };
+        if (property === 'appendToStreams')
+          return async (...args: Parameters<EventStore['appendToStreams']>) => {
+            const outcomes = await target.appendToStreams(...args);
+            outcomes.forEach((outcome, index) => {
+              if (outcome.ok) watch(args[0][index]?.events ?? []);
+            });
+            return outcomes;
           };
         const value = Reflect.get(target, property, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
