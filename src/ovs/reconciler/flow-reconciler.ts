@@ -62,8 +62,12 @@ export interface FlowReconcilerOptions<C> {
   readonly bridge: string;
   readonly ofctl: Ofctl;
   readonly logger: Logger;
-  /** Pull mode: the desired flows, read at the start of every batch. */
-  readonly desired?: () => Desired<C>;
+  /**
+   * Pull mode: the desired flows, read at the start of every batch; `full` for a full sync
+   * (an incremental source recomputes everything then, so anti-entropy also repairs what a
+   * missed change notification left stale).
+   */
+  readonly desired?: (full: boolean) => Desired<C>;
   /** Full anti-entropy period; 0 disables. Default 60 s. */
   readonly antiEntropyIntervalMs?: number;
   /** Identity of the running switch (see mgmtSocketProbe); a change means it restarted. */
@@ -199,8 +203,8 @@ export class FlowReconciler<C = undefined> {
     });
   }
 
-  private current(): Desired<C> {
-    if (this.options.desired) return this.options.desired();
+  private current(full: boolean): Desired<C> {
+    if (this.options.desired) return this.options.desired(full);
     if (this.pushed) return this.pushed;
     throw new Error(`no desired flows for ${this.bridge} yet`);
   }
@@ -216,7 +220,7 @@ export class FlowReconciler<C = undefined> {
         this.fullWanted ?? (unknown ? (this.lastKnown ? 'recovery' : 'start') : undefined);
       this.fullWanted = undefined;
       try {
-        const desired = this.current();
+        const desired = this.current(reason !== undefined);
         const report =
           reason === undefined ? await this.incremental(desired) : await this.full(desired, reason);
         desired.onApplied?.();

@@ -92,7 +92,7 @@ export class OvsRemoteFlows implements RemoteFlows {
       bridge,
       ofctl: chassis.ofctl ?? spawnOfctl({ env: chassis.env }),
       logger,
-      desired: () => this.desiredOf(chassis.chassis, chassis.ports),
+      desired: (full) => this.desiredOf(chassis.chassis, chassis.ports, full),
       antiEntropyIntervalMs: chassis.antiEntropyIntervalMs,
       probe: chassis.probe ?? mgmtSocketProbe(bridge, chassis.env?.OVS_RUNDIR),
       probeIntervalMs: chassis.probeIntervalMs,
@@ -122,12 +122,20 @@ export class OvsRemoteFlows implements RemoteFlows {
     return this.agents.get(chassis);
   }
 
-  /** Desired flows of a chassis from the current topology, with what changed since the last. */
-  desiredOf(chassis: string, ports: ChassisPorts | (() => ChassisPorts)): Desired<ChassisFlows> {
+  /**
+   * Desired flows of a chassis from the current topology, with what changed since the last;
+   * `whole` recomputes every entry rather than the dirty ones (full syncs).
+   */
+  desiredOf(
+    chassis: string,
+    ports: ChassisPorts | (() => ChassisPorts),
+    whole = false,
+  ): Desired<ChassisFlows> {
     const topology = this.options.topology();
     this.follow(topology);
     // A chassis without an agent (or one just removed) gets a one-off computation.
     const desired = this.desired.get(chassis) ?? new ChassisDesired(chassis, this.options.pipeline);
+    if (whole) desired.markAll();
     const handout = desired.next(topology, typeof ports === 'function' ? ports() : ports);
     return {
       flows: handout.flows,
