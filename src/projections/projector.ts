@@ -25,7 +25,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
-import { keysOf, ProjectionBatch, type Routed, route } from './batch.js';
+import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
@@ -212,22 +212,18 @@ export class Projector implements ProjectionProgress {
     let events = 0;
     let lastLog = started;
     const rate = () => (events * 1000) / Math.max(1, performance.now() - started);
-    await this.#replay(
-      new AbortController().signal,
-      (count) => {
-        events += count;
-        options.progress?.(events, Math.max(total, events), rate());
-        const now = performance.now();
-        if (now - lastLog >= this.#progressLogIntervalMs) {
-          lastLog = now;
-          this.#logger.info(
-            { projection: this.name, applied: events, total, ratePerSecond: Math.round(rate()) },
-            'read model rebuild progress',
-          );
-        }
-      },
-      target,
-    );
+    await this.#replayIntoCopies(target, (count) => {
+      events += count;
+      options.progress?.(events, Math.max(total, events), rate());
+      const now = performance.now();
+      if (now - lastLog >= this.#progressLogIntervalMs) {
+        lastLog = now;
+        this.#logger.info(
+          { projection: this.name, applied: events, total, ratePerSecond: Math.round(rate()) },
+          'read model rebuild progress',
+        );
+      }
+    });
     await this.#serially(() => this.#swapIn(target));
     const elapsedMs = performance.now() - started;
     const report = { events, elapsedMs, ratePerSecond: rate(), position: target.position };
@@ -410,6 +406,99 @@ export class Projector implements ProjectionProgress {
     }
   }
 
+  // ---- rebuild --------------------------------------------------------------------------
+
+  /**
+   * The rebuild's replay into its copies of the tables, pipelined: the rebuild is their only
+   * writer, so batch N+1 is read and folded here while batch N commits in the database (two
+   * cores busy instead of one at a time). N+1 folds onto N's rows from the cache, which holds
+   * them before they commit; rows it must load are read after N has committed. Commits stay
+   * in log order, each with the copies' checkpoint. A failed commit clears the cache and
+   * replays from the stored checkpoint; a failed read ends the rebuild (the live model is
+   * untouched).
+   */
+  async #replayIntoCopies(target: Target, onBatch: (events: number) => void): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#pipeline(target, onBatch);
+        return;
+      } catch (error) {
+        if (!(error instanceof CommitFailed)) throw error;
+        const delay = backoff(attempt);
+        this.#logger.warn(
+          { err: error.cause, projection: target.checkpoint, delay },
+          'read model rebuild batch failed; replaying from its checkpoint',
+        );
+        await sleep(delay, new AbortController().signal);
+        target.cache.clear();
+        target.position = await readCheckpoint(this.#db, target.checkpoint);
+      }
+    }
+  }
+
+  async #pipeline(target: Target, onBatch: (events: number) => void): Promise<void> {
+    const size = this.#catchUpBatchSize;
+    const read = (after: bigint) => {
+      const page = this.#store.readAll({ after, maxCount: size });
+      page.catch(ignoreRejection);
+      return page;
+    };
+    let after = target.position;
+    let next = read(after);
+    let committing: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        const page = await next;
+        const last = page.at(-1);
+        if (last === undefined) break;
+        const from = after;
+        after = last.position;
+        next = read(after);
+        const routed: Routed[] = new Array(page.length);
+        for (let i = 0; i < page.length; i++) routed[i] = route(page[i] as RecordedEvent);
+        const batch = await this.#foldBatch(this.#db, routed, target, () => committing);
+        const changes = batch.changes();
+        this.#remember(batch, last.position, target);
+        await committing;
+        committing = this.#commitCopies(target, changes, from, last.position).then(() => {
+          this.counters.batches++;
+          this.counters.applied += batch.counts.applied;
+          this.counters.refused += batch.counts.refused;
+          this.#count(routed);
+          onBatch(page.length);
+        });
+        committing.catch(ignoreRejection);
+      }
+    } finally {
+      await committing;
+    }
+  }
+
+  /** One batch of a rebuild: its rows and the copies' checkpoint, in one transaction. */
+  async #commitCopies(
+    target: Target,
+    changes: BatchChanges,
+    from: bigint,
+    to: bigint,
+  ): Promise<void> {
+    try {
+      await this.#db.transaction().execute(async (trx) => {
+        await relaxDurability(trx);
+        const checkpoint = await lockCheckpoint(trx, target.checkpoint);
+        if (checkpoint !== from) {
+          throw new Error(
+            `the rebuild's checkpoint is at ${checkpoint}, not ${from}: is another rebuild running?`,
+          );
+        }
+        await writeChanges(trx, changes, target.tables);
+        await saveCheckpoint(trx, target.checkpoint, to);
+      });
+    } catch (error) {
+      throw new CommitFailed(error);
+    }
+    target.position = to;
+  }
+
   // ---- one batch ------------------------------------------------------------------------
 
   /**
@@ -473,11 +562,15 @@ export class Projector implements ProjectionProgress {
     return 'applied';
   }
 
-  /** Folds routed events onto their rows: cached ones, else loaded in two queries. */
+  /**
+   * Folds routed events onto their rows: cached ones, else loaded in two queries (after
+   * `beforeLoad`, which lets a rebuild's previous batch commit first).
+   */
   async #foldBatch(
     trx: Kysely<Database>,
     routed: readonly Routed[],
     target: Target,
+    beforeLoad?: () => Promise<void>,
   ): Promise<ProjectionBatch> {
     const keys = keysOf(routed);
     const ports = new Map<string, PortState>();
@@ -493,6 +586,9 @@ export class Projector implements ProjectionProgress {
       const cached = target.cache.chassis.get(id);
       if (cached === undefined) missingChassis.push(id);
       else chassis.set(id, cached);
+    }
+    if (beforeLoad !== undefined && missingPorts.length + missingChassis.length > 0) {
+      await beforeLoad();
     }
     const [loadedPorts, loadedChassis] = await Promise.all([
       loadPorts(trx, missingPorts, target.tables),
@@ -558,6 +654,13 @@ export class Projector implements ProjectionProgress {
     const run = this.#exclusive.then(work);
     this.#exclusive = run.catch(ignoreRejection);
     return run;
+  }
+}
+
+/** A rebuild batch's commit failed (as opposed to reading the log). */
+class CommitFailed extends Error {
+  constructor(cause: unknown) {
+    super('rebuild batch commit failed', { cause });
   }
 }
 

@@ -4,36 +4,40 @@
  * fraction of `json_to_recordset` (that one builds a hash of every object's keys, per row).
  * Literals are sent as plain text parameters, so node-postgres and PGlite take them alike.
  */
+import { type RawBuilder, sql } from 'kysely';
 
 /** `{"a","b",NULL}`: every element quoted (an empty string or `NULL` stays a string). */
 export function textArray<T>(rows: readonly T[], value: (row: T) => string | null): string {
-  let out = '{';
+  const elements: string[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    if (i > 0) out += ',';
     const text = value(rows[i] as T);
-    out += text === null ? 'NULL' : quote(text);
+    elements[i] = text === null ? 'NULL' : quote(text);
   }
-  return `${out}}`;
+  return `{${elements.join(',')}}`;
 }
 
 /** `{1,2,3}` for int8 columns (bigints print as decimals). */
 export function bigintArray<T>(rows: readonly T[], value: (row: T) => bigint): string {
-  let out = '{';
-  for (let i = 0; i < rows.length; i++) {
-    if (i > 0) out += ',';
-    out += value(rows[i] as T).toString();
-  }
-  return `${out}}`;
+  const elements: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) elements[i] = value(rows[i] as T).toString();
+  return `{${elements.join(',')}}`;
 }
 
 /** `{t,f}` for boolean columns. */
 export function boolArray<T>(rows: readonly T[], value: (row: T) => boolean): string {
-  let out = '{';
-  for (let i = 0; i < rows.length; i++) {
-    if (i > 0) out += ',';
-    out += value(rows[i] as T) ? 't' : 'f';
-  }
-  return `${out}}`;
+  const elements: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) elements[i] = value(rows[i] as T) ? 't' : 'f';
+  return `{${elements.join(',')}}`;
+}
+
+/**
+ * A JSON column as one JSON array, in one native `JSON.stringify` (escaping JSON documents into
+ * an array literal costs far more); expanded server-side by `jsonElements`.
+ */
+export function jsonArray<T>(rows: readonly T[], value: (row: T) => unknown): string {
+  const elements: unknown[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) elements[i] = value(rows[i] as T) ?? null;
+  return JSON.stringify(elements);
 }
 
 const SPECIAL = /["\\]/g;
@@ -43,4 +47,11 @@ function quote(text: string): string {
   return text.indexOf('"') < 0 && text.indexOf('\\') < 0
     ? `"${text}"`
     : `"${text.replace(SPECIAL, '\\$&')}"`;
+}
+
+/** `jsonArray`'s parameter as a `json[]` or `jsonb[]` array, in order. */
+export function jsonElements(array: string, type: 'json' | 'jsonb'): RawBuilder<unknown> {
+  return type === 'json'
+    ? sql`array(select e from json_array_elements(${array}::json) with ordinality as t(e, i) order by i)`
+    : sql`array(select e from jsonb_array_elements(${array}::jsonb) with ordinality as t(e, i) order by i)`;
 }

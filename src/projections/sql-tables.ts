@@ -14,7 +14,7 @@ import type { DeviceOwner } from '../events/index.js';
 import type { BatchChanges } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
-import { bigintArray, boolArray, textArray } from './sql-arrays.js';
+import { bigintArray, boolArray, jsonArray, jsonElements, textArray } from './sql-arrays.js';
 
 type Db = Kysely<Database>;
 
@@ -198,7 +198,10 @@ export async function writeChanges(
         ${textArray(history, (r) => r.app)}::text[],
         ${textArray(history, (r) => r.correlationId)}::text[],
         ${textArray(history, (r) => r.causationId)}::text[],
-        ${textArray(history, (r) => JSON.stringify(r.data ?? null))}::json[],
+        ${jsonElements(
+          jsonArray(history, (r) => r.data),
+          'json',
+        )},
         ${textArray(history, (r) => r.refusal)}::text[])
       on conflict do nothing
     `.execute(db);
@@ -215,11 +218,17 @@ export async function writeChanges(
         ${textArray(ports, (r) => r.deviceOwner)}::text[],
         ${textArray(ports, (r) => r.owner)}::text[],
         ${textArray(ports, (r) => r.requestedChassis)}::text[],
-        ${textArray(ports, (r) => JSON.stringify(r.reasons))}::jsonb[],
+        ${jsonElements(
+          jsonArray(ports, (r) => r.reasons),
+          'jsonb',
+        )},
         ${boolArray(ports, (r) => r.distributed)}::boolean[],
         ${textArray(ports, (r) => r.distributedSince)}::timestamptz[],
         ${boolArray(ports, (r) => r.deleted)}::boolean[],
-        ${textArray(ports, (r) => JSON.stringify(r.facts))}::jsonb[],
+        ${jsonElements(
+          jsonArray(ports, (r) => r.facts),
+          'jsonb',
+        )},
         ${bigintArray(ports, (r) => r.revision)}::bigint[],
         ${bigintArray(ports, (r) => r.position)}::bigint[])
       on conflict (id) do update set switch_id = excluded.switch_id,
