@@ -1,6 +1,8 @@
 /**
  * Event store throughput: appends of one event, appends of 100-event batches, appends from
- * four concurrent writers, readAll in pages and a subscription's catch-up, on embedded PGlite
+ * four concurrent writers (a store each) and from eight sharing one store (group commit),
+ * appendToStreams to 5,000 streams × 2 events per call (a bulk bind's page of locality
+ * events), readAll in pages and a subscription's catch-up, on embedded PGlite
  * (persisted to a temp folder) and on PostgreSQL (a private durable cluster: fsync on). The
  * embedded records carry the PostgreSQL record of the same measurement as their baseline.
  */
@@ -27,6 +29,12 @@ interface Sizes {
   readonly batchSize: number;
   readonly concurrentAppendsPerWriter: number;
   readonly writers: number;
+  /** Writers sharing one store (the HTTP commands and agents of one process). */
+  readonly sharedWriters: number;
+  /** appendToStreams: calls, streams per call, events per stream (a bulk bind's page). */
+  readonly streamCalls: number;
+  readonly streamsPerCall: number;
+  readonly eventsPerStream: number;
   readonly readPage: number;
 }
 
@@ -36,6 +44,10 @@ const FULL: Sizes = {
   batchSize: 100,
   concurrentAppendsPerWriter: 500,
   writers: 4,
+  sharedWriters: 8,
+  streamCalls: 3,
+  streamsPerCall: 5_000,
+  eventsPerStream: 2,
   readPage: 1_000,
 };
 const QUICK: Sizes = {
@@ -44,6 +56,10 @@ const QUICK: Sizes = {
   batchSize: 100,
   concurrentAppendsPerWriter: 50,
   writers: 4,
+  sharedWriters: 8,
+  streamCalls: 1,
+  streamsPerCall: 500,
+  eventsPerStream: 2,
   readPage: 1_000,
 };
 const STREAMS = 100;
@@ -128,6 +144,46 @@ async function measureStore(
       throughput: perSecond(sizes.writers * sizes.concurrentAppendsPerWriter, concurrent),
       unit: 'events',
       params: { writers: sizes.writers },
+    });
+
+    progress(`  append, ${sizes.sharedWriters} concurrent writers sharing one store`);
+    const shared = await timeIt(() =>
+      Promise.all(
+        Array.from({ length: sizes.sharedWriters }, async (_, w) => {
+          for (let i = 0; i < sizes.concurrentAppendsPerWriter; i += 1) {
+            await store.appendToStream(`shared-${w}-${i % STREAMS}`, [event(i)]);
+          }
+        }),
+      ),
+    );
+    results.set('append-concurrent-shared', {
+      throughput: perSecond(sizes.sharedWriters * sizes.concurrentAppendsPerWriter, shared),
+      unit: 'events',
+      params: { writers: sizes.sharedWriters },
+    });
+
+    progress(
+      `  appendToStreams, ${sizes.streamsPerCall} streams × ${sizes.eventsPerStream} events (${sizes.streamCalls})`,
+    );
+    const callLatencies: number[] = [];
+    const streams = await timeIt(async () => {
+      for (let call = 0; call < sizes.streamCalls; call += 1) {
+        const appends = Array.from({ length: sizes.streamsPerCall }, (_, s) => ({
+          streamName: `lport-bulk-${call}-${s}`,
+          events: Array.from({ length: sizes.eventsPerStream }, (_, e) => event(s + e)),
+          expectedRevision: 'no_stream' as const,
+        }));
+        callLatencies.push(await timeIt(() => store.appendToStreams(appends)));
+      }
+    });
+    results.set('append-streams', {
+      throughput: perSecond(
+        sizes.streamCalls * sizes.streamsPerCall * sizes.eventsPerStream,
+        streams,
+      ),
+      unit: 'events',
+      latencyMs: percentiles(callLatencies),
+      params: { streams: sizes.streamsPerCall, eventsPerStream: sizes.eventsPerStream },
     });
 
     const total = Number(await store.headPosition());

@@ -4,8 +4,8 @@
  * one write of every event, stream revision and the new head. Both run inside the caller's
  * transaction, after it took the log lock (sql-event-store.ts, "Gap-free global order").
  *
- * Parameters travel as one JSON document each, expanded by jsonb functions: the same text on
- * PGlite and pg, no 65,535-parameter limit, and int8 values as decimal text, never doubles.
+ * Parameters travel as one text each (array literals, a JSON document of the events): the same
+ * on PGlite and pg, no 65,535-parameter limit, int8 values as decimal text, never doubles.
  */
 import { sql, type Transaction } from 'kysely';
 import { type Database, toBigInt } from '../../db/schema.js';
@@ -32,8 +32,10 @@ export async function readLogState(
   trx: Transaction<Database>,
   appends: readonly CheckedAppend[],
 ): Promise<LogState> {
-  const names = JSON.stringify([...new Set(appends.map((append) => append.streamName))]);
-  const ids = JSON.stringify(appends.flatMap((append) => append.rows.map((row) => row.id)));
+  const names = arrayLiteral([...new Set(appends.map((append) => append.streamName))]);
+  const ids = arrayLiteral(appends.flatMap((append) => append.rows.map((row) => row.id)));
+  // `= any(array)`, not a join with a set-returning function: the planner knows the array's
+  // length, so it probes the indexes instead of scanning every stream or event.
   const { rows } = await sql<StateRow>`
     select
       (select position from event_log_head limit 1) as head,
@@ -41,14 +43,12 @@ export async function readLogState(
                 s.stream_name, s.revision::text, s.deleted, e.position::text)), '[]'::jsonb)
          from streams s
          left join events e on e.stream_name = s.stream_name and e.revision = s.revision
-        where s.stream_name in (
-          select name collate "C" from jsonb_array_elements_text(${names}::jsonb) as n(name))
+        where s.stream_name = any(${names}::text[])
       ) as streams,
       (select coalesce(jsonb_agg(jsonb_build_array(
                 event_id::text, stream_name, revision::text, position::text)), '[]'::jsonb)
          from events
-        where event_id in (
-          select id::uuid from jsonb_array_elements_text(${ids}::jsonb) as i(id))
+        where event_id = any(${ids}::uuid[])
       ) as events
   `.execute(trx);
   const row = rows[0];
@@ -102,6 +102,11 @@ export async function writePlan(trx: Transaction<Database>, plan: AppendPlan): P
            (e ->> 'revision')::bigint, e ->> 'type', e -> 'data', e -> 'metadata'
       from jsonb_array_elements(${events}::jsonb) as e
   `.execute(trx);
+}
+
+/** A PostgreSQL array literal of `values`, every element quoted (any text is safe). */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /** jsonb arrives parsed from pg and PGlite; text if a driver leaves it alone. */
