@@ -17,7 +17,7 @@ import type {
 } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
-import { newEvent, newEvents, rejectionOf, uniquePrefix } from './helpers.js';
+import { newEvent, newEvents, rejectionOf, take, uniquePrefix } from './helpers.js';
 
 const postgres = inject('postgres');
 
@@ -155,6 +155,46 @@ for (const target of targets) {
         expect(await store.headPosition()).toBe(head + BigInt(total));
         const sample = await store.readStream(`${prefix}4999`);
         expect(sample.map((e) => e.id)).toEqual(appends[4999]?.events.map((e) => e.id));
+      } finally {
+        await close();
+      }
+    });
+
+    it('grouped single appends and appendToStreams calls racing: a subscriber sees each event once, gap-free', async () => {
+      const { store, close } = await target.open();
+      try {
+        const prefix = uniquePrefix('mix');
+        const head = await store.headPosition();
+        const subscription = store.subscribeToAll({ after: head, batchSize: 50 });
+        const singles = Array.from({ length: 120 }, (_, index) => ({
+          streamName: `${prefix}s${index % 9}`,
+          events: newEvents(1 + (index % 2)),
+        }));
+        const calls = Array.from({ length: 6 }, (_, call) =>
+          Array.from({ length: 40 }, (_, index) => ({
+            streamName: `${prefix}m${(call * 40 + index) % 25}`,
+            events: newEvents(1 + (index % 3)),
+          })),
+        );
+        const total = [...singles, ...calls.flat()].reduce((n, a) => n + a.events.length, 0);
+        const delivered = take(subscription, total, 30_000);
+        await Promise.all([
+          ...singles.map((a) => store.appendToStream(a.streamName, a.events)),
+          ...calls.map(async (appends) => {
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+            const outcomes = await store.appendToStreams(appends);
+            expect(outcomes.every((o) => o.ok)).toBe(true);
+          }),
+        ]);
+        const events = await delivered;
+        await subscription.close();
+        expect(events.map((e) => e.position)).toEqual(events.map((_, i) => head + BigInt(i + 1)));
+        expect(new Set(events.map((e) => e.id)).size).toBe(total);
+        const next = new Map<string, bigint>();
+        for (const event of events) {
+          expect(event.revision).toBe(next.get(event.streamName) ?? 0n);
+          next.set(event.streamName, event.revision + 1n);
+        }
       } finally {
         await close();
       }
