@@ -56,6 +56,19 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
   });
 
+  it('bounds a batch by weight too, yet always takes at least one request', async () => {
+    const { batches, commit, releaseNext } = recordingCommit();
+    const group = new GroupCommit(commit, {
+      maxBatch: 100,
+      weightOf: (n: number) => n,
+      maxWeight: 10,
+    });
+    const all = Promise.all([4, 5, 2, 30, 1, 9].map((n) => group.submit(n)));
+    for (let i = 0; i < 4; i += 1) await releaseNext();
+    expect(await all).toHaveLength(6);
+    expect(batches).toEqual([[4, 5], [2], [30], [1, 9]]);
+  });
+
   it('a commit that throws fails its batch only, and the queue goes on', async () => {
     let calls = 0;
     const group = new GroupCommit<number, number>(

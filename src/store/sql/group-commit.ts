@@ -20,15 +20,23 @@ interface Waiting<Request, Response> {
   reject(error: unknown): void;
 }
 
+export interface GroupCommitOptions<Request> {
+  /** Most requests in one batch. */
+  readonly maxBatch: number;
+  /** A request's weight (say, its events) and the most one batch may carry; one always goes. */
+  readonly weightOf?: (request: Request) => number;
+  readonly maxWeight?: number;
+}
+
 export class GroupCommit<Request, Response> {
   readonly #commit: CommitBatch<Request, Response>;
-  readonly #maxBatch: number;
+  readonly #options: GroupCommitOptions<Request>;
   #queue: Waiting<Request, Response>[] = [];
   #draining = false;
 
-  constructor(commit: CommitBatch<Request, Response>, options: { maxBatch: number }) {
+  constructor(commit: CommitBatch<Request, Response>, options: GroupCommitOptions<Request>) {
     this.#commit = commit;
-    this.#maxBatch = options.maxBatch;
+    this.#options = options;
   }
 
   submit(request: Request): Promise<Response> {
@@ -43,7 +51,7 @@ export class GroupCommit<Request, Response> {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.slice(0, this.#maxBatch);
+      const batch = this.#nextBatch();
       this.#queue = this.#queue.slice(batch.length);
       try {
         const outcomes = await this.#commit(batch.map((waiting) => waiting.request));
@@ -58,5 +66,18 @@ export class GroupCommit<Request, Response> {
       }
     }
     this.#draining = false;
+  }
+
+  /** The longest head of the queue within both bounds (at least one request). */
+  #nextBatch(): Waiting<Request, Response>[] {
+    const { maxBatch, weightOf, maxWeight = Number.POSITIVE_INFINITY } = this.#options;
+    let weight = 0;
+    let count = 0;
+    for (const waiting of this.#queue) {
+      weight += weightOf?.(waiting.request) ?? 0;
+      if (count > 0 && (count >= maxBatch || weight > maxWeight)) break;
+      count += 1;
+    }
+    return this.#queue.slice(0, count);
   }
 }

@@ -94,8 +94,9 @@ const LOG_LOCK = 0x6c6f637573n;
 /** Channel the `events_notify` trigger (migrations/0001_event_store.ts) NOTIFYs on commit. */
 const EVENTS_CHANNEL = 'locus_events';
 const DEFAULT_BATCH_SIZE = 500;
-/** Most appendToStream calls committed together (bounds one transaction's size). */
+/** Most appendToStream calls, and events, committed together (bounds one transaction). */
 const MAX_GROUP = 1_000;
+const MAX_GROUP_EVENTS = 10_000;
 
 export interface SqlEventStoreOptions {
   /** Close the database together with the store (openEventStore passes true). */
@@ -129,7 +130,7 @@ export class SqlEventStore implements EventStore {
   readonly #operations = new Set<Promise<unknown>>();
   readonly #groupCommit = new GroupCommit<CheckedAppend, AppendResult>(
     (appends) => this.#commitGroup(appends),
-    { maxBatch: MAX_GROUP },
+    { maxBatch: MAX_GROUP, weightOf: (append) => append.rows.length, maxWeight: MAX_GROUP_EVENTS },
   );
   #stopListening: Promise<() => Promise<void>> | undefined;
   #closed = false;
