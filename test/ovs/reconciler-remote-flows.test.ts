@@ -198,6 +198,18 @@ describe('OvsRemoteFlows follows the topology (push, incremental)', () => {
     await flows.stop();
   });
 
+  it('an install that the sync under way carries waits for that sync alone', async () => {
+    const { topology, flows, fake } = await setup();
+    fake('A').delayMs = 30;
+    const batches = flows.reconciler('A')?.metrics.batches ?? 0;
+    bind(topology, 'n9', 'B', 9);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the push sync has begun
+    await flows.install({ chassis: 'A', portId: 'n9', owner: 'B' });
+    expect(fake('A').reaches('n9', '192.0.2.2')).toBe(true);
+    expect(flows.reconciler('A')?.metrics.batches).toBe(batches + 1);
+    await flows.stop();
+  });
+
   it('a failed incremental sync recovers by a full sync that finds no drift', async () => {
     const { topology, flows, fake } = await setup();
     fake('A').failNext = new Error('ovs-ofctl was killed');

@@ -123,6 +123,8 @@ export class FlowReconciler<C = undefined> {
   private appliedState: Applied<C> | undefined;
   private pushed: Desired<C> | undefined;
   private waiters: Waiter<C>[] = [];
+  /** Set while a batch runs: who waits for it to end (see `settled`). */
+  private observers: (() => void)[] | undefined;
   private fullWanted: SyncReason | undefined;
   private running: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -174,6 +176,16 @@ export class FlowReconciler<C = undefined> {
     return this.request();
   }
 
+  /**
+   * Resolves once the batch under way, if one has begun, is over (applied or failed): a caller
+   * whose change that batch may already carry looks at `applied` then, before asking for another.
+   */
+  settled(): Promise<void> {
+    const observers = this.observers;
+    if (!observers) return Promise.resolve();
+    return new Promise((resolve) => observers.push(resolve));
+  }
+
   /** Applies the current desired set (pull mode: re-read now); resolves once applied. */
   refresh(): Promise<Applied<C>> {
     return this.request();
@@ -217,6 +229,8 @@ export class FlowReconciler<C = undefined> {
       await new Promise((resolve) => setImmediate(resolve));
       const batch = this.waiters.splice(0);
       if (batch.length > 1) this.metrics.coalesced += batch.length - 1;
+      const observers: (() => void)[] = [];
+      this.observers = observers;
       const unknown = this.installed === undefined;
       const reason =
         this.fullWanted ?? (unknown ? (this.lastKnown ? 'recovery' : 'start') : undefined);
@@ -244,6 +258,9 @@ export class FlowReconciler<C = undefined> {
         for (const waiter of batch) waiter.reject(error);
         this.scheduleRetry();
         return;
+      } finally {
+        this.observers = undefined;
+        for (const observer of observers) observer();
       }
     }
     if (this.stopped)

@@ -7,7 +7,8 @@
  *  - `install({chassis, portId, owner})` resolves once that chassis' applied flows reach the
  *    port toward that owner — at once when an earlier sync already put them in (the first
  *    install after a topology change installs every port it made reachable, so the next
- *    thousand installs cost nothing), else after a sync. It rejects when the chassis cannot
+ *    thousand installs cost nothing), or once the sync under way brings them, else after a
+ *    sync of its own. It rejects when the chassis cannot
  *    reach the port (no tunnel port of that type, no patch port, …): no flows, no ack.
  *  - `remove`/`removeEverywhere` resolve once the chassis' flows no longer hold the port's
  *    remote flows as they were (a sync from the current topology, where the ack is gone).
@@ -158,6 +159,9 @@ export class OvsRemoteFlows implements RemoteFlows {
     }
     const reaches = (applied: Applied<ChassisFlows> | undefined) =>
       reachesRemotely(applied?.context.ports.get(target.portId), target.owner);
+    if (reaches(reconciler.applied)) return;
+    // The sync the topology change started may be bringing them: no second sync then.
+    await reconciler.settled();
     if (reaches(reconciler.applied)) return;
     const applied = await reconciler.refresh();
     if (reaches(applied)) return;
