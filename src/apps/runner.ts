@@ -303,6 +303,7 @@ export class AppRunner {
     const ready = (await Promise.all(planned.map((plan) => this.withFlowsInstalled(plan)))).filter(
       (plan) => plan.decisions.length > 0,
     );
+    if (ready.length === 0) return;
     let appended = 0;
     const outcomes = await this.options.store.appendToStreams(
       ready.map((plan) => ({
