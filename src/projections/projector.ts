@@ -44,10 +44,22 @@ import {
   readCheckpoint,
   relaxDurability,
   saveCheckpoint,
+  writeBatchAtOnce,
   writeChanges,
 } from './sql-tables.js';
 
 export const DEFAULT_PROJECTION_NAME = 'read-model';
+/**
+ * The live cache's bound: ports are folded from the log's recent past (a bind's claim and acks,
+ * a migration) far more than from long ago, and about 1 KiB per cached port at 20 000 stays a
+ * small part of a process that serves 100 000 ports or more.
+ */
+export const DEFAULT_CACHE_SIZE = 20_000;
+/**
+ * A rebuild replays every port's life, spread over the whole log: a larger cache, held only
+ * while it runs, saves re-reading most ports of a log of up to this many.
+ */
+export const DEFAULT_REBUILD_CACHE_SIZE = 200_000;
 /** A rebuild's checkpoint is the projection's name with this suffix. */
 const REBUILD_SUFFIX = ':rebuild';
 
@@ -64,8 +76,13 @@ export interface ProjectorOptions {
   readonly catchUpBatchSize?: number;
   /** Interval of the rebuild's progress log lines (default 2 s). */
   readonly progressLogIntervalMs?: number;
-  /** Ports whose rows are kept in memory between batches (default 200 000). */
+  /**
+   * Ports whose rows are kept in memory between batches, the most recently changed ones
+   * (default DEFAULT_CACHE_SIZE). A port outside costs a read when its next event comes.
+   */
   readonly cacheSize?: number;
+  /** The same for a rebuild, while it runs (default DEFAULT_REBUILD_CACHE_SIZE). */
+  readonly rebuildCacheSize?: number;
 }
 
 /** Something that knows how far the read model has got (the projector, or a follower). */
@@ -140,7 +157,7 @@ export class Projector implements ProjectionProgress {
   /** Serialises batches: the live loop, catchUp and rebuild never interleave. */
   #exclusive: Promise<unknown> = Promise.resolve();
   #following: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
-  readonly #cacheSize: number;
+  readonly #rebuildCacheSize: number;
 
   constructor(options: ProjectorOptions) {
     this.#store = options.store;
@@ -150,8 +167,8 @@ export class Projector implements ProjectionProgress {
     this.#batchSize = options.batchSize ?? 500;
     this.#catchUpBatchSize = options.catchUpBatchSize ?? 5_000;
     this.#progressLogIntervalMs = options.progressLogIntervalMs ?? 2_000;
-    this.#cacheSize = options.cacheSize ?? 200_000;
-    this.#live = new Target(this.name, LIVE_TABLES);
+    this.#rebuildCacheSize = options.rebuildCacheSize ?? DEFAULT_REBUILD_CACHE_SIZE;
+    this.#live = new Target(this.name, LIVE_TABLES, options.cacheSize ?? DEFAULT_CACHE_SIZE);
   }
 
   /** Last log position applied (the checkpoint as this process knows it). */
@@ -200,11 +217,16 @@ export class Projector implements ProjectionProgress {
    */
   async rebuild(options: { readonly progress?: RebuildProgress } = {}): Promise<RebuildReport> {
     const started = performance.now();
-    const target = new Target(`${this.name}${REBUILD_SUFFIX}`, SHADOW_TABLES);
+    const target = new Target(
+      `${this.name}${REBUILD_SUFFIX}`,
+      SHADOW_TABLES,
+      this.#rebuildCacheSize,
+    );
     await this.#serially(() =>
       this.#db.transaction().execute(async (trx) => {
         await createShadowTables(trx);
         await deleteCheckpoint(trx, target.checkpoint);
+        await lockCheckpoint(trx, target.checkpoint); // created at 0
       }),
     );
     const total = Number(await this.#store.headPosition());
@@ -253,7 +275,7 @@ export class Projector implements ProjectionProgress {
       await deleteCheckpoint(trx, target.checkpoint);
     });
     const live = this.#live;
-    live.cache.replaceWith(target.cache);
+    live.cache.takeFrom(target.cache);
     live.cachedAt = target.position;
     if (target.position < live.position) live.position = target.position;
     this.#advance(target.position);
@@ -474,7 +496,11 @@ export class Projector implements ProjectionProgress {
     }
   }
 
-  /** One batch of a rebuild: its rows and the copies' checkpoint, in one transaction. */
+  /**
+   * One batch of a rebuild: its rows and the copies' checkpoint in one statement, so the
+   * database runs it while this thread folds the next batch (a transaction of several
+   * statements would need this thread between them).
+   */
   async #commitCopies(
     target: Target,
     changes: BatchChanges,
@@ -482,16 +508,10 @@ export class Projector implements ProjectionProgress {
     to: bigint,
   ): Promise<void> {
     try {
-      await this.#db.transaction().execute(async (trx) => {
-        await relaxDurability(trx);
-        const checkpoint = await lockCheckpoint(trx, target.checkpoint);
-        if (checkpoint !== from) {
-          throw new Error(
-            `the rebuild's checkpoint is at ${checkpoint}, not ${from}: is another rebuild running?`,
-          );
-        }
-        await writeChanges(trx, changes, target.tables);
-        await saveCheckpoint(trx, target.checkpoint, to);
+      await writeBatchAtOnce(this.#db, changes, target.tables, {
+        name: target.checkpoint,
+        from,
+        to,
       });
     } catch (error) {
       throw new CommitFailed(error);
@@ -603,10 +623,7 @@ export class Projector implements ProjectionProgress {
 
   /** After a commit: the batch's rows are what the tables now hold at `checkpoint`. */
   #remember(batch: ProjectionBatch, checkpoint: bigint, target: Target): void {
-    const cache = target.cache;
-    if (cache.ports.size + batch.ports.size > this.#cacheSize) cache.clear();
-    for (const [id, state] of batch.ports) cache.ports.set(id, state);
-    for (const [id, row] of batch.chassis) cache.chassis.set(id, row);
+    target.cache.remember(batch.ports, batch.chassis);
     target.cachedAt = checkpoint;
   }
 
@@ -666,21 +683,47 @@ class CommitFailed extends Error {
 
 /**
  * Rows as a projector last committed them to one set of tables, valid while the stored
- * checkpoint is the one it committed (`Target.cachedAt`): a hot port costs no read.
+ * checkpoint is the one it committed (`Target.cachedAt`): a hot port costs no read. Ports are
+ * kept in the order they last changed (a Map iterates in insertion order) and the least
+ * recently changed beyond `bound` are dropped, so the hot set stays. Chassis are few: all kept.
  */
-class RowCache {
+export class RowCache {
   ports = new Map<string, PortState>();
   chassis = new Map<string, ChassisRow>();
+  constructor(readonly bound: number) {}
+
+  /** A batch's rows, now the most recently changed. */
+  remember(ports: ReadonlyMap<string, PortState>, chassis: ReadonlyMap<string, ChassisRow>): void {
+    const cached = this.ports;
+    for (const [id, state] of ports) {
+      cached.delete(id);
+      cached.set(id, state);
+    }
+    for (const [id, row] of chassis) this.chassis.set(id, row);
+    this.#trim();
+  }
+
   clear(): void {
     this.ports.clear();
     this.chassis.clear();
   }
-  /** Takes `other`'s rows (a rebuild's, once its tables are the live ones). */
-  replaceWith(other: RowCache): void {
+
+  /** Takes `other`'s rows (a rebuild's, once its tables are the live ones), within this bound. */
+  takeFrom(other: RowCache): void {
     this.ports = other.ports;
     this.chassis = other.chassis;
     other.ports = new Map();
     other.chassis = new Map();
+    this.#trim();
+  }
+
+  #trim(): void {
+    let excess = this.ports.size - this.bound;
+    if (excess <= 0) return;
+    for (const id of this.ports.keys()) {
+      this.ports.delete(id);
+      if (--excess === 0) return;
+    }
   }
 }
 
@@ -688,13 +731,16 @@ class RowCache {
 class Target {
   /** Last log position committed to these tables, as this projector knows it. */
   position = 0n;
-  readonly cache = new RowCache();
+  readonly cache: RowCache;
   /** The checkpoint the cache is valid at (-1: not known yet). */
   cachedAt = -1n;
   constructor(
     readonly checkpoint: string,
     readonly tables: ReadModelTables,
-  ) {}
+    cacheSize: number,
+  ) {
+    this.cache = new RowCache(cacheSize);
+  }
 }
 
 function backoff(attempt: number): number {

@@ -8,10 +8,19 @@ import { type RawBuilder, sql } from 'kysely';
 
 /** `{"a","b",NULL}`: every element quoted (an empty string or `NULL` stays a string). */
 export function textArray<T>(rows: readonly T[], value: (row: T) => string | null): string {
-  const elements: string[] = new Array(rows.length);
+  if (rows.length === 0) return '{}';
+  const elements: (string | null)[] = new Array(rows.length);
+  let nulls = false;
   for (let i = 0; i < rows.length; i++) {
     const text = value(rows[i] as T);
-    elements[i] = text === null ? 'NULL' : quote(text);
+    if (text === null) nulls = true;
+    elements[i] = text === null ? null : escapeElement(text);
+  }
+  // Without NULLs the quotes go in with the separators: no string per element.
+  if (!nulls) return `{"${elements.join('","')}"}`;
+  for (let i = 0; i < elements.length; i++) {
+    const text = elements[i] as string | null;
+    elements[i] = text === null ? 'NULL' : `"${text}"`;
   }
   return `{${elements.join(',')}}`;
 }
@@ -42,11 +51,9 @@ export function jsonArray<T>(rows: readonly T[], value: (row: T) => unknown): st
 
 const SPECIAL = /["\\]/g;
 
-/** An array element in double quotes; `"` and `\` are the only characters to escape there. */
-function quote(text: string): string {
-  return text.indexOf('"') < 0 && text.indexOf('\\') < 0
-    ? `"${text}"`
-    : `"${text.replace(SPECIAL, '\\$&')}"`;
+/** Inside double quotes, `"` and `\` are the only characters to escape. */
+function escapeElement(text: string): string {
+  return text.indexOf('"') < 0 && text.indexOf('\\') < 0 ? text : text.replace(SPECIAL, '\\$&');
 }
 
 /** `jsonArray`'s parameter as a `json[]` or `jsonb[]` array, in order. */

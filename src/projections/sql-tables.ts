@@ -7,7 +7,7 @@
  * Every function takes the tables it works on: the live ones, or a rebuild's fresh copies
  * (shadow-tables.ts).
  */
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
@@ -180,11 +180,62 @@ export async function writeChanges(
   changes: BatchChanges,
   tables: ReadModelTables = LIVE_TABLES,
 ): Promise<void> {
+  for (const statement of writesOf(changes, tables)) await statement.execute(db);
+}
+
+/**
+ * A rebuild's batch in one statement, one round trip: every write as a data-modifying CTE
+ * (a batch never deletes and upserts the same view row, so they cannot collide), and the
+ * checkpoint moved from `from` to `to`. A checkpoint found elsewhere (another rebuild) fails
+ * the statement (CheckpointMovedError), so nothing of it is kept. It commits on its own, without waiting for the WAL
+ * flush (see relaxDurability).
+ */
+export async function writeBatchAtOnce(
+  db: Db,
+  changes: BatchChanges,
+  tables: ReadModelTables,
+  checkpoint: { readonly name: string; readonly from: bigint; readonly to: bigint },
+): Promise<void> {
+  const writes = writesOf(changes, tables).map(
+    (statement, i) => sql`${sql.raw(`w${i}`)} as (${statement})`,
+  );
+  try {
+    await sql`
+    with ${sql.join([
+      ...writes,
+      sql`moved as (
+        update rm_checkpoints set position = ${checkpoint.to.toString()}
+        where name = ${checkpoint.name} and position = ${checkpoint.from.toString()}
+        returning 1
+      )`,
+    ])}
+    -- No checkpoint moved: a division by zero fails the statement (a constant error in a
+    -- CASE branch would be raised when planning, whatever the branch taken).
+    select set_config('synchronous_commit', 'off', true),
+      1 / (select count(*)::int from moved) as moved
+  `.execute(db);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === '22012') throw new CheckpointMovedError(checkpoint.name, checkpoint.from);
+    throw error;
+  }
+}
+
+export class CheckpointMovedError extends Error {
+  override name = 'CheckpointMovedError';
+  constructor(checkpoint: string, expected: bigint) {
+    super(`checkpoint ${checkpoint} is not at ${expected} any more: is another rebuild running?`);
+  }
+}
+
+/** The statements that write `changes` into `tables`, in order. */
+function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<unknown>[] {
+  const statements: RawBuilder<unknown>[] = [];
   const history = changes.history;
   if (history.length > 0) {
     // No conflict target: the live table's primary key makes re-delivery a no-op; a rebuild's
     // fresh table has no index yet (built once at the end) and is appended to.
-    await sql`
+    statements.push(sql`
       insert into ${sql.table(tables.history)} (position, port_id, revision, event_id, time, type,
         chassis, app, correlation_id, causation_id, data, refusal)
       select * from unnest(
@@ -204,11 +255,11 @@ export async function writeChanges(
         )},
         ${textArray(history, (r) => r.refusal)}::text[])
       on conflict do nothing
-    `.execute(db);
+    `);
   }
   const ports = changes.ports;
   if (ports.length > 0) {
-    await sql`
+    statements.push(sql`
       insert into ${sql.table(tables.ports)} (id, switch_id, device_owner, owner,
         requested_chassis, reasons, distributed, distributed_since, deleted, facts, revision,
         position)
@@ -237,20 +288,20 @@ export async function writeChanges(
         distributed = excluded.distributed, distributed_since = excluded.distributed_since,
         deleted = excluded.deleted, facts = excluded.facts, revision = excluded.revision,
         position = excluded.position
-    `.execute(db);
+    `);
   }
   const deletes = changes.viewDeletes;
   if (deletes.length > 0) {
-    await sql`
+    statements.push(sql`
       delete from ${sql.table(tables.views)} v
       using unnest(${textArray(deletes, (k) => k.portId)}::text[],
         ${textArray(deletes, (k) => k.chassis)}::text[]) as r(port_id, chassis)
       where v.port_id = r.port_id and v.chassis = r.chassis
-    `.execute(db);
+    `);
   }
   const views = changes.viewUpserts;
   if (views.length > 0) {
-    await sql`
+    statements.push(sql`
       insert into ${sql.table(tables.views)} (port_id, chassis, locality, since, remote_ready,
         owner_acked)
       select * from unnest(
@@ -263,11 +314,11 @@ export async function writeChanges(
       on conflict (port_id, chassis) do update set locality = excluded.locality,
         since = excluded.since, remote_ready = excluded.remote_ready,
         owner_acked = excluded.owner_acked
-    `.execute(db);
+    `);
   }
   const chassis = changes.chassis;
   if (chassis.length > 0) {
-    await sql`
+    statements.push(sql`
       insert into ${sql.table(tables.chassis)} (id, tunnel_ip, deleted, position)
       select * from unnest(
         ${textArray(chassis, (r) => r.id)}::text[],
@@ -276,8 +327,9 @@ export async function writeChanges(
         ${bigintArray(chassis, (r) => r.position)}::bigint[])
       on conflict (id) do update set tunnel_ip = excluded.tunnel_ip, deleted = excluded.deleted,
         position = excluded.position
-    `.execute(db);
+    `);
   }
+  return statements;
 }
 
 /** Reads the facts column back; a malformed value folds as "no facts" rather than crashing. */
