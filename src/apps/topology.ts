@@ -20,64 +20,8 @@ import {
 } from '../events/index.js';
 import { CompactPort } from './compact-port.js';
 import { InterfaceTable } from './interface-table.js';
+import { Index } from './multimap.js';
 import { type PortLocality, PortLocalityFold } from './port-locality.js';
-
-/**
- * A multimap whose values keep insertion order. Most keys of most indices hold one value (a
- * port's interface, its router, its FIP), so a single value is kept as is and a `Set` is made
- * only for a second one: a `Set` per key costs ~150 bytes, times 10^6 ports.
- */
-class Index<K, V> {
-  private readonly map = new Map<K, V | Set<V>>();
-  add(key: K, value: V): void {
-    const held = this.map.get(key);
-    if (held === undefined) this.map.set(key, value);
-    else if (held instanceof Set) held.add(value);
-    else if (held !== value) this.map.set(key, new Set([held, value]));
-  }
-  delete(key: K, value: V): void {
-    const held = this.map.get(key);
-    if (held === undefined) return;
-    if (!(held instanceof Set)) {
-      if (held === value) this.map.delete(key);
-      return;
-    }
-    held.delete(value);
-    if (held.size === 1) this.map.set(key, held.values().next().value as V);
-  }
-  get(key: K): ReadonlySet<V> {
-    const held = this.map.get(key);
-    if (held === undefined) return empty;
-    return held instanceof Set ? held : new One(held);
-  }
-}
-
-/** A read-only set of one value, for an `Index` key that holds one. */
-class One<V> implements ReadonlySet<V> {
-  constructor(private readonly value: V) {}
-  get size(): number {
-    return 1;
-  }
-  has(value: V): boolean {
-    return value === this.value;
-  }
-  forEach(callback: (value: V, key: V, set: ReadonlySet<V>) => void, thisArg?: unknown): void {
-    callback.call(thisArg, this.value, this.value, this);
-  }
-  *values(): SetIterator<V> {
-    yield this.value;
-  }
-  keys(): SetIterator<V> {
-    return this.values();
-  }
-  *entries(): SetIterator<[V, V]> {
-    yield [this.value, this.value];
-  }
-  [Symbol.iterator](): SetIterator<V> {
-    return this.values();
-  }
-}
-const empty: ReadonlySet<never> = new Set();
 
 /** Told about every applied event before and after it is folded (e.g. to track what it dirtied). */
 export interface TopologyListener {
