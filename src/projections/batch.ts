@@ -8,6 +8,7 @@ import { type DomainEvent, decodeEvent } from '../events/index.js';
 import type { RecordedEvent } from '../store/event-store.js';
 import { type ChassisEvent, type ChassisRow, foldChassisEvent, isChassisEvent } from './chassis.js';
 import { type HistoryRow, historyRowOf } from './history.js';
+import { sharedIds } from './intern.js';
 import {
   diffViews,
   foldPortEvent,
@@ -55,7 +56,13 @@ export function route(recorded: RecordedEvent): Routed {
   if (isPort) {
     const lport = toLportEvent(event);
     if (lport === undefined) return IGNORED;
-    return { kind: 'port', portId: stream.slice(LPORT_PREFIX.length), event, lport, recorded };
+    return {
+      kind: 'port',
+      portId: stream.slice(LPORT_PREFIX.length),
+      event,
+      lport: sharedIds.lport(lport),
+      recorded,
+    };
   }
   return isChassisEvent(event) ? { kind: 'chassis', event, recorded } : IGNORED;
 }
@@ -100,8 +107,11 @@ export class ProjectionBatch {
   }
 
   #applyPort(routed: Extract<Routed, { kind: 'port' }>): void {
-    const { portId, recorded } = routed;
-    const current = this.#ports.get(portId) ?? this.#loadedPorts.get(portId) ?? unknownPort;
+    const { recorded } = routed;
+    const current =
+      this.#ports.get(routed.portId) ?? this.#loadedPorts.get(routed.portId) ?? unknownPort;
+    // The id string the row already has, rather than this event's copy of it.
+    const portId = current.port?.id ?? routed.portId;
     const at = {
       position: recorded.position,
       revision: recorded.revision,

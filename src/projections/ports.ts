@@ -19,6 +19,7 @@ import {
   refusalCodeOf,
 } from '../../machines/lport.rules.js';
 import type { DeviceOwner, DomainEvent } from '../events/index.js';
+import { sharedIds } from './intern.js';
 
 /** Where an event sits in the log, and when the store committed it (ISO-8601). */
 export interface EventAt {
@@ -96,8 +97,12 @@ export function foldPortEvent(
       ? event.data
       : undefined;
   // Accepted events other than LogicalPortCreated imply the port exists, hence `previous`.
-  const switchId = model?.switchId ?? previous?.switchId ?? '';
-  const deviceOwner = model?.deviceOwner ?? previous?.deviceOwner ?? 'compute';
+  const switchId =
+    model === undefined ? (previous?.switchId ?? '') : sharedIds.intern(model.switchId);
+  const deviceOwner =
+    model === undefined
+      ? (previous?.deviceOwner ?? 'compute')
+      : (sharedIds.intern(model.deviceOwner) as DeviceOwner);
   const distributed = facts.reasons.length > 0;
   const port: PortRow = {
     id: portId,

@@ -13,6 +13,7 @@ import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
 import type { BatchChanges } from './batch.js';
 import type { ChassisRow } from './chassis.js';
+import { sharedIds } from './intern.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
 import { bigintArray, boolArray, jsonArray, jsonElements, textArray } from './sql-arrays.js';
 
@@ -122,20 +123,20 @@ export async function loadPorts(
     }
     list.push({
       portId: row.port_id,
-      chassis: row.chassis,
+      chassis: sharedIds.intern(row.chassis),
       locality: row.locality as ViewLocality,
       since: toIsoString(row.since),
       remoteReady: row.remote_ready,
-      ownerAcked: row.owner_acked,
+      ownerAcked: sharedIds.internOrNull(row.owner_acked),
     });
   }
   for (const row of ports.rows) {
     const port: PortRow = {
       id: row.id,
-      switchId: row.switch_id,
-      deviceOwner: row.device_owner as DeviceOwner,
-      owner: row.owner,
-      requestedChassis: row.requested_chassis,
+      switchId: sharedIds.intern(row.switch_id),
+      deviceOwner: sharedIds.intern(row.device_owner) as DeviceOwner,
+      owner: sharedIds.internOrNull(row.owner),
+      requestedChassis: sharedIds.internOrNull(row.requested_chassis),
       reasons: row.reasons as string[],
       distributed: row.distributed,
       distributedSince: row.distributed_since === null ? null : toIsoString(row.distributed_since),
@@ -336,20 +337,30 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
 function toFacts(value: unknown): PortFacts {
   const facts = (value ?? {}) as Partial<Record<keyof PortFacts, unknown>>;
   const strings = (list: unknown): string[] =>
-    Array.isArray(list) ? list.filter((item): item is string => typeof item === 'string') : [];
+    Array.isArray(list)
+      ? list
+          .filter((item): item is string => typeof item === 'string')
+          .map((id) => sharedIds.intern(id))
+      : [];
   const acks = Array.isArray(facts.acks)
-    ? facts.acks.filter(
-        (ack): ack is Ack =>
-          typeof ack === 'object' &&
-          ack !== null &&
-          typeof (ack as Ack).chassis === 'string' &&
-          typeof (ack as Ack).owner === 'string',
-      )
+    ? facts.acks
+        .filter(
+          (ack): ack is Ack =>
+            typeof ack === 'object' &&
+            ack !== null &&
+            typeof (ack as Ack).chassis === 'string' &&
+            typeof (ack as Ack).owner === 'string',
+        )
+        .map((ack) => ({
+          chassis: sharedIds.intern(ack.chassis),
+          owner: sharedIds.intern(ack.owner),
+        }))
     : [];
   return {
     exists: facts.exists === true,
     deleted: facts.deleted === true,
-    requestedChassis: typeof facts.requestedChassis === 'string' ? facts.requestedChassis : null,
+    requestedChassis:
+      typeof facts.requestedChassis === 'string' ? sharedIds.intern(facts.requestedChassis) : null,
     claims: strings(facts.claims),
     acks,
     reasons: strings(facts.reasons),
