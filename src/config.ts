@@ -3,7 +3,7 @@
  * zero-setup ones; production points LOCUS_STORE_URL at PostgreSQL (or EventStoreDB).
  */
 import { resolve } from 'node:path';
-import { type Partition, parsePartition } from './store/esdb/partitions.js';
+import { type Partition, parsePartition } from './apps/partitions.js';
 
 export interface Config {
   /** Event store: a folder (embedded PGlite), `memory://`, or `postgres://…`. */

@@ -21,7 +21,6 @@ import {
   parseStreamName,
 } from '../events/index.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import { owns, type Partition } from '../store/esdb/partitions.js';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from '../store/event-store.js';
 import { type LocalityApp, portOf } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';
@@ -29,6 +28,7 @@ import { classification } from './classification.js';
 import { dhcp, l3 } from './distributed.js';
 import { dnat, trunk } from './follower.js';
 import { pages } from './pages.js';
+import { owns, type Partition } from './partitions.js';
 import { PendingWork } from './pending-work.js';
 import { type PortLocality, PortLocalityFold, refusalOf } from './port-locality.js';
 import { provider, tunnel } from './remote.js';

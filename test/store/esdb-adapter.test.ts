@@ -5,6 +5,7 @@
  * the documented differences between a real server's id rules and the port's.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey, owns, parsePartition, partitionOf } from '../../src/apps/partitions.js';
 import {
   StoreUnavailableError,
   StreamDeletedError,
@@ -13,7 +14,6 @@ import {
 } from '../../src/store/errors.js';
 import { esdbConnectionString, isEsdbUrl, redactEsdbUrl } from '../../src/store/esdb/connection.js';
 import { EsdbEventStore } from '../../src/store/esdb/esdb-event-store.js';
-import { hashKey, owns, parsePartition, partitionOf } from '../../src/store/esdb/partitions.js';
 import type { RecordedEvent } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
 import type { EsdbTestServer } from '../support/esdb-server/server.js';

@@ -7,7 +7,7 @@
  * partition map changes: an overlapping instance loses the race, re-reads and finds nothing left
  * to do.
  */
-import type { RecordedEvent, Subscription } from '../event-store.js';
+import type { RecordedEvent, Subscription } from '../store/event-store.js';
 
 export interface Partition {
   /** 0-based index of this instance. */
