@@ -69,6 +69,7 @@ import {
   setGateway,
 } from './routers.js';
 import { createSegmentation, deleteSegmentation } from './segmentations.js';
+import { StreamLanes } from './stream-lanes.js';
 import { createSubnet, deleteSubnet, type SubnetChanges, updateSubnet } from './subnets.js';
 import { createSwitch, deleteSwitch } from './switches.js';
 
@@ -158,6 +159,7 @@ const KEPT_STREAMS = 1_000;
 
 export class CommandHandler {
   private readonly maxAttempts: number;
+  private readonly lanes = new StreamLanes();
   private readonly clock: () => Date;
   private readonly kept = new Map<string, Kept>();
 
@@ -432,6 +434,18 @@ export class CommandHandler {
   // --- the loop -----------------------------------------------------------------------------
 
   private async execute<S, C, R>(
+    operation: Operation,
+    issuer: CommandIssuer,
+    fold: StreamFold<S>,
+    references: (state: S) => Promise<C>,
+    decide: (state: S, references: C) => Decision<R>,
+  ): Promise<CommandOutcome<R>> {
+    return this.lanes.run(operation.stream, () =>
+      this.decideAndAppend(operation, issuer, fold, references, decide),
+    );
+  }
+
+  private async decideAndAppend<S, C, R>(
     operation: Operation,
     issuer: CommandIssuer,
     fold: StreamFold<S>,
