@@ -16,6 +16,7 @@ import {
   applyFactsInPlace,
   impliedState,
   initialFacts,
+  type LportEvent,
   type MutablePortFacts,
   makeRefusal,
   ownerOf,
@@ -36,7 +37,16 @@ export interface PortLocality extends PortFacts {
 interface SharedFacts extends Omit<PortLocality, 'revision'> {
   /** The content, as the intern tables' key. */
   readonly key: string;
+  /** Memo of the facts each event leads to (most ports go through the same few steps). */
+  readonly next: Map<string, SharedFacts>;
+  /** Memo of these facts at small revisions. */
+  readonly atRevision: PortEntry[];
 }
+
+/** Events memoised per facts; beyond, a step is computed each time (reasons are many). */
+const MAX_STEPS = 64;
+/** Revisions memoised per facts; beyond, entries are interned by key. */
+const MAX_MEMO_REVISION = 64;
 
 const noStrings: readonly string[] = Object.freeze([]);
 const noAcks: readonly Ack[] = Object.freeze([]);
@@ -85,14 +95,17 @@ function internFacts(facts: PortFacts): SharedFacts {
     reasons: frozenStrings(facts.reasons),
     owner: ownerOf(facts),
     key,
+    next: new Map(),
+    atRevision: [],
   });
   return remember(interned, key, shared);
 }
 
 /** A revision as a number while it is exactly one (always, in practice): no bigint per port. */
 type CompactRevision = number | bigint;
+const MAX_NUMBER_REVISION = BigInt(Number.MAX_SAFE_INTEGER);
 const compact = (revision: bigint): CompactRevision =>
-  revision >= -1n && revision <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(revision) : revision;
+  revision >= -1n && revision <= MAX_NUMBER_REVISION ? Number(revision) : revision;
 
 /** A port's facts at a revision: immutable, shared by the ports at the same. */
 class PortEntry {
@@ -104,6 +117,14 @@ class PortEntry {
 
 function entryOf(facts: SharedFacts, revision: bigint): PortEntry {
   const compactRevision = compact(revision);
+  if (typeof compactRevision === 'number' && compactRevision < MAX_MEMO_REVISION) {
+    const at = compactRevision + 1;
+    const known = facts.atRevision[at];
+    if (known !== undefined) return known;
+    const entry = new PortEntry(facts, compactRevision);
+    facts.atRevision[at] = entry;
+    return entry;
+  }
   const key = `${compactRevision}\u0001${facts.key}`;
   return (
     internedEntries.get(key) ??
@@ -169,10 +190,20 @@ export class PortLocalityFold {
       ? (event.data as { id: string }).id
       : (event.data as { portId: string }).portId;
     const facts = this.ports.get(portId)?.facts ?? this.initial;
-    if (refusalCodeOf(facts, lportEvent) !== null) {
-      this.ports.set(portId, entryOf(facts, revision));
-      return;
-    }
+    this.ports.set(portId, entryOf(this.step(facts, lportEvent), revision));
+  }
+
+  /** The facts after `event` (the same facts when the rules refuse it). */
+  private step(facts: SharedFacts, event: LportEvent): SharedFacts {
+    const memoKey = stepKey(event);
+    const known = facts.next.get(memoKey);
+    if (known !== undefined) return known;
+    const next = refusalCodeOf(facts, event) === null ? this.applied(facts, event) : facts;
+    if (facts.next.size < MAX_STEPS) facts.next.set(memoKey, next);
+    return next;
+  }
+
+  private applied(facts: SharedFacts, event: LportEvent): SharedFacts {
     const scratch = this.scratch;
     scratch.exists = facts.exists;
     scratch.deleted = facts.deleted;
@@ -180,8 +211,8 @@ export class PortLocalityFold {
     copyInto(scratch.claims, facts.claims);
     copyInto(scratch.acks, facts.acks);
     copyInto(scratch.reasons, facts.reasons);
-    applyFactsInPlace(scratch, lportEvent);
-    this.ports.set(portId, entryOf(internFacts(scratch), revision));
+    applyFactsInPlace(scratch, event);
+    return internFacts(scratch);
   }
 
   /**
@@ -198,6 +229,26 @@ export class PortLocalityFold {
     const lportEvent = toLportEvent(event);
     if (!lportEvent) return port;
     return withOwner(applyFacts(port, lportEvent), port.revision);
+  }
+}
+
+/** An event's content as a memo key (ids hold no control characters). */
+function stepKey(event: LportEvent): string {
+  switch (event.type) {
+    case 'LogicalPortCreated':
+    case 'LogicalPortUpdated':
+      return `${event.type}\u0000${event.requestedChassis ?? '\u0002'}`;
+    case 'LogicalPortDeleted':
+      return event.type;
+    case 'LocalCreated':
+    case 'LocalDeleted':
+    case 'RemoteDeleted':
+      return `${event.type}\u0000${event.chassis}`;
+    case 'RemoteCreated':
+      return `${event.type}\u0000${event.chassis}\u0000${event.owner}`;
+    case 'DistributedCreated':
+    case 'DistributedDeleted':
+      return `${event.type}\u0000${event.reason}`;
   }
 }
 
