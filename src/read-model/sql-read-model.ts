@@ -11,6 +11,7 @@ import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
 import { DEFAULT_PROJECTION_NAME, type ProjectionProgress } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
+import { queryPort } from './port-query.js';
 import type {
   ChassisPort,
   HistoryEntry,
@@ -19,7 +20,6 @@ import type {
   PortDirectory,
   PortListItem,
   PortRecord,
-  PortView,
   ReadModel,
   SwitchLocalityCount,
 } from './queries.js';
@@ -55,71 +55,9 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     this.#maxPageSize = options.maxPageSize ?? 1_000;
   }
 
-  async port(id: string): Promise<PortRecord | undefined> {
-    // One round trip for the common case: the port's row joined with its views (none is fine),
-    // and only the columns the answer needs (not the facts).
-    const rows = await this.#db
-      .selectFrom('rm_ports as p')
-      .leftJoin('rm_port_views as v', 'v.port_id', 'p.id')
-      .select([
-        'p.id',
-        'p.switch_id',
-        'p.device_owner',
-        'p.owner',
-        'p.requested_chassis',
-        'p.distributed',
-        'p.distributed_since',
-        'p.reasons',
-        'p.deleted',
-        'p.position',
-        'v.chassis',
-        'v.locality',
-        'v.since',
-        'v.remote_ready',
-        'v.owner_acked',
-      ])
-      .where('p.id', '=', id)
-      .orderBy('v.chassis')
-      .execute();
-    const row = rows[0];
-    if (row === undefined) return undefined;
-    let views: PortView[];
-    if (row.distributed && !row.deleted) {
-      // Distributed is port-wide: the port has the same view on every live chassis.
-      const since = row.distributed_since === null ? '' : toIsoString(row.distributed_since);
-      const chassis = await this.#liveChassis();
-      views = chassis.map((name) => ({
-        chassis: name,
-        locality: 'distributed',
-        since,
-        remoteReady: false,
-        ownerAcked: null,
-      }));
-    } else {
-      views = [];
-      for (const view of rows) {
-        if (view.chassis === null || view.locality === null || view.since === null) continue;
-        views.push({
-          chassis: view.chassis,
-          locality: view.locality,
-          since: toIsoString(view.since),
-          remoteReady: view.remote_ready === true,
-          ownerAcked: view.owner_acked,
-        });
-      }
-    }
-    return {
-      id: row.id,
-      switchId: row.switch_id,
-      deviceOwner: row.device_owner as DeviceOwner,
-      owner: row.owner,
-      requestedChassis: row.requested_chassis,
-      distributed: row.distributed,
-      reasons: row.reasons as string[],
-      deleted: row.deleted,
-      views,
-      position: toBigInt(row.position),
-    };
+  port(id: string): Promise<PortRecord | undefined> {
+    // One statement, one row, one field, compiled once (./port-query.ts).
+    return queryPort(this.#db, id);
   }
 
   async history(
