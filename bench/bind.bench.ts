@@ -33,7 +33,12 @@ import { chassisStream, commandCause, envelope } from '../src/events/index.js';
 import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
 import type { EventStore, NewEvent } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
-import { type OvsSandbox, ovsAvailable, startOvs } from '../test/support/ovs.js';
+import {
+  addIntegrationBridge,
+  type OvsSandbox,
+  ovsAvailable,
+  startOvs,
+} from '../test/support/ovs.js';
 import {
   type Benchmark,
   type BenchOptions,
@@ -94,28 +99,7 @@ interface PortProgress {
 
 async function startChassis(): Promise<OvsSandbox> {
   const ovs = await startOvs();
-  await ovs.vsctl(
-    'add-br',
-    'br-int',
-    '--',
-    'set',
-    'bridge',
-    'br-int',
-    'datapath_type=dummy',
-    'fail-mode=secure',
-    '--',
-    'add-port',
-    'br-int',
-    'gnv0',
-    '--',
-    'set',
-    'interface',
-    'gnv0',
-    'type=geneve',
-    'options:remote_ip=flow',
-    'options:key=flow',
-    'ofport_request=100',
-  );
+  await addIntegrationBridge(ovs);
   return ovs;
 }
 

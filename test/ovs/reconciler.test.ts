@@ -13,61 +13,14 @@ import {
   type FlowReconcilerOptions,
 } from '../../src/ovs/reconciler/flow-reconciler.js';
 import { mgmtSocketProbe, type Ofctl, spawnOfctl } from '../../src/ovs/reconciler/ofctl.js';
-import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
+import { addIntegrationBridge, type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 import { apply, ev, mac, portsOfA, topologyOf, world } from './pipeline-fixtures.js';
 
 const logger = pino({ level: 'silent' });
 
 /** Sets up a chassis bridge the way the agent does, with ovs-vsctl. */
-async function integrationBridge(ovs: OvsSandbox, taps: readonly number[]): Promise<void> {
-  await ovs.vsctl(
-    '--may-exist',
-    'add-br',
-    'br-int',
-    '--',
-    'set',
-    'bridge',
-    'br-int',
-    'datapath_type=dummy',
-    'fail-mode=secure',
-  );
-  await ovs.vsctl(
-    'add-port',
-    'br-int',
-    'gnv0',
-    '--',
-    'set',
-    'interface',
-    'gnv0',
-    'type=geneve',
-    'options:remote_ip=flow',
-    'options:key=flow',
-    'ofport_request=100',
-  );
-  await ovs.vsctl(
-    'add-port',
-    'br-int',
-    'phy0',
-    '--',
-    'set',
-    'interface',
-    'phy0',
-    'type=dummy',
-    'ofport_request=200',
-  );
-  for (const ofport of taps)
-    await ovs.vsctl(
-      'add-port',
-      'br-int',
-      `tap${ofport}`,
-      '--',
-      'set',
-      'interface',
-      `tap${ofport}`,
-      'type=dummy',
-      `ofport_request=${ofport}`,
-    );
-}
+const integrationBridge = (ovs: OvsSandbox, taps: readonly number[]) =>
+  addIntegrationBridge(ovs, { patch: { name: 'phy0', ofport: 200 }, taps });
 
 /** ovs-ofctl that records every bundle it sends. */
 function recording(inner: Ofctl): Ofctl & { bundles: string[][] } {

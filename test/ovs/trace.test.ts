@@ -12,7 +12,7 @@ import { hex, parseDump, portCookie } from '../../src/ovs/pipeline/index.js';
 import { OvsRemoteFlows } from '../../src/ovs/reconciler/ovs-remote-flows.js';
 import type { EventStore, NewEvent } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
-import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
+import { addIntegrationBridge, type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 import { ev, mac } from './pipeline-fixtures.js';
 
 const logger = pino({ level: 'silent' });
@@ -116,57 +116,10 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
       ['A', 'B', 'C'].map(async (id) => [id, await startOvs()] as const),
     );
     for (const [id, sandbox] of started) sandboxes.set(id, sandbox);
+    // Stands in for the patch port to the provider bridge: only its ofport matters here.
+    const patch = { name: 'patch-phy', ofport: 200 };
     await Promise.all(
-      started.map(async ([, sandbox]) => {
-        const vsctl = sandbox.vsctl.bind(sandbox);
-        await vsctl(
-          'add-br',
-          'br-int',
-          '--',
-          'set',
-          'bridge',
-          'br-int',
-          'datapath_type=dummy',
-          'fail-mode=secure',
-        );
-        await vsctl(
-          'add-port',
-          'br-int',
-          'gnv0',
-          '--',
-          'set',
-          'interface',
-          'gnv0',
-          'type=geneve',
-          'options:remote_ip=flow',
-          'options:key=flow',
-          'ofport_request=100',
-        );
-        // Stands in for the patch port to the provider bridge: only its ofport matters here.
-        await vsctl(
-          'add-port',
-          'br-int',
-          'patch-phy',
-          '--',
-          'set',
-          'interface',
-          'patch-phy',
-          'type=dummy',
-          'ofport_request=200',
-        );
-        for (const n of [1, 2, 3, 4])
-          await vsctl(
-            'add-port',
-            'br-int',
-            `tap${n}`,
-            '--',
-            'set',
-            'interface',
-            `tap${n}`,
-            'type=dummy',
-            `ofport_request=${n}`,
-          );
-      }),
+      started.map(([, sandbox]) => addIntegrationBridge(sandbox, { patch, taps: [1, 2, 3, 4] })),
     );
 
     const inner = await openEventStore('memory://');

@@ -60,3 +60,56 @@ export async function startOvs(): Promise<OvsSandbox> {
     },
   };
 }
+
+export interface IntegrationBridgeOptions {
+  /** ofport of the flow-based geneve port `gnv0` (remote_ip=flow, key=flow); default 100. */
+  readonly tunnelOfport?: number;
+  /** A dummy interface standing in for the patch port to the provider bridge. */
+  readonly patch?: { readonly name: string; readonly ofport: number };
+  /** Dummy VM interfaces `tap<N>`, each at ofport N. */
+  readonly taps?: readonly number[];
+}
+
+/** Sets up br-int the way a chassis agent does (dummy datapath, fail-mode secure), one transaction. */
+export async function addIntegrationBridge(
+  ovs: OvsSandbox,
+  options: IntegrationBridgeOptions = {},
+): Promise<void> {
+  const args = [
+    '--may-exist',
+    'add-br',
+    'br-int',
+    '--',
+    'set',
+    'bridge',
+    'br-int',
+    'datapath_type=dummy',
+    'fail-mode=secure',
+    '--',
+    ...port('gnv0', [
+      'type=geneve',
+      'options:remote_ip=flow',
+      'options:key=flow',
+      `ofport_request=${options.tunnelOfport ?? 100}`,
+    ]),
+  ];
+  if (options.patch)
+    args.push(
+      '--',
+      ...port(options.patch.name, ['type=dummy', `ofport_request=${options.patch.ofport}`]),
+    );
+  for (const ofport of options.taps ?? [])
+    args.push('--', ...port(`tap${ofport}`, ['type=dummy', `ofport_request=${ofport}`]));
+  await ovs.vsctl(...args);
+}
+
+const port = (name: string, settings: readonly string[]) => [
+  'add-port',
+  'br-int',
+  name,
+  '--',
+  'set',
+  'interface',
+  name,
+  ...settings,
+];
