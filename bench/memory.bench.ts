@@ -7,7 +7,7 @@
  *    (bench/support/synthetic-log.ts: the log is generated page by page, never held);
  *  - memory/projector-row: what the read-model projector's row cache holds per port (the
  *    PortState its batches fold, via the same pure ProjectionBatch), all N ports kept;
- *  - memory/live-process: apps + the projector's cache at its bound (200,000 ports by default,
+ *  - memory/live-process: apps + the projector's cache at its bound (DEFAULT_CACHE_SIZE: 20,000 ports,
  *    so at 1M ports the cache holds at most a fifth of them) — target < 1 KiB/port.
  *
  * N = 100k and 1M ports (10k and 100k quick), 6 events each (see bench/support/workload.ts).
@@ -19,6 +19,7 @@ import { InMemoryRemoteFlows } from '../src/apps/remote-flows.js';
 import { AppRunner } from '../src/apps/runner.js';
 import { keysOf, ProjectionBatch, route } from '../src/projections/batch.js';
 import type { PortState } from '../src/projections/ports.js';
+import { DEFAULT_CACHE_SIZE } from '../src/projections/projector.js';
 import {
   type Benchmark,
   type BenchOptions,
@@ -33,8 +34,8 @@ import { SyntheticLog } from './support/synthetic-log.js';
 import { eventsPerPort } from './support/workload.js';
 
 const TARGET_BYTES = 1024;
-/** The projector's default row cache bound (ProjectorOptions.cacheSize). */
-const PROJECTOR_CACHE = 200_000;
+/** The live projector's row cache bound (ProjectorOptions.cacheSize's default). */
+const PROJECTOR_CACHE = DEFAULT_CACHE_SIZE;
 const BATCH = 5_000;
 
 /** Folds the log into an app runner's topology; the runner is returned (and so retained). */
