@@ -8,7 +8,7 @@
  *  - memory/projector-row: what the read-model projector's row cache holds per port (the
  *    PortState its batches fold, via the same pure ProjectionBatch), all N ports kept;
  *  - memory/live-process: apps + the projector's cache at its bound (DEFAULT_CACHE_SIZE: 20,000 ports,
- *    so at 1M ports the cache holds at most a fifth of them) — target < 1 KiB/port.
+ *    so at 100k ports it holds a fifth of them, at 1M a fiftieth) — target < 1 KiB/port.
  *
  * N = 100k and 1M ports (10k and 100k quick), 6 events each (see bench/support/workload.ts).
  * The database's own memory (PGlite's WASM heap, or PostgreSQL's) is not in these figures.
