@@ -5,7 +5,7 @@
  */
 import { type LportEvent, toLportEvent } from '../../machines/lport.rules.js';
 import { type DomainEvent, decodeEvent } from '../events/index.js';
-import type { RecordedEvent } from '../store/event-store.js';
+import type { ProjectedEvent } from '../store/sql/rows.js';
 import { type ChassisEvent, type ChassisRow, foldChassisEvent, isChassisEvent } from './chassis.js';
 import { type HistoryRow, historyRowOf } from './history.js';
 import { sharedIds } from './intern.js';
@@ -28,16 +28,16 @@ export type Routed =
       readonly portId: string;
       readonly event: DomainEvent;
       readonly lport: LportEvent;
-      readonly recorded: RecordedEvent;
+      readonly recorded: ProjectedEvent;
     }
-  | { readonly kind: 'chassis'; readonly event: ChassisEvent; readonly recorded: RecordedEvent }
+  | { readonly kind: 'chassis'; readonly event: ChassisEvent; readonly recorded: ProjectedEvent }
   /** Not the read model's business (other categories, OvsPort events). */
   | { readonly kind: 'ignored' }
   /** The read model's business but unreadable by this version: counted and logged. */
   | {
       readonly kind: 'skipped';
       readonly reason: 'unknown-type' | 'future-version' | 'invalid';
-      readonly recorded: RecordedEvent;
+      readonly recorded: ProjectedEvent;
     };
 
 const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
@@ -46,7 +46,7 @@ const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
  * Routes by stream category first, so events of categories the read model does not project are
  * passed over without being decoded.
  */
-export function route(recorded: RecordedEvent): Routed {
+export function route(recorded: ProjectedEvent): Routed {
   const stream = recorded.streamName;
   const isPort = stream.startsWith(LPORT_PREFIX);
   if (!isPort && !stream.startsWith(CHASSIS_PREFIX)) return IGNORED;

@@ -1,6 +1,6 @@
 /** The history projection's functional core: one audit row per event of an lport stream. */
 import { chassisOf, type LportEvent, type RefusalCode } from '../../machines/lport.rules.js';
-import type { RecordedEvent } from '../store/event-store.js';
+import type { ProjectedEvent } from '../store/sql/rows.js';
 
 export interface HistoryRow {
   readonly position: bigint;
@@ -21,7 +21,7 @@ export interface HistoryRow {
 }
 
 export function historyRowOf(
-  recorded: RecordedEvent,
+  recorded: ProjectedEvent,
   portId: string,
   lport: LportEvent,
   refusal: RefusalCode | null,

@@ -25,6 +25,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
+import type { ProjectedEvent } from '../store/sql/rows.js';
 import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
@@ -382,12 +383,7 @@ export class Projector implements ProjectionProgress {
     onBatch: (events: number) => void,
     target: Target,
   ): Promise<void> {
-    const size = this.#catchUpBatchSize;
-    const read = (after: bigint) => {
-      const page = this.#store.readAll({ after, maxCount: size });
-      page.catch(ignoreRejection);
-      return page;
-    };
+    const read = (after: bigint) => this.#readPage(after);
     let after = target.position;
     let next = read(after);
     while (!signal.aborted) {
@@ -407,7 +403,7 @@ export class Projector implements ProjectionProgress {
   }
 
   async #applyWithRetry(
-    events: readonly RecordedEvent[],
+    events: readonly ProjectedEvent[],
     after: bigint,
     signal: AbortSignal,
     target: Target,
@@ -458,13 +454,22 @@ export class Projector implements ProjectionProgress {
     }
   }
 
-  async #pipeline(target: Target, onBatch: (events: number) => void): Promise<void> {
+  /**
+   * A catch-up or rebuild page of the log after `after`, narrow where the store can (a rebuild
+   * reads the whole log); read ahead, so a rejection is handled where it is awaited.
+   */
+  #readPage(after: bigint): Promise<readonly ProjectedEvent[]> {
+    const store = this.#store;
     const size = this.#catchUpBatchSize;
-    const read = (after: bigint) => {
-      const page = this.#store.readAll({ after, maxCount: size });
-      page.catch(ignoreRejection);
-      return page;
-    };
+    const page = hasProjectedPages(store)
+      ? store.readProjectedPage(after, size)
+      : store.readAll({ after, maxCount: size });
+    page.catch(ignoreRejection);
+    return page;
+  }
+
+  async #pipeline(target: Target, onBatch: (events: number) => void): Promise<void> {
+    const read = (after: bigint) => this.#readPage(after);
     let after = target.position;
     let next = read(after);
     let committing: Promise<void> = Promise.resolve();
@@ -477,7 +482,7 @@ export class Projector implements ProjectionProgress {
         after = last.position;
         next = read(after);
         const routed: Routed[] = new Array(page.length);
-        for (let i = 0; i < page.length; i++) routed[i] = route(page[i] as RecordedEvent);
+        for (let i = 0; i < page.length; i++) routed[i] = route(page[i] as ProjectedEvent);
         const batch = await this.#foldBatch(this.#db, routed, target, () => committing);
         const changes = batch.changes();
         this.#remember(batch, last.position, target);
@@ -530,7 +535,7 @@ export class Projector implements ProjectionProgress {
    * it covers are dropped.
    */
   async #applyBatch(
-    events: readonly RecordedEvent[],
+    events: readonly ProjectedEvent[],
     after: bigint,
     target: Target,
   ): Promise<'applied' | 'rewound'> {
@@ -538,7 +543,7 @@ export class Projector implements ProjectionProgress {
     if (last === undefined || last.position <= target.position) return 'applied';
     // Pure work before the transaction: routing decodes, and is the same on a retry.
     const routed: Routed[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) routed[i] = route(events[i] as RecordedEvent);
+    for (let i = 0; i < events.length; i++) routed[i] = route(events[i] as ProjectedEvent);
 
     const outcome = await this.#db.transaction().execute(async (trx) => {
       const checkpoint = await lockCheckpoint(trx, target.checkpoint);
@@ -548,7 +553,8 @@ export class Projector implements ProjectionProgress {
       // Another writer moved the tables since our last commit: the cache may be stale.
       if (checkpoint !== target.cachedAt) target.cache.clear();
       let from = 0;
-      while (from < events.length && (events[from] as RecordedEvent).position <= checkpoint) from++;
+      while (from < events.length && (events[from] as ProjectedEvent).position <= checkpoint)
+        from++;
       const fresh = from === 0 ? routed : routed.slice(from);
       await relaxDurability(trx);
       const batch = await this.#foldBatch(trx, fresh, target);
@@ -672,6 +678,15 @@ export class Projector implements ProjectionProgress {
     this.#exclusive = run.catch(ignoreRejection);
     return run;
   }
+}
+
+/** A store that reads the log narrowly for projections (the SQL store). */
+interface ProjectedPages {
+  readProjectedPage(after: bigint, maxCount: number): Promise<readonly ProjectedEvent[]>;
+}
+
+function hasProjectedPages(store: EventStore): store is EventStore & ProjectedPages {
+  return typeof (store as Partial<ProjectedPages>).readProjectedPage === 'function';
 }
 
 /** A rebuild batch's commit failed (as opposed to reading the log). */

@@ -10,7 +10,13 @@ import { clearReadModel } from '../../src/projections/sql-tables.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { local, localGone, port } from '../scenarios/harness.js';
 import { script } from './script.js';
-import { describeOnDatabases, dumpReadModel, type Fixture } from './support.js';
+import {
+  describeOnDatabases,
+  dumpReadModel,
+  type Fixture,
+  isPageRead,
+  readPage,
+} from './support.js';
 
 /** Drives the whole script through the apps, with the projector following live. */
 async function runLive(f: Fixture) {
@@ -172,12 +178,12 @@ describeOnDatabases('read-model projector', (open) => {
     let pages = 0;
     const failing = new Proxy(f.store, {
       get(target, property, receiver) {
-        if (property === 'readAll') {
-          return (options: Parameters<EventStore['readAll']>[0]) => {
+        if (isPageRead(property)) {
+          return (...args: unknown[]) => {
             pages++;
             return pages > 3
               ? Promise.reject(new Error('connection lost'))
-              : target.readAll(options);
+              : readPage(target, property, args);
           };
         }
         const value = Reflect.get(target, property, receiver);

@@ -11,7 +11,13 @@ import { SHADOW_TABLES } from '../../src/projections/shadow-tables.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { port } from '../scenarios/harness.js';
 import { script } from './script.js';
-import { describeOnDatabases, dumpReadModel, type Fixture } from './support.js';
+import {
+  describeOnDatabases,
+  dumpReadModel,
+  type Fixture,
+  isPageRead,
+  readPage,
+} from './support.js';
 
 /** Indexes, constraints and storage parameters of the read-model tables, by name. */
 async function schemaOf(database: DatabaseHandle): Promise<unknown[]> {
@@ -38,14 +44,16 @@ async function shadowTablesLeft(database: DatabaseHandle): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
-/** A store whose readAll fails from the `failAfter`+1-th call on (the process dies there). */
+/** A store whose page reads fail from the `failAfter`+1-th call on (the process dies there). */
 function dyingAfter(store: EventStore, failAfter: number): EventStore {
   let calls = 0;
   return new Proxy(store, {
     get(target, property, receiver) {
-      if (property === 'readAll') {
-        return (options: Parameters<EventStore['readAll']>[0]) =>
-          ++calls > failAfter ? Promise.reject(new Error('killed')) : target.readAll(options);
+      if (isPageRead(property)) {
+        return (...args: unknown[]) =>
+          ++calls > failAfter
+            ? Promise.reject(new Error('killed'))
+            : readPage(target, property, args);
       }
       const value = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
@@ -135,10 +143,10 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     let calls = 0;
     const slow = new Proxy(f.store, {
       get(target, property, receiver) {
-        if (property === 'readAll') {
-          return async (options: Parameters<EventStore['readAll']>[0]) => {
+        if (isPageRead(property)) {
+          return async (...args: unknown[]) => {
             if (++calls > 1) await stalled;
-            return target.readAll(options);
+            return readPage(target, property, args);
           };
         }
         const value = Reflect.get(target, property, receiver);

@@ -133,3 +133,16 @@ function normalise(row: Record<string, unknown>): Record<string, unknown> {
   }
   return out;
 }
+
+/** The store methods the projector reads log pages through (a test proxy intercepts both). */
+const PAGE_READS = new Set<PropertyKey>(['readAll', 'readProjectedPage']);
+
+export function isPageRead(property: PropertyKey): property is 'readAll' | 'readProjectedPage' {
+  return PAGE_READS.has(property);
+}
+
+/** Calls `target`'s page read `property` (a method, so its private fields stay reachable). */
+export function readPage(target: object, property: PropertyKey, args: unknown[]): Promise<unknown> {
+  const method = Reflect.get(target, property) as (...a: unknown[]) => Promise<unknown>;
+  return method.apply(target, args);
+}

@@ -67,3 +67,108 @@ export function matchesFilter(
   }
   return eb.and(conditions);
 }
+
+/**
+ * What the read-model projector reads of an event: a RecordedEvent without the metadata it
+ * ignores. RecordedEvent is one, so pages of `readAll` serve too.
+ */
+export interface ProjectedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: Pick<EventMetadata, 'app' | 'correlationId' | 'causationId'> & {
+    readonly schemaVersion?: number;
+  };
+  readonly streamName: string;
+  readonly revision: bigint;
+  readonly position: bigint;
+  readonly recordedAt: string;
+}
+
+/**
+ * The projector's page of the log, one row per event: int8 and timestamps as text (no Date),
+ * data as JSON text parsed only when read, and of the metadata only what history keeps.
+ */
+export interface ProjectedRow {
+  readonly position: string;
+  readonly event_id: string;
+  readonly stream_name: string;
+  readonly revision: string;
+  readonly type: string;
+  readonly data: string;
+  readonly app: string | null;
+  readonly correlation_id: string | null;
+  readonly causation_id: string | null;
+  readonly schema_version: unknown;
+  /** recorded_at in UTC, as PostgreSQL prints a timestamp. */
+  readonly recorded_at: string;
+}
+
+/** A row of the projector's page; `data` is parsed on first read (ignored events never are). */
+class LazyProjectedEvent implements ProjectedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly streamName: string;
+  readonly position: bigint;
+  readonly #row: ProjectedRow;
+  #data: unknown;
+  #parsed = false;
+  #metadata: ProjectedEvent['metadata'] | undefined;
+
+  constructor(row: ProjectedRow) {
+    this.#row = row;
+    this.id = row.event_id;
+    this.type = row.type;
+    this.streamName = row.stream_name;
+    this.position = BigInt(row.position);
+  }
+
+  get data(): unknown {
+    if (!this.#parsed) {
+      this.#data = JSON.parse(this.#row.data);
+      this.#parsed = true;
+    }
+    return this.#data;
+  }
+
+  get metadata(): ProjectedEvent['metadata'] {
+    this.#metadata ??= metadataOf(this.#row);
+    return this.#metadata;
+  }
+
+  get revision(): bigint {
+    return BigInt(this.#row.revision);
+  }
+
+  get recordedAt(): string {
+    return utcTimestampToIso(this.#row.recorded_at);
+  }
+}
+
+function metadataOf(row: ProjectedRow): ProjectedEvent['metadata'] {
+  const metadata: Record<string, unknown> = {};
+  if (row.app !== null) metadata.app = row.app;
+  if (row.correlation_id !== null) metadata.correlationId = row.correlation_id;
+  if (row.causation_id !== null) metadata.causationId = row.causation_id;
+  if (row.schema_version !== null) metadata.schemaVersion = row.schema_version;
+  return metadata as unknown as ProjectedEvent['metadata'];
+}
+
+export function toProjectedEvent(row: ProjectedRow): ProjectedEvent {
+  return new LazyProjectedEvent(row);
+}
+
+const UTC_TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)?$/;
+
+/**
+ * A UTC `timestamp` as PostgreSQL prints it (`2026-11-25 15:41:16.123456`) to the ISO string
+ * readAll gives (milliseconds, truncated as pg's date parser does); anything else (another
+ * DateStyle) through Date.
+ */
+export function utcTimestampToIso(text: string): string {
+  const match = UTC_TIMESTAMP.exec(text);
+  if (match === null) return new Date(`${text}Z`).toISOString();
+  const fraction = match[3];
+  const ms = fraction === undefined ? 0 : Math.trunc(1000 * Number.parseFloat(fraction));
+  return `${match[1]}T${match[2]}.${String(ms).padStart(3, '0')}Z`;
+}

@@ -87,7 +87,14 @@ import {
   checkStreamName,
   toMetadataColumns,
 } from './input.js';
-import { EVENT_COLUMNS, matchesFilter, toRecordedEvent } from './rows.js';
+import {
+  EVENT_COLUMNS,
+  matchesFilter,
+  type ProjectedEvent,
+  type ProjectedRow,
+  toProjectedEvent,
+  toRecordedEvent,
+} from './rows.js';
 
 /** Advisory lock key serialising writers to the log ("locus" in ASCII). */
 const LOG_LOCK = 0x6c6f637573n;
@@ -279,6 +286,28 @@ export class SqlEventStore implements EventStore {
         .orderBy('position', 'asc');
       if (options.maxCount !== undefined) query = query.limit(options.maxCount);
       return (await query.execute()).map(toRecordedEvent);
+    });
+  }
+
+  /**
+   * The read-model projector's page of the log after `after`: the facts readAll gives it, read
+   * narrowly (see ProjectedRow) because a rebuild reads the whole log.
+   */
+  readProjectedPage(after: bigint, maxCount: number): Promise<ProjectedEvent[]> {
+    return this.#operation(async () => {
+      checkCount('maxCount', maxCount);
+      if (maxCount === 0) return [];
+      // `events.position`: plain `position` in ORDER BY would be the text column of the output.
+      const { rows } = await sql<ProjectedRow>`
+        select position::text as position, event_id, stream_name, revision::text as revision,
+          type, data::text as data, metadata->>'app' as app,
+          metadata->>'correlationId' as correlation_id,
+          metadata->>'causationId' as causation_id,
+          metadata->'schemaVersion' as schema_version,
+          (recorded_at at time zone 'UTC')::text as recorded_at
+        from events where events.position > ${after.toString()}::int8
+        order by events.position limit ${maxCount}`.execute(this.#db);
+      return rows.map(toProjectedEvent);
     });
   }
 
