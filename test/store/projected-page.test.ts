@@ -117,6 +117,7 @@ describe('utcTimestampToIso', () => {
       ['2026-11-25 15:41:16.5', '2026-11-25T15:41:16.500Z'],
       ['2026-11-25 15:41:16.001', '2026-11-25T15:41:16.001Z'],
       ['2026-11-25 15:41:16', '2026-11-25T15:41:16.000Z'],
+      ['0999-01-02 03:04:05.06', '0999-01-02T03:04:05.060Z'],
     ];
     for (const [text, iso] of cases) {
       expect(utcTimestampToIso(text)).toBe(iso);
@@ -124,7 +125,18 @@ describe('utcTimestampToIso', () => {
     }
   });
 
+  it('takes the first three digits of every microsecond fraction, as Date does', () => {
+    for (let micros = 0; micros < 1_000_000; micros += 997) {
+      const fraction = String(micros).padStart(6, '0').replace(/0+$/, '');
+      const text = `2026-11-25 15:41:16${fraction === '' ? '' : `.${fraction}`}`;
+      expect(utcTimestampToIso(text)).toBe(new Date(`${text.replace(' ', 'T')}Z`).toISOString());
+    }
+  });
+
   it('falls back to Date for another format', () => {
     expect(utcTimestampToIso('2026-11-25T15:41:16.123')).toBe('2026-11-25T15:41:16.123Z');
+    expect(utcTimestampToIso('12026-11-25 15:41:16.5')).toBe(
+      new Date('+012026-11-25T15:41:16.500Z').toISOString(),
+    );
   });
 });

@@ -158,17 +158,23 @@ export function toProjectedEvent(row: ProjectedRow): ProjectedEvent {
   return new LazyProjectedEvent(row);
 }
 
-const UTC_TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)?$/;
-
 /**
- * A UTC `timestamp` as PostgreSQL prints it (`2026-11-25 15:41:16.123456`) to the ISO string
- * readAll gives (milliseconds, truncated as pg's date parser does); anything else (another
- * DateStyle) through Date.
+ * A UTC `timestamp` as PostgreSQL prints it (`2026-11-25 15:41:16.123456`, trailing zeros of
+ * the fraction dropped) to the ISO string readAll gives: milliseconds are the fraction's first
+ * three digits (what pg's date parser truncates to, for every microsecond). Anything else
+ * (another DateStyle, a year beyond 9999) goes through Date.
  */
 export function utcTimestampToIso(text: string): string {
-  const match = UTC_TIMESTAMP.exec(text);
-  if (match === null) return new Date(`${text}Z`).toISOString();
-  const fraction = match[3];
-  const ms = fraction === undefined ? 0 : Math.trunc(1000 * Number.parseFloat(fraction));
-  return `${match[1]}T${match[2]}.${String(ms).padStart(3, '0')}Z`;
+  const length = text.length;
+  if (
+    length >= 19 &&
+    length <= 26 &&
+    text.charCodeAt(4) === 45 && // '-'
+    text.charCodeAt(10) === 32 && // ' '
+    (length === 19 || text.charCodeAt(19) === 46) // '.'
+  ) {
+    const ms = length === 19 ? '000' : `${text.slice(20, 23)}00`.slice(0, 3);
+    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms}Z`;
+  }
+  return new Date(`${text}Z`).toISOString();
 }
