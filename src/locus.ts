@@ -94,7 +94,10 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     });
     await projector.start();
     stops.push(() => projector.stop());
-    const readModel = new SqlReadModel(readDatabase.db, { progress: projector });
+    const readModel = new SqlReadModel(readDatabase.db, {
+      progress: projector,
+      statements: readDatabase,
+    });
 
     const agents = new AgentHost({
       ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),

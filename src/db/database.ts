@@ -11,7 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { PgListener } from './pg-listener.js';
@@ -41,7 +41,18 @@ export interface DatabaseHandle {
    * missed meanwhile). Resolves to a function that stops listening.
    */
   listen(channel: string, callback: () => void): Promise<() => Promise<void>>;
+  /**
+   * Runs a fixed statement of the hot read path. PostgreSQL prepares it once per connection
+   * (by name) and skips parsing and planning afterwards; PGlite runs it as any query.
+   */
+  prepared<R>(statement: PreparedStatement, values: readonly unknown[]): Promise<R[]>;
   close(): Promise<void>;
+}
+
+/** A statement whose text never changes; `name` is unique per text. */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
 }
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
@@ -99,6 +110,10 @@ async function openPglite(folder: string | undefined): Promise<DatabaseHandle> {
         if (!pglite.closed) await stop();
       };
     },
+    // Through kysely's queue: a query sent to PGlite directly would run inside whatever
+    // transaction holds its one connection.
+    prepared: async <R>(statement: PreparedStatement, values: readonly unknown[]) =>
+      (await db.executeQuery<R>(CompiledQuery.raw(statement.text, [...values]))).rows,
     close: () => db.destroy(),
   };
 }
@@ -129,6 +144,9 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     db,
     kind: 'postgres',
     listen: (channel, callback) => listener.listen(channel, callback),
+    prepared: async <R>(statement: PreparedStatement, values: readonly unknown[]) =>
+      (await pool.query({ name: statement.name, text: statement.text, values: [...values] }))
+        .rows as R[],
     close: async () => {
       await listener.close();
       await db.destroy();

@@ -6,9 +6,11 @@
  * its WASM heap, parses it and builds a row object per row), and a port joined with its views
  * is four rows of fifteen fields; one text field plus `JSON.parse` costs a fraction of that,
  * and the live chassis come in the same round trip instead of a second query. The text is
- * fixed, so neither the query builder nor the compiler runs per request.
+ * fixed, so neither the query builder nor the compiler runs per request, and PostgreSQL prepares
+ * it once per connection.
  */
 import { CompiledQuery, type Kysely } from 'kysely';
+import type { DatabaseHandle, PreparedStatement } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
 import { toIsoString } from '../projections/sql-tables.js';
@@ -46,9 +48,23 @@ type PortTuple = [
   viewsOrChassis: ViewTuple[] | string[] | null,
 ];
 
-export async function queryPort(db: Kysely<Database>, id: string): Promise<PortRecord | undefined> {
-  const result = await db.executeQuery<{ port: string }>(CompiledQuery.raw(PORT_SQL, [id]));
-  const text = result.rows[0]?.port;
+/** Named, so PostgreSQL parses and plans it once per connection (most of its cost there). */
+export const PORT_STATEMENT: PreparedStatement = { name: 'locus_read_port_v1', text: PORT_SQL };
+
+/** Runs a fixed statement: DatabaseHandle.prepared, or kysely where only a Kysely is at hand. */
+export type StatementRunner = Pick<DatabaseHandle, 'prepared'>;
+
+export const kyselyStatements = (db: Kysely<Database>): StatementRunner => ({
+  prepared: async <R>(statement: PreparedStatement, values: readonly unknown[]) =>
+    (await db.executeQuery<R>(CompiledQuery.raw(statement.text, [...values]))).rows,
+});
+
+export async function queryPort(
+  statements: StatementRunner,
+  id: string,
+): Promise<PortRecord | undefined> {
+  const rows = await statements.prepared<{ port: string }>(PORT_STATEMENT, [id]);
+  const text = rows[0]?.port;
   return text === undefined ? undefined : decodePort(JSON.parse(text) as PortTuple);
 }
 

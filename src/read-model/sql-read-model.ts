@@ -11,7 +11,7 @@ import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
 import { DEFAULT_PROJECTION_NAME, type ProjectionProgress } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
-import { queryPort } from './port-query.js';
+import { kyselyStatements, queryPort, type StatementRunner } from './port-query.js';
 import type {
   ChassisPort,
   HistoryEntry,
@@ -38,6 +38,11 @@ export interface SqlReadModelOptions {
   readonly projection?: string;
   /** Largest page served whatever the caller asks (default 1 000). */
   readonly maxPageSize?: number;
+  /**
+   * Runs the hot fixed statements (the database handle behind `db`: prepared once per
+   * connection on PostgreSQL); default: through `db`, parsed and planned per call.
+   */
+  readonly statements?: StatementRunner;
 }
 
 const LOCALITIES: readonly Locality[] = ['local', 'remote', 'distributed', 'unbound'];
@@ -47,17 +52,19 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   readonly #progress: ProjectionProgress | undefined;
   readonly #projection: string;
   readonly #maxPageSize: number;
+  readonly #statements: StatementRunner;
 
   constructor(db: Kysely<Database>, options: SqlReadModelOptions = {}) {
     this.#db = db;
     this.#progress = options.progress;
     this.#projection = options.projection ?? DEFAULT_PROJECTION_NAME;
     this.#maxPageSize = options.maxPageSize ?? 1_000;
+    this.#statements = options.statements ?? kyselyStatements(db);
   }
 
   port(id: string): Promise<PortRecord | undefined> {
-    // One statement, one row, one field, compiled once (./port-query.ts).
-    return queryPort(this.#db, id);
+    // One statement, one row, one field, compiled once, prepared (./port-query.ts).
+    return queryPort(this.#statements, id);
   }
 
   async history(

@@ -177,6 +177,30 @@ describeOnDatabases('port query', (open) => {
     });
   });
 
+  it('reads the same through the prepared statement, also after the tables are swapped', async () => {
+    const fixture = await open();
+    const { db } = fixture.database;
+    const prepared = new SqlReadModel(db, { statements: fixture.database });
+    const ids = await seed(db, random(7), 30);
+    // Twice over: PostgreSQL switches a prepared statement to a generic plan after five runs.
+    for (const id of [...ids, ...ids, 'no-such-port']) {
+      expect(await prepared.port(id), id).toEqual(await oraclePort(db, id));
+    }
+    // As a rebuild does: fresh tables renamed into place in one transaction; a statement
+    // prepared on the old tables is planned again against the new ones.
+    await db.transaction().execute(async (tx) => {
+      await sql`create table rm_ports_next (like rm_ports including all)`.execute(tx);
+      await sql`insert into rm_ports_next select * from rm_ports`.execute(tx);
+      await sql`update rm_ports_next set owner = 'swapped' where id = ${ids[0]}`.execute(tx);
+      await sql`drop table rm_ports`.execute(tx);
+      await sql`alter table rm_ports_next rename to rm_ports`.execute(tx);
+    });
+    for (const id of ids) {
+      expect(await prepared.port(id), id).toEqual(await oraclePort(db, id));
+    }
+    expect((await prepared.port(ids[0] as string))?.owner).toBe('swapped');
+  });
+
   it('lists a distributed port on chassis created or deleted since the last read', async () => {
     const fixture = await open();
     const { db } = fixture.database;
