@@ -161,8 +161,11 @@ describe('OvsdbClient sessions', () => {
     }).start();
     cleanup.push(() => client.close());
     await expect(client.listDbs({ timeoutMs: 100 })).rejects.toThrow(/not connected/);
-    const waiting = client.waitConnected(5_000);
+    // Expect before closing: the rejection comes during close(), and must not go unhandled.
+    const waiting = expect(client.waitConnected(5_000)).rejects.toBeInstanceOf(
+      ConnectionClosedError,
+    );
     await client.close();
-    await expect(waiting).rejects.toBeInstanceOf(ConnectionClosedError);
+    await waiting;
   });
 });
