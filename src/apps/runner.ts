@@ -1,11 +1,14 @@
 /**
  * The app runner: the imperative shell around the pure apps. It folds the log into the topology
- * in order, asks every app which ports an event affects, reconciles those ports, and appends the
- * resulting locality events to each port's stream with the expected revision.
+ * in order, a page at a time (whatever the log holds, up to PAGE_SIZE events), asks every app
+ * which ports each event affects, then reconciles those ports on the topology at the end of the
+ * page and appends the resulting locality events — one append per port, with its expected
+ * revision, all ports in one `appendToStreams` call. A burst (an agent reporting 500
+ * interfaces) thus costs one flow sync per chassis and one store round trip, not one per port.
  *
  * Exactly-once effect: decisions are differences against the port's facts, checked against the
  * lport machine before they are appended; a lost race re-reads and re-decides; event ids are
- * derived from the cause; the checkpoint is saved after every event that appended anything, so a
+ * derived from the cause; the checkpoint is saved after every page that appended anything, so a
  * restart re-decides only events whose effects are either complete (nothing left to do) or absent.
  */
 import type { Logger } from 'pino';
