@@ -19,6 +19,7 @@
  * their ports anyway.
  */
 
+import { portOf } from '../apps/app.js';
 import { routerPorts, type Topology, type TopologyListener } from '../apps/topology.js';
 import type { DomainEvent } from '../events/index.js';
 
@@ -58,6 +59,12 @@ export class ViewChangeTracker implements TopologyListener {
     const port = (id: string | null | undefined) => {
       if (id) dirt.port(topology, id);
     };
+    // The port's own document and locality facts (LogicalPort*, Local*, Remote*, Distributed*).
+    const own = portOf(event);
+    if (own !== undefined) {
+      port(own);
+      return;
+    }
     switch (event.type) {
       case 'ChassisCreated':
       case 'ChassisUpdated':
@@ -68,19 +75,6 @@ export class ViewChangeTracker implements TopologyListener {
       case 'LogicalSwitchUpdated':
       case 'LogicalSwitchDeleted':
         dirt.switch(topology, event.data.id);
-        return;
-      case 'LogicalPortCreated':
-      case 'LogicalPortUpdated':
-      case 'LogicalPortDeleted':
-        port(event.data.id);
-        return;
-      case 'LocalCreated':
-      case 'LocalDeleted':
-      case 'RemoteCreated':
-      case 'RemoteDeleted':
-      case 'DistributedCreated':
-      case 'DistributedDeleted':
-        port(event.data.portId);
         return;
       case 'LogicalRouterCreated':
       case 'LogicalRouterUpdated':
