@@ -32,6 +32,12 @@ export class PendingWork {
     apps.set(app, cause);
   }
 
+  /** Adds everything `other` asks for. */
+  merge(other: PendingWork): void {
+    for (const [portId, apps] of other.ports)
+      for (const [app, cause] of apps) this.add(app, portId, cause);
+  }
+
   /** Remembers the port's acks unless an earlier event of the page already did. */
   noteAcks(portId: string, acks: readonly Ack[]): void {
     if (!this.acksBefore.has(portId)) this.acksBefore.set(portId, acks.slice());

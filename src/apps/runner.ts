@@ -211,8 +211,21 @@ export class AppRunner {
    * they left must not be dropped with a failed attempt.
    */
   private async handlePage(page: readonly RecordedEvent[], stopping?: AbortSignal): Promise<void> {
-    const work = new PendingWork();
-    for (const recorded of page) this.fold(recorded, work);
+    let work = new PendingWork();
+    for (const recorded of page) {
+      if (this.fold(recorded, work)) continue;
+      // The event asks again for a port the page already asks for: decide what is pending
+      // first, so every port is decided after every event that touches it, exactly as one
+      // event at a time would (an interface gone and back within a page must still release
+      // and re-claim: the order of claims picks the owner).
+      await this.decideWithRetry(work, stopping);
+      work = new PendingWork();
+      this.fold(recorded, work);
+    }
+    await this.decideWithRetry(work, stopping);
+  }
+
+  private async decideWithRetry(work: PendingWork, stopping?: AbortSignal): Promise<void> {
     if (work.isEmpty) return;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -230,9 +243,13 @@ export class AppRunner {
     }
   }
 
-  /** Folds one event and notes what it asks the apps to re-check (before and after the fold). */
-  private fold(recorded: RecordedEvent, work: PendingWork): void {
-    if (recorded.position <= this.position) return;
+  /**
+   * Folds one event and notes what it asks the apps to re-check (before and after the fold).
+   * Returns false, folding nothing, when it asks (before the fold) for a port `work` already
+   * holds: that work must be decided first.
+   */
+  private fold(recorded: RecordedEvent, work: PendingWork): boolean {
+    if (recorded.position <= this.position) return true;
     const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
     if (!decoded.ok) {
       this.position = recorded.position;
@@ -245,21 +262,25 @@ export class AppRunner {
           'skipping an event this version cannot read',
         );
       }
-      return;
+      return true;
     }
     const event = decoded.event;
     const deciding = recorded.position > (this.checkpoint ?? 0n);
     const portId = portOf(event);
     if (deciding) {
-      this.collectAffected(event, recorded, work, true);
+      const asked = new PendingWork();
+      this.collectAffected(event, recorded, asked, true);
+      if (!work.isEmpty) for (const id of asked.ports.keys()) if (work.ports.has(id)) return false;
+      work.merge(asked);
       if (portId) work.noteAcks(portId, this.topology.portLocality(portId).acks);
     }
     this.topology.apply(event, recorded.revision);
     this.position = recorded.position;
     this.metrics.processed++;
-    if (!deciding) return;
+    if (!deciding) return true;
     this.collectAffected(event, recorded, work, false);
     if (event.type === 'LogicalPortDeleted') work.deleted.add(event.data.id);
+    return true;
   }
 
   /**

@@ -681,7 +681,7 @@ export class Projector implements ProjectionProgress {
 }
 
 /** A store that reads the log narrowly for projections (the SQL store). */
-interface ProjectedPages {
+export interface ProjectedPages {
   readProjectedPage(after: bigint, maxCount: number): Promise<readonly ProjectedEvent[]>;
 }
 
