@@ -27,7 +27,7 @@ export interface BackoffPolicy {
 }
 
 export interface RetryPolicy extends BackoffPolicy {
-  /** Tries in all, the first included (≥ 1). */
+  /** Tries in all, the first included (≥ 1; `Infinity`: until it succeeds, is refused or aborted). */
   readonly attempts: number;
   /** Whether `error` is worth another try (default: every error). */
   readonly retryable?: (error: unknown) => boolean;
@@ -55,6 +55,18 @@ export function backoffDelay(
     default:
       return Math.round(random() * bound);
   }
+}
+
+/** `policy` with the bounds a caller chose (options such as `retry: {initialMs, maxMs}`); unset ones keep the policy's. */
+export function withBounds<P extends BackoffPolicy>(
+  policy: P,
+  bounds: { readonly initialMs?: number | undefined; readonly maxMs?: number | undefined } = {},
+): P {
+  return {
+    ...policy,
+    initialMs: bounds.initialMs ?? policy.initialMs,
+    maxMs: bounds.maxMs ?? policy.maxMs,
+  };
 }
 
 /** Stateful backoff for a loop that retries until it succeeds: `next()` after a failure, `reset()` after a success. */
@@ -91,6 +103,14 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal.aborted) throw signal.reason;
     throw error;
   }
+}
+
+/**
+ * Waits `ms`, or less once `signal` aborts; never rejects. For loops that look whether they were
+ * stopped after each wait (reconnects, followers).
+ */
+export async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, signal).catch(() => undefined);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffDelay, retry } from '../../src/lib/retry.js';
+import { Backoff, backoffDelay, pause, retry, withBounds } from '../../src/lib/retry.js';
 
 const fixed = (value: number) => () => value;
 
@@ -17,6 +17,28 @@ describe('backoffDelay', () => {
     expect(backoffDelay(policy, 2, fixed(0.999999))).toBe(400);
     expect(backoffDelay({ ...policy, jitter: 'equal' }, 2, fixed(0))).toBe(200);
     expect(backoffDelay({ ...policy, jitter: 'equal' }, 2, fixed(0.999999))).toBe(400);
+  });
+});
+
+describe('withBounds', () => {
+  it('takes the bounds a caller set and keeps the rest of the policy', () => {
+    const policy = { initialMs: 100, maxMs: 5_000, jitter: 'equal' } as const;
+    expect(withBounds(policy, { initialMs: 10 })).toEqual({ ...policy, initialMs: 10 });
+    expect(withBounds(policy, { initialMs: undefined, maxMs: 50 })).toEqual({
+      ...policy,
+      maxMs: 50,
+    });
+    expect(withBounds(policy)).toEqual(policy);
+  });
+});
+
+describe('pause', () => {
+  it('resolves, not rejects, as soon as the signal aborts', async () => {
+    const controller = new AbortController();
+    const waiting = pause(60_000, controller.signal);
+    controller.abort(new Error('stopped'));
+    await expect(waiting).resolves.toBeUndefined();
+    await expect(pause(60_000, controller.signal)).resolves.toBeUndefined();
   });
 });
 
@@ -85,6 +107,25 @@ describe('retry', () => {
     );
     controller.abort(new Error('stopped'));
     await expect(pending).rejects.toThrow('stopped');
+  });
+
+  it('retries without a bound until the policy refuses the error', async () => {
+    let calls = 0;
+    await expect(
+      retry(
+        async () => {
+          calls++;
+          throw new Error(calls < 20 ? 'transient' : 'final');
+        },
+        {
+          initialMs: 0,
+          maxMs: 0,
+          attempts: Infinity,
+          retryable: (e) => (e as Error).message !== 'final',
+        },
+      ),
+    ).rejects.toThrow('final');
+    expect(calls).toBe(20);
   });
 
   it('refuses a policy with no attempt', async () => {
