@@ -7,14 +7,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { InMemoryRemoteFlows, type RemoteFlows } from '../apps/remote-flows.js';
 import type { AppRunner } from '../apps/runner.js';
 import { type CommandHandler, CommandRejectedError } from '../commands/handler.js';
 import type { Chassis } from '../events/index.js';
+import { packagePath } from '../lib/package-root.js';
 import type { ChassisPorts } from '../ovs/chassis-view.js';
 import { OvsRemoteFlows } from '../ovs/reconciler/ovs-remote-flows.js';
 import type { EventStore } from '../store/event-store.js';
@@ -23,7 +23,7 @@ import type { BridgeLayout } from './bridge-setup.js';
 import { EventStoreSink } from './sinks.js';
 
 const run = promisify(execFile);
-const sandboxScript = resolve(dirname(fileURLToPath(import.meta.url)), '../../ops/ovs/sandbox.sh');
+const sandboxScript = packagePath('ops', 'ovs', 'sandbox.sh');
 
 export type AgentMode = 'ovs' | 'dry-run' | 'none';
 

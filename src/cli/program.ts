@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { packagePath } from '../lib/package-root.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { Context, type GlobalOptions, type Io } from './context.js';
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
@@ -25,7 +26,7 @@ Query commands (status, port, history, chassis) ask a running locus over HTTP; t
 
 function version(): string {
   try {
-    const pkg = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    const pkg = readFileSync(packagePath('package.json'), 'utf8');
     return (JSON.parse(pkg) as { version?: string }).version ?? 'unknown';
   } catch {
     return 'unknown';

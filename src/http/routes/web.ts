@@ -11,9 +11,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { packagePath } from '../../lib/package-root.js';
 import type { ReadModel } from '../../read-model/queries.js';
 import type { HttpConfig } from '../config.js';
 import { ProblemError, sendProblem } from '../problem.js';
@@ -26,7 +26,7 @@ export interface WebRoutesOptions {
   readonly root?: string;
 }
 
-export const defaultWebRoot = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
+export const defaultWebRoot = packagePath('web', 'dist');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
