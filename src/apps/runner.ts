@@ -11,7 +11,6 @@
  * derived from the cause; the checkpoint is saved after every page that appended anything, so a
  * restart re-decides only events whose effects are either complete (nothing left to do) or absent.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Ack } from '../../machines/lport.rules.js';
 import {
@@ -24,6 +23,7 @@ import {
   lportStream,
   parseStreamName,
 } from '../events/index.js';
+import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from '../store/event-store.js';
 import { type LocalityApp, portOf } from './app.js';
@@ -51,6 +51,12 @@ export const allApps: readonly LocalityApp[] = [
 
 /** Events folded before the apps decide: one flow sync per chassis and one append call per page. */
 const PAGE_SIZE = 1000;
+
+/** Waits before resubscribing after the store failed, and before deciding a failed page again. */
+export const APP_RUNNER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 5_000, jitter: 'equal' };
+
+/** Waits before re-reading a port another writer moved first: short, jittered so racers part. */
+export const APP_RUNNER_CONTENTION: BackoffPolicy = { initialMs: 5, maxMs: 100 };
 
 const localityTypes = new Set<string>(localityEventTypes);
 const isLocalityEvent = (event: DomainEvent): boolean => localityTypes.has(event.type);
@@ -172,25 +178,24 @@ export class AppRunner {
    * last event handled, with backoff, until stopped — never give up following the log.
    */
   private async follow(stopping: AbortSignal): Promise<void> {
-    for (let failures = 0; !stopping.aborted; ) {
+    const backoff = new Backoff(APP_RUNNER_BACKOFF);
+    while (!stopping.aborted) {
       const subscription = this.options.store.subscribeToAll({ after: this.position });
       this.subscription = subscription;
       try {
         for await (const page of pages(subscription, PAGE_SIZE)) {
           await this.handlePage(page, stopping);
-          failures = 0;
+          backoff.reset();
         }
         if (stopping.aborted) return;
-        failures++;
       } catch (error) {
         if (stopping.aborted) return;
-        failures++;
         this.options.logger.error(
-          { err: error, position: String(this.position), failures },
+          { err: error, position: String(this.position), failures: backoff.attempts + 1 },
           'app runner subscription failed; resubscribing after its last event',
         );
       }
-      await sleep(Math.min(5000, 100 * 2 ** failures), stopping);
+      await pause(backoff.next(), stopping);
     }
   }
 
@@ -228,20 +233,18 @@ export class AppRunner {
 
   private async decideWithRetry(work: PendingWork, stopping?: AbortSignal): Promise<void> {
     if (work.isEmpty) return;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.decide(work);
-        return;
-      } catch (error) {
-        if (!stopping || stopping.aborted) throw error;
-        const delay = Math.min(5000, 100 * 2 ** attempt);
+    // Catching up (no signal) fails at once; following retries until stopped.
+    await retry(() => this.decide(work), {
+      ...APP_RUNNER_BACKOFF,
+      attempts: stopping ? Number.POSITIVE_INFINITY : 1,
+      retryable: () => stopping?.aborted === false,
+      onRetry: (error, attempt, delay) =>
         this.options.logger.warn(
           { err: error, position: String(this.position), attempt, delay },
           'app runner failed to decide a page of events, retrying',
-        );
-        await sleep(delay, stopping);
-      }
-    }
+        ),
+      ...(stopping ? { signal: stopping } : {}),
+    });
   }
 
   /**
@@ -345,7 +348,7 @@ export class AppRunner {
         this.recordAppended(plan, outcome.result.nextExpectedRevision);
       } else conflicted.push(plan);
     });
-    for (const plan of conflicted) appended += await this.retry(plan, work);
+    for (const plan of conflicted) appended += await this.redecide(plan, work);
     this.metrics.appended += appended;
     if (appended > 0) await this.options.checkpoints.save(this.name, this.position);
   }
@@ -415,25 +418,32 @@ export class AppRunner {
   }
 
   /** Another writer (or our own earlier run) moved the port: re-read and re-decide, alone. */
-  private async retry(plan: PlannedAppend, work: PendingWork): Promise<number> {
+  private async redecide(plan: PlannedAppend, work: PendingWork): Promise<number> {
     const apps = work.ports.get(plan.portId) ?? new Map<LocalityApp, RecordedEvent>();
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      this.metrics.conflicts++;
-      const fresh = await this.readPort(plan.portId);
-      if (!fresh) return 0;
-      const next = await this.withFlowsInstalled(this.plan(plan.portId, apps, fresh));
-      if (next.events.length === 0) return 0;
-      try {
-        const result = await this.options.store.appendToStream(
-          lportStream(next.portId),
-          next.events,
-          { expectedRevision: fresh.revision < 0n ? 'no_stream' : fresh.revision },
-        );
-        this.recordAppended(next, result.nextExpectedRevision);
-        return next.events.length;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
-      }
+    try {
+      return await retry(
+        async () => {
+          this.metrics.conflicts++;
+          const fresh = await this.readPort(plan.portId);
+          if (!fresh) return 0;
+          const next = await this.withFlowsInstalled(this.plan(plan.portId, apps, fresh));
+          if (next.events.length === 0) return 0;
+          const result = await this.options.store.appendToStream(
+            lportStream(next.portId),
+            next.events,
+            { expectedRevision: fresh.revision < 0n ? 'no_stream' : fresh.revision },
+          );
+          this.recordAppended(next, result.nextExpectedRevision);
+          return next.events.length;
+        },
+        {
+          ...APP_RUNNER_CONTENTION,
+          attempts: this.maxAttempts,
+          retryable: (error) => error instanceof WrongExpectedVersionError,
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
     }
     this.metrics.gaveUp++;
     this.options.logger.error(
@@ -505,7 +515,3 @@ export class AppRunner {
     }
   }
 }
-
-/** Resolves after `ms`, or at once when `signal` aborts (Node's timer rejects then). */
-const sleep = (ms: number, signal: AbortSignal): Promise<unknown> =>
-  delay(ms, undefined, { signal }).catch(() => undefined);
