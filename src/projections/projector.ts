@@ -22,10 +22,10 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
+import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
 import type { ProjectedEvent } from '../store/sql/rows.js';
 import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
@@ -65,6 +65,8 @@ export const DEFAULT_CACHE_SIZE = 20_000;
 export const DEFAULT_REBUILD_CACHE_SIZE = 200_000;
 /** A rebuild's checkpoint is the projection's name with this suffix. */
 const REBUILD_SUFFIX = ':rebuild';
+/** Waits before a failed batch is tried again and before following resumes after a failure. */
+export const PROJECTOR_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, jitter: 'equal' };
 
 export interface ProjectorOptions {
   readonly store: EventStore;
@@ -310,20 +312,21 @@ export class Projector implements ProjectionProgress {
   // ---- following ------------------------------------------------------------------------
 
   async #follow(signal: AbortSignal): Promise<void> {
-    for (let attempt = 1; !signal.aborted; attempt++) {
+    const backoff = new Backoff(PROJECTOR_BACKOFF);
+    while (!signal.aborted) {
       try {
         // Pages of readAll first: a long catch-up runs at rebuild speed, in large batches.
         await this.#replay(signal, () => undefined, this.#live);
         await this.#subscribe(signal);
-        attempt = 0;
+        backoff.reset();
       } catch (error) {
         if (signal.aborted) return;
-        const delay = backoff(attempt);
+        const delay = backoff.next();
         this.#logger.warn(
           { err: error, projection: this.name, position: String(this.#live.position), delay },
           'read model projector failed; resuming from its checkpoint',
         );
-        await sleep(delay, signal);
+        await pause(delay, signal);
       }
     }
   }
@@ -410,20 +413,18 @@ export class Projector implements ProjectionProgress {
     signal: AbortSignal,
     target: Target,
   ): Promise<'applied' | 'rewound'> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#serially(() => this.#applyBatch(events, after, target));
-      } catch (error) {
-        if (signal.aborted) throw error;
-        const delay = backoff(attempt);
+    // Never skipped: tried again until it commits or the projector stops.
+    return retry(() => this.#serially(() => this.#applyBatch(events, after, target)), {
+      ...PROJECTOR_BACKOFF,
+      attempts: Number.POSITIVE_INFINITY,
+      retryable: () => !signal.aborted,
+      onRetry: (error, _attempt, delay) =>
         this.#logger.warn(
           { err: error, projection: this.name, first: String(events[0]?.position), delay },
           'read model batch failed; retrying',
-        );
-        await sleep(delay, signal);
-        if (signal.aborted) throw error;
-      }
-    }
+        ),
+      signal,
+    });
   }
 
   // ---- rebuild --------------------------------------------------------------------------
@@ -438,22 +439,25 @@ export class Projector implements ProjectionProgress {
    * untouched).
    */
   async #replayIntoCopies(target: Target, onBatch: (events: number) => void): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await retry(
+      async (attempt) => {
+        if (attempt > 0) {
+          target.cache.clear();
+          target.position = await readCheckpoint(this.#db, target.checkpoint);
+        }
         await this.#pipeline(target, onBatch);
-        return;
-      } catch (error) {
-        if (!(error instanceof CommitFailed)) throw error;
-        const delay = backoff(attempt);
-        this.#logger.warn(
-          { err: error.cause, projection: target.checkpoint, delay },
-          'read model rebuild batch failed; replaying from its checkpoint',
-        );
-        await sleep(delay, new AbortController().signal);
-        target.cache.clear();
-        target.position = await readCheckpoint(this.#db, target.checkpoint);
-      }
-    }
+      },
+      {
+        ...PROJECTOR_BACKOFF,
+        attempts: Number.POSITIVE_INFINITY,
+        retryable: (error) => error instanceof CommitFailed,
+        onRetry: (error, _attempt, delay) =>
+          this.#logger.warn(
+            { err: (error as CommitFailed).cause, projection: target.checkpoint, delay },
+            'read model rebuild batch failed; replaying from its checkpoint',
+          ),
+      },
+    );
   }
 
   /**
@@ -759,11 +763,3 @@ class Target {
     this.cache = new RowCache(cacheSize);
   }
 }
-
-function backoff(attempt: number): number {
-  return Math.min(5_000, 100 * 2 ** Math.max(0, attempt - 1));
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (Node's timer rejects then). */
-const sleep = (ms: number, signal: AbortSignal): Promise<unknown> =>
-  delay(ms, undefined, { signal }).catch(() => undefined);
