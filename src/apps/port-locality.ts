@@ -1,28 +1,24 @@
 /**
  * Each port's locality facts as the apps see them: the lport machine's port-wide facts
- * (machines/lport.rules.ts), the owner they imply, and the revision of the port's stream they
+ * (machines/lport.rules.ts) as the machine folds them (machines/lport.facts.ts), the owner they imply, and the revision of the port's stream they
  * were folded to (the expected revision of the next append).
  *
  * Memory: a fold holds 10^5–10^6 ports, most of them in one of a few situations (bound on one
  * chassis, acked by the same others, at the same revision). Facts, and facts at a revision, are
  * therefore immutable values interned by content, so ports in the same situation share one
- * object and its arrays, and a port costs its map entry. The rules still compute every change:
- * the fold copies the shared facts into a scratch, applies `applyFactsInPlace`, and interns the
- * result.
+ * object and its arrays, and a port costs its map entry. The machine still computes every
+ * change: the fold copies the shared facts into a scratch, runs the machine's step on it, and
+ * interns the result.
  */
+import { lportFacts } from '../../machines/lport.facts.js';
 import {
   type Ack,
-  applyFacts,
-  applyFactsInPlace,
-  impliedState,
   initialFacts,
   type LportEvent,
   type MutablePortFacts,
-  makeRefusal,
   ownerOf,
   type PortFacts,
   type Refusal,
-  refusalCodeOf,
   toLportEvent,
 } from '../../machines/lport.rules.js';
 import type { DomainEvent } from '../events/index.js';
@@ -148,10 +144,7 @@ export function refusalOf(
 ): Refusal | undefined {
   const lportEvent = toLportEvent(event);
   if (!lportEvent) return undefined;
-  const code = refusalCodeOf(port, lportEvent);
-  if (code === null) return undefined;
-  const view = 'chassis' in event.data ? event.data.chassis : 'port';
-  return makeRefusal(portId, view, impliedState(port, view), lportEvent, code, port);
+  return lportFacts.refusal(portId, port, lportEvent) ?? undefined;
 }
 
 /** Folds the lport streams' events into per-port facts. */
@@ -182,7 +175,7 @@ export class PortLocalityFold {
   }
 
   /** Folds one event of `lport-<portId>` recorded at `revision`. Events the log holds were
-   *  accepted at append time; one the rules refuse (a foreign writer) is not folded. */
+   *  accepted at append time; one the machine refuses (a foreign writer) is not folded. */
   apply(event: DomainEvent, revision: bigint): void {
     const lportEvent = toLportEvent(event);
     if (!lportEvent) return;
@@ -193,12 +186,12 @@ export class PortLocalityFold {
     this.ports.set(portId, entryOf(this.step(facts, lportEvent), revision));
   }
 
-  /** The facts after `event` (the same facts when the rules refuse it). */
+  /** The facts after `event` (the same facts when the machine refuses it). */
   private step(facts: SharedFacts, event: LportEvent): SharedFacts {
     const memoKey = stepKey(event);
     const known = facts.next.get(memoKey);
     if (known !== undefined) return known;
-    const next = refusalCodeOf(facts, event) === null ? this.applied(facts, event) : facts;
+    const next = this.applied(facts, event);
     if (facts.next.size < MAX_STEPS) facts.next.set(memoKey, next);
     return next;
   }
@@ -211,8 +204,7 @@ export class PortLocalityFold {
     copyInto(scratch.claims, facts.claims);
     copyInto(scratch.acks, facts.acks);
     copyInto(scratch.reasons, facts.reasons);
-    applyFactsInPlace(scratch, event);
-    return internFacts(scratch);
+    return lportFacts.applyInPlace(scratch, event) ? internFacts(scratch) : facts;
   }
 
   /**
@@ -228,7 +220,8 @@ export class PortLocalityFold {
   static evolve(_portId: string, port: PortLocality, event: DomainEvent): PortLocality {
     const lportEvent = toLportEvent(event);
     if (!lportEvent) return port;
-    return withOwner(applyFacts(port, lportEvent), port.revision);
+    const facts = lportFacts.apply(port, lportEvent);
+    return facts === undefined ? port : withOwner(facts, port.revision);
   }
 }
 

@@ -1,16 +1,14 @@
 /**
  * Logical port commands. A port's stream also carries its locality events, so the lport
- * machine's port-wide facts are folded beside the document and every model event is checked
- * against the machine's rules: a deleted port is final and refuses everything after.
+ * machine's port-wide facts are folded beside the document and every model event is offered
+ * to the machine: a deleted port is final and refuses everything after. `machine` is the
+ * production machine's fold everywhere but in tests that run a variant of the machine.
  */
+import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
 import {
-  applyFacts,
-  impliedState,
   initialFacts,
   type LportEvent,
-  makeRefusal,
   type PortFacts,
-  refusalCodeOf,
   toLportEvent,
 } from '../../machines/lport.rules.js';
 import type { DomainEvent, LogicalPort } from '../events/index.js';
@@ -38,19 +36,22 @@ export interface PortStream {
   readonly facts: PortFacts;
 }
 
-export const portFold: StreamFold<PortStream> = {
+/** The fold of a port's stream under `machine`. */
+export const portFoldOf = (machine: PortMachine): StreamFold<PortStream> => ({
   initial: { port: absent, facts: initialFacts() },
   evolve(state, event) {
     const lportEvent = toLportEvent(event);
-    // Events in the log were accepted when appended; one the rules refuse (a foreign writer)
-    // is not folded, exactly as the apps' fold does.
+    // Events in the log were accepted when appended; one the machine refuses (a foreign
+    // writer) is not folded, exactly as the apps' fold does.
     const facts =
-      lportEvent && refusalCodeOf(state.facts, lportEvent) === null
-        ? applyFacts(state.facts, lportEvent)
-        : state.facts;
+      lportEvent === undefined
+        ? state.facts
+        : (machine.apply(state.facts, lportEvent) ?? state.facts);
     return { port: evolveLifecycle('port', state.port, event), facts };
   },
-};
+});
+
+export const portFold: StreamFold<PortStream> = portFoldOf(lportFacts);
 
 /** Fields a PATCH may change. The switch is fixed for a port's life (as in Neutron). */
 export type PortChanges = Partial<
@@ -58,13 +59,12 @@ export type PortChanges = Partial<
 >;
 
 /** The machine's refusal of a model event, as a 409 naming port, view, state and event. */
-function refused(portId: string, facts: PortFacts, event: LportEvent) {
-  const code = refusalCodeOf(facts, event);
-  if (code === null) return undefined;
-  const refusal = makeRefusal(portId, 'port', impliedState(facts, 'port'), event, code, facts);
+function refused(machine: PortMachine, portId: string, facts: PortFacts, event: LportEvent) {
+  const refusal = machine.refusal(portId, facts, event);
+  if (refusal === null) return undefined;
   return reject({
     kind: 'refused',
-    code,
+    code: refusal.code,
     detail: refusal.message,
     errors: [{ field: '/id', reason: refusal.detail }],
   });
@@ -78,9 +78,10 @@ export function createPort(
   port: LogicalPort,
   stream: PortStream,
   refs: { readonly switchLive: boolean },
+  machine: PortMachine = lportFacts,
 ): Decision<LogicalPort> {
   if (stream.port.status === 'live') return alreadyExists('port', port.id);
-  const refusal = refused(port.id, stream.facts, {
+  const refusal = refused(machine, port.id, stream.facts, {
     type: 'LogicalPortCreated',
     requestedChassis: port.requestedChassis,
   });
@@ -102,11 +103,12 @@ export function updatePort(
   id: string,
   changes: PortChanges,
   stream: PortStream,
+  machine: PortMachine = lportFacts,
 ): Decision<LogicalPort> {
   if (stream.port.status === 'absent') return unknownTarget('port', id);
   const current = stream.port.document;
   const next: LogicalPort = { ...current, ...definedOnly(changes) };
-  const refusal = refused(id, stream.facts, {
+  const refusal = refused(machine, id, stream.facts, {
     type: 'LogicalPortUpdated',
     requestedChassis: next.requestedChassis,
   });
@@ -115,9 +117,13 @@ export function updatePort(
   return accept([{ type: 'LogicalPortUpdated', data: next }], next);
 }
 
-export function deletePort(id: string, stream: PortStream): Decision<{ id: string }> {
+export function deletePort(
+  id: string,
+  stream: PortStream,
+  machine: PortMachine = lportFacts,
+): Decision<{ id: string }> {
   if (stream.port.status === 'absent') return unknownTarget('port', id);
-  const refusal = refused(id, stream.facts, { type: 'LogicalPortDeleted' });
+  const refusal = refused(machine, id, stream.facts, { type: 'LogicalPortDeleted' });
   if (refusal) return refusal;
   const event: DomainEvent = { type: 'LogicalPortDeleted', data: { id } };
   return accept([event], { id });

@@ -1,47 +1,27 @@
 /**
  * Time travel: a port's locality at a past instant, answered from the log itself (not the read
- * model) by folding the port's stream, up to that instant, with the lport machine's rules.
+ * model) by running the port's stream, up to that instant, through the lport machine: every
+ * view's locality is the state the machine's transitions took it to.
  */
+import { apply, initialPortState, type PortState, viewOf } from '../../machines/lport.port.js';
 import {
   ackOf,
-  applyFactsInPlace,
-  chassisOf,
-  impliedState,
-  initialFacts,
+  isRefusal,
   type LportStateName,
-  type MutablePortFacts,
   ownerOf,
-  refusalCodeOf,
   toLportEvent,
 } from '../../machines/lport.rules.js';
+import type { LocalityAt as LocalityAtResponse, ViewAt, WithBigInts } from '../api/responses.js';
 import { decodeEvent, lportStream } from '../events/index.js';
 import { StreamNotFoundError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
 
-export interface ViewAt {
-  readonly chassis: string;
-  readonly locality: LportStateName;
-  /** When this chassis' view entered that locality (recorded time of the event). */
-  readonly since: string;
-  readonly remoteReady: boolean;
-  readonly ownerAcked: string | null;
-}
-
-export interface LocalityAt {
-  readonly id: string;
-  readonly at: string;
-  readonly owner: string | null;
-  readonly requestedChassis: string | null;
-  readonly deleted: boolean;
-  readonly distributed: boolean;
-  readonly reasons: readonly string[];
-  readonly claims: readonly string[];
-  /** Every chassis the port's history names (claims and acks), in order of first mention. */
-  readonly views: readonly ViewAt[];
-  /** Position and revision of the last event folded. */
-  readonly position: bigint;
-  readonly revision: bigint;
-}
+/**
+ * The answer: the API's shape (src/api/responses.ts; a view's locality is the machine's state
+ * name), with the position and revision of the last event folded as bigints.
+ */
+export type LocalityAt = WithBigInts<LocalityAtResponse, 'position' | 'revision'>;
+export type { ViewAt };
 
 /**
  * Folds `records` (one port's stream, in revision order) up to and including `at`. Undefined
@@ -54,26 +34,29 @@ export function foldLocalityAt(
   at: Date,
 ): LocalityAt | undefined {
   const until = at.getTime();
-  const facts: MutablePortFacts = initialFacts();
+  let port: PortState = initialPortState(portId);
   const views = new Map<string, { locality: LportStateName; since: string }>();
   let last: RecordedEvent | undefined;
   for (const recorded of records) {
     if (Date.parse(recorded.recordedAt) > until) break;
     const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
     const event = decoded.ok ? toLportEvent(decoded.event) : undefined;
-    if (event === undefined || refusalCodeOf(facts, event) !== null) continue;
-    applyFactsInPlace(facts, event);
+    if (event === undefined) continue;
+    const next = apply(port, event);
+    if (isRefusal(next)) continue;
+    port = next;
     last = recorded;
-    const subject = chassisOf(event);
-    if (subject !== undefined && !views.has(subject)) {
-      views.set(subject, { locality: 'unbound', since: recorded.recordedAt });
-    }
-    // One event can move several views (an owner change drops other chassis' acks).
-    for (const [chassis, view] of views) {
-      const locality = impliedState(facts, chassis);
-      if (locality !== view.locality) views.set(chassis, { locality, since: recorded.recordedAt });
+    // The machine's views, in order of first mention. One event can move several of them
+    // (an owner change drops other chassis' acks).
+    for (const chassis of port.views.keys()) {
+      const locality = viewOf(port, chassis);
+      const view = views.get(chassis);
+      if (view === undefined || view.locality !== locality) {
+        views.set(chassis, { locality, since: recorded.recordedAt });
+      }
     }
   }
+  const { facts } = port;
   if (last === undefined || !facts.exists) return undefined;
   return {
     id: portId,

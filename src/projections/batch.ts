@@ -3,6 +3,7 @@
  * that owns them, folded onto the rows loaded for the batch (an in-memory cache that lives as
  * long as the batch), and turned into the row changes the batch commits.
  */
+import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
 import { type LportEvent, toLportEvent } from '../../machines/lport.rules.js';
 import { type DomainEvent, decodeEvent } from '../events/index.js';
 import type { ProjectedEvent } from '../store/sql/rows.js';
@@ -96,7 +97,12 @@ export class ProjectionBatch {
   readonly #chassis = new Map<string, ChassisRow>();
   readonly #history: HistoryRow[] = [];
 
-  constructor(ports: ReadonlyMap<string, PortState>, chassis: ReadonlyMap<string, ChassisRow>) {
+  constructor(
+    ports: ReadonlyMap<string, PortState>,
+    chassis: ReadonlyMap<string, ChassisRow>,
+    /** The machine's port-wide fold: production's, or a variant in tests. */
+    private readonly machine: PortMachine = lportFacts,
+  ) {
     this.#loadedPorts = ports;
     this.#loadedChassis = chassis;
   }
@@ -117,7 +123,7 @@ export class ProjectionBatch {
       revision: recorded.revision,
       time: recorded.recordedAt,
     };
-    const step = foldPortEvent(current, portId, routed.event, routed.lport, at);
+    const step = foldPortEvent(current, portId, routed.event, routed.lport, at, this.machine);
     if (step.outcome === 'stale') return;
     if (step.outcome === 'refused') this.counts.refused++;
     else {

@@ -2,21 +2,20 @@
  * The ports projection's functional core: from a port's current rows and one event of its
  * stream to its next rows. No I/O, no clock: the event's recorded time is the only time.
  *
- * The port row carries the lport machine's port-wide facts (machines/lport.rules.ts); the view
- * rows are derived from them. A chassis has a view row while it holds a local claim or an ack;
+ * The port row carries the lport machine's port-wide facts, folded by the machine
+ * (machines/lport.facts.ts); the view rows are derived from them. A chassis has a view row while it holds a local claim or an ack;
  * every other chassis is unbound, or distributed when the port is (one port-level fact rather
  * than a row per chassis). `since` survives every event that leaves a view's locality as it
  * was, so it says when the view entered its current locality.
  */
+import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
 import {
   type Ack,
-  applyFacts,
   initialFacts,
   type LportEvent,
   ownerOf,
   type PortFacts,
   type RefusalCode,
-  refusalCodeOf,
 } from '../../machines/lport.rules.js';
 import type { DeviceOwner, DomainEvent } from '../events/index.js';
 import { sharedIds } from './intern.js';
@@ -75,6 +74,7 @@ const noFacts: PortFacts = Object.freeze(initialFacts());
 /**
  * Folds one event of `lport-<portId>`. `event` is the decoded domain event and `lport` its
  * machine form (toLportEvent); both are passed so the model fields need no second decode.
+ * `machine` is production's except in tests that run a variant of the machine.
  */
 export function foldPortEvent(
   state: PortState,
@@ -82,16 +82,17 @@ export function foldPortEvent(
   event: DomainEvent,
   lport: LportEvent,
   at: EventAt,
+  machine: PortMachine = lportFacts,
 ): PortStep {
   const previous = state.port;
   if (previous !== undefined && at.position <= previous.position) {
     return { outcome: 'stale', state };
   }
   const before = previous?.facts ?? noFacts;
-  const code = refusalCodeOf(before, lport);
-  if (code !== null) return { outcome: 'refused', state, code };
+  const refusal = machine.refusal(portId, before, lport);
+  if (refusal !== null) return { outcome: 'refused', state, code: refusal.code };
 
-  const facts = applyFacts(before, lport);
+  const facts = machine.apply(before, lport) as PortFacts;
   const model =
     event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated'
       ? event.data

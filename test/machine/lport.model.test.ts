@@ -1,7 +1,7 @@
 /**
  * Model-based: @xstate/graph explores the lport machine itself with the sample events
  * (chassis a/b/c, owners a/b/c, reasons r1/r2, requested a/b/null) and yields a shortest path
- * to every reachable (state, facts) vertex. Along every path the four engines step in
+ * to every reachable (state, facts) vertex. Along every path the five engines step in
  * lockstep, and at every vertex on the way every sample event is offered to all of them:
  * they must take or refuse it alike (same code and message), and `snapshot.can(e)` must be
  * true exactly when the rules accept `e`. Together the paths must reach every state of the

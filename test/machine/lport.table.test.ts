@@ -1,7 +1,7 @@
 /**
  * One test per row of the lport transition table and per refusal rule
- * (docs/lport-machine.md), each run through all four engines in lockstep: XState's
- * `transition()`, the compiled fold, the reducer and the port aggregate.
+ * (docs/lport-machine.md), each run through all five engines in lockstep: XState's
+ * `transition()`, the compiled fold, the reducer, the port aggregate and the port-wide fold.
  */
 import { describe, expect, it } from 'vitest';
 import type { LportEvent, LportStateName, RefusalCode } from '../../machines/lport.rules.js';

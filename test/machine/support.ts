@@ -1,9 +1,11 @@
 /**
  * Shared pieces of the lport machine tests: event builders, the sample events the model-based
- * tests explore, and one `Engine` interface over the four implementations that must agree:
- * XState's `transition()`, the compiled fold, the hand-written reducer and the port aggregate.
+ * tests explore, and one `Engine` interface over the five implementations that must agree:
+ * XState's `transition()`, the compiled fold, the hand-written reducer, the port aggregate and
+ * the port-wide fold production runs.
  */
 import { expect } from 'vitest';
+import { lportFacts } from '../../machines/lport.facts.js';
 import { type FoldView, initialView, step } from '../../machines/lport.fold.js';
 import {
   createLportView,
@@ -21,6 +23,7 @@ import {
 import { initialReducerView, type ReducerView, reduce } from '../../machines/lport.reducer.js';
 import {
   type Ack,
+  initialFacts,
   isRefusal,
   type LportEvent,
   type LportStateName,
@@ -158,9 +161,35 @@ export const portEngine: Engine<PortView> = {
   observe: (view) => observation(viewOf(view.port, view.chassis), view.port.facts),
 };
 
-export const engines = [xstateEngine, compiledEngine, reducerEngine, portEngine] as const;
+/** The port-wide fold (machines/lport.facts.ts), looked at from one chassis. */
+export interface FactsView {
+  readonly facts: PortFacts;
+  readonly chassis: string;
+}
 
-/** All four engines' views of one chassis, stepped together. */
+export const factsEngine: Engine<FactsView> = {
+  name: 'facts',
+  start: (chassis) => ({ facts: initialFacts(), chassis }),
+  step: (view, event) => {
+    const refusal = lportFacts.refusal(PORT, view.facts, event, view.chassis);
+    if (refusal !== null) return { next: view, refusal };
+    const facts = lportFacts.apply(view.facts, event);
+    if (facts === undefined)
+      throw new Error(`facts fold: accepted ${event.type} but did not apply it`);
+    return { next: { facts, chassis: view.chassis }, refusal: null };
+  },
+  observe: (view) => observation(lportFacts.stateOf(view.facts, view.chassis), view.facts),
+};
+
+export const engines = [
+  xstateEngine,
+  compiledEngine,
+  reducerEngine,
+  portEngine,
+  factsEngine,
+] as const;
+
+/** All five engines' views of one chassis, stepped together. */
 export class Lockstep {
   private views: unknown[];
 
