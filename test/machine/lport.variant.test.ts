@@ -4,6 +4,7 @@
  * event and the projection record the refusal, where the real machine accepts it.
  */
 import { describe, expect, it } from 'vitest';
+import type { AnyStateMachine } from 'xstate';
 import { lportFacts, type PortMachine, portMachineOf } from '../../machines/lport.facts.js';
 import { compileMachine } from '../../machines/lport.fold.js';
 import { lportMachine, lportSetup } from '../../machines/lport.machine.js';
@@ -17,13 +18,23 @@ import { port } from '../scenarios/harness.js';
 
 type StatesConfig = Record<string, { on?: Record<string, unknown> }>;
 
+/** The production machine with its states' config edited, compiled as production compiles. */
+function variantOf(edit: (states: StatesConfig) => StatesConfig): PortMachine {
+  const config = lportMachine.config as unknown as { states: StatesConfig };
+  // The edited config is untyped; XState's inference over `never` needs the explicit widening.
+  const variant = lportSetup.createMachine({
+    ...(lportMachine.config as object),
+    states: edit(config.states),
+  } as never) as unknown as AnyStateMachine;
+  return portMachineOf(compileMachine(variant));
+}
+
 /** The production machine without `unbound --LogicalPortUpdated-->`: nothing else changes. */
 function withoutUnboundUpdate(): PortMachine {
-  const config = lportMachine.config as unknown as { states: StatesConfig };
-  const { LogicalPortUpdated: _removed, ...on } = config.states.unbound?.on ?? {};
-  const states = { ...config.states, unbound: { ...config.states.unbound, on } };
-  const variant = lportSetup.createMachine({ ...(lportMachine.config as object), states } as never);
-  return portMachineOf(compileMachine(variant));
+  return variantOf((states) => {
+    const { LogicalPortUpdated: _removed, ...on } = states.unbound?.on ?? {};
+    return { ...states, unbound: { ...states.unbound, on } };
+  });
 }
 
 const created = port('p1', 's1');
@@ -109,16 +120,17 @@ describe('a variant machine with one transition removed', () => {
 
 describe('a variant machine whose target contradicts the facts', () => {
   it('fails loudly on the first such step instead of folding wrongly', () => {
-    const config = lportMachine.config as unknown as { states: StatesConfig };
     // DistributedCreated now leaves the view unbound, while its facts say distributed.
-    const on = { ...config.states.unbound?.on };
-    on.DistributedCreated = { guard: 'accepts', actions: 'applyFacts' };
-    const states = { ...config.states, unbound: { ...config.states.unbound, on } };
-    const variant = portMachineOf(
-      compileMachine(
-        lportSetup.createMachine({ ...(lportMachine.config as object), states } as never),
-      ),
-    );
+    const variant = variantOf((states) => ({
+      ...states,
+      unbound: {
+        ...states.unbound,
+        on: {
+          ...states.unbound?.on,
+          DistributedCreated: { guard: 'accepts', actions: 'applyFacts' },
+        },
+      },
+    }));
     const live = variant.apply(initialFacts(), {
       type: 'LogicalPortCreated',
       requestedChassis: null,
