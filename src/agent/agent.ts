@@ -11,11 +11,19 @@
  */
 import type { Logger } from 'pino';
 import type { Chassis } from '../events/model.js';
+import { Backoff, type BackoffPolicy, withBounds } from '../lib/retry.js';
 import { OvsdbClient } from '../ovs/ovsdb/client.js';
 import type { Replica } from '../ovs/ovsdb/replica.js';
 import { type BridgeLayout, setupBridges } from './bridge-setup.js';
 import { InterfaceObserver, OBSERVED_COLUMNS, type ObservedTables } from './interface-observer.js';
 import { ReportError, type ReportSink, StaleReportError } from './sinks.js';
+
+/** Waits before a failed report is diffed and sent again; `retry` in the options sets its bounds. */
+export const AGENT_REPORT_BACKOFF: BackoffPolicy = {
+  initialMs: 200,
+  maxMs: 10_000,
+  jitter: 'equal',
+};
 
 export interface ChassisAgentOptions {
   readonly chassis: Chassis;
@@ -47,7 +55,7 @@ export class ChassisAgent {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private dirty = false;
-  private failures = 0;
+  private readonly reportBackoff: Backoff;
   private started = false;
   private stopped = false;
 
@@ -56,6 +64,7 @@ export class ChassisAgent {
 
   constructor(private readonly options: ChassisAgentOptions) {
     this.logger = options.logger.child({ component: 'agent', chassis: options.chassis.id });
+    this.reportBackoff = new Backoff(withBounds(AGENT_REPORT_BACKOFF, options.retry));
     this.ownsClient = typeof options.ovsdb === 'string';
     this.client =
       typeof options.ovsdb === 'string'
@@ -210,7 +219,7 @@ export class ChassisAgent {
         await this.options.sink.report(events);
         observer.acknowledge(events);
         this.stats.reported += events.length;
-        this.failures = 0;
+        this.reportBackoff.reset();
         this.logger.debug(
           { events: events.map((e) => `${e.type} ${(e.data as { name: string }).name}`) },
           'reported interfaces',
@@ -226,7 +235,7 @@ export class ChassisAgent {
             this.logger.error({ err: readError }, 're-reading reported interfaces failed');
           }
         }
-        const delay = this.backoff();
+        const delay = this.reportBackoff.next();
         this.logger.error({ err: error, retryInMs: delay }, 'reporting interfaces failed');
         this.dirty = false;
         // Retry after the back-off (unless stopped meanwhile).
@@ -234,12 +243,5 @@ export class ChassisAgent {
         return;
       }
     } while (this.dirty && !this.stopped);
-  }
-
-  private backoff(): number {
-    const initial = this.options.retry?.initialMs ?? 200;
-    const cap = this.options.retry?.maxMs ?? 10_000;
-    const delay = Math.min(cap, initial * 2 ** Math.min(this.failures++, 20));
-    return Math.round(delay * (0.8 + Math.random() * 0.4));
   }
 }

@@ -22,6 +22,7 @@
  */
 import type { Chassis } from '../events/model.js';
 import type { TunnelType } from '../events/primitives.js';
+import { type RetryPolicy, retry, sleep } from '../lib/retry.js';
 import type { OvsdbClient, OvsdbLogger } from '../ovs/ovsdb/client.js';
 import { type NamedUuid, namedUuid, type RowInput, valueEquals } from '../ovs/ovsdb/codec.js';
 import { eq, type Operation, op, TransactionError } from '../ovs/ovsdb/transact.js';
@@ -401,7 +402,16 @@ function layout(state: State, desired: readonly DesiredBridge[]): BridgeLayout {
   return { integrationBridge: integration.name, tunnels, patches };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Re-plans after a guard failed (someone changed the bridges between our read and our write):
+ * a few tries, briefly apart, jittered so two agents setting up one switch part ways.
+ */
+export const BRIDGE_SETUP_RACE_RETRY: RetryPolicy = {
+  attempts: 5,
+  initialMs: 10,
+  maxMs: 200,
+  retryable: (error) => error instanceof TransactionError && error.error === 'timed out',
+};
 
 /** Ensures the bridges and ports above; safe to run any number of times. */
 export async function setupBridges(
@@ -412,22 +422,23 @@ export async function setupBridges(
   const logger = options.logger;
   let changed = false;
   let state = await readState(client);
-  for (let attempt = 1; ; attempt++) {
-    const operations = plan(state, desired);
-    if (operations.length === 0) break;
-    try {
-      await client.transact(operations);
-      changed = true;
-      logger?.info({ operations: operations.length }, 'bridge setup applied');
-      state = await readState(client);
-    } catch (error) {
-      // A guard failed: someone changed the bridges between our read and our write.
-      if (!(error instanceof TransactionError) || error.error !== 'timed out' || attempt >= 5)
-        throw error;
-      logger?.debug({ attempt }, 'bridge setup raced a concurrent change; re-planning');
-      state = await readState(client);
-    }
-  }
+  await retry(
+    async (attempt) => {
+      if (attempt > 0) state = await readState(client);
+      for (let operations = plan(state, desired); operations.length > 0; ) {
+        await client.transact(operations);
+        changed = true;
+        logger?.info({ operations: operations.length }, 'bridge setup applied');
+        state = await readState(client);
+        operations = plan(state, desired);
+      }
+    },
+    {
+      ...BRIDGE_SETUP_RACE_RETRY,
+      onRetry: (_error, attempt) =>
+        logger?.debug({ attempt }, 'bridge setup raced a concurrent change; re-planning'),
+    },
+  );
   const timeoutMs = options.vswitchdTimeoutMs ?? 10_000;
   if (timeoutMs > 0) {
     const target = state.root.next_cfg;
