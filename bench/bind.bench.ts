@@ -26,9 +26,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { InMemoryCheckpoints } from '../src/apps/checkpoints.js';
+import { PortLocalityFold } from '../src/apps/port-locality.js';
 import { AppRunner } from '../src/apps/runner.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { Topology } from '../src/domain/topology.js';
 import { chassisStream, commandCause, envelope } from '../src/events/index.js';
 import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
 import type { EventStore, NewEvent } from '../src/store/event-store.js';
@@ -182,19 +184,10 @@ export async function measureBind(
     });
     const checkpoints = new InMemoryCheckpoints();
     await checkpoints.save('apps', head);
-    let created: AppRunner | undefined;
-    const runnerOf = () => {
-      if (!created) throw new Error('the app runner is not created yet');
-      return created;
-    };
-    flows = new OvsRemoteFlows({
-      topology: () => runnerOf().topology,
-      position: () => runnerOf().headPosition,
-      logger,
-    });
-    created = new AppRunner({ store, remoteFlows: flows, checkpoints, logger });
-    runner = created;
-    const appRunner = created;
+    const topology = new Topology(new PortLocalityFold());
+    flows = new OvsRemoteFlows({ topology, logger });
+    const appRunner = new AppRunner({ store, topology, remoteFlows: flows, checkpoints, logger });
+    runner = appRunner;
     const foldMs = await timeIt(() => appRunner.catchUp());
     progress(`apps folded ${head} events in ${(foldMs / 1000).toFixed(1)} s`);
     const syncMs = await timeIt(async () => {

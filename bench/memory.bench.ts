@@ -15,8 +15,8 @@
  */
 import { pino } from 'pino';
 import { InMemoryCheckpoints } from '../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows } from '../src/apps/remote-flows.js';
 import { AppRunner } from '../src/apps/runner.js';
+import { InMemoryRemoteFlows } from '../src/domain/remote-flows.js';
 import { keysOf, ProjectionBatch, route } from '../src/projections/batch.js';
 import type { PortState } from '../src/projections/ports.js';
 import { DEFAULT_CACHE_SIZE } from '../src/projections/projector.js';

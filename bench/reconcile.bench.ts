@@ -14,7 +14,8 @@
  * on every switch, so it programs all N (¼ local, ¾ remote).
  */
 import { pino } from 'pino';
-import { Topology } from '../src/apps/topology.js';
+import { PortLocalityFold } from '../src/apps/port-locality.js';
+import { Topology } from '../src/domain/topology.js';
 import type { DomainEvent } from '../src/events/index.js';
 import { ChassisDesired } from '../src/ovs/chassis-desired.js';
 import { chassisViewOf } from '../src/ovs/chassis-view.js';
@@ -62,7 +63,7 @@ function portEvents(i: number, switches: number, owner: string, ofport: number):
 }
 
 function buildTopology(ports: number, switches: number): Topology {
-  const topology = new Topology();
+  const topology = new Topology(new PortLocalityFold());
   let revision = 0n;
   const apply = (event: DomainEvent) => topology.apply(event, revision++);
   for (const [n, id] of chassisIds.entries())
@@ -190,7 +191,7 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
 
     // One port appears on chassis B: time until A's bridge has its flows.
     progress(`${samples} single-port changes`);
-    const flows = new OvsRemoteFlows({ topology: () => topology, logger });
+    const flows = new OvsRemoteFlows({ topology, logger });
     await flows.addChassis({
       chassis: 'A',
       env,

@@ -1,18 +1,27 @@
 /**
  * The composition root: one locus process on one database — the event store, the read-model
- * projector, the locality apps and the HTTP API — started in dependency order and stopped in
+ * projector, the command handler, the locality apps, the hosted chassis agents and the HTTP
+ * API — built here, each given what it uses, started in dependency order and stopped in
  * reverse. main.ts runs it; tests and the CLI use it too.
+ *
+ * The data flows one way: the app runner folds the log into the topology, and the agents' flow
+ * computation reads that same topology (handed to both here); the agents report interfaces
+ * through the command handler the HTTP API runs too.
  */
 
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import { AgentHost, type AgentHostOptions } from './agent/host.js';
+import { AgentHost, type AgentHostConfig } from './agent/host.js';
 import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
+import { PortLocalityFold } from './apps/port-locality.js';
 import { AppRunner } from './apps/runner.js';
+import { CommandHandler } from './commands/handler.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { Topology } from './domain/topology.js';
 import type { HttpConfig } from './http/config.js';
+import { createMetrics } from './http/metrics.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
 import { registerProjectorMetrics } from './projections/metrics.js';
 import { Projector } from './projections/projector.js';
@@ -24,6 +33,7 @@ import { SqlEventStore } from './store/sql/sql-event-store.js';
 
 export interface Locus {
   readonly store: EventStore;
+  readonly commands: CommandHandler;
   readonly agents: AgentHost;
   readonly projector: Projector;
   readonly readModel: SqlReadModel;
@@ -39,7 +49,7 @@ export interface StartOptions {
   readonly http: HttpConfig;
   readonly logger: Logger;
   /** The chassis agents this process hosts; default none (acks recorded in memory). */
-  readonly agents?: Omit<AgentHostOptions, 'logger'>;
+  readonly agents?: AgentHostConfig;
 }
 
 async function openMigrated(url: string, logger: Logger): Promise<DatabaseHandle> {
@@ -99,13 +109,20 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       statements: readDatabase,
     });
 
+    const metrics = createMetrics();
+    const commands = new CommandHandler(store, { observer: metrics.commandObserver });
+    const topology = new Topology(new PortLocalityFold());
     const agents = new AgentHost({
       ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),
       logger: logger.child({ component: 'agents' }),
+      topology,
+      commands,
+      store,
     });
     stops.push(() => agents.stop());
     const runner = new AppRunner({
       store,
+      topology,
       remoteFlows: agents.remoteFlows,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
@@ -114,15 +131,22 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     await runner.start();
     stops.push(() => runner.stop());
 
-    const server = await buildServer({ store, readModel, config: options.http, logger });
+    const server = await buildServer({
+      store,
+      readModel,
+      commands,
+      metrics,
+      config: options.http,
+      logger,
+    });
     registerProcessMetrics(server, projector, runner);
-    await agents.start({ store, commands: server.locus.commands, runner });
+    await agents.start();
     await server.listen({ host: config.httpHost, port: config.httpPort });
     stops.push(() => closeServer(server));
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const url = `http://${config.httpHost}:${port}`;
-    return { store, agents, projector, readModel, runner, server, url, stop };
+    return { store, commands, agents, projector, readModel, runner, server, url, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   );
   if (process.argv.includes('--demo'))
     await loadDemo({
-      commands: locus.server.locus.commands,
+      commands: locus.commands,
       readModel: locus.readModel,
       hosted: locus.agents.hosted,
       logger: logger.child({ component: 'demo' }),

@@ -16,7 +16,7 @@ import { OvsdbClient } from '../ovs/ovsdb/client.js';
 import type { Replica } from '../ovs/ovsdb/replica.js';
 import { type BridgeLayout, setupBridges } from './bridge-setup.js';
 import { InterfaceObserver, OBSERVED_COLUMNS, type ObservedTables } from './interface-observer.js';
-import { ReportError, type ReportSink, StaleReportError } from './sinks.js';
+import { ReportError, type ReportSink } from './sinks.js';
 
 /** Waits before a failed report is diffed and sent again; `retry` in the options sets its bounds. */
 export const AGENT_REPORT_BACKOFF: BackoffPolicy = {
@@ -227,14 +227,6 @@ export class ChassisAgent {
       } catch (error) {
         this.stats.failedReports++;
         if (error instanceof ReportError) observer.acknowledge(events.slice(0, error.recorded));
-        if (error instanceof StaleReportError) {
-          this.logger.warn({ err: error }, 'the log changed under the agent; re-reading it');
-          try {
-            observer.reset((await this.options.sink.reported()) ?? []);
-          } catch (readError) {
-            this.logger.error({ err: readError }, 're-reading reported interfaces failed');
-          }
-        }
         const delay = this.reportBackoff.next();
         this.logger.error({ err: error, retryInMs: delay }, 'reporting interfaces failed');
         this.dirty = false;

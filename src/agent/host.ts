@@ -1,8 +1,12 @@
 /**
  * Hosts the chassis agents of this machine, in process: for each configured chassis, a private
  * Open vSwitch (ops/ovs/sandbox.sh, dummy datapath), its agent (OVSDB observation → OvsPort
- * events) and its flow reconciler (plugged into the apps' RemoteFlows, so acks wait for real
- * flows). Without Open vSwitch it says so once and runs dry: flows are recorded in memory.
+ * events, reported through the command handler) and its flow reconciler (plugged into the apps'
+ * RemoteFlows, so acks wait for real flows, computed from the topology the apps fold). Without
+ * Open vSwitch it says so once and runs dry: flows are recorded in memory.
+ *
+ * The composition root gives it everything at construction: the topology it shares with the
+ * app runner, the command handler and the store.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,9 +14,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { InMemoryRemoteFlows, type RemoteFlows } from '../apps/remote-flows.js';
-import type { AppRunner } from '../apps/runner.js';
 import { type CommandHandler, CommandRejectedError } from '../commands/handler.js';
+import { InMemoryRemoteFlows, type RemoteFlows } from '../domain/remote-flows.js';
+import type { Topology } from '../domain/topology.js';
 import type { Chassis } from '../events/index.js';
 import { packagePath } from '../lib/package-root.js';
 import type { ChassisPorts } from '../ovs/chassis-view.js';
@@ -20,7 +24,7 @@ import { OvsRemoteFlows } from '../ovs/reconciler/ovs-remote-flows.js';
 import type { EventStore } from '../store/event-store.js';
 import { ChassisAgent } from './agent.js';
 import type { BridgeLayout } from './bridge-setup.js';
-import { EventStoreSink } from './sinks.js';
+import { CommandSink } from './sinks.js';
 
 const run = promisify(execFile);
 const sandboxScript = packagePath('ops', 'ovs', 'sandbox.sh');
@@ -38,12 +42,22 @@ export interface HostedChassis {
   readonly agent?: ChassisAgent;
 }
 
-export interface AgentHostOptions {
+/** Which chassis this process hosts, and how. */
+export interface AgentHostConfig {
   readonly mode: AgentMode;
   readonly chassis: readonly Chassis[];
   /** Where each chassis' OVS run dir goes (`<dir>/<chassis>`); keep it short. */
   readonly ovsDir: string;
+}
+
+export interface AgentHostOptions extends AgentHostConfig {
   readonly logger: Logger;
+  /** The topology the app runner folds; the flow reconcilers compute from it. */
+  readonly topology: Topology;
+  /** Registers the chassis, and takes the agents' interface reports. */
+  readonly commands: CommandHandler;
+  /** Read by the agents for what the log holds of their interfaces. */
+  readonly store: EventStore;
 }
 
 const portsOf = (layout: BridgeLayout | undefined): ChassisPorts => {
@@ -61,14 +75,12 @@ export class AgentHost {
   readonly remoteFlows: RemoteFlows;
   private readonly ovsFlows: OvsRemoteFlows | undefined;
   private readonly startedSandboxes: string[] = [];
-  private runner: AppRunner | undefined;
 
   constructor(private readonly options: AgentHostOptions) {
     const dryRun = new InMemoryRemoteFlows();
     if (options.mode === 'ovs') {
       this.ovsFlows = new OvsRemoteFlows({
-        topology: () => this.requireRunner().topology,
-        position: () => this.requireRunner().headPosition,
+        topology: options.topology,
         logger: options.logger.child({ component: 'flows' }),
         fallback: dryRun,
       });
@@ -78,16 +90,10 @@ export class AgentHost {
     }
   }
 
-  private requireRunner(): AppRunner {
-    if (!this.runner) throw new Error('agent host used before the app runner was attached');
-    return this.runner;
-  }
-
-  /** Registers the chassis and starts their agents; the runner feeds the flow reconcilers. */
-  async start(deps: { store: EventStore; commands: CommandHandler; runner: AppRunner }) {
-    this.runner = deps.runner;
-    const { logger } = this.options;
-    for (const chassis of this.options.chassis) await register(deps.commands, chassis);
+  /** Registers the chassis and starts their agents and flow reconcilers. */
+  async start(): Promise<void> {
+    const { logger, commands, store } = this.options;
+    for (const chassis of this.options.chassis) await register(commands, chassis);
     if (this.options.mode !== 'ovs') {
       if (this.options.mode === 'dry-run')
         logger.warn(
@@ -105,7 +111,7 @@ export class AgentHost {
       const agent = new ChassisAgent({
         chassis,
         ovsdb: `unix:${ovsRunDir}/db.sock`,
-        sink: new EventStoreSink({ store: deps.store, chassis: chassis.id, logger }),
+        sink: new CommandSink({ commands, store, chassis: chassis.id }),
         logger,
         datapathType: 'dummy',
       });
@@ -167,11 +173,11 @@ async function startOrAdoptSandbox(dir: string, logger: Logger): Promise<void> {
 async function register(commands: CommandHandler, chassis: Chassis): Promise<void> {
   const issuer = { app: 'api', actor: 'agent-host' };
   try {
-    await commands.createChassis(chassis, issuer);
+    await commands.execute('createChassis', chassis, issuer);
   } catch (error) {
     if (!(error instanceof CommandRejectedError) || error.rejection.kind !== 'already-exists')
       throw error;
     const { id, ...changes } = chassis;
-    await commands.updateChassis(id, changes, issuer);
+    await commands.execute('updateChassis', { id, changes }, issuer);
   }
 }

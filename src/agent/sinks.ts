@@ -1,23 +1,29 @@
 /**
- * Where the agent reports what it observes. Two sinks:
+ * Where the agent reports what it observes. Both sinks take the one write path for interface
+ * reports, the command handler's `reportOvsPort` (an upsert) and `removeOvsPort`:
  *
- * - `EventStoreSink` — in-process (embedded default): appends to the chassis stream with the
- *   revision it last saw as the expected revision. A conflict caused by other events (the
- *   API updating the chassis) is retried at the new revision; a conflict caused by OvsPort
- *   events someone else wrote (a second agent for the chassis) throws StaleReportError, and
- *   the agent re-reads and re-decides.
- * - `HttpSink` — the agent as its own process: `POST /v1/chassis/:id/ovsports` (an upsert) and
+ * - `CommandSink` — in-process (embedded default): calls the handler directly, which decides
+ *   against the chassis stream, validates, envelopes and appends (re-deciding when the stream
+ *   moved on), as it does for the HTTP API.
+ * - `HttpSink` — the agent as its own process: `POST /v1/chassis/:id/ovsports` and
  *   `DELETE /v1/chassis/:id/ovsports/:name` with the chassis' bearer token, retrying network
- *   errors, 429 and 5xx with capped exponential back-off.
+ *   errors, 429 and 5xx with jittered exponential back-off.
+ *
+ * Either way an interface already gone counts as removed, so a report is level-triggered.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type DomainEvent, InvalidEventError, problemsOf } from '../events/catalogue.js';
-import { commandCause, envelope } from '../events/metadata.js';
+import {
+  type CommandHandler,
+  type CommandIssuer,
+  CommandRejectedError,
+} from '../commands/handler.js';
+import type { DomainEvent } from '../events/catalogue.js';
 import type { OvsPort } from '../events/model.js';
 import { chassisStream } from '../events/streams.js';
-import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import type { EventStore, NewEvent } from '../store/event-store.js';
+import { retry } from '../lib/retry.js';
+import { StreamNotFoundError } from '../store/errors.js';
+import type { EventStore } from '../store/event-store.js';
 import { foldOvsPorts } from './interface-observer.js';
 
 export interface ReportSink {
@@ -28,8 +34,7 @@ export interface ReportSink {
   reported(): Promise<OvsPort[] | undefined>;
   /**
    * Records the events (all about this chassis), in order. Throws ReportError when not all
-   * were recorded (its `recorded` says how many leading ones were), StaleReportError when the
-   * log changed under the agent (re-read with reported()).
+   * were recorded (its `recorded` says how many leading ones were).
    */
   report(events: readonly DomainEvent[]): Promise<void>;
 }
@@ -46,96 +51,73 @@ export class ReportError extends Error {
   }
 }
 
-/** The log's view of this chassis' OvsPorts changed by someone else: re-read and re-decide. */
-export class StaleReportError extends Error {
-  override name = 'StaleReportError';
+/** What an agent's event asks for: an interface observed (upsert), or one gone. */
+type InterfaceChange =
+  | { readonly kind: 'observed'; readonly ovsPort: OvsPort }
+  | { readonly kind: 'gone'; readonly name: string };
+
+/** The change an agent for `chassis` reports with `event`; anything else is a defect. */
+function interfaceChange(event: DomainEvent, chassis: string): InterfaceChange {
+  if (event.type.startsWith('OvsPort') && (event.data as { chassis?: string }).chassis === chassis)
+    switch (event.type) {
+      case 'OvsPortCreated':
+      case 'OvsPortUpdated':
+        return { kind: 'observed', ovsPort: event.data };
+      case 'OvsPortDeleted':
+        return { kind: 'gone', name: event.data.name };
+    }
+  throw new Error(`agent for ${chassis} cannot report ${event.type} ${JSON.stringify(event.data)}`);
 }
 
-const ovsPortEvent = (type: string): boolean => type.startsWith('OvsPort');
-
-function validate(events: readonly DomainEvent[], chassis: string): void {
-  for (const event of events) {
-    const problems = problemsOf(event.type, event.data);
-    if (problems.length > 0) throw new InvalidEventError(event.type, problems);
-    if (!ovsPortEvent(event.type) || (event.data as { chassis?: string }).chassis !== chassis)
-      throw new Error(
-        `agent for ${chassis} cannot report ${event.type} ${JSON.stringify(event.data)}`,
-      );
-  }
-}
-
-export interface EventStoreSinkOptions {
+export interface CommandSinkOptions {
+  /** Runs `reportOvsPort` and `removeOvsPort`, the commands the HTTP API's agent routes run. */
+  readonly commands: Pick<CommandHandler, 'execute'>;
+  /** Read (never written) for what the log holds of the chassis' interfaces. */
   readonly store: EventStore;
   readonly chassis: string;
-  readonly logger?: Logger;
-  /** Conflicts retried before giving up. Default 10. */
-  readonly maxConflicts?: number;
 }
 
-export class EventStoreSink implements ReportSink {
-  readonly stream: string;
-  readonly app: string;
-  /** Revision of the stream as we last saw it: undefined = no stream, null = not read yet. */
-  private revision: bigint | undefined | null = null;
+export class CommandSink implements ReportSink {
+  private readonly stream: string;
+  private readonly app: string;
 
-  constructor(private readonly options: EventStoreSinkOptions) {
+  constructor(private readonly options: CommandSinkOptions) {
     this.stream = chassisStream(options.chassis);
     this.app = `agent:${options.chassis}`;
   }
 
   async reported(): Promise<OvsPort[]> {
-    const events = await this.read();
-    this.revision = events.at(-1)?.revision;
-    return foldOvsPorts(events);
-  }
-
-  async report(events: readonly DomainEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    validate(events, this.options.chassis);
-    const cause = commandCause();
-    // Built once: a retry appends the same ids, so it can never duplicate.
-    const batch: NewEvent[] = events.map((event) => envelope(event, { app: this.app, cause }));
-    if (this.revision === null) await this.reported();
-    const maxConflicts = this.options.maxConflicts ?? 10;
-    for (let conflicts = 0; ; conflicts++) {
-      const seen = this.revision as bigint | undefined;
-      try {
-        const result = await this.options.store.appendToStream(this.stream, batch, {
-          expectedRevision: seen ?? 'no_stream',
-        });
-        this.revision = result.nextExpectedRevision;
-        return;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError) || conflicts >= maxConflicts)
-          throw new ReportError(`append to ${this.stream} failed`, 0, { cause: error });
-        const since = await this.read(seen === undefined ? 0n : seen + 1n);
-        this.revision = since.at(-1)?.revision ?? seen;
-        const foreign = since.filter((e) => ovsPortEvent(e.type));
-        if (foreign.length > 0) {
-          this.revision = null;
-          throw new StaleReportError(
-            `${foreign.length} OvsPort event(s) appended to ${this.stream} by someone else`,
-          );
-        }
-        this.options.logger?.debug(
-          { stream: this.stream, revision: String(this.revision) },
-          'chassis stream moved on; retrying the report',
-        );
-      }
-    }
-  }
-
-  private async read(fromRevision?: bigint) {
     try {
-      return await this.options.store.readStream(
-        this.stream,
-        fromRevision === undefined ? {} : { fromRevision },
-      );
+      return foldOvsPorts(await this.options.store.readStream(this.stream));
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
       throw error;
     }
   }
+
+  async report(events: readonly DomainEvent[]): Promise<void> {
+    const { commands, chassis } = this.options;
+    const changes = events.map((event) => interfaceChange(event, chassis));
+    // One command id per report: its events correlate, as one HTTP request's do.
+    const issuer: CommandIssuer = { app: this.app, actor: this.app, commandId: randomUUID() };
+    for (const [index, change] of changes.entries()) {
+      try {
+        if (change.kind === 'observed')
+          await commands.execute('reportOvsPort', change.ovsPort, issuer);
+        else
+          await commands
+            .execute('removeOvsPort', { chassis, name: change.name }, issuer)
+            .catch(alreadyGone);
+      } catch (error) {
+        throw new ReportError(`reporting ${events[index]?.type} failed`, index, { cause: error });
+      }
+    }
+  }
+}
+
+/** Removing an interface the log no longer holds has the outcome the agent wants. */
+function alreadyGone(error: unknown): void {
+  if (!(error instanceof CommandRejectedError && error.rejection.kind === 'not-found')) throw error;
 }
 
 export interface HttpSinkOptions {
@@ -165,8 +147,6 @@ export class ReportRejectedError extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class HttpSink implements ReportSink {
   private readonly base: string;
 
@@ -186,71 +166,59 @@ export class HttpSink implements ReportSink {
   }
 
   async report(events: readonly DomainEvent[]): Promise<void> {
-    validate(events, this.options.chassis);
-    for (const [index, event] of events.entries()) {
+    const changes = events.map((event) => interfaceChange(event, this.options.chassis));
+    for (const [index, change] of changes.entries()) {
       try {
-        if (event.type === 'OvsPortDeleted') {
+        if (change.kind === 'gone') {
           // 404: already gone — the desired outcome.
-          await this.send(
-            'DELETE',
-            `${this.base}/${encodeURIComponent(event.data.name)}`,
-            undefined,
-            randomUUID(),
-            [404],
-          );
-        } else if (event.type === 'OvsPortCreated' || event.type === 'OvsPortUpdated') {
-          const { name, ofport, ifaceId, type } = event.data;
+          const url = `${this.base}/${encodeURIComponent(change.name)}`;
+          await this.send('DELETE', url, undefined, randomUUID(), [404]);
+        } else {
+          const { name, ofport, ifaceId, type } = change.ovsPort;
           await this.send('POST', this.base, { name, ofport, ifaceId, type }, randomUUID());
         }
       } catch (error) {
-        throw new ReportError(`reporting ${event.type} failed`, index, { cause: error });
+        throw new ReportError(`reporting ${events[index]?.type} failed`, index, { cause: error });
       }
     }
   }
 
-  private async send(
+  private send(
     method: string,
     url: string,
     body: unknown,
     idempotencyKey: string,
     accepted: readonly number[] = [],
   ): Promise<Response> {
-    const attempts = this.options.attempts ?? 8;
-    const initial = this.options.backoff?.initialMs ?? 200;
-    const cap = this.options.backoff?.maxMs ?? 10_000;
     const doFetch = this.options.fetch ?? fetch;
-    for (let attempt = 1; ; attempt++) {
-      let retryable: unknown;
-      try {
-        const response = await doFetch(url, {
-          method,
-          headers: {
-            authorization: `Bearer ${this.options.token}`,
-            accept: 'application/json',
-            'idempotency-key': idempotencyKey,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-        });
-        if (response.ok || accepted.includes(response.status)) return response;
-        const problem = await response.json().catch(() => undefined);
-        if (response.status !== 429 && response.status < 500)
-          throw new ReportRejectedError(response.status, problem);
-        retryable = new Error(`HTTP ${response.status}: ${JSON.stringify(problem)}`);
-      } catch (error) {
-        if (error instanceof ReportRejectedError) throw error;
-        retryable = error;
-      }
-      if (attempt >= attempts) throw retryable;
-      const delay = Math.round(
-        Math.min(cap, initial * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4),
-      );
-      this.options.logger?.warn(
-        { method, url, attempt, retryInMs: delay, err: retryable },
-        'report failed; retrying',
-      );
-      await sleep(delay);
-    }
+    const attempt = async (): Promise<Response> => {
+      const response = await doFetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          accept: 'application/json',
+          'idempotency-key': idempotencyKey,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+      if (response.ok || accepted.includes(response.status)) return response;
+      const problem = await response.json().catch(() => undefined);
+      if (response.status !== 429 && response.status < 500)
+        throw new ReportRejectedError(response.status, problem);
+      throw new Error(`HTTP ${response.status}: ${JSON.stringify(problem)}`);
+    };
+    return retry(attempt, {
+      attempts: this.options.attempts ?? 8,
+      initialMs: this.options.backoff?.initialMs ?? 200,
+      maxMs: this.options.backoff?.maxMs ?? 10_000,
+      retryable: (error) => !(error instanceof ReportRejectedError),
+      onRetry: (error, attempt, delay) =>
+        this.options.logger?.warn(
+          { method, url, attempt, retryInMs: delay, err: error },
+          'report failed; retrying',
+        ),
+    });
   }
 }

@@ -7,9 +7,9 @@
  * Because decisions are differences against the log's facts, re-running them after a crash or
  * a lost race emits nothing twice.
  */
+import type { PortLocality } from '../domain/locality.js';
+import type { Topology } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
-import type { PortLocality } from './port-locality.js';
-import type { Topology } from './topology.js';
 
 export type AppName = 'classification' | 'dnat' | 'trunk' | 'l3' | 'dhcp' | 'tunnel' | 'provider';
 
@@ -17,11 +17,6 @@ export interface LocalityApp {
   readonly name: AppName;
   affected(topology: Topology, event: DomainEvent): Iterable<string>;
   reconcile(topology: Topology, portId: string, port: PortLocality): DomainEvent[];
-}
-
-/** A port the topology knows, that exists and is not deleted. */
-export function isLive(topology: Topology, port: PortLocality, portId: string): boolean {
-  return port.exists && !port.deleted && topology.ports.has(portId);
 }
 
 /** LocalDeleted for claims no longer wanted, then LocalCreated for new ones, in desired order. */
@@ -54,23 +49,4 @@ export function reasonChanges(
     if (!actual.includes(reason))
       events.push({ type: 'DistributedCreated', data: { portId, reason } });
   return events;
-}
-
-/** The lport a locality or lport model event is about, if any. */
-export function portOf(event: DomainEvent): string | undefined {
-  switch (event.type) {
-    case 'LocalCreated':
-    case 'LocalDeleted':
-    case 'RemoteCreated':
-    case 'RemoteDeleted':
-    case 'DistributedCreated':
-    case 'DistributedDeleted':
-      return event.data.portId;
-    case 'LogicalPortCreated':
-    case 'LogicalPortUpdated':
-    case 'LogicalPortDeleted':
-      return event.data.id;
-    default:
-      return undefined;
-  }
 }

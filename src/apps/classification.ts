@@ -4,9 +4,9 @@
  * topology and acted on when the port is created. Ports owned by other apps (floating ports,
  * trunk sub-ports) and distributed device owners are left alone.
  */
+import { isLive, type Topology } from '../domain/topology.js';
 import type { LocalityApp } from './app.js';
-import { claimChanges, isLive } from './app.js';
-import type { Topology } from './topology.js';
+import { claimChanges } from './app.js';
 
 /** Device owners whose claims other apps decide (l3, dhcp, dnat, trunk). */
 const ownedElsewhere = new Set([

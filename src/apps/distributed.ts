@@ -5,10 +5,9 @@
  *  - dhcp: a switch's DHCP port is distributed while the switch has at least one
  *    DHCP-enabled subnet (reason `dhcp:<switch>`).
  */
+import { isLive, routerPorts, type Topology } from '../domain/topology.js';
 import type { LocalityApp } from './app.js';
-import { isLive, reasonChanges } from './app.js';
-import type { Topology } from './topology.js';
-import { routerPorts } from './topology.js';
+import { reasonChanges } from './app.js';
 
 const l3Reason = /^router-(interface|gateway):/;
 

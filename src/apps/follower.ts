@@ -4,10 +4,11 @@
  *  - dnat: the floating port of a FIP follows the associated fixed port;
  *  - trunk: a sub-port follows its parent trunk port.
  */
+
+import { isLive, type Topology } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
 import type { AppName, LocalityApp } from './app.js';
-import { claimChanges, isLive } from './app.js';
-import type { Topology } from './topology.js';
+import { claimChanges } from './app.js';
 
 interface Relation {
   readonly name: AppName;

@@ -4,30 +4,14 @@
  * the acknowledgement when they are removed (RemoteDeleted). tunnel serves geneve/vxlan switches,
  * provider vlan/flat ones.
  *
- * Selective topology: C wants remote flows only for ports on switches where C has at least one
- * local port, so remote state grows with interest, not with chassis × ports.
+ * Which acknowledgements C should hold is the domain's selective topology
+ * (src/domain/remote-acks.ts), which the chassis' flow computation follows too.
  */
 import { ackOf } from '../../machines/lport.rules.js';
+import { wantedAck } from '../domain/remote-acks.js';
+import { isLive, type Topology } from '../domain/topology.js';
 import type { DomainEvent, NetworkType } from '../events/index.js';
 import type { LocalityApp } from './app.js';
-import { isLive } from './app.js';
-import type { PortLocality } from './port-locality.js';
-import type { Topology } from './topology.js';
-
-/** The owner chassis `chassis` should have acknowledged for the port, or null for none. */
-export function wantedAck(
-  topology: Topology,
-  portId: string,
-  port: PortLocality,
-  chassis: string,
-): string | null {
-  const owner = port.owner;
-  if (owner === null || owner === chassis || port.reasons.length > 0) return null;
-  if (!topology.chassis.has(chassis) || !topology.chassis.has(owner)) return null;
-  const switchId = topology.ports.get(portId)?.switchId;
-  if (switchId === undefined || topology.localPortsOn(chassis, switchId).size === 0) return null;
-  return owner;
-}
 
 function remoteApp(name: 'tunnel' | 'provider', networkTypes: readonly NetworkType[]): LocalityApp {
   const serves = (topology: Topology, portId: string) => {

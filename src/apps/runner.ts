@@ -13,6 +13,9 @@
  */
 import type { Logger } from 'pino';
 import type { Ack } from '../../machines/lport.rules.js';
+import { portOf } from '../domain/locality.js';
+import type { RemoteFlows } from '../domain/remote-flows.js';
+import { Topology } from '../domain/topology.js';
 import {
   causedBy,
   type DomainEvent,
@@ -26,7 +29,7 @@ import {
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from '../store/event-store.js';
-import { type LocalityApp, portOf } from './app.js';
+import type { LocalityApp } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { classification } from './classification.js';
 import { dhcp, l3 } from './distributed.js';
@@ -36,8 +39,6 @@ import { owns, type Partition } from './partitions.js';
 import { PendingWork } from './pending-work.js';
 import { type PortLocality, PortLocalityFold, refusalOf } from './port-locality.js';
 import { provider, tunnel } from './remote.js';
-import type { RemoteFlows } from './remote-flows.js';
-import { Topology } from './topology.js';
 
 export const allApps: readonly LocalityApp[] = [
   classification,
@@ -64,6 +65,11 @@ const isLocalityEvent = (event: DomainEvent): boolean => localityTypes.has(event
 export interface AppRunnerOptions {
   readonly store: EventStore;
   readonly remoteFlows: RemoteFlows;
+  /**
+   * The topology to fold the log into; the composition root shares it with the chassis' flow
+   * computation (which reads it, never writes). Default: a new one.
+   */
+  readonly topology?: Topology;
   readonly checkpoints: CheckpointStore;
   readonly logger: Logger;
   readonly apps?: readonly LocalityApp[];
@@ -108,7 +114,7 @@ export interface AppRunnerMetrics {
 }
 
 export class AppRunner {
-  readonly topology = new Topology();
+  readonly topology: Topology;
   readonly metrics: AppRunnerMetrics = {
     processed: 0,
     appended: 0,
@@ -134,6 +140,7 @@ export class AppRunner {
   private stopping: AbortController | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
+    this.topology = options.topology ?? new Topology(new PortLocalityFold());
     this.apps = options.apps ?? allApps;
     this.partition = options.partition ?? { index: 0, count: 1 };
     this.name =

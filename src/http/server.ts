@@ -1,6 +1,7 @@
 /**
- * The HTTP API: `buildServer` wires the event store, the read model, the command handler,
- * authentication, limits, metrics, OpenAPI and the routes into one Fastify instance;
+ * The HTTP API: `buildServer` wires the event store, the read model, the command handler it is
+ * given (the composition root builds it), authentication, limits, metrics, OpenAPI and the
+ * routes into one Fastify instance;
  * `closeServer` / `closeOnSignals` shut it down gracefully.
  *
  * Nothing here holds state of its own beyond the open event streams: any number of instances
@@ -14,7 +15,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { CommandHandler } from '../commands/index.js';
+import type { CommandHandler } from '../commands/index.js';
 import type { ReadModel } from '../read-model/queries.js';
 import type { EventStore } from '../store/event-store.js';
 import { anonymousOperator, authenticate, TokenVerifier } from './auth.js';
@@ -39,9 +40,14 @@ import { typeboxValidatorCompiler } from './validation.js';
 export interface ServerDeps {
   readonly store: EventStore;
   readonly readModel: ReadModel;
+  /** Runs the command and agent routes' commands (in-process agents share it). */
+  readonly commands: CommandHandler;
   readonly config: HttpConfig | HttpConfigInput;
   readonly logger: Logger;
-  /** Share one registry with the projections and apps; default: a new one. */
+  /**
+   * Share one registry with the command handler (its observer: `metrics.commandObserver`), the
+   * projections and the apps; default: a new one.
+   */
   readonly metrics?: LocusMetrics;
 }
 
@@ -49,7 +55,6 @@ export interface ServerDeps {
 export interface LocusHttp {
   readonly config: HttpConfig;
   readonly metrics: LocusMetrics;
-  readonly commands: CommandHandler;
   readonly feed: EventFeed;
 }
 
@@ -96,7 +101,6 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   }
   const verifier = config.insecureNoAuth ? undefined : new TokenVerifier(config.tokens);
   const metrics = deps.metrics ?? createMetrics();
-  const commands = new CommandHandler(deps.store, { observer: metrics.commandObserver });
   const feed = new EventFeed(deps.store, config.sse, logger, (clients) =>
     metrics.sseClients.set(clients),
   );
@@ -120,7 +124,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
     frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.decorate('locus', { config, metrics, commands, feed } satisfies LocusHttp);
+  app.decorate('locus', { config, metrics, feed } satisfies LocusHttp);
   app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(typeboxValidatorCompiler);
   app.setErrorHandler(problemErrorHandler);
@@ -179,7 +183,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
     });
   }
 
-  const { store, readModel } = deps;
+  const { store, readModel, commands } = deps;
   await app.register(commandRoutes, { commands, config });
   await app.register(agentRoutes, { commands, config });
   await app.register(queryRoutes, { store, readModel, config });

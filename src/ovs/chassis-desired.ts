@@ -18,7 +18,7 @@
  * incremental plan) and the view entries not yet applied; `commit` records them as applied,
  * which is what `applied` (the context acks are checked against) shows.
  */
-import type { Topology } from '../apps/topology.js';
+import type { Topology } from '../domain/topology.js';
 import {
   type ChassisPorts,
   portEntryOf,

@@ -12,10 +12,9 @@
  * Ports are sorted by id and switches by id, so the view (and the flows made from it) is a
  * deterministic function of the topology.
  */
-import { isLive } from '../apps/app.js';
-import type { PortLocality } from '../apps/port-locality.js';
-import { wantedAck } from '../apps/remote.js';
-import type { Topology } from '../apps/topology.js';
+import type { PortLocality } from '../domain/locality.js';
+import { wantedAck } from '../domain/remote-acks.js';
+import { isLive, type Topology } from '../domain/topology.js';
 import type { Chassis, NetworkType, TunnelType } from '../events/index.js';
 
 /** The chassis' own OpenFlow ports that do not carry a logical port. */

@@ -19,8 +19,8 @@
  * their ports anyway.
  */
 
-import { portOf } from '../apps/app.js';
-import { routerPorts, type Topology, type TopologyListener } from '../apps/topology.js';
+import { portOf } from '../domain/locality.js';
+import { routerPorts, type Topology, type TopologyListener } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
 
 /** Where the names go. */

@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Topology } from '../apps/topology.js';
+import type { Topology } from '../domain/topology.js';
 import type { TunnelType } from '../events/index.js';
 import { type ChassisPorts, chassisViewOf, type Unreachable } from '../ovs/chassis-view.js';
 import { parseDump } from '../ovs/pipeline/flow.js';

@@ -14,8 +14,8 @@
  * transaction there would block the event store's reads).
  */
 import type { Kysely } from 'kysely';
-import type { Topology } from '../apps/topology.js';
 import { type Database, toBigInt } from '../db/schema.js';
+import type { Topology } from '../domain/topology.js';
 import type { ChassisRow } from '../projections/chassis.js';
 import type { HistoryRow } from '../projections/history.js';
 import type { PortRow, PortState, ViewRow } from '../projections/ports.js';

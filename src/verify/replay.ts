@@ -4,7 +4,8 @@
  * when flows are to be checked, the apps' Topology (what each chassis' flows are computed from).
  * Nothing is written anywhere.
  */
-import { Topology } from '../apps/topology.js';
+import { PortLocalityFold } from '../apps/port-locality.js';
+import { Topology } from '../domain/topology.js';
 import { decodeEvent } from '../events/index.js';
 import { ProjectionBatch, type Routed, route } from '../projections/batch.js';
 import type { ChassisRow } from '../projections/chassis.js';
@@ -39,7 +40,7 @@ export async function replayLog(store: EventStore, options: ReplayOptions): Prom
   const state: ReplayState = {
     ports: new Map(),
     chassis: new Map(),
-    topology: options.withTopology ? new Topology() : undefined,
+    topology: options.withTopology ? new Topology(new PortLocalityFold()) : undefined,
     events: 0,
     position: 0n,
   };

@@ -1,14 +1,10 @@
-/** The report sinks: the in-process one on a memory:// store, the HTTP one on a scripted server. */
+/** The report sinks: the in-process one through the command handler on a memory:// store, the
+ * HTTP one on a scripted server. */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EventStoreSink,
-  HttpSink,
-  ReportError,
-  ReportRejectedError,
-  StaleReportError,
-} from '../../src/agent/sinks.js';
-import { commandCause, type DomainEvent, envelope, type OvsPort } from '../../src/events/index.js';
+import { CommandSink, HttpSink, ReportError, ReportRejectedError } from '../../src/agent/sinks.js';
+import { CommandHandler } from '../../src/commands/handler.js';
+import { type DomainEvent, InvalidEventError, type OvsPort } from '../../src/events/index.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
 
@@ -25,64 +21,70 @@ const deleted = (name: string): DomainEvent => ({
   data: { chassis: 'c1', name },
 });
 
-describe('EventStoreSink', () => {
+describe('CommandSink', () => {
   let store: EventStore;
+  let commands: CommandHandler;
+  const api = { app: 'api', actor: 'operator' };
   beforeAll(async () => {
     store = await openEventStore('memory://');
+    commands = new CommandHandler(store);
+    await commands.execute(
+      'createChassis',
+      { id: 'c1', tunnelIp: '192.0.2.1', tunnelTypes: [], bridgeMappings: {} },
+      api,
+    );
   });
   afterAll(async () => {
     await store?.close();
   });
 
-  const byApi = (event: DomainEvent) =>
-    store.appendToStream('chassis-c1', [envelope(event, { app: 'api', cause: commandCause() })]);
+  const sink = () => new CommandSink({ commands, store, chassis: 'c1' });
+  const ovsPortEvents = async () =>
+    (await store.readStream('chassis-c1')).filter((e) => e.type.startsWith('OvsPort'));
 
-  it('appends to the chassis stream as agent:<chassis>, one cause per report', async () => {
-    const sink = new EventStoreSink({ store, chassis: 'c1' });
-    expect(await sink.reported()).toEqual([]);
-    await sink.report([created(port('a')), created(port('b'))]);
-    const events = await store.readStream('chassis-c1');
+  it('reports through the handler as agent:<chassis>, one correlation per report', async () => {
+    expect(await sink().reported()).toEqual([]);
+    await sink().report([created(port('a')), created(port('b'))]);
+    const events = await ovsPortEvents();
     expect(events.map((e) => e.type)).toEqual(['OvsPortCreated', 'OvsPortCreated']);
-    expect(events[0]?.metadata.app).toBe('agent:c1');
+    expect(events[0]?.metadata).toMatchObject({ app: 'agent:c1', actor: 'agent:c1' });
     expect(events[0]?.metadata.correlationId).toBe(events[1]?.metadata.correlationId);
-    expect(await new EventStoreSink({ store, chassis: 'c1' }).reported()).toEqual([
-      port('a'),
-      port('b'),
+    expect(await sink().reported()).toEqual([port('a'), port('b')]);
+  });
+
+  it('decides on the log as it is: upserts, and a removal of what is gone is done', async () => {
+    // The API reported `z` and removed `a` meanwhile; the agent still reports what it saw.
+    await commands.execute('reportOvsPort', port('z', 7), api);
+    await commands.execute('removeOvsPort', { chassis: 'c1', name: 'a' }, api);
+    await sink().report([created(port('z', 7)), created(port('b', 2)), deleted('a')]);
+    expect((await ovsPortEvents()).map((e) => `${e.type} ${(e.data as OvsPort).name}`)).toEqual([
+      'OvsPortCreated a',
+      'OvsPortCreated b',
+      'OvsPortCreated z',
+      'OvsPortDeleted a',
+      'OvsPortUpdated b',
     ]);
+    expect(await sink().reported()).toEqual([port('b', 2), port('z', 7)]);
   });
 
-  it('retries at the new revision when the API moved the stream on', async () => {
-    const sink = new EventStoreSink({ store, chassis: 'c1' });
-    await sink.reported();
-    await byApi({
-      type: 'ChassisCreated',
-      data: { id: 'c1', tunnelIp: '192.0.2.1', tunnelTypes: [], bridgeMappings: {} },
-    });
-    await sink.report([deleted('a')]);
-    expect((await store.readStream('chassis-c1')).at(-1)?.type).toBe('OvsPortDeleted');
-  });
-
-  it('refuses to build on OvsPorts someone else reported, until re-read', async () => {
-    const sink = new EventStoreSink({ store, chassis: 'c1' });
-    await sink.reported();
-    await byApi(created(port('z')));
-    await expect(sink.report([created(port('c'))])).rejects.toBeInstanceOf(StaleReportError);
-    expect((await sink.reported()).map((p) => p.name)).toEqual(['b', 'z']);
-    await sink.report([created(port('c'))]);
-    expect((await sink.reported()).map((p) => p.name)).toEqual(['b', 'z', 'c']);
-  });
-
-  it('refuses events about another chassis or not about OvsPorts', async () => {
-    const sink = new EventStoreSink({ store, chassis: 'c1' });
-    await expect(sink.report([created({ ...port('x'), chassis: 'c2' })])).rejects.toThrow(
+  it('refuses events about another chassis or not about OvsPorts, and what the handler refuses', async () => {
+    await expect(sink().report([created({ ...port('x'), chassis: 'c2' })])).rejects.toThrow(
       /cannot report/,
     );
     await expect(
-      sink.report([{ type: 'LocalCreated', data: { portId: 'p', chassis: 'c1' } }]),
+      sink().report([{ type: 'LocalCreated', data: { portId: 'p', chassis: 'c1' } }]),
     ).rejects.toThrow(/cannot report/);
-    await expect(sink.report([created({ ...port('x'), name: 'bad name' })])).rejects.toThrow(
-      /invalid OvsPortCreated/,
-    );
+    const error = await sink()
+      .report([created(port('c')), created({ ...port('x'), name: 'bad name' })])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReportError);
+    expect((error as ReportError).recorded).toBe(1);
+    expect((error as ReportError).cause).toBeInstanceOf(InvalidEventError);
+  });
+
+  it('says a report failed when the chassis is gone', async () => {
+    await commands.execute('deleteChassis', { id: 'c1' }, api);
+    await expect(sink().report([created(port('d'))])).rejects.toMatchObject({ recorded: 0 });
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Index } from '../../src/apps/multimap.js';
+import { Index } from '../../src/domain/multimap.js';
 
 type Op = { readonly add: boolean; readonly key: number; readonly value: number };
 

@@ -6,8 +6,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ovsKey } from '../../src/apps/interface-table.js';
-import { Topology } from '../../src/apps/topology.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
+import { ovsKey } from '../../src/domain/interface-table.js';
+import { Topology } from '../../src/domain/topology.js';
 import type { DeviceOwner, DomainEvent, LogicalPort } from '../../src/events/index.js';
 import { ReferenceTopology } from './reference-topology.js';
 
@@ -270,7 +271,7 @@ function observe(t: Topology | ReferenceTopology) {
 }
 
 function run(steps: readonly Step[]): void {
-  const compact = new Topology();
+  const compact = new Topology(new PortLocalityFold());
   const reference = new ReferenceTopology();
   const revisions = new Map<string, bigint>();
   const nextRevision = (stream: string) => {

@@ -10,9 +10,10 @@ import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows } from '../../src/apps/remote-flows.js';
 import { AppRunner } from '../../src/apps/runner.js';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import { httpConfig, parseTokens } from '../../src/http/config.js';
 import { buildServer, closeServer, type LocusServer } from '../../src/http/server.js';
 import { Projector } from '../../src/projections/projector.js';
@@ -70,6 +71,7 @@ describe('locus status / port / history / chassis (over HTTP)', { timeout: 120_0
     server = await buildServer({
       store,
       readModel: new SqlReadModel(database.db, { progress: projector }),
+      commands: new CommandHandler(store),
       config: httpConfig({ tokens: parseTokens(readFileSync(tokensFile, 'utf8')) }),
       logger,
     });

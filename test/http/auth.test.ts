@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { TokenVerifier } from '../../src/http/auth.js';
 import { ConfigError, loadHttpConfig, parseTokens } from '../../src/http/config.js';
 import { buildServer, InsecureConfigError, type LocusServer } from '../../src/http/server.js';
@@ -195,7 +196,12 @@ describe('roles', () => {
 
 describe('configuration', () => {
   it('refuses to start without tokens unless auth is explicitly disabled', async () => {
-    const deps = { store, readModel: new FakeReadModel(), logger: silentLogger() };
+    const deps = {
+      store,
+      readModel: new FakeReadModel(),
+      commands: new CommandHandler(store),
+      logger: silentLogger(),
+    };
     await expect(buildServer({ ...deps, config: {} })).rejects.toBeInstanceOf(InsecureConfigError);
 
     const lines: string[] = [];
@@ -224,6 +230,7 @@ describe('configuration', () => {
     const server = await buildServer({
       store,
       readModel: new FakeReadModel(),
+      commands: new CommandHandler(store),
       logger,
       config: { tokens: grants },
     });

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { httpConfig } from '../../src/http/config.js';
@@ -18,6 +19,7 @@ beforeAll(async () => {
   server = await buildServer({
     store,
     readModel: new SqlReadModel(database.db),
+    commands: new CommandHandler(store),
     logger: pino({ level: 'silent' }),
     config: httpConfig({ tokens: [{ name: 'r', role: 'reader', token }] }),
   });

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows } from '../../src/apps/remote-flows.js';
 import { AppRunner } from '../../src/apps/runner.js';
+import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import type { LocusServer } from '../../src/http/server.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';

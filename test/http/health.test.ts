@@ -1,6 +1,7 @@
 /** Probes, metrics, OpenAPI, limits, and the event store being down. */
 import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { buildServer, type LocusServer } from '../../src/http/server.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
@@ -101,6 +102,7 @@ describe('metrics', () => {
     const shared = await buildServer({
       store,
       readModel: new FakeReadModel(),
+      commands: new CommandHandler(store, { observer: metrics.commandObserver }),
       logger: silentLogger(),
       metrics,
       config: { tokens: grants, logRequests: false },

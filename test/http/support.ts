@@ -3,7 +3,9 @@
  * set, API tokens for every role, and a server built on a shared embedded event store.
  */
 import { pino } from 'pino';
+import { CommandHandler } from '../../src/commands/handler.js';
 import type { HttpConfigInput, TokenGrant } from '../../src/http/config.js';
+import { createMetrics } from '../../src/http/metrics.js';
 import { buildServer, type LocusServer } from '../../src/http/server.js';
 import type {
   ChassisPort,
@@ -117,9 +119,12 @@ export async function startApi(
   config: HttpConfigInput = {},
   readModel = new FakeReadModel(),
 ): Promise<Harness> {
+  const metrics = createMetrics();
   const app = await buildServer({
     store,
     readModel,
+    commands: new CommandHandler(store, { observer: metrics.commandObserver }),
+    metrics,
     logger: silentLogger(),
     config: { tokens: grants, logRequests: false, ...config },
   });

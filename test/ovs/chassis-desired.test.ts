@@ -7,7 +7,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Topology } from '../../src/apps/topology.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
+import { Topology } from '../../src/domain/topology.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import { ChassisDesired } from '../../src/ovs/chassis-desired.js';
 import { type ChassisPorts, chassisViewOf, portsById } from '../../src/ovs/chassis-view.js';
@@ -354,7 +355,7 @@ describe('ViewChangeTracker', () => {
   it('keeps up with a topology built by the same events', () => {
     // The tracker reads the topology around each event; the topology folds exactly as before.
     const plain = topologyOf(world());
-    const watched = new Topology();
+    const watched = new Topology(new PortLocalityFold());
     watched.listen(
       new ViewChangeTracker({
         port: () => undefined,

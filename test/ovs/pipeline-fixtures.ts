@@ -2,11 +2,12 @@
  * Topologies for the pipeline and reconciler tests, folded straight from events (no store, no
  * apps): model events plus the locality facts the apps would have decided.
  */
-import { Topology } from '../../src/apps/topology.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
+import { Topology } from '../../src/domain/topology.js';
 import type { DomainEvent, LogicalPort, LogicalSwitch } from '../../src/events/index.js';
 
 export function topologyOf(events: readonly DomainEvent[]): Topology {
-  const topology = new Topology();
+  const topology = new Topology(new PortLocalityFold());
   apply(topology, events);
   return topology;
 }

@@ -60,7 +60,7 @@ class FakeSwitch implements Ofctl {
 async function setup(portsOf: (chassis: string) => object = () => portsOfA) {
   const topology = topologyOf(world());
   const switches = new Map<string, FakeSwitch>();
-  const flows = new OvsRemoteFlows({ topology: () => topology, logger });
+  const flows = new OvsRemoteFlows({ topology, logger });
   for (const chassis of ['A', 'B', 'C']) {
     const fake = new FakeSwitch();
     switches.set(chassis, fake);

@@ -6,7 +6,9 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { AppRunner } from '../../src/apps/runner.js';
+import { Topology } from '../../src/domain/topology.js';
 import { commandCause, type DomainEvent, envelope, streamOf } from '../../src/events/index.js';
 import { hex, parseDump, portCookie } from '../../src/ovs/pipeline/index.js';
 import { OvsRemoteFlows } from '../../src/ovs/reconciler/ovs-remote-flows.js';
@@ -139,13 +141,11 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    flows = new OvsRemoteFlows({
-      topology: () => runner.topology,
-      position: () => runner.headPosition,
-      logger,
-    });
+    const topology = new Topology(new PortLocalityFold());
+    flows = new OvsRemoteFlows({ topology, logger });
     runner = new AppRunner({
       store,
+      topology,
       remoteFlows: flows,
       checkpoints: new InMemoryCheckpoints(),
       logger,

@@ -18,12 +18,14 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import { exportLog } from '../../src/backup/export.js';
 import { fileWriter } from '../../src/backup/files.js';
 import { importLog } from '../../src/backup/import.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { migrateDownTo, migrateToLatest } from '../../src/db/migrate.js';
+import { Topology } from '../../src/domain/topology.js';
 import { OvsRemoteFlows } from '../../src/ovs/reconciler/ovs-remote-flows.js';
 import { Projector } from '../../src/projections/projector.js';
 import type { EventStore } from '../../src/store/event-store.js';
@@ -90,10 +92,11 @@ describe.skipIf(!requireOvs())('disaster recovery drill', { timeout: 120_000 }, 
     database: DatabaseHandle,
     replaying: boolean,
   ): Promise<Services> {
-    let runner: AppRunner | undefined;
-    const flows = new OvsRemoteFlows({ topology: () => (runner as AppRunner).topology, logger });
-    runner = new AppRunner({
+    const topology = new Topology(new PortLocalityFold());
+    const flows = new OvsRemoteFlows({ topology, logger });
+    const runner = new AppRunner({
       store,
+      topology,
       remoteFlows: flows,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger,
@@ -109,17 +112,16 @@ describe.skipIf(!requireOvs())('disaster recovery drill', { timeout: 120_000 }, 
         probeIntervalMs: 0,
       });
     }
-    const live = runner;
     return {
-      runner: live,
+      runner,
       flows,
       async settle() {
-        await live.catchUp();
+        await runner.catchUp();
         await flows.refresh();
         await projector.catchUp();
       },
       async stop() {
-        await live.stop();
+        await runner.stop();
         await flows.stop();
       },
     };

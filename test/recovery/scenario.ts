@@ -10,8 +10,8 @@
  */
 import { pino } from 'pino';
 import { InMemoryCheckpoints, StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows, type RemoteFlows } from '../../src/apps/remote-flows.js';
 import { AppRunner } from '../../src/apps/runner.js';
+import { InMemoryRemoteFlows, type RemoteFlows } from '../../src/domain/remote-flows.js';
 import { commandCause, type DomainEvent, envelope, streamOf } from '../../src/events/index.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { ev, mac } from '../ovs/pipeline-fixtures.js';

@@ -21,6 +21,7 @@ import {
   refusalCodeOf,
   toLportEvent,
 } from '../../machines/lport.rules.js';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { decodeEvent } from '../../src/events/index.js';
@@ -56,9 +57,11 @@ describe.skipIf(!postgres.available)('eight writers racing on one port', () => {
     url = await createDatabase(postgres.available ? postgres.url : '', 'race');
     primary = await startInProcess({ storeUrl: url, chassis: CHASSIS });
     replicaDatabase = await openDatabase(url);
+    const replicaStore = new SqlEventStore(replicaDatabase);
     replica = await buildServer({
-      store: new SqlEventStore(replicaDatabase),
+      store: replicaStore,
       readModel: primary.locus.readModel,
+      commands: new CommandHandler(replicaStore),
       logger: pino({ level: 'silent' }),
       config: httpConfig({ tokens: parseTokens(chaosTokenList(CHASSIS)), logRequests: false }),
     });

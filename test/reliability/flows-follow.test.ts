@@ -8,7 +8,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Topology } from '../../src/apps/topology.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
+import { Topology } from '../../src/domain/topology.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import type { Ofctl } from '../../src/ovs/reconciler/ofctl.js';
 import { OvsRemoteFlows } from '../../src/ovs/reconciler/ovs-remote-flows.js';
@@ -47,13 +48,12 @@ afterEach(async () => {
 
 describe('a chassis reconciler starting while the topology moves', () => {
   it('syncs again after its first sync when the topology moved during it', async () => {
-    const topology = new Topology();
+    const topology = new Topology(new PortLocalityFold());
     let revision = 0n;
     const apply = (list: readonly DomainEvent[]) => {
       for (const event of list) topology.apply(event, revision++);
     };
     apply([...events, ...port('pA', 5)]);
-    let position = 10n;
     let bundles = 0;
     let firstSyncStarted: () => void = () => undefined;
     const started = new Promise<void>((resolve) => {
@@ -69,10 +69,8 @@ describe('a chassis reconciler starting while the topology moves', () => {
       dumpFlows: async () => '',
     };
     flows = new OvsRemoteFlows({
-      topology: () => topology,
-      position: () => position,
+      topology,
       logger: pino({ level: 'silent' }),
-      followIntervalMs: 20,
     });
     const adding = flows.addChassis({
       chassis: 'c1',
@@ -84,7 +82,6 @@ describe('a chassis reconciler starting while the topology moves', () => {
     await started;
     // During the first sync, the runner folds another local port and moves on.
     apply(port('pB', 6));
-    position = 20n;
     const reconciler = await adding;
     await expect
       .poll(() => reconciler.applied?.context.ports.has('pB'), { timeout: 3_000, interval: 20 })

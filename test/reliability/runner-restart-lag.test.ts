@@ -14,10 +14,10 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
 import { PortLocalityFold } from '../../src/apps/port-locality.js';
-import { InMemoryRemoteFlows } from '../../src/apps/remote-flows.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import {
   commandCause,
   type DomainEvent,

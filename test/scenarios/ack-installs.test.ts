@@ -6,8 +6,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows, type RemoteFlowTarget } from '../../src/apps/remote-flows.js';
 import { AppRunner } from '../../src/apps/runner.js';
+import { InMemoryRemoteFlows, type RemoteFlowTarget } from '../../src/domain/remote-flows.js';
 import { commandCause, type DomainEvent, envelope, streamOf } from '../../src/events/index.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
 import { chassis, lswitch, ovsPort, port } from './harness.js';

@@ -5,8 +5,8 @@
  */
 import { pino } from 'pino';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows } from '../../src/apps/remote-flows.js';
 import { AppRunner } from '../../src/apps/runner.js';
+import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import {
   type Chassis,
   commandCause,

@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject } from 'vitest';
+import { CommandHandler } from '../../src/commands/handler.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { httpConfig } from '../../src/http/config.js';
@@ -46,6 +47,7 @@ async function throughHttp(): Promise<Opened> {
   const server = await buildServer({
     store,
     readModel,
+    commands: new CommandHandler(store),
     logger,
     config: httpConfig({ tokens: [{ name: 'scenario', role: 'operator', token: OPERATOR_TOKEN }] }),
   });

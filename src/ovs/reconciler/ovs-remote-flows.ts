@@ -1,8 +1,8 @@
 /**
  * The in-process agents' flows, as the app runner's RemoteFlows: one FlowReconciler per chassis
- * bridge, each pulling its desired flows from the runner's topology whenever it syncs — kept
- * incrementally per chassis (../chassis-desired.ts, equal to chassisViewOf → flowsFor), so a
- * sync costs what changed.
+ * bridge, each pulling its desired flows from the topology the runner folds whenever it syncs —
+ * kept incrementally per chassis (../chassis-desired.ts, equal to chassisViewOf → flowsFor), so
+ * a sync costs what changed.
  *
  *  - `install({chassis, portId, owner})` resolves once that chassis' applied flows reach the
  *    port toward that owner — at once when an earlier sync already put them in (the first
@@ -19,8 +19,8 @@
  * Chassis without an agent here go to `fallback` (or are refused).
  */
 import type { Logger } from 'pino';
-import type { RemoteFlows, RemoteFlowTarget } from '../../apps/remote-flows.js';
-import type { Topology } from '../../apps/topology.js';
+import type { RemoteFlows, RemoteFlowTarget } from '../../domain/remote-flows.js';
+import type { Topology } from '../../domain/topology.js';
 import { type AppliedView, ChassisDesired } from '../chassis-desired.js';
 import { type ChassisPorts, reachesRemotely } from '../chassis-view.js';
 import type { PipelineOptions } from '../pipeline/pipeline.js';
@@ -47,15 +47,11 @@ export interface OvsChassisOptions {
 }
 
 export interface OvsRemoteFlowsOptions {
-  /** The topology the apps decide on (the runner's). */
-  readonly topology: () => Topology;
-  /** Not read any more: chassis follow the topology's change notifications instead. */
-  readonly position?: () => bigint;
+  /** The topology the apps decide on (the one the runner folds; chassis follow its changes). */
+  readonly topology: Topology;
   readonly logger: Logger;
   /** For chassis without an agent in this process. */
   readonly fallback?: RemoteFlows;
-  /** Not read any more (was how often `position` was polled). */
-  readonly followIntervalMs?: number;
   readonly pipeline?: PipelineOptions;
 }
 
@@ -74,8 +70,7 @@ export class RemoteFlowsUnavailableError extends Error {
 export class OvsRemoteFlows implements RemoteFlows {
   private readonly agents = new Map<string, FlowReconciler<ChassisFlows>>();
   private readonly desired = new Map<string, ChassisDesired>();
-  /** The topology followed, and how to stop following it. */
-  private followed: Topology | undefined;
+  /** How to stop following the topology; set while it is followed. */
   private unfollow: (() => void) | undefined;
   /** Chassis to sync at the next tick. */
   private readonly due = new Set<string>();
@@ -103,7 +98,7 @@ export class OvsRemoteFlows implements RemoteFlows {
     // Follow before the first sync: it computes the flows from the topology of that moment,
     // and a runner still catching up (after a restart) moves on while ovs-ofctl works; only
     // changes noted from before the sync tell that it must run again.
-    this.follow(this.options.topology());
+    this.follow();
     try {
       await reconciler.start();
     } catch (error) {
@@ -132,8 +127,8 @@ export class OvsRemoteFlows implements RemoteFlows {
     ports: ChassisPorts | (() => ChassisPorts),
     whole = false,
   ): Desired<ChassisFlows> {
-    const topology = this.options.topology();
-    this.follow(topology);
+    const topology = this.options.topology;
+    this.follow();
     // A chassis without an agent (or one just removed) gets a one-off computation.
     const desired = this.desired.get(chassis) ?? new ChassisDesired(chassis, this.options.pipeline);
     if (whole) desired.markAll();
@@ -207,18 +202,15 @@ export class OvsRemoteFlows implements RemoteFlows {
   async stop(): Promise<void> {
     this.unfollow?.();
     this.unfollow = undefined;
-    this.followed = undefined;
     if (this.tick) clearImmediate(this.tick);
     this.tick = undefined;
     this.due.clear();
     await Promise.all([...this.agents.values()].map((reconciler) => reconciler.stop()));
   }
 
-  /** Listens to `topology`'s applied events (a new topology replaces the one followed). */
-  private follow(topology: Topology): void {
-    if (topology === this.followed) return;
-    this.unfollow?.();
-    this.followed = topology;
+  /** Listens to the topology's applied events, from the first chassis on. */
+  private follow(): void {
+    if (this.unfollow) return;
     const mark = (affects: (desired: ChassisDesired) => boolean) => {
       for (const [chassis, desired] of this.desired) if (affects(desired)) this.schedule(chassis);
     };
@@ -227,7 +219,7 @@ export class OvsRemoteFlows implements RemoteFlows {
       switch: (t, switchId) => mark((desired) => desired.markSwitch(t, switchId)),
       everything: () => mark((desired) => desired.markAll()),
     };
-    this.unfollow = topology.listen(new ViewChangeTracker(dirt));
+    this.unfollow = this.options.topology.listen(new ViewChangeTracker(dirt));
   }
 
   /** One sync per dirty chassis per tick: a burst of events costs one. */

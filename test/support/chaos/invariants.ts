@@ -15,10 +15,10 @@
 import { type Kysely, sql } from 'kysely';
 import { pino } from 'pino';
 import { InMemoryCheckpoints } from '../../../src/apps/checkpoints.js';
-import { InMemoryRemoteFlows } from '../../../src/apps/remote-flows.js';
 import { AppRunner } from '../../../src/apps/runner.js';
 import type { DatabaseHandle } from '../../../src/db/database.js';
 import { type Database, toBigInt } from '../../../src/db/schema.js';
+import { InMemoryRemoteFlows } from '../../../src/domain/remote-flows.js';
 import { modelEventTypes } from '../../../src/events/index.js';
 import { type ProjectedPages, Projector } from '../../../src/projections/projector.js';
 import { readCheckpoint } from '../../../src/projections/sql-tables.js';

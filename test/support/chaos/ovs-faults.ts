@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Topology } from '../../../src/apps/topology.js';
+import { PortLocalityFold } from '../../../src/apps/port-locality.js';
+import { Topology } from '../../../src/domain/topology.js';
 import { decodeEvent, type TunnelType } from '../../../src/events/index.js';
 import { type ChassisPorts, chassisViewOf } from '../../../src/ovs/chassis-view.js';
 import { parseDump } from '../../../src/ovs/pipeline/flow.js';
@@ -117,7 +118,7 @@ export async function chassisPorts(dir: string): Promise<ChassisPorts> {
 
 /** The apps' topology from the whole log. */
 export async function replayTopology(store: EventStore): Promise<Topology> {
-  const topology = new Topology();
+  const topology = new Topology(new PortLocalityFold());
   for (const recorded of await store.readAll()) {
     const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
     if (decoded.ok) topology.apply(decoded.event, recorded.revision);

@@ -1,10 +1,14 @@
 /**
- * The topology every app reads: the model (chassis, switches, subnets, ports, routers, FIPs,
- * trunk segmentations, observed OVS interfaces) and each port's locality facts, folded from the
- * log in order, with the indices the apps need to find what an event affects.
+ * The topology the apps fold and the chassis' flow computation reads: the model (chassis,
+ * switches, subnets, ports, routers, FIPs, trunk segmentations, observed OVS interfaces) and
+ * each port's locality facts, folded from the log in order, with the indices the apps need to
+ * find what an event affects.
  *
  * It is mutated in place by `apply` (a fold over 10^5–10^6 ports cannot copy maps per event),
- * but only by `apply`: apps read it and never write.
+ * but only by `apply`: apps and flow computation read it and never write.
+ *
+ * The ports' locality facts are folded by the fold it is given (the lport machine's, built by
+ * the apps), so the topology holds no decision of its own.
  */
 import {
   type Chassis,
@@ -20,8 +24,8 @@ import {
 } from '../events/index.js';
 import { CompactPort } from './compact-port.js';
 import { InterfaceTable } from './interface-table.js';
+import type { LocalityFold, PortLocality } from './locality.js';
 import { Index } from './multimap.js';
-import { type PortLocality, PortLocalityFold } from './port-locality.js';
 
 /** Told about every applied event before and after it is folded (e.g. to track what it dirtied). */
 export interface TopologyListener {
@@ -43,8 +47,6 @@ export class Topology {
   readonly segmentations = new Map<string, ChildPortSegmentation>();
   /** Observed interfaces, keyed by `chassis\0name`, in observation order per chassis. */
   readonly ovsPorts = new InterfaceTable();
-  /** Locality facts of every port whose stream has events. */
-  readonly locality = new PortLocalityFold();
 
   readonly portsBySwitch = new Index<string, string>();
   readonly subnetsBySwitch = new Index<string, string>();
@@ -58,6 +60,9 @@ export class Topology {
   private readonly localPortsByChassisSwitch = new Index<string, string>();
   readonly claimedPortsByChassis = new Index<string, string>();
   private readonly listeners = new Set<TopologyListener>();
+
+  /** @param locality folds the locality facts of every port whose stream has events. */
+  constructor(readonly locality: LocalityFold) {}
 
   portLocality(portId: string): PortLocality {
     return this.locality.get(portId);
@@ -291,4 +296,9 @@ export function routerPorts(router: LogicalRouter): string[] {
   return router.gatewayPortId
     ? [...router.interfacePortIds, router.gatewayPortId]
     : [...router.interfacePortIds];
+}
+
+/** A port the topology knows, that exists and is not deleted. */
+export function isLive(topology: Topology, port: PortLocality, portId: string): boolean {
+  return port.exists && !port.deleted && topology.ports.has(portId);
 }
