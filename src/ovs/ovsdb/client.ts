@@ -11,6 +11,7 @@
  *   actually changed while we were away.
  */
 
+import { Backoff, type BackoffPolicy, pause, withBounds } from '../../lib/retry.js';
 import type { Row } from './codec.js';
 import { type MonitorSpec, Replica } from './replica.js';
 import {
@@ -33,6 +34,13 @@ export interface OvsdbLogger {
 }
 
 const silent: OvsdbLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Waits before reconnecting; `backoff` in the options sets its bounds. */
+export const OVSDB_RECONNECT_BACKOFF: BackoffPolicy = {
+  initialMs: 100,
+  maxMs: 5_000,
+  jitter: 'equal',
+};
 
 export interface OvsdbClientOptions {
   /** `unix:/path/db.sock` or `tcp:host:port`. */
@@ -74,7 +82,8 @@ export class OvsdbClient {
       OvsdbClientOptions,
       'connectTimeoutMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'requestTimeoutMs'
     >
-  > & { backoffInitialMs: number; backoffMaxMs: number };
+  >;
+  private readonly reconnectBackoff: Backoff;
 
   private state: ClientState = 'disconnected';
   private connection: JsonRpcConnection | undefined;
@@ -87,7 +96,8 @@ export class OvsdbClient {
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private loop: Promise<void> | undefined;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  /** Aborted by close(): ends the wait before the next reconnect. */
+  private readonly stopping = new AbortController();
 
   /** Sessions established and lost so far (for logs, metrics and tests). */
   readonly stats = { connects: 0, disconnects: 0 };
@@ -101,9 +111,8 @@ export class OvsdbClient {
       probeIntervalMs: options.probeIntervalMs ?? 5_000,
       probeTimeoutMs: options.probeTimeoutMs ?? 5_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-      backoffInitialMs: options.backoff?.initialMs ?? 100,
-      backoffMaxMs: options.backoff?.maxMs ?? 5_000,
     };
+    this.reconnectBackoff = new Backoff(withBounds(OVSDB_RECONNECT_BACKOFF, options.backoff));
   }
 
   /** Starts connecting in the background (idempotent). */
@@ -222,7 +231,7 @@ export class OvsdbClient {
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.wake?.();
+    this.stopping.abort();
     this.connection?.close();
     for (const waiter of this.waiters) waiter.reject(new ConnectionClosedError('client closed'));
     this.waiters.clear();
@@ -264,27 +273,8 @@ export class OvsdbClient {
     }
   }
 
-  private backoff(attempt: number): number {
-    const base = Math.min(
-      this.options.backoffMaxMs,
-      this.options.backoffInitialMs * 2 ** Math.min(attempt, 30),
-    );
-    return Math.round(base * (0.8 + Math.random() * 0.4));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
   private async run(): Promise<void> {
-    let attempt = 0;
+    const backoff = this.reconnectBackoff;
     while (!this.stopped) {
       this.setState('connecting');
       let connection: JsonRpcConnection | undefined;
@@ -310,7 +300,7 @@ export class OvsdbClient {
         );
         for (const replica of this.replicas) await this.establish(connection, replica);
         if (!connection.isOpen) throw new ConnectionClosedError('connection closed while syncing');
-        attempt = 0;
+        backoff.reset();
         this.stats.connects++;
         this.logger.info(
           { ovsdb: this.describe(), sessions: this.stats.connects },
@@ -322,12 +312,13 @@ export class OvsdbClient {
         this.connection = undefined;
         if (this.stopped) break;
         this.setState('disconnected');
-        const delay = this.backoff(attempt++);
+        const delay = backoff.next();
+        const attempt = backoff.attempts;
         this.logger[attempt <= 1 ? 'warn' : 'debug'](
           { ovsdb: this.describe(), err: error, retryInMs: delay, attempt },
           'ovsdb connect failed',
         );
-        await this.sleep(delay);
+        await pause(delay, this.stopping.signal);
         continue;
       }
       const probe = this.probe(connection);
@@ -337,12 +328,12 @@ export class OvsdbClient {
       if (this.stopped) break;
       this.stats.disconnects++;
       this.setState('disconnected');
-      const delay = this.backoff(attempt++);
+      const delay = backoff.next();
       this.logger.warn(
         { ovsdb: this.describe(), reason: reason?.message, retryInMs: delay },
         'ovsdb connection lost; reconnecting',
       );
-      await this.sleep(delay);
+      await pause(delay, this.stopping.signal);
     }
   }
 
