@@ -1,7 +1,8 @@
-/** Runs the real `bin/locus.js` in a child process, with a clean environment. */
+/** Runs the real `bin/locus.js` (the compiled CLI, built first) in a child process, with a clean environment. */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDist } from '../build/dist.js';
 
 export const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../bin/locus.js');
 
@@ -12,10 +13,11 @@ export interface Run {
 }
 
 /** `locus …args`; LOCUS_* variables of the calling environment are not passed on. */
-export function locus(
+export async function locus(
   args: readonly string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<Run> {
+  await buildDist();
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith('LOCUS_') && key !== 'FORCE_COLOR') env[key] = value;
