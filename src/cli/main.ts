@@ -1,4 +1,4 @@
-/** Entry point of the `locus` command (bin/locus.js runs it through tsx). */
+/** Entry point of the `locus` command (bin/locus.js runs its build, dist/src/cli/main.js). */
 import { runCli } from './program.js';
 
 const code = await runCli(process.argv.slice(2), {
