@@ -79,10 +79,11 @@ async function unplug(deps: DemoDeps, host: HostedChassis, name: string): Promis
       name,
     ]);
   else
-    await deps.commands.removeOvsPort(host.chassis.id, name, {
-      app: `agent:${host.chassis.id}`,
-      actor: 'demo',
-    });
+    await deps.commands.execute(
+      'removeOvsPort',
+      { chassis: host.chassis.id, name },
+      { app: `agent:${host.chassis.id}`, actor: 'demo' },
+    );
 }
 
 async function waitForOwner(deps: DemoDeps, portId: string, owner: string): Promise<boolean> {
@@ -99,15 +100,17 @@ export async function loadDemo(deps: DemoDeps): Promise<void> {
   if (chassis.length < 2) throw new Error('the demo needs at least two chassis');
   const demo = demoTopology(chassis);
   const started = Date.now();
-  for (const s of demo.switches) await ensure(() => commands.createSwitch(s, issuer));
-  for (const s of demo.subnets) await ensure(() => commands.createSubnet(s, issuer));
+  for (const s of demo.switches) await ensure(() => commands.execute('createSwitch', s, issuer));
+  for (const s of demo.subnets) await ensure(() => commands.execute('createSubnet', s, issuer));
   for (const [i, p] of demo.ports.entries()) {
-    await ensure(() => commands.createPort(p, issuer));
+    await ensure(() => commands.execute('createPort', p, issuer));
     if ((i + 1) % 50 === 0) logger.info({ ports: i + 1, of: demo.ports.length }, 'demo: ports');
   }
-  for (const r of demo.routers) await ensure(() => commands.createRouter(r, issuer));
-  for (const f of demo.floatingIps) await ensure(() => commands.createFloatingIp(f, issuer));
-  for (const s of demo.segmentations) await ensure(() => commands.createSegmentation(s, issuer));
+  for (const r of demo.routers) await ensure(() => commands.execute('createRouter', r, issuer));
+  for (const f of demo.floatingIps)
+    await ensure(() => commands.execute('createFloatingIp', f, issuer));
+  for (const s of demo.segmentations)
+    await ensure(() => commands.execute('createSegmentation', s, issuer));
   for (const host of deps.hosted)
     await plug(deps, host, demo.interfaces.get(host.chassis.id) ?? []);
   logger.info({ ms: Date.now() - started }, 'demo: topology loaded, interfaces plugged');
@@ -120,7 +123,11 @@ export async function loadDemo(deps: DemoDeps): Promise<void> {
   const to = deps.hosted[(fromIndex + 1) % deps.hosted.length] as HostedChassis;
   await waitForOwner(deps, 'vm-001', from.chassis.id);
   logger.info({ port: 'vm-001', from: from.chassis.id, to: to.chassis.id }, 'demo: live migration');
-  await commands.updatePort('vm-001', { requestedChassis: to.chassis.id }, issuer);
+  await commands.execute(
+    'updatePort',
+    { id: 'vm-001', changes: { requestedChassis: to.chassis.id } },
+    issuer,
+  );
   await plug(deps, to, [['tap001', 'vm-001']]);
   const moved = await waitForOwner(deps, 'vm-001', to.chassis.id);
   await unplug(deps, from, 'tap001');

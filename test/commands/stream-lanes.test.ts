@@ -52,7 +52,8 @@ describe('stream lanes', () => {
       // One attempt each: any lost race would be a ContentionError.
       const handler = new CommandHandler(store, { maxAttempts: 1 });
       const issuer = { app: 'api', actor: 'test' };
-      await handler.createChassis(
+      await handler.execute(
+        'createChassis',
         {
           id: 'ch1',
           tunnelIp: '192.0.2.1',

@@ -98,7 +98,7 @@ describe('the command handler keeps the chassis fold between commands', () => {
       },
     });
     const handler = new CommandHandler(store);
-    await handler.createChassis(chassis, issuer);
+    await handler.execute('createChassis', chassis, issuer);
     for (const name of ['tap1', 'tap2', 'tap3'])
       expect((await handler.reportOvsPort(tap(name), issuer)).created).toBe(true);
     // Another API instance reports tap4 meanwhile.
@@ -111,9 +111,11 @@ describe('the command handler keeps the chassis fold between commands', () => {
     const again = await handler.reportOvsPort(tap('tap4'), issuer);
     expect(again.created).toBe(false);
     expect(again.appended).toBe(0);
-    const removed = await handler.removeOvsPort('c1', 'tap2', issuer);
+    const removed = await handler.execute('removeOvsPort', { chassis: 'c1', name: 'tap2' }, issuer);
     expect(removed.appended).toBe(1);
-    await expect(handler.removeOvsPort('c1', 'tap2', issuer)).rejects.toThrow(/no interface tap2/);
+    await expect(
+      handler.execute('removeOvsPort', { chassis: 'c1', name: 'tap2' }, issuer),
+    ).rejects.toThrow(/no interface tap2/);
     // Whole stream while there is none and once it exists; then from the revision after the last.
     expect(reads).toEqual([undefined, undefined, 1n, 2n, 3n, 5n, 5n]);
     await store.close();

@@ -460,13 +460,15 @@ describe('concurrency', () => {
 
   it('re-reads and re-decides after losing a race', async () => {
     const handler = new CommandHandler(racingStore(2), { maxAttempts: 3 });
-    const outcome = await handler.createSwitch(lswitch(), issuer);
+    const outcome = await handler.execute('createSwitch', lswitch(), issuer);
     expect(outcome.appended).toBe(1);
   });
 
   it('gives up after a bounded number of attempts', async () => {
     const handler = new CommandHandler(racingStore(5), { maxAttempts: 3 });
-    await expect(handler.createSwitch(lswitch(), issuer)).rejects.toBeInstanceOf(ContentionError);
+    await expect(handler.execute('createSwitch', lswitch(), issuer)).rejects.toBeInstanceOf(
+      ContentionError,
+    );
   });
 
   it('two concurrent creates of one id: one wins, the other is a duplicate', async () => {

@@ -64,7 +64,11 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
     async (request, reply) =>
       answer(
         reply,
-        await commands.removeOvsPort(request.params.id, request.params.name, issuerOf(request)),
+        await commands.execute(
+          'removeOvsPort',
+          { chassis: request.params.id, name: request.params.name },
+          issuerOf(request),
+        ),
       ),
   );
 };

@@ -1,0 +1,305 @@
+/**
+ * Commands as data: one entry per command, naming the stream it writes, the fold of that
+ * stream, the other streams it reads (references) and the pure decider. The generic shell
+ * (./handler.ts) runs any entry, and the HTTP command routes are generated from the entries'
+ * names (src/http/routes/commands.ts).
+ *
+ * Nothing here does I/O: references are asked of a `ReferenceReader`, which the shell
+ * implements over the event store and tests replace with answers.
+ */
+import type {
+  Chassis,
+  ChildPortSegmentation,
+  FloatingIp,
+  LogicalPort,
+  LogicalRouter,
+  LogicalSwitch,
+  OvsPort,
+  Subnet,
+} from '../events/index.js';
+import { chassisStream, lportStream } from '../events/index.js';
+import {
+  type ChassisChanges,
+  chassisFold,
+  createChassis,
+  deleteChassis,
+  removeOvsPort,
+  reportOvsPort,
+  updateChassis,
+} from './chassis.js';
+import type { Decision } from './decision.js';
+import { associateFloatingIp, createFloatingIp, deleteFloatingIp } from './floating-ips.js';
+import {
+  type DocumentOf,
+  documentFold,
+  type EntityKind,
+  type StreamFold,
+  streamOfEntity,
+} from './lifecycle.js';
+import { createPort, deletePort, type PortChanges, portFold, updatePort } from './ports.js';
+import {
+  addInterface,
+  clearGateway,
+  createRouter,
+  deleteRouter,
+  portsOfRouter,
+  removeInterface,
+  setGateway,
+} from './routers.js';
+import { createSegmentation, deleteSegmentation } from './segmentations.js';
+import { createSubnet, deleteSubnet, type SubnetChanges, updateSubnet } from './subnets.js';
+import { createSwitch, deleteSwitch } from './switches.js';
+
+/** What a command may ask about streams other than its own (answered from the log). */
+export interface ReferenceReader {
+  /** Whether the entity exists and is not deleted. */
+  isLive(kind: EntityKind, id: string): Promise<boolean>;
+  /** The subset of `portIds` that are live ports. */
+  livePorts(portIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Ids of the live documents of `kind` that satisfy `predicate`, sorted (a log scan: rare). */
+  liveWhere<K extends EntityKind>(
+    kind: K,
+    predicate: (document: DocumentOf<K>) => boolean,
+  ): Promise<string[]>;
+}
+
+/**
+ * One command: `I` its input, `S` its stream's folded state, `C` what it reads elsewhere
+ * (undefined: nothing), `R` the resource it answers with.
+ */
+export interface Command<I, S, C, R> {
+  /** The command's name, as metrics and logs know it (its key in the table). */
+  readonly name: string;
+  /** The one stream the command appends to, all-or-nothing. */
+  readonly stream: (input: I) => string;
+  readonly fold: StreamFold<S>;
+  /**
+   * Reads the referenced streams, knowing the command's own state (a switch that is not live
+   * needs no scan for its users). Checked when deciding, not at the append: see ./handler.ts.
+   */
+  readonly references: (input: I, state: S, read: ReferenceReader) => Promise<C>;
+  readonly decide: (input: I, state: S, references: C) => Decision<R>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the existential of a heterogeneous table
+export type AnyCommand = Command<any, any, any, any>;
+
+const nothing = async (): Promise<undefined> => undefined;
+
+/** An entry that reads no other stream. */
+function command<I, S, R>(
+  name: string,
+  spec: Omit<Command<I, S, undefined, R>, 'name' | 'references'>,
+): Command<I, S, undefined, R> {
+  return { name, references: nothing, ...spec };
+}
+
+/** An entry that reads other streams before deciding. */
+function referring<I, S, C, R>(
+  name: string,
+  spec: Omit<Command<I, S, C, R>, 'name'>,
+): Command<I, S, C, R> {
+  return { name, ...spec };
+}
+
+/** A command that names its target by id (deletes, and updates with their changes). */
+export interface Target {
+  readonly id: string;
+}
+export interface Changes<T> extends Target {
+  readonly changes: T;
+}
+/** A router and the port it attaches, detaches or makes its gateway. */
+export interface RouterPort {
+  readonly routerId: string;
+  readonly portId: string;
+}
+
+// Created once: the shell keeps a fold's state between commands only for the same fold object.
+const switchFold = documentFold('switch');
+const subnetFold = documentFold('subnet');
+const routerFold = documentFold('router');
+const fipFold = documentFold('fip');
+const segmentationFold = documentFold('segmentation');
+
+const switchStream = ({ id }: Target) => streamOfEntity('switch', id);
+const subnetStream = ({ id }: Target) => streamOfEntity('subnet', id);
+const portStream = ({ id }: Target) => lportStream(id);
+const routerStream = ({ routerId }: { readonly routerId: string }) =>
+  streamOfEntity('router', routerId);
+const fipStream = ({ id }: Target) => streamOfEntity('fip', id);
+const segmentationStream = ({ id }: Target) => streamOfEntity('segmentation', id);
+
+const livePorts = async (ports: readonly string[], read: ReferenceReader) => ({
+  livePorts: await read.livePorts(ports),
+});
+
+export const commandTable = {
+  // --- chassis and the interfaces their agents observe ----------------------------------------
+  createChassis: command('createChassis', {
+    stream: (chassis: Chassis) => chassisStream(chassis.id),
+    fold: chassisFold,
+    decide: (chassis, state) => createChassis(chassis, state),
+  }),
+  updateChassis: command('updateChassis', {
+    stream: ({ id }: Changes<ChassisChanges>) => chassisStream(id),
+    fold: chassisFold,
+    decide: ({ id, changes }, state) => updateChassis(id, changes, state),
+  }),
+  deleteChassis: command('deleteChassis', {
+    stream: ({ id }: Target) => chassisStream(id),
+    fold: chassisFold,
+    decide: ({ id }, state) => deleteChassis(id, state),
+  }),
+  reportOvsPort: command('reportOvsPort', {
+    stream: (observed: OvsPort) => chassisStream(observed.chassis),
+    fold: chassisFold,
+    decide: (observed, state) => reportOvsPort(observed.chassis, observed, state),
+  }),
+  removeOvsPort: command('removeOvsPort', {
+    stream: ({ chassis }: { readonly chassis: string; readonly name: string }) =>
+      chassisStream(chassis),
+    fold: chassisFold,
+    decide: ({ chassis, name }, state) => removeOvsPort(chassis, name, state),
+  }),
+
+  // --- switches and subnets -------------------------------------------------------------------
+  createSwitch: command('createSwitch', {
+    stream: (lswitch: LogicalSwitch) => switchStream(lswitch),
+    fold: switchFold,
+    decide: (lswitch, state) => createSwitch(lswitch, state),
+  }),
+  deleteSwitch: referring('deleteSwitch', {
+    stream: switchStream,
+    fold: switchFold,
+    references: async ({ id }, state, read) =>
+      state.status === 'live'
+        ? {
+            ports: await read.liveWhere('port', (port) => port.switchId === id),
+            subnets: await read.liveWhere('subnet', (subnet) => subnet.switchId === id),
+          }
+        : { ports: [], subnets: [] },
+    decide: ({ id }, state, users) => deleteSwitch(id, state, users),
+  }),
+  createSubnet: referring('createSubnet', {
+    stream: (subnet: Subnet) => subnetStream(subnet),
+    fold: subnetFold,
+    references: async (subnet, _state, read) => ({
+      switchLive: await read.isLive('switch', subnet.switchId),
+    }),
+    decide: (subnet, state, refs) => createSubnet(subnet, state, refs),
+  }),
+  updateSubnet: command('updateSubnet', {
+    stream: (input: Changes<SubnetChanges>) => subnetStream(input),
+    fold: subnetFold,
+    decide: ({ id, changes }, state) => updateSubnet(id, changes, state),
+  }),
+  deleteSubnet: command('deleteSubnet', {
+    stream: subnetStream,
+    fold: subnetFold,
+    decide: ({ id }, state) => deleteSubnet(id, state),
+  }),
+
+  // --- ports ----------------------------------------------------------------------------------
+  createPort: referring('createPort', {
+    stream: (port: LogicalPort) => portStream(port),
+    fold: portFold,
+    references: async (port, _state, read) => ({
+      switchLive: await read.isLive('switch', port.switchId),
+    }),
+    decide: (port, state, refs) => createPort(port, state, refs),
+  }),
+  updatePort: command('updatePort', {
+    stream: (input: Changes<PortChanges>) => portStream(input),
+    fold: portFold,
+    decide: ({ id, changes }, state) => updatePort(id, changes, state),
+  }),
+  deletePort: command('deletePort', {
+    stream: portStream,
+    fold: portFold,
+    decide: ({ id }, state) => deletePort(id, state),
+  }),
+
+  // --- routers --------------------------------------------------------------------------------
+  createRouter: referring('createRouter', {
+    stream: (router: LogicalRouter) => streamOfEntity('router', router.id),
+    fold: routerFold,
+    references: (router, _state, read) => livePorts(portsOfRouter(router), read),
+    decide: (router, state, refs) => createRouter(router, state, refs),
+  }),
+  deleteRouter: command('deleteRouter', {
+    stream: ({ id }: Target) => streamOfEntity('router', id),
+    fold: routerFold,
+    decide: ({ id }, state) => deleteRouter(id, state),
+  }),
+  addRouterInterface: referring('addRouterInterface', {
+    stream: (input: RouterPort) => routerStream(input),
+    fold: routerFold,
+    references: ({ portId }, _state, read) => livePorts([portId], read),
+    decide: ({ routerId, portId }, state, refs) => addInterface(routerId, portId, state, refs),
+  }),
+  removeRouterInterface: command('removeRouterInterface', {
+    stream: (input: RouterPort) => routerStream(input),
+    fold: routerFold,
+    decide: ({ routerId, portId }, state) => removeInterface(routerId, portId, state),
+  }),
+  setRouterGateway: referring('setRouterGateway', {
+    stream: (input: RouterPort) => routerStream(input),
+    fold: routerFold,
+    references: ({ portId }, _state, read) => livePorts([portId], read),
+    decide: ({ routerId, portId }, state, refs) => setGateway(routerId, portId, state, refs),
+  }),
+  clearRouterGateway: command('clearRouterGateway', {
+    stream: (input: { readonly routerId: string }) => routerStream(input),
+    fold: routerFold,
+    decide: ({ routerId }, state) => clearGateway(routerId, state),
+  }),
+
+  // --- floating IPs and trunk segmentations ---------------------------------------------------
+  createFloatingIp: referring('createFloatingIp', {
+    stream: (fip: FloatingIp) => fipStream(fip),
+    fold: fipFold,
+    references: (fip, _state, read) =>
+      livePorts(
+        fip.fixedPortId === null ? [fip.floatingPortId] : [fip.floatingPortId, fip.fixedPortId],
+        read,
+      ),
+    decide: (fip, state, refs) => createFloatingIp(fip, state, refs),
+  }),
+  associateFloatingIp: referring('associateFloatingIp', {
+    stream: (input: { readonly id: string; readonly portId: string | null }) => fipStream(input),
+    fold: fipFold,
+    references: ({ portId }, _state, read) => livePorts(portId === null ? [] : [portId], read),
+    decide: ({ id, portId }, state, refs) => associateFloatingIp(id, portId, state, refs),
+  }),
+  deleteFloatingIp: command('deleteFloatingIp', {
+    stream: fipStream,
+    fold: fipFold,
+    decide: ({ id }, state) => deleteFloatingIp(id, state),
+  }),
+  createSegmentation: referring('createSegmentation', {
+    stream: (segmentation: ChildPortSegmentation) => segmentationStream(segmentation),
+    fold: segmentationFold,
+    references: (segmentation, _state, read) =>
+      livePorts([segmentation.parentPortId, segmentation.childPortId], read),
+    decide: (segmentation, state, refs) => createSegmentation(segmentation, state, refs),
+  }),
+  deleteSegmentation: command('deleteSegmentation', {
+    stream: segmentationStream,
+    fold: segmentationFold,
+    decide: ({ id }, state) => deleteSegmentation(id, state),
+  }),
+} as const;
+
+export type CommandTable = typeof commandTable;
+export type CommandName = keyof CommandTable;
+
+/** The input, folded state, references and result of the command named `N`. */
+export type InputOf<N extends CommandName> =
+  CommandTable[N] extends Command<infer I, infer _S, infer _C, infer _R> ? I : never;
+export type StateOf<N extends CommandName> =
+  CommandTable[N] extends Command<infer _I, infer S, infer _C, infer _R> ? S : never;
+export type ReferencesOf<N extends CommandName> =
+  CommandTable[N] extends Command<infer _I, infer _S, infer C, infer _R> ? C : never;
+export type ResultOf<N extends CommandName> =
+  CommandTable[N] extends Command<infer _I, infer _S, infer _C, infer R> ? R : never;
