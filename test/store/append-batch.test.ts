@@ -7,12 +7,12 @@ import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import type { NewEvent } from '../../src/events/metadata.js';
 import { StreamDeletedError, WrongExpectedVersionError } from '../../src/store/errors.js';
 import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
-  NewEvent,
   StreamAppend,
 } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
@@ -177,7 +177,7 @@ for (const target of targets) {
           })),
         );
         const total = [...singles, ...calls.flat()].reduce((n, a) => n + a.events.length, 0);
-        const delivered = take(subscription, total, 30_000);
+        const delivered = take(subscription, total);
         await Promise.all([
           ...singles.map((a) => store.appendToStream(a.streamName, a.events)),
           ...calls.map(async (appends) => {

@@ -195,7 +195,7 @@ export function describeAppendToStreams(
         events: newEvents(1 + (index % 3)),
       }));
       const total = appends.reduce((sum, append) => sum + append.events.length, 0);
-      const delivered = take(subscription, total, 20_000);
+      const delivered = take(subscription, total);
       resultsOf(await store.appendToStreams(appends));
       const events = await delivered;
       expect(events.map((e) => e.id)).toEqual(appends.flatMap((a) => a.events.map((e) => e.id)));

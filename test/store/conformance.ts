@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NewEvent } from '../../src/events/metadata.js';
 import {
   EventStoreError,
   StoreUnavailableError,
@@ -17,7 +18,6 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
-  NewEvent,
   RecordedEvent,
 } from '../../src/store/event-store.js';
 import { describeAppendToStreams } from './conformance-append-streams.js';
@@ -47,6 +47,12 @@ export interface AdapterUnderTest {
   readonly consecutivePositions: boolean;
   /** appendToStreams writes nothing when it fails (SQL: one transaction). */
   readonly atomicAppendToStreams: boolean;
+  /**
+   * What the fixtures offer besides the store: `openPeer` and `delayCommits`. A case that needs
+   * one is registered only for adapters that have it — elsewhere it does not apply, so it is
+   * neither run nor counted as skipped, and a skip in a run always means something is missing.
+   */
+  readonly offers: { readonly peers: boolean; readonly commitDelays: boolean };
 }
 
 export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
@@ -57,7 +63,14 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
     beforeAll(async () => {
       fixture = await adapter.openFixture();
       store = fixture.store;
+      expect(fixture.openPeer !== undefined, 'openPeer as declared').toBe(adapter.offers.peers);
+      expect(fixture.delayCommits !== undefined, 'delayCommits as declared').toBe(
+        adapter.offers.commitDelays,
+      );
     });
+    /** A case registered only where the adapter offers what it needs (see `offers`). */
+    const itWith = (offer: keyof AdapterUnderTest['offers']) =>
+      adapter.offers[offer] ? it : () => undefined;
     afterAll(async () => {
       await fixture?.close();
     });
@@ -592,18 +605,18 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
         const iterator = subscription[Symbol.asyncIterator]();
         const pending = iterator.next();
         await sleep(50);
-        const closedAt = Date.now();
+        // Promptly: the waiter ends with close(), not at the next poll (the test's timeout).
         await subscription.close();
         expect(await pending).toEqual({ done: true, value: undefined });
-        expect(Date.now() - closedAt).toBeLessThan(200);
         expect(await iterator.next()).toMatchObject({ done: true });
 
         const prefix = uniquePrefix();
         const head = await store.headPosition();
         await store.appendToStream(`${prefix}a`, newEvents(3));
+        const [first] = await store.readAll({ after: head, maxCount: 1 });
         const broken = store.subscribeToAll({ after: head, batchSize: 1 });
         for await (const event of broken) {
-          expect(event.position).toBe(head + 1n);
+          expect(event).toEqual(first);
           break;
         }
         expect(await broken[Symbol.asyncIterator]().next()).toMatchObject({ done: true });
@@ -628,16 +641,17 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
         }
       });
 
-      it('sees appends made through another connection', async ({ skip }) => {
-        if (fixture.openPeer === undefined) return skip('single-connection adapter');
-        const peer = await fixture.openPeer();
+      itWith('peers')('sees appends made through another connection', async () => {
+        const peer = await (fixture.openPeer as () => Promise<EventStore>)();
         const head = await store.headPosition();
         const subscription = store.subscribeToAll({ after: head });
         try {
-          const live = take(subscription, 3, 5_000);
+          const live = take(subscription, 3);
           await sleep(50);
-          await peer.appendToStream(`${uniquePrefix()}peer`, newEvents(3));
-          expect((await live).map((e) => e.position)).toEqual([head + 1n, head + 2n, head + 3n]);
+          const written = await peer.appendToStream(`${uniquePrefix()}peer`, newEvents(3));
+          const delivered = (await live).map((e) => e.position);
+          expectOrderedPositions(delivered, head);
+          expect(delivered.at(-1)).toBe(written.position);
         } finally {
           await subscription.close();
           await peer.close();
@@ -694,7 +708,7 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
         const total = writers.length * appendsPerWriter * 2;
         const subscription = store.subscribeToAll({ after: head, batchSize: 7 });
         try {
-          const delivered = take(subscription, total, 20_000);
+          const delivered = take(subscription, total);
           await Promise.all(
             writers.map(async (writer, w) => {
               for (let i = 0; i < appendsPerWriter; i += 1) {
@@ -721,30 +735,28 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
         }
       });
 
-      it('an append that commits late still comes before appends that started after it', async ({
-        skip,
-      }) => {
-        const { openPeer, delayCommits } = fixture;
-        if (openPeer === undefined || delayCommits === undefined) {
-          return skip('needs parallel connections and commit delays');
-        }
-        const peer = await openPeer();
-        const prefix = uniquePrefix();
-        await delayCommits(`${prefix}slow`, 300);
-        const head = await store.headPosition();
-        const subscription = store.subscribeToAll({ after: head });
-        try {
-          const delivered = take(subscription, 2, 5_000);
-          const slow = store.appendToStream(`${prefix}slow`, [newEvent('Slow')]);
-          await sleep(100); // the slow append now sits inside its transaction
-          const fast = await peer.appendToStream(`${prefix}fast`, [newEvent('Fast')]);
-          expect(fast.position).toBe((await slow).position + 1n);
-          expect((await delivered).map((e) => e.type)).toEqual(['Slow', 'Fast']);
-        } finally {
-          await subscription.close();
-          await peer.close();
-        }
-      });
+      itWith('commitDelays')(
+        'an append that commits late still comes before appends that started after it',
+        async () => {
+          const { openPeer, delayCommits } = fixture as Required<StoreFixture>;
+          const peer = await openPeer();
+          const prefix = uniquePrefix();
+          await delayCommits(`${prefix}slow`, 300);
+          const head = await store.headPosition();
+          const subscription = store.subscribeToAll({ after: head });
+          try {
+            const delivered = take(subscription, 2);
+            const slow = store.appendToStream(`${prefix}slow`, [newEvent('Slow')]);
+            await sleep(100); // the slow append now sits inside its transaction
+            const fast = await peer.appendToStream(`${prefix}fast`, [newEvent('Fast')]);
+            expectOrderedPositions([(await slow).position, fast.position], head);
+            expect((await delivered).map((e) => e.type)).toEqual(['Slow', 'Fast']);
+          } finally {
+            await subscription.close();
+            await peer.close();
+          }
+        },
+      );
     });
 
     describe('against a reference model (fast-check)', () => {
@@ -753,7 +765,7 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
           fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 20 }), async (ops) => {
             await runAgainstModel(store, ops, adapter, false);
           }),
-          { numRuns: 30 },
+          { numRuns: 30, examples: [[EMPTY_APPEND_TO_HIDDEN_STREAM]] },
         );
       });
 
@@ -762,7 +774,7 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
           fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 20 }), async (ops) => {
             await runAgainstModel(store, ops, adapter, true);
           }),
-          { numRuns: 30 },
+          { numRuns: 30, examples: [[EMPTY_APPEND_TO_HIDDEN_STREAM]] },
         );
       });
     });
@@ -789,6 +801,12 @@ type Operation =
   | { kind: 'truncate'; stream: number; keep: number };
 
 const STREAMS = 3;
+/** Found by the model: an empty append answers the position of a last event truncateBefore hides. */
+const EMPTY_APPEND_TO_HIDDEN_STREAM: Operation[] = [
+  { kind: 'append', stream: 1, size: 1, expected: 'any' },
+  { kind: 'truncate', stream: 1, keep: 0 },
+  { kind: 'append', stream: 1, size: 0, expected: 'any' },
+];
 const operation: fc.Arbitrary<Operation> = fc.oneof(
   {
     weight: 5,
@@ -853,8 +871,9 @@ async function outcomeOf(call: Promise<AppendResult | undefined>): Promise<Outco
 
 /**
  * Runs `ops` against the store and a model of it, comparing every outcome and the final
- * streams and log. The model numbers positions consecutively; for adapters whose positions
- * are not consecutive only their order is compared.
+ * streams and log. The model numbers positions consecutively. For adapters whose positions are
+ * not consecutive, each outcome is compared without its position as it comes, and the
+ * positions at the end, once the log tells which store position each model position stands for.
  */
 async function runAgainstModel(
   store: EventStore,
@@ -862,10 +881,16 @@ async function runAgainstModel(
   { consecutivePositions, atomicAppendToStreams }: AdapterUnderTest,
   batched: boolean,
 ): Promise<void> {
+  /** Outcomes whose positions are compared at the end (non-consecutive adapters). */
+  const positioned: { actual: Outcome; predicted: Outcome; label: string }[] = [];
   const comparable = (outcome: Outcome): Outcome =>
     consecutivePositions || !('ok' in outcome) || outcome.ok === undefined
       ? outcome
       : { ok: { nextExpectedRevision: outcome.ok.nextExpectedRevision, position: 0n } };
+  const expectSameOutcome = (actual: Outcome, predicted: Outcome, label: string) => {
+    expect(comparable(actual), label).toEqual(comparable(predicted));
+    if (!consecutivePositions) positioned.push({ actual, predicted, label });
+  };
   const prefix = uniquePrefix('model');
   const streams = new Map<string, ModelStream>();
   const batches: { stream: string; events: NewEvent[] }[] = [];
@@ -987,6 +1012,11 @@ async function runAgainstModel(
           : { error: outcome.error.name, actual: outcome.error.actual },
     );
     expect(outcomes.map(comparable), label).toEqual(sent.map((a) => comparable(a.predicted)));
+    if (!consecutivePositions) {
+      outcomes.forEach((actual, index) => {
+        positioned.push({ actual, predicted: (sent[index] as Pending).predicted, label });
+      });
+    }
   }
 
   for (const op of ops) {
@@ -1019,9 +1049,7 @@ async function runAgainstModel(
       const actual = await outcomeOf(
         store.appendToStream(name, events, { expectedRevision: expected }),
       );
-      expect(comparable(actual), `${op.kind} ${name} expected=${String(expected)}`).toEqual(
-        comparable(predicted),
-      );
+      expectSameOutcome(actual, predicted, `${op.kind} ${name} expected=${String(expected)}`);
     } else if (op.kind === 'delete') {
       await flush();
       const name = `${prefix}${op.stream}`;
@@ -1044,6 +1072,26 @@ async function runAgainstModel(
   }
   await flush();
 
+  const log = await store.readAll({ after: 0n, filter: { streamPrefixes: [prefix] } });
+  const modelLog = [...streams.entries()]
+    .flatMap(([name, stream]) =>
+      stream.ids.map((id, index) => ({ id, name, position: stream.positions[index] as bigint })),
+    )
+    .sort((a, b) => (a.position < b.position ? -1 : 1));
+  expect(log.map((e) => [e.id, e.streamName])).toEqual(modelLog.map((e) => [e.id, e.name]));
+  // The same events in the same order: the store's position for each of the model's.
+  const storePosition = new Map<bigint, bigint>([[0n, 0n]]);
+  modelLog.forEach((event, index) => {
+    storePosition.set(event.position, (log[index] as RecordedEvent).position);
+  });
+  const inStore = (position: bigint) =>
+    consecutivePositions ? position : storePosition.get(position);
+  for (const { actual, predicted, label } of positioned) {
+    if ('ok' in predicted && predicted.ok !== undefined && 'ok' in actual) {
+      expect(actual.ok?.position, label).toBe(inStore(predicted.ok.position));
+    }
+  }
+
   for (const [name, stream] of streams) {
     const read = await outcomeOf(store.readStream(name).then(() => undefined));
     if (stream.deleted) {
@@ -1054,19 +1102,10 @@ async function runAgainstModel(
       const events = await store.readStream(name);
       const visible = Number(stream.truncateBefore);
       expect(events.map((e) => e.id)).toEqual(stream.ids.slice(visible));
-      if (consecutivePositions) {
-        expect(events.map((e) => e.position)).toEqual(stream.positions.slice(visible));
-      }
+      expect(events.map((e) => e.position)).toEqual(stream.positions.slice(visible).map(inStore));
       expect(await store.streamRevision(name)).toBe(current(stream));
     }
   }
-  const log = await store.readAll({ after: 0n, filter: { streamPrefixes: [prefix] } });
-  const modelLog = [...streams.entries()]
-    .flatMap(([name, stream]) =>
-      stream.ids.map((id, index) => ({ id, name, position: stream.positions[index] as bigint })),
-    )
-    .sort((a, b) => (a.position < b.position ? -1 : 1));
-  expect(log.map((e) => [e.id, e.streamName])).toEqual(modelLog.map((e) => [e.id, e.name]));
   if (consecutivePositions) {
     expect(log.map((e) => e.position)).toEqual(modelLog.map((e) => e.position));
   }

@@ -193,7 +193,7 @@ describe('reconnection', () => {
     await server.restart(150);
     await store.appendToStream('lport-1', newEvents(2));
     await store.appendToStream('lport-2', newEvents(1));
-    const after = await take(subscription, 3, 10_000);
+    const after = await take(subscription, 3);
     const all = [...before, ...after];
     expect(all.map((e) => e.id)).toEqual(
       (await store.readAll({ filter: { streamPrefixes: ['lport-'] } })).map((e) => e.id),
@@ -215,7 +215,7 @@ describe('reconnection', () => {
     await sleep(700); // several failed resubscriptions
     await server.start();
     await store.appendToStream('lport-1', newEvents(1));
-    const [event] = await take(subscription, 1, 10_000);
+    const [event] = await take(subscription, 1);
     expect(event?.revision).toBe(1n);
   });
 });

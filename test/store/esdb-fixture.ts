@@ -25,6 +25,8 @@ export function esdbAdapter(
     name,
     atomicAppendToStreams: false,
     consecutivePositions: false,
+    // No commit delays: the server serialises writes, so an append cannot commit late.
+    offers: { peers: true, commitDelays: false },
     async openFixture(): Promise<StoreFixture> {
       const running = await server();
       const store = EsdbEventStore.fromUrl(running.url, TEST_STORE_OPTIONS);

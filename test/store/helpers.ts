@@ -1,6 +1,7 @@
 /** Small helpers for the event store tests: event factories, unique names, subscription reads. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { NewEvent, RecordedEvent, Subscription } from '../../src/store/event-store.js';
+import type { NewEvent } from '../../src/events/metadata.js';
+import type { RecordedEvent, Subscription } from '../../src/store/event-store.js';
 
 const run = randomBytes(3).toString('hex');
 let counter = 0;
@@ -35,35 +36,18 @@ export function newEvents(count: number, type = 'Tested'): NewEvent[] {
 }
 
 /**
- * The next `count` events of a subscription. Rejects (and closes it) if they do not arrive
- * within `timeoutMs`, so a broken live path fails the test instead of hanging it.
+ * The next `count` events of a subscription. No deadline of its own: a broken live path fails by
+ * the test's timeout, and a subscription that ends early fails at once.
  */
-export async function take(
-  subscription: Subscription,
-  count: number,
-  timeoutMs = 10_000,
-): Promise<RecordedEvent[]> {
+export async function take(subscription: Subscription, count: number): Promise<RecordedEvent[]> {
   const iterator = subscription[Symbol.asyncIterator]();
   const events: RecordedEvent[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      void subscription.close();
-      reject(
-        new Error(`subscription delivered ${events.length}/${count} events in ${timeoutMs} ms`),
-      );
-    }, timeoutMs);
-  });
-  try {
-    while (events.length < count) {
-      const next = await Promise.race([iterator.next(), timeout]);
-      if (next.done) throw new Error(`subscription ended after ${events.length}/${count} events`);
-      events.push(next.value);
-    }
-    return events;
-  } finally {
-    clearTimeout(timer);
+  while (events.length < count) {
+    const next = await iterator.next();
+    if (next.done) throw new Error(`subscription ended after ${events.length}/${count} events`);
+    events.push(next.value);
   }
+  return events;
 }
 
 export function sleep(ms: number): Promise<void> {

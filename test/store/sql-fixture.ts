@@ -23,6 +23,7 @@ export function sqlAdapter(options: SqlAdapterOptions): AdapterUnderTest {
     name: options.name,
     atomicAppendToStreams: true,
     consecutivePositions: true,
+    offers: { peers: options.multiConnection, commitDelays: options.multiConnection },
     async openFixture(): Promise<StoreFixture> {
       const url = await options.newDatabase();
       const database = await openDatabase(url);

@@ -32,6 +32,7 @@ import {
   START,
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
+import type { NewEvent } from '../../events/metadata.js';
 import {
   EventStoreError,
   StoreUnavailableError,
@@ -42,7 +43,6 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
-  NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -242,6 +242,11 @@ export class EsdbEventStore implements EventStore {
       }
       return events;
     });
+  }
+
+  /** EventStoreDB has no narrower read than readAll's: the projector gets its page. */
+  readProjectedPage(after: bigint, maxCount: number): Promise<RecordedEvent[]> {
+    return this.readAll({ after, maxCount });
   }
 
   subscribeToAll(options: EsdbSubscribeOptions = {}): EsdbSubscription {
@@ -490,8 +495,28 @@ export class EsdbEventStore implements EventStore {
   async #emptyAppendResult(streamName: string, reported: bigint): Promise<AppendResult> {
     const last = await this.#lastEvent(streamName);
     if (last.kind === 'none') return { nextExpectedRevision: -1n, position: 0n };
-    if (last.kind === 'hidden') return { nextExpectedRevision: reported, position: 0n };
+    if (last.kind === 'hidden') {
+      return {
+        nextExpectedRevision: reported,
+        position: await this.#lastPositionInAll(streamName),
+      };
+    }
     return { nextExpectedRevision: last.revision, position: last.position };
+  }
+
+  /**
+   * Position of the stream's last event in $all, for a stream whose every event its metadata
+   * hides (`$tb`, `$maxCount`): they stay in $all until a scavenge, after which this is 0.
+   */
+  async #lastPositionInAll(streamName: string): Promise<bigint> {
+    const read = this.client.readAll({
+      direction: BACKWARDS,
+      fromPosition: END,
+      maxCount: 1,
+      filter: streamNameFilter({ regex: `^${streamName.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}$` }),
+    });
+    for await (const resolved of read) return positionOf(resolved);
+    return 0n;
   }
 
   /** Position of the event at `revision` (servers that answer an idempotent append without one). */

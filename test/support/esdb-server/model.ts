@@ -61,11 +61,6 @@ export interface LogModelOptions {
   readonly idRules?: IdRules;
   /** Position of the first record (EventStoreDB's first records are its epoch, never at 0). */
   readonly firstPosition?: bigint;
-  /**
-   * `record-size` (default): positions advance by each record's size, like the byte offsets of
-   * a real log. `1`: consecutive positions, for suites that compare positions to `head + n`.
-   */
-  readonly positionStep?: 'record-size' | 1;
 }
 
 export class LogModel {
@@ -75,14 +70,13 @@ export class LogModel {
   private readonly streams = new Map<string, Stream>();
   /** Event id → where it was first stored (EventStoreDB's committed-events cache, unbounded). */
   private readonly ids = new Map<string, StoredEvent>();
+  /** Positions advance by each record's size, like the byte offsets of a real transaction file. */
   private nextPosition: bigint;
-  private readonly positionStep: 'record-size' | 1;
   private readonly listeners = new Set<() => void>();
 
   constructor(options: LogModelOptions = {}) {
     this.idRules = options.idRules ?? 'esdb';
     this.nextPosition = options.firstPosition ?? 1024n;
-    this.positionStep = options.positionStep ?? 'record-size';
   }
 
   /** Called after every commit; live subscriptions pump from it. */
@@ -245,13 +239,7 @@ export class LogModel {
       position: this.nextPosition,
       created: BigInt(Date.now()) * TICKS_PER_MS,
     };
-    // Like a prepare record: a header, the stream name, the payload.
-    this.nextPosition +=
-      this.positionStep === 1
-        ? 1n
-        : BigInt(
-            80 + name.length + event.type.length + event.data.length + event.customMetadata.length,
-          );
+    this.nextPosition += recordSize(name, event);
     if (revision === undefined) stream.events.push(stored);
     this.log.push(stored);
     if (!this.ids.has(event.id)) this.ids.set(event.id, stored);
@@ -337,6 +325,17 @@ export class LogModel {
     }
     return this.expectedMatches(name, expected, current) ? { kind: 'ok' } : wrong;
   }
+}
+
+/**
+ * Bytes a prepare record takes in the transaction file: a header, the stream name, the type and
+ * the payload. Never 1, so positions are never consecutive, as on a real server.
+ */
+function recordSize(stream: string, event: ProposedEvent): bigint {
+  const text = (value: string) => Buffer.byteLength(value, 'utf8');
+  return BigInt(
+    80 + text(stream) + text(event.type) + event.data.length + event.customMetadata.length,
+  );
 }
 
 function emptyEvent(type: string): ProposedEvent {
