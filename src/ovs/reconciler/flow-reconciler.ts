@@ -16,6 +16,7 @@
  * periodically.
  */
 import type { Logger } from 'pino';
+import { type BackoffPolicy, backoffDelay, withBounds } from '../../lib/retry.js';
 import { parseDump } from '../pipeline/flow.js';
 import type { FlowSet } from '../pipeline/pipeline.js';
 import type { Ofctl } from './ofctl.js';
@@ -60,6 +61,9 @@ export interface Applied<C> extends Desired<C> {
   readonly report: SyncReport;
 }
 
+/** Waits before a full sync after a failed batch, growing with the failures in a row. */
+export const FLOW_SYNC_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 'equal' };
+
 export interface FlowReconcilerOptions<C> {
   readonly bridge: string;
   readonly ofctl: Ofctl;
@@ -76,7 +80,7 @@ export interface FlowReconcilerOptions<C> {
   readonly probe?: () => Promise<string | undefined>;
   /** Default 1 s; 0 disables. */
   readonly probeIntervalMs?: number;
-  /** First retry delay after a failed batch; doubles up to 30 s. Default 500 ms. */
+  /** First retry delay after a failed batch (FLOW_SYNC_RETRY's `initialMs`, 500 ms). */
   readonly retryMs?: number;
 }
 
@@ -270,8 +274,8 @@ export class FlowReconciler<C = undefined> {
 
   private scheduleRetry(): void {
     if (this.retryTimer || this.stopped || !this.hasDesired()) return;
-    const base = this.options.retryMs ?? 500;
-    const delay = Math.min(30_000, base * 2 ** Math.min(10, this.consecutiveFailures - 1));
+    const policy = withBounds(FLOW_SYNC_RETRY, { initialMs: this.options.retryMs });
+    const delay = backoffDelay(policy, this.consecutiveFailures - 1);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.antiEntropy('recovery').catch(() => undefined);
