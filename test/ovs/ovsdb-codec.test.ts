@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +19,7 @@ import {
   op,
   TransactionError,
 } from '../../src/ovs/ovsdb/transact.js';
+import { requireVswitchSchema, VSWITCH_SCHEMA } from '../support/ovs.js';
 
 const U1 = '0b1f6d5c-8e1a-4c4e-9a36-5d0f1b2c3d4e';
 const U2 = 'ffffffff-0000-4000-8000-000000000001';
@@ -174,10 +175,8 @@ describe('values by column type', () => {
   });
 });
 
-const vswitchSchema = '/usr/share/openvswitch/vswitch.ovsschema';
-
-describe.skipIf(!existsSync(vswitchSchema))('schema', () => {
-  const schema = parseSchema(JSON.parse(readFileSync(vswitchSchema, 'utf8')));
+describe.skipIf(!requireVswitchSchema())('schema', () => {
+  const schema = parseSchema(JSON.parse(readFileSync(VSWITCH_SCHEMA, 'utf8')));
 
   it('normalises column types', () => {
     expect(columnType('integer')).toEqual({ key: 'integer', min: 1, max: 1 });

@@ -20,9 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OvsdbClient } from '../../src/ovs/ovsdb/client.js';
 import { recordCount } from '../support/chaos/counts.js';
 import { eventually } from '../support/chaos/in-process.js';
-import { ovsAvailable } from '../support/ovs.js';
-
-const SCHEMA_FILE = '/usr/share/openvswitch/vswitch.ovsschema';
+import { requireVswitchSchema, VSWITCH_SCHEMA } from '../support/ovs.js';
 
 interface Row {
   name: string;
@@ -188,11 +186,11 @@ const MALFORMED: readonly [string, (fake: FakeOvsdb) => void][] = [
   ['bytes that cannot start a message', (f) => f.push('hello')],
 ];
 
-describe.skipIf(!ovsAvailable())('the OVSDB client and malformed messages', () => {
+describe.skipIf(!requireVswitchSchema())('the OVSDB client and malformed messages', () => {
   it('survives each, reports it, and resyncs to the truth', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lovsdb-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const fake = await FakeOvsdb.start(dir, JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
+    const fake = await FakeOvsdb.start(dir, JSON.parse(readFileSync(VSWITCH_SCHEMA, 'utf8')));
     cleanup.push(() => fake.close());
     fake.rows.set('u1', { name: 'vif1', ofport: 1, iface: 'p1' });
     const client = new OvsdbClient({

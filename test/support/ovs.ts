@@ -1,7 +1,7 @@
 /**
  * A private Open vSwitch per simulated chassis (ops/ovs/sandbox.sh): ovsdb-server and
  * ovs-vswitchd on the dummy datapath in a short temp dir, stopped by pid at the end.
- * Tests call `ovsAvailable()` first; in CI a missing OVS is a failure, not a skip.
+ * Suites call `requireOvs()` first: a missing OVS is a failure, not a skip (./requirements.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { required } from './requirements.js';
 
 const run = promisify(execFile);
 const sandboxScript = join(dirname(fileURLToPath(import.meta.url)), '../../ops/ovs/sandbox.sh');
@@ -30,15 +31,25 @@ export function ovsAvailable(): boolean {
   return existsSync('/usr/sbin/ovs-vswitchd') && existsSync('/usr/sbin/ovsdb-server');
 }
 
-/** Fails loudly in CI, skips elsewhere: call as `describe.skipIf(!requireOvs())`. */
+/** Fails when OVS is missing (see ./requirements.ts): call as `describe.skipIf(!requireOvs())`. */
 export function requireOvs(): boolean {
-  if (ovsAvailable()) return true;
-  if (process.env.CI)
-    throw new Error('CI requires Open vSwitch (openvswitch-switch) for the tests');
-  console.warn(
-    '!! Open vSwitch not installed: OVS tests are SKIPPED (npm test installs it as root)',
+  return required(
+    ovsAvailable(),
+    'Open vSwitch (ovs-vswitchd, ovsdb-server)',
+    'openvswitch-switch',
   );
-  return false;
+}
+
+/** The Open_vSwitch database schema the installed OVS serves. */
+export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+
+/** Fails when the schema is missing, like requireOvs: `describe.skipIf(!requireVswitchSchema())`. */
+export function requireVswitchSchema(): boolean {
+  return required(
+    existsSync(VSWITCH_SCHEMA),
+    `The OVSDB schema ${VSWITCH_SCHEMA}`,
+    'openvswitch-switch',
+  );
 }
 
 export async function startOvs(): Promise<OvsSandbox> {

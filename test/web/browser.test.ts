@@ -6,8 +6,8 @@
  * time. Screenshots go to test-results/web/ (LOCUS_UPDATE_SCREENSHOT=1 also refreshes the
  * README's docs/screenshots/locus.png).
  *
- * Without /usr/bin/chromium the suite is skipped with a loud warning, except in CI (CI set),
- * where that is a failure: `ops/install.sh --test` installs it.
+ * Without /usr/bin/chromium the suite fails, as every missing test requirement does
+ * (test/support/requirements.ts): `ops/install.sh --test` installs it.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locus } from '../../src/locus.js';
+import { required } from '../support/requirements.js';
 import {
   buildWeb,
   type Client,
@@ -29,21 +30,13 @@ import {
 } from './support.js';
 
 const CHROMIUM = process.env.LOCUS_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = required(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, 'chromium');
 const artefacts = join(repoRoot, 'test-results', 'web');
-
-if (!available) {
-  const line = '!'.repeat(78);
-  console.warn(
-    `\n${line}\n!! Browser tests of the web view will be SKIPPED: ${CHROMIUM} not found.\n` +
-      `!! Install Debian's chromium (apt-get install chromium, or bash ops/install.sh --test).\n${line}\n`,
-  );
-}
 
 /** Within a second of the change, as the issue asks; the page's own budget, not the apps'. */
 const LIVE_MS = 1_000;
 
-describe.skipIf(!available && !process.env.CI)('web view in Chromium', () => {
+describe.skipIf(!available)('web view in Chromium', () => {
   let locus: Locus;
   let operator: Client;
   let context: BrowserContext;
@@ -52,8 +45,6 @@ describe.skipIf(!available && !process.env.CI)('web view in Chromium', () => {
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!available)
-      throw new Error(`CI: ${CHROMIUM} is missing (ops/install.sh --test installs it)`);
     await buildWeb();
     locus = await startTestLocus();
     operator = client(locus.url, tokens.operator);
