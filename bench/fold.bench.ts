@@ -5,15 +5,25 @@
  *   (a) XState's pure `transition()` on the machine,
  *   (b) the fold compiled from the machine's definition (machines/lport.fold.ts),
  *   (c) the hand-written reducer (machines/lport.reducer.ts), the baseline,
- * plus the port aggregate (every view of the port at once) for reference.
+ * plus the port aggregate (every view of the port at once) for reference, and
+ *   (d) the port-wide fold production runs (machines/lport.facts.ts: the compiled machine's
+ *       transition for the subject view, facts updated by its actions, its target checked),
+ *   (e) the rules applied by hand (validity, then the fact update), what production ran before
+ *       the machine was put in charge, for the before/after.
  * Goal: the compiled fold within 3× of the reducer (ratio ≥ 0.33).
  */
 import { initialTransition, transition } from 'xstate';
+import { lportFacts } from '../machines/lport.facts.js';
 import { foldView } from '../machines/lport.fold.js';
 import { lportMachine } from '../machines/lport.machine.js';
 import { evolve, initialPortState } from '../machines/lport.port.js';
 import { initialReducerView, reduceAll, reduceInPlace } from '../machines/lport.reducer.js';
-import type { LportEvent } from '../machines/lport.rules.js';
+import {
+  applyFactsInPlace,
+  initialFacts,
+  type LportEvent,
+  refusalCodeOf,
+} from '../machines/lport.rules.js';
 import { type Benchmark, type BenchRecord, peakRssBytes, perSecond, timeIt } from './lib.js';
 
 /** Deterministic PRNG (mulberry32), so every run folds the same streams. */
@@ -141,6 +151,28 @@ const viaPort: Fold = (streams) => {
   return checksum;
 };
 
+const viaPortFacts: Fold = (streams) => {
+  let checksum = 0;
+  for (const { events } of streams) {
+    const facts = initialFacts();
+    for (const event of events) lportFacts.applyInPlace(facts, event);
+    checksum += facts.claims.length;
+  }
+  return checksum;
+};
+
+const viaRulesByHand: Fold = (streams) => {
+  let checksum = 0;
+  for (const { events } of streams) {
+    const facts = initialFacts();
+    for (const event of events) {
+      if (refusalCodeOf(facts, event) === null) applyFactsInPlace(facts, event);
+    }
+    checksum += facts.claims.length;
+  }
+  return checksum;
+};
+
 /** Best of `rounds` timed runs, after a warm-up on a slice. */
 export async function measure(fold: Fold, streams: readonly PortStream[], rounds: number) {
   fold(streams.slice(0, Math.max(1, Math.floor(streams.length / 10))));
@@ -168,6 +200,8 @@ export const benchFold: Benchmark = async ({ quick, progress }) => {
     ['fold/reducer', viaReducer, 5],
     ['fold/compiled', viaCompiled, 5],
     ['fold/port-aggregate', viaPort, 3],
+    ['fold/port-facts', viaPortFacts, 5],
+    ['fold/rules-by-hand', viaRulesByHand, 5],
     ['fold/xstate', viaXState, quick ? 2 : 1],
   ];
   const measured = new Map<string, { throughput: number; checksum: number }>();

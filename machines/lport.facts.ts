@@ -76,7 +76,12 @@ export function portMachineOf(compiled: CompiledMachine): PortMachine {
   const settle = (state: LportStateName, facts: PortFacts, me: string, event: LportEvent) => {
     let current = state;
     for (let iteration = 0; ; iteration++) {
-      const taken = states[current].always.find((t) => t.guard(facts, me, event));
+      const always = states[current].always;
+      let taken: CompiledTransition | undefined;
+      for (let i = 0; i < always.length && taken === undefined; i++) {
+        const candidate = always[i] as CompiledTransition;
+        if (candidate.guard(facts, me, event)) taken = candidate;
+      }
       if (taken === undefined) return current;
       if (iteration >= compiled.maxEventless) {
         throw new Error(`lport machine: eventless transitions do not settle from ${state}`);
