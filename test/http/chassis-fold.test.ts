@@ -72,11 +72,10 @@ describe('chassisFold.foldAll', () => {
     const events: DomainEvent[] = [{ type: 'ChassisCreated', data: chassis }];
     for (let i = 0; i < 50_000; i++)
       events.push({ type: 'OvsPortCreated', data: tap(`tap${i}`, i + 1) });
-    const started = performance.now();
+    // Reducing with evolve copies the map per event: 1.25 billion entry copies, minutes — past
+    // the test's timeout, which is the only limit here (the fold's speed is the bench's).
     const state = foldStream(chassisFold, events);
     expect(state.ovsPorts.size).toBe(50_000);
-    // Reducing with evolve copies the map per event: 1.25 billion entry copies, minutes.
-    expect(performance.now() - started).toBeLessThan(2_000);
   });
 });
 

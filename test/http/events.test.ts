@@ -231,10 +231,9 @@ describe('GET /v1/events', () => {
     const otherPort = (other.server.address() as AddressInfo).port;
     const feed = await FeedClient.open(otherPort, '/v1/events', asReader);
     await feed.until((c) => c.frames.length > 0);
-    const started = Date.now();
-    await closeServer(other, 5000);
+    // A grace period longer than the test: only the server ending the stream lets both finish.
+    await closeServer(other, 600_000);
     await feed.ended;
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(feed.frames.some((f) => f.comment?.includes('shutting down'))).toBe(true);
   });
 });

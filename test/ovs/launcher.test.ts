@@ -59,7 +59,7 @@ describe('the helper process', () => {
       const r = await helperLauncher({ command: 'true', args: [], env: process.env, input: '', timeoutMs: 5000 });
       console.log('exit', r.code);
     `;
-    const started = performance.now();
+    // execFile's timeout ends a run the idle helper would keep alive: the error fails the test.
     const out = await new Promise<string>((resolve, reject) =>
       execFile(
         'npx',
@@ -69,6 +69,5 @@ describe('the helper process', () => {
       ),
     );
     expect(out.trim()).toBe('exit 0');
-    expect(performance.now() - started).toBeLessThan(30_000);
   }, 40_000);
 });
