@@ -3,14 +3,17 @@
  * catalogue's model schemas (src/events/model.ts), so a body the API accepts is a document the
  * log accepts; @fastify/swagger turns them into the OpenAPI document served at /docs.
  *
+ * The answers to queries live in src/api/responses.ts (pure data, so the read model, the CLI and
+ * the web view derive their types from them too), re-exported here.
+ *
  * Log positions are bigints and travel as decimal strings.
  */
 import { type TSchema, Type } from '@sinclair/typebox';
+import { Locality, Position } from '../api/responses.js';
 import {
   Chassis,
   ChildPortSegmentation,
   DeviceOwner,
-  DistributedReason,
   FloatingIp,
   Id,
   LogicalPort,
@@ -20,12 +23,9 @@ import {
   Subnet,
 } from '../events/index.js';
 
-const closed = { additionalProperties: false } as const;
+export * from '../api/responses.js';
 
-export const Position = Type.String({
-  pattern: '^(0|[1-9][0-9]{0,19})$',
-  description: 'log position (decimal)',
-});
+const closed = { additionalProperties: false } as const;
 
 /** RFC 9457 problem details. */
 export const Problem = Type.Object(
@@ -104,13 +104,6 @@ const pageFields = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'page size' })),
 };
 export const PageQuery = Type.Object(pageFields, closed);
-
-export const Locality = Type.Union([
-  Type.Literal('local'),
-  Type.Literal('remote'),
-  Type.Literal('distributed'),
-  Type.Literal('unbound'),
-]);
 
 export const ChassisPortsQuery = Type.Object(
   { ...pageFields, locality: Type.Optional(Locality) },
@@ -266,99 +259,3 @@ export const OvsPortDeleted = Type.Object(
   { chassis: OvsPort.properties.chassis, name: OvsPort.properties.name, position: Position },
   { description: 'deleted; `position` is the log position of the deletion' },
 );
-
-// --- query answers ---------------------------------------------------------------------------
-
-const Time = Type.String({ description: 'ISO-8601 instant' });
-const ChassisRef = Type.Union([Chassis.properties.id, Type.Null()]);
-
-export const PortViewSchema = Type.Object({
-  chassis: Chassis.properties.id,
-  locality: Locality,
-  since: Time,
-  remoteReady: Type.Boolean({ description: 'the chassis acknowledged flows toward the owner' }),
-  ownerAcked: ChassisRef,
-});
-
-export const PortLocalityResponse = Type.Object({
-  id: Id,
-  switchId: Id,
-  deviceOwner: DeviceOwner,
-  owner: ChassisRef,
-  requestedChassis: ChassisRef,
-  distributed: Type.Boolean(),
-  reasons: Type.Array(DistributedReason),
-  deleted: Type.Boolean(),
-  views: Type.Array(PortViewSchema),
-  position: Position,
-});
-
-export const HistoryEntrySchema = Type.Object({
-  position: Position,
-  revision: Type.String({ description: 'revision in the port stream (decimal)' }),
-  eventId: Type.String(),
-  time: Time,
-  type: Type.String(),
-  chassis: ChassisRef,
-  app: Type.String(),
-  correlationId: Type.String(),
-  causationId: Type.String(),
-  data: Type.Unknown(),
-  refusal: Type.Optional(
-    Type.String({ description: 'the lport machine refused this event: it was not folded' }),
-  ),
-});
-
-export const HistoryPage = Type.Object({
-  items: Type.Array(HistoryEntrySchema),
-  nextCursor: Type.Optional(Type.String()),
-});
-
-export const ChassisPortSchema = Type.Object({
-  portId: Id,
-  switchId: Id,
-  locality: Locality,
-  owner: ChassisRef,
-  since: Time,
-  remoteReady: Type.Boolean(),
-});
-
-export const ChassisPortsPage = Type.Object({
-  items: Type.Array(ChassisPortSchema),
-  nextCursor: Type.Optional(Type.String()),
-});
-
-export const SummaryResponse = Type.Object({
-  items: Type.Array(
-    Type.Object({ chassis: Chassis.properties.id, locality: Locality, ports: Type.Integer() }),
-  ),
-});
-
-export const LocalityAtResponse = Type.Object({
-  id: Id,
-  at: Time,
-  owner: ChassisRef,
-  requestedChassis: ChassisRef,
-  deleted: Type.Boolean(),
-  distributed: Type.Boolean(),
-  reasons: Type.Array(DistributedReason),
-  claims: Type.Array(Chassis.properties.id, { description: 'active local claims, earliest first' }),
-  views: Type.Array(
-    Type.Object({
-      chassis: Chassis.properties.id,
-      locality: Type.Union([Locality, Type.Literal('deleted')]),
-      since: Time,
-      remoteReady: Type.Boolean(),
-      ownerAcked: ChassisRef,
-    }),
-  ),
-  position: Position,
-  revision: Type.String({ description: 'revision of the last event folded (decimal)' }),
-});
-
-export const Health = Type.Object({ status: Type.String() });
-export const Readiness = Type.Object({
-  status: Type.String(),
-  head: Position,
-  readModel: Position,
-});

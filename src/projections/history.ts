@@ -1,24 +1,17 @@
 /** The history projection's functional core: one audit row per event of an lport stream. */
 import { chassisOf, type LportEvent, type RefusalCode } from '../../machines/lport.rules.js';
+import type { HistoryRecord } from '../read-model/queries.js';
 import type { ProjectedEvent } from '../store/sql/rows.js';
 
-export interface HistoryRow {
-  readonly position: bigint;
+/**
+ * The history the API answers (src/api/responses.ts), as stored: with its port, and the
+ * machine's refusal code or null (the API omits it when null). `time`: when the store committed
+ * the event.
+ */
+export type HistoryRow = Omit<HistoryRecord, 'refusal'> & {
   readonly portId: string;
-  readonly revision: bigint;
-  readonly eventId: string;
-  /** When the store committed the event (ISO-8601). */
-  readonly time: string;
-  readonly type: string;
-  /** The chassis a Local/Remote event is about; null for port-wide events. */
-  readonly chassis: string | null;
-  readonly app: string;
-  readonly correlationId: string;
-  readonly causationId: string;
-  readonly data: unknown;
-  /** Set when the lport machine refused the event (it is in the log, but was not folded). */
   readonly refusal: RefusalCode | null;
-}
+};
 
 export function historyRowOf(
   recorded: ProjectedEvent,

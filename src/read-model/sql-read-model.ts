@@ -14,11 +14,12 @@ import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
 import { kyselyStatements, queryPort, type StatementRunner } from './port-query.js';
 import type {
   ChassisPort,
-  HistoryEntry,
+  HistoryRecord,
   Locality,
+  LocalityCount,
   Page,
   PortDirectory,
-  PortListItem,
+  PortListRecord,
   PortRecord,
   ReadModel,
   SwitchLocalityCount,
@@ -70,7 +71,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   async history(
     portId: string,
     page: { cursor?: string; limit: number },
-  ): Promise<Page<HistoryEntry>> {
+  ): Promise<Page<HistoryRecord>> {
     const limit = this.#limit(page.limit);
     let query = this.#db
       .selectFrom('rm_history')
@@ -83,7 +84,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     }
     const rows = await query.execute();
     const items = rows.slice(0, limit).map(
-      (row): HistoryEntry => ({
+      (row): HistoryRecord => ({
         position: toBigInt(row.position),
         revision: toBigInt(row.revision),
         eventId: row.event_id,
@@ -224,7 +225,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
       : { items };
   }
 
-  async summary(): Promise<{ chassis: string; locality: Locality; ports: number }[]> {
+  async summary(): Promise<LocalityCount[]> {
     const [views, liveChassis, ports] = await Promise.all([
       this.#db
         .selectFrom('rm_port_views')
@@ -261,7 +262,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
       add(chassis, 'distributed', distributed);
       add(chassis, 'unbound', bound - withView);
     }
-    const summary: { chassis: string; locality: Locality; ports: number }[] = [];
+    const summary: LocalityCount[] = [];
     for (const chassis of [...counts.keys()].sort()) {
       const byLocality = counts.get(chassis) as Map<Locality, number>;
       for (const locality of LOCALITIES) {
@@ -286,7 +287,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     search?: string;
     cursor?: string;
     limit: number;
-  }): Promise<Page<PortListItem>> {
+  }): Promise<Page<PortListRecord>> {
     const limit = this.#limit(query.limit);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 'id');
     const pattern =
@@ -319,7 +320,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
       .limit(limit + 1)
       .execute();
     const items = rows.slice(0, limit).map(
-      (row): PortListItem => ({
+      (row): PortListRecord => ({
         id: row.id,
         switchId: row.switch_id,
         deviceOwner: row.device_owner as DeviceOwner,

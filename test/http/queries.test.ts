@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandCause, type DomainEvent, envelope, streamOf } from '../../src/events/index.js';
 import type { LocusServer } from '../../src/http/server.js';
-import type { HistoryEntry, PortRecord } from '../../src/read-model/queries.js';
+import type { HistoryRecord, PortRecord } from '../../src/read-model/queries.js';
 import type { EventStore, RecordedEvent } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
 import { asOperator, asReader, type FakeReadModel, startApi, uid } from './support.js';
@@ -82,7 +82,7 @@ describe('read model queries', () => {
   });
 
   it('pages through a history with a cursor', async () => {
-    const entry = (n: number): HistoryEntry => ({
+    const entry = (n: number): HistoryRecord => ({
       position: BigInt(n),
       revision: BigInt(n - 1),
       eventId: `e${n}`,

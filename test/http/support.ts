@@ -9,7 +9,7 @@ import { createMetrics } from '../../src/http/metrics.js';
 import { buildServer, type LocusServer } from '../../src/http/server.js';
 import type {
   ChassisPort,
-  HistoryEntry,
+  HistoryRecord,
   Locality,
   Page,
   PortRecord,
@@ -20,7 +20,7 @@ import type { EventStore } from '../../src/store/event-store.js';
 /** A read model the test drives by hand: set rows, move the position. */
 export class FakeReadModel implements ReadModel {
   readonly ports = new Map<string, PortRecord>();
-  readonly histories = new Map<string, HistoryEntry[]>();
+  readonly histories = new Map<string, HistoryRecord[]>();
   readonly chassis = new Map<string, ChassisPort[]>();
   current = 0n;
   private waiters: { position: bigint; resolve: (reached: boolean) => void }[] = [];
@@ -39,7 +39,7 @@ export class FakeReadModel implements ReadModel {
   async history(
     portId: string,
     page: { cursor?: string; limit: number },
-  ): Promise<Page<HistoryEntry>> {
+  ): Promise<Page<HistoryRecord>> {
     return paginate(this.histories.get(portId) ?? [], page);
   }
 

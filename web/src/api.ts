@@ -3,81 +3,26 @@
  * sessionStorage (gone when the tab closes); it travels only as a bearer header to the same
  * origin. Nothing secret is built into the page.
  */
-export type Locality = 'local' | 'remote' | 'distributed' | 'unbound';
+import type {
+  HistoryEntry,
+  LocalityAt,
+  LocalityCount,
+  Page,
+  PortListItem,
+  PortLocality,
+  Summary,
+  SwitchLocalityCount,
+  SwitchSummary,
+} from '../../src/api/responses.js';
 
-export interface PortView {
-  chassis: string;
-  locality: Locality | 'deleted';
-  since: string;
-  remoteReady: boolean;
-  ownerAcked: string | null;
-}
-
-export interface Port {
-  id: string;
-  switchId: string;
-  deviceOwner: string;
-  owner: string | null;
-  requestedChassis: string | null;
-  distributed: boolean;
-  reasons: string[];
-  deleted: boolean;
-  views: PortView[];
-  position: string;
-}
-
-export interface PortListItem {
-  id: string;
-  switchId: string;
-  deviceOwner: string;
-  owner: string | null;
-  requestedChassis: string | null;
-  distributed: boolean;
-  position: string;
-}
-
-export interface HistoryEntry {
-  position: string;
-  revision: string;
-  eventId: string;
-  time: string;
-  type: string;
-  chassis: string | null;
-  app: string;
-  correlationId: string;
-  causationId: string;
-  data: unknown;
-  refusal?: string;
-}
-
-export interface LocalityAt {
-  id: string;
-  at: string;
-  owner: string | null;
-  requestedChassis: string | null;
-  deleted: boolean;
-  distributed: boolean;
-  reasons: string[];
-  claims: string[];
-  views: PortView[];
-  position: string;
-  revision: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor?: string;
-}
-
-export interface SummaryRow {
-  chassis: string;
-  locality: Locality;
-  ports: number;
-}
-
-export interface SwitchSummaryRow extends SummaryRow {
-  switchId: string;
-}
+// The answers' types are derived from the server's schemas (type imports only: nothing of the
+// server is bundled).
+export type { HistoryEntry, LocalityAt, Page, PortListItem };
+export type Port = PortLocality;
+export type SummaryRow = LocalityCount;
+export type SwitchSummaryRow = SwitchLocalityCount;
+/** A chassis' view, now (a port's) or at a past instant (time travel, which has `deleted`). */
+export type PortView = Port['views'][number] | LocalityAt['views'][number];
 
 /** A locality event from the feed (GET /v1/events). */
 export interface FeedEntry {
@@ -148,9 +93,8 @@ export async function get<T>(path: string, query: Query = {}): Promise<T> {
 const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/');
 
 export const api = {
-  summary: (after?: string) => get<{ items: SummaryRow[] }>('/v1/summary', { after }),
-  switchSummary: (after?: string) =>
-    get<{ items: SwitchSummaryRow[] }>('/v1/summary/switches', { after }),
+  summary: (after?: string) => get<Summary>('/v1/summary', { after }),
+  switchSummary: (after?: string) => get<SwitchSummary>('/v1/summary/switches', { after }),
   ports: (search: string, cursor?: string, after?: string) =>
     get<Page<PortListItem>>('/v1/ports', { search, cursor, after, limit: 50 }),
   port: (id: string, after?: string) => get<Port>(`/v1/ports/${path(id)}`, { after }),

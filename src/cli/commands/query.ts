@@ -2,89 +2,29 @@
  * The query commands, answered by a running locus over its HTTP API: status, port, history,
  * chassis. Each prints a coloured table, or JSON with --json.
  */
+import type {
+  ChassisPort,
+  HistoryEntry,
+  Locality,
+  LocalityAt,
+  LocalityCount,
+  PortLocality,
+  PortView,
+  Readiness,
+  Summary,
+} from '../../api/responses.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 import { count, locality, localityColour, table } from '../style.js';
 
-type Locality = 'local' | 'remote' | 'distributed' | 'unbound';
 const LOCALITIES: readonly Locality[] = ['local', 'remote', 'distributed', 'unbound'];
-
-interface SummaryItem {
-  readonly chassis: string;
-  readonly locality: Locality;
-  readonly ports: number;
-}
-
-interface ChassisPort {
-  readonly portId: string;
-  readonly switchId: string;
-  readonly locality: Locality;
-  readonly owner: string | null;
-  readonly since: string;
-  readonly remoteReady: boolean;
-}
-
-interface PortView {
-  readonly chassis: string;
-  readonly locality: Locality;
-  readonly since: string;
-  readonly remoteReady: boolean;
-  readonly ownerAcked: string | null;
-}
-
-interface Port {
-  readonly id: string;
-  readonly switchId: string;
-  readonly deviceOwner: string;
-  readonly owner: string | null;
-  readonly requestedChassis: string | null;
-  readonly distributed: boolean;
-  readonly reasons: readonly string[];
-  readonly deleted: boolean;
-  readonly views: readonly PortView[];
-  readonly position: string;
-}
-
-interface HistoryEntry {
-  readonly position: string;
-  readonly revision: string;
-  readonly eventId: string;
-  readonly time: string;
-  readonly type: string;
-  readonly chassis: string | null;
-  readonly app: string;
-  readonly correlationId: string;
-  readonly causationId: string;
-  readonly data: unknown;
-  readonly refusal?: string;
-}
-
-interface LocalityAt {
-  readonly id: string;
-  readonly at: string;
-  readonly owner: string | null;
-  readonly requestedChassis: string | null;
-  readonly deleted: boolean;
-  readonly distributed: boolean;
-  readonly reasons: readonly string[];
-  readonly claims: readonly string[];
-  readonly views: readonly {
-    chassis: string;
-    locality: string;
-    since: string;
-    remoteReady: boolean;
-    ownerAcked: string | null;
-  }[];
-  readonly position: string;
-  readonly revision: string;
-}
 
 const path = (template: string, id: string) => template.replace(':id', encodeURIComponent(id));
 const dash = (value: string | null | undefined) =>
   value === null || value === undefined || value === '' ? '-' : value;
 
 /** Counts per chassis and locality, chassis sorted. */
-function byChassis(items: readonly SummaryItem[]): Map<string, Record<Locality, number>> {
+function byChassis(items: readonly LocalityCount[]): Map<string, Record<Locality, number>> {
   const chassis = new Map<string, Record<Locality, number>>();
   for (const item of items) {
     let counts = chassis.get(item.chassis);
@@ -104,10 +44,8 @@ export async function status(
   options: { limit: number; all?: boolean },
 ): Promise<void> {
   const client = await ctx.client();
-  const summary = await client.get<{ items: SummaryItem[] }>('/v1/summary');
-  const ready = await client
-    .get<{ head: string; readModel: string }>('/readyz')
-    .catch(() => undefined);
+  const summary = await client.get<Summary>('/v1/summary');
+  const ready = await client.get<Readiness>('/readyz').catch(() => undefined);
   const chassis = byChassis(summary.items);
   const max = options.all ? Number.POSITIVE_INFINITY : options.limit;
   const listed: {
@@ -187,8 +125,8 @@ export async function status(
 
 export async function port(ctx: Context, id: string): Promise<void> {
   const client = await ctx.client();
-  const record = await client.get<Port>(path('/v1/ports/:id', id));
-  const summary = await client.get<{ items: SummaryItem[] }>('/v1/summary');
+  const record = await client.get<PortLocality>(path('/v1/ports/:id', id));
+  const summary = await client.get<Summary>('/v1/summary');
   // Every chassis: those with a view, then the others (unbound).
   const views = new Map(record.views.map((view) => [view.chassis, view]));
   const all = [...new Set([...byChassis(summary.items).keys(), ...views.keys()])].sort();
@@ -384,7 +322,7 @@ export async function chassis(
     throw new CliError(ExitCode.usage, `--locality must be one of ${LOCALITIES.join(', ')}`);
   }
   const client = await ctx.client();
-  const summary = byChassis((await client.get<{ items: SummaryItem[] }>('/v1/summary')).items);
+  const summary = byChassis((await client.get<Summary>('/v1/summary')).items);
   const counts = summary.get(id);
   const { items } = await client.all<ChassisPort>(path('/v1/chassis/:id/ports', id), {
     locality: wanted,

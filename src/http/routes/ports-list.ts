@@ -10,25 +10,28 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { Chassis, DeviceOwner, Id } from '../../events/index.js';
 import {
   isPortDirectory,
   type PortDirectory,
-  type PortListItem,
+  type PortListRecord,
   type ReadModel,
 } from '../../read-model/queries.js';
 import { InvalidCursorError } from '../../read-model/sql-read-model.js';
 import type { HttpConfig } from '../config.js';
 import { awaitReadModel } from '../consistency.js';
 import { ProblemError } from '../problem.js';
-import { Locality, PageQuery, Position, problemsFor } from '../schemas.js';
+import {
+  PageQuery,
+  type PortListItem,
+  PortListPage,
+  problemsFor,
+  SwitchSummary,
+} from '../schemas.js';
 
 export interface PortListRoutesOptions {
   readonly readModel: ReadModel;
   readonly config: HttpConfig;
 }
-
-const ChassisRef = Type.Union([Chassis.properties.id, Type.Null()]);
 
 export const PortListQuery = Type.Object(
   {
@@ -42,32 +45,6 @@ export const PortListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const PortListPage = Type.Object({
-  items: Type.Array(
-    Type.Object({
-      id: Id,
-      switchId: Id,
-      deviceOwner: DeviceOwner,
-      owner: ChassisRef,
-      requestedChassis: ChassisRef,
-      distributed: Type.Boolean(),
-      position: Position,
-    }),
-  ),
-  nextCursor: Type.Optional(Type.String()),
-});
-
-export const SwitchSummaryResponse = Type.Object({
-  items: Type.Array(
-    Type.Object({
-      chassis: Chassis.properties.id,
-      switchId: Id,
-      locality: Locality,
-      ports: Type.Integer(),
-    }),
-  ),
-});
 
 const errors = problemsFor(400, 401, 403, 503);
 
@@ -108,10 +85,9 @@ export const portListRoutes: FastifyPluginAsyncTypebox<PortListRoutesOptions> = 
           ...(search === undefined ? {} : { search }),
         });
         return {
-          items: page.items.map((port: PortListItem) => ({
-            ...port,
-            position: String(port.position),
-          })),
+          items: page.items.map(
+            (port: PortListRecord): PortListItem => ({ ...port, position: String(port.position) }),
+          ),
           ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
         };
       } catch (error) {
@@ -136,7 +112,7 @@ export const portListRoutes: FastifyPluginAsyncTypebox<PortListRoutesOptions> = 
           { after: PageQuery.properties.after },
           { additionalProperties: false },
         ),
-        response: { 200: SwitchSummaryResponse, ...errors },
+        response: { 200: SwitchSummary, ...errors },
       },
     },
     async () => ({ items: await directory.switchSummary() }),

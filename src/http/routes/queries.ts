@@ -4,7 +4,7 @@
  * past instant comes from the log itself.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { ChassisPort, HistoryEntry, PortRecord, ReadModel } from '../../read-model/queries.js';
+import type { HistoryRecord, PortRecord, ReadModel } from '../../read-model/queries.js';
 import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
 import { awaitReadModel } from '../consistency.js';
@@ -13,16 +13,18 @@ import {
   AfterQuery,
   ChassisPortsPage,
   ChassisPortsQuery,
+  type HistoryEntry,
   HistoryPage,
   IdParams,
+  LocalityAt,
   LocalityAtQuery,
-  LocalityAtResponse,
+  type Page,
   PageQuery,
-  PortLocalityResponse,
+  PortLocality,
   problemsFor,
-  SummaryResponse,
+  Summary,
 } from '../schemas.js';
-import { localityAt } from '../time-travel.js';
+import { type LocalityAt as HeldLocalityAt, localityAt } from '../time-travel.js';
 
 export interface QueryRoutesOptions {
   readonly store: EventStore;
@@ -37,26 +39,26 @@ const unknownPort = (id: string) =>
     errors: [{ field: 'id', in: 'path', reason: `no port ${id}` }],
   });
 
-const portJson = (port: PortRecord) => ({
-  id: port.id,
-  switchId: port.switchId,
-  deviceOwner: port.deviceOwner,
-  owner: port.owner,
-  requestedChassis: port.requestedChassis,
-  distributed: port.distributed,
-  reasons: [...port.reasons],
-  deleted: port.deleted,
-  views: port.views.map((view) => ({ ...view })),
+// The answers, typed by their schemas (src/api/responses.ts): positions become decimal strings.
+
+const portJson = (port: PortRecord): PortLocality => ({
+  ...port,
   position: String(port.position),
 });
 
-const historyJson = (entry: HistoryEntry) => ({
+const historyJson = (entry: HistoryRecord): HistoryEntry => ({
   ...entry,
   position: String(entry.position),
   revision: String(entry.revision),
 });
 
-const pageJson = <T, J>(page: { items: readonly T[]; nextCursor?: string }, item: (t: T) => J) => ({
+const localityAtJson = (state: HeldLocalityAt): LocalityAt => ({
+  ...state,
+  position: String(state.position),
+  revision: String(state.revision),
+});
+
+const pageJson = <T, J>(page: Page<T>, item: (t: T) => J): Page<J> => ({
   items: page.items.map(item),
   ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
 });
@@ -84,7 +86,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
         summary: "A port's owner and its locality on every chassis",
         params: IdParams,
         querystring: AfterQuery,
-        response: { 200: PortLocalityResponse, ...errors },
+        response: { 200: PortLocality, ...errors },
       },
     },
     async (request) => {
@@ -132,7 +134,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
           'Folds the port stream from the event store up to `at` with the lport machine.',
         params: IdParams,
         querystring: LocalityAtQuery,
-        response: { 200: LocalityAtResponse, ...errors },
+        response: { 200: LocalityAt, ...errors },
       },
     },
     async (request) => {
@@ -151,14 +153,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
           errors: [{ field: 'id', in: 'path', reason }],
         });
       }
-      return {
-        ...state,
-        reasons: [...state.reasons],
-        claims: [...state.claims],
-        views: [...state.views],
-        position: String(state.position),
-        revision: String(state.revision),
-      };
+      return localityAtJson(state);
     },
   );
 
@@ -181,7 +176,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
         ...(cursor === undefined ? {} : { cursor }),
         ...(locality === undefined ? {} : { locality }),
       });
-      return pageJson(page, (port: ChassisPort) => ({ ...port }));
+      return page;
     },
   );
 
@@ -193,7 +188,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
         tags: ['queries'],
         summary: 'Port counts per chassis and locality',
         querystring: AfterQuery,
-        response: { 200: SummaryResponse, ...errors },
+        response: { 200: Summary, ...errors },
       },
     },
     async () => ({ items: await readModel.summary() }),
