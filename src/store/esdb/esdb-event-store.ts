@@ -34,6 +34,12 @@ import {
 } from '@kurrent/kurrentdb-client';
 import type { NewEvent } from '../../events/metadata.js';
 import {
+  type BackoffPolicy,
+  type RetryPolicy as CallRetryPolicy,
+  retry,
+  withBounds,
+} from '../../lib/retry.js';
+import {
   EventStoreError,
   StoreUnavailableError,
   StreamNotFoundError,
@@ -69,12 +75,29 @@ import {
   toRecordedEvent,
 } from './mapping.js';
 
+/** The `retry` option: bounds of ESDB_CALL_RETRY. */
 export interface RetryPolicy {
   /** Attempts per call, the first included. */
   readonly attempts: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
 }
+
+/** Retries of one call on transient failures (node down, leader change). */
+export const ESDB_CALL_RETRY: CallRetryPolicy = { attempts: 4, initialMs: 100, maxMs: 1_000 };
+/** Waits before a dropped subscription resubscribes. */
+export const ESDB_RESUBSCRIBE_BACKOFF: BackoffPolicy = {
+  initialMs: 100,
+  maxMs: 5_000,
+  jitter: 'equal',
+};
+/** Tombstoning at the revision just read, again if another writer got in between. */
+const TOMBSTONE_RACE_RETRY: CallRetryPolicy = {
+  attempts: 5,
+  initialMs: 5,
+  maxMs: 50,
+  retryable: (error) => (error as { type?: string }).type === 'wrong-expected-version',
+};
 
 export interface EsdbEventStoreOptions {
   /**
@@ -102,8 +125,8 @@ const PAGE = 1000;
 
 export class EsdbEventStore implements EventStore {
   #client: KurrentDBClient;
-  readonly #retry: RetryPolicy;
-  readonly #resubscribe: ReconnectPolicy;
+  readonly #retry: CallRetryPolicy;
+  readonly #resubscribe: BackoffPolicy;
   readonly #subscriptions = new Set<EsdbSubscription>();
   #closed = false;
 
@@ -119,8 +142,18 @@ export class EsdbEventStore implements EventStore {
     private readonly options: EsdbEventStoreOptions = {},
   ) {
     this.#client = client;
-    this.#retry = { attempts: 4, initialDelayMs: 100, maxDelayMs: 1000, ...options.retry };
-    this.#resubscribe = { initialDelayMs: 100, maxDelayMs: 5000, ...options.reconnect };
+    const { retry: calls, reconnect } = options;
+    this.#retry = {
+      ...withBounds(ESDB_CALL_RETRY, {
+        initialMs: calls?.initialDelayMs,
+        maxMs: calls?.maxDelayMs,
+      }),
+      attempts: calls?.attempts ?? ESDB_CALL_RETRY.attempts,
+    };
+    this.#resubscribe = withBounds(ESDB_RESUBSCRIBE_BACKOFF, {
+      initialMs: reconnect?.initialDelayMs,
+      maxMs: reconnect?.maxDelayMs,
+    });
   }
 
   /** The client in use (replaced by a fresh one after transient failures). */
@@ -355,7 +388,7 @@ export class EsdbEventStore implements EventStore {
       }
       // The server would tombstone a stream that never existed: check it has events, then
       // tombstone at exactly that revision, again if another writer got in between.
-      for (let attempt = 1; ; attempt++) {
+      await retry(async () => {
         const current = await this.streamRevision(streamName);
         if (expected === 'no_stream' && current !== undefined) {
           throw new WrongExpectedVersionError(streamName, expected, current);
@@ -364,15 +397,8 @@ export class EsdbEventStore implements EventStore {
           throw new WrongExpectedVersionError(streamName, expected, undefined);
         }
         if (current === undefined) throw new StreamNotFoundError(streamName);
-        try {
-          await this.client.tombstoneStream(streamName, { expectedRevision: current });
-          return;
-        } catch (error) {
-          if ((error as { type?: string }).type !== 'wrong-expected-version' || attempt >= 5) {
-            throw error;
-          }
-        }
-      }
+        await this.client.tombstoneStream(streamName, { expectedRevision: current });
+      }, TOMBSTONE_RACE_RETRY);
     });
   }
 
@@ -417,29 +443,32 @@ export class EsdbEventStore implements EventStore {
     context: { streamName?: string; expected?: ExpectedRevision; unbounded?: boolean },
     body: () => Promise<T>,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.#closed) throw new StoreUnavailableError('the event store is closed');
-      const used = this.#client;
-      try {
-        // Reads of a whole stream or log may take long; their pages are bounded by the client.
-        return context.unbounded ? await body() : await this.#withTimeout(body);
-      } catch (error) {
-        // Concurrent calls failing together replace the client once.
-        if (isTransient(error) && this.#client === used) this.#reconnect(error);
-        if (isTransient(error) && attempt < this.#retry.attempts && !this.#closed) {
-          const delay = Math.min(
-            this.#retry.maxDelayMs,
-            this.#retry.initialDelayMs * 2 ** (attempt - 1),
-          );
-          this.options.logger?.warn(
-            { err: error, attempt, delayMs: delay },
-            'event store call failed, retrying',
-          );
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          continue;
-        }
-        throw toStoreError(error, context);
-      }
+    try {
+      return await retry(
+        async () => {
+          if (this.#closed) throw new StoreUnavailableError('the event store is closed');
+          const used = this.#client;
+          try {
+            // Reads of a whole stream or log may take long; their pages are bounded by the client.
+            return context.unbounded ? await body() : await this.#withTimeout(body);
+          } catch (error) {
+            // Concurrent calls failing together replace the client once.
+            if (isTransient(error) && this.#client === used) this.#reconnect(error);
+            throw error;
+          }
+        },
+        {
+          ...this.#retry,
+          retryable: (error) => isTransient(error) && !this.#closed,
+          onRetry: (error, attempt, delayMs) =>
+            this.options.logger?.warn(
+              { err: error, attempt, delayMs },
+              'event store call failed, retrying',
+            ),
+        },
+      );
+    } catch (error) {
+      throw toStoreError(error, context);
     }
   }
 

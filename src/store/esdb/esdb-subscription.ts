@@ -18,11 +18,13 @@ import {
   START,
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
+import { Backoff, type BackoffPolicy, pause } from '../../lib/retry.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { RecordedEvent, Subscription } from '../event-store.js';
 import { isTransient, toStoreError } from './errors.js';
 import { type FilterPlan, fromAllPosition, toAllPosition, toRecordedEvent } from './mapping.js';
 
+/** The store's `reconnect` option: the bounds of its resubscribe backoff. */
 export interface ReconnectPolicy {
   /** First pause before resubscribing (ms); doubles up to maxDelayMs. */
   readonly initialDelayMs: number;
@@ -32,7 +34,8 @@ export interface ReconnectPolicy {
 export interface EsdbSubscriptionOptions {
   readonly after: bigint;
   readonly plan: FilterPlan;
-  readonly reconnect: ReconnectPolicy;
+  /** Waits before resubscribing after a drop. */
+  readonly reconnect: BackoffPolicy;
   /** Server checkpoint interval, in multiples of the search window (filtered only). */
   readonly checkpointInterval?: number;
   /** Events buffered before the client stream is paused. */
@@ -54,7 +57,8 @@ export class EsdbSubscription implements Subscription {
   #current: AllStreamSubscription | undefined;
   /** Ends the current server subscription's wait (on close). */
   #endCurrent: (() => void) | undefined;
-  #sleep: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  /** Aborted by close(): ends the wait before resubscribing. */
+  readonly #stopping = new AbortController();
   readonly #done: Promise<void>;
   /** How many times the subscription was re-established after a drop. */
   reconnects = 0;
@@ -76,10 +80,7 @@ export class EsdbSubscription implements Subscription {
     if (this.#closed) return;
     this.#closed = true;
     this.#wake();
-    if (this.#sleep) {
-      clearTimeout(this.#sleep.timer);
-      this.#sleep.resolve();
-    }
+    this.#stopping.abort();
     this.#endCurrent?.();
     await this.#done;
   }
@@ -129,7 +130,7 @@ export class EsdbSubscription implements Subscription {
   }
 
   async #run(): Promise<void> {
-    let attempt = 0;
+    const backoff = new Backoff(this.options.reconnect);
     while (!this.#closed) {
       let receivedAny = false;
       try {
@@ -145,14 +146,11 @@ export class EsdbSubscription implements Subscription {
           this.#wake();
           return;
         }
-        attempt = receivedAny ? 1 : attempt + 1;
-        const { initialDelayMs, maxDelayMs } = this.options.reconnect;
-        const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
-        this.options.onDrop?.(error, attempt, delay);
-        await new Promise<void>((resolve) => {
-          this.#sleep = { timer: setTimeout(resolve, delay), resolve };
-        });
-        this.#sleep = undefined;
+        // A subscription that delivered anything was up: its drop starts the backoff over.
+        if (receivedAny) backoff.reset();
+        const delay = backoff.next();
+        this.options.onDrop?.(error, backoff.attempts, delay);
+        await pause(delay, this.#stopping.signal);
         if (!this.#closed) this.reconnects += 1;
       }
     }
