@@ -32,8 +32,9 @@ import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { Topology } from '../src/domain/topology.js';
 import { chassisStream, commandCause, envelope } from '../src/events/index.js';
+import type { NewEvent } from '../src/events/metadata.js';
 import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
-import type { EventStore, NewEvent } from '../src/store/event-store.js';
+import type { EventStore } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import {
   addIntegrationBridge,

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EventStore, NewEvent } from '../src/store/event-store.js';
+import type { NewEvent } from '../src/events/metadata.js';
+import type { EventStore } from '../src/store/event-store.js';
 import { openEventStore } from '../src/store/open-event-store.js';
 import { createDatabase, findPostgresBinaries, startPostgres } from '../test/support/postgres.js';
 import {

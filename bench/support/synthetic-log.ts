@@ -79,11 +79,12 @@ export class SyntheticLog {
   /** The EventStore surface a read-only fold needs; everything else throws. */
   asStore(): EventStore {
     const unsupported = () => {
-      throw new Error('the synthetic log is read-only: readAll and headPosition only');
+      throw new Error('the synthetic log is read-only: page reads and headPosition only');
     };
     return {
       readAll: async (options: ReadAllOptions = {}) =>
         this.page(options.after ?? 0n, options.maxCount ?? 1_000),
+      readProjectedPage: async (after: bigint, maxCount: number) => this.page(after, maxCount),
       headPosition: async () => this.head,
       appendToStream: unsupported,
       appendToStreams: unsupported,

@@ -1,11 +1,33 @@
 /**
  * Event metadata and envelopes: every appended event carries its id, the correlation and
  * causation ids that link it to what caused it, the emitting app, its schema version and time.
+ * The envelope is what the store port appends (src/store/event-store.ts imports it from here).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import type { EventMetadata, NewEvent } from '../store/event-store.js';
 import { type DomainEvent, schemaVersionOf } from './catalogue.js';
+
+/** Metadata stamped on every event; JSON, stored beside the data. */
+export interface EventMetadata {
+  /** Links every event of one command or causal chain. */
+  readonly correlationId: string;
+  /** The event id (or command id) that directly caused this event. */
+  readonly causationId: string;
+  /** Who emitted it: `api`, `agent:<chassis>`, or an app name such as `classification`. */
+  readonly app: string;
+  readonly schemaVersion: number;
+  /** ISO-8601 instant the event was decided. */
+  readonly time: string;
+  readonly [extra: string]: unknown;
+}
+
+/** An event to append. `id` is a UUID; appending the same id twice is a no-op (idempotence). */
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  readonly id: string;
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: EventMetadata;
+}
 
 export const EventMetadataSchema = Type.Object({
   correlationId: Type.String({ minLength: 1, maxLength: 128 }),

@@ -6,7 +6,7 @@
 import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
 import { type LportEvent, toLportEvent } from '../../machines/lport.rules.js';
 import { type DomainEvent, decodeEvent } from '../events/index.js';
-import type { ProjectedEvent } from '../store/sql/rows.js';
+import type { ProjectedEvent } from '../store/event-store.js';
 import { type ChassisEvent, type ChassisRow, foldChassisEvent, isChassisEvent } from './chassis.js';
 import { type HistoryRow, historyRowOf } from './history.js';
 import { sharedIds } from './intern.js';

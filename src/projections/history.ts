@@ -1,7 +1,7 @@
 /** The history projection's functional core: one audit row per event of an lport stream. */
 import { chassisOf, type LportEvent, type RefusalCode } from '../../machines/lport.rules.js';
 import type { HistoryRecord } from '../read-model/queries.js';
-import type { ProjectedEvent } from '../store/sql/rows.js';
+import type { ProjectedEvent } from '../store/event-store.js';
 
 /**
  * The history the API answers (src/api/responses.ts), as stored: with its port, and the

@@ -1,6 +1,6 @@
 /**
  * The read-model projector: the imperative shell around the pure projections. It follows the
- * log from its checkpoint (pages of `readAll` to catch up, then a live subscription) and
+ * log from its checkpoint (pages of `readProjectedPage` to catch up, then a live subscription) and
  * applies events in batches. Each batch and its checkpoint commit in one transaction, so the
  * tables always reflect exactly the log up to the checkpoint:
  *
@@ -26,8 +26,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
-import type { EventStore, RecordedEvent } from '../store/event-store.js';
-import type { ProjectedEvent } from '../store/sql/rows.js';
+import type { EventStore, ProjectedEvent, RecordedEvent } from '../store/event-store.js';
 import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
@@ -315,7 +314,7 @@ export class Projector implements ProjectionProgress {
     const backoff = new Backoff(PROJECTOR_BACKOFF);
     while (!signal.aborted) {
       try {
-        // Pages of readAll first: a long catch-up runs at rebuild speed, in large batches.
+        // Pages of the log first: a long catch-up runs at rebuild speed, in large batches.
         await this.#replay(signal, () => undefined, this.#live);
         await this.#subscribe(signal);
         backoff.reset();
@@ -461,15 +460,11 @@ export class Projector implements ProjectionProgress {
   }
 
   /**
-   * A catch-up or rebuild page of the log after `after`, narrow where the store can (a rebuild
-   * reads the whole log); read ahead, so a rejection is handled where it is awaited.
+   * A catch-up or rebuild page of the log after `after`, as narrow as the store reads it (a
+   * rebuild reads the whole log); read ahead, so a rejection is handled where it is awaited.
    */
   #readPage(after: bigint): Promise<readonly ProjectedEvent[]> {
-    const store = this.#store;
-    const size = this.#catchUpBatchSize;
-    const page = hasProjectedPages(store)
-      ? store.readProjectedPage(after, size)
-      : store.readAll({ after, maxCount: size });
+    const page = this.#store.readProjectedPage(after, this.#catchUpBatchSize);
     page.catch(ignoreRejection);
     return page;
   }
@@ -684,15 +679,6 @@ export class Projector implements ProjectionProgress {
     this.#exclusive = run.catch(ignoreRejection);
     return run;
   }
-}
-
-/** A store that reads the log narrowly for projections (the SQL store). */
-export interface ProjectedPages {
-  readProjectedPage(after: bigint, maxCount: number): Promise<readonly ProjectedEvent[]>;
-}
-
-function hasProjectedPages(store: EventStore): store is EventStore & ProjectedPages {
-  return typeof (store as Partial<ProjectedPages>).readProjectedPage === 'function';
 }
 
 /** A rebuild batch's commit failed (as opposed to reading the log). */

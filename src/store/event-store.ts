@@ -5,29 +5,8 @@
  * Revisions and positions are bigints: EventStoreDB's are unsigned 64-bit, and the port must
  * carry them without loss.
  */
+import type { EventMetadata, NewEvent } from '../events/metadata.js';
 import type { WrongExpectedVersionError } from './errors.js';
-
-/** Metadata stamped on every event; JSON, stored beside the data. */
-export interface EventMetadata {
-  /** Links every event of one command or causal chain. */
-  readonly correlationId: string;
-  /** The event id (or command id) that directly caused this event. */
-  readonly causationId: string;
-  /** Who emitted it: `api`, `agent:<chassis>`, or an app name such as `classification`. */
-  readonly app: string;
-  readonly schemaVersion: number;
-  /** ISO-8601 instant the event was decided. */
-  readonly time: string;
-  readonly [extra: string]: unknown;
-}
-
-/** An event to append. `id` is a UUID; appending the same id twice is a no-op (idempotence). */
-export interface NewEvent<Type extends string = string, Data = unknown> {
-  readonly id: string;
-  readonly type: Type;
-  readonly data: Data;
-  readonly metadata: EventMetadata;
-}
 
 /** An event as read back from the log. */
 export interface RecordedEvent<Type extends string = string, Data = unknown>
@@ -38,6 +17,23 @@ export interface RecordedEvent<Type extends string = string, Data = unknown>
   /** Gap-free, strictly increasing position in the global log (1-based for SQL adapters). */
   readonly position: bigint;
   /** When the store committed it (ISO-8601). */
+  readonly recordedAt: string;
+}
+
+/**
+ * What the read-model projector reads of an event: a RecordedEvent without the metadata it
+ * ignores. RecordedEvent is one, so pages of `readAll` serve too.
+ */
+export interface ProjectedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: Pick<EventMetadata, 'app' | 'correlationId' | 'causationId'> & {
+    readonly schemaVersion?: number;
+  };
+  readonly streamName: string;
+  readonly revision: bigint;
+  readonly position: bigint;
   readonly recordedAt: string;
 }
 
@@ -123,6 +119,12 @@ export interface EventStore {
   appendToStreams(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /**
+   * A page of the log after `after` as the projector reads it (`readAll` without a filter, at
+   * most `maxCount` events). An adapter that can reads it narrowly (the SQL one: only the
+   * columns projections use, data parsed on first read); one that cannot answers readAll's page.
+   */
+  readProjectedPage(after: bigint, maxCount: number): Promise<readonly ProjectedEvent[]>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Revision of the stream's last event, or undefined when the stream does not exist. */
   streamRevision(streamName: string): Promise<bigint | undefined>;

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
-import type { NewEvent } from '../../src/store/event-store.js';
+import type { NewEvent } from '../../src/events/metadata.js';
 import { recordCount } from '../support/chaos/counts.js';
 import { waitQuiet } from '../support/chaos/crash-run.js';
 import {

@@ -11,8 +11,9 @@
  * events one position. Positions are increasing and never 0 for an event, but not consecutive.
  */
 import type { ResolvedEvent } from '@kurrent/kurrentdb-client';
+import type { EventMetadata } from '../../events/metadata.js';
 import { EventStoreError } from '../errors.js';
-import type { EventFilter, EventMetadata, RecordedEvent } from '../event-store.js';
+import type { EventFilter, RecordedEvent } from '../event-store.js';
 
 export interface AllPosition {
   readonly commit: bigint;

@@ -1,6 +1,8 @@
 /** Checks and normalises what callers hand the store, before any transaction starts. */
+
+import type { NewEvent } from '../../events/metadata.js';
 import { EventStoreError, WrongExpectedVersionError } from '../errors.js';
-import type { ExpectedRevision, NewEvent, StreamMetadata } from '../event-store.js';
+import type { ExpectedRevision, StreamMetadata } from '../event-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,7 +1,8 @@
 /** Mapping between `events` rows and RecordedEvent, and the server-side event filter. */
 import type { ExpressionBuilder, Selectable } from 'kysely';
 import { type Database, type EventsTable, toBigInt } from '../../db/schema.js';
-import type { EventFilter, EventMetadata, RecordedEvent } from '../event-store.js';
+import type { EventMetadata } from '../../events/metadata.js';
+import type { EventFilter, ProjectedEvent, RecordedEvent } from '../event-store.js';
 
 export type EventRecord = Pick<
   Selectable<EventsTable>,
@@ -66,23 +67,6 @@ export function matchesFilter(
     conditions.push(eb.or(types.map((p) => eb('events.type', 'like', likePrefix(p)))));
   }
   return eb.and(conditions);
-}
-
-/**
- * What the read-model projector reads of an event: a RecordedEvent without the metadata it
- * ignores. RecordedEvent is one, so pages of `readAll` serve too.
- */
-export interface ProjectedEvent {
-  readonly id: string;
-  readonly type: string;
-  readonly data: unknown;
-  readonly metadata: Pick<EventMetadata, 'app' | 'correlationId' | 'causationId'> & {
-    readonly schemaVersion?: number;
-  };
-  readonly streamName: string;
-  readonly revision: bigint;
-  readonly position: bigint;
-  readonly recordedAt: string;
 }
 
 /**

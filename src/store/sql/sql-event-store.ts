@@ -49,6 +49,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { type DatabaseHandle, type DatabaseLogger, isConnectionError } from '../../db/database.js';
 import { type Database, toBigInt } from '../../db/schema.js';
+import type { NewEvent } from '../../events/metadata.js';
 import {
   EventStoreError,
   StoreUnavailableError,
@@ -60,7 +61,7 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
-  NewEvent,
+  ProjectedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -90,7 +91,6 @@ import {
 import {
   EVENT_COLUMNS,
   matchesFilter,
-  type ProjectedEvent,
   type ProjectedRow,
   toProjectedEvent,
   toRecordedEvent,

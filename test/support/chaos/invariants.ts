@@ -20,7 +20,7 @@ import type { DatabaseHandle } from '../../../src/db/database.js';
 import { type Database, toBigInt } from '../../../src/db/schema.js';
 import { InMemoryRemoteFlows } from '../../../src/domain/remote-flows.js';
 import { modelEventTypes } from '../../../src/events/index.js';
-import { type ProjectedPages, Projector } from '../../../src/projections/projector.js';
+import { Projector } from '../../../src/projections/projector.js';
 import { readCheckpoint } from '../../../src/projections/sql-tables.js';
 import type { EventStore, RecordedEvent } from '../../../src/store/event-store.js';
 import { SqlEventStore } from '../../../src/store/sql/sql-event-store.js';
@@ -122,12 +122,12 @@ export function logPrefix(store: EventStore, limit: bigint): EventStore {
         return async (options: Parameters<EventStore['readAll']>[0]) =>
           (await target.readAll(options)).filter((event) => event.position <= limit);
       }
-      // The projector's narrow page reader (SQL stores) must see the same prefix.
-      if (property === 'readProjectedPage' && 'readProjectedPage' in target) {
-        const read = (target as unknown as ProjectedPages).readProjectedPage.bind(target);
+      // The projector's page reader must see the same prefix.
+      if (property === 'readProjectedPage')
         return async (after: bigint, maxCount: number) =>
-          (await read(after, maxCount)).filter((event) => event.position <= limit);
-      }
+          (await target.readProjectedPage(after, maxCount)).filter(
+            (event) => event.position <= limit,
+          );
       if (property === 'headPosition') return async () => limit;
       const value: unknown = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
