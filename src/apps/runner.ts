@@ -26,9 +26,9 @@ import {
   lportStream,
   parseStreamName,
 } from '../events/index.js';
+import type { NewEvent } from '../events/metadata.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import type { NewEvent } from '../events/metadata.js';
 import type { EventStore, RecordedEvent, Subscription } from '../store/event-store.js';
 import type { LocalityApp } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';

@@ -25,9 +25,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent, OvsPort } from '../events/index.js';
 import { commandCause, envelope, InvalidEventError, problemsOf } from '../events/index.js';
+import type { NewEvent } from '../events/metadata.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import type { NewEvent } from '../events/metadata.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
 import type { CommandError, CommandErrorKind } from './decision.js';
 import { foldStream, type Loaded, type StreamFold } from './lifecycle.js';
