@@ -5,9 +5,15 @@
  * notification as "something may have changed" and re-read.
  */
 import pg from 'pg';
+import { Backoff, type BackoffPolicy } from '../lib/retry.js';
 import type { DatabaseLogger } from './database.js';
 
-const RECONNECT_DELAY_MS = 1_000;
+/** Waits before reconnecting; callers poll meanwhile, so a longer wait costs only latency. */
+export const PG_LISTEN_RECONNECT: BackoffPolicy = {
+  initialMs: 1_000,
+  maxMs: 5_000,
+  jitter: 'equal',
+};
 
 export class PgListener {
   readonly #config: pg.ClientConfig;
@@ -16,6 +22,7 @@ export class PgListener {
   #client: pg.Client | undefined;
   #connecting: Promise<void> | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  readonly #reconnectBackoff = new Backoff(PG_LISTEN_RECONNECT);
   #closed = false;
 
   constructor(config: pg.ClientConfig, logger?: DatabaseLogger) {
@@ -81,6 +88,7 @@ export class PgListener {
       return;
     }
     this.#client = client;
+    this.#reconnectBackoff.reset();
     for (const channel of this.#channels.keys()) this.#dispatch(channel);
   }
 
@@ -99,7 +107,7 @@ export class PgListener {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       void this.#connect();
-    }, RECONNECT_DELAY_MS);
+    }, this.#reconnectBackoff.next());
     this.#reconnectTimer.unref();
   }
 
