@@ -1,15 +1,4 @@
 /**
- * The command shell: reads the command's stream and the entities it references from the log,
- * asks the pure decider, and appends the decided events to that one stream with the revision it
- * read (one append: a command is all-or-nothing). A concurrent writer makes the append fail with
- * WrongExpectedVersionError; the shell then re-reads and re-decides, a bounded number of times.
- *
- * References to other streams (a port's switch, a router's ports) are checked against the log
- * when deciding, not transactionally: a switch deleted between the check and the append of a
- * port on it leaves a dangling reference, which the apps tolerate (they act on what exists).
- * The event store offers no multi-stream condition to close that window.
- */
-/**
  * The command shell, one for every command of the table (./table.ts): reads the command's
  * stream and folds it, asks the entry's references of the log, runs the pure decider, and
  * appends the decided events to that one stream with the revision it read (one append: a
