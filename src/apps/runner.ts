@@ -241,18 +241,23 @@ export class AppRunner {
 
   private async decideWithRetry(work: PendingWork, stopping?: AbortSignal): Promise<void> {
     if (work.isEmpty) return;
-    // Catching up (no signal) fails at once; following retries until stopped.
-    await retry(() => this.decide(work), {
-      ...APP_RUNNER_BACKOFF,
-      attempts: stopping ? Number.POSITIVE_INFINITY : 1,
-      retryable: () => stopping?.aborted === false,
-      onRetry: (error, attempt, delay) =>
+    // Catching up (no signal) fails at once. Following retries until stopped, and tries once
+    // more when stopped during a wait: the page is folded already, its work must not be dropped.
+    const backoff = new Backoff(APP_RUNNER_BACKOFF);
+    for (;;) {
+      try {
+        await this.decide(work);
+        return;
+      } catch (error) {
+        if (!stopping || stopping.aborted) throw error;
+        const delay = backoff.next();
         this.options.logger.warn(
-          { err: error, position: String(this.position), attempt, delay },
+          { err: error, position: String(this.position), attempt: backoff.attempts, delay },
           'app runner failed to decide a page of events, retrying',
-        ),
-      ...(stopping ? { signal: stopping } : {}),
-    });
+        );
+        await pause(delay, stopping);
+      }
+    }
   }
 
   /**
