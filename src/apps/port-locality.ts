@@ -21,13 +21,8 @@ import {
   type Refusal,
   toLportEvent,
 } from '../../machines/lport.rules.js';
+import type { LocalityFold, PortLocality } from '../domain/locality.js';
 import type { DomainEvent } from '../events/index.js';
-
-export interface PortLocality extends PortFacts {
-  readonly owner: string | null;
-  /** Revision of the last event folded from the port's stream; -1n when it has none. */
-  readonly revision: bigint;
-}
 
 /** Facts with their owner, frozen: shared by every port in the same situation. */
 interface SharedFacts extends Omit<PortLocality, 'revision'> {
@@ -148,7 +143,7 @@ export function refusalOf(
 }
 
 /** Folds the lport streams' events into per-port facts. */
-export class PortLocalityFold {
+export class PortLocalityFold implements LocalityFold {
   private readonly ports = new Map<string, PortEntry>();
   /** Where the rules update a port's facts before they are interned (never escapes). */
   private readonly scratch: MutablePortFacts = initialFacts();
