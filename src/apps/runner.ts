@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { Ack } from '../../machines/lport.rules.js';
-import { portOf } from '../domain/locality.js';
+import { type PortLocality, portOf } from '../domain/locality.js';
 import type { RemoteFlows } from '../domain/remote-flows.js';
 import { Topology } from '../domain/topology.js';
 import {
@@ -38,7 +38,7 @@ import { dnat, trunk } from './follower.js';
 import { pages } from './pages.js';
 import { owns, type Partition } from './partitions.js';
 import { PendingWork } from './pending-work.js';
-import { type PortLocality, PortLocalityFold, refusalOf } from './port-locality.js';
+import { PortLocalityFold, refusalOf } from './port-locality.js';
 import { provider, tunnel } from './remote.js';
 
 export const allApps: readonly LocalityApp[] = [
