@@ -1,6 +1,6 @@
 /**
  * The chassis view and the flow pipeline: pure, no Open vSwitch. The canonical text is checked
- * against a real ovs-vswitchd in reconciler.test.ts.
+ * against a real ovs-vswitchd in reconciler.int.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { chassisViewOf } from '../../src/ovs/chassis-view.js';

@@ -1,7 +1,7 @@
 /**
  * OvsRemoteFlows and FlowReconciler without Open vSwitch: ovs-ofctl is replaced by an in-memory
  * flow table that applies bundles the way ovs-vswitchd does (add replaces by key; delete by
- * cookie mask; delete_strict by key). The real thing is in reconciler.test.ts and trace.test.ts.
+ * cookie mask; delete_strict by key). The real thing is in reconciler.int.test.ts and trace.int.test.ts.
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';

@@ -12,7 +12,7 @@ import {
   type ViewRow,
 } from '../../src/projections/ports.js';
 import type { RecordedEvent } from '../../src/store/event-store.js';
-import { distributed, local, localGone, port, remote, remoteGone } from '../scenarios/harness.js';
+import { distributed, local, localGone, port, remote, remoteGone } from '../apps/harness.js';
 
 const time = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString();
 

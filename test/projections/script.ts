@@ -4,7 +4,7 @@
  * deletions), so the projections see exactly what production logs hold.
  */
 import type { DomainEvent } from '../../src/events/index.js';
-import { chassis, lswitch, ovsPort, ovsPortGone, port } from '../scenarios/harness.js';
+import { chassis, lswitch, ovsPort, ovsPortGone, port } from '../apps/harness.js';
 
 export const script: readonly DomainEvent[] = [
   chassis('A', 1),

@@ -14,7 +14,7 @@ import { READ_MODEL_TABLES } from '../../src/projections/sql-tables.js';
 import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
-import { Scenario } from '../scenarios/harness.js';
+import { Scenario } from '../apps/harness.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 
 export interface Fixture {

@@ -1,6 +1,6 @@
 /**
  * The event store conformance suite, written once and run against every adapter (see
- * pglite.test.ts, postgres.test.ts). Tests share one log per adapter and isolate themselves by
+ * pglite.int.test.ts, postgres.int.test.ts). Tests share one log per adapter and isolate themselves by
  * unique stream-name prefixes and by positions relative to the head they start from, so the
  * suite also suits stores that cannot be reset (EventStoreDB).
  */

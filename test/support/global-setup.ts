@@ -35,7 +35,8 @@ function warnLoudly(reason: string): void {
   );
 }
 
-function checkNodeVersion(): void {
+/** Also the unit project's whole global setup (./unit-setup.ts). */
+export function checkNodeVersion(): void {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     engines: { node: string };
   };

@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import { commandCause, type DomainEvent, envelope, lportStream } from '../../src/events/index.js';
 import { clearReadModel } from '../../src/projections/sql-tables.js';
 import type { EventStore } from '../../src/store/event-store.js';
-import { local, localGone, port } from '../scenarios/harness.js';
+import { local, localGone, port } from '../apps/harness.js';
 import { script } from './script.js';
 import {
   describeOnDatabases,

@@ -1,6 +1,6 @@
 /**
  * Crash anywhere, on the embedded store (PGlite persisted to a folder): the same loop as
- * crash-postgres.test.ts (test/support/chaos/crash-run.ts), fewer kills (each restart boots
+ * crash-postgres.int.test.ts (test/support/chaos/crash-run.ts), fewer kills (each restart boots
  * PGlite: seconds). After each kill a copy of the folder is checked, so that locus itself, not
  * the test, recovers the original.
  *

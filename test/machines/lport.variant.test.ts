@@ -14,7 +14,7 @@ import type { DomainEvent } from '../../src/events/index.js';
 import { ProjectionBatch, route } from '../../src/projections/batch.js';
 import { foldPortEvent, unknownPort } from '../../src/projections/ports.js';
 import type { RecordedEvent } from '../../src/store/event-store.js';
-import { port } from '../scenarios/harness.js';
+import { port } from '../apps/harness.js';
 
 type StatesConfig = Record<string, { on?: Record<string, unknown> }>;
 

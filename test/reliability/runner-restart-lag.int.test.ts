@@ -27,7 +27,7 @@ import {
 } from '../../src/events/index.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
-import { chassis, lswitch, ovsPort, port } from '../scenarios/harness.js';
+import { chassis, lswitch, ovsPort, port } from '../apps/harness.js';
 
 /** Handled as they come (the runner keeps up). */
 const settled: DomainEvent[] = [

@@ -1,7 +1,7 @@
 /**
  * The topology and the port locality fold as they were before they were made compact (commit
  * 1753fe7), kept verbatim as the oracle the compact ones must answer exactly like
- * (test/apps/topology-oracle.test.ts): plain Maps, a Set per index key, each port's facts as
+ * (test/domain/topology-oracle.test.ts): plain Maps, a Set per index key, each port's facts as
  * mutable arrays and a bigint revision.
  */
 

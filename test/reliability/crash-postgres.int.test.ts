@@ -5,7 +5,7 @@
  * behind: the log has no gap and no duplicate, every acknowledged command is in it, the read
  * model equals a replay up to its checkpoint; at the end, after a quiet period and a graceful
  * stop, the read model equals a fresh rebuild at the head and the localities equal a serial
- * replay. (test/support/chaos/crash-run.ts; the embedded store: crash-embedded.test.ts.)
+ * replay. (test/support/chaos/crash-run.ts; the embedded store: crash-embedded.int.test.ts.)
  *
  * LOCUS_NIGHTLY=1 for more kills; LOCUS_CHAOS_SEED to replay a seed; LOCUS_CHAOS_KILLS to
  * iterate quickly; LOCUS_CHAOS_KEEP=1 keeps the databases for a post-mortem.

@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { SHADOW_TABLES } from '../../src/projections/shadow-tables.js';
 import type { EventStore } from '../../src/store/event-store.js';
-import { port } from '../scenarios/harness.js';
+import { port } from '../apps/harness.js';
 import { script } from './script.js';
 import {
   describeOnDatabases,

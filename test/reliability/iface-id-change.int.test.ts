@@ -16,7 +16,7 @@ import {
   port,
   Scenario,
   shape,
-} from '../scenarios/harness.js';
+} from '../apps/harness.js';
 
 describe('an interface re-pointed to another port', () => {
   it('releases the port it carried and claims the new one', async () => {

@@ -3,8 +3,8 @@ import { expect, it } from 'vitest';
 import { lportStream } from '../../src/events/index.js';
 import type { ChassisPort, Locality, ReadModel } from '../../src/read-model/queries.js';
 import { InvalidCursorError } from '../../src/read-model/sql-read-model.js';
-import { script } from './script.js';
-import { describeOnDatabases, type Fixture } from './support.js';
+import { script } from '../projections/script.js';
+import { describeOnDatabases, type Fixture } from '../projections/support.js';
 
 async function projected(f: Fixture): Promise<ReadModel> {
   await f.scenario.given(...script);
