@@ -5,8 +5,8 @@
  * action in Open vSwitch's own print order and number format (hex `0x…` for registers, metadata
  * and tun_id, `0` for zero, decimal for ports/VLANs/ARP opcodes, lower-case MACs).
  *
- * test/ovs/reconciler.test.ts round-trips a full pipeline through a real ovs-vswitchd to keep
- * this honest.
+ * test/ovs/reconciler.int.test.ts round-trips a full pipeline through a real ovs-vswitchd to
+ * keep this honest.
  */
 
 /** One match field, `[name, value]`; a bare keyword (`arp`, `udp`) has value `''`. */
