@@ -39,7 +39,7 @@ export interface Locus {
   readonly readModel: SqlReadModel;
   readonly runner: AppRunner;
   readonly server: LocusServer;
-  /** `http://host:port` the API listens on. */
+  /** `http://host:port` (`https://` with TLS) the API listens on. */
   readonly url: string;
   stop(): Promise<void>;
 }
@@ -145,7 +145,8 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     stops.push(() => closeServer(server));
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const url = `http://${config.httpHost}:${port}`;
+    const scheme = options.http.tls === undefined ? 'http' : 'https';
+    const url = `${scheme}://${config.httpHost}:${port}`;
     return { store, commands, agents, projector, readModel, runner, server, url, stop };
   } catch (error) {
     await stop();

@@ -22,6 +22,7 @@ import type { DomainEvent } from '../events/catalogue.js';
 import type { OvsPort } from '../events/model.js';
 import { chassisStream } from '../events/streams.js';
 import { retry } from '../lib/retry.js';
+import type { Fetch } from '../lib/tls-fetch.js';
 import { StreamNotFoundError } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { foldOvsPorts } from './interface-observer.js';
@@ -133,7 +134,8 @@ export interface HttpSinkOptions {
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** Per request. Default 10 s. */
   readonly timeoutMs?: number;
-  readonly fetch?: typeof fetch;
+  /** How to reach the API (`tlsFetch(…)` verifies it against a private CA); default fetch. */
+  readonly fetch?: Fetch;
 }
 
 /** The API refused a report (4xx other than 429): retrying the same request will not help. */
@@ -155,8 +157,9 @@ export class HttpSink implements ReportSink {
   }
 
   /**
-   * `GET /v1/chassis/:id/ovsports` when the API offers it (an array, or `{ items }`);
-   * undefined when it does not (404/405), so the agent re-reports everything (upserts).
+   * `GET /v1/chassis/:id/ovsports` (`{ items }`, or an array); undefined when the API does not
+   * answer it (404/405: an older server, or the chassis not registered), so the agent
+   * re-reports everything (upserts).
    */
   async reported(): Promise<OvsPort[] | undefined> {
     const response = await this.send('GET', this.base, undefined, randomUUID(), [404, 405]);

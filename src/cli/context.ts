@@ -1,5 +1,6 @@
 /** What every command gets: its streams, style, configuration and a client for the API. */
 import { type Config, ConfigError, loadConfig } from '../config.js';
+import type { Fetch } from '../lib/tls-fetch.js';
 import { CliError, ExitCode } from './errors.js';
 import type { LocusClient } from './http.js';
 import type { ProgressStream } from './progress.js';
@@ -24,6 +25,10 @@ export interface GlobalOptions {
   readonly json?: boolean;
   readonly color?: boolean;
   readonly quiet?: boolean;
+  /** PEM files: the CA to verify the server against, a client certificate and its key. */
+  readonly ca?: string;
+  readonly clientCert?: string;
+  readonly clientKey?: string;
 }
 
 export class Context {
@@ -73,7 +78,24 @@ export class Context {
       env: this.io.env,
       storeUrl: this.config.storeUrl,
     });
-    return new LocusClient(this.baseUrl, token);
+    return new LocusClient(this.baseUrl, token, await this.fetch());
+  }
+
+  /** How to reach the API: verifying the server against --ca, presenting --client-cert. */
+  async fetch(): Promise<Fetch> {
+    const { ClientTlsError, readClientTls, tlsFetch } = await import('../lib/tls-fetch.js');
+    try {
+      return tlsFetch(
+        readClientTls({
+          caFile: this.options.ca ?? this.io.env.LOCUS_CA,
+          certFile: this.options.clientCert ?? this.io.env.LOCUS_CLIENT_CERT,
+          keyFile: this.options.clientKey ?? this.io.env.LOCUS_CLIENT_KEY,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ClientTlsError) throw new CliError(ExitCode.usage, error.message);
+      throw error;
+    }
   }
 
   /** A line (or lines) on stdout. */

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseTokens } from '../http/config.js';
+import type { Fetch } from '../lib/tls-fetch.js';
 import { CliError, ExitCode } from './errors.js';
 import { embeddedFolder } from './paths.js';
 
@@ -48,6 +49,8 @@ export class LocusClient {
   constructor(
     readonly baseUrl: string,
     private readonly token: { token: string; from: string } | undefined,
+    /** `tlsFetch(…)` when the server is verified against a private CA (--ca). */
+    private readonly fetch: Fetch = globalThis.fetch,
     private readonly timeoutMs = 15_000,
   ) {}
 
@@ -58,7 +61,7 @@ export class LocusClient {
     }
     let response: Response;
     try {
-      response = await fetch(url, {
+      response = await this.fetch(url, {
         headers: {
           accept: 'application/json',
           ...(this.token ? { authorization: `Bearer ${this.token.token}` } : {}),
@@ -130,6 +133,9 @@ function reason(error: unknown): string {
   const cause =
     error instanceof Error ? (error.cause as { code?: string; message?: string }) : undefined;
   if (cause?.code === 'ECONNREFUSED') return 'connection refused';
+  const code = cause?.code ?? (error as { code?: string } | undefined)?.code;
+  if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))
+    return `${code}: the server's certificate is not trusted (--ca <its CA bundle> verifies it)`;
   if (error instanceof Error && error.name === 'TimeoutError') return 'no answer (timed out)';
   return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
 }

@@ -4,8 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_BRIDGE, DEFAULT_OVSDB } from '../agent/defaults.js';
 import { packagePath } from '../lib/package-root.js';
 import { StoreUnavailableError } from '../store/errors.js';
+import type { AgentOptions } from './commands/agent.js';
 import { Context, type GlobalOptions, type Io } from './context.js';
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 
@@ -22,7 +24,27 @@ Exit codes:
  10  unexpected failure
 
 Query commands (status, port, history, chassis) ask a running locus over HTTP; the others
-(migrate, rebuild, export, import, verify) open the store directly. See docs/operations.md.`;
+(migrate, rebuild, export, import, verify) open the store directly; \`locus agent\` runs one
+chassis' agent next to its Open vSwitch. See docs/operations.md.`;
+
+/** The program's options `locus agent --help` lists with its own. */
+const AGENT_GLOBALS = new Set(['--ca', '--client-cert', '--client-key']);
+
+const AGENT_HELP = `
+The chassis document (tunnel IP, tunnel types, bridge mappings) is the one registered on the
+server (POST /v1/chassis by the cloud controller, once): the agent reads it with its token
+(GET /v1/chassis/<id>), waiting until the chassis is registered, and sets its bridges up from
+it. A restart re-reads it and reports only what changed in Open vSwitch meanwhile.
+
+Stopping (SIGINT, SIGTERM) closes the OVSDB session and leaves the bridges and their flows as
+they are: the data path keeps forwarding.
+
+Not yet in the agent (issue 15): following its chassis' slice of the log, and computing and
+installing its own flows with acks. Until then the server installs flows only on the chassis
+it hosts itself (LOCUS_AGENTS), and its views of a chassis run by \`locus agent\` are acked
+by the server's in-memory stand-in although no flow is installed here.
+
+Logs are JSON lines (pino) on stdout; LOCUS_LOG_LEVEL sets the level (default info).`;
 
 function version(): string {
   try {
@@ -66,6 +88,21 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
         '--read-model <url>',
         'read model database (default: LOCUS_READ_MODEL_URL, else the store)',
       ),
+    )
+    .addOption(
+      new Option(
+        '--ca <file>',
+        "PEM CA bundle to verify an https:// server against (a private CA's)",
+      ).env('LOCUS_CA'),
+    )
+    .addOption(
+      new Option(
+        '--client-cert <file>',
+        'PEM client certificate, for a server that checks them (with --client-key)',
+      ).env('LOCUS_CLIENT_CERT'),
+    )
+    .addOption(
+      new Option('--client-key <file>', "the client certificate's PEM key").env('LOCUS_CLIENT_KEY'),
     )
     .option('--json', 'machine-readable output')
     .option('--no-color', 'no colours (also: NO_COLOR)')
@@ -175,6 +212,58 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
         if (!(await verifyCommand(context(command), options))) done(ExitCode.disagree);
       },
     );
+
+  program
+    .command('agent')
+    .description(
+      "run one chassis' agent next to its Open vSwitch: set up the bridges, observe the " +
+        'interfaces over OVSDB and report them to the server (until SIGINT/SIGTERM)',
+    )
+    .addOption(
+      new Option('--chassis <id>', 'the chassis this hypervisor is').env('LOCUS_AGENT_CHASSIS'),
+    )
+    .addOption(
+      new Option(
+        '--server <url>',
+        'the locus API (default: --url, else http://LOCUS_HTTP_HOST:LOCUS_HTTP_PORT)',
+      ).env('LOCUS_SERVER'),
+    )
+    .addOption(
+      new Option(
+        '--token-file <file>',
+        "file holding the chassis' agent token (the token, or its token:agent:<chassis> line)",
+      ).env('LOCUS_AGENT_TOKEN_FILE'),
+    )
+    .addOption(
+      new Option(
+        '--ovsdb <endpoint>',
+        "Open vSwitch's database: unix:<socket> or tcp:<host>:<port>",
+      )
+        .env('LOCUS_OVSDB')
+        .default(DEFAULT_OVSDB),
+    )
+    .addOption(
+      new Option('--bridge <name>', 'the integration bridge')
+        .env('LOCUS_BRIDGE')
+        .default(DEFAULT_BRIDGE),
+    )
+    .addOption(
+      new Option('--datapath-type <type>', 'datapath of the bridges it creates')
+        .env('LOCUS_DATAPATH_TYPE')
+        .choices(['system', 'netdev', 'dummy'])
+        .default('system'),
+    )
+    // --ca, --client-cert and --client-key are the program's; listed here too, as they matter.
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions: (command: Command) =>
+        (command.parent?.options ?? []).filter((option) => AGENT_GLOBALS.has(option.long ?? '')),
+    })
+    .addHelpText('after', AGENT_HELP)
+    .action(async (options: AgentOptions, command: Command) => {
+      const { agent } = await import('./commands/agent.js');
+      await agent(context(command), options);
+    });
 
   return program;
 }

@@ -57,6 +57,18 @@ export interface HttpConfig {
   readonly trustProxy: boolean;
   /** Log every request (pino, with the authorization header redacted). */
   readonly logRequests: boolean;
+  /** Serve HTTPS with this certificate and key (PEM); absent: plain HTTP. */
+  readonly tls?: ServerTls;
+}
+
+/**
+ * The server's certificate chain and key (PEM). With `clientCa`, a client must present a
+ * certificate that CA signed, or the TLS handshake fails (before any token is looked at).
+ */
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string;
 }
 
 export const defaultHttpConfig: HttpConfig = {
@@ -189,11 +201,58 @@ const positiveInteger = (name: string, value: string | undefined): number | unde
 const truthy = (value: string | undefined): boolean =>
   value !== undefined && /^(1|true|yes|on)$/i.test(value);
 
+/** `--name value` or `--name=value` in argv; undefined when absent. */
+function flagValue(argv: readonly string[], name: string): string | undefined {
+  for (const [index, arg] of argv.entries()) {
+    if (arg === name) return argv[index + 1];
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+function readPem(what: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * HTTPS from `--tls-cert`/`LOCUS_TLS_CERT_FILE` and `--tls-key`/`LOCUS_TLS_KEY_FILE` (both or
+ * neither), and the client-certificate check from `--tls-client-ca`/`LOCUS_TLS_CLIENT_CA_FILE`.
+ */
+export function loadServerTls(
+  env: NodeJS.ProcessEnv,
+  argv: readonly string[],
+): ServerTls | undefined {
+  const certFile = flagValue(argv, '--tls-cert') ?? (env.LOCUS_TLS_CERT_FILE || undefined);
+  const keyFile = flagValue(argv, '--tls-key') ?? (env.LOCUS_TLS_KEY_FILE || undefined);
+  const clientCaFile =
+    flagValue(argv, '--tls-client-ca') ?? (env.LOCUS_TLS_CLIENT_CA_FILE || undefined);
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new ConfigError(
+      'HTTPS needs a certificate and its key: set both LOCUS_TLS_CERT_FILE and LOCUS_TLS_KEY_FILE',
+    );
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCaFile !== undefined)
+      throw new ConfigError(
+        'LOCUS_TLS_CLIENT_CA_FILE needs HTTPS (LOCUS_TLS_CERT_FILE, LOCUS_TLS_KEY_FILE)',
+      );
+    return undefined;
+  }
+  return {
+    cert: readPem('certificate', certFile),
+    key: readPem('key', keyFile),
+    ...(clientCaFile === undefined ? {} : { clientCa: readPem('client CA', clientCaFile) }),
+  };
+}
+
 /**
  * Reads the configuration from the environment and command-line flags:
  * LOCUS_TOKENS / LOCUS_TOKENS_FILE, LOCUS_INSECURE_NO_AUTH or `--insecure-no-auth`,
  * LOCUS_BODY_LIMIT_BYTES, LOCUS_RATE_LIMIT_MAX, LOCUS_RATE_LIMIT_WINDOW_MS,
- * LOCUS_SSE_MAX_CLIENTS, LOCUS_TRUST_PROXY, LOCUS_DOCS (default on).
+ * LOCUS_SSE_MAX_CLIENTS, LOCUS_TRUST_PROXY, LOCUS_DOCS (default on), and HTTPS (loadServerTls).
  */
 export function loadHttpConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -210,6 +269,7 @@ export function loadHttpConfig(
   const rateMax = positiveInteger('LOCUS_RATE_LIMIT_MAX', env.LOCUS_RATE_LIMIT_MAX);
   const rateWindow = positiveInteger('LOCUS_RATE_LIMIT_WINDOW_MS', env.LOCUS_RATE_LIMIT_WINDOW_MS);
   const sseClients = positiveInteger('LOCUS_SSE_MAX_CLIENTS', env.LOCUS_SSE_MAX_CLIENTS);
+  const tls = loadServerTls(env, argv);
   return httpConfig({
     tokens: parseTokens(tokensText),
     insecureNoAuth: argv.includes('--insecure-no-auth') || truthy(env.LOCUS_INSECURE_NO_AUTH),
@@ -221,5 +281,6 @@ export function loadHttpConfig(
     ...(sseClients === undefined ? {} : { sse: { maxClients: sseClients } }),
     trustProxy: truthy(env.LOCUS_TRUST_PROXY),
     docs: env.LOCUS_DOCS === undefined ? true : truthy(env.LOCUS_DOCS),
+    ...(tls === undefined ? {} : { tls }),
   });
 }

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -122,6 +123,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
+    ...httpsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('locus', { config, metrics, feed } satisfies LocusHttp);
@@ -185,12 +187,30 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
 
   const { store, readModel, commands } = deps;
   await app.register(commandRoutes, { commands, config });
-  await app.register(agentRoutes, { commands, config });
+  await app.register(agentRoutes, { commands, store, config });
   await app.register(queryRoutes, { store, readModel, config });
   await app.register(eventRoutes, { store, feed });
   await app.register(healthRoutes, { store, readModel, config, metrics, closing: () => closing });
   await app.register(webRoutes, { readModel, config });
   return app;
+}
+
+/**
+ * HTTPS when the configuration has a certificate; with a client CA, the handshake refuses a
+ * client without a certificate it signed. (An https.Server is an http.Server to everything
+ * here, hence the http-typed options.)
+ */
+function httpsOptions(config: HttpConfig): { https?: null } {
+  if (config.tls === undefined) return {};
+  const { cert, key, clientCa } = config.tls;
+  const https: HttpsServerOptions = {
+    cert,
+    key,
+    ...(clientCa === undefined
+      ? {}
+      : { ca: clientCa, requestCert: true, rejectUnauthorized: true }),
+  };
+  return { https } as unknown as { https?: null };
 }
 
 /**

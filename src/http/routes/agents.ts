@@ -1,12 +1,27 @@
 /**
- * Routes for chassis agents: the OVS interfaces a chassis observes. An agent token reaches only
- * its own chassis' routes (checked by the auth hook against `:id` before anything is read or
- * appended); operators may use them too, e.g. to clear interfaces of a dead chassis.
+ * Routes for chassis agents: the chassis' own document (what `locus agent` sets its bridges up
+ * from) and the OVS interfaces it observes. An agent token reaches only its own chassis' routes
+ * (checked by the auth hook against `:id` before anything is read or appended); operators may
+ * use them too, e.g. to clear interfaces of a dead chassis.
+ *
+ * The reads fold the chassis stream from the log itself (not the read model): an agent starting
+ * diffs OVS against exactly what the log holds, so a restart re-reports only real differences.
  */
+
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { type ChassisStream, chassisFold } from '../../commands/chassis.js';
 import type { CommandHandler } from '../../commands/index.js';
+import { foldStream } from '../../commands/lifecycle.js';
+import { decodeRecorded } from '../../commands/log-reads.js';
+import { OvsPort } from '../../events/index.js';
+import { chassisStream } from '../../events/streams.js';
+import { StreamDeletedError, StreamNotFoundError } from '../../store/errors.js';
+import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
+import { ProblemError } from '../problem.js';
 import {
+  ChassisResource,
   IdParams,
   OvsPortBody,
   OvsPortDeleted,
@@ -18,15 +33,84 @@ import { answer, commandConfig, issuerOf } from './shared.js';
 
 export interface AgentRoutesOptions {
   readonly commands: CommandHandler;
+  readonly store: EventStore;
   readonly config: HttpConfig;
 }
 
+const OvsPortList = Type.Object({ items: Type.Array(OvsPort) });
+
+/** The chassis stream folded, and the log position of its last event (0 when it has none). */
+async function readChassis(
+  store: EventStore,
+  id: string,
+): Promise<{ state: ChassisStream; position: bigint }> {
+  try {
+    const recorded = await store.readStream(chassisStream(id));
+    return {
+      state: foldStream(chassisFold, recorded.map(decodeRecorded)),
+      position: recorded.at(-1)?.position ?? 0n,
+    };
+  } catch (error) {
+    if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError)
+      return { state: chassisFold.initial, position: 0n };
+    throw error;
+  }
+}
+
+const unknownChassis = (id: string) =>
+  new ProblemError('not-found', `no chassis ${id} is registered`, {
+    errors: [{ field: 'id', in: 'path', reason: `no chassis ${id} is registered` }],
+  });
+
 export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async (
   app,
-  { commands, config },
+  { commands, store, config },
 ) => {
   const routeConfig = commandConfig(config, 'agent');
   const errors = problemsFor(400, 401, 403, 404, 429, 503);
+  const readErrors = problemsFor(400, 401, 403, 404, 503);
+
+  app.get(
+    '/v1/chassis/:id',
+    {
+      config: { access: 'agent' },
+      schema: {
+        tags: ['agents'],
+        summary: 'The chassis document (tunnel IP and types, bridge mappings), for its agent',
+        description:
+          "`locus agent` sets its bridges up from it. Readable with the chassis' agent token " +
+          'or an operator token. 404 until the chassis is registered.',
+        params: IdParams,
+        response: { 200: ChassisResource, ...readErrors },
+      },
+    },
+    async (request) => {
+      const { state, position } = await readChassis(store, request.params.id);
+      if (state.chassis.status !== 'live') throw unknownChassis(request.params.id);
+      return { ...state.chassis.document, position: String(position) };
+    },
+  );
+
+  app.get(
+    '/v1/chassis/:id/ovsports',
+    {
+      config: { access: 'agent' },
+      schema: {
+        tags: ['agents'],
+        summary: 'The OVS interfaces the log holds for the chassis',
+        description:
+          'What an agent diffs its Open vSwitch against when it starts: after a restart it ' +
+          'reports only the differences (interfaces added, changed or gone meanwhile).',
+        params: IdParams,
+        response: { 200: OvsPortList, ...readErrors },
+      },
+    },
+    async (request) => {
+      const { state } = await readChassis(store, request.params.id);
+      if (state.chassis.status !== 'live') throw unknownChassis(request.params.id);
+      return { items: [...state.ovsPorts.values()] };
+    },
+  );
 
   app.post(
     '/v1/chassis/:id/ovsports',

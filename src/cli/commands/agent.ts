@@ -1,0 +1,125 @@
+/**
+ * `locus agent`: one chassis' agent as a long-running process (src/agent/run-agent.ts), with
+ * its options from flags or their environment variables, JSON logs on stdout, and a clean stop
+ * on SIGINT/SIGTERM (the OVSDB session closes, the bridges and their flows stay).
+ */
+import { readFileSync } from 'node:fs';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { type DestinationStream, pino } from 'pino';
+import { AgentRefusedError, runAgent } from '../../agent/run-agent.js';
+import { ChassisId } from '../../events/index.js';
+import type { Context } from '../context.js';
+import { CliError, ExitCode } from '../errors.js';
+
+export interface AgentOptions {
+  readonly chassis?: string;
+  readonly server?: string;
+  readonly tokenFile?: string;
+  readonly ovsdb: string;
+  readonly bridge: string;
+  readonly datapathType: string;
+}
+
+const isChassisId = TypeCompiler.Compile(ChassisId);
+
+const usage = (message: string) => new CliError(ExitCode.usage, message);
+
+/**
+ * The token in `file`: the token alone, or the `token:agent:<chassis>` line of a tokens file
+ * (then it must name this chassis).
+ */
+export function readAgentToken(file: string, chassis: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw usage(`cannot read the agent token file ${file}: ${(error as Error).message}`);
+  }
+  if (text === '' || /\s/.test(text))
+    throw usage(`${file} must hold one agent token (or one token:agent:<chassis> line)`);
+  const line = /^([^:]+):agent:(.+)$/.exec(text);
+  if (line === null) return text;
+  if (line[2] !== chassis)
+    throw usage(`${file} holds the agent token of chassis ${line[2]}, not of ${chassis}`);
+  return line[1] as string;
+}
+
+function serverUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`--server: ${text} is not a URL (e.g. https://locus.example:7480)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw usage(`--server: ${text} must be http:// or https://`);
+  return url.href.replace(/\/+$/, '');
+}
+
+export async function agent(ctx: Context, options: AgentOptions): Promise<void> {
+  const env = ctx.io.env;
+  const chassis = options.chassis ?? env.LOCUS_AGENT_CHASSIS;
+  if (chassis === undefined || chassis === '')
+    throw usage('--chassis (or LOCUS_AGENT_CHASSIS) names the chassis this agent serves');
+  if (!isChassisId.Check(chassis)) throw usage(`--chassis: ${chassis} is not a valid chassis id`);
+  const tokenFile = options.tokenFile ?? env.LOCUS_AGENT_TOKEN_FILE;
+  if (tokenFile === undefined || tokenFile === '')
+    throw usage('--token-file (or LOCUS_AGENT_TOKEN_FILE) names the file of the agent token');
+  if (!/^(unix:.+|tcp:.+:\d+)$/.test(options.ovsdb))
+    throw usage(`--ovsdb: ${options.ovsdb} must be unix:<socket> or tcp:<host>:<port>`);
+  const server = serverUrl(options.server ?? env.LOCUS_SERVER ?? ctx.baseUrl);
+  const token = readAgentToken(tokenFile, chassis);
+  const doFetch = await ctx.fetch();
+
+  const logger = pino(
+    { level: ctx.config.logLevel, name: 'locus-agent' },
+    ctx.io.stdout as unknown as DestinationStream,
+  );
+  const stopping = new AbortController();
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      stopping.abort(new Error(`stopped by ${signal}`));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  logger.info(
+    { chassis, server, ovsdb: options.ovsdb, bridge: options.bridge },
+    'locus agent starting',
+  );
+  let running: Awaited<ReturnType<typeof runAgent>>;
+  try {
+    running = await runAgent({
+      chassis,
+      server,
+      token,
+      ovsdb: options.ovsdb,
+      bridge: options.bridge,
+      datapathType: options.datapathType,
+      fetch: doFetch,
+      logger,
+      signal: stopping.signal,
+    });
+  } catch (error) {
+    if (stopping.signal.aborted) {
+      logger.info('stopped before the agent started');
+      return;
+    }
+    if (error instanceof AgentRefusedError)
+      throw new CliError(ExitCode.unauthorized, error.message);
+    throw new CliError(
+      ExitCode.unavailable,
+      `the agent could not start: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  logger.info({ layout: running.layout }, 'locus agent running; SIGTERM stops it');
+  const signal = await stopped;
+  logger.info({ signal }, 'stopping: closing the OVSDB session, leaving the flows');
+  await running.stop();
+  logger.info({ stats: running.agent.stats }, 'locus agent stopped');
+}
