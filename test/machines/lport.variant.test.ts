@@ -4,10 +4,7 @@
  * event and the projection record the refusal, where the real machine accepts it.
  */
 import { describe, expect, it } from 'vitest';
-import type { AnyStateMachine } from 'xstate';
-import { lportFacts, type PortMachine, portMachineOf } from '../../machines/lport.facts.js';
-import { compileMachine } from '../../machines/lport.fold.js';
-import { lportMachine, lportSetup } from '../../machines/lport.machine.js';
+import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
 import { initialFacts, toLportEvent } from '../../machines/lport.rules.js';
 import { type PortStream, portFoldOf, updatePort } from '../../src/commands/ports.js';
 import type { DomainEvent } from '../../src/events/index.js';
@@ -15,27 +12,7 @@ import { ProjectionBatch, route } from '../../src/projections/batch.js';
 import { foldPortEvent, unknownPort } from '../../src/projections/ports.js';
 import type { RecordedEvent } from '../../src/store/event-store.js';
 import { port } from '../apps/harness.js';
-
-type StatesConfig = Record<string, { on?: Record<string, unknown> }>;
-
-/** The production machine with its states' config edited, compiled as production compiles. */
-function variantOf(edit: (states: StatesConfig) => StatesConfig): PortMachine {
-  const config = lportMachine.config as unknown as { states: StatesConfig };
-  // The edited config is untyped; XState's inference over `never` needs the explicit widening.
-  const variant = lportSetup.createMachine({
-    ...(lportMachine.config as object),
-    states: edit(config.states),
-  } as never) as unknown as AnyStateMachine;
-  return portMachineOf(compileMachine(variant));
-}
-
-/** The production machine without `unbound --LogicalPortUpdated-->`: nothing else changes. */
-function withoutUnboundUpdate(): PortMachine {
-  return variantOf((states) => {
-    const { LogicalPortUpdated: _removed, ...on } = states.unbound?.on ?? {};
-    return { ...states, unbound: { ...states.unbound, on } };
-  });
-}
+import { variantOf, withoutUnboundUpdate } from './variants.js';
 
 const created = port('p1', 's1');
 const update = port('p1', 's1', { requestedChassis: 'A' }, 'LogicalPortUpdated');
