@@ -44,7 +44,7 @@ async function foldApps(log: SyntheticLog): Promise<AppRunner> {
   await checkpoints.save('apps', log.head);
   const runner = new AppRunner({
     store: log.asStore(),
-    remoteFlows: new InMemoryRemoteFlows(),
+    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints,
     logger: pino({ level: 'silent' }),
   });

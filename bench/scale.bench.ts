@@ -70,7 +70,7 @@ const appsFold: Measure = async (ports) => {
   await checkpoints.save('apps', log.head);
   const runner = new AppRunner({
     store: log.asStore(),
-    remoteFlows: new InMemoryRemoteFlows(),
+    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints,
     logger,
   });

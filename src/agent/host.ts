@@ -3,7 +3,8 @@
  * Open vSwitch (ops/ovs/sandbox.sh, dummy datapath), its agent (OVSDB observation → OvsPort
  * events, reported through the command handler) and its flow reconciler (plugged into the apps'
  * RemoteFlows, so acks wait for real flows, computed from the topology the apps fold). Without
- * Open vSwitch it says so once and runs dry: flows are recorded in memory.
+ * Open vSwitch it says so once and runs dry: flows are recorded in memory. A chassis it does not
+ * host never acks here.
  *
  * The composition root gives it everything at construction: the topology it shares with the
  * app runner, the command handler and the store.
@@ -77,16 +78,19 @@ export class AgentHost {
   private readonly startedSandboxes: string[] = [];
 
   constructor(private readonly options: AgentHostOptions) {
-    const dryRun = new InMemoryRemoteFlows();
+    // Only a chassis some agent serves ever acks. `ovs`: the hosted chassis' reconcilers; any
+    // other chassis is refused (no fallback), so its views stay remote-pending. `dry-run`: the
+    // hosted chassis have agents without Open vSwitch, whose flows are recorded in memory and
+    // acked (a stand-in for the data path, said so at start). `none`: no agent anywhere, no ack.
     if (options.mode === 'ovs') {
       this.ovsFlows = new OvsRemoteFlows({
         topology: options.topology,
         logger: options.logger.child({ component: 'flows' }),
-        fallback: dryRun,
       });
       this.remoteFlows = this.ovsFlows;
     } else {
-      this.remoteFlows = dryRun;
+      const hosts = options.mode === 'dry-run' ? options.chassis.map((c) => c.id) : [];
+      this.remoteFlows = new InMemoryRemoteFlows({ hosts });
     }
   }
 

@@ -68,6 +68,13 @@ export const PortView = Type.Object({
 });
 export type PortView = Static<typeof PortView>;
 
+/** A chassis that wants a port remotely but cannot reach its owner, and why. */
+export const UnreachableView = Type.Object({
+  chassis: ChassisId,
+  reason: Type.String({ description: 'e.g. "chassis compute-3 has no geneve tunnel (…)"' }),
+});
+export type UnreachableView = Static<typeof UnreachableView>;
+
 /** A port's owner and its locality on every chassis (the read model's record). */
 export const PortLocality = Type.Object({
   id: Id,
@@ -84,6 +91,18 @@ export const PortLocality = Type.Object({
     description:
       'every chassis holding a local claim or an ack (local, remote); for a distributed port, ' +
       'every live chassis. Any other chassis is unbound.',
+  }),
+  pending: Type.Array(ChassisId, {
+    description:
+      'chassis that want the port remotely (a local port on its switch) and reach its owner, ' +
+      'but hold no ack: their flows toward the owner are not confirmed installed (no agent ' +
+      'serves the chassis, or its agent is still installing). Unbound until they ack.',
+  }),
+  unreachable: Type.Array(UnreachableView, {
+    description:
+      'chassis that want the port remotely (a local port on its switch) but cannot reach its ' +
+      'owner over the switch: no shared tunnel type, or no bridge mapping for its physical ' +
+      'network on one side. They stay unbound.',
   }),
   position: { ...Position, description: 'log position of the last event folded (decimal)' },
 });

@@ -5,7 +5,10 @@
  * provider vlan/flat ones.
  *
  * Which acknowledgements C should hold is the domain's selective topology
- * (src/domain/remote-acks.ts), which the chassis' flow computation follows too.
+ * (src/domain/remote-acks.ts), which the chassis' flow computation follows too: C must have a
+ * local port on P's switch and reach P's owner over it (src/domain/reachability.ts: a shared
+ * tunnel type, or both mapping the provider network). A chassis that cannot is never acked, and
+ * an ack it held is withdrawn when it stops reaching the owner.
  */
 import { ackOf } from '../../machines/lport.rules.js';
 import { wantedAck } from '../domain/remote-acks.js';

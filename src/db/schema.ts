@@ -98,8 +98,33 @@ export interface RmPortViewsTable {
 export interface RmChassisTable {
   id: string;
   tunnel_ip: string | null;
+  /** The chassis' tunnel types (JSON array, default none; migrations/0003_reachability.ts). */
+  tunnel_types: JsonbWithDefault;
+  /** Physical network → bridge (JSON object, default none). */
+  bridge_mappings: JsonbWithDefault;
   deleted: boolean;
   position: Int8;
+}
+
+/** A jsonb column with a default: optional on insert. */
+export type JsonbWithDefault = ColumnType<unknown, string | undefined, string>;
+
+/** One row per logical switch (migrations/0003_reachability.ts). */
+export interface RmSwitchesTable {
+  id: string;
+  /** Null only for a switch known from its deletion alone. */
+  network_type: string | null;
+  segmentation_id: number | null;
+  physical_network: string | null;
+  deleted: boolean;
+  position: Int8;
+}
+
+/** Per (switch, chassis): how many of the switch's ports are local on the chassis. */
+export interface RmSwitchChassisTable {
+  switch_id: string;
+  chassis: string;
+  local_ports: number;
 }
 
 /** One row per event of an lport stream. */
@@ -130,6 +155,8 @@ export interface Database {
   rm_ports: RmPortsTable;
   rm_port_views: RmPortViewsTable;
   rm_chassis: RmChassisTable;
+  rm_switches: RmSwitchesTable;
+  rm_switch_chassis: RmSwitchChassisTable;
   rm_history: RmHistoryTable;
   rm_checkpoints: RmCheckpointsTable;
 }

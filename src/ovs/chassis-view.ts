@@ -4,16 +4,19 @@
  * traffic to it goes (a local interface, a tunnel or provider network toward its owner, or the
  * local service path for distributed and interface-less ports).
  *
- * Remote ports are chosen with the tunnel/provider apps' own rule, `wantedAck`: a chassis programs
- * exactly the ports it is about to acknowledge, so the flows are in before the ack. Selective
- * topology follows: only switches where this chassis has a local port are programmed at all
- * (their remote, distributed and local ports).
+ * Remote ports are chosen with the tunnel/provider apps' own rule (src/domain/remote-acks.ts): a
+ * chassis programs exactly the ports it is about to acknowledge, so the flows are in before the
+ * ack. Selective topology follows: only switches where this chassis has a local port are
+ * programmed at all (their remote, distributed and local ports). A remote port the chassis wants
+ * but cannot reach by the domain's rule (src/domain/reachability.ts: no shared tunnel type, no
+ * bridge mapping for the physnet) is listed unreachable with the domain's reason, the same the
+ * read model reports; then come this chassis' own gaps (no tunnel or patch port on its bridge).
  *
  * Ports are sorted by id and switches by id, so the view (and the flows made from it) is a
  * deterministic function of the topology.
  */
 import type { PortLocality } from '../domain/locality.js';
-import { wantedAck } from '../domain/remote-acks.js';
+import { reachabilityIn, remoteInterest } from '../domain/remote-acks.js';
 import { isLive, type Topology } from '../domain/topology.js';
 import type { Chassis, NetworkType, TunnelType } from '../events/index.js';
 
@@ -95,7 +98,7 @@ export function chassisViewOf(
   const me = topology.chassis.get(chassisId);
   if (!me) return { chassis: chassisId, switches: [], ports: [], unreachable: [] };
 
-  // Switches of interest: where this chassis has a local port (claims, and wantedAck's index).
+  // Switches of interest: where this chassis has a local port (claims, and remoteInterest's index).
   const switchIds = new Set<string>();
   for (const portId of topology.claimedPortsByChassis.get(chassisId)) {
     const switchId = topology.ports.get(portId)?.switchId;
@@ -228,15 +231,15 @@ function portView(
     return viewPort(portId, ls.id, macs, null, { kind: 'dhcp' });
   }
 
-  const owner = wantedAck(topology, portId, facts, chassisId);
-  if (owner !== null) {
+  const interest = remoteInterest(topology, portId, facts, chassisId);
+  if (interest !== null) {
+    const { owner } = interest;
+    const reach = reachabilityIn(topology, chassisId, owner, interest.switchId);
+    if (!reach.ok) return { portId, reason: reach.reason };
     if (remoteUnreachable !== null) return { portId, reason: remoteUnreachable };
     if (ls.tunnel) {
       const target = topology.chassis.get(owner);
-      const type = ls.networkType as TunnelType;
       if (!target) return { portId, reason: `owner ${owner} is unknown` };
-      if (!target.tunnelTypes.includes(type))
-        return { portId, reason: `owner ${owner} has no ${type} tunnel` };
       return viewPort(portId, ls.id, macs, ingress, {
         kind: 'tunnel',
         owner,

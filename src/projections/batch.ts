@@ -18,9 +18,11 @@ import {
   unknownPort,
   type ViewRow,
 } from './ports.js';
+import { foldSwitchEvent, isSwitchEvent, type SwitchEvent, type SwitchRow } from './switches.js';
 
 const LPORT_PREFIX = 'lport-';
 const CHASSIS_PREFIX = 'chassis-';
+const SWITCH_PREFIX = 'lswitch-';
 
 /** What the projection does with one recorded event. */
 export type Routed =
@@ -32,6 +34,7 @@ export type Routed =
       readonly recorded: ProjectedEvent;
     }
   | { readonly kind: 'chassis'; readonly event: ChassisEvent; readonly recorded: ProjectedEvent }
+  | { readonly kind: 'switch'; readonly event: SwitchEvent; readonly recorded: ProjectedEvent }
   /** Not the read model's business (other categories, OvsPort events). */
   | { readonly kind: 'ignored' }
   /** The read model's business but unreadable by this version: counted and logged. */
@@ -50,7 +53,8 @@ const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
 export function route(recorded: ProjectedEvent): Routed {
   const stream = recorded.streamName;
   const isPort = stream.startsWith(LPORT_PREFIX);
-  if (!isPort && !stream.startsWith(CHASSIS_PREFIX)) return IGNORED;
+  if (!isPort && !stream.startsWith(CHASSIS_PREFIX) && !stream.startsWith(SWITCH_PREFIX))
+    return IGNORED;
   const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata?.schemaVersion ?? 1);
   if (!decoded.ok) return { kind: 'skipped', reason: decoded.reason, recorded };
   const event = decoded.event;
@@ -65,7 +69,15 @@ export function route(recorded: ProjectedEvent): Routed {
       recorded,
     };
   }
-  return isChassisEvent(event) ? { kind: 'chassis', event, recorded } : IGNORED;
+  if (isChassisEvent(event)) return { kind: 'chassis', event, recorded };
+  return isSwitchEvent(event) ? { kind: 'switch', event, recorded } : IGNORED;
+}
+
+/** How many more (or fewer) of a switch's ports are local on a chassis after the batch. */
+export interface LocalPortsDelta {
+  readonly switchId: string;
+  readonly chassis: string;
+  readonly delta: number;
 }
 
 /** The rows one batch writes. */
@@ -74,11 +86,14 @@ export interface BatchChanges {
   readonly viewUpserts: readonly ViewRow[];
   readonly viewDeletes: readonly { readonly portId: string; readonly chassis: string }[];
   readonly chassis: readonly ChassisRow[];
+  readonly switches: readonly SwitchRow[];
+  /** Changes of rm_switch_chassis' counts, none zero. */
+  readonly localPorts: readonly LocalPortsDelta[];
   readonly history: readonly HistoryRow[];
 }
 
 export interface BatchCounts {
-  /** Events folded into rows (ports, chassis). */
+  /** Events folded into rows (ports, chassis, switches). */
   applied: number;
   /** Port events the lport machine refused: recorded in history, not folded. */
   refused: number;
@@ -95,6 +110,7 @@ export class ProjectionBatch {
   readonly #loadedChassis: ReadonlyMap<string, ChassisRow>;
   readonly #ports = new Map<string, PortState>();
   readonly #chassis = new Map<string, ChassisRow>();
+  readonly #switches = new Map<string, SwitchRow>();
   readonly #history: HistoryRow[] = [];
 
   constructor(
@@ -110,6 +126,16 @@ export class ProjectionBatch {
   apply(routed: Routed): void {
     if (routed.kind === 'port') this.#applyPort(routed);
     else if (routed.kind === 'chassis') this.#applyChassis(routed);
+    else if (routed.kind === 'switch') this.#applySwitch(routed);
+  }
+
+  #applySwitch(routed: Extract<Routed, { kind: 'switch' }>): void {
+    const id = routed.event.data.id;
+    const current = this.#switches.get(id);
+    const next = foldSwitchEvent(current, routed.event, routed.recorded.position);
+    if (next === current) return;
+    this.counts.applied++;
+    this.#switches.set(id, next);
   }
 
   #applyPort(routed: Extract<Routed, { kind: 'port' }>): void {
@@ -158,18 +184,35 @@ export class ProjectionBatch {
     const ports: PortRow[] = [];
     const viewUpserts: ViewRow[] = [];
     const viewDeletes: { portId: string; chassis: string }[] = [];
+    const localPorts = new Map<string, LocalPortsDelta>();
+    const count = (switchId: string | undefined, views: readonly ViewRow[], sign: 1 | -1) => {
+      if (switchId === undefined) return;
+      for (const view of views) {
+        if (view.locality !== 'local') continue;
+        const key = `${switchId}\u0000${view.chassis}`;
+        const delta = (localPorts.get(key)?.delta ?? 0) + sign;
+        localPorts.set(key, { switchId, chassis: view.chassis, delta });
+      }
+    };
     for (const [portId, state] of this.#ports) {
       if (state.port !== undefined) ports.push(state.port);
-      const before = this.#loadedPorts.get(portId)?.views ?? unknownPort.views;
+      const loaded = this.#loadedPorts.get(portId);
+      const before = loaded?.views ?? unknownPort.views;
       const { upserts, deletes } = diffViews(before, state.views);
       for (const view of upserts) viewUpserts.push(view);
       for (const chassis of deletes) viewDeletes.push({ portId, chassis });
+      if (before !== state.views || loaded?.port?.switchId !== state.port?.switchId) {
+        count(loaded?.port?.switchId, before, -1);
+        count(state.port?.switchId, state.views, 1);
+      }
     }
     return {
       ports,
       viewUpserts,
       viewDeletes,
       chassis: [...this.#chassis.values()],
+      switches: [...this.#switches.values()],
+      localPorts: [...localPorts.values()].filter((change) => change.delta !== 0),
       history: this.#history,
     };
   }

@@ -26,6 +26,8 @@ export const SHADOW_TABLES: ReadModelTables = {
   ports: `${LIVE_TABLES.ports}${SUFFIX}`,
   views: `${LIVE_TABLES.views}${SUFFIX}`,
   chassis: `${LIVE_TABLES.chassis}${SUFFIX}`,
+  switches: `${LIVE_TABLES.switches}${SUFFIX}`,
+  switchChassis: `${LIVE_TABLES.switchChassis}${SUFFIX}`,
   history: `${LIVE_TABLES.history}${SUFFIX}`,
 };
 
@@ -39,6 +41,8 @@ const ANALYZED: Readonly<Record<keyof ReadModelTables, readonly string[]>> = {
   ports: ['id', 'switch_id', 'distributed', 'deleted'],
   views: ['port_id', 'chassis', 'locality'],
   chassis: ['id', 'deleted'],
+  switches: ['id'],
+  switchChassis: ['switch_id', 'chassis', 'local_ports'],
   history: ['port_id', 'position'],
 };
 

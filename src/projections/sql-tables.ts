@@ -10,7 +10,7 @@
 import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
-import type { DeviceOwner } from '../events/index.js';
+import type { DeviceOwner, TunnelType } from '../events/index.js';
 import type { BatchChanges } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import { sharedIds } from './intern.js';
@@ -20,13 +20,23 @@ import { bigintArray, boolArray, jsonArray, jsonElements, textArray } from './sq
 type Db = Kysely<Database>;
 
 /** Data tables of the read model (rm_checkpoints is shared by projections, cleared per name). */
-export const READ_MODEL_TABLES = ['rm_ports', 'rm_port_views', 'rm_chassis', 'rm_history'] as const;
+export const READ_MODEL_TABLES = [
+  'rm_ports',
+  'rm_port_views',
+  'rm_chassis',
+  'rm_switches',
+  'rm_switch_chassis',
+  'rm_history',
+] as const;
 
 /** The names of one set of read-model data tables. */
 export interface ReadModelTables {
   readonly ports: string;
   readonly views: string;
   readonly chassis: string;
+  readonly switches: string;
+  /** Per (switch, chassis), the switch's ports local on the chassis. */
+  readonly switchChassis: string;
   readonly history: string;
 }
 
@@ -35,6 +45,8 @@ export const LIVE_TABLES: ReadModelTables = {
   ports: 'rm_ports',
   views: 'rm_port_views',
   chassis: 'rm_chassis',
+  switches: 'rm_switches',
+  switchChassis: 'rm_switch_chassis',
   history: 'rm_history',
 };
 
@@ -164,6 +176,8 @@ export async function loadChassis(
     rows.set(row.id, {
       id: row.id,
       tunnelIp: row.tunnel_ip,
+      tunnelTypes: (row.tunnel_types ?? []) as TunnelType[],
+      bridgeMappings: (row.bridge_mappings ?? {}) as Record<string, string>,
       deleted: row.deleted,
       position: toBigInt(row.position),
     });
@@ -320,14 +334,59 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
   const chassis = changes.chassis;
   if (chassis.length > 0) {
     statements.push(sql`
-      insert into ${sql.table(tables.chassis)} (id, tunnel_ip, deleted, position)
+      insert into ${sql.table(tables.chassis)} (id, tunnel_ip, tunnel_types, bridge_mappings,
+        deleted, position)
       select * from unnest(
         ${textArray(chassis, (r) => r.id)}::text[],
         ${textArray(chassis, (r) => r.tunnelIp)}::text[],
+        ${jsonElements(
+          jsonArray(chassis, (r) => r.tunnelTypes),
+          'jsonb',
+        )},
+        ${jsonElements(
+          jsonArray(chassis, (r) => r.bridgeMappings),
+          'jsonb',
+        )},
         ${boolArray(chassis, (r) => r.deleted)}::boolean[],
         ${bigintArray(chassis, (r) => r.position)}::bigint[])
-      on conflict (id) do update set tunnel_ip = excluded.tunnel_ip, deleted = excluded.deleted,
-        position = excluded.position
+      on conflict (id) do update set tunnel_ip = excluded.tunnel_ip,
+        tunnel_types = excluded.tunnel_types, bridge_mappings = excluded.bridge_mappings,
+        deleted = excluded.deleted, position = excluded.position
+    `);
+  }
+  const switches = changes.switches;
+  if (switches.length > 0) {
+    // Not loaded before folding: a row folded from a deletion alone keeps the table's document,
+    // and a row older than the table's (re-delivery) changes nothing.
+    statements.push(sql`
+      insert into ${sql.table(tables.switches)} as t (id, network_type, segmentation_id,
+        physical_network, deleted, position)
+      select * from unnest(
+        ${textArray(switches, (r) => r.id)}::text[],
+        ${textArray(switches, (r) => r.networkType)}::text[],
+        ${textArray(switches, (r) => (r.segmentationId === null ? null : String(r.segmentationId)))}::integer[],
+        ${textArray(switches, (r) => r.physicalNetwork)}::text[],
+        ${boolArray(switches, (r) => r.deleted)}::boolean[],
+        ${bigintArray(switches, (r) => r.position)}::bigint[])
+      on conflict (id) do update set
+        network_type = coalesce(excluded.network_type, t.network_type),
+        segmentation_id = case when excluded.network_type is null then t.segmentation_id
+          else excluded.segmentation_id end,
+        physical_network = case when excluded.network_type is null then t.physical_network
+          else excluded.physical_network end,
+        deleted = excluded.deleted, position = excluded.position
+      where t.position < excluded.position
+    `);
+  }
+  const localPorts = changes.localPorts;
+  if (localPorts.length > 0) {
+    statements.push(sql`
+      insert into ${sql.table(tables.switchChassis)} as t (switch_id, chassis, local_ports)
+      select * from unnest(
+        ${textArray(localPorts, (r) => r.switchId)}::text[],
+        ${textArray(localPorts, (r) => r.chassis)}::text[],
+        ${textArray(localPorts, (r) => String(r.delta))}::integer[])
+      on conflict (switch_id, chassis) do update set local_ports = t.local_ports + excluded.local_ports
     `);
   }
   return statements;

@@ -20,7 +20,7 @@ class SlowFlows extends InMemoryRemoteFlows {
     private readonly delayMs: number,
     private readonly failOn?: string,
   ) {
-    super();
+    super({ hosts: 'all' });
   }
   override async install(target: RemoteFlowTarget): Promise<void> {
     this.running++;

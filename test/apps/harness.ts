@@ -30,7 +30,7 @@ export interface Outcome {
 const locality = new Set<string>(localityEventTypes);
 
 export class Scenario {
-  readonly flows = new InMemoryRemoteFlows();
+  readonly flows = new InMemoryRemoteFlows({ hosts: 'all' });
   readonly checkpoints = new InMemoryCheckpoints();
   runner: AppRunner;
   private seen = 0n;

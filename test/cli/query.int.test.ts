@@ -55,7 +55,7 @@ describe('locus status / port / history / chassis (over HTTP)', { timeout: 120_0
     projector = new Projector({ store, db: database.db, logger });
     const runner = new AppRunner({
       store,
-      remoteFlows: new InMemoryRemoteFlows(),
+      remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
       checkpoints: new StreamMetadataCheckpoints(store),
       logger,
     });

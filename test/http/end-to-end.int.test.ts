@@ -21,7 +21,7 @@ beforeAll(async () => {
   ({ app } = await startApi(store));
   runner = new AppRunner({
     store,
-    remoteFlows: new InMemoryRemoteFlows(),
+    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints: new InMemoryCheckpoints(),
     logger: silentLogger(),
   });

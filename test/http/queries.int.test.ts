@@ -51,6 +51,8 @@ const record = (id: string, overrides: Partial<PortRecord> = {}): PortRecord => 
       ownerAcked: 'chassis-a',
     },
   ],
+  pending: [],
+  unreachable: [],
   position: 42n,
   ...overrides,
 });

@@ -106,7 +106,7 @@ export const mac = (n: number) =>
  *  s1 geneve 100: a1 (A, ofport 1), t1 (A, ofport 3, trunk parent), b1 (B), c1 (C),
  *                 rp (router interface 10.0.0.1), dh (DHCP port, DHCP-enabled subnet);
  *  s2 vlan 42 on physnet1: sp (A, sub-port of t1, VLAN 101), v1 (B), fp (floating IP port, A);
- *  s3 vxlan 300: x1 (A, ofport 5), x2 (B) — A has no vxlan tunnel port: unreachable;
+ *  s3 vxlan 300: x1 (A, ofport 5), x2 (B) — A lists no vxlan tunnel type: unreachable;
  *  s4 geneve 400: q1 (B), q2 (C) — no local port of A: not in A's view (selective topology).
  */
 export function world(): DomainEvent[] {

@@ -63,7 +63,7 @@ describe('chassis view', () => {
     expect(byId.get('dh')?.destination).toEqual({ kind: 'dhcp' });
     expect(byId.get('fp')?.destination).toEqual({ kind: 'service' });
     expect(view.unreachable).toEqual([
-      { portId: 'x2', reason: 'chassis A has no vxlan tunnel port' },
+      { portId: 'x2', reason: 'chassis A has no vxlan tunnel (switch s3 is vxlan)' },
     ]);
   });
 

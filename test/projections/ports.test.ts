@@ -179,9 +179,11 @@ describe('chassis projection', () => {
       },
       1n,
     );
-    expect(created).toEqual({ id: 'A', tunnelIp: '192.0.2.1', deleted: false, position: 1n });
+    const facts = { id: 'A', tunnelIp: '192.0.2.1', tunnelTypes: ['geneve'], bridgeMappings: {} };
+    expect(created).toEqual({ ...facts, deleted: false, position: 1n });
     const deleted = foldChassisEvent(created, { type: 'ChassisDeleted', data: { id: 'A' } }, 2n);
-    expect(deleted).toEqual({ id: 'A', tunnelIp: '192.0.2.1', deleted: true, position: 2n });
+    // A deleted chassis keeps its document's facts.
+    expect(deleted).toEqual({ ...facts, deleted: true, position: 2n });
     expect(foldChassisEvent(deleted, { type: 'ChassisDeleted', data: { id: 'A' } }, 2n)).toBe(
       deleted,
     );

@@ -8,7 +8,8 @@
 import { type Kysely, sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { type Database, toBigInt } from '../../src/db/schema.js';
-import type { DeviceOwner } from '../../src/events/index.js';
+import { reachability } from '../../src/domain/reachability.js';
+import type { DeviceOwner, NetworkType, TunnelType } from '../../src/events/index.js';
 import { toIsoString } from '../../src/projections/sql-tables.js';
 import type { PortRecord, PortView } from '../../src/read-model/queries.js';
 import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
@@ -80,8 +81,67 @@ async function oraclePort(db: Kysely<Database>, id: string): Promise<PortRecord 
     reasons: row.reasons as string[],
     deleted: row.deleted,
     views,
+    ...(await oracleRemoteViews(db, row, views)),
     position: toBigInt(row.position),
   };
+}
+
+/** Chassis with a local port on the switch that do not reach the owner, or hold no ack. */
+async function oracleRemoteViews(
+  db: Kysely<Database>,
+  port: { switch_id: string; owner: string | null; distributed: boolean; deleted: boolean },
+  views: readonly PortView[],
+): Promise<Pick<PortRecord, 'pending' | 'unreachable'>> {
+  const none = { pending: [], unreachable: [] };
+  if (port.owner === null || port.distributed || port.deleted) return none;
+  const ls = await db
+    .selectFrom('rm_switches')
+    .selectAll()
+    .where('id', '=', port.switch_id)
+    .where('deleted', '=', false)
+    .executeTakeFirst();
+  const chassisOf = async (id: string) => {
+    const row = await db
+      .selectFrom('rm_chassis')
+      .selectAll()
+      .where('id', '=', id)
+      .where('deleted', '=', false)
+      .executeTakeFirst();
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          tunnelTypes: row.tunnel_types as TunnelType[],
+          bridgeMappings: row.bridge_mappings as Record<string, string>,
+        };
+  };
+  const owner = await chassisOf(port.owner);
+  if (ls === undefined || ls.network_type === null || owner === undefined) return none;
+  const interested = await db
+    .selectFrom('rm_switch_chassis')
+    .select('chassis')
+    .where('switch_id', '=', port.switch_id)
+    .where('local_ports', '>', 0)
+    .where('chassis', '<>', port.owner)
+    .orderBy('chassis')
+    .execute();
+  const pending: string[] = [];
+  const unreachable: { chassis: string; reason: string }[] = [];
+  const facts = {
+    id: ls.id,
+    networkType: ls.network_type as NetworkType,
+    segmentationId: ls.segmentation_id,
+    physicalNetwork: ls.physical_network,
+  };
+  for (const { chassis: id } of interested) {
+    const chassis = await chassisOf(id);
+    if (chassis === undefined) continue;
+    const reached = reachability(facts, chassis, owner);
+    if (!reached.ok) unreachable.push({ chassis: id, reason: reached.reason });
+    else if (!views.some((view) => view.chassis === id && view.ownerAcked === owner.id))
+      pending.push(id);
+  }
+  return { pending, unreachable };
 }
 
 /** Deterministic PRNG (mulberry32): a failure replays. */
@@ -111,9 +171,40 @@ async function seed(db: Kysely<Database>, next: () => number, ports: number): Pr
   await db
     .insertInto('rm_chassis')
     .values(
-      CHASSIS.map((id, i) => ({ id, tunnel_ip: null, deleted: next() < 0.3, position: String(i) })),
+      CHASSIS.map((id, i) => ({
+        id,
+        tunnel_ip: null,
+        tunnel_types: JSON.stringify(
+          pick([['geneve'], ['vxlan'], ['geneve', 'vxlan'], ['geneve', 'vxlan']]),
+        ),
+        bridge_mappings: JSON.stringify(next() < 0.75 ? { physnet1: 'br-ex' } : {}),
+        deleted: next() < 0.3,
+        position: String(i),
+      })),
     )
     .execute();
+  // Switches s0..s2 (s3 unknown), every network type, some without their segmentation id.
+  await db
+    .insertInto('rm_switches')
+    .values(
+      ['s0', 's1', 's2'].map((id, i) => ({
+        id,
+        network_type: pick(['geneve', 'vxlan', 'vlan', 'flat']),
+        segmentation_id: next() < 0.9 ? 100 + i : null,
+        physical_network: next() < 0.9 ? 'physnet1' : null,
+        deleted: false,
+        position: String(100 + i),
+      })),
+    )
+    .execute();
+  const interest = ['s0', 's1', 's2', 's3'].flatMap((switchId) =>
+    CHASSIS.filter(() => next() < 0.6).map((chassis) => ({
+      switch_id: switchId,
+      chassis,
+      local_ports: Math.floor(next() * 3),
+    })),
+  );
+  if (interest.length > 0) await db.insertInto('rm_switch_chassis').values(interest).execute();
   const ids: string[] = [];
   for (let i = 0; i < ports; i++) {
     const id = `port-${i}`;
@@ -123,7 +214,7 @@ async function seed(db: Kysely<Database>, next: () => number, ports: number): Pr
       .insertInto('rm_ports')
       .values({
         id,
-        switch_id: `s${i % 3}`,
+        switch_id: `s${i % 4}`,
         device_owner: pick(['compute', 'router-interface', 'dhcp']),
         owner: next() < 0.5 ? pick(CHASSIS) : null,
         requested_chassis: next() < 0.3 ? pick(CHASSIS) : null,
@@ -173,6 +264,10 @@ describeOnDatabases('port query', (open) => {
           );
         }
       }
+      // The seed reaches both remote-view lists (not only their empty case).
+      const records = await Promise.all(ids.map((id) => readModel.port(id)));
+      expect(records.some((record) => (record?.pending.length ?? 0) > 0)).toBe(true);
+      expect(records.some((record) => (record?.unreachable.length ?? 0) > 0)).toBe(true);
       await sql`set time zone 'UTC'`.execute(connection);
     });
   });

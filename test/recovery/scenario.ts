@@ -126,7 +126,7 @@ export async function runScenario(
 ): Promise<AppRunner> {
   const runner = new AppRunner({
     store,
-    remoteFlows: options.remoteFlows ?? new InMemoryRemoteFlows(),
+    remoteFlows: options.remoteFlows ?? new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints: options.durableCheckpoints
       ? new StreamMetadataCheckpoints(store)
       : new InMemoryCheckpoints(),

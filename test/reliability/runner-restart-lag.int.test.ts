@@ -66,7 +66,12 @@ const silent = pino({ level: 'silent' });
 const opened: DatabaseHandle[] = [];
 
 const runnerOn = (store: EventStore, checkpoints: InMemoryCheckpoints) =>
-  new AppRunner({ store, remoteFlows: new InMemoryRemoteFlows(), checkpoints, logger: silent });
+  new AppRunner({
+    store,
+    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
+    checkpoints,
+    logger: silent,
+  });
 
 const append = async (store: EventStore, events: readonly DomainEvent[]) => {
   for (const event of events)

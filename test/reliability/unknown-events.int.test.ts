@@ -190,7 +190,7 @@ describe('events this version cannot read', () => {
     const records: LogRecord[] = [];
     const runner = new AppRunner({
       store: locus.store,
-      remoteFlows: new InMemoryRemoteFlows(),
+      remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
       checkpoints: new InMemoryCheckpoints(),
       logger: capturingLogger(records),
     });

@@ -277,7 +277,8 @@ export async function checkConvergence(
   }
   const runner = new AppRunner({
     store,
-    remoteFlows: new InMemoryRemoteFlows(),
+    // The live processes run with LOCUS_AGENTS=none: no chassis has an agent, nothing acks.
+    remoteFlows: new InMemoryRemoteFlows({ hosts: [] }),
     checkpoints: new InMemoryCheckpoints(),
     logger: silent,
   });
