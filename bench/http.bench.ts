@@ -13,8 +13,9 @@
  *  - http/port-query-max: the same query from 16 closed-loop workers: capacity;
  *  - http/command/create-port: `POST /v1/ports`, 8 closed-loop workers; then
  *    http/command/ovsport: `POST /v1/chassis/:id/ovsports` for each new port, one worker per
- *    chassis as its agent would report (the apps bind the ports and the other chassis ack them
- *    meanwhile); answers other than 2xx are counted in the record's parameters;
+ *    chassis as its agent would report (the apps bind the ports meanwhile; no agent runs in
+ *    the process, so no chassis acks them); answers other than 2xx are counted in the record's
+ *    parameters;
  *  - http/sse-fanout: 100 subscribers of `GET /v1/events`; an interface reported on a chassis
  *    (`POST …/ovsports`) → its LocalCreated reaches all 100: latency to the last subscriber,
  *    from the report (and, as http/sse-fanout-from-commit, from the event's commit).
