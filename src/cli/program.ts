@@ -40,9 +40,9 @@ Stopping (SIGINT, SIGTERM) closes the OVSDB session and leaves the bridges and t
 they are: the data path keeps forwarding.
 
 Not yet in the agent (issue 15): following its chassis' slice of the log, and computing and
-installing its own flows with acks. Until then the server installs flows only on the chassis
-it hosts itself (LOCUS_AGENTS), and its views of a chassis run by \`locus agent\` are acked
-by the server's in-memory stand-in although no flow is installed here.
+installing its own flows and acking them. Until then no flow toward other chassis' ports is
+installed on this chassis (the server installs flows only on the chassis it hosts itself,
+LOCUS_AGENTS), and its remote views stay pending (remoteReady: false).
 
 Logs are JSON lines (pino) on stdout; LOCUS_LOG_LEVEL sets the level (default info).`;
 

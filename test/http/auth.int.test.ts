@@ -146,12 +146,37 @@ describe('roles', () => {
     expect(removed.statusCode).toBe(200);
   });
 
+  it('an agent reads its own chassis document and interfaces, as the log holds them', async () => {
+    const agent = bearer(tokens.agentA);
+    const document = await request('GET', '/v1/chassis/chassis-a', agent);
+    expect(document.statusCode).toBe(200);
+    expect(document.json()).toMatchObject(chassis('chassis-a'));
+    expect(BigInt(document.json().position)).toBeGreaterThan(0n);
+    await request('POST', '/v1/chassis/chassis-a/ovsports', agent, ovsPort('tap5'));
+    const listed = await request('GET', '/v1/chassis/chassis-a/ovsports', agent);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json().items).toContainEqual({
+      chassis: 'chassis-a',
+      type: '',
+      ...ovsPort('tap5'),
+    });
+    await request('DELETE', '/v1/chassis/chassis-a/ovsports/tap5', agent);
+    const after = await request('GET', '/v1/chassis/chassis-a/ovsports', agent);
+    expect(after.json().items.map((p: { name: string }) => p.name)).not.toContain('tap5');
+    // Readers do not; an operator does; an unregistered chassis is 404.
+    expect((await request('GET', '/v1/chassis/chassis-a', asReader)).statusCode).toBe(403);
+    expect((await request('GET', '/v1/chassis/chassis-a', asOperator)).statusCode).toBe(200);
+    expect((await request('GET', '/v1/chassis/chassis-z', asOperator)).statusCode).toBe(404);
+  });
+
   it("an agent gets 403 on another chassis' routes, and nothing is appended", async () => {
     const head = await store.headPosition();
     const revision = await store.streamRevision('chassis-chassis-b');
     for (const [method, url] of [
       ['POST', '/v1/chassis/chassis-b/ovsports'],
       ['DELETE', '/v1/chassis/chassis-b/ovsports/tap1'],
+      ['GET', '/v1/chassis/chassis-b'],
+      ['GET', '/v1/chassis/chassis-b/ovsports'],
     ] as const) {
       const response = await request(
         method,

@@ -33,6 +33,9 @@ const isPublic = (route: RouteEntry) => PUBLIC.some((pattern) => pattern.test(ro
 /** What a route needs, by its shape: agent routes, commands (writes), queries (reads). */
 function accessOf(route: RouteEntry): 'agent' | 'command' | 'read' {
   if (/^\/v1\/chassis\/:id\/ovsports/.test(route.url)) return 'agent';
+  // The chassis document, which its agent sets its bridges up from.
+  if (route.url === '/v1/chassis/:id' && (route.method === 'GET' || route.method === 'HEAD'))
+    return 'agent';
   return route.method === 'GET' || route.method === 'HEAD' ? 'read' : 'command';
 }
 
@@ -133,7 +136,7 @@ describe('every route requires a token of the right role', () => {
     }
   });
 
-  it("an agent of chassis A cannot report or remove chassis B's interfaces: 403, nothing appended", async () => {
+  it("an agent of chassis A cannot report, remove or read chassis B's interfaces: 403, nothing appended", async () => {
     const { server, store } = running.locus;
     const operator = bearer(chaosTokens.operator);
     for (const id of ['c1', 'c2']) {
@@ -165,6 +168,9 @@ describe('every route requires a token of the right role', () => {
         payload: { name: 'vif-b', ofport: 9, ifaceId: 'x' },
       },
       { method: 'DELETE', url: '/v1/chassis/c2/ovsports/vif-b' },
+      // Nor read what B's agent reads.
+      { method: 'GET', url: '/v1/chassis/c2' },
+      { method: 'GET', url: '/v1/chassis/c2/ovsports' },
       {
         method: 'POST',
         url: '/v1/chassis/C2/ovsports',
