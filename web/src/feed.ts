@@ -3,8 +3,9 @@
  * sending the bearer token (EventSource cannot) and Last-Event-ID when it reconnects, so no
  * event is lost across a dropped connection or a server restart.
  */
+
+import { SseParser } from '../../src/lib/sse-parser.js';
 import { authHeaders, type FeedEntry } from './api.js';
-import { SseParser } from './sse-parser.js';
 
 export type FeedState =
   | { state: 'connecting' }

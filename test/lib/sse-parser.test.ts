@@ -1,7 +1,7 @@
-/** The page's text/event-stream parser (web/src/sse-parser.ts), chunked every way. */
+/** The text/event-stream parser of the web view and the agent (src/lib/sse-parser.ts), chunked every way. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type SseEvent, SseParser } from '../../web/src/sse-parser.js';
+import { type SseEvent, SseParser } from '../../src/lib/sse-parser.js';
 
 const parseAll = (chunks: readonly string[]) => {
   const parser = new SseParser();

@@ -2,8 +2,9 @@
  * An incremental parser of `text/event-stream` (the WHATWG server-sent events format): feed it
  * decoded text as it arrives, in chunks of any size, and it returns the complete events.
  *
- * The page reads the event feed with fetch rather than EventSource because EventSource cannot
- * send the Authorization header the API requires. Pure: no DOM, unit-tested under Node.
+ * Shared by the web view (web/src/feed.ts) and `locus agent`'s feed client
+ * (src/agent/feed-client.ts): both read with fetch rather than EventSource, which cannot send
+ * the Authorization header the API requires. Pure: no DOM, no I/O.
  */
 export interface SseEvent {
   /** The `id` in force when the event was dispatched (the last id seen), '' if none. */
