@@ -231,3 +231,26 @@ export const Readiness = Type.Object({
   readModel: Position,
 });
 export type Readiness = Static<typeof Readiness>;
+
+/**
+ * One event of the live feed (GET /v1/events): its position, type and envelope, with the
+ * event's data fields beside them (a locality event's `portId`, `chassis`, `owner`, `reason`;
+ * a model event's document fields).
+ */
+export const FeedEntry = Type.Object(
+  {
+    position: Position,
+    type: Type.String(),
+    app: Type.String(),
+    time: Type.String(),
+    recordedAt: Type.String(),
+    correlationId: Type.String(),
+    causationId: Type.String(),
+    portId: Type.Optional(Id),
+    chassis: Type.Optional(ChassisId),
+    owner: Type.Optional(ChassisId),
+    reason: Type.Optional(DistributedReason),
+  },
+  { additionalProperties: true },
+);
+export type FeedEntry = Static<typeof FeedEntry>;

@@ -11,6 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { FeedEntry } from '../api/responses.js';
 import { localityEventTypes } from '../events/index.js';
 import type { EventStore, RecordedEvent, Subscription } from '../store/event-store.js';
 
@@ -23,11 +24,11 @@ export interface EventFeedOptions {
 const localityTypes = new Set<string>(localityEventTypes);
 
 /** What a client receives for one locality event. */
-export function feedEntry(recorded: RecordedEvent): Record<string, unknown> {
+export function feedEntry(recorded: RecordedEvent): FeedEntry {
   return {
+    ...(recorded.data as Record<string, unknown>),
     position: String(recorded.position),
     type: recorded.type,
-    ...(recorded.data as Record<string, unknown>),
     app: recorded.metadata.app,
     time: recorded.metadata.time,
     recordedAt: recorded.recordedAt,

@@ -4,6 +4,7 @@
  * origin. Nothing secret is built into the page.
  */
 import type {
+  FeedEntry as AnyFeedEntry,
   HistoryEntry,
   LocalityAt,
   LocalityCount,
@@ -18,23 +19,13 @@ import type {
 // The answers' types are derived from the server's schemas (type imports only: nothing of the
 // server is bundled).
 export type { HistoryEntry, LocalityAt, Page, PortListItem };
+/** The view follows the feed's locality events, which all name their port. */
+export type FeedEntry = AnyFeedEntry & { readonly portId: string };
 export type Port = PortLocality;
 export type SummaryRow = LocalityCount;
 export type SwitchSummaryRow = SwitchLocalityCount;
 /** A chassis' view, now (a port's) or at a past instant (time travel, which has `deleted`). */
 export type PortView = Port['views'][number] | LocalityAt['views'][number];
-
-/** A locality event from the feed (GET /v1/events). */
-export interface FeedEntry {
-  position: string;
-  type: string;
-  portId: string;
-  chassis?: string;
-  owner?: string;
-  reason?: string;
-  app: string;
-  time: string;
-}
 
 const TOKEN_KEY = 'locus.token';
 
