@@ -1,0 +1,72 @@
+/**
+ * Honest acks: which acknowledgements chassis C must give or withdraw, from the flows it has
+ * actually applied (the view its bridge holds, after the bundle's commit was confirmed) and the
+ * slice's facts (the acks the log holds).
+ *
+ *  - a port the applied view reaches remotely toward owner O, with no ack by C for O in the
+ *    facts → `put` (PUT /v1/chassis/C/acks/:portId {owner: O}: RemoteCreated);
+ *  - an ack by C in the facts whose port the applied view does not reach toward that ack's
+ *    owner (the port moved, became unreachable, left C's switches) → `withdraw`
+ *    (DELETE …/acks/:portId: RemoteDeleted).
+ *
+ * Pure and total: the same inputs give the same answer, so deciding again after every sync is
+ * idempotent. Ports are listed in id order.
+ */
+import type { SlicePort } from '../domain/slice.js';
+import { reachesRemotely, type ViewPort } from '../ovs/chassis-view.js';
+
+export interface AckPut {
+  readonly portId: string;
+  readonly owner: string;
+}
+
+export interface AckDecision {
+  readonly put: readonly AckPut[];
+  /** Ports whose ack by this chassis must go. */
+  readonly withdraw: readonly string[];
+}
+
+const remoteOwner = (port: ViewPort): string | null =>
+  port.destination.kind === 'tunnel' || port.destination.kind === 'provider'
+    ? port.destination.owner
+    : null;
+
+/**
+ * @param chassis the deciding chassis
+ * @param applied the applied view's ports, by id (what the bridge holds)
+ * @param facts the slice's ports, by id
+ */
+export function decideAcks(
+  chassis: string,
+  applied: ReadonlyMap<string, ViewPort>,
+  facts: ReadonlyMap<string, SlicePort>,
+): AckDecision {
+  // The log holds at most one ack per chassis and port (a second is refused as already-acked),
+  // so an ack for an owner the view no longer reaches is withdrawn first; the put follows at
+  // the next decision, once the slice shows it gone.
+  const withdraw: string[] = [];
+  for (const [portId, fact] of facts) {
+    const mine = fact.acks.find((ack) => ack.chassis === chassis);
+    if (mine !== undefined && !reachesRemotely(applied.get(portId), mine.owner))
+      withdraw.push(portId);
+  }
+  const withdrawn = new Set(withdraw);
+  const put: AckPut[] = [];
+  for (const [portId, port] of applied) {
+    const owner = remoteOwner(port);
+    // A port the slice no longer holds: nothing to acknowledge (the next sync drops its flows).
+    const fact = facts.get(portId);
+    if (owner === null || fact === undefined || withdrawn.has(portId)) continue;
+    if (!fact.acks.some((ack) => ack.chassis === chassis && ack.owner === owner))
+      put.push({ portId, owner });
+  }
+  const byPort = (a: AckPut, b: AckPut) => (a.portId < b.portId ? -1 : a.portId > b.portId ? 1 : 0);
+  return { put: put.sort(byPort), withdraw: withdraw.sort() };
+}
+
+/** The slice's ports by id (decideAcks' `facts`). */
+export function factsOf(ports: Iterable<SlicePort>): Map<string, SlicePort> {
+  const facts = new Map<string, SlicePort>();
+  for (const port of ports) facts.set(port.port.id, port);
+  return facts;
+}

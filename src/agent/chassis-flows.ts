@@ -1,0 +1,140 @@
+/**
+ * The chassis' own flows, computed from its slice: slice entries → `topologyOfSlice` (the
+ * locality facts folded by the apps' own PortLocalityFold) → the chassis view →
+ * `flowsFor`, kept by ChassisDesired (src/ovs/chassis-desired.ts), which the FlowReconciler
+ * (src/ovs/reconciler/flow-reconciler.ts) pulls at the start of every batch.
+ *
+ * A slice change rebuilds the topology (a new Topology makes ChassisDesired re-derive every
+ * entry, O(ports on the chassis' switches)), but only entries and flows that differ reach the
+ * bridge: each port's flows are compared with what was handed out before, so a change costs
+ * one bundle of what changed. Changes are coalesced: the topology is rebuilt once per batch,
+ * however many diffs arrived while the previous one ran.
+ *
+ * Nothing is programmed before the first snapshot (`start` waits for a slice): the bridge
+ * keeps what it holds, so a restarted agent's first full sync compares the dump with the same
+ * desired flows and sends no flow change when nothing changed.
+ */
+import type { Logger } from 'pino';
+import { PortLocalityFold } from '../apps/port-locality.js';
+import { topologyOfSlice } from '../domain/slice.js';
+import type { Topology } from '../domain/topology.js';
+import { type AppliedView, ChassisDesired } from '../ovs/chassis-desired.js';
+import type { ChassisPorts } from '../ovs/chassis-view.js';
+import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
+import { type Applied, type Desired, FlowReconciler } from '../ovs/reconciler/flow-reconciler.js';
+import { mgmtSocketProbe, type Ofctl, spawnOfctl } from '../ovs/reconciler/ofctl.js';
+import type { SliceState } from './slice-state.js';
+
+export interface ChassisFlowsOptions {
+  readonly chassis: string;
+  /** The slice the flows follow (read at every batch). */
+  readonly slice: SliceState;
+  /** The chassis' tunnel and patch ports on its bridge (read at every batch). */
+  readonly ports: () => ChassisPorts;
+  readonly logger: Logger;
+  /** Default `br-int`. */
+  readonly bridge?: string;
+  /** Environment of ovs-ofctl; OVS_RUNDIR selects the ovs-vswitchd (and the restart probe). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly ofctl?: Ofctl;
+  /** Full dump-and-repair period; 0 disables. Default 60 s. */
+  readonly antiEntropyIntervalMs?: number;
+  /** How often to look for a restarted ovs-vswitchd; 0 disables. Default 1 s. */
+  readonly probeIntervalMs?: number;
+  readonly probe?: () => Promise<string | undefined>;
+  readonly pipeline?: PipelineOptions;
+  /**
+   * Called once a batch's flows are on the bridge (ovs-ofctl returned after the bundle's
+   * commit was confirmed), with the view they were made from.
+   */
+  readonly onApplied?: (applied: AppliedView) => void;
+}
+
+export class ChassisFlows {
+  readonly reconciler: FlowReconciler<AppliedView>;
+  private readonly desired: ChassisDesired;
+  private topology: Topology | undefined;
+  private sliceChanged = true;
+  private builtFrom = -1;
+  private started = false;
+  /** Topologies built from the slice (one per batch that saw a change). */
+  readonly stats = { rebuilds: 0 };
+
+  constructor(private readonly options: ChassisFlowsOptions) {
+    const bridge = options.bridge ?? 'br-int';
+    this.desired = new ChassisDesired(options.chassis, options.pipeline);
+    this.reconciler = new FlowReconciler<AppliedView>({
+      bridge,
+      ofctl: options.ofctl ?? spawnOfctl({ env: options.env }),
+      logger: options.logger.child({ component: 'flows', bridge }),
+      desired: (full) => this.desiredNow(full),
+      antiEntropyIntervalMs: options.antiEntropyIntervalMs,
+      probe: options.probe ?? mgmtSocketProbe(bridge, options.env?.OVS_RUNDIR),
+      probeIntervalMs: options.probeIntervalMs,
+    });
+  }
+
+  /** The view the bridge holds (live: updated at every applied batch). */
+  get applied(): AppliedView {
+    return this.desired.applied;
+  }
+
+  /** The slice version the flows were last computed from (SliceState.version). */
+  get computedFrom(): number {
+    return this.builtFrom;
+  }
+
+  get running(): boolean {
+    return this.started;
+  }
+
+  /**
+   * First full sync (dump, compare, repair) from the slice, then the periodic and restart
+   * checks. Call once the slice holds a snapshot.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    if (!this.options.slice.ready) throw new Error('no slice yet: nothing to program');
+    this.started = true;
+    await this.reconciler.start();
+  }
+
+  /** The slice changed: recompute at the next batch, and ask for one. */
+  changed(): Promise<Applied<AppliedView>> | undefined {
+    this.sliceChanged = true;
+    return this.sync();
+  }
+
+  /** Applies the current desired flows (the chassis' own ports may have moved). */
+  sync(): Promise<Applied<AppliedView>> | undefined {
+    if (!this.started) return undefined;
+    const applied = this.reconciler.refresh();
+    applied.catch(() => undefined);
+    return applied;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.reconciler.stop();
+  }
+
+  private desiredNow(full: boolean): Desired<AppliedView> {
+    if (this.sliceChanged || this.topology === undefined) {
+      this.builtFrom = this.options.slice.version;
+      this.topology = topologyOfSlice(this.options.slice.entries.values(), new PortLocalityFold());
+      this.sliceChanged = false;
+      this.stats.rebuilds++;
+    }
+    if (full) this.desired.markAll();
+    const handout = this.desired.next(this.topology, this.options.ports());
+    return {
+      flows: handout.flows,
+      context: this.desired.applied,
+      delta: handout.delta,
+      onApplied: () => {
+        handout.commit();
+        this.options.onApplied?.(this.desired.applied);
+      },
+    };
+  }
+}

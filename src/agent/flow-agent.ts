@@ -1,0 +1,156 @@
+/**
+ * The agent's flow half: the chassis feed (./feed-client.ts) keeps the slice, the chassis'
+ * flows follow it (./chassis-flows.ts), and acks follow the applied flows (./acks.ts,
+ * ./ack-sender.ts) — between the feed and acked flows on the chassis' own Open vSwitch.
+ *
+ *  - first snapshot → the first full sync (dump, compare, repair: no flow change when the
+ *    bridge already holds them, e.g. after the agent's own restart);
+ *  - every slice change → one batch per tick of changes (the reconciler coalesces);
+ *  - every applied batch → the ack decision from the applied view and the slice's facts,
+ *    skipped when the slice moved on meanwhile (the batch under way decides with both fresh);
+ *  - server gone → the slice and the flows stay; acks wait in the sender's retries;
+ *  - restarted ovs-vswitchd → the reconciler's probe sees it and resyncs fully.
+ */
+import type { Logger } from 'pino';
+import type { BackoffPolicy } from '../lib/retry.js';
+import type { Fetch } from '../lib/tls-fetch.js';
+import type { ChassisPorts } from '../ovs/chassis-view.js';
+import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
+import type { Ofctl } from '../ovs/reconciler/ofctl.js';
+import { type AckApi, AckSender, HttpAckApi } from './ack-sender.js';
+import { decideAcks, factsOf } from './acks.js';
+import { ChassisFlows } from './chassis-flows.js';
+import { FeedClient } from './feed-client.js';
+
+export interface FlowAgentOptions {
+  readonly chassis: string;
+  /** The locus API, e.g. `https://locus.example:7480`. */
+  readonly server: string;
+  /** The chassis' agent token. */
+  readonly token: string;
+  readonly logger: Logger;
+  /** How to reach the server (`tlsFetch(…)` for a private CA); default fetch. */
+  readonly fetch?: Fetch;
+  /** The chassis' tunnel and patch ports (the bridge layout), read at every batch. */
+  readonly ports: () => ChassisPorts;
+  /** Default `br-int`. */
+  readonly bridge?: string;
+  /** Environment of ovs-ofctl (OVS_RUNDIR). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly ofctl?: Ofctl;
+  readonly antiEntropyIntervalMs?: number;
+  readonly probeIntervalMs?: number;
+  readonly probe?: () => Promise<string | undefined>;
+  readonly pipeline?: PipelineOptions;
+  /** Silence after which the feed connection counts as dead. Default 45 s. */
+  readonly heartbeatTimeoutMs?: number;
+  readonly feedBackoff?: BackoffPolicy;
+  /** Default: the API's ack endpoints over `fetch`. */
+  readonly ackApi?: AckApi;
+  readonly ackBackoff?: BackoffPolicy;
+}
+
+export class FlowAgent {
+  readonly feed: FeedClient;
+  readonly flows: ChassisFlows;
+  readonly acks: AckSender;
+  private readonly logger: Logger;
+  private starting: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: FlowAgentOptions) {
+    this.logger = options.logger.child({ component: 'flow-agent', chassis: options.chassis });
+    const fetch = options.fetch === undefined ? {} : { fetch: options.fetch };
+    this.feed = new FeedClient({
+      server: options.server,
+      chassis: options.chassis,
+      token: options.token,
+      logger: this.logger.child({ component: 'feed' }),
+      ...fetch,
+      ...(options.heartbeatTimeoutMs === undefined
+        ? {}
+        : { heartbeatTimeoutMs: options.heartbeatTimeoutMs }),
+      ...(options.feedBackoff === undefined ? {} : { backoff: options.feedBackoff }),
+    });
+    this.flows = new ChassisFlows({
+      chassis: options.chassis,
+      slice: this.feed.state,
+      ports: options.ports,
+      logger: this.logger,
+      ...(options.bridge === undefined ? {} : { bridge: options.bridge }),
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.ofctl === undefined ? {} : { ofctl: options.ofctl }),
+      ...(options.antiEntropyIntervalMs === undefined
+        ? {}
+        : { antiEntropyIntervalMs: options.antiEntropyIntervalMs }),
+      ...(options.probeIntervalMs === undefined
+        ? {}
+        : { probeIntervalMs: options.probeIntervalMs }),
+      ...(options.probe === undefined ? {} : { probe: options.probe }),
+      ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
+      onApplied: () => this.decideAcks(),
+    });
+    this.acks = new AckSender({
+      api:
+        options.ackApi ??
+        new HttpAckApi({
+          server: options.server,
+          chassis: options.chassis,
+          token: options.token,
+          ...fetch,
+        }),
+      logger: this.logger.child({ component: 'acks' }),
+      ...(options.ackBackoff === undefined ? {} : { backoff: options.ackBackoff }),
+    });
+    this.feed.on('connected', () => this.startFlows());
+    this.feed.on('changed', () => {
+      if (this.flows.running) void this.flows.changed();
+      else this.startFlows();
+    });
+  }
+
+  /** Starts following the feed; flows start with the first snapshot. */
+  start(): void {
+    this.feed.start();
+  }
+
+  /** Resolves once the first full sync from a snapshot is done (or has failed and retries). */
+  async ready(): Promise<void> {
+    if (this.starting) return this.starting;
+    await new Promise<void>((resolve) => this.feed.once('connected', resolve));
+    await this.starting;
+  }
+
+  /** The chassis' tunnel or patch ports changed (a new bridge layout): sync to them. */
+  portsChanged(): void {
+    void this.flows.sync();
+  }
+
+  /** Stops following and syncing; the flows stay on the bridge. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.feed.stop();
+    this.acks.stop();
+    await this.starting?.catch(() => undefined);
+    await this.flows.stop();
+  }
+
+  private startFlows(): void {
+    if (this.stopped || this.starting || !this.feed.state.ready) return;
+    this.starting = this.flows.start().catch((error: unknown) => {
+      // The reconciler retries the full sync in the background (FLOW_SYNC_RETRY).
+      this.logger.warn({ err: error }, 'first flow sync failed; retrying in the background');
+    });
+  }
+
+  /** After an applied batch: the acks the applied view warrants, given the slice's facts. */
+  private decideAcks(): void {
+    if (this.stopped) return;
+    const slice = this.feed.state;
+    // The slice moved on while the batch ran: the next batch decides with both fresh.
+    if (this.flows.computedFrom !== slice.version) return;
+    this.acks.want(
+      decideAcks(this.options.chassis, this.flows.applied.ports, factsOf(slice.ports())),
+    );
+  }
+}

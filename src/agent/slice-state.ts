@@ -1,0 +1,171 @@
+/**
+ * The agent's copy of its chassis' slice (src/domain/slice.ts), as the per-chassis feed
+ * (`GET /v1/chassis/:id/feed`) builds it: a `snapshot` replaces every entry, a `diff` upserts
+ * and removes entries by key. Pure: the feed client (./feed-client.ts) parses the frames and
+ * hands them here; what it keeps survives a lost server (the agent never flushes).
+ */
+import { type SliceEntry, type SlicePort, sliceKey } from '../domain/slice.js';
+
+/** `event: snapshot`: the whole slice at `position`. */
+export interface SliceSnapshot {
+  readonly position: string;
+  readonly entries: readonly SliceEntry[];
+}
+
+/** `event: diff`: what changed up to `position`. */
+export interface SliceDiffMessage {
+  readonly position: string;
+  readonly upserts: readonly SliceEntry[];
+  /** Keys (`<kind>/<id>`, sliceKey) to drop. */
+  readonly removes: readonly string[];
+}
+
+export class FeedFormatError extends Error {
+  override name = 'FeedFormatError';
+}
+
+const kinds = new Set(['chassis', 'switch', 'port', 'segmentation', 'interface']);
+
+/** An entry as the feed sends it; throws FeedFormatError on anything else. */
+function entryOf(value: unknown): SliceEntry {
+  const entry = value as { kind?: unknown; value?: unknown } | null;
+  if (
+    typeof entry !== 'object' ||
+    entry === null ||
+    typeof entry.kind !== 'string' ||
+    !kinds.has(entry.kind) ||
+    typeof entry.value !== 'object' ||
+    entry.value === null
+  )
+    throw new FeedFormatError(`not a slice entry: ${JSON.stringify(value)?.slice(0, 200)}`);
+  if (entry.kind === 'port') {
+    const port = entry.value as Partial<SlicePort>;
+    if (
+      typeof port.port?.id !== 'string' ||
+      !Array.isArray(port.claims) ||
+      !Array.isArray(port.acks) ||
+      !Array.isArray(port.reasons)
+    )
+      throw new FeedFormatError(`not a slice port: ${JSON.stringify(value).slice(0, 200)}`);
+  }
+  return entry as SliceEntry;
+}
+
+const positionOf = (value: unknown): string => {
+  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  throw new FeedFormatError(`not a log position: ${JSON.stringify(value)}`);
+};
+
+const arrayOf = (value: unknown, what: string): unknown[] => {
+  if (!Array.isArray(value)) throw new FeedFormatError(`${what} is not an array`);
+  return value;
+};
+
+/** Parses a `snapshot` event's data. */
+export function parseSnapshot(data: string): SliceSnapshot {
+  const body = JSON.parse(data) as { position?: unknown; entries?: unknown };
+  return {
+    position: positionOf(body.position),
+    entries: arrayOf(body.entries, 'entries').map(entryOf),
+  };
+}
+
+/** Parses a `diff` event's data. */
+export function parseDiff(data: string): SliceDiffMessage {
+  const body = JSON.parse(data) as { position?: unknown; upserts?: unknown; removes?: unknown };
+  const removes = arrayOf(body.removes ?? [], 'removes');
+  if (!removes.every((key) => typeof key === 'string'))
+    throw new FeedFormatError('removes holds a non-string key');
+  return {
+    position: positionOf(body.position),
+    upserts: arrayOf(body.upserts ?? [], 'upserts').map(entryOf),
+    removes: removes as string[],
+  };
+}
+
+/** The slice as last received, and the log position it reflects. */
+export class SliceState {
+  readonly #entries = new Map<string, SliceEntry>();
+  /** JSON of each entry: an upsert equal to what is held changes nothing. */
+  readonly #encoded = new Map<string, string>();
+  #position: string | undefined;
+  #version = 0;
+
+  /** Bumped by every snapshot or diff that changed an entry. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The log position of the last snapshot or diff; undefined before the first snapshot. */
+  get position(): string | undefined {
+    return this.#position;
+  }
+
+  /** Whether a snapshot has been received: before it, the agent knows nothing to program. */
+  get ready(): boolean {
+    return this.#position !== undefined;
+  }
+
+  get entries(): ReadonlyMap<string, SliceEntry> {
+    return this.#entries;
+  }
+
+  /** The slice's ports, by port id. */
+  port(portId: string): SlicePort | undefined {
+    const entry = this.#entries.get(`port/${portId}`);
+    return entry?.kind === 'port' ? entry.value : undefined;
+  }
+
+  *ports(): Iterable<SlicePort> {
+    for (const entry of this.#entries.values()) if (entry.kind === 'port') yield entry.value;
+  }
+
+  /** Replaces everything; whether any entry differs from what was held. */
+  applySnapshot(snapshot: SliceSnapshot): boolean {
+    this.#position = snapshot.position;
+    const seen = new Set<string>();
+    let changed = false;
+    for (const entry of snapshot.entries) {
+      const key = sliceKey(entry);
+      seen.add(key);
+      if (this.#put(key, entry)) changed = true;
+    }
+    for (const key of [...this.#entries.keys()])
+      if (!seen.has(key)) {
+        this.#drop(key);
+        changed = true;
+      }
+    if (changed) this.#version++;
+    return changed;
+  }
+
+  /** Applies a diff; whether anything changed. A diff older than what is held is ignored. */
+  applyDiff(diff: SliceDiffMessage): boolean {
+    if (this.#position !== undefined && BigInt(diff.position) < BigInt(this.#position))
+      return false;
+    this.#position = diff.position;
+    let changed = false;
+    for (const key of diff.removes)
+      if (this.#entries.has(key)) {
+        this.#drop(key);
+        changed = true;
+      }
+    for (const entry of diff.upserts) if (this.#put(sliceKey(entry), entry)) changed = true;
+    if (changed) this.#version++;
+    return changed;
+  }
+
+  #put(key: string, entry: SliceEntry): boolean {
+    const json = JSON.stringify(entry);
+    if (this.#encoded.get(key) === json) return false;
+    this.#entries.set(key, entry);
+    this.#encoded.set(key, json);
+    return true;
+  }
+
+  #drop(key: string): void {
+    this.#entries.delete(key);
+    this.#encoded.delete(key);
+  }
+}
