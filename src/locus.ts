@@ -138,6 +138,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       metrics,
       config: options.http,
       logger,
+      folded: runner,
     });
     registerProcessMetrics(server, projector, runner);
     await agents.start();

@@ -47,6 +47,11 @@ export interface Accepted<R> {
   readonly result: R;
   /** A new resource came into being (HTTP 201 rather than 200). */
   readonly created: boolean;
+  /**
+   * The app the events are recorded as, instead of the issuer's: an agent's ack is the tunnel
+   * or provider app's decision (the actor still names the agent).
+   */
+  readonly app?: string;
 }
 
 export interface Rejected {
@@ -61,6 +66,19 @@ export const accept = <R>(
   result: R,
   created = false,
 ): Accepted<R> => ({ ok: true, events, result, created });
+
+/** Events recorded as app `app`'s decision (see `Accepted.app`). */
+export const acceptAs = <R>(
+  app: string,
+  events: readonly DomainEvent[],
+  result: R,
+): Accepted<R> => ({
+  ok: true,
+  events,
+  result,
+  created: false,
+  app,
+});
 
 /** Nothing to append: the state already is what the command asks for. */
 export const unchanged = <R>(result: R): Accepted<R> => ({

@@ -200,7 +200,8 @@ export class CommandHandler {
       const position = loaded.position ?? (await this.store.headPosition());
       return { result: decision.result, created: false, position, appended: 0 };
     }
-    const events = decision.events.map((event) => this.envelope(event, issuer));
+    const recordedAs = decision.app === undefined ? issuer : { ...issuer, app: decision.app };
+    const events = decision.events.map((event) => this.envelope(event, recordedAs));
     // A WrongExpectedVersionError here means another writer appended since we read: retried.
     const appended = await this.store.appendToStream(stream, events, {
       expectedRevision: loaded.revision ?? 'no_stream',

@@ -49,6 +49,22 @@ export class LogReferences implements ReferenceReader {
    * backwards, so a port with a long locality history costs a page, not the whole stream.
    */
   async isLive(kind: EntityKind, id: string): Promise<boolean> {
+    const latest = await this.latestModelEvent(kind, id);
+    return latest !== undefined && !latest.type.endsWith('Deleted');
+  }
+
+  /** The entity's document when it is live (its latest model event), else undefined. */
+  async liveDocument<K extends EntityKind>(
+    kind: K,
+    id: string,
+  ): Promise<DocumentOf<K> | undefined> {
+    const latest = await this.latestModelEvent(kind, id);
+    if (latest === undefined || latest.type.endsWith('Deleted')) return undefined;
+    return decodeRecorded(latest).data as DocumentOf<K>;
+  }
+
+  /** The latest model event of the entity's stream, undefined when it has none. */
+  private async latestModelEvent(kind: EntityKind, id: string): Promise<RecordedEvent | undefined> {
     const stream = streamOfEntity(kind, id);
     let fromRevision: bigint | undefined;
     for (;;) {
@@ -61,15 +77,13 @@ export class LogReferences implements ReferenceReader {
         });
       } catch (error) {
         if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError)
-          return false;
+          return undefined;
         throw error;
       }
-      for (const recorded of page) {
-        if (isModelEventOf(kind, recorded)) return !recorded.type.endsWith('Deleted');
-      }
+      for (const recorded of page) if (isModelEventOf(kind, recorded)) return recorded;
       const oldest = page.at(-1);
       if (page.length < LIFECYCLE_PAGE || oldest === undefined || oldest.revision === 0n) {
-        return false;
+        return undefined;
       }
       fromRevision = oldest.revision - 1n;
     }

@@ -19,6 +19,14 @@ import type {
 } from '../events/index.js';
 import { chassisStream, lportStream } from '../events/index.js';
 import {
+  type AckInput,
+  type AckReferences,
+  ackRemote,
+  needsSwitch,
+  type WithdrawInput,
+  withdrawAck,
+} from './acks.js';
+import {
   type ChassisChanges,
   chassisFold,
   createChassis,
@@ -36,7 +44,14 @@ import {
   type StreamFold,
   streamOfEntity,
 } from './lifecycle.js';
-import { createPort, deletePort, type PortChanges, portFold, updatePort } from './ports.js';
+import {
+  createPort,
+  deletePort,
+  type PortChanges,
+  type PortStream,
+  portFold,
+  updatePort,
+} from './ports.js';
 import {
   addInterface,
   clearGateway,
@@ -56,6 +71,8 @@ export interface ReferenceReader {
   isLive(kind: EntityKind, id: string): Promise<boolean>;
   /** The subset of `portIds` that are live ports. */
   livePorts(portIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** The document of the entity when it is live, else undefined. */
+  liveDocument<K extends EntityKind>(kind: K, id: string): Promise<DocumentOf<K> | undefined>;
   /** Ids of the live documents of `kind` that satisfy `predicate`, sorted (a log scan: rare). */
   liveWhere<K extends EntityKind>(
     kind: K,
@@ -132,6 +149,19 @@ const segmentationStream = ({ id }: Target) => streamOfEntity('segmentation', id
 
 const livePorts = async (ports: readonly string[], read: ReferenceReader) => ({
   livePorts: await read.livePorts(ports),
+});
+
+/** The switch of a live port, read only when an ack decision may append (it names the app). */
+const portSwitch = async (
+  state: PortStream,
+  read: ReferenceReader,
+  chassis: string,
+  owner?: string,
+): Promise<AckReferences> => ({
+  lswitch:
+    state.port.status === 'live' && needsSwitch(state, chassis, owner)
+      ? await read.liveDocument('switch', state.port.document.switchId)
+      : undefined,
 });
 
 export const commandTable = {
@@ -218,6 +248,20 @@ export const commandTable = {
     stream: portStream,
     fold: portFold,
     decide: ({ id }, state) => deletePort(id, state),
+  }),
+
+  // --- an agent's acknowledgements of remote ports (the machine decides) ----------------------
+  ackRemote: referring('ackRemote', {
+    stream: ({ portId }: AckInput) => lportStream(portId),
+    fold: portFold,
+    references: (input, state, read) => portSwitch(state, read, input.chassis, input.owner),
+    decide: (input, state, refs) => ackRemote(input, state, refs),
+  }),
+  withdrawAck: referring('withdrawAck', {
+    stream: ({ portId }: WithdrawInput) => lportStream(portId),
+    fold: portFold,
+    references: (input, state, read) => portSwitch(state, read, input.chassis),
+    decide: (input, state, refs) => withdrawAck(input, state, refs),
   }),
 
   // --- routers --------------------------------------------------------------------------------

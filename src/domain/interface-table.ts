@@ -36,6 +36,12 @@ export class InterfaceTable implements ReadonlyMap<string, OvsPort> {
     names.set(ovsPort.name, ovsPort);
   }
 
+  /** The interfaces observed on `chassis`, in observation order (a chassis' slice reads them). */
+  *ofChassis(chassis: string): IterableIterator<OvsPort> {
+    const names = this.byChassis.get(chassis);
+    if (names !== undefined) yield* names.values();
+  }
+
   remove(chassis: string, name: string): void {
     const names = this.byChassis.get(chassis);
     if (names === undefined || !names.delete(name)) return;

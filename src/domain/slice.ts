@@ -143,9 +143,8 @@ export function sliceOf(topology: Topology, chassisId: string): Slice {
         add({ kind: 'segmentation', value: plainSegmentation(segmentation) });
     }
   }
-  for (const ovsPort of topology.ovsPorts.values()) {
-    if (ovsPort.chassis === chassisId) add({ kind: 'interface', value: plainInterface(ovsPort) });
-  }
+  for (const ovsPort of topology.ovsPorts.ofChassis(chassisId))
+    add({ kind: 'interface', value: plainInterface(ovsPort) });
   return entries;
 }
 

@@ -20,6 +20,7 @@ import type { CommandHandler } from '../commands/index.js';
 import type { ReadModel } from '../read-model/queries.js';
 import type { EventStore } from '../store/event-store.js';
 import { anonymousOperator, authenticate, TokenVerifier } from './auth.js';
+import { ChassisFeedHub, type FoldedTopology } from './chassis-feeds.js';
 import { type HttpConfig, type HttpConfigInput, httpConfig } from './config.js';
 import { createMetrics, type LocusMetrics, observeHttp } from './metrics.js';
 import {
@@ -29,7 +30,9 @@ import {
   problemErrorHandler,
   sendProblem,
 } from './problem.js';
+import { ackRoutes } from './routes/acks.js';
 import { agentRoutes } from './routes/agents.js';
+import { chassisFeedRoutes } from './routes/chassis-feed.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -50,6 +53,11 @@ export interface ServerDeps {
    * projections and the apps; default: a new one.
    */
   readonly metrics?: LocusMetrics;
+  /**
+   * The topology the app runner folds (the runner itself): the per-chassis feeds serve its
+   * slices. Absent (an API-only server): GET /v1/chassis/:id/feed answers 503.
+   */
+  readonly folded?: FoldedTopology;
 }
 
 /** What the server exposes to its owner (main, tests) beyond Fastify itself. */
@@ -105,6 +113,10 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   const feed = new EventFeed(deps.store, config.sse, logger, (clients) =>
     metrics.sseClients.set(clients),
   );
+  const chassisFeeds =
+    deps.folded === undefined
+      ? undefined
+      : new ChassisFeedHub(deps.folded, config.sse, logger, metrics.registry);
   let closing = false;
 
   const app = Fastify({
@@ -143,6 +155,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   app.addHook('preClose', async () => {
     closing = true;
     await feed.closeAll();
+    chassisFeeds?.closeAll();
   });
 
   await app.register(rateLimit, {
@@ -190,6 +203,8 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   await app.register(agentRoutes, { commands, store, config });
   await app.register(queryRoutes, { store, readModel, config });
   await app.register(eventRoutes, { store, feed });
+  await app.register(chassisFeedRoutes, { store, config, hub: chassisFeeds });
+  await app.register(ackRoutes, { commands, config });
   await app.register(healthRoutes, { store, readModel, config, metrics, closing: () => closing });
   await app.register(webRoutes, { readModel, config });
   return app;

@@ -1,0 +1,376 @@
+/**
+ * The per-chassis feeds (GET /v1/chassis/:id/feed): each connected agent follows its chassis'
+ * slice of the topology the app runner folds (src/domain/slice.ts) — a snapshot when it
+ * connects, then a diff whenever the slice changes. docs/agent-feed.md is the protocol;
+ * src/api/chassis-feed.ts its schemas.
+ *
+ * The hub listens to the topology and, a few milliseconds after a burst of folded events
+ * (coalesced), recomputes the slice of every chassis with a connected feed and sends the diff
+ * against what it sent before, if any. Cost per burst: one `sliceOf` per connected chassis,
+ * linear in the ports on that chassis' switches (not in the cloud), plus one JSON encoding per
+ * entry; a later step may narrow it to the chassis whose switches the burst touched.
+ *
+ * One state per chassis, shared by its connections (an agent reconnecting while its old socket
+ * is not yet closed): every frame brings all of them to the same slice. The slice at a log
+ * position is a function of the log, so a frame id names the slice the client holds: a client
+ * reconnecting with the Last-Event-ID of a frame sent for the slice this hub still holds
+ * resumes with a diff; any other gets a snapshot (always correct, only bigger).
+ *
+ * Backpressure: a socket that does not drain within `drainTimeoutMs`, or buffers more than
+ * `maxBufferedBytes`, is closed; its agent reconnects. `: heartbeat` comments every
+ * `heartbeatMs` let the agent and proxies tell an idle feed from a dead one.
+ */
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FeedEventType } from '../api/chassis-feed.js';
+import { diffSlices, sliceKey, sliceOf } from '../domain/slice.js';
+import type { Topology } from '../domain/topology.js';
+import { sleep } from '../lib/retry.js';
+
+/** The topology the app runner folds, and how far it has folded the log (the runner itself). */
+export interface FoldedTopology {
+  readonly topology: Topology;
+  /** Log position of the last event folded into `topology`. */
+  readonly headPosition: bigint;
+}
+
+export interface ChassisFeedOptions {
+  readonly heartbeatMs: number;
+  /** A client that does not drain its socket for this long is disconnected. */
+  readonly drainTimeoutMs: number;
+  /** Feeds at most, over all chassis. */
+  readonly maxFeeds?: number;
+  /** Feeds at most per chassis (an agent reconnecting before its old socket closed: 2). */
+  readonly maxFeedsPerChassis?: number;
+  /** Events folded within this long are one recomputation. */
+  readonly coalesceMs?: number;
+  /** How long a chassis' last slice is kept after its last feed closed (to resume with a diff). */
+  readonly resumeWindowMs?: number;
+  /** Bytes a client may leave unread before it is disconnected. */
+  readonly maxBufferedBytes?: number;
+}
+
+const DEFAULTS = {
+  maxFeeds: 4096,
+  maxFeedsPerChassis: 4,
+  coalesceMs: 5,
+  resumeWindowMs: 60_000,
+  maxBufferedBytes: 32 * 1024 * 1024,
+};
+
+/** Frame ids remembered per slice (snapshots sent while it did not change). */
+const REMEMBERED_IDS = 32;
+
+/** One open feed: a socket, its heartbeat, its backpressure watch. */
+class FeedConnection {
+  private readonly heartbeat: NodeJS.Timeout;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    readonly chassis: string,
+    private readonly response: ServerResponse,
+    private readonly options: Required<ChassisFeedOptions>,
+    private readonly logger: Logger,
+    private readonly onClose: (connection: FeedConnection) => void,
+  ) {
+    response.on('close', () => this.close());
+    this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Writes a frame, or closes the feed when the client has stopped reading. */
+  write(chunk: string): void {
+    if (this.closed || this.response.writableEnded) return;
+    const flushed = this.response.write(chunk);
+    if (this.response.writableLength > this.options.maxBufferedBytes) {
+      this.slow('buffer full');
+      return;
+    }
+    if (flushed || this.drainTimer !== undefined) return;
+    this.drainTimer = setTimeout(() => this.slow('not drained'), this.options.drainTimeoutMs);
+    this.response.once('drain', () => {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+    });
+  }
+
+  /** Ends the stream (shutdown, slow client, client gone); idempotent. */
+  close(comment?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.drainTimer);
+    if (!this.response.writableEnded) this.response.end(comment ? `: ${comment}\n\n` : undefined);
+    this.onClose(this);
+  }
+
+  private slow(why: string): void {
+    this.logger.warn({ chassis: this.chassis, why }, 'chassis feed client is not reading');
+    this.close('client too slow; reconnect with Last-Event-ID');
+  }
+}
+
+/** What the hub holds for one chassis: its last slice as sent, and its feeds. */
+interface ChassisState {
+  /** The slice the feeds hold: entry key → its JSON, in the slice's order. */
+  encoded: Map<string, string>;
+  /** Ids of the frames sent for exactly this slice (a reconnect naming one resumes). */
+  readonly frameIds: Set<bigint>;
+  readonly connections: Set<FeedConnection>;
+  /** Set while no feed is open: when the slice is forgotten. */
+  forget?: NodeJS.Timeout | undefined;
+}
+
+/** A slice recomputed at `position`, and the diff frame sent (undefined: nothing changed). */
+interface Refresh {
+  readonly position: bigint;
+  readonly diff: { readonly data: string; readonly entries: number } | undefined;
+}
+
+const frame = (event: FeedEventType, position: bigint, data: string) =>
+  `id: ${position}\nevent: ${event}\ndata: ${data}\n\n`;
+
+export class ChassisFeedHub {
+  private readonly options: Required<ChassisFeedOptions>;
+  private readonly chassis = new Map<string, ChassisState>();
+  private feeds = 0;
+  private unlisten: (() => void) | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private readonly metrics: {
+    readonly feeds: Gauge;
+    readonly entries: Counter<'chassis' | 'event'>;
+    readonly bytes: Counter<'chassis' | 'event'>;
+  };
+
+  constructor(
+    private readonly folded: FoldedTopology,
+    options: ChassisFeedOptions,
+    private readonly logger: Logger,
+    registry?: Registry,
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    const registers = registry === undefined ? [] : [registry];
+    this.metrics = {
+      feeds: new Gauge({
+        name: 'locus_chassis_feeds',
+        help: 'Chassis feeds (agents following their slice) connected',
+        registers,
+      }),
+      entries: new Counter({
+        name: 'locus_chassis_feed_entries_total',
+        help: 'Slice entries sent to chassis feeds (snapshot entries, upserts and removes)',
+        labelNames: ['chassis', 'event'] as const,
+        registers,
+      }),
+      bytes: new Counter({
+        name: 'locus_chassis_feed_bytes_total',
+        help: 'Bytes of snapshot and diff frames sent to chassis feeds',
+        labelNames: ['chassis', 'event'] as const,
+        registers,
+      }),
+    };
+  }
+
+  /** Feeds open. */
+  get size(): number {
+    return this.feeds;
+  }
+
+  /** The log position the slices are computed at. */
+  get position(): bigint {
+    return this.folded.headPosition;
+  }
+
+  /** Whether the folded topology knows the chassis (a feed of an unknown one is a 404). */
+  knows(chassis: string): boolean {
+    return this.folded.topology.chassis.has(chassis);
+  }
+
+  /** Why another feed for `chassis` cannot open, undefined when it can. */
+  refusal(chassis: string): string | undefined {
+    if (this.feeds >= this.options.maxFeeds)
+      return `the server has no room for another chassis feed (${this.options.maxFeeds} open)`;
+    const open = this.chassis.get(chassis)?.connections.size ?? 0;
+    if (open >= this.options.maxFeedsPerChassis)
+      return `chassis ${chassis} has ${open} feeds open already`;
+    return undefined;
+  }
+
+  /**
+   * Waits until the topology has folded the log up to `position` (the log's head when the
+   * agent connected): a slice of a topology still catching up would tell the agent to remove
+   * flows it needs. False when `timeoutMs` passes first.
+   */
+  async caughtUp(position: bigint, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.folded.headPosition < position) {
+      if (Date.now() >= deadline || signal?.aborted) return false;
+      await sleep(10, signal).catch(() => undefined);
+    }
+    return true;
+  }
+
+  /**
+   * Streams chassis `chassis`' slice to the client until either side closes: a snapshot, or,
+   * when `lastEventId` names a frame of the slice this hub holds, a diff from it (possibly
+   * empty), then a diff per change. The caller checked access, `knows` and `refusal`; the
+   * response belongs to the hub from here on.
+   */
+  open(reply: FastifyReply, chassis: string, lastEventId: bigint | undefined): void {
+    reply.hijack();
+    const response = reply.raw;
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // Tell buffering reverse proxies (nginx) to pass frames through as they come.
+      'x-accel-buffering': 'no',
+    });
+    response.write(`retry: 3000\n: chassis ${chassis}\n\n`);
+
+    const state = this.stateOf(chassis);
+    const resumed = lastEventId !== undefined && state.frameIds.has(lastEventId);
+    // Brings the feeds already open to now first: the new one joins them at the same slice.
+    const refresh = this.refresh(chassis, state);
+    const connection = new FeedConnection(chassis, response, this.options, this.logger, (c) =>
+      this.closed(c),
+    );
+    state.connections.add(connection);
+    this.feeds++;
+    this.metrics.feeds.set(this.feeds);
+    this.listen();
+
+    if (resumed) {
+      // The client holds the slice before the refresh: the refresh's diff (or none) is its own.
+      const { data, entries } = refresh.diff ?? {
+        data: this.diffData(refresh.position, [], []),
+        entries: 0,
+      };
+      this.send(chassis, [connection], 'diff', refresh.position, data, entries);
+    } else {
+      const entries = [...state.encoded.values()];
+      const data = `{"position":"${refresh.position}","entries":[${entries.join(',')}]}`;
+      this.send(chassis, [connection], 'snapshot', refresh.position, data, entries.length);
+    }
+    this.remember(state, refresh.position);
+  }
+
+  /** Ends every feed (graceful shutdown); agents reconnect elsewhere or after the restart. */
+  closeAll(comment = 'server shutting down; reconnect with Last-Event-ID'): void {
+    for (const state of this.chassis.values())
+      for (const connection of [...state.connections]) connection.close(comment);
+    clearTimeout(this.tick);
+    this.tick = undefined;
+    this.unlisten?.();
+    this.unlisten = undefined;
+    for (const state of this.chassis.values()) clearTimeout(state.forget);
+    this.chassis.clear();
+  }
+
+  private stateOf(chassis: string): ChassisState {
+    let state = this.chassis.get(chassis);
+    if (state === undefined) {
+      state = { encoded: new Map(), frameIds: new Set(), connections: new Set() };
+      this.chassis.set(chassis, state);
+    }
+    clearTimeout(state.forget);
+    state.forget = undefined;
+    return state;
+  }
+
+  /**
+   * Recomputes the chassis' slice at the folded position; when it changed, sends the diff to
+   * the feeds open and makes it the slice they hold.
+   */
+  private refresh(chassis: string, state: ChassisState): Refresh {
+    const position = this.folded.headPosition;
+    const { diff, encoded } = diffSlices(state.encoded, sliceOf(this.folded.topology, chassis));
+    if (diff.upserts.length === 0 && diff.removes.length === 0)
+      return { position, diff: undefined };
+    state.encoded = encoded;
+    state.frameIds.clear();
+    const data = this.diffData(
+      position,
+      diff.upserts.map((entry) => encoded.get(sliceKey(entry)) as string),
+      diff.removes,
+    );
+    const entries = diff.upserts.length + diff.removes.length;
+    this.send(chassis, state.connections, 'diff', position, data, entries);
+    this.remember(state, position);
+    return { position, diff: { data, entries } };
+  }
+
+  private diffData(position: bigint, upserts: readonly string[], removes: readonly string[]) {
+    return `{"position":"${position}","upserts":[${upserts.join(',')}],"removes":${JSON.stringify(removes)}}`;
+  }
+
+  private send(
+    chassis: string,
+    connections: Iterable<FeedConnection>,
+    event: FeedEventType,
+    position: bigint,
+    data: string,
+    entries: number,
+  ): void {
+    const chunk = frame(event, position, data);
+    const bytes = Buffer.byteLength(chunk);
+    for (const connection of connections) {
+      connection.write(chunk);
+      this.metrics.bytes.inc({ chassis, event }, bytes);
+      if (entries > 0) this.metrics.entries.inc({ chassis, event }, entries);
+    }
+  }
+
+  private remember(state: ChassisState, position: bigint): void {
+    state.frameIds.delete(position);
+    state.frameIds.add(position);
+    if (state.frameIds.size > REMEMBERED_IDS) {
+      const oldest = state.frameIds.values().next().value;
+      if (oldest !== undefined) state.frameIds.delete(oldest);
+    }
+  }
+
+  private closed(connection: FeedConnection): void {
+    const state = this.chassis.get(connection.chassis);
+    if (state === undefined || !state.connections.delete(connection)) return;
+    this.feeds--;
+    this.metrics.feeds.set(this.feeds);
+    if (state.connections.size === 0) {
+      // Kept a while so the agent, reconnecting, resumes with a diff instead of a snapshot.
+      state.forget = setTimeout(() => {
+        if (state.connections.size === 0) this.chassis.delete(connection.chassis);
+      }, this.options.resumeWindowMs);
+      state.forget.unref();
+    }
+    if (this.feeds === 0) {
+      this.unlisten?.();
+      this.unlisten = undefined;
+    }
+  }
+
+  /** Follows the topology while any feed is open: a burst of folded events is one tick. */
+  private listen(): void {
+    if (this.unlisten !== undefined) return;
+    const schedule = () => {
+      if (this.tick !== undefined) return;
+      this.tick = setTimeout(() => this.refreshAll(), this.options.coalesceMs);
+    };
+    this.unlisten = this.folded.topology.listen({ before: () => undefined, after: schedule });
+  }
+
+  private refreshAll(): void {
+    this.tick = undefined;
+    for (const [chassis, state] of this.chassis) {
+      if (state.connections.size === 0) continue;
+      try {
+        this.refresh(chassis, state);
+      } catch (error) {
+        // A defect in the slice computation must not stop the other chassis' feeds.
+        this.logger.error({ err: error, chassis }, 'chassis feed: slice recomputation failed');
+      }
+    }
+  }
+}
