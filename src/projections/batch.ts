@@ -108,6 +108,7 @@ export class ProjectionBatch {
   readonly counts: BatchCounts = { applied: 0, refused: 0 };
   readonly #loadedPorts: ReadonlyMap<string, PortState>;
   readonly #loadedChassis: ReadonlyMap<string, ChassisRow>;
+  readonly #loadedSwitches: ReadonlyMap<string, SwitchRow>;
   readonly #ports = new Map<string, PortState>();
   readonly #chassis = new Map<string, ChassisRow>();
   readonly #switches = new Map<string, SwitchRow>();
@@ -118,9 +119,12 @@ export class ProjectionBatch {
     chassis: ReadonlyMap<string, ChassisRow>,
     /** The machine's port-wide fold: production's, or a variant in tests. */
     private readonly machine: PortMachine = lportFacts,
+    /** The switch rows the batch's switch events fold onto (none: known from the batch only). */
+    switches: ReadonlyMap<string, SwitchRow> = new Map(),
   ) {
     this.#loadedPorts = ports;
     this.#loadedChassis = chassis;
+    this.#loadedSwitches = switches;
   }
 
   apply(routed: Routed): void {
@@ -131,7 +135,7 @@ export class ProjectionBatch {
 
   #applySwitch(routed: Extract<Routed, { kind: 'switch' }>): void {
     const id = routed.event.data.id;
-    const current = this.#switches.get(id);
+    const current = this.#switches.get(id) ?? this.#loadedSwitches.get(id);
     const next = foldSwitchEvent(current, routed.event, routed.recorded.position);
     if (next === current) return;
     this.counts.applied++;
@@ -172,6 +176,11 @@ export class ProjectionBatch {
   /** The rows of every port the batch changed, as folded (for the projector's cache). */
   get ports(): ReadonlyMap<string, PortState> {
     return this.#ports;
+  }
+
+  /** The rows of every switch the batch changed. */
+  get switches(): ReadonlyMap<string, SwitchRow> {
+    return this.#switches;
   }
 
   /** The rows of every chassis the batch changed. */
@@ -218,13 +227,19 @@ export class ProjectionBatch {
   }
 }
 
-/** The ports and chassis a batch of routed events needs loaded. */
-export function keysOf(routed: readonly Routed[]): { ports: string[]; chassis: string[] } {
+/** The ports, chassis and switches a batch of routed events needs loaded. */
+export function keysOf(routed: readonly Routed[]): {
+  ports: string[];
+  chassis: string[];
+  switches: string[];
+} {
   const ports = new Set<string>();
   const chassis = new Set<string>();
+  const switches = new Set<string>();
   for (const r of routed) {
     if (r.kind === 'port') ports.add(r.portId);
     else if (r.kind === 'chassis') chassis.add(r.event.data.id);
+    else if (r.kind === 'switch') switches.add(r.event.data.id);
   }
-  return { ports: [...ports], chassis: [...chassis] };
+  return { ports: [...ports], chassis: [...chassis], switches: [...switches] };
 }

@@ -41,6 +41,7 @@ import {
   LIVE_TABLES,
   loadChassis,
   loadPorts,
+  loadSwitches,
   lockCheckpoint,
   type ReadModelTables,
   readCheckpoint,
@@ -49,6 +50,7 @@ import {
   writeBatchAtOnce,
   writeChanges,
 } from './sql-tables.js';
+import type { SwitchRow } from './switches.js';
 
 export const DEFAULT_PROJECTION_NAME = 'read-model';
 /**
@@ -604,6 +606,13 @@ export class Projector implements ProjectionProgress {
     const chassis = new Map<string, ChassisRow>();
     const missingPorts: string[] = [];
     const missingChassis: string[] = [];
+    const switches = new Map<string, SwitchRow>();
+    const missingSwitches: string[] = [];
+    for (const id of keys.switches) {
+      const cached = target.cache.switches.get(id);
+      if (cached === undefined) missingSwitches.push(id);
+      else switches.set(id, cached);
+    }
     for (const id of keys.ports) {
       const cached = target.cache.ports.get(id);
       if (cached === undefined) missingPorts.push(id);
@@ -614,23 +623,26 @@ export class Projector implements ProjectionProgress {
       if (cached === undefined) missingChassis.push(id);
       else chassis.set(id, cached);
     }
-    if (beforeLoad !== undefined && missingPorts.length + missingChassis.length > 0) {
+    const missing = missingPorts.length + missingChassis.length + missingSwitches.length;
+    if (beforeLoad !== undefined && missing > 0) {
       await beforeLoad();
     }
-    const [loadedPorts, loadedChassis] = await Promise.all([
+    const [loadedPorts, loadedChassis, loadedSwitches] = await Promise.all([
       loadPorts(trx, missingPorts, target.tables),
       loadChassis(trx, missingChassis, target.tables),
+      loadSwitches(trx, missingSwitches, target.tables),
     ]);
     for (const [id, state] of loadedPorts) ports.set(id, state);
     for (const [id, row] of loadedChassis) chassis.set(id, row);
-    const batch = new ProjectionBatch(ports, chassis);
+    for (const [id, row] of loadedSwitches) switches.set(id, row);
+    const batch = new ProjectionBatch(ports, chassis, undefined, switches);
     for (const r of routed) batch.apply(r);
     return batch;
   }
 
   /** After a commit: the batch's rows are what the tables now hold at `checkpoint`. */
   #remember(batch: ProjectionBatch, checkpoint: bigint, target: Target): void {
-    target.cache.remember(batch.ports, batch.chassis);
+    target.cache.remember(batch.ports, batch.chassis, batch.switches);
     target.cachedAt = checkpoint;
   }
 
@@ -692,35 +704,45 @@ class CommitFailed extends Error {
  * Rows as a projector last committed them to one set of tables, valid while the stored
  * checkpoint is the one it committed (`Target.cachedAt`): a hot port costs no read. Ports are
  * kept in the order they last changed (a Map iterates in insertion order) and the least
- * recently changed beyond `bound` are dropped, so the hot set stays. Chassis are few: all kept.
+ * recently changed beyond `bound` are dropped, so the hot set stays. Chassis and switches are
+ * few: all kept.
  */
 export class RowCache {
   ports = new Map<string, PortState>();
   chassis = new Map<string, ChassisRow>();
+  switches = new Map<string, SwitchRow>();
   constructor(readonly bound: number) {}
 
   /** A batch's rows, now the most recently changed. */
-  remember(ports: ReadonlyMap<string, PortState>, chassis: ReadonlyMap<string, ChassisRow>): void {
+  remember(
+    ports: ReadonlyMap<string, PortState>,
+    chassis: ReadonlyMap<string, ChassisRow>,
+    switches: ReadonlyMap<string, SwitchRow> = new Map(),
+  ): void {
     const cached = this.ports;
     for (const [id, state] of ports) {
       cached.delete(id);
       cached.set(id, state);
     }
     for (const [id, row] of chassis) this.chassis.set(id, row);
+    for (const [id, row] of switches) this.switches.set(id, row);
     this.#trim();
   }
 
   clear(): void {
     this.ports.clear();
     this.chassis.clear();
+    this.switches.clear();
   }
 
   /** Takes `other`'s rows (a rebuild's, once its tables are the live ones), within this bound. */
   takeFrom(other: RowCache): void {
     this.ports = other.ports;
     this.chassis = other.chassis;
+    this.switches = other.switches;
     other.ports = new Map();
     other.chassis = new Map();
+    other.switches = new Map();
     this.#trim();
   }
 

@@ -10,12 +10,13 @@
 import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
-import type { DeviceOwner, TunnelType } from '../events/index.js';
+import type { DeviceOwner, NetworkType, TunnelType } from '../events/index.js';
 import type { BatchChanges } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import { sharedIds } from './intern.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
 import { bigintArray, boolArray, jsonArray, jsonElements, textArray } from './sql-arrays.js';
+import type { SwitchRow } from './switches.js';
 
 type Db = Kysely<Database>;
 
@@ -178,6 +179,29 @@ export async function loadChassis(
       tunnelIp: row.tunnel_ip,
       tunnelTypes: (row.tunnel_types ?? []) as TunnelType[],
       bridgeMappings: (row.bridge_mappings ?? {}) as Record<string, string>,
+      deleted: row.deleted,
+      position: toBigInt(row.position),
+    });
+  }
+  return rows;
+}
+
+export async function loadSwitches(
+  db: Db,
+  ids: readonly string[],
+  tables: ReadModelTables = LIVE_TABLES,
+): Promise<Map<string, SwitchRow>> {
+  const rows = new Map<string, SwitchRow>();
+  if (ids.length === 0) return rows;
+  const found = await sql<Selectable<Database['rm_switches']>>`
+    select * from ${sql.table(tables.switches)} where id = any(${textArray(ids, (id) => id)}::text[])
+  `.execute(db);
+  for (const row of found.rows) {
+    rows.set(row.id, {
+      id: row.id,
+      networkType: row.network_type as NetworkType | null,
+      segmentationId: row.segmentation_id,
+      physicalNetwork: row.physical_network,
       deleted: row.deleted,
       position: toBigInt(row.position),
     });
@@ -356,8 +380,8 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
   }
   const switches = changes.switches;
   if (switches.length > 0) {
-    // Not loaded before folding: a row folded from a deletion alone keeps the table's document,
-    // and a row older than the table's (re-delivery) changes nothing.
+    // A row folded from a deletion alone (none loaded) keeps the table's document, and a row
+    // older than the table's changes nothing.
     statements.push(sql`
       insert into ${sql.table(tables.switches)} as t (id, network_type, segmentation_id,
         physical_network, deleted, position)

@@ -249,7 +249,7 @@ describe('routing and batches', () => {
       recorded('lport-p1', 'LocalCreated', { portId: 'p1', chassis: 'A' }),
       recorded('chassis-A', 'ChassisDeleted', { id: 'A' }),
     ].map(route);
-    expect(keysOf(events)).toEqual({ ports: ['p1'], chassis: ['A'] });
+    expect(keysOf(events)).toEqual({ ports: ['p1'], chassis: ['A'], switches: [] });
     const batch = new ProjectionBatch(new Map(), new Map());
     for (const r of events) batch.apply(r);
     expect(batch.counts).toEqual({ applied: 3, refused: 1 });

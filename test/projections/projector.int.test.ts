@@ -107,7 +107,7 @@ describeOnDatabases('read-model projector', (open) => {
     expect(live.rm_port_views?.length).toBeGreaterThanOrEqual(9);
 
     // Disaster: the read model is gone (tables emptied, checkpoint lost).
-    await sql`truncate rm_ports, rm_port_views, rm_chassis, rm_history, rm_checkpoints`.execute(
+    await sql`truncate rm_ports, rm_port_views, rm_chassis, rm_switches, rm_switch_chassis, rm_history, rm_checkpoints`.execute(
       f.database.db,
     );
     const progress: [number, number][] = [];
@@ -168,7 +168,7 @@ describeOnDatabases('read-model projector', (open) => {
     const reference = await (async () => {
       await f.projector().catchUp();
       const dump = await dumpReadModel(f.database);
-      await sql`truncate rm_ports, rm_port_views, rm_chassis, rm_history, rm_checkpoints`.execute(
+      await sql`truncate rm_ports, rm_port_views, rm_chassis, rm_switches, rm_switch_chassis, rm_history, rm_checkpoints`.execute(
         f.database.db,
       );
       return dump;
@@ -209,7 +209,7 @@ describeOnDatabases('read-model projector', (open) => {
     const reference = await (async () => {
       await f.projector().catchUp();
       const dump = await dumpReadModel(f.database);
-      await sql`truncate rm_ports, rm_port_views, rm_chassis, rm_history, rm_checkpoints`.execute(
+      await sql`truncate rm_ports, rm_port_views, rm_chassis, rm_switches, rm_switch_chassis, rm_history, rm_checkpoints`.execute(
         f.database.db,
       );
       return dump;

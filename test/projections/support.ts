@@ -107,13 +107,17 @@ export async function dumpReadModel(database: DatabaseHandle): Promise<Record<st
     rm_ports: 'id',
     rm_port_views: 'port_id, chassis',
     rm_chassis: 'id',
+    rm_switches: 'id',
+    rm_switch_chassis: 'switch_id, chassis',
     rm_history: 'position',
     rm_checkpoints: 'name',
   };
   const dump: Record<string, unknown[]> = {};
   for (const table of [...READ_MODEL_TABLES, 'rm_checkpoints']) {
+    // A (switch, chassis) count back at zero is the same as no row (the projection keeps it).
+    const where = table === 'rm_switch_chassis' ? sql`where local_ports <> 0` : sql``;
     const { rows } = await sql<Record<string, unknown>>`
-      select * from ${sql.table(table)} order by ${sql.raw(keys[table] ?? '1')}
+      select * from ${sql.table(table)} ${where} order by ${sql.raw(keys[table] ?? '1')}
     `.execute(database.db);
     dump[table] = rows.map(normalise);
   }
