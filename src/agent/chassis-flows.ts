@@ -121,7 +121,9 @@ export class ChassisFlows {
   private desiredNow(full: boolean): Desired<AppliedView> {
     if (this.sliceChanged || this.topology === undefined) {
       this.builtFrom = this.options.slice.version;
-      this.topology = topologyOfSlice(this.options.slice.entries.values(), new PortLocalityFold());
+      // An array: topologyOfSlice reads its argument once per kind.
+      const entries = [...this.options.slice.entries.values()];
+      this.topology = topologyOfSlice(entries, new PortLocalityFold());
       this.sliceChanged = false;
       this.stats.rebuilds++;
     }
