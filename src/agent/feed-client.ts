@@ -5,12 +5,14 @@
  *
  * - Reconnects for ever with a jittered backoff (lib/retry's Backoff, 'equal' jitter: never
  *   spinning), sending the last position as Last-Event-ID; the server answers a reconnect with
- *   a snapshot, which replaces the slice (entries equal to the held ones change nothing).
+ *   a diff when it still holds the slice at that position, else a snapshot, which replaces
+ *   the slice (entries equal to the held ones change nothing). docs/agent-feed.md and
+ *   src/api/chassis-feed.ts are the protocol.
  * - A connection that stays silent for `heartbeatTimeoutMs` (the server sends a comment line
  *   every 15 s) is taken for dead and dropped, then reconnected.
  * - While the server is unreachable the slice stays as it was: the agent keeps its flows.
  * - 401/403 stop the client (`refused`): a token bound to another chassis will not start to
- *   work by retrying.
+ *   work by retrying. Anything else (404 for a chassis not registered yet, 503, 5xx) is retried.
  *
  * Events: `changed` (once per tick of snapshot/diffs that changed the slice), `connected`,
  * `disconnected` (with the error), `refused` (fatal; the client has stopped).
@@ -163,6 +165,14 @@ export class FeedClient extends EventEmitter<FeedEvents> {
       if (!response.ok || response.body === null)
         throw new Error(`GET ${this.url}: HTTP ${response.status}`);
       this.stats.connects++;
+      // The server resumes a known position with diffs only (or nothing, when the slice did
+      // not change): being answered is being connected.
+      this.backoff.reset();
+      if (!this.isConnected) {
+        this.isConnected = true;
+        this.options.logger.info({ position: this.state.position }, 'following the chassis feed');
+        this.emit('connected');
+      }
       const parser = new SseParser();
       const decoder = new TextDecoder();
       const reader = response.body.getReader();
@@ -188,22 +198,18 @@ export class FeedClient extends EventEmitter<FeedEvents> {
     let changed: boolean;
     try {
       if (type === 'snapshot') {
-        changed = this.state.applySnapshot(parseSnapshot(data));
+        const first = !this.state.ready;
+        // The first snapshot counts as a change even when empty: the flows start from it.
+        changed = this.state.applySnapshot(parseSnapshot(data)) || first;
         this.stats.snapshots++;
-        // Connected once the slice is whole again: from here on, flows follow the server.
-        this.backoff.reset();
-        if (!this.isConnected) {
-          this.isConnected = true;
-          this.options.logger.info({ position: this.state.position }, 'following the chassis feed');
-          this.emit('connected');
-        }
       } else if (type === 'diff') {
         if (!this.state.ready) return;
         changed = this.state.applyDiff(parseDiff(data));
         this.stats.diffs++;
       } else return;
     } catch (error) {
-      // A frame we cannot read: the slice may miss it, so start over from a snapshot.
+      // A frame we cannot read: reconnect from the last position applied (the server sends a
+      // snapshot, or the diffs from there).
       this.stats.malformed++;
       this.options.logger.warn({ err: error, type }, 'malformed feed event; reconnecting');
       throw error;

@@ -56,10 +56,15 @@ export class FlowAgent {
   readonly acks: AckSender;
   private readonly logger: Logger;
   private starting: Promise<void> | undefined;
+  private readonly firstSync: Promise<void>;
+  private firstSyncDone!: () => void;
   private stopped = false;
 
   constructor(private readonly options: FlowAgentOptions) {
     this.logger = options.logger.child({ component: 'flow-agent', chassis: options.chassis });
+    this.firstSync = new Promise((resolve) => {
+      this.firstSyncDone = resolve;
+    });
     const fetch = options.fetch === undefined ? {} : { fetch: options.fetch };
     this.feed = new FeedClient({
       server: options.server,
@@ -115,10 +120,8 @@ export class FlowAgent {
   }
 
   /** Resolves once the first full sync from a snapshot is done (or has failed and retries). */
-  async ready(): Promise<void> {
-    if (this.starting) return this.starting;
-    await new Promise<void>((resolve) => this.feed.once('connected', resolve));
-    await this.starting;
+  ready(): Promise<void> {
+    return this.firstSync;
   }
 
   /** The chassis' tunnel or patch ports changed (a new bridge layout): sync to them. */
@@ -137,10 +140,13 @@ export class FlowAgent {
 
   private startFlows(): void {
     if (this.stopped || this.starting || !this.feed.state.ready) return;
-    this.starting = this.flows.start().catch((error: unknown) => {
-      // The reconciler retries the full sync in the background (FLOW_SYNC_RETRY).
-      this.logger.warn({ err: error }, 'first flow sync failed; retrying in the background');
-    });
+    this.starting = this.flows
+      .start()
+      .catch((error: unknown) => {
+        // The reconciler retries the full sync in the background (FLOW_SYNC_RETRY).
+        this.logger.warn({ err: error }, 'first flow sync failed; retrying in the background');
+      })
+      .finally(() => this.firstSyncDone());
   }
 
   /** After an applied batch: the acks the applied view warrants, given the slice's facts. */

@@ -167,6 +167,35 @@ describe('FeedClient', () => {
     expect(client.state.port('c1')).toBeDefined();
   });
 
+  it('resumes with diffs alone when the server still holds its position; an empty first snapshot is a change', async () => {
+    const server = fakeFeed();
+    client = new FeedClient({
+      server: 'http://locus.test',
+      chassis: 'A',
+      token: 't',
+      logger,
+      fetch: server.fetch,
+      backoff: fast,
+    });
+    let changes = 0;
+    let connects = 0;
+    client.on('changed', () => changes++);
+    client.on('connected', () => connects++);
+    client.start();
+    const first = await server.connection(0);
+    first.write(snapshot('10', []));
+    await until(() => changes === 1);
+    expect(client.state.ready).toBe(true);
+    first.end();
+    const second = await server.connection(1);
+    expect(second.headers.get('last-event-id')).toBe('10');
+    await until(() => connects === 2);
+    second.write(diff('12', entriesOfA().slice(0, 2)));
+    await until(() => changes === 2);
+    expect(client.state.entries.size).toBe(2);
+    expect(client.state.position).toBe('12');
+  });
+
   it('drops a connection that stays silent past the heartbeat timeout; heartbeats keep it', async () => {
     const server = fakeFeed();
     client = new FeedClient({
