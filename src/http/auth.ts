@@ -16,8 +16,8 @@ import { ProblemError } from './problem.js';
  * - `public`: anyone (probes, docs);
  * - `read`: queries (reader, operator);
  * - `command`: model commands (operator);
- * - `agent`: a chassis' OVS interfaces: the agent of the chassis in the `:id` path parameter,
- *   or an operator.
+ * - `agent`: a chassis' own routes (its document, OVS interfaces, feed, acks): the agent of the
+ *   chassis in the `:id` path parameter, or an operator (never a reader).
  */
 export type Access = 'public' | 'read' | 'command' | 'agent';
 
@@ -93,7 +93,7 @@ function forbidden(principal: Principal, access: Access): ProblemError {
   if (principal.role === 'agent' && access === 'agent') {
     return new ProblemError(
       'forbidden',
-      `the agent token of chassis ${principal.chassis} may only report for chassis ${principal.chassis}`,
+      `the agent token of chassis ${principal.chassis} may only read, report and ack for chassis ${principal.chassis}`,
     );
   }
   const needs =

@@ -56,7 +56,15 @@ export const chassisFeedRoutes: FastifyPluginAsyncTypebox<ChassisFeedRoutesOptio
           'See docs/agent-feed.md.',
         params: IdParams,
         headers: FeedHeaders,
-        response: { ...problemsFor(400, 401, 403, 404, 503) },
+        response: {
+          200: {
+            description:
+              'the stream: `snapshot` then `diff` frames whose `data` is a FeedSnapshot or a ' +
+              'FeedDiff (src/api/chassis-feed.ts)',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
+          ...problemsFor(400, 401, 403, 404, 503),
+        },
       },
     },
     async (request, reply) => {
