@@ -23,7 +23,32 @@ import type { ChassisPorts } from '../ovs/chassis-view.js';
 import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
 import { type Applied, type Desired, FlowReconciler } from '../ovs/reconciler/flow-reconciler.js';
 import { mgmtSocketProbe, type Ofctl, spawnOfctl } from '../ovs/reconciler/ofctl.js';
+import type { BridgeLayout } from './bridge-setup.js';
 import type { SliceState } from './slice-state.js';
+
+/** The ports the pipeline addresses, from the bridge layout the agent set up. */
+export function chassisPortsOf(layout: BridgeLayout | undefined): ChassisPorts {
+  const tunnels: Record<string, number> = {};
+  for (const [type, port] of Object.entries(layout?.tunnels ?? {}))
+    if (port?.ofport) tunnels[type] = port.ofport;
+  const patches: Record<string, number> = {};
+  for (const [physnet, port] of Object.entries(layout?.patches ?? {}))
+    if (port.ofport) patches[physnet] = port.ofport;
+  return { tunnels, patches };
+}
+
+/**
+ * Where ovs-ofctl finds the bridge's management socket: the directory of a `unix:` OVSDB socket
+ * (OVS keeps `db.sock` and `<bridge>.mgmt` side by side), else $OVS_RUNDIR or OVS' default.
+ */
+export function ovsRunDirOf(ovsdb: string): string {
+  if (ovsdb.startsWith('unix:')) {
+    const path = ovsdb.slice('unix:'.length);
+    const slash = path.lastIndexOf('/');
+    if (slash > 0) return path.slice(0, slash);
+  }
+  return process.env.OVS_RUNDIR ?? '/var/run/openvswitch';
+}
 
 export interface ChassisFlowsOptions {
   readonly chassis: string;

@@ -9,8 +9,10 @@
  * chassis' agent token. At start it diffs OVS against what the log holds for the chassis, so
  * a restart re-reports only the differences (and every report is an upsert anyway).
  *
- * Not here yet (issue 15): following the chassis' slice of the log and computing and
- * installing its flows; the server computes the flows for now.
+ * Next to it runs the flow half (./flow-agent.ts): it follows the chassis' slice of the log
+ * (GET /v1/chassis/:id/feed), computes and installs the chassis' flows on the integration
+ * bridge, and acks them through the API once the bundle's commit is confirmed (`flows: false`
+ * observes only).
  */
 import type { Logger } from 'pino';
 import type { Chassis } from '../events/model.js';
@@ -18,7 +20,9 @@ import { type BackoffPolicy, retry } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import { ChassisAgent } from './agent.js';
 import type { BridgeLayout } from './bridge-setup.js';
+import { chassisPortsOf, ovsRunDirOf } from './chassis-flows.js';
 import { DEFAULT_BRIDGE, DEFAULT_OVSDB } from './defaults.js';
+import { FlowAgent } from './flow-agent.js';
 import { HttpSink } from './sinks.js';
 
 /** Waits between tries to fetch the chassis document (unregistered, or the server unreachable). */
@@ -48,12 +52,18 @@ export interface RunAgentOptions {
   readonly signal?: AbortSignal;
   /** OVSDB coalescing window (ChassisAgent's settleMs). */
   readonly settleMs?: number;
+  /** Follow the chassis feed and program and ack its flows (default true); false: observe only. */
+  readonly flows?: boolean;
+  /** Where ovs-ofctl finds the bridge; default the `--ovsdb` socket's directory. */
+  readonly ovsRunDir?: string;
 }
 
 export interface RunningAgent {
   readonly chassis: Chassis;
   readonly layout: BridgeLayout;
   readonly agent: ChassisAgent;
+  /** The flow half; undefined when observing only. */
+  readonly flows: FlowAgent | undefined;
   /** Stops observing and closes the OVSDB session; the bridges and their flows stay. */
   stop(): Promise<void>;
 }
@@ -151,5 +161,29 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
     logger,
   });
   const layout = await agent.start();
-  return { chassis, layout, agent, stop: () => agent.stop() };
+  const flows =
+    options.flows === false
+      ? undefined
+      : new FlowAgent({
+          chassis: chassis.id,
+          server: options.server,
+          token: options.token,
+          logger,
+          ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+          ports: () => chassisPortsOf(agent.layout),
+          bridge: options.bridge ?? DEFAULT_BRIDGE,
+          env: { OVS_RUNDIR: options.ovsRunDir ?? ovsRunDirOf(options.ovsdb ?? DEFAULT_OVSDB) },
+        });
+  agent.onLayout(() => flows?.portsChanged());
+  flows?.start();
+  return {
+    chassis,
+    layout,
+    agent,
+    flows,
+    stop: async () => {
+      await flows?.stop();
+      await agent.stop();
+    },
+  };
 }
