@@ -462,3 +462,16 @@ describe('PUT and DELETE /v1/chassis/:id/acks/:portId', () => {
     expect(JSON.stringify(invalid.body.errors)).toMatch(/owner/);
   });
 });
+
+describe('shutdown', () => {
+  it('ends every open feed, telling the agent to reconnect with Last-Event-ID', async () => {
+    const a = await feed('A', tokens.A);
+    await a.until((f) => f.events().length === 1);
+    const ended = new Promise((resolve) => a.response.on('end', resolve));
+    await locus.stop();
+    await ended;
+    expect(a.frames.at(-1)?.comments).toEqual([
+      'server shutting down; reconnect with Last-Event-ID',
+    ]);
+  });
+});
