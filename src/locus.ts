@@ -4,14 +4,15 @@
  * API — built here, each given what it uses, started in dependency order and stopped in
  * reverse. main.ts runs it; tests and the CLI use it too.
  *
- * The data flows one way: the app runner folds the log into the topology, and the agents' flow
- * computation reads that same topology (handed to both here); the agents report interfaces
- * through the command handler the HTTP API runs too.
+ * The data flows one way: the app runner folds the log into the topology, the chassis feeds
+ * serve each chassis its slice of it, and the hosted agents — the same agent a hypervisor runs —
+ * talk to this process only through its API, on the loopback, with agent tokens minted here
+ * for this run. They start once the server listens and stop before it closes.
  */
 
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import { AgentHost, type AgentHostConfig } from './agent/host.js';
+import { AgentHost, type AgentHostConfig, type AgentServer } from './agent/host.js';
 import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
 import { PortLocalityFold } from './apps/port-locality.js';
 import { AppRunner } from './apps/runner.js';
@@ -20,9 +21,10 @@ import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Topology } from './domain/topology.js';
-import type { HttpConfig } from './http/config.js';
+import type { HttpConfig, TokenGrant } from './http/config.js';
 import { createMetrics } from './http/metrics.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
+import { pinnedFetch } from './lib/tls-fetch.js';
 import { registerProjectorMetrics } from './projections/metrics.js';
 import { Projector } from './projections/projector.js';
 import { SqlReadModel } from './read-model/sql-read-model.js';
@@ -48,7 +50,7 @@ export interface StartOptions {
   readonly config: Config;
   readonly http: HttpConfig;
   readonly logger: Logger;
-  /** The chassis agents this process hosts; default none (acks recorded in memory). */
+  /** The chassis agents this process hosts; default none (nothing acks). */
   readonly agents?: AgentHostConfig;
 }
 
@@ -115,15 +117,12 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     const agents = new AgentHost({
       ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),
       logger: logger.child({ component: 'agents' }),
-      topology,
       commands,
-      store,
     });
-    stops.push(() => agents.stop());
+    const agentServer = loopbackOf(options.http, agents);
     const runner = new AppRunner({
       store,
       topology,
-      remoteFlows: agents.remoteFlows,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
       partition: config.partition,
@@ -136,23 +135,59 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       readModel,
       commands,
       metrics,
-      config: options.http,
+      config: withAgentGrants(options.http, agents.grants),
       logger,
       folded: runner,
     });
     registerProcessMetrics(server, projector, runner);
-    await agents.start();
+    await agents.register();
     await server.listen({ host: config.httpHost, port: config.httpPort });
     stops.push(() => closeServer(server));
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const scheme = options.http.tls === undefined ? 'http' : 'https';
     const url = `${scheme}://${config.httpHost}:${port}`;
+    // Stopped first: the agents leave their flows and close their feeds before the server goes.
+    stops.push(() => agents.stop());
+    await agents.start({
+      ...agentServer,
+      url: `${scheme}://${loopbackHost(config.httpHost)}:${port}`,
+    });
     return { store, commands, agents, projector, readModel, runner, server, url, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The server accepts the hosted agents' tokens next to the configured ones. Not when it runs
+ * without authentication (any caller is an operator), nor when no token is configured (it
+ * refuses to start then, and the agents' tokens must not make it start).
+ */
+function withAgentGrants(http: HttpConfig, grants: readonly TokenGrant[]): HttpConfig {
+  if (http.insecureNoAuth || http.tokens.length === 0 || grants.length === 0) return http;
+  return { ...http, tokens: [...http.tokens, ...grants] };
+}
+
+/** Where the hosted agents reach the server: the loopback when it listens on every address. */
+function loopbackHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * How the hosted agents reach the server. Over HTTPS they trust exactly its own certificate;
+ * they cannot present a client certificate, so a server that demands one hosts no agent.
+ */
+function loopbackOf(http: HttpConfig, agents: AgentHost): Omit<AgentServer, 'url'> {
+  if (http.tls === undefined || agents.grants.length === 0) return {};
+  if (http.tls.clientCa !== undefined)
+    throw new Error(
+      'the server demands client certificates (LOCUS_TLS_CLIENT_CA_FILE), which the in-process agents cannot present: set LOCUS_AGENTS=none and run `locus agent` on each chassis',
+    );
+  return { fetch: pinnedFetch(http.tls.cert) };
 }
 
 /** Projection lag and the apps' decisions, next to the API's own metrics. */

@@ -1,31 +1,35 @@
 /**
- * Hosts the chassis agents of this machine, in process: for each configured chassis, a private
- * Open vSwitch (ops/ovs/sandbox.sh, dummy datapath), its agent (OVSDB observation → OvsPort
- * events, reported through the command handler) and its flow reconciler (plugged into the apps'
- * RemoteFlows, so acks wait for real flows, computed from the topology the apps fold). Without
- * Open vSwitch it says so once and runs dry: flows are recorded in memory. A chassis it does not
- * host never acks here.
+ * Hosts the chassis agents of this machine, in process, for the embedded default (`npm start`,
+ * `npm run demo`). Each hosted chassis runs exactly the agent a hypervisor runs (`locus agent`,
+ * ./run-agent.ts), over the server's own API on the loopback, with an agent token minted for
+ * it at start (held in memory only, never written): it reports its interfaces, follows its
+ * chassis feed, programs its flows and acks them through the API. No side door into the store.
  *
- * The composition root gives it everything at construction: the topology it shares with the
- * app runner, the command handler and the store.
+ *  - `ovs`: a private Open vSwitch per chassis (ops/ovs/sandbox.sh, dummy datapath), observed
+ *    over OVSDB and programmed with ovs-ofctl, as on a hypervisor;
+ *  - `dry-run` (Open vSwitch not installed): the same flow agent programming an in-memory
+ *    bridge (./memory-agent.ts); no OVSDB observation, interfaces come through the API. Its acks
+ *    are honest for that in-memory bridge, which forwards nothing — said so at start;
+ *  - `none`: no agent; nothing acks, remote views stay pending.
+ *
+ * The host registers the chassis (as the cloud controller would) through the command handler;
+ * the agents start once the server listens, and stop before it closes.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { type CommandHandler, CommandRejectedError } from '../commands/handler.js';
-import { InMemoryRemoteFlows, type RemoteFlows } from '../domain/remote-flows.js';
-import type { Topology } from '../domain/topology.js';
 import type { Chassis } from '../events/index.js';
+import type { TokenGrant } from '../http/config.js';
 import { packagePath } from '../lib/package-root.js';
-import type { ChassisPorts } from '../ovs/chassis-view.js';
-import { OvsRemoteFlows } from '../ovs/reconciler/ovs-remote-flows.js';
-import type { EventStore } from '../store/event-store.js';
-import { ChassisAgent } from './agent.js';
-import type { BridgeLayout } from './bridge-setup.js';
-import { CommandSink } from './sinks.js';
+import type { Fetch } from '../lib/tls-fetch.js';
+import type { MemoryBridge } from '../ovs/reconciler/memory-bridge.js';
+import { runMemoryAgent } from './memory-agent.js';
+import { type RunningAgent, runAgent } from './run-agent.js';
 
 const run = promisify(execFile);
 const sandboxScript = packagePath('ops', 'ovs', 'sandbox.sh');
@@ -36,11 +40,12 @@ export function ovsInstalled(): boolean {
   return existsSync('/usr/sbin/ovs-vswitchd') && existsSync('/usr/sbin/ovsdb-server');
 }
 
-/** One hosted chassis: its OVS run dir and agent (in `ovs` mode). */
+/** One hosted chassis: its OVS run dir and agent (`ovs`), or its in-memory bridge (`dry-run`). */
 export interface HostedChassis {
   readonly chassis: Chassis;
   readonly ovsRunDir?: string;
-  readonly agent?: ChassisAgent;
+  readonly agent?: RunningAgent;
+  readonly bridge?: MemoryBridge;
 }
 
 /** Which chassis this process hosts, and how. */
@@ -53,93 +58,95 @@ export interface AgentHostConfig {
 
 export interface AgentHostOptions extends AgentHostConfig {
   readonly logger: Logger;
-  /** The topology the app runner folds; the flow reconcilers compute from it. */
-  readonly topology: Topology;
-  /** Registers the chassis, and takes the agents' interface reports. */
-  readonly commands: CommandHandler;
-  /** Read by the agents for what the log holds of their interfaces. */
-  readonly store: EventStore;
+  /** Registers the chassis (createChassis, updateChassis), as the cloud controller would. */
+  readonly commands: Pick<CommandHandler, 'execute'>;
 }
 
-const portsOf = (layout: BridgeLayout | undefined): ChassisPorts => {
-  const tunnels: Record<string, number> = {};
-  for (const [type, port] of Object.entries(layout?.tunnels ?? {}))
-    if (port?.ofport) tunnels[type] = port.ofport;
-  const patches: Record<string, number> = {};
-  for (const [physnet, port] of Object.entries(layout?.patches ?? {}))
-    if (port.ofport) patches[physnet] = port.ofport;
-  return { tunnels, patches };
-};
+/** Where the hosted agents find the server: its own API, on the loopback. */
+export interface AgentServer {
+  readonly url: string;
+  /** How to reach it (HTTPS: trusting the server's own certificate). Default fetch. */
+  readonly fetch?: Fetch;
+}
+
+/** Stops a started agent (keeping its flows). */
+interface Stoppable {
+  stop(): Promise<void>;
+}
 
 export class AgentHost {
   readonly hosted: HostedChassis[] = [];
-  readonly remoteFlows: RemoteFlows;
-  private readonly ovsFlows: OvsRemoteFlows | undefined;
+  private readonly tokens = new Map<string, string>();
+  private readonly running: Stoppable[] = [];
   private readonly startedSandboxes: string[] = [];
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: AgentHostOptions) {
-    // Only a chassis some agent serves ever acks. `ovs`: the hosted chassis' reconcilers; any
-    // other chassis is refused (no fallback), so its views stay remote-pending. `dry-run`: the
-    // hosted chassis have agents without Open vSwitch, whose flows are recorded in memory and
-    // acked (a stand-in for the data path, said so at start). `none`: no agent anywhere, no ack.
-    if (options.mode === 'ovs') {
-      this.ovsFlows = new OvsRemoteFlows({
-        topology: options.topology,
-        logger: options.logger.child({ component: 'flows' }),
-      });
-      this.remoteFlows = this.ovsFlows;
-    } else {
-      const hosts = options.mode === 'dry-run' ? options.chassis.map((c) => c.id) : [];
-      this.remoteFlows = new InMemoryRemoteFlows({ hosts });
-    }
+    if (options.mode !== 'none')
+      for (const chassis of options.chassis)
+        this.tokens.set(chassis.id, randomBytes(24).toString('base64url'));
   }
 
-  /** Registers the chassis and starts their agents and flow reconcilers. */
-  async start(): Promise<void> {
-    const { logger, commands, store } = this.options;
-    for (const chassis of this.options.chassis) await register(commands, chassis);
-    if (this.options.mode !== 'ovs') {
-      if (this.options.mode === 'dry-run')
-        logger.warn(
-          { chassis: this.options.chassis.map((c) => c.id) },
-          'Open vSwitch is not installed: agents run dry (flows are recorded, not programmed); install openvswitch-switch for the real data path',
-        );
-      for (const chassis of this.options.chassis) this.hosted.push({ chassis });
-      return;
-    }
+  /** The agent tokens the server must accept: one per hosted chassis, minted for this run. */
+  get grants(): TokenGrant[] {
+    return [...this.tokens].map(([chassis, token]) => ({
+      name: `hosted-agent:${chassis}`,
+      role: 'agent',
+      chassis,
+      token,
+    }));
+  }
+
+  /** Registers the chassis (or brings their documents up to date). */
+  async register(): Promise<void> {
+    for (const chassis of this.options.chassis) await register(this.options.commands, chassis);
+  }
+
+  /** Starts every hosted chassis' agent against the server, which must be listening. */
+  async start(server: AgentServer): Promise<void> {
+    const { logger, mode } = this.options;
+    if (mode === 'none') return;
+    if (mode === 'dry-run')
+      logger.warn(
+        { chassis: this.options.chassis.map((c) => c.id) },
+        'Open vSwitch is not installed: agents run dry, programming in-memory bridges (their acks are honest for those bridges, which forward nothing); install openvswitch-switch for the real data path',
+      );
     for (const chassis of this.options.chassis) {
+      const common = {
+        chassis: chassis.id,
+        server: server.url,
+        token: this.tokens.get(chassis.id) as string,
+        logger,
+        signal: this.stopping.signal,
+        ...(server.fetch === undefined ? {} : { fetch: server.fetch }),
+      };
+      if (mode === 'dry-run') {
+        const agent = await runMemoryAgent(common);
+        this.running.push(agent);
+        this.hosted.push({ chassis, bridge: agent.bridge });
+        logger.info({ chassis: chassis.id }, 'chassis agent running (in-memory bridge)');
+        continue;
+      }
       const ovsRunDir = join(this.options.ovsDir, chassis.id);
       await mkdir(ovsRunDir, { recursive: true });
-      await startOrAdoptSandbox(ovsRunDir, logger);
       this.startedSandboxes.push(ovsRunDir);
-      const agent = new ChassisAgent({
-        chassis,
+      await startOrAdoptSandbox(ovsRunDir, logger);
+      const agent = await runAgent({
+        ...common,
         ovsdb: `unix:${ovsRunDir}/db.sock`,
-        sink: new CommandSink({ commands, store, chassis: chassis.id }),
-        logger,
         datapathType: 'dummy',
+        ovsRunDir,
       });
-      const layout = await agent.start();
-      let current = layout;
-      agent.onLayout((next) => {
-        current = next;
-      });
-      await this.ovsFlows?.addChassis({
-        chassis: chassis.id,
-        env: { OVS_RUNDIR: ovsRunDir },
-        ports: () => portsOf(current),
-      });
+      this.running.push(agent);
       this.hosted.push({ chassis, ovsRunDir, agent });
       logger.info({ chassis: chassis.id, ovs: ovsRunDir }, 'chassis agent running');
     }
   }
 
-  /** Stops agents and reconcilers, then every OVS this host started, by pid. */
+  /** Stops the agents (their flows stay), then every OVS this host started, by pid. */
   async stop(): Promise<void> {
-    for (const { agent } of this.hosted) await agent?.stop().catch(() => undefined);
-    for (const { chassis } of this.hosted)
-      await this.ovsFlows?.removeChassis(chassis.id).catch(() => undefined);
-    await this.ovsFlows?.stop();
+    this.stopping.abort(new Error('the agent host is stopping'));
+    for (const agent of this.running.splice(0)) await agent.stop().catch(() => undefined);
     for (const dir of this.startedSandboxes.splice(0))
       await run('bash', [sandboxScript, 'stop', dir]).catch(() => undefined);
   }
@@ -174,7 +181,10 @@ async function startOrAdoptSandbox(dir: string, logger: Logger): Promise<void> {
 }
 
 /** Creates the chassis, or brings its document up to date; unchanged is fine. */
-async function register(commands: CommandHandler, chassis: Chassis): Promise<void> {
+async function register(
+  commands: Pick<CommandHandler, 'execute'>,
+  chassis: Chassis,
+): Promise<void> {
   const issuer = { app: 'api', actor: 'agent-host' };
   try {
     await commands.execute('createChassis', chassis, issuer);

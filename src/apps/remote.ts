@@ -1,16 +1,16 @@
 /**
- * tunnel and provider: chassis C acknowledges that it reaches port P, local on another chassis,
- * once C's flows toward P's owner are installed (RemoteCreated{chassis: C, owner}), and withdraws
- * the acknowledgement when they are removed (RemoteDeleted). tunnel serves geneve/vxlan switches,
- * provider vlan/flat ones.
+ * tunnel and provider: the server side of chassis C's acknowledgement that it reaches port P,
+ * local on another chassis. C's agent acks (RemoteCreated{chassis: C, owner}, through the API)
+ * once its own flows toward P's owner are installed; the server never acks for anyone. These
+ * apps only withdraw (RemoteDeleted) an ack that is no longer wanted — C lost interest in P's
+ * switch, stopped reaching the owner, or was deleted — which C's agent cannot do itself: the
+ * port has left its slice. tunnel serves geneve/vxlan switches, provider vlan/flat ones.
  *
- * Which acknowledgements C should hold is the domain's selective topology
+ * Which acknowledgements C may hold is the domain's selective topology
  * (src/domain/remote-acks.ts), which the chassis' flow computation follows too: C must have a
  * local port on P's switch and reach P's owner over it (src/domain/reachability.ts: a shared
- * tunnel type, or both mapping the provider network). A chassis that cannot is never acked, and
- * an ack it held is withdrawn when it stops reaching the owner.
+ * tunnel type, or both mapping the provider network).
  */
-import { ackOf } from '../../machines/lport.rules.js';
 import { wantedAck } from '../domain/remote-acks.js';
 import { isLive, type Topology } from '../domain/topology.js';
 import type { DomainEvent, NetworkType } from '../events/index.js';
@@ -71,15 +71,9 @@ function remoteApp(name: 'tunnel' | 'provider', networkTypes: readonly NetworkTy
     reconcile(topology, portId, port) {
       if (!isLive(topology, port, portId) || !serves(topology, portId)) return [];
       const events: DomainEvent[] = [];
-      const candidates = new Set([...topology.chassis.keys(), ...port.acks.map((a) => a.chassis)]);
-      for (const chassis of candidates) {
-        const wanted = wantedAck(topology, portId, port, chassis);
-        const acked = ackOf(port, chassis);
-        if (acked !== undefined && acked !== wanted)
+      for (const { chassis, owner } of port.acks)
+        if (wantedAck(topology, portId, port, chassis) !== owner)
           events.push({ type: 'RemoteDeleted', data: { portId, chassis } });
-        if (wanted !== null && acked !== wanted)
-          events.push({ type: 'RemoteCreated', data: { portId, chassis, owner: wanted } });
-      }
       return events;
     },
   };

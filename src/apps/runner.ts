@@ -4,7 +4,11 @@
  * which ports each event affects, then reconciles those ports on the topology at the end of the
  * page and appends the resulting locality events — one append per port, with its expected
  * revision, all ports in one `appendToStreams` call. A burst (an agent reporting 500
- * interfaces) thus costs one flow sync per chassis and one store round trip, not one per port.
+ * interfaces) thus costs one store round trip, not one per port.
+ *
+ * It installs no flows and acks for no chassis: each chassis' agent follows its slice of the log,
+ * programs its own bridge and acks through the API (src/agent/flow-agent.ts); the apps only
+ * withdraw the acks no longer wanted (./remote.ts).
  *
  * Exactly-once effect: decisions are differences against the port's facts, checked against the
  * lport machine before they are appended; a lost race re-reads and re-decides; event ids are
@@ -12,9 +16,7 @@
  * restart re-decides only events whose effects are either complete (nothing left to do) or absent.
  */
 import type { Logger } from 'pino';
-import type { Ack } from '../../machines/lport.rules.js';
 import { type PortLocality, portOf } from '../domain/locality.js';
-import type { RemoteFlows } from '../domain/remote-flows.js';
 import { Topology } from '../domain/topology.js';
 import {
   causedBy,
@@ -51,7 +53,7 @@ export const allApps: readonly LocalityApp[] = [
   provider,
 ];
 
-/** Events folded before the apps decide: one flow sync per chassis and one append call per page. */
+/** Events folded before the apps decide: one append call per page. */
 const PAGE_SIZE = 1000;
 
 /** Waits before resubscribing after the store failed, and before deciding a failed page again. */
@@ -65,10 +67,9 @@ const isLocalityEvent = (event: DomainEvent): boolean => localityTypes.has(event
 
 export interface AppRunnerOptions {
   readonly store: EventStore;
-  readonly remoteFlows: RemoteFlows;
   /**
-   * The topology to fold the log into; the composition root shares it with the chassis' flow
-   * computation (which reads it, never writes). Default: a new one.
+   * The topology to fold the log into; the composition root shares it with the chassis feeds
+   * (which read it, never write). Default: a new one.
    */
   readonly topology?: Topology;
   readonly checkpoints: CheckpointStore;
@@ -95,7 +96,7 @@ interface Decision {
   readonly event: DomainEvent;
 }
 
-/** A port's decisions, the facts they were made on, and (once flows are in) their events. */
+/** A port's decisions, the facts they were made on, and their events. */
 interface PlannedAppend {
   readonly portId: string;
   readonly port: PortLocality;
@@ -110,8 +111,6 @@ export interface AppRunnerMetrics {
   conflicts: number;
   skipped: number;
   gaveUp: number;
-  /** Acks not made because the chassis could not install their flows yet. */
-  deferred: number;
 }
 
 export class AppRunner {
@@ -123,7 +122,6 @@ export class AppRunner {
     conflicts: 0,
     skipped: 0,
     gaveUp: 0,
-    deferred: 0,
   };
   private readonly apps: readonly LocalityApp[];
   private readonly name: string;
@@ -283,20 +281,17 @@ export class AppRunner {
     }
     const event = decoded.event;
     const deciding = recorded.position > (this.checkpoint ?? 0n);
-    const portId = portOf(event);
     if (deciding) {
       const asked = new PendingWork();
       this.collectAffected(event, recorded, asked, true);
       if (!work.isEmpty) for (const id of asked.ports.keys()) if (work.ports.has(id)) return false;
       work.merge(asked);
-      if (portId) work.noteAcks(portId, this.topology.portLocality(portId).acks);
     }
     this.topology.apply(event, recorded.revision);
     this.position = recorded.position;
     this.metrics.processed++;
     if (!deciding) return true;
     this.collectAffected(event, recorded, work, false);
-    if (event.type === 'LogicalPortDeleted') work.deleted.add(event.data.id);
     return true;
   }
 
@@ -323,27 +318,17 @@ export class AppRunner {
   }
 
   /**
-   * Decides a page's work: flows behind dropped acks and deleted ports removed first, then every
-   * port's decisions (all apps, in order, each seeing the previous ones), the flows behind their
-   * acks installed all at once (one sync per chassis serves the page), and one append per port —
-   * all ports in one call. A port another writer moved is re-read and re-decided alone.
+   * Decides a page's work: every port's decisions (all apps, in order, each seeing the previous
+   * ones), and one append per port — all ports in one call. A port another writer moved (an
+   * agent's ack, a command) is re-read and re-decided alone.
    */
   private async decide(work: PendingWork): Promise<void> {
-    await Promise.all([
-      ...[...work.deleted].map((portId) => this.options.remoteFlows.removeEverywhere(portId)),
-      ...[...work.acksBefore].map(([portId, before]) =>
-        this.removeFlowsOfDroppedAcks(portId, before),
-      ),
-    ]);
-    const planned: PlannedAppend[] = [];
+    const ready: PlannedAppend[] = [];
     for (const [portId, apps] of work.ports) {
       if (!owns(this.partition, portId)) continue;
       const plan = this.plan(portId, apps, this.currentPort(portId));
-      if (plan.decisions.length > 0) planned.push(plan);
+      if (plan.decisions.length > 0) ready.push(plan);
     }
-    const ready = (await Promise.all(planned.map((plan) => this.withFlowsInstalled(plan)))).filter(
-      (plan) => plan.decisions.length > 0,
-    );
     if (ready.length === 0) return;
     let appended = 0;
     const outcomes = await this.options.store.appendToStreams(
@@ -383,44 +368,15 @@ export class AppRunner {
         state = PortLocalityFold.evolve(portId, state, event);
       }
     }
-    return { portId, port, decisions, events: [] };
-  }
-
-  /**
-   * Installs (or removes) the flows behind each ack decision first. An ack whose flows cannot
-   * be installed yet is not made: the chassis' agent may still be behind this runner (it
-   * programs from the folded topology, the runner may decide on its own unfolded appends);
-   * the event that catches it up triggers the same reconcile again. All at once: the acks of
-   * one port are on different chassis, and a page's acks on one chassis coalesce in its
-   * reconciler, so waiting for each in turn would add up their flow syncs.
-   */
-  private async withFlowsInstalled(plan: PlannedAppend): Promise<PlannedAppend> {
-    const kept = await Promise.all(
-      plan.decisions.map(async ({ event }) => {
-        if (event.type === 'RemoteCreated') {
-          try {
-            await this.options.remoteFlows.install(event.data);
-          } catch (error) {
-            this.metrics.deferred++;
-            this.options.logger.debug({ err: error, ack: event.data }, 'ack deferred');
-            return false;
-          }
-        }
-        if (event.type === 'RemoteDeleted')
-          await this.options.remoteFlows.remove(event.data.chassis, event.data.portId);
-        return true;
-      }),
-    );
-    const decisions = plan.decisions.filter((_, index) => kept[index]);
-    const events = decisions.map(({ app, cause, index, event }) =>
+    const events = decisions.map(({ app: by, cause: why, index, event }) =>
       envelope(event, {
-        app: app.name,
-        cause: causedBy(cause),
-        id: deterministicId(cause.id, app.name, plan.portId, String(index), JSON.stringify(event)),
+        app: by.name,
+        cause: causedBy(why),
+        id: deterministicId(why.id, by.name, portId, String(index), JSON.stringify(event)),
         time: this.clock(),
       }),
     );
-    return { ...plan, decisions, events };
+    return { portId, port, decisions, events };
   }
 
   private recordAppended(plan: PlannedAppend, nextExpectedRevision: bigint): void {
@@ -439,7 +395,7 @@ export class AppRunner {
           this.metrics.conflicts++;
           const fresh = await this.readPort(plan.portId);
           if (!fresh) return 0;
-          const next = await this.withFlowsInstalled(this.plan(plan.portId, apps, fresh));
+          const next = this.plan(plan.portId, apps, fresh);
           if (next.events.length === 0) return 0;
           const result = await this.options.store.appendToStream(
             lportStream(next.portId),
@@ -464,17 +420,6 @@ export class AppRunner {
       'gave up reconciling a port: other writers kept winning',
     );
     return 0;
-  }
-
-  /** Acks the machine dropped (owner changed, no claim left): those flows point nowhere now. */
-  private async removeFlowsOfDroppedAcks(portId: string, before: readonly Ack[]): Promise<void> {
-    if (before.length === 0) return;
-    const after = this.topology.portLocality(portId).acks;
-    await Promise.all(
-      before
-        .filter((ack) => !after.some((a) => a.chassis === ack.chassis && a.owner === ack.owner))
-        .map((ack) => this.options.remoteFlows.remove(ack.chassis, portId)),
-    );
   }
 
   /**

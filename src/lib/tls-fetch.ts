@@ -7,6 +7,7 @@
  * It covers what locus' clients send: a URL, a method, headers, a string or bytes body, an
  * abort signal; the response body streams (SSE works).
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
@@ -75,7 +76,31 @@ function bodyOf(body: RequestInit['body']): string | Uint8Array | undefined {
 /** A fetch that trusts `tls.ca` (and presents `tls.cert`); the global fetch without TLS. */
 export function tlsFetch(tls: ClientTls | undefined): Fetch {
   if (tls === undefined) return fetch;
-  const agent = new Agent({ keepAlive: true, ...tls });
+  return fetchThrough(new Agent({ keepAlive: true, ...tls }));
+}
+
+/**
+ * A fetch for a client inside the server's own process (the hosted agents on the loopback):
+ * it trusts exactly the certificate the server presents — `serverCert`, its PEM chain, is the
+ * only trust anchor, and the certificate presented must be its leaf, whatever name it carries
+ * (the loopback address is rarely one of them).
+ */
+export function pinnedFetch(serverCert: string): Fetch {
+  const leaf = new X509Certificate(serverCert).fingerprint256;
+  return fetchThrough(
+    new Agent({
+      keepAlive: true,
+      ca: serverCert,
+      allowPartialTrustChain: true,
+      checkServerIdentity: (host, presented) =>
+        presented.fingerprint256 === leaf
+          ? undefined
+          : new ClientTlsError(`${host} did not present the server's own certificate`),
+    }),
+  );
+}
+
+function fetchThrough(agent: Agent): Fetch {
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(input);

@@ -1,4 +1,4 @@
 export * from './flow-reconciler.js';
+export * from './memory-bridge.js';
 export * from './ofctl.js';
-export * from './ovs-remote-flows.js';
 export * from './plan.js';

@@ -1,0 +1,112 @@
+/**
+ * Open vSwitch's flow tables in memory, behind the reconciler's `Ofctl`: what an agent programs
+ * when no Open vSwitch is installed (the embedded default's `dry-run` agents), and the data path
+ * of a simulated chassis.
+ *
+ * It answers what the reconciler asks of ovs-ofctl, as ovs-ofctl would:
+ *  - `bundle(bridge, ops)` applies the `add <flow>`, `delete cookie=C/-1` and
+ *    `delete_strict <table,priority,match>` lines the planner writes (./plan.ts), all or none:
+ *    a line it cannot read fails the whole bundle and leaves the table as it was;
+ *  - `dumpFlows(bridge)` prints the table as `dump-flows --no-stats` does, one flow per line.
+ * An add replaces the flow with the same table, priority and match, as OpenFlow does. Flows are
+ * kept by that key, in the canonical text the pipeline writes (../pipeline/flow.ts), so a dump
+ * parses back to the flows that were added.
+ */
+import { type DumpedFlow, parseDumpedFlow } from '../pipeline/flow.js';
+import { type Ofctl, OfctlError } from './ofctl.js';
+
+export interface MemoryBridgeMetrics {
+  /** Bundles committed (an empty bundle is not sent, as with ovs-ofctl). */
+  bundles: number;
+  /** Flow mods committed. */
+  ops: number;
+  /** Bundles refused whole (a line that is no flow mod). */
+  refused: number;
+}
+
+const refuse = (bridge: string, line: string, why: string): OfctlError =>
+  new OfctlError(
+    `ovs-ofctl add-flows ${bridge} failed (in-memory bridge): ${why}: ${line}`,
+    1,
+    why,
+  );
+
+/** A flow's key as the switch would match it strictly: parsed the way a dumped flow is. */
+function keyOf(bridge: string, line: string, text: string): string {
+  const parsed = parseDumpedFlow(`${text} actions=drop`);
+  if (parsed === undefined) throw refuse(bridge, line, 'not a flow key');
+  return parsed.key;
+}
+
+function applyLine(bridge: string, table: Map<string, DumpedFlow>, line: string): void {
+  const space = line.indexOf(' ');
+  const command = space < 0 ? line : line.slice(0, space);
+  const rest = space < 0 ? '' : line.slice(space + 1).trim();
+  switch (command) {
+    case 'add': {
+      const flow = parseDumpedFlow(rest);
+      if (flow === undefined) throw refuse(bridge, line, 'not a flow');
+      table.set(flow.key, flow);
+      return;
+    }
+    case 'delete': {
+      const cookie = /^cookie=(0x[0-9a-f]+|\d+)\/-1$/i.exec(rest)?.[1];
+      if (cookie === undefined) throw refuse(bridge, line, 'only deletes by exact cookie');
+      const value = BigInt(cookie);
+      for (const [key, flow] of table) if (flow.cookie === value) table.delete(key);
+      return;
+    }
+    case 'delete_strict':
+      table.delete(keyOf(bridge, line, rest));
+      return;
+    default:
+      throw refuse(bridge, line, `unknown flow mod ${JSON.stringify(command)}`);
+  }
+}
+
+export class MemoryBridge implements Ofctl {
+  readonly metrics: MemoryBridgeMetrics = { bundles: 0, ops: 0, refused: 0 };
+  /** bridge name → flow key → flow */
+  private readonly tables = new Map<string, Map<string, DumpedFlow>>();
+
+  async bundle(bridge: string, ops: readonly string[]): Promise<void> {
+    if (ops.length === 0) return;
+    // Atomic: the lines apply to a copy, which replaces the table only when all applied.
+    const next = new Map(this.tables.get(bridge));
+    try {
+      for (const line of ops) applyLine(bridge, next, line.trim());
+    } catch (error) {
+      this.metrics.refused++;
+      throw error;
+    }
+    this.tables.set(bridge, next);
+    this.metrics.bundles++;
+    this.metrics.ops += ops.length;
+  }
+
+  async dumpFlows(bridge: string): Promise<string> {
+    let dump = '';
+    for (const flow of this.flows(bridge)) dump += ` ${flow.text}\n`;
+    return dump;
+  }
+
+  /** The bridge's flows, by table, then priority (highest first), then key. */
+  flows(bridge: string): DumpedFlow[] {
+    return [...(this.tables.get(bridge)?.values() ?? [])].sort(
+      (a, b) =>
+        a.table - b.table ||
+        b.priority - a.priority ||
+        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+  }
+
+  /** How many flows the bridge holds. */
+  size(bridge: string): number {
+    return this.tables.get(bridge)?.size ?? 0;
+  }
+
+  /** Every flow gone, as when ovs-vswitchd restarts. */
+  clear(bridge: string): void {
+    this.tables.delete(bridge);
+  }
+}
