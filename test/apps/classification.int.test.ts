@@ -14,7 +14,7 @@ import {
 import { describeOnStores } from './stores.js';
 
 describeOnStores('classification', (open, kind) => {
-  it('1: an interface on A makes the port local on A; B, with a local port on the switch, reaches it', async () => {
+  it("1: an interface on A makes the port local on A; B, with a local port on the switch, reaches it (each chassis' agent acks)", async () => {
     const s = await open();
     await s.given(
       chassis('A', 1),
@@ -33,12 +33,13 @@ describeOnStores('classification', (open, kind) => {
       remote('p2', 'A', 'B'),
       remote('p1', 'B', 'A'),
     ]);
-    expect(second.map((o) => [o.app, o.causedBy])).toEqual([
-      ['classification', 'OvsPortCreated'],
-      ['tunnel', 'LocalCreated'],
-      ['tunnel', 'LocalCreated'],
+    // The acks are the agents' (A's for p2, B's for p1), recorded as the tunnel app.
+    expect(second.map((o) => [o.app, o.causedBy, o.actor])).toEqual([
+      ['classification', 'OvsPortCreated', undefined],
+      ['tunnel', 'command', 'agent:A'],
+      ['tunnel', 'command', 'agent:B'],
     ]);
-    expect(s.flows.ownerSeenBy('B', 'p1')).toBe('A');
+    expect(s.ackedBy('B')).toEqual(new Map([['p1', 'A']]));
   });
 
   it('2: an interface seen before its port is acted on once the port is created', async () => {

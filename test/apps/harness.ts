@@ -1,12 +1,15 @@
 /**
  * Given/when/then for the apps: append model events as the API would, let the runner catch up
- * (including on its own output), and return the locality events that followed, each with the
- * app that emitted it and the type of the event that caused it.
+ * (including on its own output) and every chassis' agent ack what its flows reach (simulated:
+ * test/support/simulated-agents.ts) until nothing changes, and return the locality events that
+ * followed, each with the app that recorded it and the type of the event that caused it.
+ *
+ * Acks come only from agents: the server's tunnel and provider apps withdraw acks nobody should
+ * hold, an agent's ack is recorded as app `tunnel`/`provider` with the agent as its actor.
  */
 import { pino } from 'pino';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
-import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import {
   type Chassis,
   commandCause,
@@ -18,40 +21,51 @@ import {
   streamOf,
 } from '../../src/events/index.js';
 import type { EventStore, RecordedEvent } from '../../src/store/event-store.js';
+import { type AckSink, SimulatedAgents } from '../support/simulated-agents.js';
 
 export interface Outcome {
   readonly type: string;
   readonly data: Record<string, unknown>;
   readonly app: string;
-  /** Type of the event named by the causation id. */
+  /** Who issued it: `agent:<chassis>` for an agent's ack, absent for the apps. */
+  readonly actor: string | undefined;
+  /** Type of the event named by the causation id; `command` for a command's (an agent's ack). */
   readonly causedBy: string;
 }
 
 const locality = new Set<string>(localityEventTypes);
 
 export class Scenario {
-  readonly flows = new InMemoryRemoteFlows({ hosts: 'all' });
   readonly checkpoints = new InMemoryCheckpoints();
   runner: AppRunner;
+  /** Every chassis' agent; `agents.noAgent(c)` for a chassis that runs none. */
+  readonly agents: SimulatedAgents;
   private seen = 0n;
 
   /**
    * @param send how a model event reaches the log: appended directly (default) or through
    *   the HTTP API (see http-driver.ts).
-   * @param afterEach runs once the apps have caught up on each event (e.g. the projector).
+   * @param afterEach runs once the apps and agents have settled on each event (e.g. the
+   *   projector).
+   * @param acks how the agents' acks reach the log (default: the ack commands directly).
    */
   constructor(
     readonly store: EventStore,
     private readonly send?: (event: DomainEvent) => Promise<void>,
     private readonly afterEach?: () => Promise<void>,
+    acks?: AckSink,
   ) {
     this.runner = this.newRunner();
+    this.agents = new SimulatedAgents({
+      store,
+      ...(acks ? { acks } : {}),
+      catchUp: () => this.runner.catchUp(),
+    });
   }
 
   newRunner(): AppRunner {
     return new AppRunner({
       store: this.store,
-      remoteFlows: this.flows,
       checkpoints: this.checkpoints,
       logger: pino({ level: 'silent' }),
     });
@@ -62,14 +76,26 @@ export class Scenario {
     this.runner = this.newRunner();
   }
 
-  /** Appends the model events (as the API would, one command each) and runs the apps. */
+  /**
+   * Appends the model events (as the API would, one command each); after each, the apps and
+   * the agents run until neither has anything left to append.
+   */
   async given(...events: DomainEvent[]): Promise<Outcome[]> {
     for (const event of events) {
       await this.append(event);
-      await this.runner.catchUp();
+      await this.agents.settle();
       await this.afterEach?.();
     }
     return this.outcomes();
+  }
+
+  /** The ports chassis `chassis` acks, with the owner acked, as the runner's topology holds. */
+  ackedBy(chassis: string): Map<string, string> {
+    const acked = new Map<string, string>();
+    for (const portId of [...this.runner.topology.ports.keys()].sort())
+      for (const ack of this.runner.topology.portLocality(portId).acks)
+        if (ack.chassis === chassis) acked.set(portId, ack.owner);
+    return acked;
   }
 
   /** Appends one model event as the API would, without running the apps. */
@@ -92,7 +118,8 @@ export class Scenario {
         type: r.type,
         data: r.data as Record<string, unknown>,
         app: r.metadata.app,
-        causedBy: byId.get(r.metadata.causationId)?.type ?? 'unknown',
+        actor: typeof r.metadata.actor === 'string' ? r.metadata.actor : undefined,
+        causedBy: byId.get(r.metadata.causationId)?.type ?? 'command',
       }));
   }
 

@@ -5,8 +5,24 @@
  */
 import type { DomainEvent } from '../../src/events/index.js';
 import type { LocusServer } from '../../src/http/server.js';
+import { AckRefused, type AckSink } from '../support/simulated-agents.js';
 
 export const OPERATOR_TOKEN = 'scenario-operator-token-0123456789';
+
+/** The chassis the scenarios name, each with its agent's token (acks are sent with it). */
+export const AGENT_CHASSIS = ['A', 'B', 'C', 'D'] as const;
+export const agentToken = (chassis: string) => `scenario-agent-${chassis}-token-0123456789`;
+
+/** The scenario's tokens: the operator, and one agent token per chassis (named `agent:<id>`). */
+export const scenarioTokens = () => [
+  { name: 'scenario', role: 'operator' as const, token: OPERATOR_TOKEN },
+  ...AGENT_CHASSIS.map((chassis) => ({
+    name: `agent:${chassis}`,
+    role: 'agent' as const,
+    chassis,
+    token: agentToken(chassis),
+  })),
+];
 
 type Request = { method: 'POST' | 'PUT' | 'PATCH' | 'DELETE'; url: string; body?: unknown };
 
@@ -122,6 +138,37 @@ export class HttpDriver {
         );
     }
     this.documents.set(key, event.data);
+  }
+
+  /**
+   * The agents' acks as they send them: PUT/DELETE /v1/chassis/:id/acks/:portId with the
+   * chassis' agent token (409: refused).
+   */
+  acks(): AckSink {
+    const request = async (
+      method: 'PUT' | 'DELETE',
+      chassis: string,
+      portId: string,
+      owner?: string,
+    ) => {
+      const url = `/v1/chassis/${encodeURIComponent(chassis)}/acks/${encodeURIComponent(portId)}`;
+      const response = await this.server.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${agentToken(chassis)}` },
+        ...(owner === undefined ? {} : { payload: { owner } }),
+      });
+      if (response.statusCode === 409) {
+        const problem = response.json() as { refusal?: string; detail: string };
+        throw new AckRefused(problem.refusal, problem.detail);
+      }
+      if (response.statusCode >= 300)
+        throw new Error(`${method} ${url} → ${response.statusCode}: ${response.body}`);
+    };
+    return {
+      ack: (chassis, portId, owner) => request('PUT', chassis, portId, owner),
+      withdraw: (chassis, portId) => request('DELETE', chassis, portId),
+    };
   }
 
   async get(url: string): Promise<{ status: number; body: unknown }> {

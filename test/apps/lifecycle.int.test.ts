@@ -56,7 +56,7 @@ describeOnStores('port lifecycle', (open) => {
         app: 'trunk',
       }),
     );
-    expect(s.flows.ownerSeenBy('B', 'vm1')).toBeUndefined();
+    expect(s.ackedBy('B').has('vm1')).toBe(false);
 
     // The machine refuses anything later, and the history keeps everything.
     const { PortLocalityFold, refusalOf } = await import('../../src/apps/port-locality.js');

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import type { DomainEvent } from '../../src/events/index.js';
+import { SimulatedAgents } from '../support/simulated-agents.js';
 import { chassis, lswitch, ovsPort, ovsPortGone, port } from './harness.js';
 import { describeOnStores } from './stores.js';
 
@@ -33,19 +34,25 @@ describeOnStores(
         (index) =>
           new AppRunner({
             store: shared.store,
-            remoteFlows: shared.flows,
             checkpoints,
             logger: pino({ level: 'silent' }),
             partition: { index, count: 2 },
           }),
       );
+      // The agents ack as in the single run; the server's side is both instances.
+      const agents = new SimulatedAgents({
+        store: shared.store,
+        catchUp: async () => {
+          // Both instances follow the log until neither has anything left to add.
+          for (let head = -1n; head !== (await shared.store.headPosition()); ) {
+            head = await shared.store.headPosition();
+            for (const runner of runners) await runner.catchUp();
+          }
+        },
+      });
       for (const event of script) {
         await shared.append(event);
-        // Both instances follow the log until neither has anything left to add.
-        for (let head = -1n; head !== (await shared.store.headPosition()); ) {
-          head = await shared.store.headPosition();
-          for (const runner of runners) await runner.catchUp();
-        }
+        await agents.settle();
       }
       const facts = (runner: AppRunner) =>
         [...runner.topology.ports.keys()].sort().map((id) => {

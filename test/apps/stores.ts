@@ -17,7 +17,7 @@ import { openEventStore } from '../../src/store/open-event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 import { Scenario } from './harness.js';
-import { HttpDriver, OPERATOR_TOKEN } from './http-driver.js';
+import { HttpDriver, scenarioTokens } from './http-driver.js';
 
 export type StoreKind = 'embedded' | 'postgres' | 'http';
 type OpenScenario = () => Promise<Scenario>;
@@ -49,7 +49,7 @@ async function throughHttp(): Promise<Opened> {
     readModel,
     commands: new CommandHandler(store),
     logger,
-    config: httpConfig({ tokens: [{ name: 'scenario', role: 'operator', token: OPERATOR_TOKEN }] }),
+    config: httpConfig({ tokens: scenarioTokens() }),
   });
   const driver = new HttpDriver(server);
   const scenario: Scenario = new Scenario(
@@ -66,6 +66,8 @@ async function throughHttp(): Promise<Opened> {
         );
       }
     },
+    // The agents ack as they do for real: PUT/DELETE /v1/chassis/:id/acks/:portId.
+    driver.acks(),
   );
   return {
     scenario,

@@ -50,14 +50,21 @@ describeOnStores('tunnel', (open) => {
       await s.given(port('p1', 's1', { requestedChassis: 'B' }, 'LogicalPortUpdated')),
     ).toEqual([]);
     const moved = await s.given(ovsPort('B', 'tap1', 'p1'));
+    // Each agent acks in turn (A, B, C): A and C re-ack p1 toward B, B reaches C's p2.
     expect(shape(moved)).toEqual([
       local('p1', 'B'),
       remote('p1', 'A', 'B'),
-      remote('p1', 'C', 'B'),
       remote('p2', 'B', 'C'),
+      remote('p1', 'C', 'B'),
     ]);
     expect(s.runner.topology.portLocality('p1').owner).toBe('B');
-    expect(s.flows.ownerSeenBy('C', 'p1')).toBe('B');
+    // C's ack for owner A went stale with the move (dropped by the fold); C's agent re-acked B.
+    expect(s.ackedBy('C').get('p1')).toBe('B');
+    expect(moved.filter((o) => o.type === 'RemoteCreated').map((o) => o.actor)).toEqual([
+      'agent:A',
+      'agent:B',
+      'agent:C',
+    ]);
 
     // The source interface goes: a single owner B remains; A no longer has interest in s1.
     const left = await s.given(ovsPortGone('A', 'tap1'));
@@ -110,7 +117,7 @@ describeOnStores('tunnel', (open) => {
       ovsPort('A', 'tap1', 'p1'),
       ovsPort('B', 'tap2', 'p2'),
     );
-    expect(s.flows.installed.get('C')?.size ?? 0).toBe(0);
+    expect(s.ackedBy('C').size).toBe(0);
 
     const first = await s.given(port('p3', 's1'), ovsPort('C', 'tap3', 'p3'));
     expect(shape(first).filter((o) => o.data.chassis === 'C')).toEqual([
@@ -121,12 +128,72 @@ describeOnStores('tunnel', (open) => {
     // Nothing for s2, where C has no local port.
     expect(first.some((o) => o.data.portId === 'q1')).toBe(false);
 
+    // C's last local port on s1 goes: the server's tunnel app withdraws C's acks there (the
+    // ports left C's slice, so its agent cannot).
     const last = await s.given(ovsPortGone('C', 'tap3'));
-    expect(shape(last).filter((o) => o.data.chassis === 'C')).toEqual([
-      localGone('p3', 'C'),
-      remoteGone('p1', 'C'),
-      remoteGone('p2', 'C'),
+    expect(last.filter((o) => o.data.chassis === 'C')).toEqual([
+      expect.objectContaining({ ...localGone('p3', 'C'), app: 'classification' }),
+      expect.objectContaining({ ...remoteGone('p1', 'C'), app: 'tunnel', actor: undefined }),
+      expect.objectContaining({ ...remoteGone('p2', 'C'), app: 'tunnel', actor: undefined }),
     ]);
-    expect(s.flows.installed.get('C')?.size ?? 0).toBe(0);
+    expect(s.ackedBy('C').size).toBe(0);
+  });
+
+  it('a chassis without an agent never acks: its views stay remote-pending, the others ack', async () => {
+    const s = await open();
+    s.agents.noAgent('C');
+    await s.given(
+      chassis('A', 1),
+      chassis('B', 2),
+      chassis('C', 3),
+      chassis('D', 4),
+      lswitch('s1'),
+      port('b1', 's1'),
+      port('c1', 's1'),
+      port('d1', 's1'),
+      port('a1', 's1'),
+      ovsPort('B', 'tap1', 'b1'),
+      ovsPort('C', 'tap1', 'c1'),
+      ovsPort('D', 'tap1', 'd1'),
+    );
+    const bound = await s.given(ovsPort('A', 'tap1', 'a1'));
+    expect(shape(bound).filter((o) => o.data.portId === 'a1')).toEqual([
+      local('a1', 'A'),
+      remote('a1', 'B', 'A'),
+      remote('a1', 'D', 'A'),
+    ]);
+    expect(s.ackedBy('C').size).toBe(0);
+    // C's own port is reached by everyone with an agent.
+    expect(
+      s.runner.topology
+        .portLocality('c1')
+        .acks.map((a) => a.chassis)
+        .sort(),
+    ).toEqual(['A', 'B', 'D']);
+  });
+
+  it("a stale ack is refused: an agent acking an owner the port no longer has gets the machine's 409", async () => {
+    const s = await open();
+    await s.given(
+      chassis('A', 1),
+      chassis('B', 2),
+      chassis('C', 3),
+      lswitch('s1'),
+      port('p1', 's1'),
+      port('p2', 's1'),
+      ovsPort('C', 'tap2', 'p2'),
+      ovsPort('A', 'tap1', 'p1'),
+      ovsPort('B', 'tap1', 'p1'),
+      ovsPortGone('A', 'tap1'),
+    );
+    expect(s.runner.topology.portLocality('p1').owner).toBe('B');
+    // C's agent, behind its feed, still acks the old owner A.
+    const { commandAcks } = await import('../support/simulated-agents.js');
+    const { CommandHandler } = await import('../../src/commands/handler.js');
+    await expect(
+      commandAcks(new CommandHandler(s.store)).ack('C', 'p1', 'A'),
+    ).rejects.toMatchObject({ name: 'AckRefused', code: 'stale-ack' });
+    expect(await s.outcomes()).toEqual([]);
+    expect(s.ackedBy('C').get('p1')).toBe('B');
   });
 });
