@@ -41,6 +41,8 @@ const suites: Record<string, Suite> = {
     nodeArgs: ['--max-old-space-size=12288'],
   },
   scale: { module: './scale.bench.js', exportName: 'benchScale' },
+  feed: { module: './feed.bench.js', exportName: 'benchFeed' },
+  agent: { module: './agent.bench.js', exportName: 'benchAgent' },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -14,7 +14,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { required } from '../support/requirements.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SUITES = ['fold', 'store', 'rebuild', 'reconcile', 'http', 'bind', 'memory', 'scale'];
+const SUITES = [
+  'fold',
+  'store',
+  'rebuild',
+  'reconcile',
+  'http',
+  'bind',
+  'memory',
+  'scale',
+  'feed',
+  'agent',
+];
 
 interface Line {
   readonly kind: 'figure' | 'suite';

@@ -1,0 +1,469 @@
+/**
+ * The agent's memory and its share of bind latency: one chassis' flow agent
+ * (src/agent/flow-agent.ts) in its own process (bench/support/agent-child.ts), following a
+ * 5,000-port slice (500 quick) and programming a real private ovs-vswitchd (dummy datapath,
+ * test/support/ovs.ts).
+ *
+ * The feed is served by the server's own ChassisFeedHub over plain node:http, from a topology
+ * folded by the apps' PortLocalityFold (the workload's cloud: four chassis, 50 ports a switch,
+ * every switch with ports on every chassis, so A's slice is the whole cloud); acks PUT by the
+ * agent are folded back as RemoteCreated, as the server appends them. No store, no fastify:
+ * what is measured is the agent, not the server.
+ *
+ * The agent runs as plain Node on a bundle of its modules (esbuild, dependencies left to
+ * node_modules), as `locus agent` runs from dist/: under tsx its process would be ~30 MiB
+ * larger. Its observation half (the OVSDB client and interface reports) is not running.
+ *
+ *  - agent/first-sync: from the process' start to its first full sync of the snapshot's flows;
+ *  - agent/rss-synced, agent/rss-churned: VmRSS of the agent's process (target < 80 MiB;
+ *    ovn-controller ~20–25 MiB) after the first full sync, and after a churn (200 binds one by
+ *    one, then 1,000 at once, then all of them deleted); the parameters carry VmHWM and the
+ *    RSS of its ovs-ofctl helper process (src/ovs/reconciler/launcher.ts), which the agent's
+ *    footprint includes, and the RSS of a bare, idle Node process of the same runtime;
+ *  - agent/diff-to-ack: a port bound on B on a switch of A's slice, one at a time (200; 50
+ *    quick): from the chunk holding the diff arriving at the agent to its ack PUT (its flows
+ *    computed, installed and confirmed by the bundle's commit) — the agent's own share of bind
+ *    latency; agent/bind-to-ack adds the hub's coalescing and the loopback, from the fold of the
+ *    bind to the PUT's arrival;
+ *  - agent/bulk-ack: 1,000 ports (100 quick) bound at once: until every ack has arrived.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { FastifyReply } from 'fastify';
+import { pino } from 'pino';
+import { PortLocalityFold } from '../src/apps/port-locality.js';
+import { Topology } from '../src/domain/topology.js';
+import type { DomainEvent } from '../src/events/index.js';
+import { ChassisFeedHub, type FoldedTopology } from '../src/http/chassis-feeds.js';
+import { addIntegrationBridge, ovsAvailable, startOvs } from '../test/support/ovs.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  type BenchRecord,
+  peakRssBytes,
+  percentiles,
+  perSecond,
+  until,
+} from './lib.js';
+import type {
+  AgentChildMessage,
+  AgentChildSettings,
+  AgentParentMessage,
+} from './support/agent-child.js';
+import {
+  cloudEvents,
+  DEFAULT_LAYOUT,
+  ovsPortCreated,
+  portCreated,
+  portId,
+} from './support/workload.js';
+
+const RSS_TARGET_MIB = 80;
+const CHASSIS = 'A';
+const TOKEN = 'bench-agent-a-token-0123456789';
+const TUNNEL_OFPORT = 100;
+const logger = pino({ level: 'silent' });
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+
+export interface AgentSizes {
+  readonly ports: number;
+  readonly samples: number;
+  readonly bulk: number;
+}
+
+export const FULL: AgentSizes = { ports: 5_000, samples: 200, bulk: 1_000 };
+export const QUICK: AgentSizes = { ports: 500, samples: 50, bulk: 100 };
+
+/** The server's side: the folded topology, the hub over HTTP, acks folded back. */
+class FeedServer implements FoldedTopology {
+  readonly topology = new Topology(new PortLocalityFold());
+  headPosition = 0n;
+  readonly hub: ChassisFeedHub;
+  /** When each port's ack by A arrived (performance.now()). */
+  readonly acked = new Map<string, number>();
+  private readonly server = createServer((request, response) => this.handle(request, response));
+
+  constructor() {
+    this.hub = new ChassisFeedHub(
+      this,
+      { heartbeatMs: 15_000, drainTimeoutMs: 30_000, coalesceMs: 5 },
+      logger,
+    );
+  }
+
+  fold(events: Iterable<DomainEvent>): void {
+    for (const event of events) {
+      this.topology.apply(event);
+      this.headPosition++;
+    }
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.hub.closeAll();
+    this.server.closeAllConnections();
+    await new Promise((done) => this.server.close(done));
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = request.url ?? '';
+    const reply = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    if (request.headers.authorization !== `Bearer ${TOKEN}`) {
+      reply(401, {});
+      return;
+    }
+    if (request.method === 'GET' && path === `/v1/chassis/${CHASSIS}/feed`) {
+      const lastEventId = request.headers['last-event-id'];
+      this.hub.open(
+        { hijack: () => undefined, raw: response } as unknown as FastifyReply,
+        CHASSIS,
+        typeof lastEventId === 'string' && /^[0-9]+$/.test(lastEventId)
+          ? BigInt(lastEventId)
+          : undefined,
+      );
+      return;
+    }
+    const ack = path.match(new RegExp(`^/v1/chassis/${CHASSIS}/acks/([^/]+)$`));
+    const portId = ack?.[1] === undefined ? undefined : decodeURIComponent(ack[1]);
+    if (portId === undefined) {
+      reply(404, {});
+      return;
+    }
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      if (request.method === 'PUT') {
+        this.acked.set(portId, performance.now());
+        const { owner } = JSON.parse(body) as { owner: string };
+        this.fold([{ type: 'RemoteCreated', data: { portId, chassis: CHASSIS, owner } }]);
+        reply(200, {});
+      } else if (request.method === 'DELETE') {
+        this.fold([{ type: 'RemoteDeleted', data: { portId, chassis: CHASSIS } }]);
+        reply(200, {});
+      } else reply(405, {});
+    });
+  }
+}
+
+/** The child's entry bundled to plain JavaScript (its packages resolved from node_modules). */
+async function bundleAgent(): Promise<string> {
+  const { build } = await import('esbuild');
+  const folder = join(root, 'node_modules', '.cache', 'locus-bench');
+  await mkdir(folder, { recursive: true });
+  const outfile = join(folder, 'agent-child.mjs');
+  await build({
+    entryPoints: [join(here, 'support', 'agent-child.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+/** A message awaited from the agent. */
+interface Waiter {
+  readonly kind: AgentChildMessage['kind'];
+  readonly done: (message: AgentChildMessage) => void;
+  readonly fail: (error: Error) => void;
+}
+
+/** The agent's process: its messages, and its memory from /proc. */
+class AgentProcess {
+  private readonly child: ChildProcess;
+  private readonly waiters = new Set<Waiter>();
+  private readonly exited: Promise<void>;
+
+  constructor(entry: string, settings: AgentChildSettings) {
+    this.child = fork(entry, [], {
+      cwd: root,
+      execArgv: [],
+      env: { ...process.env, LOCUS_BENCH_AGENT: JSON.stringify(settings) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (message: AgentChildMessage) => {
+      for (const waiter of this.waiters)
+        if (waiter.kind === message.kind) {
+          this.waiters.delete(waiter);
+          waiter.done(message);
+        }
+    });
+    this.exited = new Promise((done) =>
+      this.child.once('exit', (code, signal) => {
+        for (const waiter of this.waiters)
+          waiter.fail(new Error(`the agent exited (${signal ?? code})`));
+        this.waiters.clear();
+        done();
+      }),
+    );
+  }
+
+  next<K extends AgentChildMessage['kind']>(
+    kind: K,
+    timeoutMs: number,
+  ): Promise<Extract<AgentChildMessage, { kind: K }>> {
+    return new Promise((resolveMessage, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no ${kind} from the agent in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        kind,
+        done: (message) => {
+          clearTimeout(timer);
+          resolveMessage(message as Extract<AgentChildMessage, { kind: K }>);
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  async report(): Promise<Extract<AgentChildMessage, { kind: 'report' }>> {
+    const reply = this.next('report', 30_000);
+    this.child.send({ kind: 'report' } satisfies AgentParentMessage);
+    return reply;
+  }
+
+  /** VmRSS and VmHWM of the agent, and the RSS of its child processes (the ofctl helper). */
+  memory(): { rss: number; hwm: number; helpers: number } {
+    const pid = this.child.pid as number;
+    const helpers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((child) => child !== '')
+      .reduce((sum, child) => sum + (statusBytes(Number(child), 'VmRSS') ?? 0), 0);
+    return {
+      rss: statusBytes(pid, 'VmRSS') ?? 0,
+      hwm: statusBytes(pid, 'VmHWM') ?? 0,
+      helpers,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.connected)
+      this.child.send({ kind: 'stop' } satisfies AgentParentMessage);
+    const killed = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(killed);
+  }
+}
+
+function statusBytes(pid: number, field: string): number | undefined {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(
+      new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'),
+    );
+    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS of a bare Node process of the same runtime, idle: what any Node agent starts from. */
+async function bareNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], {
+    stdio: 'ignore',
+  });
+  await new Promise((done) => setTimeout(done, 500));
+  const rss = statusBytes(child.pid as number, 'VmRSS') ?? 0;
+  child.kill();
+  return rss;
+}
+
+const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
+/** A port of the cloud's size onward, bound on `owner` on switch `s` of A's slice. */
+function bindEvents(i: number, s: number, owner: string): DomainEvent[] {
+  return [
+    portCreated(i, s),
+    ovsPortCreated(i, owner, (i % 60_000) + 1),
+    { type: 'LocalCreated', data: { portId: portId(i), chassis: owner } },
+  ];
+}
+
+function deleteEvents(i: number, owner: string): DomainEvent[] {
+  return [
+    { type: 'LocalDeleted', data: { portId: portId(i), chassis: owner } },
+    { type: 'OvsPortDeleted', data: { chassis: owner, name: `tap${i}` } },
+    { type: 'LogicalPortDeleted', data: { id: portId(i) } },
+  ];
+}
+
+export async function runAgentBench(
+  sizes: AgentSizes,
+  options: BenchOptions,
+): Promise<BenchRecord[]> {
+  if (!ovsAvailable()) {
+    options.progress('Open vSwitch is not installed: skipped');
+    return [];
+  }
+  const switches = Math.ceil(sizes.ports / DEFAULT_LAYOUT.portsPerSwitch);
+  const others = DEFAULT_LAYOUT.chassis.filter((c) => c !== CHASSIS);
+  const ovs = await startOvs();
+  const server = new FeedServer();
+  let agent: AgentProcess | undefined;
+  try {
+    await addIntegrationBridge(ovs, { tunnelOfport: TUNNEL_OFPORT });
+    server.fold(cloudEvents(sizes.ports));
+    const url = await server.listen();
+    const entry = await bundleAgent();
+    const bareNode = await bareNodeRss();
+
+    agent = new AgentProcess(entry, {
+      chassis: CHASSIS,
+      server: url,
+      token: TOKEN,
+      ovsRunDir: ovs.dir,
+      bridge: 'br-int',
+      tunnelOfport: TUNNEL_OFPORT,
+    });
+    const ready = await agent.next('ready', 300_000);
+    await new Promise((done) => setTimeout(done, 500));
+    const synced = agent.memory();
+    options.progress(
+      `first sync of ${ready.appliedPorts} ports in ${(ready.firstSyncMs / 1000).toFixed(2)} s; RSS ${mib(synced.rss)} MiB`,
+    );
+
+    // One bind at a time on B, C, D in turn, on every switch in turn: the diff → the ack.
+    const bindToAckMs: number[] = [];
+    let next = sizes.ports;
+    const sampled: { i: number; owner: string }[] = [];
+    for (let k = 0; k < sizes.samples; k++) {
+      const i = next++;
+      const owner = others[k % others.length] as string;
+      const started = performance.now();
+      server.fold(bindEvents(i, k % switches, owner));
+      await until(() => server.acked.has(portId(i)), 30_000, `the ack of ${portId(i)}`);
+      bindToAckMs.push((server.acked.get(portId(i)) as number) - started);
+      sampled.push({ i, owner });
+      // The ack's own diff goes out before the next bind.
+      await new Promise((done) => setTimeout(done, 15));
+    }
+    const afterSamples = await agent.report();
+
+    // Churn: many binds at once, then every port bound here deleted.
+    const bulkStarted = performance.now();
+    const bulk: { i: number; owner: string }[] = [];
+    const bulkEvents: DomainEvent[] = [];
+    for (let k = 0; k < sizes.bulk; k++) {
+      const i = next++;
+      const owner = others[k % others.length] as string;
+      bulk.push({ i, owner });
+      bulkEvents.push(...bindEvents(i, k % switches, owner));
+    }
+    server.fold(bulkEvents);
+    await until(
+      () => bulk.every(({ i }) => server.acked.has(portId(i))),
+      120_000,
+      'every bulk ack',
+      5,
+    );
+    const bulkMs = performance.now() - bulkStarted;
+    options.progress(`${sizes.bulk} ports acked in ${(bulkMs / 1000).toFixed(2)} s`);
+    server.fold([...sampled, ...bulk].flatMap(({ i, owner }) => deleteEvents(i, owner)));
+    await until(
+      async () => (await agent?.report())?.appliedPorts === ready.appliedPorts,
+      60_000,
+      'the agent to drop the deleted ports',
+      100,
+    );
+    await new Promise((done) => setTimeout(done, 500));
+    const churned = agent.memory();
+    const final = await agent.report();
+    options.progress(`after churn: RSS ${mib(churned.rss)} MiB, HWM ${mib(churned.hwm)} MiB`);
+
+    const common = { ports: sizes.ports, slicePorts: ready.appliedPorts };
+    const rssRecord = (name: string, memory: typeof synced, extra: object): BenchRecord => ({
+      name,
+      params: {
+        ...common,
+        ...extra,
+        hwmMiB: mib(memory.hwm),
+        bareNodeMiB: mib(bareNode),
+        ofctlHelperMiB: mib(memory.helpers),
+      },
+      throughput: 0,
+      unit: 'MiB',
+      value: { amount: mib(memory.rss), unit: 'MiB' },
+      target: `< ${RSS_TARGET_MIB} MiB`,
+      met: memory.rss < RSS_TARGET_MIB * 2 ** 20,
+      peakRssBytes: peakRssBytes(),
+    });
+    const diffToPut = afterSamples.diffToPutMs.slice(0, sizes.samples);
+    return [
+      {
+        name: 'agent/first-sync',
+        params: common,
+        throughput: perSecond(ready.appliedPorts, ready.firstSyncMs),
+        unit: 'ports',
+        value: { amount: ready.firstSyncMs / 1000, unit: 's' },
+        peakRssBytes: peakRssBytes(),
+      },
+      rssRecord('agent/rss-synced', synced, {}),
+      rssRecord('agent/rss-churned', churned, {
+        binds: sizes.samples + sizes.bulk,
+        heapUsedMiB: mib(final.heapUsedBytes),
+      }),
+      {
+        name: 'agent/diff-to-ack',
+        params: { ...common, samples: diffToPut.length },
+        throughput: perSecond(
+          diffToPut.length,
+          diffToPut.reduce((a, b) => a + b, 0),
+        ),
+        unit: 'acks',
+        latencyMs: percentiles(diffToPut),
+        peakRssBytes: peakRssBytes(),
+      },
+      {
+        name: 'agent/bind-to-ack',
+        params: { ...common, samples: bindToAckMs.length, coalesceMs: 5 },
+        throughput: perSecond(
+          bindToAckMs.length,
+          bindToAckMs.reduce((a, b) => a + b, 0),
+        ),
+        unit: 'acks',
+        latencyMs: percentiles(bindToAckMs),
+        peakRssBytes: peakRssBytes(),
+      },
+      {
+        name: 'agent/bulk-ack',
+        params: { ...common, bound: sizes.bulk },
+        throughput: perSecond(sizes.bulk, bulkMs),
+        unit: 'acks',
+        value: { amount: bulkMs / 1000, unit: 's' },
+        peakRssBytes: peakRssBytes(),
+      },
+    ];
+  } finally {
+    await agent?.stop().catch(() => undefined);
+    await server.close().catch(() => undefined);
+    await ovs.stop().catch(() => undefined);
+  }
+}
+
+export const benchAgent: Benchmark = (options) =>
+  runAgentBench(options.quick ? QUICK : FULL, options);

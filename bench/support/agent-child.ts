@@ -1,0 +1,105 @@
+/**
+ * One chassis' flow agent (src/agent/flow-agent.ts: the feed client, the slice, the chassis'
+ * flows on its bridge, the ack sender) alone in its process, for bench/agent.bench.ts, which
+ * reads this process' RSS from /proc. Started by the bench with an IPC channel and its
+ * settings in LOCUS_BENCH_AGENT (JSON: AgentChildSettings).
+ *
+ * The agent's own share of bind latency is timed here, with a fetch that wraps the agent's:
+ * when a chunk holding a `diff` frame arrives on the feed, and when the agent sends an ack PUT;
+ * each PUT counts from the last diff before it (the bench sends one bind at a time).
+ *
+ * Messages: → `ready` once the first full sync from the snapshot is done; on `report` → the
+ * samples and counters; on `stop`, stops the agent (its flows stay) and exits.
+ */
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { FlowAgent } from '../../src/agent/flow-agent.js';
+import type { Fetch } from '../../src/lib/tls-fetch.js';
+
+export interface AgentChildSettings {
+  readonly chassis: string;
+  readonly server: string;
+  readonly token: string;
+  /** The private ovs-vswitchd's run dir (OVS_RUNDIR for ovs-ofctl). */
+  readonly ovsRunDir: string;
+  readonly bridge: string;
+  readonly tunnelOfport: number;
+}
+
+export type AgentChildMessage =
+  | { readonly kind: 'ready'; readonly firstSyncMs: number; readonly appliedPorts: number }
+  | {
+      readonly kind: 'report';
+      /** Diff arrival → ack PUT sent, one per PUT. */
+      readonly diffToPutMs: readonly number[];
+      readonly appliedPorts: number;
+      readonly acks: { readonly put: number; readonly withdrawn: number };
+      readonly feed: { readonly snapshots: number; readonly diffs: number };
+      readonly heapUsedBytes: number;
+    };
+
+export type AgentParentMessage = { readonly kind: 'report' } | { readonly kind: 'stop' };
+
+const settings = JSON.parse(process.env.LOCUS_BENCH_AGENT ?? 'null') as AgentChildSettings | null;
+if (settings === null || !process.send) throw new Error('run by bench/agent.bench.ts (IPC)');
+const send = (message: AgentChildMessage) => process.send?.(message);
+
+let lastDiffAt: number | undefined;
+const diffToPutMs: number[] = [];
+
+/** The agent's fetch, timing diff arrivals on the feed and ack PUTs. */
+const timingFetch: Fetch = async (input, init) => {
+  if (init?.method === 'PUT' && lastDiffAt !== undefined)
+    diffToPutMs.push(performance.now() - lastDiffAt);
+  const response = await fetch(input, init);
+  if (!String(input).endsWith('/feed') || response.body === null) return response;
+  const decoder = new TextDecoder();
+  const timed = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (decoder.decode(chunk, { stream: true }).includes('event: diff'))
+          lastDiffAt = performance.now();
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(timed, { status: response.status, headers: response.headers });
+};
+
+const started = performance.now();
+const agent = new FlowAgent({
+  chassis: settings.chassis,
+  server: settings.server,
+  token: settings.token,
+  logger: pino({ level: process.env.LOCUS_BENCH_AGENT_LOG ?? 'warn' }),
+  fetch: timingFetch,
+  ports: () => ({ tunnels: { geneve: settings.tunnelOfport }, patches: {} }),
+  bridge: settings.bridge,
+  env: { OVS_RUNDIR: settings.ovsRunDir },
+  // The bench measures the agent following its feed, not the periodic full dump.
+  antiEntropyIntervalMs: 0,
+});
+agent.start();
+await agent.ready();
+send({
+  kind: 'ready',
+  firstSyncMs: performance.now() - started,
+  appliedPorts: agent.flows.applied.ports.size,
+});
+
+process.on('message', (message: AgentParentMessage) => {
+  if (message.kind === 'report')
+    send({
+      kind: 'report',
+      diffToPutMs,
+      appliedPorts: agent.flows.applied.ports.size,
+      acks: { put: agent.acks.stats.put, withdrawn: agent.acks.stats.withdrawn },
+      feed: { snapshots: agent.feed.stats.snapshots, diffs: agent.feed.stats.diffs },
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    });
+  else
+    void agent.stop().finally(() => {
+      process.disconnect?.();
+      process.exit(0);
+    });
+});
