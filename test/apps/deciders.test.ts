@@ -1,13 +1,14 @@
 /**
  * The locality apps as pure deciders, given/when/then: the log's history folded into a
- * topology, one more event, the locality events the apps decide (no store, no runner).
+ * topology, one more event, the locality events the apps decide (no store, no runner). Remote
+ * acks are the chassis agents' (agent(C).given(...).then({put, withdraw})), never the apps'.
  */
 import { describe, it } from 'vitest';
 import { classification } from '../../src/apps/classification.js';
 import { dhcp, l3 } from '../../src/apps/distributed.js';
 import { tunnel } from '../../src/apps/remote.js';
 import type { DeviceOwner, DomainEvent } from '../../src/events/index.js';
-import { react } from '../support/given-when-then.js';
+import { agent, react } from '../support/given-when-then.js';
 
 const chassis = (id: string, octet: number): DomainEvent => ({
   type: 'ChassisCreated',
@@ -40,6 +41,10 @@ const localGone = (portId: string, chassisId: string): DomainEvent => ({
 const remote = (portId: string, chassisId: string, owner: string): DomainEvent => ({
   type: 'RemoteCreated',
   data: { portId, chassis: chassisId, owner },
+});
+const remoteGone = (portId: string, chassisId: string): DomainEvent => ({
+  type: 'RemoteDeleted',
+  data: { portId, chassis: chassisId },
 });
 
 const twoChassis = [chassis('A', 1), chassis('B', 2), lswitch('s1'), port('p1', 's1')];
@@ -85,17 +90,33 @@ describe('classification', () => {
 });
 
 describe('tunnel', () => {
-  it("a chassis' first local port on a switch makes it and the owners there reach each other", () => {
+  const bound = [
+    ...twoChassis,
+    port('p2', 's1'),
+    plugged('A', 'tap1', 'p1'),
+    local('p1', 'A'),
+    plugged('B', 'tap2', 'p2'),
+  ];
+
+  it("a chassis' first local port on a switch makes it and the owners there reach each other: their agents ack, the apps do not", () => {
     react(classification, tunnel)
-      .given(
-        ...twoChassis,
-        port('p2', 's1'),
-        plugged('A', 'tap1', 'p1'),
-        local('p1', 'A'),
-        plugged('B', 'tap2', 'p2'),
-      )
+      .given(...bound)
       .when(local('p2', 'B'))
-      .then([remote('p2', 'A', 'B'), remote('p1', 'B', 'A')]);
+      .then([]);
+    agent('A')
+      .given(...bound, local('p2', 'B'))
+      .then({ put: [{ portId: 'p2', owner: 'B' }] });
+    agent('B')
+      .given(...bound, local('p2', 'B'))
+      .then({ put: [{ portId: 'p1', owner: 'A' }] });
+  });
+
+  it("the app withdraws an ack once the chassis' interest in the switch ends", () => {
+    // (p2's own acks went with its last claim, in the fold.)
+    react(tunnel)
+      .given(...bound, local('p2', 'B'), remote('p2', 'A', 'B'), remote('p1', 'B', 'A'))
+      .when(localGone('p2', 'B'))
+      .then([remoteGone('p1', 'B')]);
   });
 });
 

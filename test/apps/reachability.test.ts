@@ -1,11 +1,13 @@
 /**
- * The tunnel and provider apps offer a remote view only to a chassis that reaches the owner
- * (src/domain/reachability.ts): given/when/then over the pure deciders.
+ * A chassis is offered a remote view only when it reaches the owner (src/domain/reachability.ts):
+ * its agent acks only what it reaches, and the server's tunnel and provider apps, which never
+ * ack, withdraw an ack once the chassis stops reaching the owner. Given/when/then over the pure
+ * deciders (the apps) and the agent's own ack decision.
  */
 import { describe, it } from 'vitest';
 import { provider, tunnel } from '../../src/apps/remote.js';
 import type { Chassis, DomainEvent, LogicalSwitch } from '../../src/events/index.js';
-import { react } from '../support/given-when-then.js';
+import { agent, react } from '../support/given-when-then.js';
 
 const chassisDoc = (id: string, octet: number, extra: Partial<Chassis> = {}): Chassis => ({
   id,
@@ -57,26 +59,53 @@ describe('tunnel: shared tunnel type', () => {
       .given(...history)
       .when(local('p3', 'C'))
       .then([]);
+    agent('C')
+      .given(...history, local('p3', 'C'))
+      .then({});
+    // Nor does the owner's agent reach C's port.
+    agent('A')
+      .given(...history, local('p3', 'C'))
+      .then({});
   });
 
-  it('a chassis sharing the type is, both ways', () => {
+  it('a chassis sharing the type is, both ways: both agents ack, the app decides nothing', () => {
     react(tunnel)
       .given(...history, local('p3', 'C'))
       .when(local('p2', 'B'))
-      .then([remote('p2', 'A', 'B'), remote('p1', 'B', 'A')]);
+      .then([]);
+    agent('A')
+      .given(...history, local('p3', 'C'), local('p2', 'B'))
+      .then({ put: [{ portId: 'p2', owner: 'B' }] });
+    agent('B')
+      .given(...history, local('p3', 'C'), local('p2', 'B'))
+      .then({ put: [{ portId: 'p1', owner: 'A' }] });
   });
 
   it('a chassis that gains the type is offered the views; one that loses it loses them', () => {
     const acked = [...history, local('p3', 'C'), local('p2', 'B')];
+    const geneveC = {
+      type: 'ChassisUpdated',
+      data: chassisDoc('C', 3, { tunnelTypes: ['geneve'] }),
+    } as const;
     react(tunnel)
       .given(...acked, remote('p2', 'A', 'B'), remote('p1', 'B', 'A'))
-      .when({ type: 'ChassisUpdated', data: chassisDoc('C', 3, { tunnelTypes: ['geneve'] }) })
-      .then([
-        remote('p3', 'A', 'C'),
-        remote('p3', 'B', 'C'),
-        remote('p1', 'C', 'A'),
-        remote('p2', 'C', 'B'),
-      ]);
+      .when(geneveC)
+      .then([]);
+    const gained = [...acked, remote('p2', 'A', 'B'), remote('p1', 'B', 'A'), geneveC];
+    agent('A')
+      .given(...gained)
+      .then({ put: [{ portId: 'p3', owner: 'C' }] });
+    agent('B')
+      .given(...gained)
+      .then({ put: [{ portId: 'p3', owner: 'C' }] });
+    agent('C')
+      .given(...gained)
+      .then({
+        put: [
+          { portId: 'p1', owner: 'A' },
+          { portId: 'p2', owner: 'B' },
+        ],
+      });
     react(tunnel)
       .given(...acked, remote('p2', 'A', 'B'), remote('p1', 'B', 'A'))
       .when({ type: 'ChassisUpdated', data: chassisDoc('B', 2, { tunnelTypes: ['vxlan'] }) })
@@ -113,23 +142,39 @@ describe('provider: both map the physnet', () => {
       .then([]);
   });
 
-  it('a chassis mapping it is, both ways', () => {
+  it('a chassis without the mapping acks nothing: its agent has no way there', () => {
+    agent('D')
+      .given(...history, local('p4', 'D'), local('p2', 'B'))
+      .then({});
+  });
+
+  it('a chassis mapping it is, both ways: both agents ack, the app decides nothing', () => {
     react(provider)
       .given(...history, local('p4', 'D'))
       .when(local('p2', 'B'))
-      .then([remote('p2', 'A', 'B'), remote('p1', 'B', 'A')]);
+      .then([]);
+    agent('A')
+      .given(...history, local('p4', 'D'), local('p2', 'B'))
+      .then({ put: [{ portId: 'p2', owner: 'B' }] });
+    agent('B')
+      .given(...history, local('p4', 'D'), local('p2', 'B'))
+      .then({ put: [{ portId: 'p1', owner: 'A' }] });
   });
 
   it('a flat network needs the mapping too', () => {
+    const flat = [
+      ...history.slice(0, 3),
+      lswitch('f1', { networkType: 'flat', physicalNetwork: 'physnet2' }),
+      port('q1', 'f1'),
+      port('q2', 'f1'),
+      local('q1', 'D'),
+    ];
     react(provider)
-      .given(
-        ...history.slice(0, 3),
-        lswitch('f1', { networkType: 'flat', physicalNetwork: 'physnet2' }),
-        port('q1', 'f1'),
-        port('q2', 'f1'),
-        local('q1', 'D'),
-      )
+      .given(...flat)
       .when(local('q2', 'A'))
       .then([]);
+    agent('A')
+      .given(...flat, local('q2', 'A'))
+      .then({});
   });
 });

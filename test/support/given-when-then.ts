@@ -4,14 +4,18 @@
  *   decide('createPort').given(...portStream).when(port, { switchLive: true }).then([created])
  *   decide('deletePort').given(...deleted).when({ id: 'p1' }).then({ kind: 'refused' })
  *   react(classification).given(...log).when(interfacePlugged).then([localCreated])
+ *   agent('B').given(...log).then({ put: [{ portId: 'p1', owner: 'A' }], withdraw: [] })
  *
  * A command's `given` events are its stream's history, folded with the entry's fold from the
  * command table; `when` runs the entry's decider with the input and the references it would
  * have read. An app's `given` events are the log's history (model and locality events), folded
  * into a topology; `when` folds one more event and reconciles the ports the apps say it
- * affects, as the runner does. `then` compares what was decided.
+ * affects, as the runner does. An agent's `given` events are the log's history too; `then`
+ * compares the acks chassis C's agent would put and withdraw (its own pure functions, see
+ * simulated-agents.ts) with its flows applied. `then` compares what was decided.
  */
 import { expect } from 'vitest';
+import type { AckDecision } from '../../src/agent/acks.js';
 import type { LocalityApp } from '../../src/apps/app.js';
 import { PortLocalityFold, refusalOf } from '../../src/apps/port-locality.js';
 import {
@@ -29,6 +33,7 @@ import { foldStream, type StreamFold } from '../../src/commands/lifecycle.js';
 import { portOf } from '../../src/domain/locality.js';
 import { Topology } from '../../src/domain/topology.js';
 import { type DomainEvent, localityEventTypes, problemsOf } from '../../src/events/index.js';
+import { agentAcksOf } from './simulated-agents.js';
 
 /** A command's references as `when`'s last argument, absent for commands that read none. */
 type ReferencesArgument<N extends CommandName> =
@@ -160,6 +165,29 @@ function reactTo(
     }
   }
   return decided;
+}
+
+/**
+ * Chassis `chassis`' agent after a history: the acks it puts and withdraws once its flows
+ * (from its slice) are applied. Acks come only from agents; the server's apps only withdraw.
+ */
+export function agent(chassis: string) {
+  return {
+    given: (...history: DomainEvent[]) => {
+      const topology = new Topology(new PortLocalityFold());
+      for (const event of history) topology.apply(event);
+      const decision = agentAcksOf(topology, chassis);
+      return {
+        topology,
+        decision,
+        // biome-ignore lint/suspicious/noThenProperty: given/when/then is the spec's grammar; never awaited
+        then(expected: Partial<AckDecision>): AckDecision {
+          expect(decision).toEqual({ put: [], withdraw: [], ...expected });
+          return decision;
+        },
+      };
+    },
+  };
 }
 
 const isEvents = (expected: Expected): expected is readonly DomainEvent[] =>
