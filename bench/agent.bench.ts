@@ -19,7 +19,8 @@
  *    ovn-controller ~20–25 MiB) after the first full sync, and after a churn (200 binds one by
  *    one, then 1,000 at once, then all of them deleted); the parameters carry VmHWM and the
  *    RSS of its ovs-ofctl helper process (src/ovs/reconciler/launcher.ts), which the agent's
- *    footprint includes, and the RSS of a bare, idle Node process of the same runtime;
+ *    footprint includes, the RSS of a bare, idle Node process of the same runtime, and the
+ *    agent's V8 heap and RSS after full collections (garbage not yet collected aside);
  *  - agent/diff-to-ack: a port bound on B on a switch of A's slice, one at a time (200; 50
  *    quick): from the chunk holding the diff arriving at the agent to its ack PUT (its flows
  *    computed, installed and confirmed by the bundle's commit) — the agent's own share of bind
@@ -180,6 +181,14 @@ async function bundleAgent(): Promise<string> {
   return outfile;
 }
 
+interface Measured {
+  readonly rss: number;
+  readonly hwm: number;
+  readonly helpers: number;
+  readonly heapAfterGc: number;
+  readonly rssAfterGc: number;
+}
+
 /** A message awaited from the agent. */
 interface Waiter {
   readonly kind: AgentChildMessage['kind'];
@@ -196,7 +205,8 @@ class AgentProcess {
   constructor(entry: string, settings: AgentChildSettings) {
     this.child = fork(entry, [], {
       cwd: root,
-      execArgv: [],
+      // --expose-gc only lets the bench ask for a collection before reading the heap.
+      execArgv: ['--expose-gc'],
       env: { ...process.env, LOCUS_BENCH_AGENT: JSON.stringify(settings) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -241,10 +251,17 @@ class AgentProcess {
     });
   }
 
-  async report(): Promise<Extract<AgentChildMessage, { kind: 'report' }>> {
+  async report(collect = false): Promise<Extract<AgentChildMessage, { kind: 'report' }>> {
     const reply = this.next('report', 30_000);
-    this.child.send({ kind: 'report' } satisfies AgentParentMessage);
+    this.child.send({ kind: 'report', collect } satisfies AgentParentMessage);
     return reply;
+  }
+
+  /** Memory as it is, then the heap and RSS after full collections. */
+  async measure(): Promise<Measured> {
+    const memory = this.memory();
+    const collected = await this.report(true);
+    return { ...memory, heapAfterGc: collected.heapUsedBytes, rssAfterGc: this.memory().rss };
   }
 
   /** VmRSS and VmHWM of the agent, and the RSS of its child processes (the ofctl helper). */
@@ -342,7 +359,7 @@ export async function runAgentBench(
     });
     const ready = await agent.next('ready', 300_000);
     await new Promise((done) => setTimeout(done, 500));
-    const synced = agent.memory();
+    const synced = await agent.measure();
     options.progress(
       `first sync of ${ready.appliedPorts} ports in ${(ready.firstSyncMs / 1000).toFixed(2)} s; RSS ${mib(synced.rss)} MiB`,
     );
@@ -391,17 +408,18 @@ export async function runAgentBench(
       100,
     );
     await new Promise((done) => setTimeout(done, 500));
-    const churned = agent.memory();
-    const final = await agent.report();
+    const churned = await agent.measure();
     options.progress(`after churn: RSS ${mib(churned.rss)} MiB, HWM ${mib(churned.hwm)} MiB`);
 
     const common = { ports: sizes.ports, slicePorts: ready.appliedPorts };
-    const rssRecord = (name: string, memory: typeof synced, extra: object): BenchRecord => ({
+    const rssRecord = (name: string, memory: Measured, extra: object): BenchRecord => ({
       name,
       params: {
         ...common,
         ...extra,
         hwmMiB: mib(memory.hwm),
+        heapAfterGcMiB: mib(memory.heapAfterGc),
+        rssAfterGcMiB: mib(memory.rssAfterGc),
         bareNodeMiB: mib(bareNode),
         ofctlHelperMiB: mib(memory.helpers),
       },
@@ -425,7 +443,6 @@ export async function runAgentBench(
       rssRecord('agent/rss-synced', synced, {}),
       rssRecord('agent/rss-churned', churned, {
         binds: sizes.samples + sizes.bulk,
-        heapUsedMiB: mib(final.heapUsedBytes),
       }),
       {
         name: 'agent/diff-to-ack',

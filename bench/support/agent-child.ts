@@ -9,7 +9,8 @@
  * each PUT counts from the last diff before it (the bench sends one bind at a time).
  *
  * Messages: → `ready` once the first full sync from the snapshot is done; on `report` → the
- * samples and counters; on `stop`, stops the agent (its flows stay) and exits.
+ * samples and counters (after full collections when asked: the bench starts it with
+ * --expose-gc); on `stop`, stops the agent (its flows stay) and exits.
  */
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -38,7 +39,10 @@ export type AgentChildMessage =
       readonly heapUsedBytes: number;
     };
 
-export type AgentParentMessage = { readonly kind: 'report' } | { readonly kind: 'stop' };
+/** `collect`: full garbage collections first (the process runs with --expose-gc). */
+export type AgentParentMessage =
+  | { readonly kind: 'report'; readonly collect?: boolean }
+  | { readonly kind: 'stop' };
 
 const settings = JSON.parse(process.env.LOCUS_BENCH_AGENT ?? 'null') as AgentChildSettings | null;
 if (settings === null || !process.send) throw new Error('run by bench/agent.bench.ts (IPC)');
@@ -87,8 +91,17 @@ send({
   appliedPorts: agent.flows.applied.ports.size,
 });
 
-process.on('message', (message: AgentParentMessage) => {
-  if (message.kind === 'report')
+/** Full collections, with pauses so finalizers and weak references settle. */
+async function collect(): Promise<void> {
+  for (let n = 0; n < 4 && typeof globalThis.gc === 'function'; n++) {
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+process.on('message', async (message: AgentParentMessage) => {
+  if (message.kind === 'report') {
+    if (message.collect) await collect();
     send({
       kind: 'report',
       diffToPutMs,
@@ -97,7 +110,7 @@ process.on('message', (message: AgentParentMessage) => {
       feed: { snapshots: agent.feed.stats.snapshots, diffs: agent.feed.stats.diffs },
       heapUsedBytes: process.memoryUsage().heapUsed,
     });
-  else
+  } else
     void agent.stop().finally(() => {
       process.disconnect?.();
       process.exit(0);
