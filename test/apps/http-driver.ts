@@ -5,7 +5,7 @@
  */
 import type { DomainEvent } from '../../src/events/index.js';
 import type { LocusServer } from '../../src/http/server.js';
-import { AckRefused, type AckSink } from '../support/simulated-agents.js';
+import { type AckSink, httpAcks } from '../support/simulated-agents.js';
 
 export const OPERATOR_TOKEN = 'scenario-operator-token-0123456789';
 
@@ -140,35 +140,9 @@ export class HttpDriver {
     this.documents.set(key, event.data);
   }
 
-  /**
-   * The agents' acks as they send them: PUT/DELETE /v1/chassis/:id/acks/:portId with the
-   * chassis' agent token (409: refused).
-   */
+  /** The agents' acks as they send them, each with its chassis' agent token. */
   acks(): AckSink {
-    const request = async (
-      method: 'PUT' | 'DELETE',
-      chassis: string,
-      portId: string,
-      owner?: string,
-    ) => {
-      const url = `/v1/chassis/${encodeURIComponent(chassis)}/acks/${encodeURIComponent(portId)}`;
-      const response = await this.server.inject({
-        method,
-        url,
-        headers: { authorization: `Bearer ${agentToken(chassis)}` },
-        ...(owner === undefined ? {} : { payload: { owner } }),
-      });
-      if (response.statusCode === 409) {
-        const problem = response.json() as { refusal?: string; detail: string };
-        throw new AckRefused(problem.refusal, problem.detail);
-      }
-      if (response.statusCode >= 300)
-        throw new Error(`${method} ${url} → ${response.statusCode}: ${response.body}`);
-    };
-    return {
-      ack: (chassis, portId, owner) => request('PUT', chassis, portId, owner),
-      withdraw: (chassis, portId) => request('DELETE', chassis, portId),
-    };
+    return httpAcks(this.server, agentToken);
   }
 
   async get(url: string): Promise<{ status: number; body: unknown }> {

@@ -1,29 +1,39 @@
 /**
  * The API driving the locality apps: commands and agent reports go in through HTTP, the apps
- * decide, and the time-travel endpoint (which folds the log itself, not a read model) shows the
+ * decide, the chassis' agents (simulated) ack through HTTP with their own tokens, and the
+ * time-travel endpoint (which folds the log itself, not a read model) shows the
  * outcome, now and at earlier instants.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
-import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import type { LocusServer } from '../../src/http/server.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
+import { httpAcks, SimulatedAgents } from '../support/simulated-agents.js';
 import { asReader, bearer, silentLogger, startApi, tokens } from './support.js';
 
 let store: EventStore;
 let app: LocusServer;
 let runner: AppRunner;
+let agents: SimulatedAgents;
 
 beforeAll(async () => {
   store = await openEventStore('memory://');
   ({ app } = await startApi(store));
   runner = new AppRunner({
     store,
-    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints: new InMemoryCheckpoints(),
     logger: silentLogger(),
+  });
+  const agentTokens: Record<string, string> = {
+    'chassis-a': tokens.agentA,
+    'chassis-b': tokens.agentB,
+  };
+  agents = new SimulatedAgents({
+    store,
+    catchUp: () => runner.catchUp(),
+    acks: httpAcks(app, (chassis) => agentTokens[chassis] ?? tokens.operator),
   });
 });
 
@@ -95,7 +105,7 @@ describe('HTTP → apps → time travel', () => {
       { name: 'tap-vm2', ofport: 6, ifaceId: 'vm2' },
       tokens.agentB,
     );
-    await runner.catchUp();
+    await agents.settle();
 
     const settled = await locality('vm1');
     expect(settled.owner).toBe('chassis-a');
@@ -112,7 +122,7 @@ describe('HTTP → apps → time travel', () => {
       { name: 'tap-vm1', ofport: 7, ifaceId: 'vm1' },
       tokens.agentB,
     );
-    await runner.catchUp();
+    await agents.settle();
     expect((await locality('vm1')).owner).toBe('chassis-b');
     const removed = await app.inject({
       method: 'DELETE',
@@ -120,7 +130,7 @@ describe('HTTP → apps → time travel', () => {
       headers: bearer(tokens.agentA),
     });
     expect(removed.statusCode).toBe(200);
-    await runner.catchUp();
+    await agents.settle();
     const migrated = await locality('vm1');
     expect(migrated.owner).toBe('chassis-b');
     expect(migrated.claims).toEqual(['chassis-b']);
@@ -138,7 +148,7 @@ describe('HTTP → apps → time travel', () => {
       deviceOwner: 'router_interface',
     });
     await send('POST', '/v1/routers', { id: 'router', interfacePortIds: ['rif'] });
-    await runner.catchUp();
+    await agents.settle();
     const routed = await locality('rif');
     expect(routed).toMatchObject({ distributed: true, reasons: ['router-interface:router'] });
 

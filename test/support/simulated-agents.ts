@@ -10,7 +10,8 @@
  * computed; what an agent does between (install, barrier, then ack) is test/agent's subject.
  *
  * The acks reach the log as the agent's do: through the ackRemote/withdrawAck commands (a
- * CommandHandler, or the HTTP API's PUT/DELETE /v1/chassis/:id/acks/:portId), which record them
+ * CommandHandler, or the HTTP API's PUT/DELETE /v1/chassis/:id/acks/:portId with the chassis'
+ * agent token: `httpAcks`), which record them
  * as the tunnel or provider app. A refusal (409: a stale owner) is dropped, as the agent's ack
  * sender drops it, and kept in `refused` for tests to look at.
  *
@@ -69,6 +70,47 @@ export function commandAcks(commands: CommandHandler): AckSink {
       run(() => commands.execute('ackRemote', { chassis, portId, owner }, issuer(chassis))),
     withdraw: (chassis, portId) =>
       run(() => commands.execute('withdrawAck', { chassis, portId }, issuer(chassis))),
+  };
+}
+
+/** What `httpAcks` needs of a server: Fastify's inject (a LocusServer has it). */
+export interface Injects {
+  inject(request: {
+    method: 'PUT' | 'DELETE';
+    url: string;
+    headers: Record<string, string>;
+    payload?: object;
+  }): PromiseLike<{ statusCode: number; body: string; json(): unknown }>;
+}
+
+/**
+ * Acks as agents send them: PUT/DELETE /v1/chassis/:id/acks/:portId with the token `tokenOf`
+ * gives for the chassis (its agent token). 409: refused.
+ */
+export function httpAcks(server: Injects, tokenOf: (chassis: string) => string): AckSink {
+  const request = async (
+    method: 'PUT' | 'DELETE',
+    chassis: string,
+    portId: string,
+    owner?: string,
+  ) => {
+    const url = `/v1/chassis/${encodeURIComponent(chassis)}/acks/${encodeURIComponent(portId)}`;
+    const response = await server.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${tokenOf(chassis)}` },
+      ...(owner === undefined ? {} : { payload: { owner } }),
+    });
+    if (response.statusCode === 409) {
+      const problem = response.json() as { refusal?: string; detail: string };
+      throw new AckRefused(problem.refusal, problem.detail);
+    }
+    if (response.statusCode >= 300)
+      throw new Error(`${method} ${url} → ${response.statusCode}: ${response.body}`);
+  };
+  return {
+    ack: (chassis, portId, owner) => request('PUT', chassis, portId, owner),
+    withdraw: (chassis, portId) => request('DELETE', chassis, portId),
   };
 }
 
