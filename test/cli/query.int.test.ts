@@ -13,7 +13,6 @@ import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
-import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import { httpConfig, parseTokens } from '../../src/http/config.js';
 import { buildServer, closeServer, type LocusServer } from '../../src/http/server.js';
 import { Projector } from '../../src/projections/projector.js';
@@ -22,6 +21,7 @@ import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { ensureLocalTokens } from '../../src/tokens.js';
 import { buildUp, changes, play } from '../recovery/scenario.js';
 import { freshDataFolder } from '../recovery/support.js';
+import { SimulatedAgents } from '../support/simulated-agents.js';
 import { json, locus } from './support.js';
 
 const logger = pino({ level: 'silent' });
@@ -55,12 +55,13 @@ describe('locus status / port / history / chassis (over HTTP)', { timeout: 120_0
     projector = new Projector({ store, db: database.db, logger });
     const runner = new AppRunner({
       store,
-      remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
       checkpoints: new StreamMetadataCheckpoints(store),
       logger,
     });
+    // Every chassis' agent acks (simulated, through the ack commands).
+    const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp() });
     const settle = async () => {
-      await runner.catchUp();
+      await agents.settle();
       await projector.catchUp();
     };
     await play(store, buildUp(), settle);
@@ -149,8 +150,8 @@ describe('locus status / port / history / chassis (over HTTP)', { timeout: 120_0
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^ +\d+ +\S+ +LogicalPortCreated +- +api +command [0-9a-f]{8}/m);
     expect(text.stdout).toMatch(/LocalCreated +C +classification +event [0-9a-f]{8}/);
-    // An ack is caused by the claim it answers, an event of the same port.
-    expect(text.stdout).toMatch(/RemoteCreated +A +tunnel +LocalCreated @\d+ +owner=C/);
+    // An ack is A's agent's command, recorded as the tunnel app.
+    expect(text.stdout).toMatch(/RemoteCreated +A +tunnel +command [0-9a-f]{8}.* +owner=C/);
 
     const history = json<{ history: { type: string; app: string }[] }>(data).history;
     expect(history.map((entry) => entry.type)).toContain('LogicalPortUpdated');

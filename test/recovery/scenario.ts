@@ -6,15 +6,16 @@
  * owner changes, releases and a deleted port.
  *
  * Model events are appended as the API would (one command each); the apps decide the locality
- * events (`settle` lets them, and whatever else follows the log, catch up).
+ * events and every chassis' agent acks what its flows reach (`settle` lets them, and whatever
+ * else follows the log, catch up).
  */
 import { pino } from 'pino';
 import { InMemoryCheckpoints, StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
-import { InMemoryRemoteFlows, type RemoteFlows } from '../../src/domain/remote-flows.js';
 import { commandCause, type DomainEvent, envelope, streamOf } from '../../src/events/index.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { ev, mac } from '../ovs/pipeline-fixtures.js';
+import { SimulatedAgents } from '../support/simulated-agents.js';
 
 /** The chassis' own OpenFlow ports, as the agent's bridge setup names and numbers them. */
 export const chassisPorts = { tunnels: { geneve: 65001 }, patches: { physnet1: 200 } } as const;
@@ -119,20 +120,23 @@ export async function play(
   }
 }
 
-/** Runs the whole scenario with the apps only (in-memory flows): for tests without OVS. */
+/**
+ * Runs the whole scenario with the apps and simulated agents (acks as the agents decide them,
+ * through the ack commands): for tests without OVS.
+ */
 export async function runScenario(
   store: EventStore,
-  options: { remoteFlows?: RemoteFlows; durableCheckpoints?: boolean } = {},
+  options: { durableCheckpoints?: boolean } = {},
 ): Promise<AppRunner> {
   const runner = new AppRunner({
     store,
-    remoteFlows: options.remoteFlows ?? new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints: options.durableCheckpoints
       ? new StreamMetadataCheckpoints(store)
       : new InMemoryCheckpoints(),
     logger: pino({ level: 'silent' }),
   });
-  const settle = () => runner.catchUp();
+  const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp() });
+  const settle = () => agents.settle();
   await play(store, buildUp(), settle);
   await play(store, changes(), settle);
   await runner.stop();
