@@ -19,9 +19,12 @@
  * owner's tunnel IP, or (unreachable) not at all; and a chassis holds no flow of a switch where
  * it has no local port (the selective topology).
  *
- * Seeded (VNIs, VLAN id, MACs, the agent killed, the OVS restarted): LOCUS_TEST_SEED=<n>
- * replays a run. The server outage lasts LOCUS_MULTIHOST_OUTAGE_MS (default 4 s; 10 s with
- * LOCUS_NIGHTLY=1).
+ * Then seeded rounds of churn (a new VM, a migration, a VM deleted), each checked the same way.
+ *
+ * Seeded (VNIs, VLAN id, MACs, plug order, the agent killed, the OVS restarted, the churn):
+ * LOCUS_TEST_SEED=<n> replays a run. The quick form (CI) stops the server for 4 s and churns
+ * 2 rounds; LOCUS_NIGHTLY=1 (the long form) 10 s and 25 rounds; LOCUS_MULTIHOST_OUTAGE_MS and
+ * LOCUS_MULTIHOST_ROUNDS set them.
  */
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +44,8 @@ const seed = process.env.LOCUS_TEST_SEED
 const rng = new Rng(seed);
 const OUTAGE_MS = Number(process.env.LOCUS_MULTIHOST_OUTAGE_MS ?? (nightly ? 10_000 : 4_000));
 const STEP_TIMEOUT = 90_000;
+/** Seeded rounds of churn at the end (new VMs, migrations, deletions): 2, 25 nightly. */
+const CHURN_ROUNDS = Number(process.env.LOCUS_MULTIHOST_ROUNDS ?? (nightly ? 25 : 2));
 
 const CHASSIS: readonly ChassisSpec[] = [
   { id: 'hv1', tunnelTypes: ['geneve', 'vxlan'] },
@@ -98,6 +103,8 @@ class Expected {
   readonly leaders = new Map<string, string>();
   readonly subVlans = new Map<string, number>();
   readonly distributed = new Set<string>();
+  /** Ports deleted: no chassis holds a flow of theirs. */
+  readonly deleted = new Set<string>();
 
   claims(portId: string): string[] {
     const leader = this.leaders.get(portId);
@@ -299,55 +306,61 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
       `in_port=${source.inPort},${source.vlan === undefined ? '' : `dl_vlan=${source.vlan},`}dl_src=${source.mac},dl_dst=${dstMac},dl_type=0x0800`;
 
     /**
-     * On every chassis: from each local source, every port owned elsewhere on its switch is
-     * reached by the switch's tunnel toward the owner's tunnel IP (or, unreachable, not at all);
-     * no flow of a switch where the chassis has no local port. Returns the traces it ran.
+     * On every chassis (in parallel): from each local source, every port owned elsewhere on its
+     * switch is reached by the switch's tunnel toward the owner's tunnel IP (or, unreachable,
+     * not at all); its local ports' flows are there, and no flow of a switch where it has no
+     * local port (the selective topology). Returns the traces it ran.
      */
     async function checkForwarding(): Promise<number> {
+      const counts = await Promise.all(
+        [...tunnelTypesOf.keys()].map((chassis) => checkForwardingOn(chassis)),
+      );
+      return counts.reduce((sum, count) => sum + count, 0);
+    }
+
+    async function checkForwardingOn(chassis: string): Promise<number> {
       let traces = 0;
-      for (const [chassis, hostOf] of api().chassis) {
-        const mine = want.switchesOf(chassis);
-        for (const switchId of mine) {
-          const ls = switchOf(switchId);
-          for (const source of await sourcesOf(chassis, switchId)) {
-            for (const port of want.portsOn(switchId)) {
-              const owner = want.owner(port.id);
-              if (want.distributed.has(port.id) || owner === undefined) continue;
-              if (want.claims(port.id).includes(chassis)) continue;
-              const expected = reaches(chassis, owner, ls)
-                ? [
-                    {
-                      port: TUNNEL_OFPORT[ls.networkType],
-                      tunId: hex(ls.segmentationId),
-                      tunDst: api().host(owner).host.ip,
-                    },
-                  ]
-                : [];
-              const outputs = await trace(chassis, packetFrom(source, port.mac));
-              traces++;
-              expect(outputs, `${chassis}: ${source.portId} → ${port.id} (owner ${owner})`).toEqual(
-                expected,
-              );
-            }
+      const mine = want.switchesOf(chassis);
+      for (const switchId of mine) {
+        const ls = switchOf(switchId);
+        for (const source of await sourcesOf(chassis, switchId)) {
+          for (const port of want.portsOn(switchId)) {
+            const owner = want.owner(port.id);
+            if (want.distributed.has(port.id) || owner === undefined) continue;
+            if (want.claims(port.id).includes(chassis)) continue;
+            const expected = reaches(chassis, owner, ls)
+              ? [
+                  {
+                    port: TUNNEL_OFPORT[ls.networkType],
+                    tunId: hex(ls.segmentationId),
+                    tunDst: api().host(owner).host.ip,
+                  },
+                ]
+              : [];
+            const outputs = await trace(chassis, packetFrom(source, port.mac));
+            traces++;
+            expect(outputs, `${chassis}: ${source.portId} → ${port.id} (owner ${owner})`).toEqual(
+              expected,
+            );
           }
         }
-        // The selective topology: nothing of the other switches.
-        const dump = await hostOf.ovs.ofctl(
-          '-O',
-          'OpenFlow13',
-          '--no-stats',
-          'dump-flows',
-          'br-int',
-        );
-        for (const ls of SWITCHES) {
-          if (mine.has(ls.id)) continue;
-          for (const port of want.portsOn(ls.id))
+      }
+      const dump = await api()
+        .host(chassis)
+        .ovs.ofctl('-O', 'OpenFlow13', '--no-stats', 'dump-flows', 'br-int');
+      const hasFlowsOf = (portId: string) => dump.includes(`cookie=${hex(portCookie(portId))},`);
+      for (const portId of want.deleted)
+        expect(hasFlowsOf(portId), `${chassis}: no flow of the deleted ${portId}`).toBe(false);
+      for (const ls of SWITCHES)
+        for (const port of want.portsOn(ls.id)) {
+          if (!mine.has(ls.id))
             expect(
-              dump.includes(`cookie=${hex(portCookie(port.id))},`),
+              hasFlowsOf(port.id),
               `${chassis} has no local port on ${ls.id}: no flow of ${port.id}`,
             ).toBe(false);
+          else if (want.claims(port.id).includes(chassis) || want.distributed.has(port.id))
+            expect(hasFlowsOf(port.id), `${chassis}: the flows of ${port.id}`).toBe(true);
         }
-      }
       return traces;
     }
 
@@ -615,12 +628,12 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
         const stopped = Date.now();
         await cloud.stopServer();
         // The API is gone: the flows and traces alone, while it is.
+        await expect(cloud.call('GET', '/healthz')).rejects.toThrow();
         await sleep(OUTAGE_MS / 2);
         expect(await dumpAll()).toEqual(before);
         await checkForwarding();
         await sleep(Math.max(0, OUTAGE_MS - (Date.now() - stopped)));
         expect(await dumpAll()).toEqual(before);
-        await checkForwarding();
         await cloud.startServer();
         const back = Date.now();
         for (const spec of CHASSIS)
@@ -647,7 +660,10 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
         const chassis = rng.pick(CHASSIS).id;
         const host = cloud.host(chassis);
         const before = (await dumpAll()).get(chassis) as string[];
+        const logs = host.agent?.records.length ?? 0;
         await host.ovs.restart();
+        // The agent noticed (ovs-vswitchd came back empty) and resynced the bridge.
+        await logged(chassis, 'Open vSwitch restarted: full flow sync', logs);
         await eventually(async () =>
           expect(
             (await dumpAll()).get(chassis),
@@ -658,6 +674,60 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
         timings.push(`  OVS restarted on: ${chassis}`);
       },
       STEP_TIMEOUT,
+    );
+    it(
+      `${CHURN_ROUNDS} seeded rounds of churn: new VMs, migrations, deletions`,
+      async () => {
+        const chassisIds = CHASSIS.map((spec) => spec.id);
+        let next = 100;
+        for (let round = 1; round <= CHURN_ROUNDS; round++) {
+          // Compute ports bound on one chassis, not leading a floating IP or a trunk.
+          const movable = [...want.ports.values()].filter(
+            (port) =>
+              port.deviceOwner === 'compute' &&
+              want.claims(port.id).length === 1 &&
+              ![...want.leaders.values()].includes(port.id),
+          );
+          const action = rng.weighted<'create' | 'migrate' | 'delete'>([
+            [2, 'create'],
+            [2, 'migrate'],
+            [movable.length > 4 ? 1 : 0, 'delete'],
+          ]);
+          let label: string;
+          if (action === 'create' || movable.length === 0) {
+            const id = `vm${next++}`;
+            const chassis = rng.pick(chassisIds);
+            const ls = rng.pick(SWITCHES);
+            const net = ls.id === 'net-g' ? '10.50' : '10.60';
+            await createPort(
+              { id, switchId: ls.id, deviceOwner: 'compute', requestedChassis: chassis },
+              `${net}.1.${next % 250}`,
+            );
+            await plug(chassis, id);
+            label = `new ${id} on ${chassis} (${ls.id})`;
+          } else if (action === 'migrate') {
+            const port = rng.pick(movable);
+            const [source] = want.claims(port.id) as [string];
+            const target = rng.pick(chassisIds.filter((id) => id !== source));
+            await plug(target, port.id);
+            port.requestedChassis = target;
+            await cloud.ok('PATCH', `/v1/ports/${port.id}`, { requestedChassis: target });
+            await unplug(source, port.id);
+            label = `${port.id} migrated ${source} → ${target}`;
+          } else {
+            const port = rng.pick(movable);
+            const [chassis] = want.claims(port.id) as [string];
+            await unplug(chassis, port.id);
+            await cloud.ok('DELETE', `/v1/ports/${port.id}`);
+            want.ports.delete(port.id);
+            want.plugged.delete(port.id);
+            want.deleted.add(port.id);
+            label = `${port.id} deleted from ${chassis}`;
+          }
+          await settled(`churn ${round}: ${label}`);
+        }
+      },
+      STEP_TIMEOUT + CHURN_ROUNDS * 30_000,
     );
   },
 );
