@@ -8,7 +8,8 @@
  *
  * Here: every model event is in the log before the runner starts (maximal lag); the runner is
  * killed after each position in turn, and the restarted one must end with the same localities
- * as a runner that was never interrupted.
+ * as a runner that was never interrupted. The settled part is acked by every chassis' agent
+ * (simulated) first, so the acks the apps must withdraw are in the log too.
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,7 +18,6 @@ import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import {
   commandCause,
   type DomainEvent,
@@ -28,6 +28,7 @@ import {
 import type { EventStore } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { chassis, lswitch, ovsPort, port } from '../apps/harness.js';
+import { SimulatedAgents } from '../support/simulated-agents.js';
 
 /** Handled as they come (the runner keeps up). */
 const settled: DomainEvent[] = [
@@ -68,7 +69,6 @@ const opened: DatabaseHandle[] = [];
 const runnerOn = (store: EventStore, checkpoints: InMemoryCheckpoints) =>
   new AppRunner({
     store,
-    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints,
     logger: silent,
   });
@@ -87,7 +87,8 @@ async function lagging(checkpoints: InMemoryCheckpoints): Promise<EventStore> {
   await migrateToLatest(database.db);
   const store = new SqlEventStore(database);
   await append(store, settled);
-  await runnerOn(store, checkpoints).catchUp();
+  const runner = runnerOn(store, checkpoints);
+  await new SimulatedAgents({ store, catchUp: () => runner.catchUp() }).settle();
   await append(store, burst);
   return store;
 }
@@ -117,12 +118,20 @@ describe('app runner killed while lagging behind the commands', () => {
   it('ends with the localities of an uninterrupted runner, wherever it was killed', async () => {
     const referenceCheckpoints = new InMemoryCheckpoints();
     const reference = await lagging(referenceCheckpoints);
+    // The agents acked the settled ports (A's parent on B, B's fixed port on A).
+    const acks = (await reference.readAll()).filter((r) => r.type === 'RemoteCreated');
+    expect(acks.map((r) => r.data)).toEqual([
+      { portId: 'fixed', chassis: 'A', owner: 'B' },
+      { portId: 'parent', chassis: 'B', owner: 'A' },
+    ]);
     await runnerOn(reference, referenceCheckpoints).catchUp();
     const expected = await localities(reference);
     // The trunk sub-port follows its parent and is released when the parent is deleted.
     expect(expected.find((p) => p.id === 'child')?.claims).toEqual([]);
     expect(expected.find((p) => p.id === 'fip')?.claims).toEqual([]);
     expect(expected.find((p) => p.id === 'other')?.claims).toEqual(['A', 'B']);
+    // A's ack of B's fixed port went with it; B's ack of A's parent too.
+    expect(expected.every((p) => p.acks.length === 0)).toBe(true);
 
     const from = (await reference.readAll()).findIndex((r) => r.type.startsWith('ChildPort'));
     const head = await reference.headPosition();

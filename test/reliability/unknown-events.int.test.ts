@@ -14,7 +14,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryCheckpoints } from '../../src/apps/checkpoints.js';
 import { AppRunner } from '../../src/apps/runner.js';
-import { InMemoryRemoteFlows } from '../../src/domain/remote-flows.js';
 import type { NewEvent } from '../../src/events/metadata.js';
 import { recordCount } from '../support/chaos/counts.js';
 import { waitQuiet } from '../support/chaos/crash-run.js';
@@ -190,7 +189,6 @@ describe('events this version cannot read', () => {
     const records: LogRecord[] = [];
     const runner = new AppRunner({
       store: locus.store,
-      remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
       checkpoints: new InMemoryCheckpoints(),
       logger: capturingLogger(records),
     });
