@@ -1,47 +1,47 @@
 /**
- * Bind latency end to end on real Open vSwitch: four chassis (A–D), each its own ovs-vswitchd
- * (dummy datapath) with br-int and a geneve port; the apps run live on an embedded event store
- * with OvsRemoteFlows (the in-process agents' flow reconcilers) as their RemoteFlows, as the
- * agent host wires them.
+ * Bind latency end to end through the agents: locus as `npm start` runs it (startLocus on an
+ * embedded store, LOCUS_AGENTS=ovs), its four chassis (A–D) each a private ovs-vswitchd (dummy
+ * datapath) driven by its in-process agent — the same agent a hypervisor runs, over the API on
+ * the loopback: it observes br-int over OVSDB and reports, follows its chassis feed, installs
+ * its flows and acks them through the API.
  *
  * Preloaded: N ports already bound over the four chassis (5,000; 500 quick; every switch has
  * ports on every chassis, so every chassis reaches every port), written to the log in bulk with
- * the apps' checkpoint at its head, each chassis' flows fully synced; the ports measured below
- * are created (unbound) in the same preload.
+ * the apps' checkpoint at its head, their interfaces plugged into each chassis' Open vSwitch
+ * before locus starts (so the agents find what the log holds and report nothing); the ports
+ * measured below are created (unbound) in the same preload.
  *
- * Interfaces are reported by appending OvsPortCreated to the chassis stream, as an in-process
- * agent does (isolating locus from OVSDB):
+ * Interfaces are plugged as a compute service does: `ovs-vsctl add-port br-int tapX -- set
+ * Interface tapX external_ids:iface-id=X` on A.
  *
- *  - bind/latency: one interface appears on A → LocalCreated → A's flows deliver to it →
- *    B, C and D have remote flows to it → their RemoteCreated acks are in the log; the time to
- *    the last of those, one port at a time (200; 50 quick) — target p99 < 50 ms. The record's
- *    parameters carry the p50 of each step;
- *  - bind/bulk: 5,000 interfaces (500 quick) appear on A at once (reported 500 per append):
- *    time until every port is local on A with A's flows, and acked by B, C and D with theirs —
+ *  - bind/latency: one interface appears on A → A's agent reports it → LocalCreated → A's
+ *    flows deliver to it → B, C and D's agents get it in their feeds, install their flows to it
+ *    and ack → their RemoteCreated are in the log; the time to the last of those, one port at a
+ *    time (200; 50 quick) — target p99 < 50 ms. The record's parameters carry the p50 of each
+ *    step;
+ *  - bind/bulk: 5,000 interfaces (500 quick) appear on A at once (500 per ovs-vsctl call): time
+ *    until every port is local on A with A's flows, and acked by B, C and D with theirs —
  *    target < 10 s.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { InMemoryCheckpoints } from '../src/apps/checkpoints.js';
-import { PortLocalityFold } from '../src/apps/port-locality.js';
-import { AppRunner } from '../src/apps/runner.js';
+import type { HostedChassis } from '../src/agent/host.js';
+import { StreamMetadataCheckpoints } from '../src/apps/checkpoints.js';
+import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import { Topology } from '../src/domain/topology.js';
-import { chassisStream, commandCause, envelope } from '../src/events/index.js';
-import type { NewEvent } from '../src/events/metadata.js';
-import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
-import type { EventStore } from '../src/store/event-store.js';
+import type { Chassis } from '../src/events/index.js';
+import { httpConfig } from '../src/http/config.js';
+import { packagePath } from '../src/lib/package-root.js';
+import { type Locus, startLocus } from '../src/locus.js';
+import type { Subscription } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
-import {
-  addIntegrationBridge,
-  type OvsSandbox,
-  ovsAvailable,
-  startOvs,
-} from '../test/support/ovs.js';
+import { ovsAvailable } from '../test/support/ovs.js';
 import {
   type Benchmark,
   type BenchOptions,
@@ -54,25 +54,28 @@ import {
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
 import {
+  chassisCreated,
   cloudEvents,
   DEFAULT_LAYOUT,
-  ovsPortCreated,
+  placementOf,
   portCreated,
   portId,
 } from './support/workload.js';
 
+const run = promisify(execFile);
+const sandboxScript = packagePath('ops', 'ovs', 'sandbox.sh');
 const LATENCY_TARGET_MS = 50;
 const BULK_TARGET_S = 10;
 const CHASSIS = DEFAULT_LAYOUT.chassis;
 const OTHERS = CHASSIS.filter((c) => c !== 'A');
-const chassisPorts = { tunnels: { geneve: 100 } };
 const logger = pino({ level: 'silent' });
-
+/** Interfaces per ovs-vsctl transaction when plugging the preloaded cloud. */
+const PLUG_BATCH = 250;
 export interface BindSizes {
   readonly bound: number;
   readonly samples: number;
   readonly bulk: number;
-  /** OvsPortCreated events per append in the bulk bind. */
+  /** Interfaces per ovs-vsctl call in the bulk bind. */
   readonly reportSize: number;
   /** The bulk bind gives up (and records how far it got) after this long. */
   readonly bulkDeadlineMs: number;
@@ -93,17 +96,65 @@ export const QUICK_SIZES: BindSizes = {
   bulkDeadlineMs: 60_000,
 };
 
-/** What the apps appended for a port, and when (performance.now()). */
+/** What the log holds of a port, and when it got there (performance.now()). */
 interface PortProgress {
   local?: number;
   acks: Set<string>;
   acked?: number;
 }
 
-async function startChassis(): Promise<OvsSandbox> {
-  const ovs = await startOvs();
-  await addIntegrationBridge(ovs);
-  return ovs;
+/** `ovs-vsctl add-port` arguments plugging interface `i` (iface-id p<i>), as a compute service. */
+function plugArgs(i: number, ofport?: number): string[] {
+  const name = `tap${i}`;
+  return [
+    '--',
+    '--may-exist',
+    'add-port',
+    'br-int',
+    name,
+    '--',
+    'set',
+    'Interface',
+    name,
+    'type=dummy',
+    `external_ids:iface-id=${portId(i)}`,
+    ...(ofport === undefined ? [] : [`ofport_request=${ofport}`]),
+  ];
+}
+
+const vsctl = (dir: string, args: readonly string[]) =>
+  run('ovs-vsctl', [`--db=unix:${dir}/db.sock`, '--timeout=60', ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+
+/**
+ * Starts each chassis' Open vSwitch (locus adopts it) with br-int and the preloaded cloud's
+ * interfaces of that chassis, at the ofports the log holds.
+ */
+async function plugCloud(ovsDir: string, bound: number): Promise<void> {
+  await Promise.all(
+    CHASSIS.map(async (chassis) => {
+      const dir = join(ovsDir, chassis);
+      await run('bash', [sandboxScript, 'start', dir]);
+      await vsctl(dir, [
+        '--may-exist',
+        'add-br',
+        'br-int',
+        '--',
+        'set',
+        'Bridge',
+        'br-int',
+        'datapath_type=dummy',
+      ]);
+      const mine: string[][] = [];
+      for (let i = 0; i < bound; i++) {
+        const placement = placementOf(i);
+        if (placement.owner === chassis) mine.push(plugArgs(i, placement.ofport));
+      }
+      for (let k = 0; k < mine.length; k += PLUG_BATCH)
+        await vsctl(dir, mine.slice(k, k + PLUG_BATCH).flat());
+    }),
+  );
 }
 
 /**
@@ -116,118 +167,97 @@ export async function measureBind(
   prefix = 'bind',
 ): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
-  const sandboxes = new Map<string, OvsSandbox>();
   const folder = await mkdtemp(join(tmpdir(), 'locus-bench-bind-'));
-  let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
-  let flows: OvsRemoteFlows | undefined;
-  let runner: AppRunner | undefined;
+  // Short: unix socket paths under it must stay below ~100 bytes.
+  const ovsDir = await mkdtemp('/tmp/lbb-');
+  const storeUrl = join(folder, 'locus');
+  let locus: Locus | undefined;
+  let subscription: Subscription | undefined;
   try {
-    progress(`starting ${CHASSIS.length} Open vSwitch sandboxes`);
-    const started = await Promise.all(
-      CHASSIS.map(async (id) => [id, await startChassis()] as const),
-    );
-    for (const [id, sandbox] of started) sandboxes.set(id, sandbox);
-
     // The log: the bound cloud, then the ports measured below (created, not bound).
-    database = await openDatabase(folder);
-    await migrateToLatest(database.db);
     const switches = Math.ceil(sizes.bound / DEFAULT_LAYOUT.portsPerSwitch);
     const sampleIds = Array.from({ length: sizes.samples }, (_, k) => sizes.bound + k);
     const bulkIds = Array.from({ length: sizes.bulk }, (_, k) => sizes.bound + sizes.samples + k);
-    const log = new BulkLog(database.db);
     let head = 0n;
-    const loadMs = await timeIt(async () => {
-      await log.addAll(cloudEvents(sizes.bound));
-      for (const i of [...sampleIds, ...bulkIds]) await log.add(portCreated(i, i % switches));
-      head = await log.flush();
-    });
-    progress(`log: ${log.written} events in ${(loadMs / 1000).toFixed(1)} s (bulk)`);
+    const database = await openDatabase(storeUrl);
+    try {
+      await migrateToLatest(database.db);
+      const log = new BulkLog(database.db);
+      const loadMs = await timeIt(async () => {
+        await log.addAll(cloudEvents(sizes.bound));
+        for (const i of [...sampleIds, ...bulkIds]) await log.add(portCreated(i, i % switches));
+        head = await log.flush();
+        // The apps decided everything preloaded (the acks are in the log).
+        await new StreamMetadataCheckpoints(new SqlEventStore(database)).save('apps', head);
+      });
+      progress(`log: ${log.written} events in ${(loadMs / 1000).toFixed(1)} s (bulk)`);
+    } finally {
+      await database.close();
+    }
 
+    progress(`starting ${CHASSIS.length} Open vSwitch sandboxes, plugging the bound interfaces`);
+    const plugMs = await timeIt(() => plugCloud(ovsDir, sizes.bound));
+    progress(`plugged ${sizes.bound} interfaces in ${(plugMs / 1000).toFixed(1)} s`);
+
+    let hosted: readonly HostedChassis[] = [];
+    const startMs = await timeIt(async () => {
+      locus = await startLocus({
+        config: { ...loadConfig({ LOCUS_STORE_URL: storeUrl }), httpPort: 0 },
+        http: httpConfig({ insecureNoAuth: true, logRequests: false, docs: false }),
+        logger,
+        agents: {
+          mode: 'ovs',
+          chassis: chassisCreated().map((event) => event.data as Chassis),
+          ovsDir,
+        },
+      });
+      hosted = locus.agents.hosted;
+      await Promise.all(hosted.map((host) => host.agent?.flows?.ready()));
+    });
+    const agentOf = (id: string) => {
+      const flows = hosted.find((host) => host.chassis.id === id)?.agent?.flows;
+      if (!flows) throw new Error(`no agent for ${id}`);
+      return flows;
+    };
+    const flowCount = (id: string) => agentOf(id).flows.reconciler.applied?.flows.flows.size ?? 0;
+    progress(
+      `locus and 4 agents up, first full syncs done in ${(startMs / 1000).toFixed(1)} s (${CHASSIS.map(flowCount).join('/')} flows)`,
+    );
+    const running = locus as unknown as Locus;
+
+    // Watches the log: when each port's LocalCreated and acks are in.
     const progressOf = new Map<string, PortProgress>();
-    const inner = new SqlEventStore(database);
-    // Watches the apps' appends: when each port's LocalCreated and acks are in the log.
-    const watch = (events: readonly NewEvent[]) => {
-      const now = performance.now();
-      for (const event of events) {
-        const data = event.data as { portId?: string; chassis?: string };
+    subscription = running.store.subscribeToAll({ after: head });
+    const watched = subscription;
+    void (async () => {
+      for await (const recorded of watched) {
+        const now = performance.now();
+        const data = recorded.data as { portId?: string; chassis?: string };
         if (data.portId === undefined) continue;
         let entry = progressOf.get(data.portId);
         if (!entry) {
           entry = { acks: new Set() };
           progressOf.set(data.portId, entry);
         }
-        if (event.type === 'LocalCreated') entry.local ??= now;
-        if (event.type === 'RemoteCreated' && data.chassis) {
+        if (recorded.type === 'LocalCreated') entry.local ??= now;
+        if (recorded.type === 'RemoteCreated' && data.chassis) {
           entry.acks.add(data.chassis);
           if (entry.acks.size === OTHERS.length) entry.acked ??= now;
         }
       }
-    };
-    const store: EventStore = new Proxy(inner, {
-      get(target, property, receiver) {
-        if (property === 'appendToStream')
-          return async (...args: Parameters<EventStore['appendToStream']>) => {
-            const result = await target.appendToStream(...args);
-            watch(args[1]);
-            return result;
-          };
-        if (property === 'appendToStreams')
-          return async (...args: Parameters<EventStore['appendToStreams']>) => {
-            const outcomes = await target.appendToStreams(...args);
-            outcomes.forEach((outcome, index) => {
-              if (outcome.ok) watch(args[0][index]?.events ?? []);
-            });
-            return outcomes;
-          };
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const checkpoints = new InMemoryCheckpoints();
-    await checkpoints.save('apps', head);
-    const topology = new Topology(new PortLocalityFold());
-    flows = new OvsRemoteFlows({ topology, logger });
-    const appRunner = new AppRunner({ store, topology, remoteFlows: flows, checkpoints, logger });
-    runner = appRunner;
-    const foldMs = await timeIt(() => appRunner.catchUp());
-    progress(`apps folded ${head} events in ${(foldMs / 1000).toFixed(1)} s`);
-    const syncMs = await timeIt(async () => {
-      for (const [id, sandbox] of sandboxes)
-        await flows?.addChassis({
-          chassis: id,
-          env: { OVS_RUNDIR: sandbox.dir },
-          ports: chassisPorts,
-          antiEntropyIntervalMs: 0,
-          probeIntervalMs: 0,
-        });
-    });
-    const flowCount = (id: string) => flows?.reconciler(id)?.applied?.flows.flows.size ?? 0;
-    progress(
-      `initial full sync of 4 chassis in ${(syncMs / 1000).toFixed(1)} s (${CHASSIS.map(flowCount).join('/')} flows)`,
-    );
-    await appRunner.start();
+    })().catch(() => undefined);
 
-    const reconcilerOf = (id: string) => {
-      const reconciler = flows?.reconciler(id);
-      if (!reconciler) throw new Error(`no reconciler for ${id}`);
-      return reconciler;
-    };
     const localOnA = (id: string) =>
-      reconcilerOf('A').applied?.context.ports.get(id)?.destination.kind === 'local';
+      agentOf('A').flows.applied.ports.get(id)?.destination.kind === 'local';
     const remoteOn = (chassis: string, id: string) => {
-      const destination = reconcilerOf(chassis).applied?.context.ports.get(id)?.destination;
+      const destination = agentOf(chassis).flows.applied.ports.get(id)?.destination;
       return destination?.kind === 'tunnel' && destination.owner === 'A';
     };
-    // A's preloaded interfaces use ofports up to bound/4 + 1.
-    const report = (ids: readonly number[]) =>
-      store.appendToStream(
-        chassisStream('A'),
-        ids.map((i) =>
-          envelope(ovsPortCreated(i, 'A', 2_000 + i - sizes.bound), {
-            app: 'agent:A',
-            cause: commandCause(),
-          }),
-        ),
+    const dirA = join(ovsDir, 'A');
+    const plug = (ids: readonly number[]) =>
+      vsctl(
+        dirA,
+        ids.flatMap((i) => plugArgs(i)),
       );
 
     // One bind at a time.
@@ -239,7 +269,7 @@ export async function measureBind(
     for (const i of sampleIds) {
       const id = portId(i);
       const t0 = performance.now();
-      await report([i]);
+      await plug([i]);
       let flowsA: number | undefined;
       await until(
         () => {
@@ -290,7 +320,7 @@ export async function measureBind(
     progress(`bulk bind of ${sizes.bulk} ports on A`);
     const t0 = performance.now();
     for (let k = 0; k < bulkIds.length; k += sizes.reportSize)
-      await report(bulkIds.slice(k, k + sizes.reportSize));
+      await plug(bulkIds.slice(k, k + sizes.reportSize));
     const reportedMs = performance.now() - t0;
     const bulkNames = bulkIds.map(portId);
     // Converged ports stay converged: walk the list once, from the first one not yet there.
@@ -312,7 +342,7 @@ export async function measureBind(
     const done = converged === bulkNames.length;
     progress(
       done
-        ? `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (reported in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(ackedMs / 1000).toFixed(2)} s)`
+        ? `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (plugged in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(ackedMs / 1000).toFixed(2)} s)`
         : `bulk bind: ${converged} of ${bulkNames.length} ports converged at the ${sizes.bulkDeadlineMs / 1000} s deadline`,
     );
     records.push({
@@ -320,7 +350,7 @@ export async function measureBind(
       params: {
         bound: sizes.bound,
         ports: sizes.bulk,
-        perReport: sizes.reportSize,
+        perPlug: sizes.reportSize,
         converged: `${converged}/${sizes.bulk}`,
         ...(ackedMs > 0 ? { ackedSeconds: Number((ackedMs / 1000).toFixed(2)) } : {}),
         flows: CHASSIS.map(flowCount).join('/'),
@@ -333,11 +363,13 @@ export async function measureBind(
       peakRssBytes: peakRssBytes(),
     });
   } finally {
-    await runner?.stop().catch(() => undefined);
-    await flows?.stop().catch(() => undefined);
-    await database?.close().catch(() => undefined);
-    await Promise.all([...sandboxes.values()].map((sandbox) => sandbox.stop()));
+    await subscription?.close().catch(() => undefined);
+    // Stops the agents, then the sandboxes it adopted; any left (locus did not start) after.
+    await (locus as Locus | undefined)?.stop().catch(() => undefined);
+    for (const chassis of CHASSIS)
+      await run('bash', [sandboxScript, 'stop', join(ovsDir, chassis)]).catch(() => undefined);
     await rm(folder, { recursive: true, force: true });
+    await rm(ovsDir, { recursive: true, force: true });
   }
   return records;
 }

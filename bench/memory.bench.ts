@@ -16,7 +16,6 @@
 import { pino } from 'pino';
 import { InMemoryCheckpoints } from '../src/apps/checkpoints.js';
 import { AppRunner } from '../src/apps/runner.js';
-import { InMemoryRemoteFlows } from '../src/domain/remote-flows.js';
 import { keysOf, ProjectionBatch, route } from '../src/projections/batch.js';
 import type { PortState } from '../src/projections/ports.js';
 import { DEFAULT_CACHE_SIZE } from '../src/projections/projector.js';
@@ -44,7 +43,6 @@ async function foldApps(log: SyntheticLog): Promise<AppRunner> {
   await checkpoints.save('apps', log.head);
   const runner = new AppRunner({
     store: log.asStore(),
-    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints,
     logger: pino({ level: 'silent' }),
   });

@@ -8,7 +8,8 @@
  *  - reconcile/full-install: a full sync of those flows into an empty br-int (dump, diff, one
  *    bundle), flows/s;
  *  - reconcile/port-change: one port appears on another chassis → its flows are on chassis A's
- *    bridge (OvsRemoteFlows.refresh: view, flows, diff, bundle, ovs-ofctl returned), latency.
+ *    bridge (as an agent syncs: ChassisDesired kept by the topology's changes, its delta as one
+ *    bundle through the FlowReconciler, ovs-ofctl returned), latency.
  *
  * N = 10k ports (2k quick) on N/50 geneve switches over four chassis; chassis A has a local port
  * on every switch, so it programs all N (¼ local, ¾ remote).
@@ -22,7 +23,6 @@ import { chassisViewOf } from '../src/ovs/chassis-view.js';
 import { flowsFor, hex, portCookie } from '../src/ovs/pipeline/index.js';
 import { FlowReconciler } from '../src/ovs/reconciler/flow-reconciler.js';
 import { spawnOfctl } from '../src/ovs/reconciler/ofctl.js';
-import { OvsRemoteFlows } from '../src/ovs/reconciler/ovs-remote-flows.js';
 import { ViewChangeTracker } from '../src/ovs/view-changes.js';
 import { ovsAvailable, startOvs } from '../test/support/ovs.js';
 import {
@@ -191,14 +191,32 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
 
     // One port appears on chassis B: time until A's bridge has its flows.
     progress(`${samples} single-port changes`);
-    const flows = new OvsRemoteFlows({ topology, logger });
-    await flows.addChassis({
-      chassis: 'A',
-      env,
-      ports: chassisPorts,
+    const kept = new ChassisDesired('A');
+    const flows = new FlowReconciler({
+      bridge: 'br-int',
+      ofctl: spawnOfctl({ env }),
+      logger,
+      desired: (full) => {
+        if (full) kept.markAll();
+        const handout = kept.next(topology, chassisPorts);
+        return {
+          flows: handout.flows,
+          context: undefined,
+          delta: handout.delta,
+          onApplied: () => handout.commit(),
+        };
+      },
       antiEntropyIntervalMs: 0,
       probeIntervalMs: 0,
     });
+    const unfollow = topology.listen(
+      new ViewChangeTracker({
+        port: (t, id) => kept.markPort(t, id),
+        switch: (t, id) => kept.markSwitch(t, id),
+        everything: () => kept.markAll(),
+      }),
+    );
+    await flows.start();
     let revision = 1_000_000n;
     const latencies: number[] = [];
     for (let n = 0; n < samples; n++) {
@@ -207,7 +225,7 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
       latencies.push(
         await timeIt(async () => {
           for (const event of events) topology.apply(event, revision++);
-          await flows.refresh('A');
+          await flows.refresh();
         }),
       );
       if (n % 50 === 0) {
@@ -222,6 +240,7 @@ export const benchReconcile: Benchmark = async ({ quick, progress }) => {
         if (!present.includes(mac(i))) throw new Error(`flows of p${i} are not on the bridge`);
       }
     }
+    unfollow();
     await flows.stop();
     const total = latencies.reduce((sum, ms) => sum + ms, 0);
     records.push({

@@ -19,7 +19,6 @@ import { InMemoryCheckpoints } from '../src/apps/checkpoints.js';
 import { AppRunner } from '../src/apps/runner.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import { InMemoryRemoteFlows } from '../src/domain/remote-flows.js';
 import { Projector } from '../src/projections/projector.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { ovsAvailable } from '../test/support/ovs.js';
@@ -70,7 +69,6 @@ const appsFold: Measure = async (ports) => {
   await checkpoints.save('apps', log.head);
   const runner = new AppRunner({
     store: log.asStore(),
-    remoteFlows: new InMemoryRemoteFlows({ hosts: 'all' }),
     checkpoints,
     logger,
   });
