@@ -41,6 +41,8 @@ export class Scenario {
   /** Every chassis' agent; `agents.noAgent(c)` for a chassis that runs none. */
   readonly agents: SimulatedAgents;
   private seen = 0n;
+  /** The runner dies right after handling this position (see crashAfter). */
+  private crashAt: bigint | undefined;
 
   /**
    * @param send how a model event reaches the log: appended directly (default) or through
@@ -59,8 +61,29 @@ export class Scenario {
     this.agents = new SimulatedAgents({
       store,
       ...(acks ? { acks } : {}),
-      catchUp: () => this.runner.catchUp(),
+      catchUp: () => this.catchUp(),
     });
+  }
+
+  /**
+   * The runner dies right after handling log position `position`, wherever that falls (in the
+   * middle of a settle, with the agents still running), and a new one takes over from the
+   * saved checkpoint.
+   */
+  crashAfter(position: bigint): void {
+    this.crashAt = position;
+  }
+
+  /** The server's side of a settle: the runner catches up (crashing once, if asked to). */
+  private async catchUp(): Promise<void> {
+    if (this.crashAt !== undefined) {
+      await this.runner.catchUp({ until: this.crashAt });
+      // Below the crash position the runner has handled everything there is.
+      if (this.runner.headPosition < this.crashAt) return;
+      this.crashAt = undefined;
+      this.restart();
+    }
+    await this.runner.catchUp();
   }
 
   newRunner(): AppRunner {
