@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     }
   }
   const mode = config.agents === 'auto' ? (ovsInstalled() ? 'ovs' : 'dry-run') : config.agents;
+  if (config.agents === 'auto' && mode === 'dry-run')
+    logger.warn('Open vSwitch is not installed (openvswitch-switch): the chassis agents run dry');
   const chassis = mode === 'none' ? [] : loadChassisFile(config.chassisFile);
   const locus = await startLocus({
     config,

@@ -109,7 +109,7 @@ export class AgentHost {
     if (mode === 'dry-run')
       logger.warn(
         { chassis: this.options.chassis.map((c) => c.id) },
-        'Open vSwitch is not installed: agents run dry, programming in-memory bridges (their acks are honest for those bridges, which forward nothing); install openvswitch-switch for the real data path',
+        'agents run dry: they program in-memory bridges, not Open vSwitch (their acks are honest for those bridges, which forward nothing); install openvswitch-switch and use LOCUS_AGENTS=auto or ovs for the real data path',
       );
     for (const chassis of this.options.chassis) {
       const common = {

@@ -2,9 +2,10 @@
  * Where the agent reports what it observes. Both sinks take the one write path for interface
  * reports, the command handler's `reportOvsPort` (an upsert) and `removeOvsPort`:
  *
- * - `CommandSink` — in-process (embedded default): calls the handler directly, which decides
- *   against the chassis stream, validates, envelopes and appends (re-deciding when the stream
- *   moved on), as it does for the HTTP API.
+ * - `CommandSink` — inside the server's process, without HTTP (the agent's own tests): calls the
+ *   handler directly, which decides against the chassis stream, validates, envelopes and
+ *   appends (re-deciding when the stream moved on), as it does for the HTTP API. Every running
+ *   agent, the embedded default's included (./host.ts), reports through the API instead.
  * - `HttpSink` — the agent as its own process: `POST /v1/chassis/:id/ovsports` and
  *   `DELETE /v1/chassis/:id/ovsports/:name` with the chassis' bearer token, retrying network
  *   errors, 429 and 5xx with jittered exponential back-off.
