@@ -1,12 +1,14 @@
 /**
  * The disaster-recovery drill, on every store backend and three real Open vSwitch chassis:
  *
- * 1. Run the scenario through the apps, with OvsRemoteFlows programming each chassis' bridge;
- *    snapshot the read model (every table, as the database renders it) and every flow table.
+ * 1. Run the scenario through the apps, each chassis' agent (in process: its slice of the log,
+ *    its flows by the agent's ChassisFlows on its own bridge, acks from the applied view through
+ *    the ack commands) programming its bridge; snapshot the read model (every table, as the
+ *    database renders it) and every flow table.
  * 2. Destroy the read model (its tables dropped) and every flow (`ovs-ofctl del-flows`), then
- *    replay: the projector rebuilds from the log, a fresh app runner folds it, and fresh
- *    reconcilers start with a full sync. The read model must be byte-identical, the flow sets
- *    identical.
+ *    replay: the projector rebuilds from the log, a fresh app runner folds it, and fresh agents
+ *    start with a full sync from their slices. The read model must be byte-identical, the flow
+ *    sets identical, and nothing acked again.
  * 3. Restore the log from an export into a fresh store and rebuild everything there: again the
  *    same read model, byte for byte, and the same flows.
  *
@@ -17,21 +19,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decideAcks, factsOf } from '../../src/agent/acks.js';
+import { ChassisFlows } from '../../src/agent/chassis-flows.js';
+import { SliceState } from '../../src/agent/slice-state.js';
 import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
-import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { AppRunner } from '../../src/apps/runner.js';
 import { exportLog } from '../../src/backup/export.js';
 import { fileWriter } from '../../src/backup/files.js';
 import { importLog } from '../../src/backup/import.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { migrateDownTo, migrateToLatest } from '../../src/db/migrate.js';
-import { Topology } from '../../src/domain/topology.js';
-import { OvsRemoteFlows } from '../../src/ovs/reconciler/ovs-remote-flows.js';
+import { sliceOf } from '../../src/domain/slice.js';
+import type { Topology } from '../../src/domain/topology.js';
 import { Projector } from '../../src/projections/projector.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { type OvsTarget, type VerifyReport, verify } from '../../src/verify/index.js';
 import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
+import { SimulatedAgents } from '../support/simulated-agents.js';
 import { buildUp, changes, chassisIds, chassisPorts, play } from './scenario.js';
 import {
   backends,
@@ -45,7 +50,7 @@ const logger = pino({ level: 'silent' });
 
 interface Services {
   readonly runner: AppRunner;
-  readonly flows: OvsRemoteFlows;
+  readonly agents: SimulatedAgents;
   settle(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -83,46 +88,63 @@ describe.skipIf(!requireOvs())('disaster recovery drill', { timeout: 120_000 }, 
     [...sandboxes].map(([chassis, sandbox]) => ({ chassis, rundir: sandbox.dir }));
 
   /**
-   * The apps with a reconciler per chassis, and the read-model projector. With `replaying`,
-   * the runner first folds the log (its checkpoint, restored from the log, says every event was
-   * decided), so each reconciler's start is a full sync from the complete topology.
+   * The apps, the read-model projector, and each chassis' agent in process: its slice (as its
+   * feed would send it) → the agent's ChassisFlows on its bridge → acks decided from the view
+   * the bridge holds, sent through the ack commands. With `replaying`, the runner first folds
+   * the log (its checkpoint, restored from the log, says every event was decided), so each
+   * agent's start is a full sync from its complete slice.
    */
   async function startServices(
     store: EventStore,
     database: DatabaseHandle,
     replaying: boolean,
   ): Promise<Services> {
-    const topology = new Topology(new PortLocalityFold());
-    const flows = new OvsRemoteFlows({ topology, logger });
     const runner = new AppRunner({
       store,
-      topology,
-      remoteFlows: flows,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger,
     });
     const projector = new Projector({ store, db: database.db, logger });
     if (replaying) await runner.catchUp();
+    const chassisAgents = new Map<string, { slice: SliceState; flows: ChassisFlows }>();
     for (const [chassis, sandbox] of sandboxes) {
-      await flows.addChassis({
+      const slice = new SliceState();
+      const flows = new ChassisFlows({
         chassis,
+        slice,
+        ports: () => chassisPorts,
+        logger,
         env: { OVS_RUNDIR: sandbox.dir },
-        ports: chassisPorts,
         antiEntropyIntervalMs: 0,
         probeIntervalMs: 0,
       });
+      chassisAgents.set(chassis, { slice, flows });
     }
+    let position = 0;
+    /** Chassis C's agent: its slice now, its flows on its bridge, then the acks they warrant. */
+    const decide = async (topology: Topology, chassis: string) => {
+      const agent = chassisAgents.get(chassis);
+      if (agent === undefined) return { put: [], withdraw: [] };
+      const { slice, flows } = agent;
+      slice.applySnapshot({
+        position: String(++position),
+        entries: [...sliceOf(topology, chassis).values()],
+      });
+      if (flows.running) await flows.changed();
+      else await flows.start();
+      return decideAcks(chassis, flows.applied.ports, factsOf(slice.ports()));
+    };
+    const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp(), decide });
     return {
       runner,
-      flows,
+      agents,
       async settle() {
-        await runner.catchUp();
-        await flows.refresh();
+        await agents.settle();
         await projector.catchUp();
       },
       async stop() {
         await runner.stop();
-        await flows.stop();
+        for (const { flows } of chassisAgents.values()) await flows.stop();
       },
     };
   }
@@ -168,6 +190,8 @@ describe.skipIf(!requireOvs())('disaster recovery drill', { timeout: 120_000 }, 
         await play(store, changes(), () => live.settle());
         await live.stop();
         before = await snapshot(source.database);
+        // The acks are the agents', sent once their flows were on their bridges.
+        expect(live.agents.sent.length).toBeGreaterThan(5);
 
         // Every locality is there, and each chassis is really programmed.
         for (const locality of ['local', 'remote']) {
@@ -194,8 +218,9 @@ describe.skipIf(!requireOvs())('disaster recovery drill', { timeout: 120_000 }, 
         expect(rebuilt.position).toBe(await store.headPosition());
         const replay = await startServices(store, source.database, true);
         await replay.settle();
-        // The restored checkpoint means nothing was decided again.
+        // The restored checkpoint means nothing was decided again, and no agent acked again.
         expect(replay.runner.metrics.appended).toBe(0);
+        expect(replay.agents.sent).toEqual([]);
         const after = await snapshot(source.database);
         await replay.stop();
 
@@ -224,6 +249,7 @@ describe.skipIf(!requireOvs())('disaster recovery drill', { timeout: 120_000 }, 
           const replay = await startServices(restoredStore, restored.database, true);
           await replay.settle();
           expect(replay.runner.metrics.appended).toBe(0);
+          expect(replay.agents.sent).toEqual([]);
           const after = await snapshot(restored.database);
           await replay.stop();
 

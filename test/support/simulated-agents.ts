@@ -142,6 +142,12 @@ export interface SimulatedAgentsOptions {
   readonly catchUp?: () => Promise<void>;
   /** Chassis that run no agent: they never ack nor withdraw. */
   readonly withoutAgent?: Iterable<string>;
+  /**
+   * What chassis C's agent acks, given the log folded (default `agentAcksOf`: flows taken as
+   * applied at once). A test with real bridges programs them here first and decides from the
+   * view they hold.
+   */
+  readonly decide?: (topology: Topology, chassis: string) => AckDecision | Promise<AckDecision>;
 }
 
 export class SimulatedAgents {
@@ -187,7 +193,7 @@ export class SimulatedAgents {
     const before = await this.options.store.headPosition();
     await this.refresh();
     for (const chassis of this.agents()) {
-      const { put, withdraw } = agentAcksOf(this.topology, chassis);
+      const { put, withdraw } = await (this.options.decide ?? agentAcksOf)(this.topology, chassis);
       for (const portId of withdraw)
         await this.send(chassis, portId, null, () => this.acks.withdraw(chassis, portId));
       for (const { portId, owner } of put)
