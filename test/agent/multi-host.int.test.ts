@@ -178,9 +178,8 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
       }
     }
 
-    const api = () => cloud;
     const portRecord = async (id: string) => {
-      const answer = await api().call('GET', `/v1/ports/${id}`);
+      const answer = await cloud.call('GET', `/v1/ports/${id}`);
       if (answer.status !== 200) throw new Error(`GET /v1/ports/${id}: ${answer.status}`);
       return answer.body as PortRecord;
     };
@@ -188,7 +187,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
     const createPort = async (def: Omit<PortDef, 'mac' | 'ip'>, ip: string) => {
       const port: PortDef = { ...def, mac: randomMac(), ip };
       want.ports.set(port.id, port);
-      await api().ok('POST', '/v1/ports', {
+      await cloud.ok('POST', '/v1/ports', {
         id: port.id,
         switchId: port.switchId,
         macs: [port.mac],
@@ -202,7 +201,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
     /** As a compute service plugs a VM: an interface carrying the port on the chassis' br-int. */
     const plug = async (chassis: string, portId: string) => {
       const tap = `t${portId}`.slice(0, 15);
-      await api()
+      await cloud
         .host(chassis)
         .ovs.vsctl(
           'add-port',
@@ -221,7 +220,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
 
     const unplug = async (chassis: string, portId: string) => {
       const tap = want.taps.get(`${chassis}/${portId}`) as string;
-      await api().host(chassis).ovs.vsctl('del-port', 'br-int', tap);
+      await cloud.host(chassis).ovs.vsctl('del-port', 'br-int', tap);
       want.taps.delete(`${chassis}/${portId}`);
       want.plugged.set(
         portId,
@@ -274,7 +273,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
     }
 
     const ofportOf = async (chassis: string, tap: string) =>
-      Number((await api().host(chassis).ovs.vsctl('get', 'Interface', tap, 'ofport')).trim());
+      Number((await cloud.host(chassis).ovs.vsctl('get', 'Interface', tap, 'ofport')).trim());
 
     /** The packet sources of `chassis` on `switchId`: its VM interfaces and trunk sub-ports. */
     async function sourcesOf(chassis: string, switchId: string): Promise<Source[]> {
@@ -300,7 +299,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
     }
 
     const trace = async (chassis: string, packet: string): Promise<TraceOutput[]> =>
-      outputsOf(await api().host(chassis).ovs.appctl('ofproto/trace', 'br-int', packet));
+      outputsOf(await cloud.host(chassis).ovs.appctl('ofproto/trace', 'br-int', packet));
 
     const packetFrom = (source: Source, dstMac: string) =>
       `in_port=${source.inPort},${source.vlan === undefined ? '' : `dl_vlan=${source.vlan},`}dl_src=${source.mac},dl_dst=${dstMac},dl_type=0x0800`;
@@ -333,7 +332,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
                   {
                     port: TUNNEL_OFPORT[ls.networkType],
                     tunId: hex(ls.segmentationId),
-                    tunDst: api().host(owner).host.ip,
+                    tunDst: cloud.host(owner).host.ip,
                   },
                 ]
               : [];
@@ -345,7 +344,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
           }
         }
       }
-      const dump = await api()
+      const dump = await cloud
         .host(chassis)
         .ovs.ofctl('-O', 'OpenFlow13', '--no-stats', 'dump-flows', 'br-int');
       const hasFlowsOf = (portId: string) => dump.includes(`cookie=${hex(portCookie(portId))},`);
@@ -378,7 +377,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
     /** Every chassis' flows, sorted (no stats). */
     const dumpAll = async () => {
       const dumps = new Map<string, string[]>();
-      for (const [id, chassis] of api().chassis)
+      for (const [id, chassis] of cloud.chassis)
         dumps.set(
           id,
           (await chassis.ovs.ofctl('-O', 'OpenFlow13', '--no-stats', 'dump-flows', 'br-int'))
@@ -391,7 +390,7 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
 
     const logged = (chassis: string, msg: string, from = 0) =>
       eventually(async () => {
-        const agent = api().host(chassis).agent;
+        const agent = cloud.host(chassis).agent;
         if (agent?.child.exitCode !== null && agent?.child.exitCode !== undefined)
           throw new Error(`agent ${chassis} exited ${agent.child.exitCode}`);
         const record = agent?.records.slice(from).find((r) => r.msg === msg);
