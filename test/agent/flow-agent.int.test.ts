@@ -9,7 +9,9 @@
  * the right tun_id/tun_dst), then exactly the remote ports acked — each only once its flows were
  * on the bridge; an owner move re-installs and re-acks; the server gone for a while leaves the
  * flows as they were; a restart of the flow side with an unchanged slice sends no flow change;
- * an ovs-vswitchd restart is resynced.
+ * an ovs-vswitchd restart is resynced. What the server-side flow installer (OvsRemoteFlows,
+ * gone) was tested for is here too: flows before the ack, a port it cannot program (no tunnel
+ * port) never acked, the flows of a port gone removed.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
@@ -251,6 +253,42 @@ describe.skipIf(!requireOvs())('locus agent flows: feed → flows → acks on a 
     ]);
     const dumped = await dump();
     expect(dumped.some((text) => text.includes(`cookie=${hex(portCookie('v1'))},`))).toBe(false);
+  });
+
+  it('acks nothing it cannot program: a tunnel type its bridge has no port for', async () => {
+    // A's document now lists vxlan, so x2 (B, vxlan switch s3) is reachable by the domain's
+    // rule; but A's bridge has no vxlan tunnel port: no flows toward x2, and no ack.
+    locus.append({
+      type: 'ChassisUpdated',
+      data: {
+        id: 'A',
+        tunnelIp: '192.0.2.1',
+        tunnelTypes: ['geneve', 'vxlan'],
+        bridgeMappings: { physnet1: 'br-provider' },
+      },
+    });
+    // Unreachable before by the domain's rule, now for A's own gap.
+    await until(
+      () => agent.flows.applied.unreachable.get('x2') === 'chassis A has no vxlan tunnel port',
+    );
+    await agent.acks.idle();
+    expect(locus.acks.some((call) => call.portId === 'x2')).toBe(false);
+    const x2Cookie = `cookie=${hex(portCookie('x2'))},`;
+    expect((await dump()).some((text) => text.includes(x2Cookie))).toBe(false);
+  });
+
+  it('removes the flows of a port that leaves its slice, and leaves the withdrawal to the server', async () => {
+    // c1 is deleted: its flows go from A's bridge; A's ack went with the port in the log (the
+    // port is no longer live), so the agent sends no DELETE.
+    const c1Cookie = `cookie=${hex(portCookie('c1'))},`;
+    expect((await dump()).some((text) => text.includes(c1Cookie))).toBe(true);
+    const deletes = locus.acks.filter((call) => call.method === 'DELETE').length;
+    locus.append({ type: 'LogicalPortDeleted', data: { id: 'c1' } });
+    await until(async () => !(await dump()).some((text) => text.includes(c1Cookie)));
+    expect(agent.flows.applied.ports.has('c1')).toBe(false);
+    await agent.acks.idle();
+    expect(locus.acks.filter((call) => call.method === 'DELETE').length).toBe(deletes);
+    expect(await fromA1('fa:16:3e:00:00:c1')).not.toMatch(/set_field:192\.0\.2\.3->tun_dst/);
   });
 
   it('keeps its flows while the server is away, and resumes from its position', async () => {
