@@ -2,7 +2,8 @@
  * A chassis' slice of the topology: exactly what its agent needs to compute its flows, and no
  * more — the selective topology. For chassis C:
  *  - the switches where C has a local port (its claims);
- *  - every live port on those switches, with its locality facts (claims, acks, reasons);
+ *  - every live port on those switches, with its locality facts (claims, reasons, and C's own
+ *    ack);
  *  - the chassis documents of C and of every chassis claiming one of those ports (the owners'
  *    tunnel endpoints and the facts reachability reads);
  *  - the trunk segmentations whose child is one of those ports;
@@ -32,6 +33,11 @@ export interface SlicePort {
   readonly port: LogicalPort;
   /** Active local claims, earliest first (the owner rule reads the order). */
   readonly claims: readonly string[];
+  /**
+   * This chassis' own ack, if it holds one: what its agent compares its applied flows with.
+   * Other chassis' acks change nothing in its flows, so they stay out of its slice (else every
+   * ack on a switch would be a diff to every agent there).
+   */
   readonly acks: readonly Ack[];
   readonly reasons: readonly string[];
 }
@@ -99,6 +105,13 @@ const plainInterface = (o: OvsPort): OvsPort => ({
   type: o.type,
 });
 
+const ownAcks = (acks: readonly Ack[], chassisId: string): Ack[] => {
+  const own: Ack[] = [];
+  for (const ack of acks)
+    if (ack.chassis === chassisId) own.push({ chassis: ack.chassis, owner: ack.owner });
+  return own;
+};
+
 /** Chassis `chassisId`'s slice of `topology`. */
 export function sliceOf(topology: Topology, chassisId: string): Slice {
   const entries = new Map<string, SliceEntry>();
@@ -126,7 +139,7 @@ export function sliceOf(topology: Topology, chassisId: string): Slice {
         value: {
           port: plainPort(port),
           claims: [...facts.claims],
-          acks: facts.acks.map((ack) => ({ chassis: ack.chassis, owner: ack.owner })),
+          acks: ownAcks(facts.acks, chassisId),
           reasons: [...facts.reasons],
         },
       });
