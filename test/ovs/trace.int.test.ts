@@ -19,6 +19,7 @@ import { FlowReconciler } from '../../src/ovs/reconciler/flow-reconciler.js';
 import { spawnOfctl } from '../../src/ovs/reconciler/ofctl.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
+import { outputsOf } from '../support/ofproto-trace.js';
 import { addIntegrationBridge, type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 import { ev, mac } from './pipeline-fixtures.js';
 
@@ -36,38 +37,6 @@ const macs = {
   tp: mac(0x70),
   ts: mac(0x71),
 };
-
-interface Output {
-  readonly port: number | 'IN_PORT';
-  readonly tunId?: string;
-  readonly tunDst?: string;
-  readonly vlan?: number;
-  readonly arpOp?: string;
-}
-
-/** The outputs an ofproto/trace performs, with the tunnel/VLAN/ARP fields set at that point. */
-function outputsOf(trace: string): Output[] {
-  const outputs: Output[] = [];
-  let state: Omit<Output, 'port'> = {};
-  const lines = trace.split('\n').map((line) => line.trim());
-  for (const [i, line] of lines.entries()) {
-    const set = /^set_field:(.+)->(\w+)$/.exec(line);
-    if (set) {
-      const [, value, field] = set;
-      if (field === 'tun_id') state = { ...state, tunId: value };
-      if (field === 'tun_dst') state = { ...state, tunDst: value };
-      if (field === 'vlan_vid') state = { ...state, vlan: Number(value) - 4096 };
-      if (field === 'arp_op') state = { ...state, arpOp: value };
-    } else if (line === 'pop_vlan') {
-      const { vlan: _, ...rest } = state;
-      state = rest;
-    } else if (/^output:\d+$/.test(line)) {
-      if (!lines[i + 1]?.includes('skipping output to input port'))
-        outputs.push({ port: Number(line.slice('output:'.length)), ...state });
-    } else if (line === 'IN_PORT') outputs.push({ port: 'IN_PORT', ...state });
-  }
-  return outputs;
-}
 
 describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', () => {
   const sandboxes = new Map<string, OvsSandbox>();
@@ -309,7 +278,7 @@ describe.skipIf(!requireOvs())('forwarding on three chassis (ofproto/trace)', ()
     );
     expect(text).toMatch(/^40\. /m);
     expect(text).toContain('CONTROLLER:65535');
-    expect(outputsOf(text)).toEqual([]);
+    expect(outputsOf(text)).toEqual([{ port: 'CONTROLLER' }]);
   });
 
   it("a migrated port's traffic follows the new owner", async () => {

@@ -1,6 +1,6 @@
 /**
  * Reading `ovs-appctl ofproto/trace` output: the outputs a traced packet performs, each with the
- * tunnel, VLAN and ARP fields set at that point (as test/ovs/trace.int.test.ts reads them).
+ * tunnel, VLAN and ARP fields set at that point; the trace and multi-host tests read them.
  */
 
 export interface TraceOutput {
