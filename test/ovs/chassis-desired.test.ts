@@ -38,7 +38,7 @@ function applyOps(table: Map<string, string>, ops: readonly string[]): void {
 const texts = (flows: ReadonlyMap<string, { text: string }>) =>
   new Map([...flows].map(([key, flow]) => [key, flow.text]));
 
-/** Follows the topology like OvsRemoteFlows: every chassis' desired state marked by the tracker. */
+/** Follows the topology for every chassis at once: each one's desired state marked by the tracker. */
 function follow(topology: Topology, chassis: readonly string[]) {
   const desired = new Map(chassis.map((id) => [id, new ChassisDesired(id)]));
   const bridges = new Map(chassis.map((id) => [id, new Map<string, string>()]));
