@@ -4,11 +4,12 @@
  * `flowsFor`, kept by ChassisDesired (src/ovs/chassis-desired.ts), which the FlowReconciler
  * (src/ovs/reconciler/flow-reconciler.ts) pulls at the start of every batch.
  *
- * A slice change rebuilds the topology (a new Topology makes ChassisDesired re-derive every
- * entry, O(ports on the chassis' switches)), but only entries and flows that differ reach the
- * bridge: each port's flows are compared with what was handed out before, so a change costs
- * one bundle of what changed. Changes are coalesced: the topology is rebuilt once per batch,
- * however many diffs arrived while the previous one ran.
+ * One topology is kept (./slice-topology.ts): a slice change is applied to it as events, whose
+ * ViewChangeTracker (src/ovs/view-changes.ts) marks in ChassisDesired only the ports and
+ * switches they touch, so a batch costs what changed — an ack landing in the slice (its own
+ * acks are all it carries of the acks) recomputes one port's entry and sends no flow. Only
+ * entries and flows that differ reach the bridge, in one bundle. Changes are coalesced: the
+ * slice is applied once per batch, however many diffs arrived while the previous one ran.
  *
  * Nothing is programmed before the first snapshot (`start` waits for a slice): the bridge
  * keeps what it holds, so a restarted agent's first full sync compares the dump with the same
@@ -16,15 +17,16 @@
  */
 import type { Logger } from 'pino';
 import { PortLocalityFold } from '../apps/port-locality.js';
-import { topologyOfSlice } from '../domain/slice.js';
 import type { Topology } from '../domain/topology.js';
 import { type AppliedView, ChassisDesired } from '../ovs/chassis-desired.js';
 import type { ChassisPorts } from '../ovs/chassis-view.js';
 import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
 import { type Applied, type Desired, FlowReconciler } from '../ovs/reconciler/flow-reconciler.js';
 import { mgmtSocketProbe, type Ofctl, spawnOfctl } from '../ovs/reconciler/ofctl.js';
+import { ViewChangeTracker } from '../ovs/view-changes.js';
 import type { BridgeLayout } from './bridge-setup.js';
 import type { SliceState } from './slice-state.js';
+import { SliceTopology } from './slice-topology.js';
 
 /** The ports the pipeline addresses, from the bridge layout the agent set up. */
 export function chassisPortsOf(layout: BridgeLayout | undefined): ChassisPorts {
@@ -78,16 +80,23 @@ export interface ChassisFlowsOptions {
 export class ChassisFlows {
   readonly reconciler: FlowReconciler<AppliedView>;
   private readonly desired: ChassisDesired;
-  private topology: Topology | undefined;
+  private readonly slice: SliceTopology;
   private sliceChanged = true;
   private builtFrom = -1;
   private started = false;
-  /** Topologies built from the slice (one per batch that saw a change). */
-  readonly stats = { rebuilds: 0 };
 
   constructor(private readonly options: ChassisFlowsOptions) {
     const bridge = options.bridge ?? 'br-int';
     this.desired = new ChassisDesired(options.chassis, options.pipeline);
+    const desired = this.desired;
+    this.slice = new SliceTopology({
+      fold: () => new PortLocalityFold(),
+      listener: new ViewChangeTracker({
+        port: (topology, portId) => desired.markPort(topology, portId),
+        switch: (topology, switchId) => desired.markSwitch(topology, switchId),
+        everything: () => desired.markAll(),
+      }),
+    });
     this.reconciler = new FlowReconciler<AppliedView>({
       bridge,
       ofctl: options.ofctl ?? spawnOfctl({ env: options.env }),
@@ -97,6 +106,15 @@ export class ChassisFlows {
       probe: options.probe ?? mgmtSocketProbe(bridge, options.env?.OVS_RUNDIR),
       probeIntervalMs: options.probeIntervalMs,
     });
+  }
+
+  /** Topologies built from scratch, slice changes applied as events, events applied. */
+  get stats(): {
+    readonly rebuilds: number;
+    readonly incremental: number;
+    readonly events: number;
+  } {
+    return this.slice.stats;
   }
 
   /** The view the bridge holds (live: updated at every applied batch). */
@@ -144,16 +162,13 @@ export class ChassisFlows {
   }
 
   private desiredNow(full: boolean): Desired<AppliedView> {
-    if (this.sliceChanged || this.topology === undefined) {
+    if (this.sliceChanged || this.slice.topology === undefined) {
       this.builtFrom = this.options.slice.version;
-      // An array: topologyOfSlice reads its argument once per kind.
-      const entries = [...this.options.slice.entries.values()];
-      this.topology = topologyOfSlice(entries, new PortLocalityFold());
+      this.slice.update(this.options.slice.entries);
       this.sliceChanged = false;
-      this.stats.rebuilds++;
     }
     if (full) this.desired.markAll();
-    const handout = this.desired.next(this.topology, this.options.ports());
+    const handout = this.desired.next(this.slice.topology as Topology, this.options.ports());
     return {
       flows: handout.flows,
       context: this.desired.applied,
