@@ -35,7 +35,7 @@ import { StreamMetadataCheckpoints } from '../src/apps/checkpoints.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import type { Chassis } from '../src/events/index.js';
+import type { Chassis, DomainEvent } from '../src/events/index.js';
 import { httpConfig } from '../src/http/config.js';
 import { packagePath } from '../src/lib/package-root.js';
 import { type Locus, startLocus } from '../src/locus.js';
@@ -68,7 +68,8 @@ const LATENCY_TARGET_MS = 50;
 const BULK_TARGET_S = 10;
 const CHASSIS = DEFAULT_LAYOUT.chassis;
 const OTHERS = CHASSIS.filter((c) => c !== 'A');
-const logger = pino({ level: 'silent' });
+/** LOCUS_BENCH_LOG=warn (or debug…) shows what locus and its agents log, on stderr. */
+const logger = pino({ level: process.env.LOCUS_BENCH_LOG ?? 'silent' }, pino.destination(2));
 /** Interfaces per ovs-vsctl transaction when plugging the preloaded cloud. */
 const PLUG_BATCH = 250;
 export interface BindSizes {
@@ -98,6 +99,8 @@ export const QUICK_SIZES: BindSizes = {
 
 /** What the log holds of a port, and when it got there (performance.now()). */
 interface PortProgress {
+  /** The agent's report of its interface (OvsPortCreated) in the log. */
+  reported?: number;
   local?: number;
   acks: Set<string>;
   acked?: number;
@@ -126,6 +129,17 @@ const vsctl = (dir: string, args: readonly string[]) =>
   run('ovs-vsctl', [`--db=unix:${dir}/db.sock`, '--timeout=60', ...args], {
     maxBuffer: 16 * 1024 * 1024,
   });
+
+/**
+ * The cloud's interfaces as plugCloud plugs them (`type=dummy`: the sandboxes' datapath), so
+ * the agents find in the log what their Open vSwitch holds and report nothing at start.
+ */
+function* asPlugged(events: Iterable<DomainEvent>): Iterable<DomainEvent> {
+  for (const event of events)
+    yield event.type === 'OvsPortCreated'
+      ? { ...event, data: { ...event.data, type: 'dummy' } }
+      : event;
+}
 
 /**
  * Starts each chassis' Open vSwitch (locus adopts it) with br-int and the preloaded cloud's
@@ -184,7 +198,7 @@ export async function measureBind(
       await migrateToLatest(database.db);
       const log = new BulkLog(database.db);
       const loadMs = await timeIt(async () => {
-        await log.addAll(cloudEvents(sizes.bound));
+        await log.addAll(asPlugged(cloudEvents(sizes.bound)));
         for (const i of [...sampleIds, ...bulkIds]) await log.add(portCreated(i, i % switches));
         head = await log.flush();
         // The apps decided everything preloaded (the acks are in the log).
@@ -213,6 +227,13 @@ export async function measureBind(
       });
       hosted = locus.agents.hosted;
       await Promise.all(hosted.map((host) => host.agent?.flows?.ready()));
+      // Every agent has compared its Open vSwitch with the log (and reported any difference).
+      await until(
+        () => hosted.every((host) => host.agent?.agent.isSettled !== false),
+        60_000,
+        'the agents settled',
+        10,
+      );
     });
     const agentOf = (id: string) => {
       const flows = hosted.find((host) => host.chassis.id === id)?.agent?.flows;
@@ -232,13 +253,15 @@ export async function measureBind(
     void (async () => {
       for await (const recorded of watched) {
         const now = performance.now();
-        const data = recorded.data as { portId?: string; chassis?: string };
-        if (data.portId === undefined) continue;
-        let entry = progressOf.get(data.portId);
+        const data = recorded.data as { portId?: string; chassis?: string; ifaceId?: string };
+        const id = recorded.type === 'OvsPortCreated' ? data.ifaceId : data.portId;
+        if (!id) continue;
+        let entry = progressOf.get(id);
         if (!entry) {
           entry = { acks: new Set() };
-          progressOf.set(data.portId, entry);
+          progressOf.set(id, entry);
         }
+        if (recorded.type === 'OvsPortCreated') entry.reported ??= now;
         if (recorded.type === 'LocalCreated') entry.local ??= now;
         if (recorded.type === 'RemoteCreated' && data.chassis) {
           entry.acks.add(data.chassis);
@@ -260,9 +283,15 @@ export async function measureBind(
         ids.flatMap((i) => plugArgs(i)),
       );
 
+    if (process.env.LOCUS_BENCH_TRACE)
+      for (const host of hosted)
+        progress(
+          `${host.chassis.id}: acks ${JSON.stringify(host.agent?.flows?.acks.stats)} settled ${host.agent?.agent.isSettled} flows ${JSON.stringify(host.agent?.flows?.flows.stats)}`,
+        );
     // One bind at a time.
     progress(`${sizes.samples} binds, one at a time`);
     const total: number[] = [];
+    const toReported: number[] = [];
     const toLocal: number[] = [];
     const toFlowsA: number[] = [];
     const toAcks: number[] = [];
@@ -282,10 +311,15 @@ export async function measureBind(
         1,
       );
       const entry = progressOf.get(id) as Required<PortProgress>;
+      toReported.push(entry.reported - t0);
       toLocal.push(entry.local - t0);
       toFlowsA.push((flowsA as number) - t0);
       toAcks.push(entry.acked - t0);
       total.push(Math.max(flowsA as number, entry.acked) - t0);
+      if (process.env.LOCUS_BENCH_TRACE)
+        progress(
+          `${id}: reported ${(entry.reported - t0).toFixed(0)} local ${(entry.local - t0).toFixed(0)} flows on A ${((flowsA as number) - t0).toFixed(0)} acked ${(entry.acked - t0).toFixed(0)} ms`,
+        );
     }
     for (const chassis of OTHERS)
       for (const i of sampleIds)
@@ -299,6 +333,7 @@ export async function measureBind(
         bound: sizes.bound,
         chassis: CHASSIS.length,
         samples: sizes.samples,
+        reportedP50: p50(toReported),
         localP50: p50(toLocal),
         flowsAP50: p50(toFlowsA),
         acksP50: p50(toAcks),
@@ -340,6 +375,12 @@ export async function measureBind(
     }
     const bulkMs = performance.now() - t0;
     const done = converged === bulkNames.length;
+    /** When the last bulk port reached a stage (s after the first plug). */
+    const lastAt = (stage: 'reported' | 'local') => {
+      let last = t0;
+      for (const id of bulkNames) last = Math.max(last, progressOf.get(id)?.[stage] ?? t0);
+      return Number(((last - t0) / 1000).toFixed(2));
+    };
     progress(
       done
         ? `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (plugged in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(ackedMs / 1000).toFixed(2)} s)`
@@ -352,6 +393,8 @@ export async function measureBind(
         ports: sizes.bulk,
         perPlug: sizes.reportSize,
         converged: `${converged}/${sizes.bulk}`,
+        reportedSeconds: lastAt('reported'),
+        localSeconds: lastAt('local'),
         ...(ackedMs > 0 ? { ackedSeconds: Number((ackedMs / 1000).toFixed(2)) } : {}),
         flows: CHASSIS.map(flowCount).join('/'),
       },

@@ -4,11 +4,14 @@
  * a monitor on Bridge/Port/Interface, and the interface observer's events delivered to a
  * ReportSink.
  *
- * Delivery: OVSDB changes are coalesced for `settleMs` (an interface usually appears first
- * without an ofport and gets one a moment later), then the observer's diff is reported. One
- * report is in flight at a time; what it did not record is diffed again after a back-off, so
- * a failing sink loses nothing and duplicates nothing.
+ * Delivery: an interface usually appears first without an ofport and gets one a moment later,
+ * so OVSDB changes are coalesced until every interface they bring has its ofport (then at
+ * once: a bind is reported as soon as OVS has numbered its port), or for `settleMs` at most;
+ * then the observer's diff is reported. One report is in flight at a time; what it did not
+ * record is diffed again after a back-off, so a failing sink loses nothing and duplicates
+ * nothing.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Chassis } from '../events/model.js';
 import { Backoff, type BackoffPolicy, withBounds } from '../lib/retry.js';
@@ -35,7 +38,7 @@ export interface ChassisAgentOptions {
   readonly integrationBridge?: string;
   /** Bridges' datapath type: `system` (default), `netdev`, `dummy` (tests). */
   readonly datapathType?: string;
-  /** Coalescing window for OVSDB changes. Default 50 ms. */
+  /** Longest coalescing of OVSDB changes waiting for an ofport. Default 50 ms. */
   readonly settleMs?: number;
   /** Back-off after a failed report: first delay and cap. Defaults 200 ms and 10 s. */
   readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
@@ -53,6 +56,8 @@ export class ChassisAgent {
   private readonly layoutListeners = new Set<(layout: BridgeLayout) => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires (performance.now() ms). */
+  private timerDue = 0;
   private flushing: Promise<void> | undefined;
   private dirty = false;
   private readonly reportBackoff: Backoff;
@@ -122,7 +127,7 @@ export class ChassisAgent {
       replica.onUpdate((update) => {
         if (update.resync)
           this.logger.info({ changes: update.changes.length }, 'ovsdb resynced after reconnect');
-        this.schedule(this.options.settleMs ?? 50);
+        this.schedule(this.complete() ? 0 : (this.options.settleMs ?? 50));
       }),
       this.client.onState((state) => {
         if (state === 'connected' && !this.stopped)
@@ -195,13 +200,32 @@ export class ChassisAgent {
     return layout;
   }
 
+  /** Whether every change observed has what a report needs (an ofport for a new interface). */
+  private complete(): boolean {
+    const { observer, replica } = this;
+    if (!observer || !replica) return true;
+    return observer
+      .changes(replica)
+      .every(
+        (event) =>
+          (event.type !== 'OvsPortCreated' && event.type !== 'OvsPortUpdated') ||
+          event.data.ofport !== null,
+      );
+  }
+
+  /** Reports in `delayMs`, or sooner if already scheduled sooner. */
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.flushing) {
       this.dirty = true;
       return;
     }
-    if (this.timer) return;
+    const due = performance.now() + delayMs;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();

@@ -157,6 +157,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
       token: options.token,
       logger,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      // A burst of interfaces (many VMs plugged at once) overlaps its round trips.
+      concurrency: 8,
     }),
     logger,
   });

@@ -137,6 +137,8 @@ export interface HttpSinkOptions {
   readonly timeoutMs?: number;
   /** How to reach the API (`tlsFetch(…)` verifies it against a private CA); default fetch. */
   readonly fetch?: Fetch;
+  /** Report requests in flight at once (in order). Default 1. */
+  readonly concurrency?: number;
 }
 
 /** The API refused a report (4xx other than 429): retrying the same request will not help. */
@@ -169,21 +171,46 @@ export class HttpSink implements ReportSink {
     return Array.isArray(body) ? body : (body.items ?? []);
   }
 
+  /**
+   * One request per event, in order, up to `concurrency` in flight (default 1: one after
+   * another). An interface's events never share a report (the observer diffs one event per
+   * name), so they may overlap: the server still decides them one after another on the
+   * chassis stream, but takes a burst (a compute node plugging many VMs) as one burst
+   * downstream too. After a failure nothing more is started.
+   */
   async report(events: readonly DomainEvent[]): Promise<void> {
     const changes = events.map((event) => interfaceChange(event, this.options.chassis));
-    for (const [index, change] of changes.entries()) {
-      try {
-        if (change.kind === 'gone') {
-          // 404: already gone — the desired outcome.
-          const url = `${this.base}/${encodeURIComponent(change.name)}`;
-          await this.send('DELETE', url, undefined, randomUUID(), [404]);
-        } else {
-          const { name, ofport, ifaceId, type } = change.ovsPort;
-          await this.send('POST', this.base, { name, ofport, ifaceId, type }, randomUUID());
+    const failures = new Map<number, unknown>();
+    let next = 0;
+    const worker = async () => {
+      while (next < changes.length && failures.size === 0) {
+        const index = next++;
+        try {
+          await this.sendChange(changes[index] as InterfaceChange);
+        } catch (error) {
+          failures.set(index, error);
         }
-      } catch (error) {
-        throw new ReportError(`reporting ${events[index]?.type} failed`, index, { cause: error });
       }
+    };
+    const lanes = Math.min(this.options.concurrency ?? 1, changes.length);
+    await Promise.all(Array.from({ length: lanes }, worker));
+    if (failures.size === 0) return;
+    // Recorded: the events before the first that failed (a later one that succeeded is sent
+    // again with the rest: reports are upserts).
+    const first = Math.min(...failures.keys());
+    throw new ReportError(`reporting ${events[first]?.type} failed`, first, {
+      cause: failures.get(first),
+    });
+  }
+
+  private async sendChange(change: InterfaceChange): Promise<void> {
+    if (change.kind === 'gone') {
+      // 404: already gone — the desired outcome.
+      const url = `${this.base}/${encodeURIComponent(change.name)}`;
+      await this.send('DELETE', url, undefined, randomUUID(), [404]);
+    } else {
+      const { name, ofport, ifaceId, type } = change.ovsPort;
+      await this.send('POST', this.base, { name, ofport, ifaceId, type }, randomUUID());
     }
   }
 
