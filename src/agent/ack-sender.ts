@@ -1,13 +1,15 @@
 /**
- * Sends the acks decideAcks (./acks.ts) asks for through the API: `PUT
- * /v1/chassis/:id/acks/:portId {owner}` (RemoteCreated) and `DELETE …/acks/:portId`
- * (RemoteDeleted).
+ * Sends the acks decideAcks (./acks.ts) asks for through the API: `POST /v1/chassis/:id/acks
+ * {put: [{portId, owner}], withdraw: [portId]}` — up to `batchSize` ports in one request, an
+ * outcome per port — or, against a server without it, `PUT /v1/chassis/:id/acks/:portId
+ * {owner}` (RemoteCreated) and `DELETE …/acks/:portId` (RemoteDeleted) one port at a time.
  *
  * - Level-triggered: `want(decision)` states what is missing now; a port no longer in the
  *   decision is not sent (the slice caught up, or the view moved on). An op that succeeded is
  *   not sent again while the slice has not caught up with it yet.
- * - At most one request per port in flight, `concurrency` in all; a port whose wish changes
- *   while its request runs is sent again with the new wish afterwards.
+ * - At most one request per port in flight, `concurrency` requests in all; a port whose wish
+ *   changes while its request runs is sent again with the new wish afterwards. A bundle that
+ *   reached 500 ports is one request, not 500.
  * - Network errors, 429 and 5xx are retried, after a shared jittered backoff (a server that is
  *   down slows every port down at once). A 409 (the owner moved on: stale) or 404 is dropped:
  *   the next slice diff brings the new facts, and a new decision.
@@ -21,10 +23,25 @@ import type { AckDecision } from './acks.js';
 /** What became of an ack request that the server answered. */
 export type AckOutcome = 'done' | 'stale';
 
+/** One port's part of a batch. */
+export type AckOp =
+  | { readonly kind: 'put'; readonly owner: string }
+  | { readonly kind: 'withdraw' };
+
+/** What became of one port of a batch; `failed`: not decided, to be sent again. */
+export type AckBatchOutcome = AckOutcome | 'failed';
+
 /** The API's ack endpoints for one chassis. Throws on errors worth retrying. */
 export interface AckApi {
   put(portId: string, owner: string): Promise<AckOutcome>;
   withdraw(portId: string): Promise<AckOutcome>;
+  /**
+   * Many ports in one request (POST /v1/chassis/:id/acks), an outcome per port; undefined
+   * when the server has no batch endpoint (the sender then sends port by port).
+   */
+  batch?(
+    ops: ReadonlyMap<string, AckOp>,
+  ): Promise<ReadonlyMap<string, AckBatchOutcome> | undefined>;
 }
 
 /** The server refused the request for good (401, 403, 400, 422…): not retried. */
@@ -49,6 +66,8 @@ export interface HttpAckApiOptions {
 
 export class HttpAckApi implements AckApi {
   private readonly base: string;
+  /** The server answered the batch route with 404/405: port by port from then on. */
+  private noBatch = false;
 
   constructor(private readonly options: HttpAckApiOptions) {
     this.base = `${options.server.replace(/\/+$/, '')}/v1/chassis/${encodeURIComponent(options.chassis)}/acks`;
@@ -60,6 +79,51 @@ export class HttpAckApi implements AckApi {
 
   withdraw(portId: string): Promise<AckOutcome> {
     return this.send('DELETE', portId);
+  }
+
+  async batch(
+    ops: ReadonlyMap<string, AckOp>,
+  ): Promise<ReadonlyMap<string, AckBatchOutcome> | undefined> {
+    if (this.noBatch) return undefined;
+    const put: { portId: string; owner: string }[] = [];
+    const withdraw: string[] = [];
+    for (const [portId, op] of ops)
+      if (op.kind === 'put') put.push({ portId, owner: op.owner });
+      else withdraw.push(portId);
+    const doFetch = this.options.fetch ?? fetch;
+    const response = await doFetch(this.base, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${this.options.token}`,
+        accept: 'application/json',
+        'content-type': 'application/json',
+        'idempotency-key': randomUUID(),
+      },
+      body: JSON.stringify({ put, withdraw }),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+    });
+    const text = await response.text().catch(() => '');
+    // An older server: no batch route (404/405 for the route itself, not for a port).
+    if (response.status === 404 || response.status === 405) {
+      this.noBatch = true;
+      return undefined;
+    }
+    if (!response.ok) {
+      if (response.status !== 429 && response.status < 500)
+        throw new AckRejectedError(response.status, text);
+      throw new Error(`POST acks: HTTP ${response.status}: ${text.slice(0, 300)}`);
+    }
+    const body = JSON.parse(text) as {
+      results?: { portId?: unknown; outcome?: unknown }[];
+    };
+    const outcomes = new Map<string, AckBatchOutcome>();
+    for (const { portId, outcome } of body.results ?? [])
+      if (
+        typeof portId === 'string' &&
+        (outcome === 'done' || outcome === 'stale' || outcome === 'failed')
+      )
+        outcomes.set(portId, outcome);
+    return outcomes;
   }
 
   private async send(method: string, portId: string, body?: unknown): Promise<AckOutcome> {
@@ -86,8 +150,6 @@ export class HttpAckApi implements AckApi {
   }
 }
 
-type AckOp = { readonly kind: 'put'; readonly owner: string } | { readonly kind: 'withdraw' };
-
 const keyOf = (op: AckOp) => (op.kind === 'put' ? `put:${op.owner}` : 'withdraw');
 
 export const ACK_RETRY_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 10_000, jitter: 'equal' };
@@ -97,6 +159,8 @@ export interface AckSenderOptions {
   readonly logger: Logger;
   /** Requests in flight at once. Default 8. */
   readonly concurrency?: number;
+  /** Ports per batch request, when the API has batches. Default 500 (the server takes 1,000). */
+  readonly batchSize?: number;
   readonly backoff?: BackoffPolicy;
 }
 
@@ -109,6 +173,8 @@ export class AckSender {
   private readonly answered = new Map<string, string>();
   private readonly queue = new Set<string>();
   private readonly active = new Set<string>();
+  /** Requests in flight. */
+  private requests = 0;
   private readonly backoff: Backoff;
   private readonly stopping = new AbortController();
   private idleWaiters: (() => void)[] = [];
@@ -151,14 +217,21 @@ export class AckSender {
 
   private pump(): void {
     const limit = this.options.concurrency ?? 8;
-    for (const portId of this.queue) {
-      if (this.active.size >= limit || this.stopping.signal.aborted) break;
-      if (this.active.has(portId)) continue;
-      this.queue.delete(portId);
-      if (!this.wanted.has(portId)) continue;
-      this.active.add(portId);
-      void this.send(portId).finally(() => {
-        this.active.delete(portId);
+    const perRequest = this.options.api.batch === undefined ? 1 : (this.options.batchSize ?? 500);
+    while (this.requests < limit && !this.stopping.signal.aborted) {
+      const ports: string[] = [];
+      for (const portId of this.queue) {
+        if (ports.length >= perRequest) break;
+        if (this.active.has(portId)) continue;
+        this.queue.delete(portId);
+        if (this.wanted.has(portId)) ports.push(portId);
+      }
+      if (ports.length === 0) break;
+      for (const portId of ports) this.active.add(portId);
+      this.requests++;
+      void this.send(ports).finally(() => {
+        for (const portId of ports) this.active.delete(portId);
+        this.requests--;
         this.pump();
       });
     }
@@ -171,33 +244,63 @@ export class AckSender {
     for (const resolve of waiters) resolve();
   }
 
-  private async send(portId: string): Promise<void> {
-    const op = this.wanted.get(portId);
-    if (op === undefined) return;
+  /** One request for `ports` (a batch when the API has one), and what became of each. */
+  private async send(ports: readonly string[]): Promise<void> {
+    const ops = new Map<string, AckOp>();
+    for (const portId of ports) {
+      const op = this.wanted.get(portId);
+      if (op !== undefined) ops.set(portId, op);
+    }
+    if (ops.size === 0) return;
     const { api, logger } = this.options;
+    let retry: string[] = [];
     try {
-      const outcome =
-        op.kind === 'put' ? await api.put(portId, op.owner) : await api.withdraw(portId);
+      const batched = api.batch === undefined ? undefined : await api.batch(ops);
+      const outcomes = batched ?? (await this.oneByOne(ops));
       this.backoff.reset();
-      if (outcome === 'stale') {
-        this.stats.stale++;
-        logger.debug({ portId, op: keyOf(op) }, 'ack request stale; waiting for the slice');
-      } else if (op.kind === 'put') this.stats.put++;
-      else this.stats.withdrawn++;
-      this.settle(portId, op);
+      for (const [portId, op] of ops) {
+        const outcome = outcomes.get(portId) ?? 'failed';
+        if (outcome === 'failed') {
+          retry.push(portId);
+          continue;
+        }
+        if (outcome === 'stale') {
+          this.stats.stale++;
+          logger.debug({ portId, op: keyOf(op) }, 'ack request stale; waiting for the slice');
+        } else if (op.kind === 'put') this.stats.put++;
+        else this.stats.withdrawn++;
+        this.settle(portId, op);
+      }
     } catch (error) {
       if (error instanceof AckRejectedError) {
-        this.stats.rejected++;
-        logger.error({ err: error, portId, op: keyOf(op) }, 'ack refused by the server');
-        this.settle(portId, op);
+        this.stats.rejected += ops.size;
+        logger.error({ err: error, ports: [...ops.keys()] }, 'ack refused by the server');
+        for (const [portId, op] of ops) this.settle(portId, op);
         return;
       }
-      this.stats.failures++;
-      const delay = this.backoff.next();
-      logger.warn({ err: error, portId, retryInMs: delay }, 'ack request failed; retrying');
-      await pause(delay, this.stopping.signal);
-      if (this.wanted.has(portId) && !this.stopping.signal.aborted) this.queue.add(portId);
+      retry = [...ops.keys()];
+      logger.warn({ err: error, ports: retry.length }, 'ack request failed; retrying');
     }
+    if (retry.length === 0) return;
+    this.stats.failures++;
+    const delay = this.backoff.next();
+    logger.debug({ ports: retry.length, retryInMs: delay }, 'acks to send again');
+    await pause(delay, this.stopping.signal);
+    if (this.stopping.signal.aborted) return;
+    for (const portId of retry) if (this.wanted.has(portId)) this.queue.add(portId);
+  }
+
+  /** The single-port requests, for an API without a batch endpoint. */
+  private async oneByOne(ops: ReadonlyMap<string, AckOp>): Promise<Map<string, AckBatchOutcome>> {
+    const outcomes = new Map<string, AckBatchOutcome>();
+    for (const [portId, op] of ops)
+      outcomes.set(
+        portId,
+        op.kind === 'put'
+          ? await this.options.api.put(portId, op.owner)
+          : await this.options.api.withdraw(portId),
+      );
+    return outcomes;
   }
 
   /** `op` was answered: forget the wish unless a newer one replaced it meanwhile. */

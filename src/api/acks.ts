@@ -40,3 +40,59 @@ export const AckResource = Type.Object(
   { description: "the chassis' acknowledgement of the port" },
 );
 export type AckResource = Static<typeof AckResource>;
+
+/** Ports one batch may name at most (puts and withdrawals together). */
+export const ACK_BATCH_MAX = 1_000;
+
+/** POST /v1/chassis/:id/acks: many acks and withdrawals in one request. */
+export const AckBatchParams = Type.Object({ id: ChassisId }, closed);
+
+export const AckBatchBody = Type.Object(
+  {
+    put: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { portId: Type.String({ ...Id, description: 'the remote port' }), owner: ChassisId },
+          closed,
+        ),
+        { maxItems: ACK_BATCH_MAX, description: 'acks to give (RemoteCreated)' },
+      ),
+    ),
+    withdraw: Type.Optional(
+      Type.Array(Type.String({ ...Id, description: 'the remote port' }), {
+        maxItems: ACK_BATCH_MAX,
+        description: 'acks to withdraw (RemoteDeleted)',
+      }),
+    ),
+  },
+  closed,
+);
+export type AckBatchBody = Static<typeof AckBatchBody>;
+
+/**
+ * What became of one port of a batch: `done` (appended, or already so), `stale` (the lport
+ * machine refused it, or the port is gone: the feed brings the facts), `failed` (not decided,
+ * e.g. contention or the store: send it again).
+ */
+export const AckBatchOutcome = Type.Union([
+  Type.Literal('done'),
+  Type.Literal('stale'),
+  Type.Literal('failed'),
+]);
+export type AckBatchOutcome = Static<typeof AckBatchOutcome>;
+
+export const AckBatchResult = Type.Object(
+  {
+    results: Type.Array(
+      Type.Object({
+        portId: Id,
+        outcome: AckBatchOutcome,
+        detail: Type.Optional(Type.String()),
+      }),
+      { description: 'one per port of the request, puts first, in request order' },
+    ),
+    position: Position,
+  },
+  { description: "the batch's outcome per port, and the log position to read them after" },
+);
+export type AckBatchResult = Static<typeof AckBatchResult>;

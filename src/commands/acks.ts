@@ -114,3 +114,41 @@ export function withdrawAck(
 
 const withApp = (app: string | undefined, events: DomainEvent[], result: AckResource) =>
   app === undefined ? accept(events, result) : acceptAs(app, events, result);
+
+/** An agent's acks and withdrawals sent together (POST /v1/chassis/:id/acks). */
+export interface AckBatchInput {
+  readonly chassis: string;
+  readonly put: readonly { readonly portId: string; readonly owner: string }[];
+  readonly withdraw: readonly string[];
+}
+
+/** The batch as one command per port: `ackRemote` for a put, `withdrawAck` for a withdrawal. */
+export type AckBatchCommand =
+  | { readonly name: 'ackRemote'; readonly input: AckInput }
+  | { readonly name: 'withdrawAck'; readonly input: WithdrawInput };
+
+/**
+ * The commands of a batch, puts first; each port's stream is decided and appended on its own
+ * (with the revision read), so the batch is the same as the single requests, minus their round
+ * trips. A port named twice is ambiguous: the answer is the ports named twice, and no command.
+ */
+export function ackBatchCommands(
+  batch: AckBatchInput,
+): { readonly commands: AckBatchCommand[] } | { readonly duplicates: string[] } {
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  const commands: AckBatchCommand[] = [];
+  const note = (portId: string) => {
+    if (seen.has(portId)) duplicates.add(portId);
+    seen.add(portId);
+  };
+  for (const { portId, owner } of batch.put) {
+    note(portId);
+    commands.push({ name: 'ackRemote', input: { chassis: batch.chassis, portId, owner } });
+  }
+  for (const portId of batch.withdraw) {
+    note(portId);
+    commands.push({ name: 'withdrawAck', input: { chassis: batch.chassis, portId } });
+  }
+  return duplicates.size > 0 ? { duplicates: [...duplicates].sort() } : { commands };
+}

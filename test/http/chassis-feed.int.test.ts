@@ -442,6 +442,45 @@ describe('PUT and DELETE /v1/chassis/:id/acks/:portId', () => {
     ]);
   });
 
+  it('POST …/acks: many ports in one request (here an operator for C), an outcome each, each port as its single request', async () => {
+    const batch = await send('POST', '/v1/chassis/C/acks', tokens.operator, {
+      put: [
+        { portId: 'p-a', owner: 'A' },
+        { portId: 'p-b', owner: 'A' },
+        { portId: 'nope', owner: 'A' },
+      ],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results).toMatchObject([
+      { portId: 'p-a', outcome: 'done' },
+      { portId: 'p-b', outcome: 'stale' },
+      { portId: 'nope', outcome: 'stale' },
+    ]);
+    const [recorded] = await ackEvents('p-a', 'C');
+    expect(recorded?.metadata).toMatchObject({ app: 'tunnel', actor: 'nova' });
+    expect(BigInt(batch.body.position)).toBe((recorded as { position: bigint }).position);
+
+    const head = await locus.store.headPosition();
+    const twice = await send('POST', '/v1/chassis/C/acks', tokens.operator, {
+      put: [{ portId: 'p-a', owner: 'A' }],
+      withdraw: ['p-a'],
+    });
+    expect(twice.status).toBe(400);
+    expect((await send('POST', '/v1/chassis/C/acks', tokens.A, { withdraw: ['p-a'] })).status).toBe(
+      403,
+    );
+    expect(await locus.store.headPosition()).toBe(head);
+
+    const withdrawn = await send('POST', '/v1/chassis/C/acks', tokens.operator, {
+      withdraw: ['p-a'],
+    });
+    expect(withdrawn.body.results).toEqual([{ portId: 'p-a', outcome: 'done' }]);
+    expect((await ackEvents('p-a', 'C')).map((event) => event.type)).toEqual([
+      'RemoteCreated',
+      'RemoteDeleted',
+    ]);
+  });
+
   it("refuses another chassis' agent with 403 and appends nothing", async () => {
     const head = await locus.store.headPosition();
     const foreign = await send('PUT', '/v1/chassis/B/acks/p-a', tokens.A, { owner: 'A' });

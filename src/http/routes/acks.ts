@@ -1,15 +1,27 @@
 /**
  * An agent's acknowledgements: PUT /v1/chassis/:id/acks/:portId once the chassis' flows toward
- * the port's owner are installed and confirmed, DELETE once they are removed. Only the chassis'
- * agent (or an operator) may ack for it: the auth hook checks `:id` before anything is read.
- * The lport machine decides (src/commands/acks.ts); both are idempotent.
+ * the port's owner are installed and confirmed, DELETE once they are removed; POST
+ * /v1/chassis/:id/acks carries many of both at once (what an agent sends after a bundle that
+ * reached many ports), each port decided and appended on its own stream as the single requests
+ * are. Only the chassis' agent (or an operator) may ack for it: the auth hook checks `:id`
+ * before anything is read. The lport machine decides (src/commands/acks.ts); all are idempotent.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AckBody, AckParams, AckResource } from '../../api/acks.js';
-import type { CommandHandler } from '../../commands/index.js';
+import {
+  AckBatchBody,
+  type AckBatchOutcome,
+  AckBatchParams,
+  AckBatchResult,
+  AckBody,
+  AckParams,
+  AckResource,
+} from '../../api/acks.js';
+import { ackBatchCommands } from '../../commands/acks.js';
+import { type CommandHandler, CommandRejectedError } from '../../commands/index.js';
 import type { HttpConfig } from '../config.js';
+import { ProblemError } from '../problem.js';
 import { problemsFor } from '../schemas.js';
-import { answer, commandConfig, issuerOf } from './shared.js';
+import { answer, commandConfig, issuerOf, POSITION_HEADER } from './shared.js';
 
 export interface AckRoutesOptions {
   readonly commands: CommandHandler;
@@ -74,5 +86,58 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
           issuerOf(request),
         ),
       ),
+  );
+
+  app.post(
+    '/v1/chassis/:id/acks',
+    {
+      config: routeConfig,
+      schema: {
+        tags: ['agents'],
+        summary: "Acknowledge and withdraw many of the chassis' acks at once",
+        description:
+          'Each `put` is the PUT above, each `withdraw` the DELETE, decided and appended on the ' +
+          "port's own stream with the revision read; one answer per port: `done` (appended, or " +
+          'already so), `stale` (refused by the lport machine, or the port is gone: the feed ' +
+          'brings the facts), `failed` (not decided: send it again). A port named twice: 400, ' +
+          'nothing appended.',
+        params: AckBatchParams,
+        body: AckBatchBody,
+        response: { 200: AckBatchResult, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const batch = ackBatchCommands({
+        chassis: request.params.id,
+        put: request.body.put ?? [],
+        withdraw: request.body.withdraw ?? [],
+      });
+      if ('duplicates' in batch)
+        throw new ProblemError('validation', 'a port is named more than once', {
+          errors: batch.duplicates.map((portId) => ({ field: '/', reason: `${portId} twice` })),
+        });
+      const issuer = issuerOf(request);
+      const settled = await Promise.allSettled(
+        batch.commands.map((command) =>
+          command.name === 'ackRemote'
+            ? commands.execute('ackRemote', command.input, issuer)
+            : commands.execute('withdrawAck', command.input, issuer),
+        ),
+      );
+      let position = 0n;
+      const results = settled.map((result, index) => {
+        const { portId } = (batch.commands[index] as (typeof batch.commands)[number]).input;
+        if (result.status === 'fulfilled') {
+          if (result.value.position > position) position = result.value.position;
+          return { portId, outcome: 'done' as AckBatchOutcome };
+        }
+        const error = result.reason as Error;
+        const outcome: AckBatchOutcome = error instanceof CommandRejectedError ? 'stale' : 'failed';
+        if (outcome === 'failed') request.log.warn({ err: error, portId }, 'batched ack failed');
+        return { portId, outcome, detail: error.message };
+      });
+      reply.header(POSITION_HEADER, String(position));
+      return { results, position: String(position) };
+    },
   );
 };
