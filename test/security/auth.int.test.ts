@@ -32,7 +32,8 @@ const isPublic = (route: RouteEntry) => PUBLIC.some((pattern) => pattern.test(ro
 
 /** What a route needs, by its shape: agent routes, commands (writes), queries (reads). */
 function accessOf(route: RouteEntry): 'agent' | 'command' | 'read' {
-  if (/^\/v1\/chassis\/:id\/ovsports/.test(route.url)) return 'agent';
+  // A chassis' interfaces, acks and feed: its agent's routes.
+  if (/^\/v1\/chassis\/:id\/(ovsports|acks|feed)/.test(route.url)) return 'agent';
   // The chassis document, which its agent sets its bridges up from.
   if (route.url === '/v1/chassis/:id' && (route.method === 'GET' || route.method === 'HEAD'))
     return 'agent';
