@@ -5,10 +5,12 @@
  * src/api/chassis-feed.ts its schemas.
  *
  * The hub listens to the topology and, a few milliseconds after a burst of folded events
- * (coalesced), recomputes the slice of every chassis with a connected feed and sends the diff
- * against what it sent before, if any. Cost per burst: one `sliceOf` per connected chassis,
- * linear in the ports on that chassis' switches (not in the cloud), plus one JSON encoding per
- * entry; a later step may narrow it to the chassis whose switches the burst touched.
+ * (coalesced), recomputes the slice of every chassis with a connected feed that the burst may
+ * have touched (`Touched`: a port, switch or segmentation on one of its switches, its own
+ * claims or interfaces, any chassis document) and sends the diff against what it sent before,
+ * if any. Cost per burst: one `sliceOf` per touched chassis, linear in the ports on its
+ * switches (not in the cloud); an entry equal to the one sent keeps its JSON (compared, not
+ * encoded again), so only changed entries are encoded.
  *
  * One state per chassis, shared by its connections (an agent reconnecting while its old socket
  * is not yet closed): every frame brings all of them to the same slice. The slice at a log
@@ -25,8 +27,10 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FeedEventType } from '../api/chassis-feed.js';
-import { diffSlices, sliceKey, sliceOf } from '../domain/slice.js';
+import { portOf } from '../domain/locality.js';
+import { type Slice, type SliceEntry, sliceOf } from '../domain/slice.js';
 import type { Topology } from '../domain/topology.js';
+import type { DomainEvent } from '../events/index.js';
 import { sleep } from '../lib/retry.js';
 
 /** The topology the app runner folds, and how far it has folded the log (the runner itself). */
@@ -117,6 +121,8 @@ class FeedConnection {
 interface ChassisState {
   /** The slice the feeds hold: entry key → its JSON, in the slice's order. */
   encoded: Map<string, string>;
+  /** The same entries as objects (an entry equal to one of them keeps its JSON). */
+  entries: Map<string, SliceEntry>;
   /** Ids of the frames sent for exactly this slice (a reconnect naming one resumes). */
   readonly frameIds: Set<bigint>;
   readonly connections: Set<FeedConnection>;
@@ -139,6 +145,8 @@ export class ChassisFeedHub {
   private feeds = 0;
   private unlisten: (() => void) | undefined;
   private tick: NodeJS.Timeout | undefined;
+  /** What the events folded since the last tick may have changed. */
+  private touched = new Touched();
   private readonly metrics: {
     readonly feeds: Gauge;
     readonly entries: Counter<'chassis' | 'event'>;
@@ -273,7 +281,12 @@ export class ChassisFeedHub {
   private stateOf(chassis: string): ChassisState {
     let state = this.chassis.get(chassis);
     if (state === undefined) {
-      state = { encoded: new Map(), frameIds: new Set(), connections: new Set() };
+      state = {
+        encoded: new Map(),
+        entries: new Map(),
+        frameIds: new Set(),
+        connections: new Set(),
+      };
       this.chassis.set(chassis, state);
     }
     clearTimeout(state.forget);
@@ -287,16 +300,14 @@ export class ChassisFeedHub {
    */
   private refresh(chassis: string, state: ChassisState): Refresh {
     const position = this.folded.headPosition;
-    const { diff, encoded } = diffSlices(state.encoded, sliceOf(this.folded.topology, chassis));
+    const slice = sliceOf(this.folded.topology, chassis);
+    const diff = diffAgainst(state, slice);
     if (diff.upserts.length === 0 && diff.removes.length === 0)
       return { position, diff: undefined };
-    state.encoded = encoded;
+    state.encoded = diff.encoded;
+    state.entries = new Map(slice);
     state.frameIds.clear();
-    const data = this.diffData(
-      position,
-      diff.upserts.map((entry) => encoded.get(sliceKey(entry)) as string),
-      diff.removes,
-    );
+    const data = this.diffData(position, diff.upserts, diff.removes);
     const entries = diff.upserts.length + diff.removes.length;
     this.send(chassis, state.connections, 'diff', position, data, entries);
     this.remember(state, position);
@@ -358,13 +369,21 @@ export class ChassisFeedHub {
       if (this.tick !== undefined) return;
       this.tick = setTimeout(() => this.refreshAll(), this.options.coalesceMs);
     };
-    this.unlisten = this.folded.topology.listen({ before: () => undefined, after: schedule });
+    this.unlisten = this.folded.topology.listen({
+      before: (topology, event) => this.touched.note(topology, event),
+      after: (topology, event) => {
+        this.touched.note(topology, event);
+        schedule();
+      },
+    });
   }
 
   private refreshAll(): void {
     this.tick = undefined;
+    const touched = this.touched;
+    this.touched = new Touched();
     for (const [chassis, state] of this.chassis) {
-      if (state.connections.size === 0) continue;
+      if (state.connections.size === 0 || !touched.mayChange(chassis, state.encoded)) continue;
       try {
         this.refresh(chassis, state);
       } catch (error) {
@@ -373,4 +392,119 @@ export class ChassisFeedHub {
       }
     }
   }
+}
+
+/**
+ * What a burst of events may have changed in the slices (src/domain/slice.ts), noted before and
+ * after each event: the switches of the ports and segmentations it names (their entries, and
+ * their claimants' chassis documents, live on those switches), the chassis whose claims or
+ * interfaces it changes (their switch set, their own interfaces), or everything (a chassis
+ * document, an event this does not know). Conservative: naming too much costs a recomputation.
+ */
+class Touched {
+  private all = false;
+  private readonly switches = new Set<string>();
+  private readonly chassis = new Set<string>();
+
+  note(topology: Topology, event: DomainEvent): void {
+    if (this.all) return;
+    const portId = portOf(event);
+    if (portId !== undefined) {
+      this.port(topology, portId);
+      if (event.type === 'LocalCreated' || event.type === 'LocalDeleted')
+        this.chassis.add(event.data.chassis);
+      return;
+    }
+    switch (event.type) {
+      case 'LogicalSwitchCreated':
+      case 'LogicalSwitchUpdated':
+      case 'LogicalSwitchDeleted':
+        this.switches.add(event.data.id);
+        return;
+      case 'ChildPortSegmentationCreated':
+      case 'ChildPortSegmentationUpdated':
+      case 'ChildPortSegmentationDeleted': {
+        const held = topology.segmentations.get(event.data.id)?.childPortId;
+        if (held !== undefined) this.port(topology, held);
+        if ('childPortId' in event.data) this.port(topology, event.data.childPortId);
+        return;
+      }
+      case 'OvsPortCreated':
+      case 'OvsPortUpdated':
+      case 'OvsPortDeleted':
+        this.chassis.add(event.data.chassis);
+        return;
+      case 'SubnetCreated':
+      case 'SubnetUpdated':
+      case 'SubnetDeleted':
+      case 'LogicalRouterCreated':
+      case 'LogicalRouterUpdated':
+      case 'LogicalRouterDeleted':
+      case 'FloatingIpCreated':
+      case 'FloatingIpUpdated':
+      case 'FloatingIpDeleted':
+        // Not in any slice (their effects reach it as port facts, which name their ports).
+        return;
+      default:
+        this.all = true;
+    }
+  }
+
+  /** Whether the slice of `chassis`, as sent (`encoded`), may have changed. */
+  mayChange(chassis: string, encoded: ReadonlyMap<string, string>): boolean {
+    if (this.all || this.chassis.has(chassis)) return true;
+    for (const switchId of this.switches) if (encoded.has(`switch/${switchId}`)) return true;
+    return false;
+  }
+
+  /** A port's switch and claimants (a claimant's switch set may change with it). */
+  private port(topology: Topology, portId: string): void {
+    const switchId = topology.ports.get(portId)?.switchId;
+    if (switchId !== undefined) this.switches.add(switchId);
+    for (const claimant of topology.portLocality(portId).claims) this.chassis.add(claimant);
+  }
+}
+
+/**
+ * The diff from what `state`'s feeds hold to `slice`: the JSON of the entries to upsert (an
+ * entry equal to the one held keeps its JSON, without encoding it again), the keys to drop, and
+ * the JSON of every entry.
+ */
+function diffAgainst(
+  state: ChassisState,
+  slice: Slice,
+): { upserts: string[]; removes: string[]; encoded: Map<string, string> } {
+  const encoded = new Map<string, string>();
+  const upserts: string[] = [];
+  for (const [key, entry] of slice) {
+    const held = state.encoded.get(key);
+    const before = state.entries.get(key);
+    const json =
+      held !== undefined && before !== undefined && sameData(before, entry)
+        ? held
+        : JSON.stringify(entry);
+    encoded.set(key, json);
+    if (held !== json) upserts.push(json);
+  }
+  const removes: string[] = [];
+  for (const key of state.encoded.keys()) if (!slice.has(key)) removes.push(key);
+  return { upserts, removes, encoded };
+}
+
+/** Deep equality of plain JSON data (what the slice's entries are). */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  for (const key of keys) if (!sameData(x[key], y[key])) return false;
+  return true;
 }

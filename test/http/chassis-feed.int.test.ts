@@ -458,7 +458,7 @@ describe('PUT and DELETE /v1/chassis/:id/acks/:portId', () => {
     ]);
     const [recorded] = await ackEvents('p-a', 'C');
     expect(recorded?.metadata).toMatchObject({ app: 'tunnel', actor: 'nova' });
-    expect(BigInt(batch.body.position)).toBe((recorded as { position: bigint }).position);
+    expect(BigInt(batch.body.position as string)).toBe((recorded as { position: bigint }).position);
 
     const head = await locus.store.headPosition();
     const twice = await send('POST', '/v1/chassis/C/acks', tokens.operator, {

@@ -1,0 +1,106 @@
+/**
+ * The hub recomputes only the slices a burst may have touched, and re-encodes only changed
+ * entries: after random bursts of events over a small world, every chassis' feed, applied as an
+ * agent applies it, holds exactly `sliceOf` of the topology; and a burst on a switch where a
+ * chassis has no port sends that chassis nothing.
+ */
+import { Writable } from 'node:stream';
+import fc from 'fast-check';
+import type { FastifyReply } from 'fastify';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { parseDiff, parseSnapshot, SliceState } from '../../src/agent/slice-state.js';
+import { sliceOf } from '../../src/domain/slice.js';
+import type { DomainEvent } from '../../src/events/index.js';
+import { ChassisFeedHub } from '../../src/http/chassis-feeds.js';
+import { ev, mac, topologyOf, world } from '../ovs/pipeline-fixtures.js';
+import { anEvent, chassisIds } from '../ovs/world-events.js';
+
+/** A client that reads everything; its frames applied to a SliceState as the agent does. */
+class AgentSocket extends Writable {
+  readonly state = new SliceState();
+  frames = 0;
+
+  writeHead(): this {
+    return this;
+  }
+
+  override _write(chunk: unknown, _encoding: string, done: () => void): void {
+    const text = String(chunk);
+    if (text.startsWith('id: ')) {
+      const [, event, data] = text.trim().split('\n');
+      const json = data?.slice(6) ?? '';
+      if (event === 'event: snapshot') this.state.applySnapshot(parseSnapshot(json));
+      else this.state.applyDiff(parseDiff(json));
+      this.frames++;
+    }
+    done();
+  }
+}
+
+const replyOn = (socket: AgentSocket) =>
+  ({ hijack: () => undefined, raw: socket }) as unknown as FastifyReply;
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+async function hubWithFeeds(events: readonly DomainEvent[]) {
+  const folded = { topology: topologyOf(events), headPosition: 0n };
+  const hub = new ChassisFeedHub(
+    folded,
+    { heartbeatMs: 60_000, drainTimeoutMs: 60_000, coalesceMs: 1 },
+    pino({ level: 'silent' }),
+  );
+  const sockets = new Map(chassisIds.map((id) => [id as string, new AgentSocket()]));
+  for (const [id, socket] of sockets) hub.open(replyOn(socket), id, undefined);
+  return { folded, hub, sockets };
+}
+
+const held = (state: SliceState) =>
+  new Map([...state.entries].map(([key, entry]) => [key, JSON.stringify(entry)]));
+const expected = (folded: { topology: ReturnType<typeof topologyOf> }, chassis: string) =>
+  new Map(
+    [...sliceOf(folded.topology, chassis)].map(([key, entry]) => [key, JSON.stringify(entry)]),
+  );
+
+describe('the chassis feed hub, touched slices only', () => {
+  it("keeps every chassis' feed equal to its slice, burst after burst", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(anEvent, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
+        async (bursts) => {
+          const { folded, hub, sockets } = await hubWithFeeds(world());
+          try {
+            for (const burst of bursts) {
+              for (const event of burst) {
+                folded.topology.apply(event);
+                folded.headPosition++;
+              }
+              await tick();
+              for (const [chassis, socket] of sockets)
+                expect(held(socket.state)).toEqual(expected(folded, chassis));
+            }
+          } finally {
+            hub.closeAll();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('sends nothing to a chassis with no port on the switch a burst touched', async () => {
+    const { folded, hub, sockets } = await hubWithFeeds(world());
+    try {
+      // s4 holds B's and C's ports only.
+      const before = sockets.get('A')?.frames;
+      folded.topology.apply(ev.port('q3', 's4', mac(0x53)));
+      folded.topology.apply(ev.local('q3', 'C'));
+      folded.headPosition += 2n;
+      await tick();
+      expect(sockets.get('A')?.frames).toBe(before);
+      expect(sockets.get('C')?.state.port('q3')?.claims).toEqual(['C']);
+    } finally {
+      hub.closeAll();
+    }
+  });
+});
