@@ -338,6 +338,9 @@ export class Projector implements ProjectionProgress {
    * projected event by event and a busy one in large batches.
    */
   async #subscribe(signal: AbortSignal): Promise<void> {
+    // Stopped while the replay read its last page: an aborted signal never fires 'abort'
+    // again, so a subscription opened now would never be closed and stop() would wait forever.
+    if (signal.aborted) return;
     let after = this.#live.position;
     const subscription = this.#store.subscribeToAll({ after, batchSize: this.#batchSize });
     const close = () => void subscription.close();
