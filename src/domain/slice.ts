@@ -112,6 +112,29 @@ const ownAcks = (acks: readonly Ack[], chassisId: string): Ack[] => {
   return own;
 };
 
+/**
+ * The entry of port `portId` in chassis `chassisId`'s slice when the port is live (the slice
+ * holds it when it is on one of the chassis' switches); undefined when it is not.
+ */
+export function slicePortOf(
+  topology: Topology,
+  chassisId: string,
+  portId: string,
+): Extract<SliceEntry, { kind: 'port' }> | undefined {
+  const facts = topology.portLocality(portId);
+  const port = topology.ports.get(portId);
+  if (port === undefined || !isLive(topology, facts, portId)) return undefined;
+  return {
+    kind: 'port',
+    value: {
+      port: plainPort(port),
+      claims: [...facts.claims],
+      acks: ownAcks(facts.acks, chassisId),
+      reasons: [...facts.reasons],
+    },
+  };
+}
+
 /** Chassis `chassisId`'s slice of `topology`. */
 export function sliceOf(topology: Topology, chassisId: string): Slice {
   const entries = new Map<string, SliceEntry>();
@@ -129,20 +152,11 @@ export function sliceOf(topology: Topology, chassisId: string): Slice {
   for (const switchId of [...switchIds].sort()) {
     add({ kind: 'switch', value: plainSwitch(topology.switches.get(switchId) as LogicalSwitch) });
     for (const portId of [...topology.portsBySwitch.get(switchId)].sort()) {
-      const facts = topology.portLocality(portId);
-      const port = topology.ports.get(portId);
-      if (port === undefined || !isLive(topology, facts, portId)) continue;
+      const entry = slicePortOf(topology, chassisId, portId);
+      if (entry === undefined) continue;
       portIds.push(portId);
-      for (const claimant of facts.claims) chassisIds.add(claimant);
-      add({
-        kind: 'port',
-        value: {
-          port: plainPort(port),
-          claims: [...facts.claims],
-          acks: ownAcks(facts.acks, chassisId),
-          reasons: [...facts.reasons],
-        },
-      });
+      for (const claimant of entry.value.claims) chassisIds.add(claimant);
+      add(entry);
     }
   }
   for (const id of [...chassisIds].sort()) {

@@ -8,9 +8,12 @@
  * (coalesced), recomputes the slice of every chassis with a connected feed that the burst may
  * have touched (`Touched`: a port, switch or segmentation on one of its switches, its own
  * claims or interfaces, any chassis document) and sends the diff against what it sent before,
- * if any. Cost per burst: one `sliceOf` per touched chassis, linear in the ports on its
- * switches (not in the cloud); an entry equal to the one sent keeps its JSON (compared, not
- * encoded again), so only changed entries are encoded.
+ * if any. When only port entries of its slice may have changed (the common case: a bind,
+ * an ack, on a switch where the chassis has ports) only the ports the burst named are
+ * recomputed (`portsDiff`): the cost of a burst follows the burst, not the slice. Otherwise
+ * (its own claims or interfaces, a switch or chassis document, a port leaving the slice) one
+ * `sliceOf`, linear in the ports on its switches (not in the cloud), where an entry equal to
+ * the one sent keeps its JSON (compared, not encoded again).
  *
  * One state per chassis, shared by its connections (an agent reconnecting while its old socket
  * is not yet closed): every frame brings all of them to the same slice. The slice at a log
@@ -28,7 +31,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FeedEventType } from '../api/chassis-feed.js';
 import { portOf } from '../domain/locality.js';
-import { type Slice, type SliceEntry, sliceOf } from '../domain/slice.js';
+import { type Slice, type SliceEntry, sliceOf, slicePortOf } from '../domain/slice.js';
 import type { Topology } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
 import { sleep } from '../lib/retry.js';
@@ -298,17 +301,29 @@ export class ChassisFeedHub {
    * Recomputes the chassis' slice at the folded position; when it changed, sends the diff to
    * the feeds open and makes it the slice they hold.
    */
-  private refresh(chassis: string, state: ChassisState): Refresh {
+  private refresh(chassis: string, state: ChassisState, touched?: Touched): Refresh {
     const position = this.folded.headPosition;
-    const slice = sliceOf(this.folded.topology, chassis);
-    const diff = diffAgainst(state, slice);
-    if (diff.upserts.length === 0 && diff.removes.length === 0)
-      return { position, diff: undefined };
-    state.encoded = diff.encoded;
-    state.entries = new Map(slice);
+    const partial =
+      touched?.portsOnly(chassis, state.encoded) === true
+        ? portsDiff(this.folded.topology, chassis, state, touched.ports)
+        : undefined;
+    let upserts: string[];
+    let removes: string[];
+    if (partial !== undefined) {
+      ({ upserts, removes } = partial);
+      if (upserts.length === 0 && removes.length === 0) return { position, diff: undefined };
+      partial.apply();
+    } else {
+      const slice = sliceOf(this.folded.topology, chassis);
+      const diff = diffAgainst(state, slice);
+      ({ upserts, removes } = diff);
+      if (upserts.length === 0 && removes.length === 0) return { position, diff: undefined };
+      state.encoded = diff.encoded;
+      state.entries = new Map(slice);
+    }
     state.frameIds.clear();
-    const data = this.diffData(position, diff.upserts, diff.removes);
-    const entries = diff.upserts.length + diff.removes.length;
+    const data = this.diffData(position, upserts, removes);
+    const entries = upserts.length + removes.length;
     this.send(chassis, state.connections, 'diff', position, data, entries);
     this.remember(state, position);
     return { position, diff: { data, entries } };
@@ -385,7 +400,7 @@ export class ChassisFeedHub {
     for (const [chassis, state] of this.chassis) {
       if (state.connections.size === 0 || !touched.mayChange(chassis, state.encoded)) continue;
       try {
-        this.refresh(chassis, state);
+        this.refresh(chassis, state, touched);
       } catch (error) {
         // A defect in the slice computation must not stop the other chassis' feeds.
         this.logger.error({ err: error, chassis }, 'chassis feed: slice recomputation failed');
@@ -403,8 +418,15 @@ export class ChassisFeedHub {
  */
 class Touched {
   private all = false;
+  /** Switches of the ports named, and switches whose document changed. */
   private readonly switches = new Set<string>();
+  private readonly switchDocs = new Set<string>();
+  /** Claimants of the ports named, and chassis whose claims or interfaces changed. */
   private readonly chassis = new Set<string>();
+  /** The ports named (their entries are all a partial refresh recomputes). */
+  readonly ports = new Set<string>();
+  /** A trunk's segmentation changed (an entry of its own). */
+  private segmentations = false;
 
   note(topology: Topology, event: DomainEvent): void {
     if (this.all) return;
@@ -420,10 +442,15 @@ class Touched {
       case 'LogicalSwitchUpdated':
       case 'LogicalSwitchDeleted':
         this.switches.add(event.data.id);
+        this.switchDocs.add(event.data.id);
+        // A switch that comes or goes changes the switch set of the chassis claiming its ports.
+        for (const portId of topology.portsBySwitch.get(event.data.id))
+          for (const claimant of topology.portLocality(portId).claims) this.chassis.add(claimant);
         return;
       case 'ChildPortSegmentationCreated':
       case 'ChildPortSegmentationUpdated':
       case 'ChildPortSegmentationDeleted': {
+        this.segmentations = true;
         const held = topology.segmentations.get(event.data.id)?.childPortId;
         if (held !== undefined) this.port(topology, held);
         if ('childPortId' in event.data) this.port(topology, event.data.childPortId);
@@ -457,12 +484,72 @@ class Touched {
     return false;
   }
 
+  /**
+   * Whether only port entries of the chassis' slice may have changed (its switches, own
+   * claims, interfaces and the documents it holds did not): then recomputing the ports named
+   * is enough.
+   */
+  portsOnly(chassis: string, encoded: ReadonlyMap<string, string>): boolean {
+    if (this.all || this.segmentations || this.chassis.has(chassis)) return false;
+    for (const switchId of this.switchDocs) if (encoded.has(`switch/${switchId}`)) return false;
+    return true;
+  }
+
   /** A port's switch and claimants (a claimant's switch set may change with it). */
   private port(topology: Topology, portId: string): void {
+    this.ports.add(portId);
     const switchId = topology.ports.get(portId)?.switchId;
     if (switchId !== undefined) this.switches.add(switchId);
     for (const claimant of topology.portLocality(portId).claims) this.chassis.add(claimant);
   }
+}
+
+/**
+ * The diff of the chassis' slice when only the entries of `ports` may have changed (Touched's
+ * `portsOnly`), computed for those ports alone; undefined when the change reaches further than
+ * their entries — a port that leaves the slice or loses a claimant (a chassis document may
+ * go), a claimant whose document the slice lacks, a trunk's child (its segmentation) — and the
+ * whole slice must be recomputed. `apply` makes the result what the feeds hold.
+ */
+function portsDiff(
+  topology: Topology,
+  chassis: string,
+  state: ChassisState,
+  ports: ReadonlySet<string>,
+): { upserts: string[]; removes: string[]; apply: () => void } | undefined {
+  const changed: [string, SliceEntry, string][] = [];
+  for (const portId of ports) {
+    const key = `port/${portId}`;
+    const held = state.entries.get(key);
+    const switchId = topology.ports.get(portId)?.switchId;
+    const entry =
+      switchId !== undefined && state.encoded.has(`switch/${switchId}`)
+        ? slicePortOf(topology, chassis, portId)
+        : undefined;
+    if (entry === undefined) {
+      if (held === undefined) continue;
+      return undefined;
+    }
+    if (topology.segmentationsByChild.get(portId).size > 0) return undefined;
+    for (const claimant of entry.value.claims)
+      if (!state.entries.has(`chassis/${claimant}`)) return undefined;
+    if (held?.kind === 'port') {
+      if (held.value.claims.some((claimant) => !entry.value.claims.includes(claimant)))
+        return undefined;
+      if (sameData(held, entry)) continue;
+    }
+    changed.push([key, entry, JSON.stringify(entry)]);
+  }
+  return {
+    upserts: changed.map(([, , json]) => json),
+    removes: [],
+    apply: () => {
+      for (const [key, entry, json] of changed) {
+        state.entries.set(key, entry);
+        state.encoded.set(key, json);
+      }
+    },
+  };
 }
 
 /**
