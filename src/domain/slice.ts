@@ -135,6 +135,12 @@ export function slicePortOf(
   };
 }
 
+/** An observed interface's entry in its chassis' slice. */
+export const sliceInterfaceOf = (ovsPort: OvsPort): Extract<SliceEntry, { kind: 'interface' }> => ({
+  kind: 'interface',
+  value: plainInterface(ovsPort),
+});
+
 /** Chassis `chassisId`'s slice of `topology`. */
 export function sliceOf(topology: Topology, chassisId: string): Slice {
   const entries = new Map<string, SliceEntry>();
@@ -170,8 +176,7 @@ export function sliceOf(topology: Topology, chassisId: string): Slice {
         add({ kind: 'segmentation', value: plainSegmentation(segmentation) });
     }
   }
-  for (const ovsPort of topology.ovsPorts.ofChassis(chassisId))
-    add({ kind: 'interface', value: plainInterface(ovsPort) });
+  for (const ovsPort of topology.ovsPorts.ofChassis(chassisId)) add(sliceInterfaceOf(ovsPort));
   return entries;
 }
 

@@ -31,7 +31,13 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FeedEventType } from '../api/chassis-feed.js';
 import { portOf } from '../domain/locality.js';
-import { type Slice, type SliceEntry, sliceOf, slicePortOf } from '../domain/slice.js';
+import {
+  type Slice,
+  type SliceEntry,
+  sliceInterfaceOf,
+  sliceOf,
+  slicePortOf,
+} from '../domain/slice.js';
 import type { Topology } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
 import { sleep } from '../lib/retry.js';
@@ -305,7 +311,13 @@ export class ChassisFeedHub {
     const position = this.folded.headPosition;
     const partial =
       touched?.portsOnly(chassis, state.encoded) === true
-        ? portsDiff(this.folded.topology, chassis, state, touched.ports)
+        ? portsDiff(
+            this.folded.topology,
+            chassis,
+            state,
+            touched.ports,
+            touched.interfaces.get(chassis) ?? new Set(),
+          )
         : undefined;
     let upserts: string[];
     let removes: string[];
@@ -421,8 +433,12 @@ class Touched {
   /** Switches of the ports named, and switches whose document changed. */
   private readonly switches = new Set<string>();
   private readonly switchDocs = new Set<string>();
-  /** Claimants of the ports named, and chassis whose claims or interfaces changed. */
+  /** Chassis whose switch set may have changed (claims gone, a port gone or moved). */
   private readonly chassis = new Set<string>();
+  /** Chassis → switches it claimed a port on. */
+  private readonly claimedOn = new Map<string, Set<string>>();
+  /** Chassis → names of its interfaces observed, changed or gone. */
+  readonly interfaces = new Map<string, Set<string>>();
   /** The ports named (their entries are all a partial refresh recomputes). */
   readonly ports = new Set<string>();
   /** A trunk's segmentation changed (an entry of its own). */
@@ -433,8 +449,19 @@ class Touched {
     const portId = portOf(event);
     if (portId !== undefined) {
       this.port(topology, portId);
-      if (event.type === 'LocalCreated' || event.type === 'LocalDeleted')
-        this.chassis.add(event.data.chassis);
+      if (event.type === 'LocalCreated') {
+        // A claim on a switch the chassis' slice holds already leaves its switch set as it is.
+        const switchId = topology.ports.get(portId)?.switchId;
+        if (switchId === undefined) this.chassis.add(event.data.chassis);
+        else multiAdd(this.claimedOn, event.data.chassis, switchId);
+      } else if (
+        event.type === 'LocalDeleted' ||
+        event.type === 'LogicalPortDeleted' ||
+        event.type === 'LogicalPortUpdated'
+      )
+        // The claimants' switch sets may shrink (or, for a port moved, change).
+        for (const claimant of topology.portLocality(portId).claims) this.chassis.add(claimant);
+      if (event.type === 'LocalDeleted') this.chassis.add(event.data.chassis);
       return;
     }
     switch (event.type) {
@@ -459,7 +486,7 @@ class Touched {
       case 'OvsPortCreated':
       case 'OvsPortUpdated':
       case 'OvsPortDeleted':
-        this.chassis.add(event.data.chassis);
+        multiAdd(this.interfaces, event.data.chassis, event.data.name);
         return;
       case 'SubnetCreated':
       case 'SubnetUpdated':
@@ -480,6 +507,7 @@ class Touched {
   /** Whether the slice of `chassis`, as sent (`encoded`), may have changed. */
   mayChange(chassis: string, encoded: ReadonlyMap<string, string>): boolean {
     if (this.all || this.chassis.has(chassis)) return true;
+    if (this.claimedOn.has(chassis) || this.interfaces.has(chassis)) return true;
     for (const switchId of this.switches) if (encoded.has(`switch/${switchId}`)) return true;
     return false;
   }
@@ -492,16 +520,26 @@ class Touched {
   portsOnly(chassis: string, encoded: ReadonlyMap<string, string>): boolean {
     if (this.all || this.segmentations || this.chassis.has(chassis)) return false;
     for (const switchId of this.switchDocs) if (encoded.has(`switch/${switchId}`)) return false;
+    for (const switchId of this.claimedOn.get(chassis) ?? [])
+      if (!encoded.has(`switch/${switchId}`)) return false;
     return true;
   }
 
-  /** A port's switch and claimants (a claimant's switch set may change with it). */
+  /** A port's switch. */
   private port(topology: Topology, portId: string): void {
     this.ports.add(portId);
     const switchId = topology.ports.get(portId)?.switchId;
     if (switchId !== undefined) this.switches.add(switchId);
-    for (const claimant of topology.portLocality(portId).claims) this.chassis.add(claimant);
   }
+}
+
+function multiAdd(map: Map<string, Set<string>>, key: string, value: string): void {
+  let set = map.get(key);
+  if (set === undefined) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(value);
 }
 
 /**
@@ -516,7 +554,10 @@ function portsDiff(
   chassis: string,
   state: ChassisState,
   ports: ReadonlySet<string>,
+  interfaces: ReadonlySet<string>,
 ): { upserts: string[]; removes: string[]; apply: () => void } | undefined {
+  // A chassis the topology does not hold has an empty slice.
+  if (!topology.chassis.has(chassis)) return undefined;
   const changed: [string, SliceEntry, string][] = [];
   for (const portId of ports) {
     const key = `port/${portId}`;
@@ -540,13 +581,30 @@ function portsDiff(
     }
     changed.push([key, entry, JSON.stringify(entry)]);
   }
+  const removes: string[] = [];
+  for (const name of interfaces) {
+    const key = `interface/${name}`;
+    const ovsPort = topology.ovsPorts.find(chassis, name);
+    if (ovsPort === undefined) {
+      if (state.entries.has(key)) removes.push(key);
+      continue;
+    }
+    const entry = sliceInterfaceOf(ovsPort);
+    const held = state.entries.get(key);
+    if (held === undefined || !sameData(held, entry))
+      changed.push([key, entry, JSON.stringify(entry)]);
+  }
   return {
     upserts: changed.map(([, , json]) => json),
-    removes: [],
+    removes,
     apply: () => {
       for (const [key, entry, json] of changed) {
         state.entries.set(key, entry);
         state.encoded.set(key, json);
+      }
+      for (const key of removes) {
+        state.entries.delete(key);
+        state.encoded.delete(key);
       }
     },
   };
