@@ -422,5 +422,9 @@ export const benchBind: Benchmark = async (options: BenchOptions) => {
     options.progress('Open vSwitch is not installed (openvswitch-switch): skipped');
     return [];
   }
-  return measureBind(options.quick ? QUICK_SIZES : FULL_SIZES, options.progress);
+  const sizes = options.quick ? QUICK_SIZES : FULL_SIZES;
+  // Profiling a full-size cloud without the whole run: fewer samples, a smaller bulk.
+  const samples = Number(process.env.LOCUS_BENCH_BIND_SAMPLES ?? sizes.samples);
+  const bulk = Number(process.env.LOCUS_BENCH_BIND_BULK ?? sizes.bulk);
+  return measureBind({ ...sizes, samples, bulk }, options.progress);
 };

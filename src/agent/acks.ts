@@ -31,6 +31,11 @@ const remoteOwner = (port: ViewPort): string | null =>
     ? port.destination.owner
     : null;
 
+/** The slice's ports by id: a Map, or the slice itself (SliceState.facts, without a copy). */
+export interface PortFactsView extends Iterable<readonly [string, SlicePort]> {
+  get(portId: string): SlicePort | undefined;
+}
+
 /**
  * @param chassis the deciding chassis
  * @param applied the applied view's ports, by id (what the bridge holds)
@@ -39,7 +44,7 @@ const remoteOwner = (port: ViewPort): string | null =>
 export function decideAcks(
   chassis: string,
   applied: ReadonlyMap<string, ViewPort>,
-  facts: ReadonlyMap<string, SlicePort>,
+  facts: PortFactsView,
 ): AckDecision {
   // The log holds at most one ack per chassis and port (a second is refused as already-acked),
   // so an ack for an owner the view no longer reaches is withdrawn first; the put follows at

@@ -164,7 +164,10 @@ export class ChassisFlows {
   private desiredNow(full: boolean): Desired<AppliedView> {
     if (this.sliceChanged || this.slice.topology === undefined) {
       this.builtFrom = this.options.slice.version;
-      this.slice.update(this.options.slice.entries);
+      const first = this.slice.topology === undefined;
+      const changed = this.options.slice.takeChanged();
+      // The first update folds every entry; after it, only those the feed changed.
+      this.slice.update(this.options.slice.entries, first ? undefined : changed);
       this.sliceChanged = false;
     }
     if (full) this.desired.markAll();

@@ -18,7 +18,7 @@ import type { ChassisPorts } from '../ovs/chassis-view.js';
 import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
 import type { Ofctl } from '../ovs/reconciler/ofctl.js';
 import { type AckApi, AckSender, HttpAckApi } from './ack-sender.js';
-import { decideAcks, factsOf } from './acks.js';
+import { decideAcks } from './acks.js';
 import { ChassisFlows } from './chassis-flows.js';
 import { FeedClient } from './feed-client.js';
 
@@ -155,8 +155,6 @@ export class FlowAgent {
     const slice = this.feed.state;
     // The slice moved on while the batch ran: the next batch decides with both fresh.
     if (this.flows.computedFrom !== slice.version) return;
-    this.acks.want(
-      decideAcks(this.options.chassis, this.flows.applied.ports, factsOf(slice.ports())),
-    );
+    this.acks.want(decideAcks(this.options.chassis, this.flows.applied.ports, slice.facts));
   }
 }

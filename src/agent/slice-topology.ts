@@ -48,19 +48,27 @@ export class SliceTopology {
     return this.current;
   }
 
-  /** Brings the topology to `entries` (the slice now). */
-  update(entries: ReadonlyMap<string, SliceEntry>): SliceUpdate {
+  /**
+   * Brings the topology to `entries` (the slice now). `changed`, when given, names every key
+   * that may differ from what the topology holds (SliceState.takeChanged): only those are
+   * compared; else every entry is.
+   */
+  update(entries: ReadonlyMap<string, SliceEntry>, changed?: Iterable<string>): SliceUpdate {
     if (this.current === undefined) {
       this.rebuild(entries);
       return 'rebuilt';
     }
     const changes = new Map<string, Change>();
-    for (const [key, entry] of entries) {
+    const compare = (key: string) => {
       const before = this.held.get(key);
-      if (before !== entry) changes.set(key, { before, after: entry });
+      const after = entries.get(key);
+      if (before !== after) changes.set(key, { before, after });
+    };
+    if (changed !== undefined) for (const key of changed) compare(key);
+    else {
+      for (const key of entries.keys()) compare(key);
+      for (const key of this.held.keys()) if (!entries.has(key)) compare(key);
     }
-    for (const [key, entry] of this.held)
-      if (!entries.has(key)) changes.set(key, { before: entry, after: undefined });
     if (changes.size === 0) return 'unchanged';
     const events = eventsOf(changes.values(), this.current);
     if (events !== undefined) {

@@ -81,7 +81,9 @@ function agentOf(chassis: string) {
         JSON.stringify([...sliceOf(topologyOf(events), chassis).values()]),
       );
       state.applySnapshot({ position: String(++position), entries });
-      kept.update(state.entries);
+      // As ChassisFlows does: after the first build, only the keys the feed changed.
+      const changed = state.takeChanged();
+      kept.update(state.entries, kept.topology === undefined ? undefined : changed);
     },
   };
 }
