@@ -8,13 +8,6 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { lportFacts } from '../../machines/lport.facts.js';
-import {
-  initialFacts,
-  lportIdOf,
-  type PortFacts,
-  toLportEvent,
-} from '../../machines/lport.rules.js';
 import { ChassisFlows } from '../../src/agent/chassis-flows.js';
 import { SliceState } from '../../src/agent/slice-state.js';
 import { SliceTopology } from '../../src/agent/slice-topology.js';
@@ -27,27 +20,7 @@ import { flowsFor } from '../../src/ovs/pipeline/index.js';
 import type { Ofctl } from '../../src/ovs/reconciler/ofctl.js';
 import { ViewChangeTracker } from '../../src/ovs/view-changes.js';
 import { portsOfA, topologyOf, world } from '../ovs/pipeline-fixtures.js';
-import { anEvent, chassisIds, portsChoices } from '../ovs/world-events.js';
-
-/** What a log can hold: port events the lport machine accepts, no port moved to another switch. */
-function realistic(events: readonly DomainEvent[]): DomainEvent[] {
-  const switchOf = new Map<string, string>();
-  const facts = new Map<string, PortFacts>();
-  return events.filter((event) => {
-    if (event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated') {
-      const known = switchOf.get(event.data.id);
-      if (known !== undefined && known !== event.data.switchId) return false;
-    }
-    const lport = toLportEvent(event);
-    const portId = lportIdOf(event);
-    if (lport === undefined || portId === undefined) return true;
-    const next = lportFacts.apply(facts.get(portId) ?? initialFacts(), lport);
-    if (next === undefined) return false;
-    facts.set(portId, next);
-    if (event.type === 'LogicalPortCreated') switchOf.set(event.data.id, event.data.switchId);
-    return true;
-  });
-}
+import { anEvent, chassisIds, portsChoices, realistic } from '../ovs/world-events.js';
 
 /** A's ack of B's port b1 (A reaches it on s1). */
 const ackOfB1: DomainEvent = {

@@ -6,42 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { lportFacts } from '../../machines/lport.facts.js';
-import {
-  initialFacts,
-  lportIdOf,
-  type PortFacts,
-  toLportEvent,
-} from '../../machines/lport.rules.js';
 import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { diffSlices, type Slice, sliceOf, topologyOfSlice } from '../../src/domain/slice.js';
-import type { DomainEvent } from '../../src/events/index.js';
 import { chassisViewOf } from '../../src/ovs/chassis-view.js';
 import { ev, mac, topologyOf, world } from '../ovs/pipeline-fixtures.js';
-import { anEvent, chassisIds, portsChoices } from '../ovs/world-events.js';
-
-/**
- * What a log can hold: port events the lport machine accepts (the store refuses the others at
- * append), and no port moved to another switch (a port's switch is fixed for life).
- */
-function realistic(events: readonly DomainEvent[]): DomainEvent[] {
-  const switchOf = new Map<string, string>();
-  const facts = new Map<string, PortFacts>();
-  return events.filter((event) => {
-    if (event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated') {
-      const known = switchOf.get(event.data.id);
-      if (known !== undefined && known !== event.data.switchId) return false;
-    }
-    const lport = toLportEvent(event);
-    const portId = lportIdOf(event);
-    if (lport === undefined || portId === undefined) return true;
-    const next = lportFacts.apply(facts.get(portId) ?? initialFacts(), lport);
-    if (next === undefined) return false;
-    facts.set(portId, next);
-    if (event.type === 'LogicalPortCreated') switchOf.set(event.data.id, event.data.switchId);
-    return true;
-  });
-}
+import { anEvent, chassisIds, portsChoices, realistic } from '../ovs/world-events.js';
 
 const encoded = (slice: Slice) =>
   new Map([...slice].map(([key, entry]) => [key, JSON.stringify(entry)]));

@@ -9,38 +9,16 @@ import fc from 'fast-check';
 import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { lportFacts } from '../../machines/lport.facts.js';
-import {
-  initialFacts,
-  lportIdOf,
-  type PortFacts,
-  toLportEvent,
-} from '../../machines/lport.rules.js';
 import { parseDiff, parseSnapshot, SliceState } from '../../src/agent/slice-state.js';
 import { sliceOf } from '../../src/domain/slice.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import { ChassisFeedHub } from '../../src/http/chassis-feeds.js';
 import { ev, mac, topologyOf, world } from '../ovs/pipeline-fixtures.js';
-import { anEvent, chassisIds } from '../ovs/world-events.js';
+import { anEvent, chassisIds, loggable } from '../ovs/world-events.js';
 
 /** What a log can hold: port events the lport machine accepts, no port moved to another switch. */
 function realistic(bursts: readonly (readonly DomainEvent[])[]): DomainEvent[][] {
-  const switchOf = new Map<string, string>();
-  const facts = new Map<string, PortFacts>();
-  const keep = (event: DomainEvent) => {
-    if (event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated') {
-      const known = switchOf.get(event.data.id);
-      if (known !== undefined && known !== event.data.switchId) return false;
-    }
-    const lport = toLportEvent(event);
-    const portId = lportIdOf(event);
-    if (lport === undefined || portId === undefined) return true;
-    const next = lportFacts.apply(facts.get(portId) ?? initialFacts(), lport);
-    if (next === undefined) return false;
-    facts.set(portId, next);
-    if (event.type === 'LogicalPortCreated') switchOf.set(event.data.id, event.data.switchId);
-    return true;
-  };
+  const keep = loggable();
   world().forEach(keep);
   return bursts.map((burst) => burst.filter(keep));
 }

@@ -4,6 +4,13 @@
  * computation is tried with: for property tests of a chassis' flows.
  */
 import fc from 'fast-check';
+import { lportFacts } from '../../machines/lport.facts.js';
+import {
+  initialFacts,
+  lportIdOf,
+  type PortFacts,
+  toLportEvent,
+} from '../../machines/lport.rules.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import type { ChassisPorts } from '../../src/ovs/chassis-view.js';
 import { ev, mac, portsOfA } from './pipeline-fixtures.js';
@@ -180,3 +187,31 @@ export const portsChoices: readonly ChassisPorts[] = [
   { tunnels: { geneve: 100, vxlan: 101 }, patches: { physnet1: 200 } },
   { tunnels: { geneve: 100 } },
 ];
+
+/**
+ * What a log can hold, as a stateful filter over events in log order: port events the lport
+ * machine accepts (the store refuses the others at append), and no port moved to another switch
+ * (a port's switch is fixed for life).
+ */
+export function loggable(): (event: DomainEvent) => boolean {
+  const switchOf = new Map<string, string>();
+  const facts = new Map<string, PortFacts>();
+  return (event) => {
+    if (event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated') {
+      const known = switchOf.get(event.data.id);
+      if (known !== undefined && known !== event.data.switchId) return false;
+    }
+    const lport = toLportEvent(event);
+    const portId = lportIdOf(event);
+    if (lport === undefined || portId === undefined) return true;
+    const next = lportFacts.apply(facts.get(portId) ?? initialFacts(), lport);
+    if (next === undefined) return false;
+    facts.set(portId, next);
+    if (event.type === 'LogicalPortCreated') switchOf.set(event.data.id, event.data.switchId);
+    return true;
+  };
+}
+
+/** The events a log could hold, in order (see `loggable`). */
+export const realistic = (events: readonly DomainEvent[]): DomainEvent[] =>
+  events.filter(loggable());
