@@ -9,6 +9,8 @@ import {
   accept,
   alreadyExists,
   type Decision,
+  type FieldError,
+  invalid,
   notFound,
   unchanged,
   unknownTarget,
@@ -124,4 +126,80 @@ export function removeOvsPort(
   }
   const key = { chassis: chassisId, name };
   return accept([{ type: 'OvsPortDeleted', data: key }], key);
+}
+
+/** An agent's many interface reports at once (POST /v1/chassis/:id/ovsports/batch). */
+export interface OvsPortBatchInput {
+  readonly chassis: string;
+  /** Interfaces observed (upserts), each as `reportOvsPort` takes it. */
+  readonly observed: readonly OvsPort[];
+  /** Names of interfaces gone from the chassis. */
+  readonly gone: readonly string[];
+}
+
+/** How many of a batch's interfaces became what: appended as created, updated, deleted, or not. */
+export interface OvsPortBatchResult {
+  readonly chassis: string;
+  readonly created: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly unchanged: number;
+}
+
+/**
+ * A batch of reports decided as one command on the chassis stream, so one append: each
+ * observed interface is `reportOvsPort`'s upsert, each gone one `removeOvsPort` except that
+ * an interface the log no longer holds is already what the agent reports (nothing, not 404:
+ * a batch is level-triggered too). A name twice in the batch (or one for another chassis) is
+ * ambiguous: rejected whole, naming each offending item, nothing appended.
+ */
+export function reportOvsPorts(
+  batch: OvsPortBatchInput,
+  stream: ChassisStream,
+): Decision<OvsPortBatchResult> {
+  const problems = batchProblems(batch);
+  if (problems.length > 0) return invalid('the batch names an interface twice, or on another chassis', ...problems);
+  if (stream.chassis.status !== 'live') return unknownTarget('chassis', batch.chassis);
+  const events: DomainEvent[] = [];
+  const counts = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
+  for (const observed of batch.observed) {
+    const known = stream.ovsPorts.get(observed.name);
+    if (known === undefined) {
+      events.push({ type: 'OvsPortCreated', data: observed });
+      counts.created++;
+    } else if (sameDocument(known, observed)) counts.unchanged++;
+    else {
+      events.push({ type: 'OvsPortUpdated', data: observed });
+      counts.updated++;
+    }
+  }
+  for (const name of batch.gone) {
+    if (!stream.ovsPorts.has(name)) counts.unchanged++;
+    else {
+      events.push({ type: 'OvsPortDeleted', data: { chassis: batch.chassis, name } });
+      counts.deleted++;
+    }
+  }
+  return accept(events, { chassis: batch.chassis, ...counts });
+}
+
+/** Items naming an interface an earlier item named, or another chassis: one error each. */
+function batchProblems({ chassis, observed, gone }: OvsPortBatchInput): FieldError[] {
+  const first = new Map<string, string>();
+  const problems: FieldError[] = [];
+  const note = (name: string, field: string) => {
+    const earlier = first.get(name);
+    if (earlier === undefined) first.set(name, field);
+    else problems.push({ field, reason: `interface ${name} is already named at ${earlier}` });
+  };
+  observed.forEach((ovsPort, index) => {
+    if (ovsPort.chassis !== chassis)
+      problems.push({
+        field: `/observed/${index}`,
+        reason: `interface ${ovsPort.name} is on chassis ${ovsPort.chassis}, not ${chassis}`,
+      });
+    note(ovsPort.name, `/observed/${index}/name`);
+  });
+  gone.forEach((name, index) => note(name, `/gone/${index}`));
+  return problems;
 }

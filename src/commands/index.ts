@@ -1,4 +1,4 @@
-export type { ChassisChanges } from './chassis.js';
+export type { ChassisChanges, OvsPortBatchInput, OvsPortBatchResult } from './chassis.js';
 export * from './decision.js';
 export * from './handler.js';
 export type { PortChanges } from './ports.js';

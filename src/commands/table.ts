@@ -31,8 +31,10 @@ import {
   chassisFold,
   createChassis,
   deleteChassis,
+  type OvsPortBatchInput,
   removeOvsPort,
   reportOvsPort,
+  reportOvsPorts,
   updateChassis,
 } from './chassis.js';
 import type { Decision } from './decision.js';
@@ -185,6 +187,11 @@ export const commandTable = {
     stream: (observed: OvsPort) => chassisStream(observed.chassis),
     fold: chassisFold,
     decide: (observed, state) => reportOvsPort(observed.chassis, observed, state),
+  }),
+  reportOvsPorts: command('reportOvsPorts', {
+    stream: ({ chassis }: OvsPortBatchInput) => chassisStream(chassis),
+    fold: chassisFold,
+    decide: (batch, state) => reportOvsPorts(batch, state),
   }),
   removeOvsPort: command('removeOvsPort', {
     stream: ({ chassis }: { readonly chassis: string; readonly name: string }) =>
