@@ -8,6 +8,12 @@
 import type { EventMetadata, NewEvent } from '../events/metadata.js';
 import type { WrongExpectedVersionError } from './errors.js';
 
+/** Event ids are UUIDs (any case): the adapters refuse others on append. */
+const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `id` has the shape of an event id (a UUID). */
+export const isEventId = (id: string): boolean => EVENT_ID.test(id);
+
 /** An event as read back from the log. */
 export interface RecordedEvent<Type extends string = string, Data = unknown>
   extends NewEvent<Type, Data> {
@@ -125,6 +131,13 @@ export interface EventStore {
    * columns projections use, data parsed on first read); one that cannot answers readAll's page.
    */
   readProjectedPage(after: bigint, maxCount: number): Promise<readonly ProjectedEvent[]>;
+  /**
+   * The event with this id, wherever it is in the log (a deleted or truncated stream's too:
+   * the log keeps them); undefined when no event has it, or the id is not a UUID. SQL answers
+   * from the unique index on the id; EventStoreDB indexes no event id, so its adapter scans $all
+   * backwards from the head (the cost grows with the event's distance from the head).
+   */
+  readEventById(id: string): Promise<RecordedEvent | undefined>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Revision of the stream's last event, or undefined when the stream does not exist. */
   streamRevision(streamName: string): Promise<bigint | undefined>;

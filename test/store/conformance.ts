@@ -4,6 +4,7 @@
  * unique stream-name prefixes and by positions relative to the head they start from, so the
  * suite also suits stores that cannot be reset (EventStoreDB).
  */
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/events/metadata.js';
@@ -445,6 +446,47 @@ export function describeEventStoreConformance(adapter: AdapterUnderTest): void {
           StreamNotFoundError,
         );
       });
+    });
+
+    describe('readEventById', () => {
+      it('finds any event by its id, with every field readAll gives', async () => {
+        const prefix = uniquePrefix();
+        const head = await store.headPosition();
+        await store.appendToStream(`${prefix}lport-1`, [newEvent('LocalCreated'), newEvent()]);
+        await store.appendToStream(`${prefix}chassis-1`, [newEvent('ChassisCreated', { a: [1] })]);
+        const written = await store.readAll({ after: head, filter: { streamPrefixes: [prefix] } });
+        expect(written).toHaveLength(3);
+        for (const event of written) {
+          expect(await store.readEventById(event.id)).toEqual(event);
+          expect(await store.readEventById(event.id.toUpperCase())).toEqual(event);
+        }
+      });
+
+      it('answers undefined for an unknown id and for one that is not a UUID', async () => {
+        expect(await store.readEventById(randomUUID())).toBeUndefined();
+        for (const id of ['', 'not-a-uuid', '1234', "x' or 1=1 --", `${randomUUID()}0`])
+          expect(await store.readEventById(id)).toBeUndefined();
+      });
+
+      it("finds a deleted stream's events (the log keeps them) and events far from the head", async () => {
+        const stream = `${uniquePrefix()}del`;
+        const [target] = await appendAndRead(stream, [newEvent('Far')]);
+        await store.deleteStream(stream);
+        // More than a page of events after it (EventStoreDB scans back from the head in pages).
+        await store.appendToStream(`${uniquePrefix()}after`, newEvents(1_005));
+        expect(await store.readEventById((target as RecordedEvent).id)).toMatchObject({
+          id: (target as RecordedEvent).id,
+          type: 'Far',
+          streamName: stream,
+          position: (target as RecordedEvent).position,
+        });
+      });
+
+      const appendAndRead = async (stream: string, events: NewEvent[]) => {
+        const head = await store.headPosition();
+        await store.appendToStream(stream, events);
+        return store.readAll({ after: head, filter: { streamPrefixes: [stream] } });
+      };
     });
 
     describe('readAll', () => {

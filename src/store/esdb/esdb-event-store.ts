@@ -45,17 +45,18 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '../errors.js';
-import type {
-  AppendResult,
-  EventStore,
-  ExpectedRevision,
-  ReadAllOptions,
-  ReadStreamOptions,
-  RecordedEvent,
-  StreamAppend,
-  StreamAppendOutcome,
-  StreamMetadata,
-  SubscribeOptions,
+import {
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  isEventId,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StreamAppend,
+  type StreamAppendOutcome,
+  type StreamMetadata,
+  type SubscribeOptions,
 } from '../event-store.js';
 import {
   checkCount,
@@ -274,6 +275,39 @@ export class EsdbEventStore implements EventStore {
         from = last;
       }
       return events;
+    });
+  }
+
+  /**
+   * EventStoreDB indexes no event id: $all is read backwards from the head in pages until the
+   * id shows up (recent events, what an operator usually asks about, come first).
+   */
+  readEventById(id: string): Promise<RecordedEvent | undefined> {
+    return this.#call({ unbounded: true }, async () => {
+      if (!isEventId(id)) return undefined;
+      const wanted = id.toLowerCase();
+      // Exclusive upper bound of the next page; undefined: from the head.
+      let before: bigint | undefined;
+      for (;;) {
+        let received = 0;
+        let last: bigint | undefined;
+        const page = this.client.readAll({
+          direction: BACKWARDS,
+          fromPosition: before === undefined ? END : toAllPosition(before),
+          maxCount: PAGE,
+          filter: excludeSystemEvents(),
+        });
+        for await (const resolved of page) {
+          received += 1;
+          const position = positionOf(resolved);
+          // A backwards read starts at its position, inclusive: the previous page's last event.
+          if (before !== undefined && position >= before) continue;
+          last = position;
+          if (resolved.event?.id.toLowerCase() === wanted) return toRecordedEvent(resolved);
+        }
+        if (received < PAGE || last === undefined) return undefined;
+        before = last;
+      }
     });
   }
 

@@ -57,19 +57,20 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '../errors.js';
-import type {
-  AppendResult,
-  EventStore,
-  ExpectedRevision,
-  ProjectedEvent,
-  ReadAllOptions,
-  ReadStreamOptions,
-  RecordedEvent,
-  StreamAppend,
-  StreamAppendOutcome,
-  StreamMetadata,
-  SubscribeOptions,
-  Subscription,
+import {
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  isEventId,
+  type ProjectedEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StreamAppend,
+  type StreamAppendOutcome,
+  type StreamMetadata,
+  type SubscribeOptions,
+  type Subscription,
 } from '../event-store.js';
 import { readLogState, writePlan } from './append-batch.js';
 import {
@@ -286,6 +287,19 @@ export class SqlEventStore implements EventStore {
         .orderBy('position', 'asc');
       if (options.maxCount !== undefined) query = query.limit(options.maxCount);
       return (await query.execute()).map(toRecordedEvent);
+    });
+  }
+
+  readEventById(id: string): Promise<RecordedEvent | undefined> {
+    return this.#operation(async () => {
+      // The column is a uuid: anything else would be a database error, not an absent event.
+      if (!isEventId(id)) return undefined;
+      const row = await this.#db
+        .selectFrom('events')
+        .select(EVENT_COLUMNS)
+        .where('event_id', '=', id.toLowerCase())
+        .executeTakeFirst();
+      return row === undefined ? undefined : toRecordedEvent(row);
     });
   }
 
