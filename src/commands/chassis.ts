@@ -158,7 +158,8 @@ export function reportOvsPorts(
   stream: ChassisStream,
 ): Decision<OvsPortBatchResult> {
   const problems = batchProblems(batch);
-  if (problems.length > 0) return invalid('the batch names an interface twice, or on another chassis', ...problems);
+  if (problems.length > 0)
+    return invalid('the batch names an interface twice, or on another chassis', ...problems);
   if (stream.chassis.status !== 'live') return unknownTarget('chassis', batch.chassis);
   const events: DomainEvent[] = [];
   const counts = { created: 0, updated: 0, deleted: 0, unchanged: 0 };

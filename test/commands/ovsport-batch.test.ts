@@ -95,7 +95,10 @@ describe('reportOvsPorts', () => {
       .then({
         kind: 'invalid',
         errors: [
-          { field: '/observed/2/name', reason: 'interface tap3 is already named at /observed/0/name' },
+          {
+            field: '/observed/2/name',
+            reason: 'interface tap3 is already named at /observed/0/name',
+          },
           { field: '/gone/0', reason: 'interface tap4 is already named at /observed/1/name' },
         ],
       });

@@ -41,6 +41,10 @@ const validBodies: Record<string, () => Record<string, unknown>> = {
   }),
   'PATCH /v1/chassis/:id': () => ({ tunnelIp: '192.0.2.10', tunnelTypes: ['vxlan'] }),
   'POST /v1/chassis/:id/ovsports': () => ({ name: 'vifz', ofport: 5, ifaceId: 'p1', type: '' }),
+  'POST /v1/chassis/:id/ovsports/batch': () => ({
+    observed: [{ name: 'vifz', ofport: 5, ifaceId: 'p1', type: '' }],
+    gone: ['vify'],
+  }),
   'PUT /v1/chassis/:id/acks/:portId': () => ({ owner: 'c2' }),
   'POST /v1/chassis/:id/acks': () => ({ put: [{ portId: 'p1', owner: 'c2' }], withdraw: ['sub1'] }),
   'POST /v1/switches': () => ({

@@ -10,6 +10,7 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { OvsPortBatchBody, OvsPortBatchParams, OvsPortBatchResult } from '../../api/ovsports.js';
 import { type ChassisStream, chassisFold } from '../../commands/chassis.js';
 import type { CommandHandler } from '../../commands/index.js';
 import { foldStream } from '../../commands/lifecycle.js';
@@ -29,7 +30,7 @@ import {
   OvsPortResource,
   problemsFor,
 } from '../schemas.js';
-import { answer, commandConfig, issuerOf } from './shared.js';
+import { answer, commandConfig, issuerOf, POSITION_HEADER } from './shared.js';
 
 export interface AgentRoutesOptions {
   readonly commands: CommandHandler;
@@ -131,6 +132,41 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
       const { type = '', ...observed } = request.body;
       const ovsPort = { chassis: request.params.id, ...observed, type };
       return answer(reply, await commands.reportOvsPort(ovsPort, issuerOf(request)));
+    },
+  );
+
+  app.post(
+    '/v1/chassis/:id/ovsports/batch',
+    {
+      config: routeConfig,
+      schema: {
+        tags: ['agents'],
+        summary: 'Report many OVS interfaces observed and gone at once (one append)',
+        description:
+          'Each `observed` item is the POST above, each `gone` name the DELETE below (an ' +
+          'interface the log does not hold is already gone: nothing, not 404), all decided ' +
+          'against the chassis stream as one command and appended in one transaction. A name ' +
+          'twice in the batch: 400 naming each item, nothing appended. 200 with the counts.',
+        params: OvsPortBatchParams,
+        body: OvsPortBatchBody,
+        response: { 200: OvsPortBatchResult, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const chassis = request.params.id;
+      const observed = (request.body.observed ?? []).map(({ type = '', ...ovsPort }) => ({
+        chassis,
+        ...ovsPort,
+        type,
+      }));
+      const outcome = await commands.execute(
+        'reportOvsPorts',
+        { chassis, observed, gone: request.body.gone ?? [] },
+        issuerOf(request),
+      );
+      const position = String(outcome.position);
+      reply.header(POSITION_HEADER, position);
+      return { ...outcome.result, position };
     },
   );
 
