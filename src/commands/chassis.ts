@@ -201,6 +201,6 @@ function batchProblems({ chassis, observed, gone }: OvsPortBatchInput): FieldErr
       });
     note(ovsPort.name, `/observed/${index}/name`);
   });
-  gone.forEach((name, index) => note(name, `/gone/${index}`));
+  for (const [index, name] of gone.entries()) note(name, `/gone/${index}`);
   return problems;
 }
