@@ -6,14 +6,17 @@
  *   handler directly, which decides against the chassis stream, validates, envelopes and
  *   appends (re-deciding when the stream moved on), as it does for the HTTP API. Every running
  *   agent, the embedded default's included (./host.ts), reports through the API instead.
- * - `HttpSink` — the agent as its own process: `POST /v1/chassis/:id/ovsports` and
- *   `DELETE /v1/chassis/:id/ovsports/:name` with the chassis' bearer token, retrying network
- *   errors, 429 and 5xx with jittered exponential back-off.
+ * - `HttpSink` — the agent as its own process: `POST /v1/chassis/:id/ovsports/batch` (many
+ *   interfaces, one command and one append on the server; or, against an older server,
+ *   `POST /v1/chassis/:id/ovsports` and `DELETE /v1/chassis/:id/ovsports/:name` one by one)
+ *   with the chassis' bearer token, retrying network errors, 429 and 5xx with jittered
+ *   exponential back-off.
  *
  * Either way an interface already gone counts as removed, so a report is level-triggered.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { type ObservedOvsPort, OVSPORT_BATCH_MAX } from '../api/ovsports.js';
 import {
   type CommandHandler,
   type CommandIssuer,
@@ -139,6 +142,10 @@ export interface HttpSinkOptions {
   readonly fetch?: Fetch;
   /** Report requests in flight at once (in order). Default 1. */
   readonly concurrency?: number;
+  /** Interfaces per batch request (`POST …/ovsports/batch`). Default 1,000, the server's most. */
+  readonly batchSize?: number;
+  /** `false`: one request per event (`POST …/ovsports`, `DELETE …/ovsports/:name`). */
+  readonly batch?: boolean;
 }
 
 /** The API refused a report (4xx other than 429): retrying the same request will not help. */
@@ -154,8 +161,11 @@ export class ReportRejectedError extends Error {
 
 export class HttpSink implements ReportSink {
   private readonly base: string;
+  /** Batch reports, until the server shows it has no batch route. */
+  private batched: boolean;
 
   constructor(private readonly options: HttpSinkOptions) {
+    this.batched = options.batch ?? true;
     this.base = `${options.baseUrl.replace(/\/+$/, '')}/v1/chassis/${encodeURIComponent(options.chassis)}/ovsports`;
   }
 
@@ -172,35 +182,72 @@ export class HttpSink implements ReportSink {
   }
 
   /**
-   * One request per event, in order, up to `concurrency` in flight (default 1: one after
-   * another). An interface's events never share a report (the observer diffs one event per
-   * name), so they may overlap: the server still decides them one after another on the
-   * chassis stream, but takes a burst (a compute node plugging many VMs) as one burst
-   * downstream too. After a failure nothing more is started.
+   * The events in batches of up to `batchSize` (`POST …/ovsports/batch`: each batch one
+   * command and one append on the server), in order, up to `concurrency` requests in flight
+   * (default 1). An interface's events never share a report (the observer diffs one event per
+   * name), so batches may overlap: the server decides them one after another on the chassis
+   * stream. Against a server without the batch route (404/405 for the route itself), and with
+   * `batch: false`, one request per event as before. After a failure nothing more is started;
+   * `recorded` counts the events of the batches before the first that failed.
    */
   async report(events: readonly DomainEvent[]): Promise<void> {
     const changes = events.map((event) => interfaceChange(event, this.options.chassis));
+    const size = this.batched ? Math.max(1, this.options.batchSize ?? OVSPORT_BATCH_MAX) : 1;
+    const chunks: { readonly start: number; readonly changes: InterfaceChange[] }[] = [];
+    for (let start = 0; start < changes.length; start += size)
+      chunks.push({ start, changes: changes.slice(start, start + size) });
     const failures = new Map<number, unknown>();
     let next = 0;
     const worker = async () => {
-      while (next < changes.length && failures.size === 0) {
-        const index = next++;
+      while (next < chunks.length && failures.size === 0) {
+        const chunk = chunks[next++] as (typeof chunks)[number];
         try {
-          await this.sendChange(changes[index] as InterfaceChange);
+          await this.sendChunk(chunk.changes);
         } catch (error) {
-          failures.set(index, error);
+          failures.set(chunk.start, error);
         }
       }
     };
-    const lanes = Math.min(this.options.concurrency ?? 1, changes.length);
+    const lanes = Math.min(this.options.concurrency ?? 1, chunks.length);
     await Promise.all(Array.from({ length: lanes }, worker));
     if (failures.size === 0) return;
-    // Recorded: the events before the first that failed (a later one that succeeded is sent
-    // again with the rest: reports are upserts).
+    // Recorded: the events before the first batch that failed (a later one that succeeded is
+    // sent again with the rest: reports are upserts).
     const first = Math.min(...failures.keys());
     throw new ReportError(`reporting ${events[first]?.type} failed`, first, {
       cause: failures.get(first),
     });
+  }
+
+  /** One batch request; one request per change when batches are off or the server has none. */
+  private async sendChunk(changes: readonly InterfaceChange[]): Promise<void> {
+    if (this.batched && changes.length > 0) {
+      const observed: ObservedOvsPort[] = [];
+      const gone: string[] = [];
+      for (const change of changes)
+        if (change.kind === 'gone') gone.push(change.name);
+        else {
+          const { name, ofport, ifaceId, type } = change.ovsPort;
+          observed.push({ name, ofport, ifaceId, type });
+        }
+      const response = await this.send(
+        'POST',
+        `${this.base}/batch`,
+        { observed, gone },
+        randomUUID(),
+        [404, 405],
+      );
+      if (response.ok) return;
+      const problem = (await response.json().catch(() => undefined)) as
+        | { errors?: unknown }
+        | undefined;
+      // A 404 naming a field (the chassis is not registered) is the server's answer to the batch.
+      if (response.status === 404 && problem?.errors !== undefined)
+        throw new ReportRejectedError(response.status, problem);
+      this.batched = false;
+      this.options.logger?.info('the server has no batch report route; one request per event');
+    }
+    for (const change of changes) await this.sendChange(change);
   }
 
   private async sendChange(change: InterfaceChange): Promise<void> {

@@ -2,7 +2,13 @@
  * HTTP one on a scripted server. */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CommandSink, HttpSink, ReportError, ReportRejectedError } from '../../src/agent/sinks.js';
+import {
+  CommandSink,
+  HttpSink,
+  type HttpSinkOptions,
+  ReportError,
+  ReportRejectedError,
+} from '../../src/agent/sinks.js';
 import { CommandHandler } from '../../src/commands/handler.js';
 import { type DomainEvent, InvalidEventError, type OvsPort } from '../../src/events/index.js';
 import type { EventStore } from '../../src/store/event-store.js';
@@ -101,6 +107,8 @@ describe('HttpSink', () => {
   const seen: Seen[] = [];
   /** Status codes to answer, in order; 200/201 once exhausted. */
   let script: number[] = [];
+  /** Bodies to answer, in order, with the scripted statuses. */
+  let problems: unknown[] = [];
   let listing: unknown;
 
   const read = (request: IncomingMessage) =>
@@ -122,12 +130,9 @@ describe('HttpSink', () => {
         body: text ? JSON.parse(text) : undefined,
       });
       const status = script.shift() ?? (request.method === 'POST' ? 201 : 200);
+      const problem = problems.shift() ?? { status, title: 'scripted' };
       response.writeHead(status, { 'content-type': 'application/json' });
-      response.end(
-        JSON.stringify(
-          request.method === 'GET' && status === 200 ? listing : { status, title: 'scripted' },
-        ),
-      );
+      response.end(JSON.stringify(request.method === 'GET' && status === 200 ? listing : problem));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
@@ -138,13 +143,16 @@ describe('HttpSink', () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  const sink = (chassis = 'c1') =>
+  /** One request per event, as against a server without the batch route. */
+  const sink = (chassis = 'c1') => batchSink({ batch: false }, chassis);
+  const batchSink = (options: Partial<HttpSinkOptions> = {}, chassis = 'c1') =>
     new HttpSink({
       baseUrl,
       chassis,
       token: 't0ken',
       backoff: { initialMs: 5, maxMs: 10 },
       attempts: 4,
+      ...options,
     });
 
   it('POSTs upserts and DELETEs removals with the bearer token', async () => {
@@ -199,5 +207,75 @@ describe('HttpSink', () => {
     expect(await sink().reported()).toEqual([port('b')]);
     script = [404];
     expect(await sink().reported()).toBeUndefined();
+  });
+  it('sends a report as one batch request: observed and gone together', async () => {
+    seen.length = 0;
+    script = [200];
+    await batchSink().report([created(port('vif.1', null)), deleted('vif.2'), created(port('b'))]);
+    expect(seen).toEqual([
+      {
+        method: 'POST',
+        url: '/v1/chassis/c1/ovsports/batch',
+        authorization: 'Bearer t0ken',
+        body: {
+          observed: [
+            { name: 'vif.1', ofport: null, ifaceId: 'lp-vif.1', type: '' },
+            { name: 'b', ofport: 1, ifaceId: 'lp-b', type: '' },
+          ],
+          gone: ['vif.2'],
+        },
+      },
+    ]);
+  });
+
+  it('splits a large report into batches of batchSize; recorded counts whole batches', async () => {
+    seen.length = 0;
+    script = [200, 400];
+    const events = ['a', 'b', 'c', 'd', 'e'].map((name) => created(port(name)));
+    const error = await batchSink({ batchSize: 2 })
+      .report(events)
+      .catch((e: unknown) => e);
+    expect(
+      seen.map((s) => (s.body as { observed: { name: string }[] }).observed.map((o) => o.name)),
+    ).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+    expect(error).toBeInstanceOf(ReportError);
+    expect((error as ReportError).recorded).toBe(2);
+    expect((error as ReportError).cause).toBeInstanceOf(ReportRejectedError);
+  });
+
+  it('retries a batch on 5xx and 429, whole', async () => {
+    seen.length = 0;
+    script = [503, 429, 200];
+    await batchSink().report([created(port('a')), created(port('b'))]);
+    expect(seen.map((s) => s.url)).toEqual(Array(3).fill('/v1/chassis/c1/ovsports/batch'));
+  });
+
+  it('falls back to one request per event against a server without the batch route', async () => {
+    seen.length = 0;
+    script = [404];
+    problems = [{ status: 404, title: 'Not found', detail: 'no route POST …/batch' }];
+    const sink = batchSink();
+    await sink.report([created(port('a')), deleted('b')]);
+    await sink.report([created(port('c'))]);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'POST /v1/chassis/c1/ovsports/batch',
+      'POST /v1/chassis/c1/ovsports',
+      'DELETE /v1/chassis/c1/ovsports/b',
+      'POST /v1/chassis/c1/ovsports',
+    ]);
+  });
+
+  it("takes a 404 naming the chassis as the batch's refusal, not as a missing route", async () => {
+    seen.length = 0;
+    script = [404];
+    problems = [{ status: 404, errors: [{ field: 'id', in: 'path', reason: 'no chassis c1' }] }];
+    const error = await batchSink()
+      .report([created(port('a'))])
+      .catch((e: unknown) => e);
+    expect((error as ReportError).cause).toBeInstanceOf(ReportRejectedError);
+    expect(seen).toHaveLength(1);
   });
 });
