@@ -11,6 +11,7 @@ import {
   RemoteCreatedData,
   RemoteDeletedData,
 } from './locality.js';
+import { firstPerField } from './messages.js';
 import {
   ByKey,
   Chassis,
@@ -23,6 +24,7 @@ import {
   OvsPortKey,
   Subnet,
 } from './model.js';
+import { withoutFormats } from './primitives.js';
 import { Category, streamName } from './streams.js';
 
 interface Definition<S extends TSchema> {
@@ -166,6 +168,11 @@ const validators = Object.fromEntries(
   eventTypes.map((type) => [type, TypeCompiler.Compile(catalogue[type].schema)]),
 ) as unknown as Record<EventType, TypeCheck<TSchema>>;
 
+/** What the log accepted when it was written: the schemas without their newer string formats. */
+const readers = Object.fromEntries(
+  eventTypes.map((type) => [type, TypeCompiler.Compile(withoutFormats(catalogue[type].schema))]),
+) as unknown as Record<EventType, TypeCheck<TSchema>>;
+
 /** One problem found in event data: the JSON pointer of the field and what is wrong. */
 export interface FieldProblem {
   readonly field: string;
@@ -189,9 +196,7 @@ export function problemsOf(type: string, data: unknown): FieldProblem[] {
   if (!isEventType(type)) return [{ field: '/type', reason: `unknown event type ${type}` }];
   const validator = validators[type];
   if (validator.Check(data)) return [];
-  return [...validator.Errors(data)]
-    .slice(0, 20)
-    .map((e) => ({ field: e.path, reason: e.message }));
+  return firstPerField(validator.Errors(data));
 }
 
 /** Validates and narrows; throws InvalidEventError naming every bad field. */
@@ -213,7 +218,8 @@ export type DecodedEvent =
 export function decodeEvent(type: string, data: unknown, schemaVersion: number): DecodedEvent {
   if (!isEventType(type)) return { ok: false, reason: 'unknown-type' };
   if (schemaVersion > catalogue[type].version) return { ok: false, reason: 'future-version' };
-  return validators[type].Check(data)
+  // Read with the looser schemas: a value a newer check refuses was valid when appended.
+  return readers[type].Check(data)
     ? { ok: true, event: { type, data } as DomainEvent }
     : { ok: false, reason: 'invalid' };
 }

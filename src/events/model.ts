@@ -12,11 +12,11 @@ import {
   DeviceOwner,
   Id,
   IpAddress,
-  Ipv4,
   MacAddress,
   NetworkType,
   OvsName,
   PhysicalNetwork,
+  TunnelIp,
   TunnelType,
 } from './primitives.js';
 
@@ -25,7 +25,7 @@ const closed = { additionalProperties: false } as const;
 export const Chassis = Type.Object(
   {
     id: ChassisId,
-    tunnelIp: Ipv4,
+    tunnelIp: TunnelIp,
     tunnelTypes: Type.Array(TunnelType, { uniqueItems: true, maxItems: 2 }),
     /** provider network name → OVS bridge on this chassis */
     bridgeMappings: Type.Record(PhysicalNetwork, OvsName, { maxProperties: 64 }),

@@ -97,12 +97,15 @@ function forbidden(principal: Principal, access: Access): ProblemError {
     );
   }
   const needs =
-    access === 'read' ? 'reader or operator' : access === 'command' ? 'operator' : 'agent';
+    access === 'read' ? 'a reader or operator' : access === 'command' ? 'an operator' : 'an agent';
   return new ProblemError(
     'forbidden',
-    `this route needs a ${needs} token; ${principal.name} is a ${principal.role}`,
+    `this route needs ${needs} token; ${principal.name} is ${withArticle(principal.role)}`,
   );
 }
+
+/** `an operator`, `an agent`, `a reader`. */
+const withArticle = (word: string): string => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
 
 /** The onRequest hook: authenticates, then authorises against the route's declared access. */
 export function authenticate(verifier: TokenVerifier | undefined) {

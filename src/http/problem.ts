@@ -74,6 +74,18 @@ export class RequestValidationError extends Error {
   }
 }
 
+/** Characters of field reasons a problem's `detail` repeats; `errors` has them all. */
+const DETAIL_LENGTH = 600;
+
+/** `detail` of a validation problem: each field at fault and why, readable on its own. */
+function invalidFields(errors: readonly FieldError[]): string {
+  const fields = errors.map(
+    (e) => `${e.in === 'header' ? `header ${e.field}` : e.field} ${e.reason}`,
+  );
+  const text = `the request is invalid: ${fields.join('; ')}`;
+  return text.length <= DETAIL_LENGTH ? text : `${text.slice(0, DETAIL_LENGTH - 1)}…`;
+}
+
 /** Seconds a client should wait before retrying when the event store is unreachable. */
 const STORE_RETRY_AFTER_SECONDS = 5;
 
@@ -87,8 +99,31 @@ const commandProblem = (error: CommandRejectedError): ProblemError => {
   });
 };
 
+/** The only body the API reads. */
+export const BODY_MEDIA_TYPE = 'application/json';
+
+/** A body in another media type, or with none: say which one is expected (and in `Accept`). */
+export function unsupportedMediaType(contentType: string | undefined): ProblemError {
+  const given = contentType?.split(';', 1)[0]?.trim();
+  const reason = given
+    ? `the body is ${given}; send it as ${BODY_MEDIA_TYPE}`
+    : `the request has no Content-Type; send the body as ${BODY_MEDIA_TYPE}`;
+  return new ProblemError(
+    'unsupported-media-type',
+    `${reason} (Content-Type: ${BODY_MEDIA_TYPE})`,
+    {
+      errors: [{ field: 'content-type', in: 'header', reason }],
+      headers: { accept: BODY_MEDIA_TYPE },
+      extensions: { expected: BODY_MEDIA_TYPE },
+    },
+  );
+}
+
 /** Fastify's own client errors (bad JSON, body too large, wrong content type…). */
-const frameworkProblem = (error: FastifyError): ProblemError | undefined => {
+const frameworkProblem = (
+  error: FastifyError,
+  request?: FastifyRequest,
+): ProblemError | undefined => {
   switch (error.statusCode) {
     case 400:
       return new ProblemError('validation', error.message, {
@@ -103,19 +138,20 @@ const frameworkProblem = (error: FastifyError): ProblemError | undefined => {
     case 414:
       return new ProblemError('uri-too-long', error.message);
     case 415:
-      return new ProblemError('unsupported-media-type', error.message);
+      return unsupportedMediaType(request?.headers['content-type']);
     default:
       return undefined;
   }
 };
 
-/** Maps anything thrown by a route to a problem; undefined means an unexpected failure. */
-export function toProblem(error: unknown): ProblemError | undefined {
+/**
+ * Maps anything thrown by a route to a problem; undefined means an unexpected failure. The
+ * request, when given, lets a framework error name what the request sent (its content type).
+ */
+export function toProblem(error: unknown, request?: FastifyRequest): ProblemError | undefined {
   if (error instanceof ProblemError) return error;
   if (error instanceof RequestValidationError) {
-    return new ProblemError('validation', 'the request does not match its schema', {
-      errors: error.errors,
-    });
+    return new ProblemError('validation', invalidFields(error.errors), { errors: error.errors });
   }
   if (error instanceof CommandRejectedError) return commandProblem(error);
   if (error instanceof ContentionError) {
@@ -141,7 +177,7 @@ export function toProblem(error: unknown): ProblemError | undefined {
   if (error instanceof UnreadableStreamError) return undefined;
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return frameworkProblem(error as FastifyError);
+    return frameworkProblem(error as FastifyError, request);
   }
   return undefined;
 }
@@ -218,7 +254,7 @@ export function problemErrorHandler(
   request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
-  const problem = toProblem(error);
+  const problem = toProblem(error, request);
   if (problem) {
     if (problem.statusCode >= 500) request.log.warn({ err: error }, problem.detail);
     return sendProblem(request, reply, problem);

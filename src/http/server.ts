@@ -39,7 +39,7 @@ import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
 import { webRoutes } from './routes/web.js';
 import { EventFeed } from './sse.js';
-import { typeboxValidatorCompiler } from './validation.js';
+import { serializerOptions, typeboxValidatorCompiler } from './validation.js';
 
 export interface ServerDeps {
   readonly store: EventStore;
@@ -135,6 +135,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
+    serializerOpts: serializerOptions,
     ...httpsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>();
 

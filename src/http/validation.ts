@@ -2,13 +2,16 @@
  * Request validation with TypeBox's compiler, the same engine that validates events in the
  * catalogue, so the API and the log agree on what a valid document is. Query strings, path
  * parameters and headers are converted first (they arrive as text); bodies are not: a JSON
- * body must carry the right types. Unknown body fields are rejected, not stripped.
+ * body must carry the right types. Unknown body fields are rejected, not stripped. Messages are
+ * the events' own (src/events/messages.ts): English, each field named once.
  */
 import type { TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { FieldError } from '../commands/index.js';
+import { firstPerField } from '../events/messages.js';
+import { stringFormats } from '../events/primitives.js';
 import { RequestValidationError } from './problem.js';
 
 /** Errors reported per request part; enough to fix a request, bounded against huge bodies. */
@@ -44,15 +47,22 @@ export const typeboxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schem
   return (input: unknown) => {
     const value = part === 'body' ? input : Value.Convert(schema, input);
     if (check.Check(value)) return { value };
-    const errors: FieldError[] = [];
-    for (const error of check.Errors(value)) {
-      errors.push({
-        field: fieldName(part, error.path),
-        reason: error.message,
+    // Each field once, with the first thing wrong with it (see firstPerField).
+    const errors: FieldError[] = firstPerField(check.Errors(value), MAX_ERRORS).map(
+      ({ field, reason }) => ({
+        field: fieldName(part, field === '/' ? '' : field),
+        reason,
         in: location[part],
-      });
-      if (errors.length >= MAX_ERRORS) break;
-    }
+      }),
+    );
     return { error: new RequestValidationError(errors) };
   };
+};
+
+/**
+ * Options of the response serializer (fast-json-stringify), whose Ajv checks `anyOf` branches:
+ * it is told the events' string formats exist (answers are not re-validated by them).
+ */
+export const serializerOptions = {
+  ajv: { formats: Object.fromEntries(stringFormats.map((name) => [name, true])) },
 };
