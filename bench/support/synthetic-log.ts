@@ -89,6 +89,7 @@ export class SyntheticLog {
       appendToStream: unsupported,
       appendToStreams: unsupported,
       readStream: unsupported,
+      readEventById: unsupported,
       subscribeToAll: unsupported,
       streamRevision: unsupported,
       setStreamMetadata: unsupported,
