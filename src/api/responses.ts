@@ -110,6 +110,11 @@ export type PortLocality = Static<typeof PortLocality>;
 
 // --- GET /v1/ports/:id/history ---------------------------------------------------------------
 
+/** Where an event is served: GET /v1/events/:id. */
+export const eventHref = (id: string): string => `/v1/events/${encodeURIComponent(id)}`;
+
+const Href = Type.String({ description: 'the event, GET /v1/events/:id' });
+
 /** One event of a port's stream, for audit. */
 export const HistoryEntry = Type.Object({
   position: Position,
@@ -131,10 +136,124 @@ export const HistoryEntry = Type.Object({
         'but the port did not fold it. The refusal code.',
     }),
   ),
+  links: Type.Object({
+    event: Href,
+    cause: Type.Union([Href, Type.Null()], {
+      description:
+        'the event that caused this one; null when a command caused it (causation = correlation)',
+    }),
+  }),
 });
 export type HistoryEntry = Static<typeof HistoryEntry>;
 
 export const HistoryPage = pageOf(HistoryEntry);
+
+// --- GET /v1/events/:id ----------------------------------------------------------------------
+
+/** An event of the log, by its id: where it is, what it says and who issued it, for what cause. */
+export const LoggedEvent = Type.Object({
+  id: Type.String({ description: 'the event id (a UUID)' }),
+  type: Type.String(),
+  stream: Type.String(),
+  revision: Revision('revision in its stream'),
+  position: Position,
+  time: { ...Time, description: 'when the store recorded it (ISO-8601)' },
+  data: Type.Unknown(),
+  metadata: Type.Object(
+    {
+      correlationId: Type.String(),
+      causationId: Type.String(),
+      app: Type.String(),
+      schemaVersion: Type.Integer(),
+      time: { ...Time, description: 'when it was decided (ISO-8601)' },
+    },
+    { additionalProperties: true },
+  ),
+  issuer: Type.Object({
+    app: Type.String({ description: '`api`, `agent:<chassis>`, or the app that decided it' }),
+    actor: Type.Union([Type.String(), Type.Null()], {
+      description: 'the authenticated principal of a command; null for an app',
+    }),
+  }),
+  links: Type.Object({
+    self: Href,
+    cause: Type.Union([Href, Type.Null()], {
+      description: 'the event that caused it; null when a command did',
+    }),
+  }),
+});
+export type LoggedEvent = Static<typeof LoggedEvent>;
+
+// --- GET /v1/ports/:id/explain ---------------------------------------------------------------
+
+/** An event an explanation rests on. */
+export const EventRef = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  stream: Type.String(),
+  revision: Revision('revision in its stream'),
+  position: Position,
+  time: Time,
+  app: Type.String({ description: 'who issued it (`api`, `agent:<chassis>`, an app)' }),
+  href: Href,
+});
+export type EventRef = Static<typeof EventRef>;
+
+/** One rule of the chain, whether it holds for this port (and chassis), and its events. */
+export const ExplainLink = Type.Object({
+  rule: Type.String({
+    description:
+      'port, deleted, distributed, claims, claim, interface, leader, owner, chassis, interest, ' +
+      'reachability, ack, pending-decision',
+  }),
+  holds: Type.Boolean(),
+  says: Type.String({ description: 'the rule applied to this port, in words' }),
+  events: Type.Array(EventRef, { description: 'the events that made it hold (or not)' }),
+});
+export type ExplainLink = Static<typeof ExplainLink>;
+
+/** Why one chassis sees the port as it does. */
+export const ViewExplanation = Type.Object({
+  chassis: ChassisId,
+  locality: Type.Union([Locality, Type.Literal('deleted')]),
+  remote: Type.Union(
+    [
+      Type.Literal('acked'),
+      Type.Literal('pending'),
+      Type.Literal('unreachable'),
+      Type.Literal('unwanted'),
+      Type.Null(),
+    ],
+    {
+      description:
+        'for a chassis that wants the port remotely or holds an ack: acked, pending (reaches the ' +
+        'owner, no ack yet), unreachable, unwanted (holds an ack the tunnel/provider app will ' +
+        'withdraw); null otherwise',
+    },
+  ),
+  conclusion: Type.String(),
+  chain: Type.Array(ExplainLink),
+});
+export type ViewExplanation = Static<typeof ViewExplanation>;
+
+/** Why a port has its locality on each chassis, as the chain of rules that decided it. */
+export const PortExplanation = Type.Object({
+  portId: Id,
+  switchId: Type.Union([Id, Type.Null()]),
+  deviceOwner: Type.Union([DeviceOwner, Type.Null()]),
+  owner: ChassisRef,
+  requestedChassis: ChassisRef,
+  deleted: Type.Boolean(),
+  reasons: Type.Array(DistributedReason),
+  chain: Type.Array(ExplainLink, { description: 'the port-wide rules: claims, owner, reasons' }),
+  views: Type.Array(ViewExplanation, {
+    description:
+      'the asked chassis; without one, every chassis with a view: claims, acks, the chassis ' +
+      'that want it remotely, the requested chassis, every live chassis of a distributed port',
+  }),
+  position: { ...Position, description: 'log position of the last event read (decimal)' },
+});
+export type PortExplanation = Static<typeof PortExplanation>;
 
 // --- GET /v1/ports/:id/locality?at= (time travel) --------------------------------------------
 

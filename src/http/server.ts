@@ -34,7 +34,9 @@ import { ackRoutes } from './routes/acks.js';
 import { agentRoutes } from './routes/agents.js';
 import { chassisFeedRoutes } from './routes/chassis-feed.js';
 import { commandRoutes } from './routes/commands.js';
+import { eventByIdRoutes } from './routes/event-by-id.js';
 import { eventRoutes } from './routes/events.js';
+import { explainRoutes } from './routes/explain.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
 import { webRoutes } from './routes/web.js';
@@ -204,6 +206,8 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   await app.register(agentRoutes, { commands, store, config });
   await app.register(queryRoutes, { store, readModel, config });
   await app.register(eventRoutes, { store, feed });
+  await app.register(eventByIdRoutes, { store });
+  await app.register(explainRoutes, { store });
   await app.register(chassisFeedRoutes, { store, config, hub: chassisFeeds });
   await app.register(ackRoutes, { commands, config });
   await app.register(healthRoutes, { store, readModel, config, metrics, closing: () => closing });

@@ -21,8 +21,8 @@ export type { ChassisPort, Locality, LocalityCount, Page, PortView, SwitchLocali
 /** A port's owner and views; `position`: of the last event of the port folded into it. */
 export type PortRecord = WithBigInts<PortLocality, 'position'>;
 
-/** One event of a port's stream, for audit. */
-export type HistoryRecord = WithBigInts<HistoryEntry, 'position' | 'revision'>;
+/** One event of a port's stream, for audit (the API adds the links). */
+export type HistoryRecord = WithBigInts<Omit<HistoryEntry, 'links'>, 'position' | 'revision'>;
 
 /** One row of the port directory (a searchable list of every live port). */
 export type PortListRecord = WithBigInts<PortListItem, 'position'>;

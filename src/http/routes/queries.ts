@@ -13,6 +13,7 @@ import {
   AfterQuery,
   ChassisPortsPage,
   ChassisPortsQuery,
+  eventHref,
   type HistoryEntry,
   HistoryPage,
   IdParams,
@@ -50,6 +51,11 @@ const historyJson = (entry: HistoryRecord): HistoryEntry => ({
   ...entry,
   position: String(entry.position),
   revision: String(entry.revision),
+  links: {
+    event: eventHref(entry.eventId),
+    // A command correlates with itself: its id names no event.
+    cause: entry.causationId === entry.correlationId ? null : eventHref(entry.causationId),
+  },
 });
 
 const localityAtJson = (state: HeldLocalityAt): LocalityAt => ({
