@@ -22,7 +22,8 @@ import { type AppliedView, ChassisDesired } from '../ovs/chassis-desired.js';
 import type { ChassisPorts } from '../ovs/chassis-view.js';
 import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
 import { type Applied, type Desired, FlowReconciler } from '../ovs/reconciler/flow-reconciler.js';
-import { mgmtSocketProbe, type Ofctl, spawnOfctl } from '../ovs/reconciler/ofctl.js';
+import { OpenFlowChannel } from '../ovs/openflow/channel.js';
+import { mgmtSocketProbe, type Ofctl } from '../ovs/reconciler/ofctl.js';
 import { ViewChangeTracker } from '../ovs/view-changes.js';
 import type { BridgeLayout } from './bridge-setup.js';
 import type { SliceState } from './slice-state.js';
@@ -61,8 +62,13 @@ export interface ChassisFlowsOptions {
   readonly logger: Logger;
   /** Default `br-int`. */
   readonly bridge?: string;
-  /** Environment of ovs-ofctl; OVS_RUNDIR selects the ovs-vswitchd (and the restart probe). */
+  /** OVS_RUNDIR selects the ovs-vswitchd (its `<bridge>.mgmt` socket, and the restart probe). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * How flows reach the bridge; default a persistent OpenFlow connection to its management
+   * socket (src/ovs/openflow/channel.ts), closed on stop. `spawnOfctl` (ovs-ofctl processes)
+   * and `MemoryBridge` fit here too.
+   */
   readonly ofctl?: Ofctl;
   /** Full dump-and-repair period; 0 disables. Default 60 s. */
   readonly antiEntropyIntervalMs?: number;
@@ -71,8 +77,8 @@ export interface ChassisFlowsOptions {
   readonly probe?: () => Promise<string | undefined>;
   readonly pipeline?: PipelineOptions;
   /**
-   * Called once a batch's flows are on the bridge (ovs-ofctl returned after the bundle's
-   * commit was confirmed), with the view they were made from.
+   * Called once a batch's flows are on the bridge (the switch confirmed the bundle's commit),
+   * with the view they were made from.
    */
   readonly onApplied?: (applied: AppliedView) => void;
 }
@@ -81,6 +87,8 @@ export class ChassisFlows {
   readonly reconciler: FlowReconciler<AppliedView>;
   private readonly desired: ChassisDesired;
   private readonly slice: SliceTopology;
+  /** The OpenFlow connections this made (none when given an `ofctl`). */
+  private readonly channel: OpenFlowChannel | undefined;
   private sliceChanged = true;
   private builtFrom = -1;
   private started = false;
@@ -97,10 +105,18 @@ export class ChassisFlows {
         everything: () => desired.markAll(),
       }),
     });
+    const logger = options.logger.child({ component: 'flows', bridge });
+    this.channel =
+      options.ofctl === undefined
+        ? new OpenFlowChannel({
+            ...(options.env?.OVS_RUNDIR === undefined ? {} : { rundir: options.env.OVS_RUNDIR }),
+            logger,
+          })
+        : undefined;
     this.reconciler = new FlowReconciler<AppliedView>({
       bridge,
-      ofctl: options.ofctl ?? spawnOfctl({ env: options.env }),
-      logger: options.logger.child({ component: 'flows', bridge }),
+      ofctl: options.ofctl ?? (this.channel as OpenFlowChannel),
+      logger,
       desired: (full) => this.desiredNow(full),
       antiEntropyIntervalMs: options.antiEntropyIntervalMs,
       probe: options.probe ?? mgmtSocketProbe(bridge, options.env?.OVS_RUNDIR),
@@ -159,6 +175,7 @@ export class ChassisFlows {
   async stop(): Promise<void> {
     this.started = false;
     await this.reconciler.stop();
+    await this.channel?.close();
   }
 
   private desiredNow(full: boolean): Desired<AppliedView> {

@@ -14,6 +14,7 @@ import {
 import {
   MsgType,
   MultipartType,
+  msgTypeNames,
   OFP_NO_BUFFER,
   OFP14_VERSION,
   OFPG_ANY,
@@ -370,7 +371,13 @@ export function decode(buf: Buffer): Decoded {
   const xid = buf.readUInt32BE(4);
   if (length !== buf.length)
     throw new DecodeError(`message length ${length} but ${buf.length} bytes`);
-  return { version, xid, message: decodeBody(type, buf) };
+  try {
+    return { version, xid, message: decodeBody(type, buf) };
+  } catch (error) {
+    // A read past a length the checks above missed is malformed input too, not a crash.
+    if (error instanceof DecodeError) throw error;
+    throw new DecodeError(`${msgTypeNames[type] ?? `type ${type}`}: ${(error as Error).message}`);
+  }
 }
 
 function need(buf: Buffer, bytes: number, what: string): void {
