@@ -69,6 +69,81 @@ export function decideAcks(
   return { put: put.sort(byPort), withdraw: withdraw.sort() };
 }
 
+/** One port's part of decideAcks: its withdrawal, its put (toward that owner), or nothing. */
+function decidePort(
+  chassis: string,
+  view: ViewPort | undefined,
+  fact: SlicePort | undefined,
+): { readonly withdraw: true } | { readonly put: string } | undefined {
+  const mine = fact?.acks.find((ack) => ack.chassis === chassis);
+  if (mine !== undefined && !reachesRemotely(view, mine.owner)) return { withdraw: true };
+  const owner = view === undefined ? null : remoteOwner(view);
+  if (owner === null || fact === undefined) return undefined;
+  if (fact.acks.some((ack) => ack.chassis === chassis && ack.owner === owner)) return undefined;
+  return { put: owner };
+}
+
+/**
+ * decideAcks kept up to date incrementally: told which ports may have changed since its last
+ * decision (their slice facts or their applied view entry: `touch`), it re-decides only those,
+ * and answers the whole decision from what it keeps. `touchAll` (and the first decision) scan
+ * everything, as decideAcks does. Same answer as decideAcks over the same inputs, provided every
+ * port whose facts or applied entry changed was touched (test/agent/acks-incremental.test.ts).
+ */
+export class AckDecider {
+  private readonly puts = new Map<string, string>();
+  private readonly withdrawals = new Set<string>();
+  private dirty = new Set<string>();
+  private all = true;
+
+  constructor(private readonly chassis: string) {}
+
+  /** The ports whose facts or applied entries may have changed. */
+  touch(portIds: Iterable<string>): void {
+    if (this.all) return;
+    for (const portId of portIds) this.dirty.add(portId);
+  }
+
+  /** Anything may have changed (a layout, a snapshot, an entry that is not a port's). */
+  touchAll(): void {
+    this.all = true;
+    this.dirty.clear();
+  }
+
+  /** Decisions that scanned everything, decisions that re-decided touched ports, and those ports. */
+  readonly stats = { full: 0, incremental: 0, ports: 0 };
+
+  decide(applied: ReadonlyMap<string, ViewPort>, facts: PortFactsView): AckDecision {
+    if (this.all) {
+      this.puts.clear();
+      this.withdrawals.clear();
+      const full = decideAcks(this.chassis, applied, facts);
+      for (const { portId, owner } of full.put) this.puts.set(portId, owner);
+      for (const portId of full.withdraw) this.withdrawals.add(portId);
+      this.all = false;
+      this.dirty.clear();
+      this.stats.full++;
+      return full;
+    }
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    this.stats.incremental++;
+    this.stats.ports += dirty.size;
+    for (const portId of dirty) {
+      this.puts.delete(portId);
+      this.withdrawals.delete(portId);
+      const decided = decidePort(this.chassis, applied.get(portId), facts.get(portId));
+      if (decided === undefined) continue;
+      if ('withdraw' in decided) this.withdrawals.add(portId);
+      else this.puts.set(portId, decided.put);
+    }
+    const put = [...this.puts].map(([portId, owner]) => ({ portId, owner }));
+    const byPort = (a: AckPut, b: AckPut) =>
+      a.portId < b.portId ? -1 : a.portId > b.portId ? 1 : 0;
+    return { put: put.sort(byPort), withdraw: [...this.withdrawals].sort() };
+  }
+}
+
 /** The slice's ports by id (decideAcks' `facts`). */
 export function factsOf(ports: Iterable<SlicePort>): Map<string, SlicePort> {
   const facts = new Map<string, SlicePort>();

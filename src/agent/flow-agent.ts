@@ -18,7 +18,7 @@ import type { ChassisPorts } from '../ovs/chassis-view.js';
 import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
 import type { Ofctl } from '../ovs/reconciler/ofctl.js';
 import { type AckApi, AckSender, HttpAckApi } from './ack-sender.js';
-import { decideAcks } from './acks.js';
+import { AckDecider } from './acks.js';
 import { ChassisFlows } from './chassis-flows.js';
 import { FeedClient } from './feed-client.js';
 
@@ -54,6 +54,8 @@ export class FlowAgent {
   readonly feed: FeedClient;
   readonly flows: ChassisFlows;
   readonly acks: AckSender;
+  /** The ack decision, re-decided only for the ports a change touched. */
+  readonly decider: AckDecider;
   private readonly logger: Logger;
   private starting: Promise<void> | undefined;
   private readonly firstSync: Promise<void>;
@@ -62,6 +64,7 @@ export class FlowAgent {
 
   constructor(private readonly options: FlowAgentOptions) {
     this.logger = options.logger.child({ component: 'flow-agent', chassis: options.chassis });
+    this.decider = new AckDecider(options.chassis);
     this.firstSync = new Promise((resolve) => {
       this.firstSyncDone = resolve;
     });
@@ -126,6 +129,8 @@ export class FlowAgent {
 
   /** The chassis' tunnel or patch ports changed (a new bridge layout): sync to them. */
   portsChanged(): void {
+    // Tunnel and patch ports decide whether remote ports are reachable at all.
+    this.decider.touchAll();
     void this.flows.sync();
   }
 
@@ -155,6 +160,11 @@ export class FlowAgent {
     const slice = this.feed.state;
     // The slice moved on while the batch ran: the next batch decides with both fresh.
     if (this.flows.computedFrom !== slice.version) return;
-    this.acks.want(decideAcks(this.options.chassis, this.flows.applied.ports, slice.facts));
+    // The applied view is the slice's at this version: the ports whose facts or view may have
+    // changed since the last decision are the ones the slice changed meanwhile.
+    const changes = slice.takePortChanges();
+    if (changes.all) this.decider.touchAll();
+    else this.decider.touch(changes.ports);
+    this.acks.want(this.decider.decide(this.flows.applied.ports, slice.facts));
   }
 }

@@ -93,6 +93,12 @@ export class SliceState {
   #version = 0;
   /** Keys put or dropped since the last `takeChanged`. */
   #changed = new Set<string>();
+  /** Ports whose entry, or an interface naming them, changed since the last `takePortChanges`. */
+  #portsChanged = new Set<string>();
+  /** An entry other than a port or an interface changed: any port's view may have. */
+  #othersChanged = true;
+  /** Segmentation entries held. */
+  #segmentations = 0;
 
   /** Bumped by every snapshot or diff that changed an entry. */
   get version(): number {
@@ -179,9 +185,26 @@ export class SliceState {
     return changed;
   }
 
+  /**
+   * The ports whose facts or view may have changed since the last call (the ack decider's, a
+   * second consumer beside `takeChanged`'s): those whose entry changed, and those an interface
+   * put or dropped names (before and after). `all` when any other entry changed (a chassis, a
+   * switch, a segmentation: any port's view may follow), and before the first call.
+   */
+  takePortChanges(): { readonly all: boolean; readonly ports: ReadonlySet<string> } {
+    const taken = { all: this.#othersChanged, ports: this.#portsChanged };
+    this.#portsChanged = new Set();
+    this.#othersChanged = false;
+    return taken;
+  }
+
   #put(key: string, entry: SliceEntry): boolean {
     const json = JSON.stringify(entry);
     if (this.#encoded.get(key) === json) return false;
+    const held = this.#entries.get(key);
+    if (held === undefined && entry.kind === 'segmentation') this.#segmentations++;
+    this.#notePorts(held);
+    this.#notePorts(entry);
     this.#entries.set(key, entry);
     this.#encoded.set(key, json);
     this.#changed.add(key);
@@ -189,8 +212,27 @@ export class SliceState {
   }
 
   #drop(key: string): void {
+    const held = this.#entries.get(key);
+    if (held?.kind === 'segmentation') this.#segmentations--;
+    this.#notePorts(held);
     this.#entries.delete(key);
     this.#encoded.delete(key);
     this.#changed.add(key);
+  }
+
+  #notePorts(entry: SliceEntry | undefined): void {
+    if (entry === undefined || this.#othersChanged) return;
+    const portId =
+      entry.kind === 'port'
+        ? entry.value.port.id
+        : entry.kind === 'interface'
+          ? entry.value.ifaceId
+          : undefined;
+    // A trunk's sub-ports follow their parent's port and interface: with trunks in the slice,
+    // a port's change may change another's view, so anything may have.
+    if (portId === undefined || this.#segmentations > 0) {
+      this.#othersChanged = true;
+      this.#portsChanged.clear();
+    } else if (portId !== null) this.#portsChanged.add(portId);
   }
 }
