@@ -162,7 +162,8 @@ export class CommandHandler {
   ): Promise<CommandOutcome<R>> {
     const stream = command.stream(input);
     const observer = this.options.observer;
-    return this.lanes.run(stream, async () => {
+    // A command may queue behind others of another stream (createPort: its switch's lane).
+    return this.lanes.run(command.lane?.(input) ?? stream, async () => {
       try {
         return await retry(() => this.decideAndAppend(command, stream, input, issuer), {
           ...this.backoff,

@@ -5,6 +5,7 @@
 import { type DomainEvent, decodeEvent } from '../events/index.js';
 import { StreamDeletedError, StreamNotFoundError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
+import { AddressBook, type SwitchAddressing } from './address-book.js';
 import {
   type DocumentOf,
   type EntityKind,
@@ -42,7 +43,16 @@ const SCAN_PAGE = 1000;
 
 /** References answered from the event store. */
 export class LogReferences implements ReferenceReader {
-  constructor(private readonly store: EventStore) {}
+  private readonly addresses: AddressBook;
+
+  constructor(private readonly store: EventStore) {
+    this.addresses = new AddressBook(store);
+  }
+
+  /** The addresses of the switch's live ports and the networks of its subnets (see AddressBook). */
+  switchAddressing(switchId: string): Promise<SwitchAddressing> {
+    return this.addresses.ofSwitch(switchId);
+  }
 
   /**
    * Whether an entity is live: its stream's latest model event is a Created or Updated. Read

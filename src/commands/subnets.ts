@@ -1,10 +1,13 @@
 /** Subnet commands: a subnet belongs to a live switch for its whole life. */
+import { contains, parseCidr, parseIp } from '../events/addresses.js';
 import type { Subnet } from '../events/index.js';
 import {
   accept,
   alreadyExists,
   type Decision,
+  invalid,
   notFound,
+  type Rejected,
   unchanged,
   unknownReference,
   unknownTarget,
@@ -16,6 +19,20 @@ export interface SubnetChanges {
   readonly cidr?: string;
   readonly gatewayIp?: string | null;
   readonly dhcpEnabled?: boolean;
+}
+
+/**
+ * A gateway inside its subnet. Checked when the command sets the network or the gateway, so a
+ * subnet written before the check keeps working through updates of other fields.
+ */
+function gatewayProblem(subnet: Subnet): Rejected | undefined {
+  if (subnet.gatewayIp === undefined) return undefined;
+  const network = parseCidr(subnet.cidr);
+  const gateway = parseIp(subnet.gatewayIp);
+  if (network === undefined || gateway === undefined || contains(network, gateway))
+    return undefined;
+  const reason = `the gateway ${subnet.gatewayIp} is not in ${subnet.cidr}`;
+  return invalid(`subnet ${subnet.id}: ${reason}`, { field: '/gatewayIp', reason });
 }
 
 export function createSubnet(
@@ -30,6 +47,8 @@ export function createSubnet(
       unknownReference('/switchId', 'switch', subnet.switchId),
     );
   }
+  const problem = gatewayProblem(subnet);
+  if (problem) return problem;
   return accept([{ type: 'SubnetCreated', data: subnet }], subnet, true);
 }
 
@@ -46,6 +65,8 @@ export function updateSubnet(
     else merged.gatewayIp = gatewayIp;
   }
   if (sameDocument(current.document, merged)) return unchanged(current.document);
+  const problem = changes.cidr !== undefined || gatewayIp ? gatewayProblem(merged) : undefined;
+  if (problem) return problem;
   return accept([{ type: 'SubnetUpdated', data: merged }], merged);
 }
 

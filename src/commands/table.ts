@@ -17,7 +17,7 @@ import type {
   OvsPort,
   Subnet,
 } from '../events/index.js';
-import { chassisStream, lportStream } from '../events/index.js';
+import { chassisStream, lportStream, problemsOf } from '../events/index.js';
 import {
   type AckInput,
   type AckReferences,
@@ -26,6 +26,7 @@ import {
   type WithdrawInput,
   withdrawAck,
 } from './acks.js';
+import type { SwitchAddressing } from './address-book.js';
 import {
   type ChassisChanges,
   chassisFold,
@@ -37,7 +38,7 @@ import {
   reportOvsPorts,
   updateChassis,
 } from './chassis.js';
-import type { Decision } from './decision.js';
+import { type Decision, invalid } from './decision.js';
 import { associateFloatingIp, createFloatingIp, deleteFloatingIp } from './floating-ips.js';
 import {
   type DocumentOf,
@@ -47,8 +48,10 @@ import {
   streamOfEntity,
 } from './lifecycle.js';
 import {
+  changesAddresses,
   createPort,
   deletePort,
+  type PortAddressing,
   type PortChanges,
   type PortStream,
   portFold,
@@ -80,6 +83,8 @@ export interface ReferenceReader {
     kind: K,
     predicate: (document: DocumentOf<K>) => boolean,
   ): Promise<string[]>;
+  /** The addresses of the switch's live ports and the networks of its live subnets, now. */
+  switchAddressing(switchId: string): Promise<SwitchAddressing>;
 }
 
 /**
@@ -98,6 +103,11 @@ export interface Command<I, S, C, R> {
    */
   readonly references: (input: I, state: S, read: ReferenceReader) => Promise<C>;
   readonly decide: (input: I, state: S, references: C) => Decision<R>;
+  /**
+   * The lane the command queues in within this process (default: its stream's). Commands
+   * whose decisions depend on each other across streams share one (see createPort).
+   */
+  readonly lane?: (input: I) => string;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the existential of a heterogeneous table
@@ -105,12 +115,31 @@ export type AnyCommand = Command<any, any, any, any>;
 
 const nothing = async (): Promise<undefined> => undefined;
 
+/**
+ * The decided events, checked against the catalogue's schemas before the shell appends them.
+ * An event is built from the input and from what the log holds (an update merges into a
+ * version written before a check existed): one that fails is refused as invalid input (400,
+ * naming the field), so a command from any source (HTTP, CLI, a follower) appends nothing bad.
+ */
+function checked<R>(decision: Decision<R>): Decision<R> {
+  if (!decision.ok) return decision;
+  for (const event of decision.events) {
+    const problems = problemsOf(event.type, event.data);
+    if (problems.length > 0)
+      return invalid(
+        `the ${event.type} it would append is invalid: ${problems.map((p) => `${p.field} ${p.reason}`).join('; ')}`,
+        ...problems,
+      );
+  }
+  return decision;
+}
+
 /** An entry that reads no other stream. */
 function command<I, S, R>(
   name: string,
   spec: Omit<Command<I, S, undefined, R>, 'name' | 'references'>,
 ): Command<I, S, undefined, R> {
-  return { name, references: nothing, ...spec };
+  return { name, references: nothing, ...spec, decide: (i, s, c) => checked(spec.decide(i, s, c)) };
 }
 
 /** An entry that reads other streams before deciding. */
@@ -118,7 +147,7 @@ function referring<I, S, C, R>(
   name: string,
   spec: Omit<Command<I, S, C, R>, 'name'>,
 ): Command<I, S, C, R> {
-  return { name, ...spec };
+  return { name, ...spec, decide: (i, s, c) => checked(spec.decide(i, s, c)) };
 }
 
 /** A command that names its target by id (deletes, and updates with their changes). */
@@ -238,18 +267,37 @@ export const commandTable = {
   }),
 
   // --- ports ----------------------------------------------------------------------------------
+  // A port's MACs and IPs are unique on its switch: decided against the switch's ports as the
+  // log holds them just before deciding (the address book reads up to the head). What makes
+  // that race-free enough: within one process, creates on one switch queue in the switch's
+  // lane, so of two racing for one address the second sees the first's. Not closed: an address
+  // PATCH racing a create (it queues in its port's lane: its input does not name the switch),
+  // and writers in other processes (more server instances, the CLI writing directly): the
+  // store has no condition across streams, so two such commands within one read-to-append
+  // round trip (milliseconds) can both pass, and the duplicate is then in the log.
   createPort: referring('createPort', {
     stream: (port: LogicalPort) => portStream(port),
+    lane: (port) => `addresses:switch-${port.switchId}`,
     fold: portFold,
-    references: async (port, _state, read) => ({
-      switchLive: await read.isLive('switch', port.switchId),
-    }),
+    references: async (port, _state, read): Promise<{ switchLive: boolean } & PortAddressing> => {
+      const switchLive = await read.isLive('switch', port.switchId);
+      return {
+        switchLive,
+        addressing: switchLive ? await read.switchAddressing(port.switchId) : undefined,
+      };
+    },
     decide: (port, state, refs) => createPort(port, state, refs),
   }),
-  updatePort: command('updatePort', {
+  updatePort: referring('updatePort', {
     stream: (input: Changes<PortChanges>) => portStream(input),
     fold: portFold,
-    decide: ({ id, changes }, state) => updatePort(id, changes, state),
+    references: async ({ changes }, state, read): Promise<PortAddressing> => {
+      if (state.port.status !== 'live') return {};
+      const changed = changesAddresses(changes, state.port.document);
+      if (!changed.macs && !changed.ips) return {};
+      return { addressing: await read.switchAddressing(state.port.document.switchId) };
+    },
+    decide: ({ id, changes }, state, refs) => updatePort(id, changes, state, undefined, refs),
   }),
   deletePort: command('deletePort', {
     stream: portStream,

@@ -81,26 +81,26 @@ describe('ports', () => {
   it('merges a PATCH into the current document and emits the whole version', () => {
     decide('updatePort')
       .given(portCreated)
-      .when({ id: 'p1', changes: { requestedChassis: 'c2' } })
+      .when({ id: 'p1', changes: { requestedChassis: 'c2' } }, {})
       .then([{ type: 'LogicalPortUpdated', data: { ...port, requestedChassis: 'c2' } }]);
   });
 
   it('appends nothing for a PATCH that changes nothing', () => {
     decide('updatePort')
       .given(portCreated)
-      .when({ id: 'p1', changes: { ips: ['10.0.0.5'] } })
+      .when({ id: 'p1', changes: { ips: ['10.0.0.5'] } }, {})
       .then([]);
   });
 
   it('updates and deletes of an unknown port are 404, of a deleted port refused', () => {
     decide('updatePort')
       .given()
-      .when({ id: 'p1', changes: { ips: [] } })
+      .when({ id: 'p1', changes: { ips: [] } }, {})
       .then({ kind: 'not-found' });
     decide('deletePort').given().when({ id: 'p1' }).then({ kind: 'not-found' });
     decide('updatePort')
       .given(portCreated, portDeleted)
-      .when({ id: 'p1', changes: { ips: [] } })
+      .when({ id: 'p1', changes: { ips: [] } }, {})
       .then({ kind: 'refused', code: 'port-deleted' });
     decide('deletePort')
       .given(portCreated, portDeleted)
