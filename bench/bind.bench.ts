@@ -19,11 +19,19 @@
  *    and ack → their RemoteCreated are in the log; the time to the last of those, one port at a
  *    time (200; 50 quick) — target p99 < 50 ms. The record's parameters carry the p50 of each
  *    step;
+ *  - bind/latency-from-row: the same binds, timed from the moment A's Interface row carries
+ *    both its ofport and its iface-id (an OVSDB monitor in this process on A's database: the
+ *    first moment any agent can know the port) — OVN's suite (bench/ovn.bench.ts) times its
+ *    binds from the same two instants;
  *  - bind/bulk: 5,000 interfaces (500 quick) appear on A at once (500 per ovs-vsctl call): time
  *    until every port is local on A with A's flows, and acked by B, C and D with theirs —
- *    target < 10 s.
+ *    target < 10 s;
+ *  - bind/rss: this process' RSS after the bulk (locus, its four in-process agents, the bench's
+ *    own monitors) plus its child processes' (the ovs-ofctl helper): the server side of the
+ *    control plane, to set against OVN's daemons.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +47,8 @@ import type { Chassis, DomainEvent } from '../src/events/index.js';
 import { httpConfig } from '../src/http/config.js';
 import { packagePath } from '../src/lib/package-root.js';
 import { type Locus, startLocus } from '../src/locus.js';
+import { OvsdbClient } from '../src/ovs/ovsdb/client.js';
+import type { InterfaceRow } from '../src/ovs/ovsdb/vswitch.js';
 import type { Subscription } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { ovsAvailable } from '../test/support/ovs.js';
@@ -104,6 +114,57 @@ interface PortProgress {
   local?: number;
   acks: Set<string>;
   acked?: number;
+}
+
+/** VmRSS (or another /proc/<pid>/status field) in bytes; 0 when the process is gone. */
+function statusBytes(pid: number | 'self', field: string): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** RSS of this process' children (the ovs-ofctl helper, any tool running right now). */
+function childrenRss(): number {
+  try {
+    return readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((pid) => pid !== '')
+      .reduce((sum, pid) => sum + statusBytes(Number(pid), 'VmRSS'), 0);
+  } catch {
+    return 0;
+  }
+}
+
+const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
+/**
+ * Watches A's Interface table from this process: when each iface-id's row first carries an
+ * ofport (OVN's suite watches its chassis the same way).
+ */
+async function watchRows(endpoint: string): Promise<{
+  readonly rowAt: ReadonlyMap<string, number>;
+  close(): Promise<void>;
+}> {
+  const rowAt = new Map<string, number>();
+  const client = new OvsdbClient({ endpoint }).start();
+  const replica = client.monitor<{ Interface: InterfaceRow }>({
+    Interface: ['name', 'ofport', 'external_ids'],
+  });
+  replica.onUpdate(({ changes }) => {
+    const now = performance.now();
+    for (const change of changes) {
+      const row = change.new;
+      const id = row?.external_ids.get('iface-id');
+      if (row && id !== undefined && row.ofport !== null && row.ofport > 0 && !rowAt.has(id))
+        rowAt.set(id, now);
+    }
+  });
+  await replica.ready;
+  return { rowAt, close: () => client.close() };
 }
 
 /** `ovs-vsctl add-port` arguments plugging interface `i` (iface-id p<i>), as a compute service. */
@@ -187,6 +248,7 @@ export async function measureBind(
   const storeUrl = join(folder, 'locus');
   let locus: Locus | undefined;
   let subscription: Subscription | undefined;
+  let rows: Awaited<ReturnType<typeof watchRows>> | undefined;
   try {
     // The log: the bound cloud, then the ports measured below (created, not bound).
     const switches = Math.ceil(sizes.bound / DEFAULT_LAYOUT.portsPerSwitch);
@@ -277,6 +339,8 @@ export async function measureBind(
       return destination?.kind === 'tunnel' && destination.owner === 'A';
     };
     const dirA = join(ovsDir, 'A');
+    rows = await watchRows(`unix:${dirA}/db.sock`);
+    const rowAt = rows.rowAt;
     const plug = (ids: readonly number[]) =>
       vsctl(
         dirA,
@@ -291,6 +355,8 @@ export async function measureBind(
     // One bind at a time.
     progress(`${sizes.samples} binds, one at a time`);
     const total: number[] = [];
+    const fromRow: number[] = [];
+    const toRow: number[] = [];
     const toReported: number[] = [];
     const toLocal: number[] = [];
     const toFlowsA: number[] = [];
@@ -311,11 +377,18 @@ export async function measureBind(
         1,
       );
       const entry = progressOf.get(id) as Required<PortProgress>;
+      const end = Math.max(flowsA as number, entry.acked);
+      // The report needs the ofport, so the row has been seen by now (its update may still be
+      // queued behind the bind's own work on this event loop: wait for it).
+      await until(() => rowAt.has(id), 5_000, `${id}'s Interface row`, 1);
+      const row = rowAt.get(id) as number;
+      toRow.push(row - t0);
+      fromRow.push(end - row);
       toReported.push(entry.reported - t0);
       toLocal.push(entry.local - t0);
       toFlowsA.push((flowsA as number) - t0);
       toAcks.push(entry.acked - t0);
-      total.push(Math.max(flowsA as number, entry.acked) - t0);
+      total.push(end - t0);
       if (process.env.LOCUS_BENCH_TRACE)
         progress(
           `${id}: reported ${(entry.reported - t0).toFixed(0)} local ${(entry.local - t0).toFixed(0)} flows on A ${((flowsA as number) - t0).toFixed(0)} acked ${(entry.acked - t0).toFixed(0)} ms`,
@@ -333,6 +406,8 @@ export async function measureBind(
         bound: sizes.bound,
         chassis: CHASSIS.length,
         samples: sizes.samples,
+        from: 'add-port',
+        rowP50: p50(toRow),
         reportedP50: p50(toReported),
         localP50: p50(toLocal),
         flowsAP50: p50(toFlowsA),
@@ -348,7 +423,30 @@ export async function measureBind(
       met: latency.p99 < LATENCY_TARGET_MS,
       peakRssBytes: peakRssBytes(),
     });
-    progress(`bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms`);
+    const latencyFromRow = percentiles(fromRow);
+    records.push({
+      name: `${prefix}/latency-from-row`,
+      params: {
+        bound: sizes.bound,
+        chassis: CHASSIS.length,
+        samples: sizes.samples,
+        from: 'row',
+        reportedP50: p50(toReported.map((t, k) => t - (toRow[k] as number))),
+        localP50: p50(toLocal.map((t, k) => t - (toRow[k] as number))),
+        flowsAP50: p50(toFlowsA.map((t, k) => t - (toRow[k] as number))),
+        acksP50: p50(toAcks.map((t, k) => t - (toRow[k] as number))),
+      },
+      throughput: perSecond(
+        fromRow.length,
+        fromRow.reduce((a, b) => a + b, 0),
+      ),
+      unit: 'binds',
+      latencyMs: latencyFromRow,
+      peakRssBytes: peakRssBytes(),
+    });
+    progress(
+      `bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms from add-port, ${latencyFromRow.p50.toFixed(1)}/${latencyFromRow.p99.toFixed(1)} ms from the row`,
+    );
 
     if (sizes.bulk === 0) return records;
     // Bulk: every interface at once.
@@ -381,6 +479,8 @@ export async function measureBind(
       for (const id of bulkNames) last = Math.max(last, progressOf.get(id)?.[stage] ?? t0);
       return Number(((last - t0) / 1000).toFixed(2));
     };
+    let lastRow = t0;
+    for (const id of bulkNames) lastRow = Math.max(lastRow, rowAt.get(id) ?? t0);
     progress(
       done
         ? `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (plugged in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(ackedMs / 1000).toFixed(2)} s)`
@@ -393,6 +493,7 @@ export async function measureBind(
         ports: sizes.bulk,
         perPlug: sizes.reportSize,
         converged: `${converged}/${sizes.bulk}`,
+        rowSeconds: Number(((lastRow - t0) / 1000).toFixed(2)),
         reportedSeconds: lastAt('reported'),
         localSeconds: lastAt('local'),
         ...(ackedMs > 0 ? { ackedSeconds: Number((ackedMs / 1000).toFixed(2)) } : {}),
@@ -405,7 +506,25 @@ export async function measureBind(
       met: done && bulkMs < BULK_TARGET_S * 1000,
       peakRssBytes: peakRssBytes(),
     });
+    const rss = statusBytes('self', 'VmRSS');
+    const helpers = childrenRss();
+    records.push({
+      name: `${prefix}/rss`,
+      params: {
+        bound: sizes.bound,
+        ports: sizes.bound + sizes.samples + sizes.bulk,
+        processMiB: mib(rss),
+        hwmMiB: mib(statusBytes('self', 'VmHWM')),
+        heapUsedMiB: mib(process.memoryUsage().heapUsed),
+        helpersMiB: mib(helpers),
+      },
+      throughput: 0,
+      unit: 'MiB',
+      value: { amount: mib(rss + helpers), unit: 'MiB' },
+      peakRssBytes: peakRssBytes(),
+    });
   } finally {
+    await rows?.close().catch(() => undefined);
     await subscription?.close().catch(() => undefined);
     // Stops the agents, then the sandboxes it adopted; any left (locus did not start) after.
     await (locus as Locus | undefined)?.stop().catch(() => undefined);

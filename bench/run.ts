@@ -43,6 +43,7 @@ const suites: Record<string, Suite> = {
   scale: { module: './scale.bench.js', exportName: 'benchScale' },
   feed: { module: './feed.bench.js', exportName: 'benchFeed' },
   agent: { module: './agent.bench.js', exportName: 'benchAgent' },
+  ovn: { module: './ovn.bench.js', exportName: 'benchOvn' },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
