@@ -145,6 +145,19 @@ export interface RmHistoryTable {
   refusal: string | null;
 }
 
+/**
+ * One row per subnet, router, floating IP and trunk segmentation: its last document
+ * (migrations/0004_topology.ts; src/projections/topology.ts).
+ */
+export interface RmTopologyTable {
+  kind: 'subnet' | 'router' | 'fip' | 'segmentation';
+  id: string;
+  /** Null only for one known from its deletion alone. */
+  document: ColumnType<unknown, string | null, string | null>;
+  deleted: boolean;
+  position: Int8;
+}
+
 export interface RmCheckpointsTable {
   name: string;
   position: Int8;
@@ -158,5 +171,6 @@ export interface Database {
   rm_switches: RmSwitchesTable;
   rm_switch_chassis: RmSwitchChassisTable;
   rm_history: RmHistoryTable;
+  rm_topology: RmTopologyTable;
   rm_checkpoints: RmCheckpointsTable;
 }

@@ -19,6 +19,16 @@ import {
   type ViewRow,
 } from './ports.js';
 import { foldSwitchEvent, isSwitchEvent, type SwitchEvent, type SwitchRow } from './switches.js';
+import {
+  foldTopologyEvent,
+  isTopologyEvent,
+  isTopologyStream,
+  type TopologyEvent,
+  type TopologyKind,
+  type TopologyRow,
+  topologyKey,
+  topologyKindOf,
+} from './topology.js';
 
 const LPORT_PREFIX = 'lport-';
 const CHASSIS_PREFIX = 'chassis-';
@@ -35,6 +45,8 @@ export type Routed =
     }
   | { readonly kind: 'chassis'; readonly event: ChassisEvent; readonly recorded: ProjectedEvent }
   | { readonly kind: 'switch'; readonly event: SwitchEvent; readonly recorded: ProjectedEvent }
+  /** Subnets, routers, floating IPs, segmentations (./topology.ts). */
+  | { readonly kind: 'topology'; readonly event: TopologyEvent; readonly recorded: ProjectedEvent }
   /** Not the read model's business (other categories, OvsPort events). */
   | { readonly kind: 'ignored' }
   /** The read model's business but unreadable by this version: counted and logged. */
@@ -53,7 +65,12 @@ const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
 export function route(recorded: ProjectedEvent): Routed {
   const stream = recorded.streamName;
   const isPort = stream.startsWith(LPORT_PREFIX);
-  if (!isPort && !stream.startsWith(CHASSIS_PREFIX) && !stream.startsWith(SWITCH_PREFIX))
+  if (
+    !isPort &&
+    !stream.startsWith(CHASSIS_PREFIX) &&
+    !stream.startsWith(SWITCH_PREFIX) &&
+    !isTopologyStream(stream)
+  )
     return IGNORED;
   const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata?.schemaVersion ?? 1);
   if (!decoded.ok) return { kind: 'skipped', reason: decoded.reason, recorded };
@@ -70,6 +87,7 @@ export function route(recorded: ProjectedEvent): Routed {
     };
   }
   if (isChassisEvent(event)) return { kind: 'chassis', event, recorded };
+  if (isTopologyEvent(event)) return { kind: 'topology', event, recorded };
   return isSwitchEvent(event) ? { kind: 'switch', event, recorded } : IGNORED;
 }
 
@@ -90,6 +108,8 @@ export interface BatchChanges {
   /** Changes of rm_switch_chassis' counts, none zero. */
   readonly localPorts: readonly LocalPortsDelta[];
   readonly history: readonly HistoryRow[];
+  /** Subnets, routers, floating IPs and segmentations the batch changed. */
+  readonly topology: readonly TopologyRow[];
 }
 
 export interface BatchCounts {
@@ -112,6 +132,8 @@ export class ProjectionBatch {
   readonly #ports = new Map<string, PortState>();
   readonly #chassis = new Map<string, ChassisRow>();
   readonly #switches = new Map<string, SwitchRow>();
+  readonly #loadedTopology: ReadonlyMap<string, TopologyRow>;
+  readonly #topology = new Map<string, TopologyRow>();
   readonly #history: HistoryRow[] = [];
 
   constructor(
@@ -121,7 +143,13 @@ export class ProjectionBatch {
     private readonly machine: PortMachine = lportFacts,
     /** The switch rows the batch's switch events fold onto (none: known from the batch only). */
     switches: ReadonlyMap<string, SwitchRow> = new Map(),
+    /**
+     * Topology rows by topologyKey (none: the projector, whose upsert keeps the table's document
+     * for a deletion; a replay passes what it folded so far).
+     */
+    topology: ReadonlyMap<string, TopologyRow> = new Map(),
   ) {
+    this.#loadedTopology = topology;
     this.#loadedPorts = ports;
     this.#loadedChassis = chassis;
     this.#loadedSwitches = switches;
@@ -131,6 +159,16 @@ export class ProjectionBatch {
     if (routed.kind === 'port') this.#applyPort(routed);
     else if (routed.kind === 'chassis') this.#applyChassis(routed);
     else if (routed.kind === 'switch') this.#applySwitch(routed);
+    else if (routed.kind === 'topology') this.#applyTopology(routed);
+  }
+
+  #applyTopology(routed: Extract<Routed, { kind: 'topology' }>): void {
+    const key = topologyKey(topologyKindOf(routed.event) as TopologyKind, routed.event.data.id);
+    const current = this.#topology.get(key) ?? this.#loadedTopology.get(key);
+    const next = foldTopologyEvent(current, routed.event, routed.recorded.position);
+    if (next === current) return;
+    this.counts.applied++;
+    this.#topology.set(key, next);
   }
 
   #applySwitch(routed: Extract<Routed, { kind: 'switch' }>): void {
@@ -183,6 +221,11 @@ export class ProjectionBatch {
     return this.#switches;
   }
 
+  /** The topology rows the batch changed, by topologyKey. */
+  get topology(): ReadonlyMap<string, TopologyRow> {
+    return this.#topology;
+  }
+
   /** The rows of every chassis the batch changed. */
   get chassis(): ReadonlyMap<string, ChassisRow> {
     return this.#chassis;
@@ -223,23 +266,35 @@ export class ProjectionBatch {
       switches: [...this.#switches.values()],
       localPorts: [...localPorts.values()].filter((change) => change.delta !== 0),
       history: this.#history,
+      topology: [...this.#topology.values()],
     };
   }
 }
 
-/** The ports, chassis and switches a batch of routed events needs loaded. */
+/** The ports, chassis, switches and topology rows a batch of routed events needs loaded. */
 export function keysOf(routed: readonly Routed[]): {
   ports: string[];
   chassis: string[];
   switches: string[];
+  topology: { kind: TopologyKind; id: string }[];
 } {
   const ports = new Set<string>();
   const chassis = new Set<string>();
   const switches = new Set<string>();
+  const topology = new Map<string, { kind: TopologyKind; id: string }>();
   for (const r of routed) {
     if (r.kind === 'port') ports.add(r.portId);
     else if (r.kind === 'chassis') chassis.add(r.event.data.id);
     else if (r.kind === 'switch') switches.add(r.event.data.id);
+    else if (r.kind === 'topology') {
+      const kind = topologyKindOf(r.event) as TopologyKind;
+      topology.set(topologyKey(kind, r.event.data.id), { kind, id: r.event.data.id });
+    }
   }
-  return { ports: [...ports], chassis: [...chassis], switches: [...switches] };
+  return {
+    ports: [...ports],
+    chassis: [...chassis],
+    switches: [...switches],
+    topology: [...topology.values()],
+  };
 }

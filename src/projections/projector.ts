@@ -42,6 +42,7 @@ import {
   loadChassis,
   loadPorts,
   loadSwitches,
+  loadTopology,
   lockCheckpoint,
   type ReadModelTables,
   readCheckpoint,
@@ -626,19 +627,22 @@ export class Projector implements ProjectionProgress {
       if (cached === undefined) missingChassis.push(id);
       else chassis.set(id, cached);
     }
-    const missing = missingPorts.length + missingChassis.length + missingSwitches.length;
+    // Topology rows (subnets, routers, …) are rare: loaded when named, never cached.
+    const missing =
+      missingPorts.length + missingChassis.length + missingSwitches.length + keys.topology.length;
     if (beforeLoad !== undefined && missing > 0) {
       await beforeLoad();
     }
-    const [loadedPorts, loadedChassis, loadedSwitches] = await Promise.all([
+    const [loadedPorts, loadedChassis, loadedSwitches, topology] = await Promise.all([
       loadPorts(trx, missingPorts, target.tables),
       loadChassis(trx, missingChassis, target.tables),
       loadSwitches(trx, missingSwitches, target.tables),
+      loadTopology(trx, keys.topology, target.tables),
     ]);
     for (const [id, state] of loadedPorts) ports.set(id, state);
     for (const [id, row] of loadedChassis) chassis.set(id, row);
     for (const [id, row] of loadedSwitches) switches.set(id, row);
-    const batch = new ProjectionBatch(ports, chassis, undefined, switches);
+    const batch = new ProjectionBatch(ports, chassis, undefined, switches, topology);
     for (const r of routed) batch.apply(r);
     return batch;
   }

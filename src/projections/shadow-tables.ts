@@ -29,6 +29,7 @@ export const SHADOW_TABLES: ReadModelTables = {
   switches: `${LIVE_TABLES.switches}${SUFFIX}`,
   switchChassis: `${LIVE_TABLES.switchChassis}${SUFFIX}`,
   history: `${LIVE_TABLES.history}${SUFFIX}`,
+  topology: `${LIVE_TABLES.topology}${SUFFIX}`,
 };
 
 /** Tables only ever appended to during a rebuild: they need no index until the end. */
@@ -44,6 +45,7 @@ const ANALYZED: Readonly<Record<keyof ReadModelTables, readonly string[]>> = {
   switches: ['id'],
   switchChassis: ['switch_id', 'chassis', 'local_ports'],
   history: ['port_id', 'position'],
+  topology: ['kind', 'id', 'deleted'],
 };
 
 /** An index of a live table, as the catalog describes it. */

@@ -17,6 +17,12 @@ import { sharedIds } from './intern.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
 import { bigintArray, boolArray, jsonArray, jsonElements, textArray } from './sql-arrays.js';
 import type { SwitchRow } from './switches.js';
+import {
+  type TopologyDocument,
+  type TopologyKind,
+  type TopologyRow,
+  topologyKey,
+} from './topology.js';
 
 type Db = Kysely<Database>;
 
@@ -28,6 +34,7 @@ export const READ_MODEL_TABLES = [
   'rm_switches',
   'rm_switch_chassis',
   'rm_history',
+  'rm_topology',
 ] as const;
 
 /** The names of one set of read-model data tables. */
@@ -39,6 +46,8 @@ export interface ReadModelTables {
   /** Per (switch, chassis), the switch's ports local on the chassis. */
   readonly switchChassis: string;
   readonly history: string;
+  /** Subnets, routers, floating IPs, segmentations (./topology.ts). */
+  readonly topology: string;
 }
 
 /** The tables readers query. */
@@ -49,6 +58,7 @@ export const LIVE_TABLES: ReadModelTables = {
   switches: 'rm_switches',
   switchChassis: 'rm_switch_chassis',
   history: 'rm_history',
+  topology: 'rm_topology',
 };
 
 /**
@@ -202,6 +212,31 @@ export async function loadSwitches(
       networkType: row.network_type as NetworkType | null,
       segmentationId: row.segmentation_id,
       physicalNetwork: row.physical_network,
+      deleted: row.deleted,
+      position: toBigInt(row.position),
+    });
+  }
+  return rows;
+}
+
+/** Topology rows by topologyKey (./topology.ts); no query when none is asked for. */
+export async function loadTopology(
+  db: Db,
+  keys: readonly { readonly kind: TopologyKind; readonly id: string }[],
+  tables: ReadModelTables = LIVE_TABLES,
+): Promise<Map<string, TopologyRow>> {
+  const rows = new Map<string, TopologyRow>();
+  if (keys.length === 0) return rows;
+  const found = await sql<Selectable<Database['rm_topology']>>`
+    select t.* from ${sql.table(tables.topology)} t
+    join unnest(${textArray(keys, (k) => k.kind)}::text[], ${textArray(keys, (k) => k.id)}::text[])
+      as k(kind, id) on t.kind = k.kind and t.id = k.id
+  `.execute(db);
+  for (const row of found.rows) {
+    rows.set(topologyKey(row.kind, row.id), {
+      kind: row.kind,
+      id: row.id,
+      document: (row.document ?? null) as TopologyDocument | null,
       deleted: row.deleted,
       position: toBigInt(row.position),
     });
@@ -411,6 +446,29 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
         ${textArray(localPorts, (r) => r.chassis)}::text[],
         ${textArray(localPorts, (r) => String(r.delta))}::integer[])
       on conflict (switch_id, chassis) do update set local_ports = t.local_ports + excluded.local_ports
+    `);
+  }
+  const topology = changes.topology;
+  if (topology.length > 0) {
+    // As for switches: a row folded from a deletion alone keeps the table's document, and a
+    // row older than the table's changes nothing.
+    statements.push(sql`
+      insert into ${sql.table(tables.topology)} as t (kind, id, document, deleted, position)
+      -- A JSON null (no document) is stored as SQL null, which coalesce below passes over.
+      select kind, id, nullif(document, 'null'::jsonb), deleted, position from unnest(
+        ${textArray(topology, (r) => r.kind)}::text[],
+        ${textArray(topology, (r) => r.id)}::text[],
+        ${jsonElements(
+          jsonArray(topology, (r) => r.document),
+          'jsonb',
+        )},
+        ${boolArray(topology, (r) => r.deleted)}::boolean[],
+        ${bigintArray(topology, (r) => r.position)}::bigint[])
+        as u(kind, id, document, deleted, position)
+      on conflict (kind, id) do update set
+        document = coalesce(excluded.document, t.document),
+        deleted = excluded.deleted, position = excluded.position
+      where t.position < excluded.position
     `);
   }
   return statements;

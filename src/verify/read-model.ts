@@ -21,10 +21,17 @@ import type { HistoryRow } from '../projections/history.js';
 import type { PortRow, PortState, ViewRow } from '../projections/ports.js';
 import { DEFAULT_PROJECTION_NAME } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
+import { type TopologyRow, topologyKey } from '../projections/topology.js';
 import type { EventStore } from '../store/event-store.js';
 import { replayLog } from './replay.js';
 
-export type Table = 'rm_ports' | 'rm_port_views' | 'rm_chassis' | 'rm_history' | 'rm_checkpoints';
+export type Table =
+  | 'rm_ports'
+  | 'rm_port_views'
+  | 'rm_chassis'
+  | 'rm_history'
+  | 'rm_topology'
+  | 'rm_checkpoints';
 
 export interface FieldDifference {
   readonly field: string;
@@ -49,7 +56,13 @@ export interface ReadModelReport {
   /** The position the comparison was made at. */
   readonly comparedAt: bigint;
   readonly events: number;
-  readonly rows: { ports: number; views: number; chassis: number; history: number };
+  readonly rows: {
+    ports: number;
+    views: number;
+    chassis: number;
+    history: number;
+    topology: number;
+  };
   /** The first `maxDifferences` differences. */
   readonly differences: readonly Difference[];
   /** All of them. */
@@ -112,7 +125,7 @@ async function compare(
   }
   // biome-ignore lint/complexity/useMathMinMax: bigints (Math.min takes numbers)
   const comparedAt = checkpoint < head ? checkpoint : head;
-  const rows = { ports: 0, views: 0, chassis: 0, history: 0 };
+  const rows = { ports: 0, views: 0, chassis: 0, history: 0, topology: 0 };
 
   const replay = await replayLog(options.store, {
     until: comparedAt,
@@ -164,6 +177,7 @@ async function compare(
   rows.ports = await comparePorts(db, replay.ports, differences, pageSize);
   rows.views = await compareViews(db, replay.ports, differences, pageSize);
   rows.chassis = await compareChassis(db, replay.chassis, differences);
+  rows.topology = await compareTopology(db, replay.documents, differences);
 
   return {
     head,
@@ -422,4 +436,45 @@ async function compareChassis(
   }
   for (const id of remaining) differences.add({ table: 'rm_chassis', key: id, problem: 'missing' });
   return rows.length;
+}
+
+/** Subnets, routers, floating IPs and segmentations: every row, its document and flags. */
+async function compareTopology(
+  db: Kysely<Database>,
+  expected: ReadonlyMap<string, TopologyRow>,
+  differences: Differences,
+): Promise<number> {
+  const fields = (document: unknown, deleted: boolean, position: string): Fields => ({
+    document: canonicalJson(document ?? null),
+    deleted: String(deleted),
+    position,
+  });
+  const remaining = new Map(expected);
+  const stored = await db
+    .selectFrom('rm_topology')
+    .selectAll()
+    .orderBy('kind')
+    .orderBy('id')
+    .execute();
+  for (const row of stored) {
+    const key = topologyKey(row.kind, row.id);
+    const label = `${row.kind} ${row.id}`;
+    const want = remaining.get(key);
+    if (want === undefined) {
+      differences.add({ table: 'rm_topology', key: label, problem: 'unexpected' });
+      continue;
+    }
+    remaining.delete(key);
+    diffFields(
+      differences,
+      'rm_topology',
+      label,
+      fields(want.document, want.deleted, want.position.toString()),
+      fields(row.document, row.deleted, int(row.position)),
+    );
+  }
+  for (const row of remaining.values()) {
+    differences.add({ table: 'rm_topology', key: `${row.kind} ${row.id}`, problem: 'missing' });
+  }
+  return stored.length;
 }

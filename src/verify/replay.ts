@@ -11,11 +11,14 @@ import { ProjectionBatch, type Routed, route } from '../projections/batch.js';
 import type { ChassisRow } from '../projections/chassis.js';
 import type { HistoryRow } from '../projections/history.js';
 import type { PortState } from '../projections/ports.js';
+import type { TopologyRow } from '../projections/topology.js';
 import type { EventStore, RecordedEvent } from '../store/event-store.js';
 
 export interface ReplayState {
   readonly ports: Map<string, PortState>;
   readonly chassis: Map<string, ChassisRow>;
+  /** Subnets, routers, floating IPs, segmentations (rm_topology), by topologyKey. */
+  readonly documents: Map<string, TopologyRow>;
   /** Only when asked for (`withTopology`). */
   readonly topology: Topology | undefined;
   /** Events replayed. */
@@ -40,6 +43,7 @@ export async function replayLog(store: EventStore, options: ReplayOptions): Prom
   const state: ReplayState = {
     ports: new Map(),
     chassis: new Map(),
+    documents: new Map(),
     topology: options.withTopology ? new Topology(new PortLocalityFold()) : undefined,
     events: 0,
     position: 0n,
@@ -64,7 +68,13 @@ export async function replayLog(store: EventStore, options: ReplayOptions): Prom
 
 /** Folds one page into the state; returns the page's history rows. */
 function fold(state: ReplayState, events: readonly RecordedEvent[]): readonly HistoryRow[] {
-  const batch = new ProjectionBatch(state.ports, state.chassis);
+  const batch = new ProjectionBatch(
+    state.ports,
+    state.chassis,
+    undefined,
+    undefined,
+    state.documents,
+  );
   for (const recorded of events) {
     const routed: Routed = route(recorded);
     batch.apply(routed);
@@ -77,5 +87,6 @@ function fold(state: ReplayState, events: readonly RecordedEvent[]): readonly Hi
   const history = batch.changes().history;
   for (const [id, port] of batch.ports) state.ports.set(id, port);
   for (const [id, row] of batch.chassis) state.chassis.set(id, row);
+  for (const [key, row] of batch.topology) state.documents.set(key, row);
   return history;
 }
