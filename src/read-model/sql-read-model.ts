@@ -24,6 +24,7 @@ import type {
   ReadModel,
   SwitchLocalityCount,
 } from './queries.js';
+import { TopologyQueries } from './topology-queries.js';
 
 export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
@@ -54,6 +55,8 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   readonly #projection: string;
   readonly #maxPageSize: number;
   readonly #statements: StatementRunner;
+  /** The topology lists (GET /v1/chassis, /v1/switches, …; ./topology-queries.ts). */
+  readonly topology: TopologyQueries;
 
   constructor(db: Kysely<Database>, options: SqlReadModelOptions = {}) {
     this.#db = db;
@@ -61,6 +64,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     this.#projection = options.projection ?? DEFAULT_PROJECTION_NAME;
     this.#maxPageSize = options.maxPageSize ?? 1_000;
     this.#statements = options.statements ?? kyselyStatements(db);
+    this.topology = new TopologyQueries(db, { maxPageSize: this.#maxPageSize });
   }
 
   port(id: string): Promise<PortRecord | undefined> {
