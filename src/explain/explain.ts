@@ -150,9 +150,11 @@ function knowsChassis(state: ExplainState, facts: PortLocality, chassis: string)
  */
 export function viewersOf(topology: Topology, portId: string, facts: PortLocality): string[] {
   const viewers = new Set<string>([...facts.claims, ...facts.acks.map((ack) => ack.chassis)]);
-  if (facts.requestedChassis !== null) viewers.add(facts.requestedChassis);
+  const distributed = facts.reasons.length > 0 && !facts.deleted;
+  // A distributed port is seen by the live chassis only (as the read model lists it).
+  if (facts.requestedChassis !== null && !distributed) viewers.add(facts.requestedChassis);
   for (const chassis of topology.chassis.keys()) {
-    if (facts.reasons.length > 0 && !facts.deleted) viewers.add(chassis);
+    if (distributed) viewers.add(chassis);
     else if (remoteInterest(topology, portId, facts, chassis) !== null) viewers.add(chassis);
   }
   return [...viewers].sort();
