@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent, OvsPort } from '../events/index.js';
-import { commandCause, envelope, InvalidEventError, problemsOf } from '../events/index.js';
+import { commandCause, envelope, InvalidEventError, readProblemsOf } from '../events/index.js';
 import type { NewEvent } from '../events/metadata.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
@@ -218,8 +218,9 @@ export class CommandHandler {
   }
 
   private envelope(event: DomainEvent, issuer: CommandIssuer): NewEvent {
-    // Deciders build events from validated input; a failure here is a defect, not bad input.
-    const problems = problemsOf(event.type, event.data);
+    // Deciders build events from validated input (the table checks them: ./table.ts); one the
+    // log could not read back is a defect, not bad input.
+    const problems = readProblemsOf(event.type, event.data);
     if (problems.length > 0) throw new InvalidEventError(event.type, problems);
     const wrapped = envelope(event, {
       app: issuer.app,

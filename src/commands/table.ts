@@ -45,6 +45,7 @@ import {
   documentFold,
   type EntityKind,
   type StreamFold,
+  sameDocument,
   streamOfEntity,
 } from './lifecycle.js';
 import {
@@ -115,16 +116,43 @@ export type AnyCommand = Command<any, any, any, any>;
 
 const nothing = async (): Promise<undefined> => undefined;
 
+/** The live document a command's folded state holds, whatever the stream's fold. */
+function documentIn(state: unknown): unknown {
+  const lifecycle = (value: unknown) =>
+    (value as { status?: string } | undefined)?.status === 'live'
+      ? (value as { document: unknown }).document
+      : undefined;
+  const streams = state as { port?: unknown; chassis?: unknown } | undefined;
+  return lifecycle(state) ?? lifecycle(streams?.port) ?? lifecycle(streams?.chassis);
+}
+
+/** The value at a JSON pointer (`/ips/0`), undefined when there is none. */
+function at(document: unknown, pointer: string): unknown {
+  let value = document;
+  for (const token of pointer.split('/').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[token.replaceAll('~1', '/').replaceAll('~0', '~')];
+  }
+  return value;
+}
+
 /**
- * The decided events, checked against the catalogue's schemas before the shell appends them.
- * An event is built from the input and from what the log holds (an update merges into a
- * version written before a check existed): one that fails is refused as invalid input (400,
- * naming the field), so a command from any source (HTTP, CLI, a follower) appends nothing bad.
+ * The decided events, checked against the catalogue's schemas before the shell appends them,
+ * so a command from any source (HTTP, the CLI writing directly, a follower) appends nothing
+ * the schemas refuse: a failing event is refused as invalid input (400, naming the field).
+ * A value the current version already holds is let through: it was valid when written, before
+ * a newer check, and an update of another field (a live migration) must not fail on it.
  */
-function checked<R>(decision: Decision<R>): Decision<R> {
+function checked<R>(decision: Decision<R>, state: unknown): Decision<R> {
   if (!decision.ok) return decision;
+  const current = documentIn(state);
   for (const event of decision.events) {
-    const problems = problemsOf(event.type, event.data);
+    const problems = problemsOf(event.type, event.data).filter(
+      (problem) =>
+        current === undefined ||
+        problem.field === '/' ||
+        !sameDocument(at(current, problem.field), at(event.data, problem.field)),
+    );
     if (problems.length > 0)
       return invalid(
         `the ${event.type} it would append is invalid: ${problems.map((p) => `${p.field} ${p.reason}`).join('; ')}`,
@@ -139,7 +167,12 @@ function command<I, S, R>(
   name: string,
   spec: Omit<Command<I, S, undefined, R>, 'name' | 'references'>,
 ): Command<I, S, undefined, R> {
-  return { name, references: nothing, ...spec, decide: (i, s, c) => checked(spec.decide(i, s, c)) };
+  return {
+    name,
+    references: nothing,
+    ...spec,
+    decide: (i, s, c) => checked(spec.decide(i, s, c), s),
+  };
 }
 
 /** An entry that reads other streams before deciding. */
@@ -147,7 +180,7 @@ function referring<I, S, C, R>(
   name: string,
   spec: Omit<Command<I, S, C, R>, 'name'>,
 ): Command<I, S, C, R> {
-  return { name, ...spec, decide: (i, s, c) => checked(spec.decide(i, s, c)) };
+  return { name, ...spec, decide: (i, s, c) => checked(spec.decide(i, s, c), s) };
 }
 
 /** A command that names its target by id (deletes, and updates with their changes). */

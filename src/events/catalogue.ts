@@ -199,6 +199,16 @@ export function problemsOf(type: string, data: unknown): FieldProblem[] {
   return firstPerField(validator.Errors(data));
 }
 
+/**
+ * The problems the decoder would find in `data`: what the log must never hold. Looser than
+ * `problemsOf`, whose newer string formats a document written before them may fail.
+ */
+export function readProblemsOf(type: string, data: unknown): FieldProblem[] {
+  if (!isEventType(type)) return [{ field: '/type', reason: `unknown event type ${type}` }];
+  const reader = readers[type];
+  return reader.Check(data) ? [] : firstPerField(reader.Errors(data));
+}
+
 /** Validates and narrows; throws InvalidEventError naming every bad field. */
 export function parseEvent(type: string, data: unknown): DomainEvent {
   const problems = problemsOf(type, data);
