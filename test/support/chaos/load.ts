@@ -233,7 +233,8 @@ export class Workload {
         method: 'POST',
         url: '/v1/subnets',
         token: op,
-        body: { id: 'sn1', switchId: 's1', cidr: '10.0.0.0/24', dhcpEnabled: true },
+        // A /16: ports take 10.0.<n / 256>.<n % 256> (see create-port).
+        body: { id: 'sn1', switchId: 's1', cidr: '10.0.0.0/16', dhcpEnabled: true },
         stream: 'subnet-sn1',
         verify: liveWith({ dhcpEnabled: true }),
       },
