@@ -118,6 +118,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),
       logger: logger.child({ component: 'agents' }),
       commands,
+      stages: metrics.stage,
     });
     const agentServer = loopbackOf(options.http, agents);
     const runner = new AppRunner({
@@ -126,6 +127,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
       partition: config.partition,
+      stages: metrics.stage,
     });
     await runner.start();
     stops.push(() => runner.stop());

@@ -15,6 +15,7 @@
  *   the next slice diff brings the new facts, and a new decision.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffPolicy, pause } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
@@ -162,6 +163,8 @@ export interface AckSenderOptions {
   /** Ports per batch request, when the API has batches. Default 500 (the server takes 1,000). */
   readonly batchSize?: number;
   readonly backoff?: BackoffPolicy;
+  /** Told how long each answered request took (seconds): the agent's `agent_ack_answered`. */
+  readonly answered?: (seconds: number) => void;
 }
 
 export class AckSender {
@@ -255,8 +258,10 @@ export class AckSender {
     const { api, logger } = this.options;
     let retry: string[] = [];
     try {
+      const sent = performance.now();
       const batched = api.batch === undefined ? undefined : await api.batch(ops);
       const outcomes = batched ?? (await this.oneByOne(ops));
+      this.options.answered?.((performance.now() - sent) / 1000);
       this.backoff.reset();
       for (const [portId, op] of ops) {
         const outcome = outcomes.get(portId) ?? 'failed';

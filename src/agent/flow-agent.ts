@@ -11,6 +11,7 @@
  *  - server gone → the slice and the flows stay; acks wait in the sender's retries;
  *  - restarted ovs-vswitchd → the reconciler's probe sees it and resyncs fully.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
@@ -48,7 +49,17 @@ export interface FlowAgentOptions {
   /** Default: the API's ack endpoints over `fetch`. */
   readonly ackApi?: AckApi;
   readonly ackBackoff?: BackoffPolicy;
+  /** Told each stage's duration in seconds (the server's /metrics when hosted in-process). */
+  readonly stages?: AgentStageObserver;
 }
+
+/**
+ * The agent's stages of a bind: `agent_flows_applied` (the first feed change since the last
+ * applied batch → the batch that includes it applied: flows computed, the bundle committed),
+ * `agent_ack_answered` (an ack request sent → the server's answer: its appends committed).
+ */
+export type AgentStage = 'agent_flows_applied' | 'agent_ack_answered';
+export type AgentStageObserver = (stage: AgentStage, seconds: number) => void;
 
 export class FlowAgent {
   readonly feed: FeedClient;
@@ -61,6 +72,10 @@ export class FlowAgent {
   private readonly firstSync: Promise<void>;
   private firstSyncDone!: () => void;
   private stopped = false;
+  /** When the first feed change not yet in an applied batch arrived (performance.now()). */
+  private changedSince: number | undefined;
+  /** Applied batches, and the sum and most of their diff → applied times (ms), for the logs. */
+  readonly timings = { batches: 0, appliedMsTotal: 0, appliedMsMax: 0 };
 
   constructor(private readonly options: FlowAgentOptions) {
     this.logger = options.logger.child({ component: 'flow-agent', chassis: options.chassis });
@@ -109,9 +124,15 @@ export class FlowAgent {
         }),
       logger: this.logger.child({ component: 'acks' }),
       ...(options.ackBackoff === undefined ? {} : { backoff: options.ackBackoff }),
+      ...(options.stages === undefined
+        ? {}
+        : {
+            answered: (seconds: number) => options.stages?.('agent_ack_answered', seconds),
+          }),
     });
     this.feed.on('connected', () => this.startFlows());
     this.feed.on('changed', () => {
+      this.changedSince ??= performance.now();
       if (this.flows.running) void this.flows.changed();
       else this.startFlows();
     });
@@ -137,6 +158,17 @@ export class FlowAgent {
   /** Stops following and syncing; the flows stay on the bridge. */
   async stop(): Promise<void> {
     this.stopped = true;
+    const { batches, appliedMsTotal, appliedMsMax } = this.timings;
+    if (batches > 0)
+      this.logger.info(
+        {
+          batches,
+          appliedMsMean: Number((appliedMsTotal / batches).toFixed(2)),
+          appliedMsMax: Number(appliedMsMax.toFixed(2)),
+          acks: this.decider.stats,
+        },
+        'flow agent stopping: feed change → flows applied',
+      );
     await this.feed.stop();
     this.acks.stop();
     await this.starting?.catch(() => undefined);
@@ -160,11 +192,24 @@ export class FlowAgent {
     const slice = this.feed.state;
     // The slice moved on while the batch ran: the next batch decides with both fresh.
     if (this.flows.computedFrom !== slice.version) return;
+    this.timeApplied();
     // The applied view is the slice's at this version: the ports whose facts or view may have
     // changed since the last decision are the ones the slice changed meanwhile.
     const changes = slice.takePortChanges();
     if (changes.all) this.decider.touchAll();
     else this.decider.touch(changes.ports);
     this.acks.want(this.decider.decide(this.flows.applied.ports, slice.facts));
+  }
+
+  /** The slice's changes up to now are on the bridge: how long since the first arrived. */
+  private timeApplied(): void {
+    if (this.changedSince === undefined) return;
+    const ms = performance.now() - this.changedSince;
+    this.changedSince = undefined;
+    this.timings.batches++;
+    this.timings.appliedMsTotal += ms;
+    if (ms > this.timings.appliedMsMax) this.timings.appliedMsMax = ms;
+    this.options.stages?.('agent_flows_applied', ms / 1000);
+    this.logger.debug({ appliedMs: Number(ms.toFixed(2)) }, 'slice change applied to the bridge');
   }
 }

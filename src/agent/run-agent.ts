@@ -22,7 +22,7 @@ import { ChassisAgent } from './agent.js';
 import type { BridgeLayout } from './bridge-setup.js';
 import { chassisPortsOf, ovsRunDirOf } from './chassis-flows.js';
 import { DEFAULT_BRIDGE, DEFAULT_OVSDB } from './defaults.js';
-import { FlowAgent } from './flow-agent.js';
+import { type AgentStageObserver, FlowAgent } from './flow-agent.js';
 import { HttpSink } from './sinks.js';
 
 /** Waits between tries to fetch the chassis document (unregistered, or the server unreachable). */
@@ -56,6 +56,8 @@ export interface RunAgentOptions {
   readonly flows?: boolean;
   /** Where ovs-ofctl finds the bridge; default the `--ovsdb` socket's directory. */
   readonly ovsRunDir?: string;
+  /** The flow agent's stage timings (FlowAgentOptions.stages). */
+  readonly stages?: AgentStageObserver;
 }
 
 export interface RunningAgent {
@@ -175,6 +177,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
           ports: () => chassisPortsOf(agent.layout),
           bridge: options.bridge ?? DEFAULT_BRIDGE,
           env: { OVS_RUNDIR: options.ovsRunDir ?? ovsRunDirOf(options.ovsdb ?? DEFAULT_OVSDB) },
+          ...(options.stages === undefined ? {} : { stages: options.stages }),
         });
   agent.onLayout(() => flows?.portsChanged());
   flows?.start();

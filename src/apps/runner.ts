@@ -85,6 +85,12 @@ export interface AppRunnerOptions {
    * folds the whole log, and reconciles only the ports whose id hashes into its partition.
    */
   readonly partition?: Partition;
+  /**
+   * Told, per page, how long after its first event was appended (its recorded time) the page
+   * was folded (`runner_folded`) and, when it decided anything, its decisions appended
+   * (`runner_decided`), in seconds: the bind's stages for /metrics.
+   */
+  readonly stages?: (stage: 'runner_folded' | 'runner_decided', seconds: number) => void;
 }
 
 /** One app's decision on a port, with the event that caused it. */
@@ -136,6 +142,8 @@ export class AppRunner {
   /** Ports this runner appended to, as they are after its appends, until the fold catches up. */
   private readonly ahead = new Map<string, PortLocality>();
   private loop: Promise<void> | undefined;
+  /** The checkpoint saves under way, chained (saveCheckpoint). */
+  private saving: Promise<void> = Promise.resolve();
   private stopping: AbortController | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
@@ -163,12 +171,19 @@ export class AppRunner {
   async catchUp(options: { until?: bigint } = {}): Promise<void> {
     await this.loadCheckpoint();
     const until = options.until;
-    for (;;) {
-      const page = await this.options.store.readAll({ after: this.position, maxCount: PAGE_SIZE });
-      const wanted = until === undefined ? page : page.filter((r) => r.position <= until);
-      if (wanted.length === 0) return;
-      await this.handlePage(wanted);
-      if (wanted.length < page.length) return;
+    try {
+      for (;;) {
+        const page = await this.options.store.readAll({
+          after: this.position,
+          maxCount: PAGE_SIZE,
+        });
+        const wanted = until === undefined ? page : page.filter((r) => r.position <= until);
+        if (wanted.length === 0) return;
+        await this.handlePage(wanted);
+        if (wanted.length < page.length) return;
+      }
+    } finally {
+      await this.saving;
     }
   }
 
@@ -209,7 +224,27 @@ export class AppRunner {
     this.stopping?.abort();
     await this.subscription?.close();
     await this.loop;
+    await this.saving;
     await this.options.checkpoints.save(this.name, this.position);
+  }
+
+  /**
+   * Saves the checkpoint after a page's decisions were appended, without holding the next page
+   * up for it (the runner's own decisions come back through the next page: a bind's claim waits
+   * for the fold, not for the checkpoint). Saves run one after another, in order; a failed one
+   * is logged, and the next page's saves a later position (a restart from an older checkpoint
+   * re-decides events whose effects are complete: nothing is appended twice).
+   */
+  private saveCheckpoint(): void {
+    const position = this.position;
+    this.saving = this.saving
+      .then(() => this.options.checkpoints.save(this.name, position))
+      .catch((error: unknown) =>
+        this.options.logger.warn(
+          { err: error, position: String(position) },
+          'app runner: saving the checkpoint failed; the next page saves a later one',
+        ),
+      );
   }
 
   private async loadCheckpoint(): Promise<void> {
@@ -223,29 +258,38 @@ export class AppRunner {
    * they left must not be dropped with a failed attempt.
    */
   private async handlePage(page: readonly RecordedEvent[], stopping?: AbortSignal): Promise<void> {
+    const stages = this.options.stages;
+    const first = page[0];
+    const since =
+      stages === undefined || first === undefined ? Number.NaN : Date.parse(first.recordedAt);
     let work = new PendingWork();
+    let decided = false;
     for (const recorded of page) {
       if (this.fold(recorded, work)) continue;
       // The event asks again for a port the page already asks for: decide what is pending
       // first, so every port is decided after every event that touches it, exactly as one
       // event at a time would (an interface gone and back within a page must still release
       // and re-claim: the order of claims picks the owner).
-      await this.decideWithRetry(work, stopping);
+      decided = (await this.decideWithRetry(work, stopping)) || decided;
       work = new PendingWork();
       this.fold(recorded, work);
     }
-    await this.decideWithRetry(work, stopping);
+    if (stages !== undefined && !Number.isNaN(since))
+      stages('runner_folded', Math.max(0, Date.now() - since) / 1000);
+    decided = (await this.decideWithRetry(work, stopping)) || decided;
+    if (stages !== undefined && decided && !Number.isNaN(since))
+      stages('runner_decided', Math.max(0, Date.now() - since) / 1000);
   }
 
-  private async decideWithRetry(work: PendingWork, stopping?: AbortSignal): Promise<void> {
-    if (work.isEmpty) return;
+  /** Decides `work`; whether anything was appended. */
+  private async decideWithRetry(work: PendingWork, stopping?: AbortSignal): Promise<boolean> {
+    if (work.isEmpty) return false;
     // Catching up (no signal) fails at once. Following retries until stopped, and tries once
     // more when stopped during a wait: the page is folded already, its work must not be dropped.
     const backoff = new Backoff(APP_RUNNER_BACKOFF);
     for (;;) {
       try {
-        await this.decide(work);
-        return;
+        return (await this.decide(work)) > 0;
       } catch (error) {
         if (!stopping || stopping.aborted) throw error;
         const delay = backoff.next();
@@ -322,14 +366,14 @@ export class AppRunner {
    * ones), and one append per port — all ports in one call. A port another writer moved (an
    * agent's ack, a command) is re-read and re-decided alone.
    */
-  private async decide(work: PendingWork): Promise<void> {
+  private async decide(work: PendingWork): Promise<number> {
     const ready: PlannedAppend[] = [];
     for (const [portId, apps] of work.ports) {
       if (!owns(this.partition, portId)) continue;
       const plan = this.plan(portId, apps, this.currentPort(portId));
       if (plan.decisions.length > 0) ready.push(plan);
     }
-    if (ready.length === 0) return;
+    if (ready.length === 0) return 0;
     let appended = 0;
     const outcomes = await this.options.store.appendToStreams(
       ready.map((plan) => ({
@@ -348,7 +392,8 @@ export class AppRunner {
     });
     for (const plan of conflicted) appended += await this.redecide(plan, work);
     this.metrics.appended += appended;
-    if (appended > 0) await this.options.checkpoints.save(this.name, this.position);
+    if (appended > 0) this.saveCheckpoint();
+    return appended;
   }
 
   /** The decisions of every app asked to re-check the port, in app order, chained. */

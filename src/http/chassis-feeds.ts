@@ -4,8 +4,9 @@
  * connects, then a diff whenever the slice changes. docs/agent-feed.md is the protocol;
  * src/api/chassis-feed.ts its schemas.
  *
- * The hub listens to the topology and, a few milliseconds after a burst of folded events
- * (coalesced), recomputes the slice of every chassis with a connected feed that the burst may
+ * The hub listens to the topology and, right after a burst of folded events (the events folded
+ * in one turn of the event loop: the runner folds a page in one go; `coalesceMs` > 0 waits
+ * longer, at the cost of every bind's latency), recomputes the slice of every chassis with a connected feed that the burst may
  * have touched (`Touched`: a port, switch or segmentation on one of its switches, its own
  * claims or interfaces, any chassis document) and sends the diff against what it sent before,
  * if any. When only port entries of its slice may have changed (the common case: a bind,
@@ -26,6 +27,7 @@
  * `heartbeatMs` let the agent and proxies tell an idle feed from a dead one.
  */
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -41,6 +43,7 @@ import {
 import type { Topology } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
 import { sleep } from '../lib/retry.js';
+import { type StageObserver, stageObserverOf } from './metrics.js';
 
 /** The topology the app runner folds, and how far it has folded the log (the runner itself). */
 export interface FoldedTopology {
@@ -57,7 +60,7 @@ export interface ChassisFeedOptions {
   readonly maxFeeds?: number;
   /** Feeds at most per chassis (an agent reconnecting before its old socket closed: 2). */
   readonly maxFeedsPerChassis?: number;
-  /** Events folded within this long are one recomputation. */
+  /** Events folded within this long are one recomputation; 0 (default): within one turn. */
   readonly coalesceMs?: number;
   /** How long a chassis' last slice is kept after its last feed closed (to resume with a diff). */
   readonly resumeWindowMs?: number;
@@ -68,7 +71,7 @@ export interface ChassisFeedOptions {
 const DEFAULTS = {
   maxFeeds: 4096,
   maxFeedsPerChassis: 4,
-  coalesceMs: 5,
+  coalesceMs: 0,
   resumeWindowMs: 60_000,
   maxBufferedBytes: 32 * 1024 * 1024,
 };
@@ -154,6 +157,10 @@ export class ChassisFeedHub {
   private feeds = 0;
   private unlisten: (() => void) | undefined;
   private tick: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  /** When the first event of the burst under way was folded (performance.now()). */
+  private burstFolded = 0;
+  private readonly stage: StageObserver;
   /** What the events folded since the last tick may have changed. */
   private touched = new Touched();
   private readonly metrics: {
@@ -169,6 +176,7 @@ export class ChassisFeedHub {
     registry?: Registry,
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.stage = stageObserverOf(registry);
     const registers = registry === undefined ? [] : [registry];
     this.metrics = {
       feeds: new Gauge({
@@ -281,6 +289,8 @@ export class ChassisFeedHub {
       for (const connection of [...state.connections]) connection.close(comment);
     clearTimeout(this.tick);
     this.tick = undefined;
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
     this.unlisten?.();
     this.unlisten = undefined;
     for (const state of this.chassis.values()) clearTimeout(state.forget);
@@ -393,8 +403,15 @@ export class ChassisFeedHub {
   private listen(): void {
     if (this.unlisten !== undefined) return;
     const schedule = () => {
-      if (this.tick !== undefined) return;
-      this.tick = setTimeout(() => this.refreshAll(), this.options.coalesceMs);
+      if (this.tick !== undefined || this.immediate !== undefined) return;
+      this.burstFolded = performance.now();
+      // 0: right after the events folded in this turn (the runner folds a page in one go).
+      if (this.options.coalesceMs <= 0)
+        this.immediate = setImmediate(() => {
+          this.immediate = undefined;
+          this.refreshAll();
+        });
+      else this.tick = setTimeout(() => this.refreshAll(), this.options.coalesceMs);
     };
     this.unlisten = this.folded.topology.listen({
       before: (topology, event) => this.touched.note(topology, event),
@@ -409,15 +426,17 @@ export class ChassisFeedHub {
     this.tick = undefined;
     const touched = this.touched;
     this.touched = new Touched();
+    let sent = false;
     for (const [chassis, state] of this.chassis) {
       if (state.connections.size === 0 || !touched.mayChange(chassis, state.encoded)) continue;
       try {
-        this.refresh(chassis, state, touched);
+        if (this.refresh(chassis, state, touched).diff !== undefined) sent = true;
       } catch (error) {
         // A defect in the slice computation must not stop the other chassis' feeds.
         this.logger.error({ err: error, chassis }, 'chassis feed: slice recomputation failed');
       }
     }
+    if (sent) this.stage('feed_sent', (performance.now() - this.burstFolded) / 1000);
   }
 }
 

@@ -10,12 +10,50 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CommandObserver } from '../commands/index.js';
 
+/**
+ * The stages of a bind, each timed by the component that sees it end (seconds):
+ *  - `report_appended`: an interface report's request received → its append committed;
+ *  - `runner_folded`: an event appended (its recorded time) → folded by the app runner;
+ *  - `runner_decided`: the same event appended → the apps' decisions on it appended;
+ *  - `feed_sent`: the first event of a burst folded → the chassis feeds' diffs written;
+ *  - `ack_appended`: an agent's ack request received → its appends committed.
+ * and, from agents hosted in the server's process (src/agent/flow-agent.ts, AgentStage):
+ *  - `agent_flows_applied`: a feed change received → the flows including it applied;
+ *  - `agent_ack_answered`: an ack request sent → answered.
+ * An agent in its own process logs its means and maxima when it stops (and each at debug).
+ */
+export type BindStage =
+  | 'report_appended'
+  | 'runner_folded'
+  | 'runner_decided'
+  | 'feed_sent'
+  | 'ack_appended'
+  | 'agent_flows_applied'
+  | 'agent_ack_answered';
+
+/** The bind stages' histogram, found by name by components given only the registry. */
+export const BIND_STAGE_METRIC = 'locus_bind_stage_seconds';
+
+/** Observes one stage's duration. */
+export type StageObserver = (stage: BindStage, seconds: number) => void;
+
+/** The registry's bind stage histogram as an observer; a no-op without one. */
+export function stageObserverOf(registry: Registry | undefined): StageObserver {
+  const histogram = registry?.getSingleMetric(BIND_STAGE_METRIC) as Histogram<'stage'> | undefined;
+  return histogram === undefined
+    ? () => undefined
+    : (stage, seconds) => histogram.observe({ stage }, seconds);
+}
+
 export interface LocusMetrics {
   readonly registry: Registry;
   readonly commands: Counter<'command' | 'outcome'>;
   readonly eventsAppended: Counter<'type'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly sseClients: Gauge;
+  readonly bindStages: Histogram<'stage'>;
+  /** Observes into `bindStages`. */
+  readonly stage: StageObserver;
   /** Feeds `commands` and `eventsAppended` from the command handler. */
   readonly commandObserver: CommandObserver;
 }
@@ -56,12 +94,25 @@ export function createMetrics(options: MetricsOptions = {}): LocusMetrics {
     help: 'Clients connected to the server-sent event feed',
     registers,
   });
+  const bindStages = new Histogram({
+    name: BIND_STAGE_METRIC,
+    help:
+      'Stages of a bind, by stage: report_appended (report received → appended), runner_folded ' +
+      'and runner_decided (event appended → folded / decisions appended), feed_sent (folded → ' +
+      'feed diffs written), ack_appended (ack received → appended); hosted agents: ' +
+      'agent_flows_applied (feed change → flows applied), agent_ack_answered (ack request round trip)',
+    labelNames: ['stage'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
   return {
     registry,
     commands,
     eventsAppended,
     httpDuration,
     sseClients,
+    bindStages,
+    stage: (stage, seconds) => bindStages.observe({ stage }, seconds),
     commandObserver: {
       decided: (command, outcome) => commands.inc({ command, outcome }),
       appended: (events) => {

@@ -33,7 +33,7 @@ describe('POST /v1/chassis/:id/ovsports/batch', () => {
     await store?.close();
   });
 
-  const post = (payload: unknown, token: string = tokens.agentA, url = URL_A) =>
+  const post = (payload: object, token: string = tokens.agentA, url = URL_A) =>
     harness.app.inject({ method: 'POST', url, headers: bearer(token), payload });
   const ovsPortEvents = async () =>
     (await store.readStream('chassis-chassis-a')).filter((e) => e.type.startsWith('OvsPort'));

@@ -136,6 +136,7 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         if (outcome === 'failed') request.log.warn({ err: error, portId }, 'batched ack failed');
         return { portId, outcome, detail: error.message };
       });
+      if (position > 0n) app.locus.metrics.stage('ack_appended', reply.elapsedTime / 1000);
       reply.header(POSITION_HEADER, String(position));
       return { results, position: String(position) };
     },

@@ -68,6 +68,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
   { commands, store, config },
 ) => {
   const routeConfig = commandConfig(config, 'agent');
+  const stage = app.locus.metrics.stage;
   const errors = problemsFor(400, 401, 403, 404, 429, 503);
   const readErrors = problemsFor(400, 401, 403, 404, 503);
 
@@ -131,7 +132,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
     async (request, reply) => {
       const { type = '', ...observed } = request.body;
       const ovsPort = { chassis: request.params.id, ...observed, type };
-      return answer(reply, await commands.reportOvsPort(ovsPort, issuerOf(request)));
+      const outcome = await commands.reportOvsPort(ovsPort, issuerOf(request));
+      if (outcome.appended > 0) stage('report_appended', reply.elapsedTime / 1000);
+      return answer(reply, outcome);
     },
   );
 
@@ -164,6 +167,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         { chassis, observed, gone: request.body.gone ?? [] },
         issuerOf(request),
       );
+      if (outcome.appended > 0) stage('report_appended', reply.elapsedTime / 1000);
       const position = String(outcome.position);
       reply.header(POSITION_HEADER, position);
       return { ...outcome.result, position };
