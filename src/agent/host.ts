@@ -29,6 +29,7 @@ import { packagePath } from '../lib/package-root.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import type { MemoryBridge } from '../ovs/reconciler/memory-bridge.js';
 import { runMemoryAgent } from './memory-agent.js';
+import type { AgentStageObserver } from './flow-agent.js';
 import { type RunningAgent, runAgent } from './run-agent.js';
 
 const run = promisify(execFile);
@@ -58,6 +59,8 @@ export interface AgentHostConfig {
 
 export interface AgentHostOptions extends AgentHostConfig {
   readonly logger: Logger;
+  /** The hosted agents' stage timings (the server's bind stage histogram). */
+  readonly stages?: AgentStageObserver;
   /** Registers the chassis (createChassis, updateChassis), as the cloud controller would. */
   readonly commands: Pick<CommandHandler, 'execute'>;
 }
@@ -136,6 +139,7 @@ export class AgentHost {
         ovsdb: `unix:${ovsRunDir}/db.sock`,
         datapathType: 'dummy',
         ovsRunDir,
+        ...(this.options.stages === undefined ? {} : { stages: this.options.stages }),
       });
       this.running.push(agent);
       this.hosted.push({ chassis, ovsRunDir, agent });
