@@ -39,6 +39,7 @@ import { eventRoutes } from './routes/events.js';
 import { explainRoutes } from './routes/explain.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
+import { topologyRoutes } from './routes/topology.js';
 import { webRoutes } from './routes/web.js';
 import { EventFeed } from './sse.js';
 import { serializerOptions, typeboxValidatorCompiler } from './validation.js';
@@ -205,6 +206,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   await app.register(commandRoutes, { commands, config });
   await app.register(agentRoutes, { commands, store, config });
   await app.register(queryRoutes, { store, readModel, config });
+  await app.register(topologyRoutes, { readModel, config });
   await app.register(eventRoutes, { store, feed });
   await app.register(eventByIdRoutes, { store });
   await app.register(explainRoutes, { store });

@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { HistoryRecord, PortRecord, ReadModel } from '../../read-model/queries.js';
+import { topologyOf } from '../../read-model/topology-queries.js';
 import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
 import { awaitReadModel } from '../consistency.js';
@@ -182,6 +183,16 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
         ...(cursor === undefined ? {} : { cursor }),
         ...(locality === undefined ? {} : { locality }),
       });
+      // An empty first page of a chassis that is not registered: 404, not an empty list.
+      if (page.items.length === 0 && cursor === undefined) {
+        const topology = topologyOf(readModel);
+        if (topology !== undefined && (await topology.chassis(request.params.id)) === undefined) {
+          const reason = `no chassis ${request.params.id} is registered`;
+          throw new ProblemError('not-found', reason, {
+            errors: [{ field: 'id', in: 'path', reason }],
+          });
+        }
+      }
       return page;
     },
   );
