@@ -31,11 +31,13 @@ const show = (value: unknown): string => JSON.stringify(value);
 function described(schema: TSchema): string {
   if (schema.const !== undefined) return show(schema.const);
   if (schema.type === 'null') return 'null';
-  if (typeof schema.description === 'string') return schema.description;
+  // A description that names what is expected ("an IPv4 address"), not one that documents use.
+  if (typeof schema.description === 'string' && /^(an? |one of )/.test(schema.description))
+    return schema.description;
   if (Array.isArray(schema.anyOf)) return alternatives(schema.anyOf as TSchema[]);
   switch (schema.type) {
     case 'string':
-      return 'a string';
+      return typeof schema.pattern === 'string' ? `text matching ${schema.pattern}` : 'a string';
     case 'integer':
       return 'an integer';
     case 'number':
@@ -57,6 +59,33 @@ function alternatives(variants: readonly TSchema[]): string {
   if (variants.every((variant) => variant.const !== undefined))
     return `one of ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names.at(-1)}`;
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
+}
+
+/** Whether `value` has the JSON type `schema` takes (a scalar's; objects are left out). */
+function sameScalarType(schema: TSchema, value: unknown): boolean {
+  if (schema.const !== undefined) return false;
+  if (schema.type === 'string') return typeof value === 'string';
+  if (schema.type === 'integer' || schema.type === 'number') return typeof value === 'number';
+  return false;
+}
+
+/**
+ * A value that fails every alternative: when one alternative takes its type (the address of
+ * "an address or null"), why it fails that one; else the alternatives, every enum value named.
+ */
+function unionReason(error: ErrorFunctionParameter): string {
+  const variants = error.schema.anyOf as TSchema[];
+  const typed = variants.flatMap((variant, index) =>
+    sameScalarType(variant, error.value) ? [index] : [],
+  );
+  const all = `must be ${alternatives(variants)}`;
+  if (typed.length !== 1) return all;
+  const index = typed[0] as number;
+  const inner = error.errors[index]?.First()?.message;
+  // "must be …" says no more than the alternatives; a format's reason does.
+  if (inner === undefined || inner.startsWith('must be ')) return all;
+  const others = variants.filter((_, i) => i !== index);
+  return `${inner} (it may also be ${alternatives(others)})`;
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -81,7 +110,7 @@ function reason(error: ErrorFunctionParameter): string {
     case ValueErrorType.ObjectMaxProperties:
       return `must have at most ${plural(schema.maxProperties as number, 'entry')}`;
     case ValueErrorType.Union:
-      return `must be ${alternatives(schema.anyOf as TSchema[])}`;
+      return unionReason(error);
     case ValueErrorType.Literal:
       return `must be ${show(schema.const)}`;
     case ValueErrorType.StringFormat:

@@ -114,11 +114,16 @@ export const ChassisPortsQuery = Type.Object(
 export const Instant = Type.String({
   pattern:
     '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})$',
-  description: 'ISO-8601 instant with a zone, e.g. 2025-01-31T12:00:00Z',
+  description: 'an ISO-8601 instant with a zone, e.g. 2025-01-31T12:00:00Z',
 });
 
 export const LocalityAtQuery = Type.Object(
-  { at: Type.Optional({ ...Instant, description: 'the past instant (default: now)' }) },
+  {
+    at: Type.Optional({
+      ...Instant,
+      description: 'an ISO-8601 instant with a zone, in the past (default: now)',
+    }),
+  },
   closed,
 );
 
