@@ -23,8 +23,8 @@ Exit codes:
   7  unauthorized: the API refused the token
  10  unexpected failure
 
-Query commands (status, port, history, chassis) ask a running locus over HTTP; the others
-(migrate, rebuild, export, import, verify) open the store directly; \`locus agent\` runs one
+Query commands (status, port, history, chassis, explain, event) ask a running locus over HTTP;
+the others (migrate, rebuild, export, import, verify) open the store directly; \`locus agent\` runs one
 chassis' agent next to its Open vSwitch. See docs/operations.md.`;
 
 /** The program's options `locus agent --help` lists with its own. */
@@ -132,6 +132,27 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
     .action(async (id: string, _options: unknown, command: Command) => {
       const { port } = await import('./commands/query.js');
       await port(context(command), id);
+    });
+
+  program
+    .command('explain')
+    .argument('<port>', 'logical port id')
+    .argument('[chassis]', 'explain this chassis only (default: every chassis with a view)')
+    .description('why a port has its locality on a chassis: the rules, and the events behind each')
+    .action(
+      async (portId: string, chassis: string | undefined, _options: unknown, command: Command) => {
+        const { explain } = await import('./commands/explain.js');
+        await explain(context(command), portId, chassis);
+      },
+    );
+
+  program
+    .command('event')
+    .argument('<id>', 'event id (a UUID, as history and explain cite them)')
+    .description('one event of the log: type, stream, position, time, data, issuer and cause')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { event } = await import('./commands/explain.js');
+      await event(context(command), id);
     });
 
   program
