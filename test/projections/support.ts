@@ -110,6 +110,7 @@ export async function dumpReadModel(database: DatabaseHandle): Promise<Record<st
     rm_switches: 'id',
     rm_switch_chassis: 'switch_id, chassis',
     rm_history: 'position',
+    rm_topology: 'kind, id',
     rm_checkpoints: 'name',
   };
   const dump: Record<string, unknown[]> = {};
