@@ -49,6 +49,7 @@ export function observeOvsPorts(
   chassis: string,
   integrationBridge: string,
   onInvalid: (ovsPort: OvsPort, reason: string) => void = () => {},
+  validated?: ValidatedPorts,
 ): Map<string, OvsPort> {
   const observed = new Map<string, OvsPort>();
   const bridge = [...state.table('Bridge').values()].find((b) => b.name === integrationBridge);
@@ -64,15 +65,36 @@ export function observeOvsPorts(
         iface.ofport !== null && iface.ofport >= 1 && iface.ofport <= MAX_OFPORT
           ? iface.ofport
           : null;
+      const known = validated?.get(iface.name);
+      if (
+        known !== undefined &&
+        known.ofport === ofport &&
+        known.ifaceId === ifaceId &&
+        known.type === iface.type &&
+        known.chassis === chassis
+      ) {
+        observed.set(iface.name, known);
+        continue;
+      }
       const ovsPort: OvsPort = { chassis, name: iface.name, ofport, ifaceId, type: iface.type };
       const problems = problemsOf('OvsPortCreated', ovsPort);
       if (problems.length > 0)
         onInvalid(ovsPort, problems.map((p) => `${p.field} ${p.reason}`).join('; '));
-      else observed.set(iface.name, ovsPort);
+      else {
+        observed.set(iface.name, ovsPort);
+        validated?.set(iface.name, ovsPort);
+      }
     }
   }
   return observed;
 }
+
+/**
+ * OvsPorts already found valid, by interface name: an unchanged interface is not validated
+ * again (a schema check per interface per OVSDB update is most of an update's cost at
+ * thousands of interfaces).
+ */
+export type ValidatedPorts = Map<string, OvsPort>;
 
 const samePort = (a: OvsPort, b: OvsPort): boolean =>
   a.ofport === b.ofport && a.ifaceId === b.ifaceId && a.type === b.type;
@@ -82,17 +104,26 @@ export function diffOvsPorts(
   reported: ReadonlyMap<string, OvsPort>,
   observed: ReadonlyMap<string, OvsPort>,
 ): DomainEvent[] {
-  const events: DomainEvent[] = [];
-  for (const [name, old] of [...reported].sort(([a], [b]) => (a < b ? -1 : 1)))
+  // Only the differences are sorted: usually none or a few of thousands of interfaces.
+  const deleted: DomainEvent[] = [];
+  for (const [name, old] of reported)
     if (!observed.has(name))
-      events.push({ type: 'OvsPortDeleted', data: { chassis: old.chassis, name } });
-  for (const [name, now] of [...observed].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      deleted.push({ type: 'OvsPortDeleted', data: { chassis: old.chassis, name } });
+  const upserts: DomainEvent[] = [];
+  for (const [name, now] of observed) {
     const old = reported.get(name);
-    if (!old) events.push({ type: 'OvsPortCreated', data: now });
-    else if (!samePort(old, now)) events.push({ type: 'OvsPortUpdated', data: now });
+    if (!old) upserts.push({ type: 'OvsPortCreated', data: now });
+    else if (old !== now && !samePort(old, now))
+      upserts.push({ type: 'OvsPortUpdated', data: now });
   }
-  return events;
+  return [...deleted.sort(byName), ...upserts.sort(byName)];
 }
+
+const byName = (a: DomainEvent, b: DomainEvent): number => {
+  const x = (a.data as { name: string }).name;
+  const y = (b.data as { name: string }).name;
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 /** Folds OvsPort events (a chassis stream) into the OvsPorts they describe. */
 export function foldOvsPorts(events: Iterable<{ type: string; data: unknown }>): OvsPort[] {
@@ -122,6 +153,7 @@ export class InterfaceObserver {
   readonly integrationBridge: string;
   private reportedPorts = new Map<string, OvsPort>();
   private readonly warned = new Set<string>();
+  private readonly validated: ValidatedPorts = new Map();
   private readonly logger: OvsdbLogger | undefined;
 
   constructor(options: InterfaceObserverOptions) {
@@ -145,14 +177,25 @@ export class InterfaceObserver {
 
   /** What OVS shows now, from the monitored tables. */
   observe(state: ObservedState | Replica<ObservedTables>): Map<string, OvsPort> {
-    return observeOvsPorts(state, this.chassis, this.integrationBridge, (port, reason) => {
-      if (this.warned.has(port.name)) return;
-      this.warned.add(port.name);
-      this.logger?.warn(
-        { interface: port.name, ifaceId: port.ifaceId, reason },
-        'ignoring interface',
-      );
-    });
+    const observed = observeOvsPorts(
+      state,
+      this.chassis,
+      this.integrationBridge,
+      (port, reason) => {
+        if (this.warned.has(port.name)) return;
+        this.warned.add(port.name);
+        this.logger?.warn(
+          { interface: port.name, ifaceId: port.ifaceId, reason },
+          'ignoring interface',
+        );
+      },
+      this.validated,
+    );
+    // Interfaces gone are forgotten (the cache holds what OVS shows, no more).
+    if (this.validated.size > observed.size)
+      for (const name of this.validated.keys())
+        if (!observed.has(name)) this.validated.delete(name);
+    return observed;
   }
 
   /** The events that would bring the reported set to what `state` shows. */
