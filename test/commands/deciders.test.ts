@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { commandTable } from '../../src/commands/index.js';
-import type { Chassis, DomainEvent, LogicalPort, OvsPort } from '../../src/events/index.js';
+import type {
+  Chassis,
+  DomainEvent,
+  LogicalPort,
+  LogicalSwitch,
+  OvsPort,
+} from '../../src/events/index.js';
 import { decide } from '../support/given-when-then.js';
 
 const port: LogicalPort = {
@@ -118,6 +124,99 @@ describe('ports', () => {
   });
 });
 
+describe("a port's addresses on its switch", () => {
+  const addressing = {
+    subnets: [
+      { id: 'v4', cidr: '10.0.0.0/24' },
+      { id: 'v6', cidr: '2001:db8::/64' },
+    ],
+    ports: new Map([['p2', { macs: ['FA:16:3E:00:00:02'], ips: ['10.0.0.6', '2001:db8::6'] }]]),
+  };
+
+  it('inside one of the subnets; none known, any', () => {
+    decide('createPort')
+      .given()
+      .when({ ...port, ips: ['10.0.0.5', '2001:db8::5'] }, { switchLive: true, addressing })
+      .then([{ type: 'LogicalPortCreated', data: { ...port, ips: ['10.0.0.5', '2001:db8::5'] } }]);
+    decide('createPort')
+      .given()
+      .when({ ...port, ips: ['10.0.0.5', '10.0.1.5'] }, { switchLive: true, addressing })
+      .then({
+        kind: 'invalid',
+        errors: [
+          {
+            field: '/ips/1',
+            reason:
+              'port p1: 10.0.1.5 is in none of the subnets of switch s1 (10.0.0.0/24, 2001:db8::/64)'.slice(
+                9,
+              ),
+          },
+        ],
+      });
+    const bare = { subnets: [], ports: new Map() };
+    decide('createPort')
+      .given()
+      .when({ ...port, ips: ['192.168.7.7'] }, { switchLive: true, addressing: bare })
+      .then([{ type: 'LogicalPortCreated', data: { ...port, ips: ['192.168.7.7'] } }]);
+  });
+
+  it("another port's MAC (any case) or IP (any spelling) on the switch is a conflict", () => {
+    decide('createPort')
+      .given()
+      .when(
+        { ...port, macs: ['fa:16:3e:00:00:02'], ips: ['2001:DB8:0:0::6'] },
+        { switchLive: true, addressing },
+      )
+      .then({
+        kind: 'conflict',
+        errors: [
+          { field: '/macs/0', reason: "MAC fa:16:3e:00:00:02 is already port p2's on switch s1" },
+          { field: '/ips/0', reason: "IP 2001:DB8:0:0::6 is already port p2's on switch s1" },
+        ],
+      });
+  });
+
+  it('a PATCH is checked on the lists it changes, against the other ports only', () => {
+    const mine = { ...addressing, ports: new Map([...addressing.ports, ['p1', port]]) };
+    decide('updatePort')
+      .given(portCreated)
+      .when({ id: 'p1', changes: { ips: ['10.0.0.6'] } }, { addressing: mine })
+      .then({ kind: 'conflict', errors: [{ field: '/ips/0' }] });
+    decide('updatePort')
+      .given(portCreated)
+      .when({ id: 'p1', changes: { ips: ['10.0.0.5', '10.0.0.7'] } }, { addressing: mine })
+      .then([{ type: 'LogicalPortUpdated', data: { ...port, ips: ['10.0.0.5', '10.0.0.7'] } }]);
+    // A port written with a MAC another port has since taken keeps it through other changes.
+    const clash = { ...port, macs: ['fa:16:3e:00:00:02'] };
+    decide('updatePort')
+      .given({ type: 'LogicalPortCreated', data: clash })
+      .when({ id: 'p1', changes: { requestedChassis: 'c2' } }, { addressing })
+      .then([{ type: 'LogicalPortUpdated', data: { ...clash, requestedChassis: 'c2' } }]);
+  });
+
+  it('a value the port lists twice', () => {
+    decide('createPort')
+      .given()
+      .when({ ...port, ips: ['10.0.0.5', '10.0.0.5'] }, { switchLive: true })
+      .then({
+        kind: 'invalid',
+        errors: [{ field: '/ips/1', reason: '10.0.0.5 is already listed at /ips/0' }],
+      });
+  });
+
+  it('refuses a value of bad syntax as invalid input, keeps one the log already holds', () => {
+    decide('createPort')
+      .given()
+      .when({ ...port, ips: ['10.0.0.300'] }, { switchLive: true })
+      .then({ kind: 'invalid', errors: [{ field: '/ips/0' }] });
+    const legacy = { ...port, ips: ['10.0.0'] };
+    decide('updatePort')
+      .given({ type: 'LogicalPortCreated', data: legacy })
+      .when({ id: 'p1', changes: { requestedChassis: 'c2' } }, {})
+      .then([{ type: 'LogicalPortUpdated', data: { ...legacy, requestedChassis: 'c2' } }]);
+  });
+});
+
 describe('chassis and interfaces', () => {
   const live: DomainEvent[] = [
     { type: 'ChassisCreated', data: chassis },
@@ -226,6 +325,60 @@ describe('switches and subnets', () => {
       .given()
       .when(subnet, { switchLive: true })
       .then([{ type: 'SubnetCreated', data: subnet }]);
+  });
+
+  it('a segmentation id within its network type', () => {
+    const cases: [LogicalSwitch, string | undefined][] = [
+      [{ id: 's1', networkType: 'geneve', segmentationId: 16_777_215 }, undefined],
+      [
+        { id: 's1', networkType: 'vxlan', segmentationId: 0 },
+        '0 is not a vxlan VNI: it must be from 1 to 16777215',
+      ],
+      [{ id: 's1', networkType: 'vlan', segmentationId: 4094, physicalNetwork: 'p' }, undefined],
+      [
+        { id: 's1', networkType: 'vlan', segmentationId: 4095 },
+        '4095 is not a VLAN id: it must be from 1 to 4094',
+      ],
+      [{ id: 's1', networkType: 'flat', physicalNetwork: 'p' }, undefined],
+      [
+        { id: 's1', networkType: 'flat', segmentationId: 3 },
+        'a flat network has no segmentation id; leave it out',
+      ],
+    ];
+    for (const [lswitch, reason] of cases)
+      decide('createSwitch')
+        .given()
+        .when(lswitch)
+        .then(
+          reason === undefined
+            ? [{ type: 'LogicalSwitchCreated', data: lswitch }]
+            : { kind: 'invalid', errors: [{ field: '/segmentationId', reason }] },
+        );
+  });
+
+  it("a subnet's gateway inside it, when the network or the gateway changes", () => {
+    const subnet = { id: 'n1', switchId: 's1', cidr: '10.0.0.0/24', dhcpEnabled: true };
+    decide('createSubnet')
+      .given()
+      .when({ ...subnet, gatewayIp: '10.0.1.1' }, { switchLive: true })
+      .then({
+        kind: 'invalid',
+        errors: [{ field: '/gatewayIp', reason: 'the gateway 10.0.1.1 is not in 10.0.0.0/24' }],
+      });
+    const created: DomainEvent = {
+      type: 'SubnetCreated',
+      data: { ...subnet, gatewayIp: '10.0.0.1' },
+    };
+    decide('updateSubnet')
+      .given(created)
+      .when({ id: 'n1', changes: { cidr: '10.0.8.0/24' } })
+      .then({ kind: 'invalid', errors: [{ field: '/gatewayIp' }] });
+    decide('updateSubnet')
+      .given(created)
+      .when({ id: 'n1', changes: { cidr: '10.0.8.0/24', gatewayIp: '10.0.8.1' } })
+      .then([
+        { type: 'SubnetUpdated', data: { ...subnet, cidr: '10.0.8.0/24', gatewayIp: '10.0.8.1' } },
+      ]);
   });
 
   it('a subnet PATCH with gatewayIp null removes the gateway', () => {

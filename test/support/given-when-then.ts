@@ -32,7 +32,7 @@ import {
 import { foldStream, type StreamFold } from '../../src/commands/lifecycle.js';
 import { portOf } from '../../src/domain/locality.js';
 import { Topology } from '../../src/domain/topology.js';
-import { type DomainEvent, localityEventTypes, problemsOf } from '../../src/events/index.js';
+import { type DomainEvent, localityEventTypes, readProblemsOf } from '../../src/events/index.js';
 import { agentAcksOf } from './simulated-agents.js';
 
 /** A command's references as `when`'s last argument, absent for commands that read none. */
@@ -54,8 +54,8 @@ export class CommandThen<R> {
   constructor(readonly decision: Decision<R>) {}
 
   /**
-   * The decided events (exactly, and each one valid for the catalogue: the shell would refuse
-   * it otherwise), or the rejection. Returns the decision for further checks (result, created).
+   * The decided events (exactly, and each one readable by the catalogue: the shell would refuse
+   * it otherwise; the table checks new values strictly), or the rejection. Returns the decision for further checks (result, created).
    */
   // biome-ignore lint/suspicious/noThenProperty: given/when/then is the spec's grammar; never awaited
   then(expected: Expected): Decision<R> {
@@ -64,7 +64,8 @@ export class CommandThen<R> {
       if (!decision.ok)
         throw new Error(`expected events, the command was rejected: ${decision.error.detail}`);
       expect(decision.events).toEqual(expected);
-      for (const event of decision.events) expect(problemsOf(event.type, event.data)).toEqual([]);
+      for (const event of decision.events)
+        expect(readProblemsOf(event.type, event.data)).toEqual([]);
     } else {
       if (decision.ok)
         throw new Error(`expected a rejection, the command decided ${describe(decision.events)}`);
