@@ -18,8 +18,10 @@
  *  - agent/rss-synced, agent/rss-churned: VmRSS of the agent's process (target < 80 MiB;
  *    ovn-controller ~20–25 MiB) after the first full sync, and after a churn (200 binds one by
  *    one, then 1,000 at once, then all of them deleted); the parameters carry VmHWM and the
- *    RSS of its ovs-ofctl helper process (src/ovs/reconciler/launcher.ts), which the agent's
- *    footprint includes, the RSS of a bare, idle Node process of the same runtime, and the
+ *    RSS of its child processes (`ofctlHelperMiB`: the ovs-ofctl helper of
+ *    src/ovs/reconciler/launcher.ts when flows went through ovs-ofctl; 0 now that they go over
+ *    the agent's own OpenFlow connection), which the agent's footprint includes, the RSS of a
+ *    bare, idle Node process of the same runtime, and the
  *    agent's V8 heap and RSS after full collections (garbage not yet collected aside);
  *  - agent/diff-to-ack: a port bound on B on a switch of A's slice, one at a time (200; 50
  *    quick): from the chunk holding the diff arriving at the agent to its ack PUT (its flows

@@ -22,7 +22,7 @@ export interface OpenFlowProxy {
 }
 
 function framer(onMessage: (message: Buffer) => void): (data: Buffer) => void {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   return (data) => {
     pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
     while (pending.length >= 8) {
