@@ -20,9 +20,9 @@ import { PortLocalityFold } from '../apps/port-locality.js';
 import type { Topology } from '../domain/topology.js';
 import { type AppliedView, ChassisDesired } from '../ovs/chassis-desired.js';
 import type { ChassisPorts } from '../ovs/chassis-view.js';
+import { OpenFlowChannel } from '../ovs/openflow/channel.js';
 import type { PipelineOptions } from '../ovs/pipeline/pipeline.js';
 import { type Applied, type Desired, FlowReconciler } from '../ovs/reconciler/flow-reconciler.js';
-import { OpenFlowChannel } from '../ovs/openflow/channel.js';
 import { mgmtSocketProbe, type Ofctl } from '../ovs/reconciler/ofctl.js';
 import { ViewChangeTracker } from '../ovs/view-changes.js';
 import type { BridgeLayout } from './bridge-setup.js';
@@ -41,7 +41,7 @@ export function chassisPortsOf(layout: BridgeLayout | undefined): ChassisPorts {
 }
 
 /**
- * Where ovs-ofctl finds the bridge's management socket: the directory of a `unix:` OVSDB socket
+ * Where the bridge's management socket is (for its OpenFlow connection): the directory of a `unix:` OVSDB socket
  * (OVS keeps `db.sock` and `<bridge>.mgmt` side by side), else $OVS_RUNDIR or OVS' default.
  */
 export function ovsRunDirOf(ovsdb: string): string {

@@ -3,7 +3,8 @@
  *
  * Incremental: each batch diffs the new desired set against the set last installed and sends
  * only the difference (planChanges: whole removed ports by cookie, other removals strictly,
- * additions and changes as adds) as one atomic `ovs-ofctl --bundle add-flows`; a source that
+ * additions and changes as adds) as one atomic bundle (over the bridge's OpenFlow connection,
+ * src/ovs/openflow/, or an `ovs-ofctl --bundle add-flows`: whatever `Ofctl` it is given); a source that
  * keeps its table incrementally hands the difference itself (`Desired.delta`, planDelta), so
  * the batch costs what changed rather than the size of the table. Requests that
  * arrive while a batch runs are coalesced into the next one, and in pull mode the desired set

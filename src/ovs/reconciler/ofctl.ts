@@ -1,12 +1,15 @@
 /**
- * ovs-ofctl as a child process. Each chassis has its own environment (OVS_RUNDIR selects its
- * ovs-vswitchd: `br-int` resolves to `$OVS_RUNDIR/br-int.mgmt`). OpenFlow 1.3; flow mods go as
- * one atomic bundle read from stdin.
+ * How the reconciler reaches a bridge (`Ofctl`), and ovs-ofctl as a child process behind it.
+ * The agent's default is a persistent OpenFlow connection (src/ovs/openflow/channel.ts); the
+ * ovs-ofctl processes stay for diagnostics (`locus verify`) and as a fallback. Each chassis has
+ * its own environment (OVS_RUNDIR selects its ovs-vswitchd: `br-int` resolves to
+ * `$OVS_RUNDIR/br-int.mgmt`). OpenFlow 1.3; flow mods go as one atomic bundle read from stdin.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { helperLauncher, type Launcher } from './launcher.js';
 
+/** A bridge's flow table as the reconciler sees it: ovs-ofctl's two commands. */
 export interface Ofctl {
   /** Applies `add`/`delete`/`delete_strict` lines as one atomic OpenFlow bundle. */
   bundle(bridge: string, ops: readonly string[]): Promise<void>;
@@ -70,6 +73,9 @@ export function spawnOfctl(options: SpawnOfctlOptions = {}): Ofctl {
     dumpFlows: (bridge) => run(`dump-flows ${bridge}`, ['--no-stats', 'dump-flows', bridge]),
   };
 }
+
+/** Another name for `Ofctl`, for what is not ovs-ofctl. */
+export type FlowChannel = Ofctl;
 
 /**
  * Identifies the running ovs-vswitchd of a bridge: the inode and change time of its management
