@@ -4,12 +4,13 @@
  */
 import { pino } from 'pino';
 import { loadChassisFile } from './agent/chassis-config.js';
-import { ovsInstalled } from './agent/host.js';
+import { killSandboxesNow, ovsInstalled } from './agent/host.js';
 import { assertFolderFree } from './cli/direct.js';
 import { loadConfig } from './config.js';
 import { loadDemo } from './demo/load-demo.js';
 import { loadHttpConfig } from './http/config.js';
-import { startLocus } from './locus.js';
+import { type Locus, startLocus } from './locus.js';
+import { handleStopSignals } from './stop-signals.js';
 import { ensureLocalTokens } from './tokens.js';
 
 const config = loadConfig();
@@ -17,6 +18,51 @@ const logger = pino({
   level: config.logLevel,
   name: 'locus',
   redact: ['req.headers.authorization'],
+});
+
+/** A stop that takes longer than this is forced (a service manager would SIGKILL later). */
+const STOP_TIMEOUT_MS = 30_000;
+
+let starting: Promise<Locus> | undefined;
+let stopping: Promise<void> | undefined;
+
+/** Stops what runs, once: waits for a start under way to finish first, then stops it all. */
+function stop(signal: string): Promise<void> {
+  stopping ??= (async () => {
+    logger.info({ signal }, 'stopping');
+    const timer = setTimeout(() => forceExit('stopping took too long'), STOP_TIMEOUT_MS);
+    timer.unref();
+    const locus = await starting?.catch(() => undefined);
+    await locus?.stop();
+    logger.info({ apps: locus?.runner.metrics }, 'stopped');
+  })().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'error while stopping');
+      process.exit(1);
+    },
+  );
+  return stopping;
+}
+
+/** Exits now; the `exit` handler kills the Open vSwitch daemons this process started. */
+function forceExit(why: string): never {
+  logger.warn(why);
+  process.exit(130);
+}
+
+// Even a forced or failed exit leaves no Open vSwitch daemon behind: the data path of a
+// controller that was asked to go goes with it.
+process.on('exit', () => {
+  const pids = killSandboxesNow();
+  if (pids.length > 0) logger.warn({ pids }, 'killed the Open vSwitch daemons left running');
+});
+// Installed before anything starts: a signal during start-up or the demo stops cleanly too.
+handleStopSignals({
+  stop: (signal) => void stop(signal),
+  repeat: (signal) =>
+    logger.warn({ signal }, 'still stopping (Open vSwitch and the agents first); once more forces'),
+  force: (signal) => forceExit(`${signal} again: forcing the stop`),
 });
 
 async function main(): Promise<void> {
@@ -34,12 +80,14 @@ async function main(): Promise<void> {
   if (config.agents === 'auto' && mode === 'dry-run')
     logger.warn('Open vSwitch is not installed (openvswitch-switch): the chassis agents run dry');
   const chassis = mode === 'none' ? [] : loadChassisFile(config.chassisFile);
-  const locus = await startLocus({
+  starting = startLocus({
     config,
     http: loadHttpConfig(env),
     logger,
     agents: { mode, chassis, ovsDir: config.ovsDir },
   });
+  const locus = await starting;
+  if (stopping) return;
   logger.info(
     { url: locus.url, docs: `${locus.url}/docs`, head: String(await locus.store.headPosition()) },
     'locus is running; Ctrl-C stops it',
@@ -51,20 +99,11 @@ async function main(): Promise<void> {
       hosted: locus.agents.hosted,
       logger: logger.child({ component: 'demo' }),
     });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    await locus.stop();
-    logger.info({ apps: locus.runner.metrics }, 'stopped');
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((error: unknown) => {
+  // Stopping makes what was under way fail (the demo, a start): that is no failure to start.
+  if (stopping) return;
   logger.fatal({ err: error }, 'locus failed to start');
   process.exit(1);
 });
