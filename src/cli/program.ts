@@ -23,7 +23,7 @@ Exit codes:
   7  unauthorized: the API refused the token
  10  unexpected failure
 
-Query commands (status, port, history, chassis, explain, event) ask a running locus over HTTP;
+Query commands (show, status, port, history, chassis, explain, event) ask a running locus over HTTP;
 the others (migrate, rebuild, export, import, verify) open the store directly; \`locus agent\` runs one
 chassis' agent next to its Open vSwitch. See docs/operations.md.`;
 
@@ -114,6 +114,18 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
       writeErr: (text) => io.stderr.write(text),
     })
     .exitOverride();
+
+  program
+    .command('show')
+    .description(
+      'the topology (like ovn-nbctl show): switches with their subnets and ports, each port ' +
+        'with its locality per chassis; routers, floating IPs, trunks, chassis',
+    )
+    .option('--limit <n>', 'ports listed per switch (default: all)', positiveInt)
+    .action(async (options: { limit?: number }, command: Command) => {
+      const { show } = await import('./commands/show.js');
+      await show(context(command), options);
+    });
 
   program
     .command('status')
