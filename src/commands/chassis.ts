@@ -50,17 +50,29 @@ export const chassisFold: StreamFold<ChassisStream> = {
   keep: true,
   // One map for the whole stream: reducing with `evolve` copies it per event (quadratic).
   foldAll(events) {
-    let chassis: Lifecycle<Chassis> = absent;
-    const ovsPorts = new Map<string, OvsPort>();
-    for (const event of events) {
-      if (event.type === 'OvsPortCreated' || event.type === 'OvsPortUpdated')
-        ovsPorts.set(event.data.name, event.data);
-      else if (event.type === 'OvsPortDeleted') ovsPorts.delete(event.data.name);
-      else chassis = evolveLifecycle('chassis', chassis, event);
-    }
-    return { chassis, ovsPorts };
+    return foldChassisOnto(absent, new Map(), events);
+  },
+  // A batch report appends a thousand events: the kept state copies its map once for them.
+  foldOnto(state, events) {
+    return foldChassisOnto(state.chassis, new Map(state.ovsPorts), events);
   },
 };
+
+/** Folds `events` onto a chassis lifecycle and a map of its interfaces it owns (mutated). */
+function foldChassisOnto(
+  from: Lifecycle<Chassis>,
+  ovsPorts: Map<string, OvsPort>,
+  events: readonly DomainEvent[],
+): ChassisStream {
+  let chassis = from;
+  for (const event of events) {
+    if (event.type === 'OvsPortCreated' || event.type === 'OvsPortUpdated')
+      ovsPorts.set(event.data.name, event.data);
+    else if (event.type === 'OvsPortDeleted') ovsPorts.delete(event.data.name);
+    else chassis = evolveLifecycle('chassis', chassis, event);
+  }
+  return { chassis, ovsPorts };
+}
 
 export type ChassisChanges = Partial<Pick<Chassis, 'tunnelIp' | 'tunnelTypes' | 'bridgeMappings'>>;
 

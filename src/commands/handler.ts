@@ -246,7 +246,12 @@ export class CommandHandler {
         fromRevision: (previous.revision as bigint) + 1n,
       });
       let state = previous.state;
-      for (const recorded of records) state = fold.evolve(state, decodeRecorded(recorded));
+      if (fold.foldOnto !== undefined && records.length > 1)
+        state = fold.foldOnto(
+          state,
+          records.map((recorded) => decodeRecorded(recorded)),
+        );
+      else for (const recorded of records) state = fold.evolve(state, decodeRecorded(recorded));
       const last = records.at(-1);
       loaded = last ? { state, revision: last.revision, position: last.position } : previous;
     } else loaded = await this.loadWhole(stream, fold);

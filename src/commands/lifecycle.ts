@@ -39,6 +39,12 @@ export interface StreamFold<S> {
    */
   foldAll?(events: readonly DomainEvent[]): S;
   /**
+   * Folds `events` onto `state` at once, equal to reducing with `evolve` (a new state; `state`
+   * is left as it was): a kept fold continuing over a batch of events copies once, not once
+   * per event.
+   */
+  foldOnto?(state: S, events: readonly DomainEvent[]): S;
+  /**
    * Long streams only appended to (a chassis and its interfaces): the command handler keeps
    * the folded state between commands and reads just the events after it. Such a fold's states
    * must never be mutated (evolve returns new ones), since they are shared.

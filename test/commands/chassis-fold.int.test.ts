@@ -34,6 +34,29 @@ const tap = (name: string, ofport = 1): OvsPort => ({
 const reduce = (events: readonly DomainEvent[]) =>
   events.reduce((state, event) => chassisFold.evolve(state, event), chassisFold.initial);
 
+describe('chassisFold.foldOnto', () => {
+  it('continues a kept state as reducing with evolve would, leaving that state as it was', () => {
+    const before: DomainEvent[] = [
+      { type: 'ChassisCreated', data: chassis },
+      { type: 'OvsPortCreated', data: tap('tap1') },
+      { type: 'OvsPortCreated', data: tap('tap2') },
+    ];
+    const batch: DomainEvent[] = [
+      { type: 'OvsPortCreated', data: tap('tap3') },
+      { type: 'OvsPortUpdated', data: tap('tap1', 9) },
+      { type: 'OvsPortDeleted', data: { chassis: 'c1', name: 'tap2' } },
+      { type: 'ChassisUpdated', data: { ...chassis, tunnelIp: '192.0.2.9' } },
+    ];
+    const kept = reduce(before);
+    const keptPorts = [...kept.ovsPorts];
+    const onto = chassisFold.foldOnto?.(kept, batch);
+    const reduced = reduce([...before, ...batch]);
+    expect(onto?.chassis).toEqual(reduced.chassis);
+    expect([...(onto?.ovsPorts ?? [])]).toEqual([...reduced.ovsPorts]);
+    expect([...kept.ovsPorts]).toEqual(keptPorts);
+  });
+});
+
 describe('chassisFold.foldAll', () => {
   it('equals reducing with evolve', () => {
     const streams: DomainEvent[][] = [
