@@ -1,0 +1,137 @@
+/**
+ * `locus explain` and `locus event` as a user runs them: the real bin/locus.js in a child
+ * process, against a locus serving HTTP in this process on an embedded data folder where b1
+ * live-migrated from B to C (test/recovery/scenario.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryEntry, LoggedEvent, PortExplanation } from '../../src/api/responses.js';
+import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
+import { AppRunner } from '../../src/apps/runner.js';
+import { CommandHandler } from '../../src/commands/handler.js';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+import { httpConfig, parseTokens } from '../../src/http/config.js';
+import { buildServer, closeServer, type LocusServer } from '../../src/http/server.js';
+import { Projector } from '../../src/projections/projector.js';
+import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
+import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
+import { ensureLocalTokens } from '../../src/tokens.js';
+import { buildUp, changes, play } from '../recovery/scenario.js';
+import { freshDataFolder } from '../recovery/support.js';
+import { SimulatedAgents } from '../support/simulated-agents.js';
+import { json, locus } from './support.js';
+
+const logger = pino({ level: 'silent' });
+
+describe('locus explain / event (over HTTP)', { timeout: 120_000 }, () => {
+  let folder: string;
+  let database: DatabaseHandle;
+  let store: SqlEventStore;
+  let server: LocusServer;
+  let url: string;
+  const query = (...args: string[]) => locus(['--url', url, '--store', folder, ...args]);
+
+  beforeAll(async () => {
+    folder = await freshDataFolder('cli-explain');
+    const tokensFile = ensureLocalTokens(folder) as string;
+    database = await openDatabase(folder);
+    store = new SqlEventStore(database);
+    const projector = new Projector({ store, db: database.db, logger });
+    const runner = new AppRunner({
+      store,
+      checkpoints: new StreamMetadataCheckpoints(store),
+      logger,
+    });
+    const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp() });
+    const settle = async () => {
+      await agents.settle();
+      await projector.catchUp();
+    };
+    await play(store, [...buildUp(), ...changes()], settle);
+    server = await buildServer({
+      store,
+      readModel: new SqlReadModel(database.db, { progress: projector }),
+      commands: new CommandHandler(store),
+      config: httpConfig({ tokens: parseTokens(readFileSync(tokensFile, 'utf8')) }),
+      logger,
+    });
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    const address = server.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+
+  afterAll(async () => {
+    if (server) await closeServer(server);
+    await store?.close();
+    await database?.close();
+    if (folder) await rm(dirname(folder), { recursive: true, force: true });
+  });
+
+  it('explain: "why is b1 remote on A?" in one command, as text and JSON', async () => {
+    const [all, onA, data] = await Promise.all([
+      query('explain', 'b1'),
+      query('explain', 'b1', 'A'),
+      query('--json', 'explain', 'b1', 'A'),
+    ]);
+    expect(all.stderr).toBe('');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain('Why port "b1"');
+    expect(all.stdout).toMatch(/✓ owner +owner C: the requested chassis claims the port/);
+    expect(all.stdout).toMatch(/✓ claim +C claims the port: its interface tap2/);
+    expect(all.stdout).toMatch(/^On A: remote \(acked\)$/m);
+    expect(all.stdout).toMatch(/^On C: local$/m);
+    // Each link lists its events: position, type, stream#revision, time, issuer, id.
+    expect(all.stdout).toMatch(
+      /@\d+ +LocalCreated +lport-b1#\d+ +\S+ +by classification +[0-9a-f-]{36}/,
+    );
+
+    expect(onA.code).toBe(0);
+    expect(onA.stdout).not.toContain('On C:');
+    expect(onA.stdout).toMatch(/✓ reachability +A reaches C: switch s1 is geneve/);
+    expect(onA.stdout).toMatch(/✓ ack +A's agent installed its flows toward C/);
+
+    const explanation = json<PortExplanation>(data);
+    expect(explanation.owner).toBe('C');
+    expect(explanation.views.map((v) => [v.chassis, v.locality, v.remote])).toEqual([
+      ['A', 'remote', 'acked'],
+    ]);
+  });
+
+  it('event: an event by its id (from a history cause), as text and JSON', async () => {
+    const history = json<{ history: HistoryEntry[] }>(await query('--json', 'history', 'b1'));
+    const caused = history.history.find((entry) => entry.links.cause !== null);
+    expect(caused).toBeDefined();
+    const causeId = caused?.causationId as string;
+    const [text, data] = await Promise.all([
+      query('event', causeId),
+      query('--json', 'event', causeId),
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Event ${causeId}`);
+    expect(text.stdout).toMatch(/^ {4}issuer +\S+/m);
+    const event = json<LoggedEvent>(data);
+    expect(event.id).toBe(causeId);
+    expect(event.links.self).toBe(caused?.links.cause);
+  });
+
+  it('errors: unknown port, chassis or event exit 3; a malformed id exits 2', async () => {
+    const [port, chassis, event, malformed] = await Promise.all([
+      query('explain', 'nope'),
+      query('explain', 'b1', 'Z'),
+      query('event', randomUUID()),
+      query('event', 'not-an-id'),
+    ]);
+    for (const run of [port, chassis, event]) {
+      expect(run.code).toBe(3);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(port.stderr).toContain('no port nope');
+    expect(chassis.stderr).toContain('no chassis Z');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('not an event id');
+  });
+});
