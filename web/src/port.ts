@@ -1,7 +1,8 @@
 /**
- * A port's page: its owner, its view on every chassis, its history as a timeline with the app
- * and the cause of every event, and a time-travel slider over that history
- * (GET /v1/ports/:id/locality?at=).
+ * A port's page: its owner, its view on every chassis, why (GET /v1/ports/:id/explain: the rules
+ * and the events behind them), its history as a timeline with the app and the cause of every
+ * event, and a time-travel slider over that history (GET /v1/ports/:id/locality?at=). Every
+ * event cited (a cause, a rule's event) opens in the event panel (GET /v1/events/:id).
  */
 import {
   ApiError,
@@ -13,6 +14,7 @@ import {
   type PortView,
 } from './api.js';
 import { clock, debounce, h, mount, shortTime } from './dom.js';
+import { eventApi, eventPanel, explanationView, type PortExplanation } from './event.js';
 import { describe, LOCALITY_LABEL, shortId } from './format.js';
 import { live, type View } from './live.js';
 
@@ -104,15 +106,25 @@ export function portView(id: string): View {
   const nowButton = h('button', { id: 'travel-now', type: 'button' }, 'now');
   const travelResult = h('div', { id: 'travel-result' });
   const timeline = h('ol', { id: 'timeline', class: 'timeline' });
+  const why = h('div', { id: 'port-why' });
+  const panel = eventPanel();
+  /** Opens an event in the panel, without travelling to the timeline entry clicked through. */
+  const openEvent = (eventId: string, event?: Event) => {
+    event?.stopPropagation();
+    panel.open(eventId);
+  };
 
   const load = async () => {
     try {
-      const [p, entries] = await Promise.all([
+      const [p, entries, explanation] = await Promise.all([
         api.port(id, live.position),
         fullHistory(id, live.position),
+        // The explanation is read from the log: a failure leaves the rest of the page.
+        eventApi.explain(id, live.position).catch((error: unknown) => error),
       ]);
       port = p;
       history = entries;
+      paintWhy(explanation);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         mount(head, h('p', { class: 'error' }, `No port ${id}.`));
@@ -150,6 +162,17 @@ export function portView(id: string): View {
     mount(views, viewsTable(port.views, port.distributed ? null : port.owner));
   }
 
+  function paintWhy(explanation: PortExplanation | unknown) {
+    if (explanation instanceof Error) {
+      mount(why, h('p', { class: 'error' }, `No explanation: ${explanation.message}`));
+      return;
+    }
+    mount(
+      why,
+      explanationView(explanation as PortExplanation, (eventId) => openEvent(eventId)),
+    );
+  }
+
   function paintTimeline() {
     const byEventId = new Map(history.map((entry, index) => [entry.eventId, index]));
     mount(
@@ -174,13 +197,23 @@ export function portView(id: string): View {
                   `#${cause.revision} ${cause.type}`,
                 ),
               ]
-            : entry.causationId === entry.correlationId
+            : entry.links.cause === null
               ? `command ${shortId(entry.correlationId)}`
-              : h(
-                  'span',
-                  { title: `causation ${entry.causationId}, correlation ${entry.correlationId}` },
-                  `after event ${shortId(entry.causationId)} of another stream (command ${shortId(entry.correlationId)})`,
-                );
+              : [
+                  'after ',
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'link',
+                      'data-cause': entry.causationId,
+                      title: `causation ${entry.causationId}, correlation ${entry.correlationId}`,
+                      onclick: (event: Event) => openEvent(entry.causationId, event),
+                    },
+                    `event ${shortId(entry.causationId)}`,
+                  ),
+                  ` of another stream (command ${shortId(entry.correlationId)})`,
+                ];
         return h(
           'li',
           {
@@ -205,7 +238,23 @@ export function portView(id: string): View {
             describe(entry),
             entry.refusal ? h('span', { class: 'error' }, ` refused: ${entry.refusal}`) : null,
           ),
-          h('div', { class: 'why muted' }, `by ${entry.app} · `, because),
+          h(
+            'div',
+            { class: 'why muted' },
+            `by ${entry.app} · `,
+            because,
+            ' · ',
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'link',
+                'data-event': entry.eventId,
+                onclick: (event: Event) => openEvent(entry.eventId, event),
+              },
+              'event',
+            ),
+          ),
         );
       }),
     );
@@ -290,6 +339,8 @@ export function portView(id: string): View {
         title,
         head,
         h('section', null, h('h3', null, 'Views on every chassis'), views),
+        h('section', null, h('h3', null, 'Why'), why),
+        panel.element,
         h(
           'section',
           { class: 'travel' },
