@@ -69,6 +69,13 @@ function pidfilesAlive(ovsDir: string): string[] {
   return alive;
 }
 
+/** The environment without the LOCUS_* settings of whoever runs the tests. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith('LOCUS_')),
+  );
+}
+
 async function until(what: string, test: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!test()) {
@@ -118,7 +125,7 @@ describe.skipIf(!requireOvs())(
           detached: true, // a process group of its own, as a terminal or a service gives it
           stdio: ['ignore', 'pipe', 'pipe'],
           env: {
-            ...process.env,
+            ...cleanEnv(),
             LOCUS_STORE_URL: join(dir, 'data'),
             LOCUS_OVS_DIR: ovsDir,
             LOCUS_HTTP_PORT: '0',
@@ -135,14 +142,17 @@ describe.skipIf(!requireOvs())(
           log += chunk.toString();
         });
         const cue = {
-          'start-up': '"msg":"using the API tokens',
+          // npm echoes the command before it runs it.
+          'start-up': 'dist/src/main.js',
           running: '"msg":"locus is running',
           demo: '"msg":"demo: ports"',
         }[cycle.phase];
-        await until(`${label}: ${cue}`, () => log.includes(cue), 120_000);
-        // Start-up: somewhere between opening the store and the agents' Open vSwitch.
+        await until(`${label}: ${cue}`, () => log.includes(cue), 120_000).catch((error: Error) => {
+          throw new Error(`${error.message}\n${log}`);
+        });
+        // Start-up: somewhere between loading the code, opening the store and the agents' OVS.
         if (cycle.phase === 'start-up')
-          await new Promise((r) => setTimeout(r, (index * 397) % 3000));
+          await new Promise((r) => setTimeout(r, (index * 797) % 5000));
         process.kill(-group, cycle.signal);
         if (cycle.twice) {
           await new Promise((r) => setTimeout(r, 1_500));
