@@ -49,19 +49,22 @@ export interface FlowMod {
 export function flowMod(
   fields: Partial<FlowMod> & Pick<FlowMod, 'command' | 'table' | 'priority'>,
 ): FlowMod {
+  // Spelled out rather than spread over defaults: it runs once per flow of a bundle.
   return {
-    cookie: 0n,
-    cookieMask: 0n,
-    idleTimeout: 0,
-    hardTimeout: 0,
-    bufferId: OFP_NO_BUFFER,
-    outPort: Port.any,
-    outGroup: OFPG_ANY,
-    flags: 0,
-    importance: 0,
-    match: [],
-    instructions: [],
-    ...fields,
+    cookie: fields.cookie ?? 0n,
+    cookieMask: fields.cookieMask ?? 0n,
+    table: fields.table,
+    command: fields.command,
+    idleTimeout: fields.idleTimeout ?? 0,
+    hardTimeout: fields.hardTimeout ?? 0,
+    priority: fields.priority,
+    bufferId: fields.bufferId ?? OFP_NO_BUFFER,
+    outPort: fields.outPort ?? Port.any,
+    outGroup: fields.outGroup ?? OFPG_ANY,
+    flags: fields.flags ?? 0,
+    importance: fields.importance ?? 0,
+    match: fields.match ?? [],
+    instructions: fields.instructions ?? [],
   };
 }
 

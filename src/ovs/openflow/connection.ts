@@ -49,7 +49,7 @@ export type Endpoint = { readonly path: string } | { readonly host: string; read
 export interface OpenFlowConnectionOptions {
   readonly endpoint: Endpoint;
   readonly logger: Logger;
-  /** A request not answered in this long fails and the connection is reset. Default 30 s. */
+  /** A request not answered in this long fails and the connection is reset. Default 60 s (as ovs-ofctl's). */
   readonly requestTimeoutMs?: number;
   /** How long a request waits for the connection to come up. Default 10 s. */
   readonly connectTimeoutMs?: number;
@@ -144,6 +144,8 @@ export class OpenFlowConnection {
   private bundleQueue: Promise<unknown> = Promise.resolve();
   private dropCurrent: ((error: Error) => void) | undefined;
   private lastError: Error | undefined;
+  /** Requests under way, keepalive echoes aside (they have their own timeouts). */
+  private inFlight = 0;
 
   constructor(private readonly options: OpenFlowConnectionOptions) {}
 
@@ -322,14 +324,17 @@ export class OpenFlowConnection {
       done: (value: T) => void,
       fail: (error: Error) => void,
     ) => void,
+    keepalive = false,
   ): Promise<T> {
     const socket = this.socket;
     if (!this.up || !socket) return Promise.reject(connectionLost('not connected'));
     return new Promise<T>((resolve, reject) => {
       const xids: number[] = [];
       let settled = false;
+      if (!keepalive) this.inFlight++;
       const finish = () => {
         settled = true;
+        if (!keepalive) this.inFlight--;
         clearTimeout(timer);
         for (const xid of xids) this.pending.delete(xid);
       };
@@ -355,7 +360,7 @@ export class OpenFlowConnection {
           reject(error);
         },
       };
-      const timeout = this.options.requestTimeoutMs ?? 30_000;
+      const timeout = this.options.requestTimeoutMs ?? 60_000;
       const timer = setTimeout(() => {
         const error = new OpenFlowConnectionError(
           `no answer to ${messages[0]?.type ?? 'request'} from ${this.describe()} in ${timeout} ms`,
@@ -426,10 +431,11 @@ export class OpenFlowConnection {
           this.stopEcho();
           this.stats.drops++;
           this.lastError = error;
-          this.options.logger.warn(
-            { err: error, endpoint: this.describe() },
-            'OpenFlow connection dropped',
-          );
+          if (!this.closed)
+            this.options.logger.warn(
+              { err: error, endpoint: this.describe() },
+              'OpenFlow connection dropped',
+            );
           for (const p of new Set(this.pending.values())) p.fail(error);
           this.pending.clear();
         }
@@ -519,20 +525,28 @@ export class OpenFlowConnection {
   private startEcho(): void {
     const every = this.options.echoIntervalMs ?? 5_000;
     if (every <= 0) return;
+    // Only on a quiet line: while a request is under way (a big commit keeps ovs-vswitchd busy
+    // for a while), its own timeout is the judge.
     this.echoTimer = setInterval(() => {
-      if (!this.up || this.echoOutstanding || Date.now() - this.lastHeard < every) return;
+      if (!this.up || this.echoOutstanding || this.inFlight > 0) return;
+      if (Date.now() - this.lastHeard < every) return;
       this.echoOutstanding = true;
       const socket = this.socket;
-      this.exchange([{ type: 'echo_request', data: Buffer.alloc(0) }], (_x, m, done) => {
-        if (m.type === 'echo_reply' || m.type === 'error') done(undefined);
-      })
+      this.exchange(
+        [{ type: 'echo_request', data: Buffer.alloc(0) }],
+        (_x, m, done) => {
+          if (m.type === 'echo_reply' || m.type === 'error') done(undefined);
+        },
+        true,
+      )
         .catch(() => undefined)
         .finally(() => {
           this.echoOutstanding = false;
         });
       // An unanswered echo resets the connection after `every` more.
       const check = setTimeout(() => {
-        if (this.socket === socket && Date.now() - this.lastHeard >= 2 * every)
+        if (this.socket !== socket || this.inFlight > 0) return;
+        if (Date.now() - this.lastHeard >= 2 * every)
           this.reset(new OpenFlowConnectionError('the switch stopped answering echoes'));
       }, every);
       check.unref();

@@ -153,9 +153,9 @@ export function readTlvs(buf: Buffer, start: number, end: number): OxmTlv[] {
     const size = next - body;
     if (masked && size % 2 !== 0) throw new DecodeError('masked OXM field of odd length');
     const valueLength = masked ? size / 2 : size;
-    const value = Buffer.from(buf.subarray(body, body + valueLength));
+    const value = buf.subarray(body, body + valueLength);
     const t: OxmTlv = masked
-      ? { cls, field, value, mask: Buffer.from(buf.subarray(body + valueLength, next)) }
+      ? { cls, field, value, mask: buf.subarray(body + valueLength, next) }
       : { cls, field, value };
     out.push(experimenter === undefined ? t : { ...t, experimenter });
     at = next;
@@ -165,43 +165,69 @@ export function readTlvs(buf: Buffer, start: number, end: number): OxmTlv[] {
 
 // --- values ---------------------------------------------------------------------------------
 
-export function uintBytes(value: bigint, bytes: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  let v = value;
-  for (let i = bytes - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
+const MAX64 = 0xffffffffffffffffn;
+
+/** `value` as `bytes` big-endian bytes (numbers up to 6 bytes, bigints up to 8). */
+export function uintBytes(value: bigint | number, bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  if (bytes === 8) {
+    const v = BigInt(value);
+    if (v < 0n || v > MAX64) throw new RangeError(`${value} does not fit in 8 bytes`);
+    out.writeBigUInt64BE(v);
+    return out;
   }
-  if (v !== 0n) throw new RangeError(`${value} does not fit in ${bytes} bytes`);
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** (8 * bytes))
+    throw new RangeError(`${value} does not fit in ${bytes} bytes`);
+  out.writeUIntBE(n, 0, bytes);
   return out;
 }
 
 export function bytesUint(buf: Buffer): bigint {
+  if (buf.length === 8) return buf.readBigUInt64BE();
+  if (buf.length > 0 && buf.length <= 6) return BigInt(buf.readUIntBE(0, buf.length));
   let v = 0n;
   for (const byte of buf) v = (v << 8n) | BigInt(byte);
   return v;
 }
 
+const hexByteText = /^[0-9a-fA-F]{1,2}$/;
+
 export function macBytes(text: string): Buffer {
   const parts = text.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p)))
-    throw new RangeError(`not a MAC address: ${text}`);
-  return Buffer.from(parts.map((p) => Number.parseInt(p, 16)));
+  const out = Buffer.allocUnsafe(6);
+  for (let i = 0; i < 6; i++) {
+    const p = parts[i] ?? '';
+    if (parts.length !== 6 || !hexByteText.test(p))
+      throw new RangeError(`not a MAC address: ${text}`);
+    out[i] = Number.parseInt(p, 16);
+  }
+  return out;
 }
 
+const hex2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export const macText = (buf: Buffer): string =>
-  [...buf].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  `${hex2[buf[0] ?? 0]}:${hex2[buf[1] ?? 0]}:${hex2[buf[2] ?? 0]}:${hex2[buf[3] ?? 0]}:${hex2[buf[4] ?? 0]}:${hex2[buf[5] ?? 0]}`;
+
+const decimalByte = /^\d{1,3}$/;
 
 export function ipv4Bytes(text: string): Buffer {
   const parts = text.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255))
-    throw new RangeError(`not an IPv4 address: ${text}`);
-  return Buffer.from(parts.map(Number));
+  const out = Buffer.allocUnsafe(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i] ?? '';
+    const n = Number(p);
+    if (parts.length !== 4 || !decimalByte.test(p) || n > 255)
+      throw new RangeError(`not an IPv4 address: ${text}`);
+    out[i] = n;
+  }
+  return out;
 }
 
-export const ipv4Text = (buf: Buffer): string => [...buf].join('.');
+export const ipv4Text = (buf: Buffer): string => `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
 
-const hexText = (v: bigint): string => (v === 0n ? '0' : `0x${v.toString(16)}`);
+const numeric = /^(0x[0-9a-fA-F]+|\d+)$/;
 
 /** A field value parsed from Open vSwitch's text for it. */
 export function parseValue(def: FieldDef, text: string): Buffer {
@@ -210,11 +236,9 @@ export function parseValue(def: FieldDef, text: string): Buffer {
       return macBytes(text);
     case 'ipv4':
       return ipv4Bytes(text);
-    default: {
-      if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(text))
-        throw new RangeError(`not a number for ${def.name}: ${text}`);
-      return uintBytes(BigInt(text), def.bytes);
-    }
+    default:
+      if (!numeric.test(text)) throw new RangeError(`not a number for ${def.name}: ${text}`);
+      return uintBytes(def.bytes > 6 ? BigInt(text) : Number(text), def.bytes);
   }
 }
 
@@ -226,9 +250,13 @@ export function formatValue(def: FieldDef, value: Buffer): string {
     case 'ipv4':
       return ipv4Text(value);
     case 'decimal':
-      return bytesUint(value).toString();
-    default:
-      return hexText(bytesUint(value));
+      return value.length <= 6
+        ? String(value.readUIntBE(0, value.length))
+        : bytesUint(value).toString();
+    default: {
+      const v = value.length <= 6 ? value.readUIntBE(0, value.length) : bytesUint(value);
+      return v === 0 || v === 0n ? '0' : `0x${v.toString(16)}`;
+    }
   }
 }
 

@@ -243,67 +243,76 @@ function parseActions(text: string, flow: string): Instruction[] {
   return instructions;
 }
 
+const actionNumber = /^(0x[0-9a-f]+|\d+)$/i;
+const moveArg = /^([A-Z0-9_]+)\[(\d*)(?:\.\.(\d+))?\]->([A-Z0-9_]+)\[(\d*)(?:\.\.(\d+))?\]$/;
+
+function badAction(why: string, text: string, flow: string): FlowTextError {
+  return new FlowTextError(`${why}: ${text} in ${flow}`);
+}
+
+function actionInt(s: string, text: string, flow: string): number {
+  if (!actionNumber.test(s)) throw badAction('not a number', text, flow);
+  return Number(s);
+}
+
+/** Bit offset and width of `NAME[from..to]` (whole field when empty). */
+function bitRange(def: FieldDef, from?: string, to?: string): [number, number] {
+  if (from === undefined || from === '') return [0, def.bytes * 8];
+  const start = Number(from);
+  const end = to === undefined ? start : Number(to);
+  return [start, end - start + 1];
+}
+
+const moveRef = (def: FieldDef, ofs: number): FieldRef => ({
+  cls: def.moveHeader[0],
+  field: def.moveHeader[1],
+  bytes: def.bytes,
+  ofs,
+});
+
 /** One action; a number is goto_table's table. */
 function parseAction(text: string, flow: string): Action | number {
-  const bad = (why: string) => new FlowTextError(`${why}: ${text} in ${flow}`);
   const named = namedPorts[text];
   if (named !== undefined) return { kind: 'output', port: named, maxLen: 0 };
   if (text === 'pop_vlan') return { kind: 'pop_vlan' };
   const colon = text.indexOf(':');
-  if (colon < 0) throw bad('unknown action');
+  if (colon < 0) throw badAction('unknown action', text, flow);
   const verb = text.slice(0, colon);
   const arg = text.slice(colon + 1);
-  const int = (s: string) => {
-    if (!/^(0x[0-9a-f]+|\d+)$/i.test(s)) throw bad('not a number');
-    return Number(s);
-  };
   switch (verb) {
     case 'output':
-      return { kind: 'output', port: int(arg), maxLen: 0 };
+      return { kind: 'output', port: actionInt(arg, text, flow), maxLen: 0 };
     case 'CONTROLLER':
-      return { kind: 'output', port: Port.controller, maxLen: int(arg) };
+      return { kind: 'output', port: Port.controller, maxLen: actionInt(arg, text, flow) };
     case 'goto_table':
-      return int(arg);
+      return actionInt(arg, text, flow);
     case 'push_vlan':
-      return { kind: 'push_vlan', ethertype: int(arg) };
+      return { kind: 'push_vlan', ethertype: actionInt(arg, text, flow) };
     case 'set_field': {
       const arrow = arg.lastIndexOf('->');
-      if (arrow < 0) throw bad('set_field without ->');
+      if (arrow < 0) throw badAction('set_field without ->', text, flow);
       const def = fieldByName(arg.slice(arrow + 2));
-      if (!def) throw bad('unknown field');
+      if (!def) throw badAction('unknown field', text, flow);
       try {
         return { kind: 'set_field', tlv: tlv(def, parseValue(def, arg.slice(0, arrow))) };
       } catch (error) {
-        throw bad((error as Error).message);
+        throw badAction((error as Error).message, text, flow);
       }
     }
     case 'move': {
-      const m = /^([A-Z0-9_]+)\[(\d*)(?:\.\.(\d+))?\]->([A-Z0-9_]+)\[(\d*)(?:\.\.(\d+))?\]$/.exec(
-        arg,
-      );
-      if (!m) throw bad('bad move');
+      const m = moveArg.exec(arg);
+      if (!m) throw badAction('bad move', text, flow);
       const src = fieldByName(m[1] ?? '');
       const dst = fieldByName(m[4] ?? '');
-      if (!src || !dst) throw bad('unknown field');
-      const range = (def: FieldDef, from?: string, to?: string): [number, number] => {
-        if (from === undefined || from === '') return [0, def.bytes * 8];
-        const start = Number(from);
-        const end = to === undefined ? start : Number(to);
-        return [start, end - start + 1];
-      };
-      const [srcOfs, srcBits] = range(src, m[2], m[3]);
-      const [dstOfs, dstBits] = range(dst, m[5], m[6]);
-      if (srcBits !== dstBits) throw bad('move between fields of different widths');
-      const ref = (def: FieldDef, ofs: number): FieldRef => ({
-        cls: def.moveHeader[0],
-        field: def.moveHeader[1],
-        bytes: def.bytes,
-        ofs,
-      });
-      return { kind: 'move', nBits: srcBits, src: ref(src, srcOfs), dst: ref(dst, dstOfs) };
+      if (!src || !dst) throw badAction('unknown field', text, flow);
+      const [srcOfs, srcBits] = bitRange(src, m[2], m[3]);
+      const [dstOfs, dstBits] = bitRange(dst, m[5], m[6]);
+      if (srcBits !== dstBits)
+        throw badAction('move between fields of different widths', text, flow);
+      return { kind: 'move', nBits: srcBits, src: moveRef(src, srcOfs), dst: moveRef(dst, dstOfs) };
     }
   }
-  throw bad('unknown action');
+  throw badAction('unknown action', text, flow);
 }
 
 // --- flow stats → text ----------------------------------------------------------------------
@@ -311,30 +320,32 @@ function parseAction(text: string, flow: string): Action | number {
 const hex = (v: bigint | number): string => (v === 0 || v === 0n ? '0' : `0x${v.toString(16)}`);
 
 /** Print rank of a match field, in Open vSwitch's order. */
-function rank(name: string): number {
-  const reg = /^reg(\d+)$/.exec(name);
-  if (reg) return 10 + Number(reg[1]);
-  const order: Record<string, number> = {
-    tun_id: 40,
-    tun_src: 41,
-    tun_dst: 42,
-    metadata: 50,
-    in_port: 60,
-    vlan: 70,
-    dl_src: 80,
-    dl_dst: 81,
-    dl_type: 82,
-    arp_spa: 90,
-    arp_tpa: 91,
-    arp_op: 92,
-    arp_sha: 93,
-    arp_tha: 94,
-    nw_proto: 95,
-    tp_src: 100,
-    tp_dst: 101,
-  };
-  return order[name] ?? 1000;
-}
+const ranks = new Map<string, number>([
+  ...Array.from({ length: 16 }, (_, i) => [`reg${i}`, 10 + i] as const),
+  ['tun_id', 40],
+  ['tun_src', 41],
+  ['tun_dst', 42],
+  ['metadata', 50],
+  ['in_port', 60],
+  ['vlan', 70],
+  ['dl_src', 80],
+  ['dl_dst', 81],
+  ['dl_type', 82],
+  ['arp_spa', 90],
+  ['arp_tpa', 91],
+  ['arp_op', 92],
+  ['arp_sha', 93],
+  ['arp_tha', 94],
+  ['nw_proto', 95],
+  ['tp_src', 100],
+  ['tp_dst', 101],
+]);
+const rank = (name: string): number => ranks.get(name) ?? 1000;
+
+/** Protocol keyword by `ethType/ipProto`. */
+const keywords = new Map(
+  Object.entries(protocols).map(([name, [e, p]]) => [`${e}/${p ?? ''}`, name] as const),
+);
 
 function prefixLength(mask: Buffer): number | undefined {
   const v = bytesUint(mask);
@@ -402,9 +413,7 @@ export function formatMatch(match: readonly OxmTlv[]): string {
     const name = matchNames[def.name] ?? def.name;
     printed.push([rank(name), `${name}=${formatMasked(def, t.value, t.mask)}`]);
   }
-  let keyword: string | undefined;
-  for (const [name, [e, p]] of Object.entries(protocols))
-    if (e === ethType && p === ipProto) keyword = name;
+  let keyword = ethType === undefined ? undefined : keywords.get(`${ethType}/${ipProto ?? ''}`);
   if (keyword === undefined && ethType === ETH_IP && ipProto !== undefined) {
     keyword = 'ip';
     printed.push([rank('nw_proto'), `nw_proto=${ipProto}`]);

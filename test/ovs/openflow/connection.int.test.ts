@@ -224,6 +224,18 @@ describe.skipIf(!requireOvs())('OpenFlow connection to a real ovs-vswitchd', () 
       expect(c.stats.drops).toBe(0);
     });
 
+    it('a switch that stops answering echoes is dropped, and reconnected', async () => {
+      const c = connect(proxy.path, 100);
+      await c.ready();
+      let swallow = true;
+      proxy.tap = (message, direction) =>
+        swallow && direction === 'to-client' && message[1] === 3 ? Buffer.alloc(0) : message;
+      await until(async () => c.stats.drops > 0, 5000);
+      swallow = false;
+      await c.barrier();
+      expect(c.stats.connects).toBeGreaterThanOrEqual(2);
+    });
+
     it('a malformed reply closes the connection with the error, and the next request reconnects', async () => {
       const channel = new OpenFlowChannel({
         endpoint: () => ({ path: proxy.path }),
