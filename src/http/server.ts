@@ -14,7 +14,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CommandHandler } from '../commands/index.js';
 import type { ReadModel } from '../read-model/queries.js';
@@ -30,6 +30,7 @@ import {
   problemErrorHandler,
   sendProblem,
 } from './problem.js';
+import { RequestLogController } from './request-log.js';
 import { ackRoutes } from './routes/acks.js';
 import { agentRoutes } from './routes/agents.js';
 import { chassisFeedRoutes } from './routes/chassis-feed.js';
@@ -125,7 +126,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Probes and scrapes come every few seconds: logging each one would drown the rest.
-    logController: new LogController({
+    logController: new RequestLogController({
       disableRequestLogging: (request) =>
         !config.logRequests || QUIET_PATHS.has(request.url.split('?', 1)[0] ?? ''),
     }),

@@ -1,0 +1,53 @@
+/**
+ * The process' logger: pino, with JSON lines for log collectors, or — when stdout is a
+ * terminal — the same records made readable by pino-pretty (time, level, message, the fields
+ * after). LOCUS_LOG_FORMAT=json or pretty overrides the guess.
+ *
+ * Child loggers name what they are with distinct keys: `component` once (the outermost part
+ * that logs: agents, http, apps…), then what narrows it (`chassis`, `stage`), never `component`
+ * again — pino writes a child's bindings after its parent's, so a repeated key appears twice in
+ * one JSON line, which log ingestion rejects or reads as the last one only.
+ */
+import { type Logger, type LoggerOptions, pino } from 'pino';
+import pretty from 'pino-pretty';
+
+export type LogFormat = 'json' | 'pretty';
+
+export interface LoggerSettings {
+  readonly level: string;
+  readonly name: string;
+  /** Default: LOCUS_LOG_FORMAT, else pretty on a terminal, JSON otherwise. */
+  readonly format?: LogFormat;
+  readonly redact?: LoggerOptions['redact'];
+}
+
+export function logFormat(
+  env: NodeJS.ProcessEnv = process.env,
+  isTty = process.stdout.isTTY === true,
+): LogFormat {
+  const chosen = env.LOCUS_LOG_FORMAT;
+  if (chosen === 'json' || chosen === 'pretty') return chosen;
+  if (chosen !== undefined && chosen !== '')
+    throw new Error(`LOCUS_LOG_FORMAT must be json or pretty, got ${JSON.stringify(chosen)}`);
+  return isTty ? 'pretty' : 'json';
+}
+
+export function createLogger(settings: LoggerSettings): Logger {
+  const options: LoggerOptions = {
+    level: settings.level,
+    name: settings.name,
+    ...(settings.redact === undefined ? {} : { redact: settings.redact }),
+  };
+  if ((settings.format ?? logFormat()) === 'json') return pino(options);
+  // In process and synchronous: the last lines before an exit (a stop, a crash) are not lost.
+  return pino(
+    options,
+    pretty({
+      sync: true,
+      colorize: process.env.NO_COLOR === undefined && process.stdout.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,name',
+      singleLine: true,
+    }),
+  );
+}
