@@ -179,6 +179,32 @@ describe.skipIf(!available)('web view in Chromium', () => {
     const claim = timeline.filter({ hasText: 'compute-1 claims the port' });
     expect(await claim.locator('.why').textContent()).toContain('by classification');
 
+    // Why: the explanation, rule by rule; each rule's events open in the event panel.
+    await page.waitForSelector('#port-why [data-rule="owner"]');
+    expect(
+      await page
+        .locator('#port-why .view-why[data-chassis="compute-2"] [data-locality]')
+        .textContent(),
+    ).toBe('local');
+    await page
+      .locator('#port-why > .card > .chain [data-rule="claim"] button.event-ref')
+      .last()
+      .click();
+    await expect
+      .poll(() => page.locator('#event-panel dd[data-fact="type"]').textContent())
+      .toBe('LocalCreated');
+    // A cause in another stream (the interface that made the claim) opens too.
+    const cause = page.locator('#timeline button[data-cause]').first();
+    const causeId = await cause.getAttribute('data-cause');
+    await cause.click();
+    await expect
+      .poll(() => page.locator('#event-panel [data-event-id]').textContent())
+      .toBe(causeId);
+    expect(await page.locator('#event-panel dd[data-fact="type"]').textContent()).toMatch(
+      /^OvsPort/,
+    );
+    await page.click('#event-close');
+
     // Live on this page too: migrate again, to compute-3.
     await migrate(operator, 'vm-01', 'compute-2', 'compute-3');
     const changed = Date.now();

@@ -20,8 +20,8 @@ const segment = (part: string) => encodeURIComponent(part);
 
 export const eventApi = {
   event: (id: string) => get<LoggedEvent>(`/v1/events/${segment(id)}`),
-  explain: (portId: string, after?: string) =>
-    get<PortExplanation>(`/v1/ports/${segment(portId)}/explain`, { after }),
+  // Read from the log itself, at its head: never behind a write the page has seen.
+  explain: (portId: string) => get<PortExplanation>(`/v1/ports/${segment(portId)}/explain`),
 };
 
 /** Opens an event by id (in the panel). */

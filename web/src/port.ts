@@ -120,7 +120,7 @@ export function portView(id: string): View {
         api.port(id, live.position),
         fullHistory(id, live.position),
         // The explanation is read from the log: a failure leaves the rest of the page.
-        eventApi.explain(id, live.position).catch((error: unknown) => error),
+        eventApi.explain(id).catch((error: unknown) => error),
       ]);
       port = p;
       history = entries;
