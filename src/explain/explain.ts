@@ -194,7 +194,7 @@ class Words {
       link(
         'port',
         true,
-        `port ${portId} is on switch ${port?.switchId ?? '?'}, device owner ${port?.deviceOwner ?? '?'}`,
+        `${portId} is on switch ${port?.switchId ?? '?'}, device owner ${port?.deviceOwner ?? '?'}`,
         document,
       ),
     );
@@ -425,7 +425,7 @@ class Words {
       return link(
         'owner',
         true,
-        `owner ${owner}: the requested chassis claims the port (owner rule: requested chassis first)${also}`,
+        `${owner} is the owner: the requested chassis claims the port (owner rule: requested chassis first)${also}`,
         requestedBy,
         claim,
       );
@@ -433,7 +433,7 @@ class Words {
     return link(
       'owner',
       true,
-      `owner ${owner}: the earliest active claim (claims in order: ${list(facts.claims)}; ${requested === null ? 'no requested chassis' : `requested chassis ${requested} does not claim it`})${also}`,
+      `${owner} is the owner: the earliest active claim (claims in order: ${list(facts.claims)}; ${requested === null ? 'no requested chassis' : `requested chassis ${requested} does not claim it`})${also}`,
       claim,
       requested === null ? undefined : requestedBy,
     );
@@ -532,9 +532,7 @@ class Words {
       return link(
         'chassis',
         false,
-        deleted === undefined
-          ? `chassis ${chassis} is not registered`
-          : `chassis ${chassis} was deleted`,
+        deleted === undefined ? `${chassis} is not registered` : `${chassis} was deleted`,
         deleted,
       );
     }
@@ -542,7 +540,7 @@ class Words {
     return link(
       'chassis',
       true,
-      `chassis ${chassis} is registered (tunnel IP ${document.tunnelIp}, tunnels ${list(document.tunnelTypes)}, bridge mappings ${list(mappings)})`,
+      `${chassis} is registered (tunnel IP ${document.tunnelIp}, tunnels ${list(document.tunnelTypes)}, bridge mappings ${list(mappings)})`,
       this.doc(stream),
     );
   }

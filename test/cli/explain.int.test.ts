@@ -80,7 +80,7 @@ describe('locus explain / event (over HTTP)', { timeout: 120_000 }, () => {
     expect(all.stderr).toBe('');
     expect(all.code).toBe(0);
     expect(all.stdout).toContain('Why port "b1"');
-    expect(all.stdout).toMatch(/✓ owner +owner C: the requested chassis claims the port/);
+    expect(all.stdout).toMatch(/✓ owner +C is the owner: the requested chassis claims the port/);
     expect(all.stdout).toMatch(/✓ claim +C claims the port: its interface tap2/);
     expect(all.stdout).toMatch(/^On A: remote \(acked\)$/m);
     expect(all.stdout).toMatch(/^On C: local$/m);

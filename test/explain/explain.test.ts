@@ -101,7 +101,7 @@ describe('explain', () => {
     });
     const [owner] = rule(e.chain, 'owner');
     expect(owner?.holds).toBe(true);
-    expect(owner?.says).toContain('owner c1: the earliest active claim');
+    expect(owner?.says).toContain('c1 is the owner: the earliest active claim');
   });
 
   it('every chassis with a view: local, remote (acked), unreachable, pending', () => {
@@ -148,7 +148,7 @@ describe('explain', () => {
     const e = explained(events, 'vm1');
     expect(e.owner).toBe('c2');
     const [owner] = rule(e.chain, 'owner');
-    expect(owner?.says).toContain('owner c2: the requested chassis claims the port');
+    expect(owner?.says).toContain('c2 is the owner: the requested chassis claims the port');
     expect(owner?.says).toContain('c1 claims it too');
     expect(positions(owner)).toEqual([19, 21]);
     expect(viewOf(e, 'c1').conclusion).toContain('the owner is c2');
