@@ -206,7 +206,8 @@ function causeOf(entry: HistoryEntry, byId: ReadonlyMap<string, HistoryEntry>): 
   if (entry.causationId === entry.correlationId) return `command ${entry.causationId.slice(0, 8)}`;
   const earlier = byId.get(entry.causationId);
   if (earlier !== undefined) return `${earlier.type} @${earlier.position}`;
-  return `event ${entry.causationId.slice(0, 8)}`;
+  // Whole, so that `locus event <id>` can look it up.
+  return `event ${entry.causationId}`;
 }
 
 /** The data fields worth a column: everything but the ids the row already shows. */
@@ -270,6 +271,12 @@ export async function history(ctx: Context, id: string, options: { at?: string }
           ]),
         ],
         { align: ['right'], indent: '    ' },
+      ),
+    );
+    ctx.print(
+      s.paint(
+        'gray',
+        '    `locus event <id>` shows a cause in full; `locus explain <port>` says why.',
       ),
     );
   }
