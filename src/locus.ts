@@ -109,6 +109,8 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     const readModel = new SqlReadModel(readDatabase.db, {
       progress: projector,
       statements: readDatabase,
+      // The projector tells the port-record cache of every change it commits.
+      changes: projector,
     });
 
     const metrics = createMetrics();

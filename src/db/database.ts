@@ -78,17 +78,50 @@ export async function openDatabase(
  */
 let blankCluster: Promise<Blob> | undefined;
 
+/**
+ * PGlite's server settings, sized for one embedded process rather than PostgreSQL's defaults
+ * for a shared server. Its buffer pool lives in the WASM heap, which grows and never shrinks:
+ * the default 128 MB of shared_buffers alone is most of the embedded server's resident memory,
+ * and the files behind it are in the OS page cache anyway (NODEFS reads them through node:fs).
+ * maintenance_work_mem bounds a rebuild's index builds (64 MB by default); temp_buffers is per
+ * session and unused. PGlite's own defaults (single user, no fsync, no parallel workers) first.
+ */
+export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '16MB',
+  maintenance_work_mem: '16MB',
+  temp_buffers: '1MB',
+};
+
+const PGLITE_START_PARAMS = [
+  // PGlite's defaultStartParams (0.4.6): replaced, not appended to, when startParams is given.
+  '--single',
+  '-F',
+  '-O',
+  '-j',
+  ...[
+    'search_path=public',
+    'exit_on_error=false',
+    'log_checkpoints=false',
+    'max_worker_processes=0',
+    'max_parallel_workers=0',
+    'max_parallel_workers_per_gather=0',
+    ...Object.entries(PGLITE_SETTINGS).map(([name, value]) => `${name}=${value}`),
+  ].flatMap((setting) => ['-c', setting]),
+];
+
+const pgliteOptions = { startParams: PGLITE_START_PARAMS };
+
 async function createPglite(folder: string | undefined): Promise<PGlite> {
   if (folder !== undefined) {
     await mkdir(folder, { recursive: true });
-    return PGlite.create(folder);
+    return PGlite.create(folder, pgliteOptions);
   }
   const template = blankCluster;
   if (template !== undefined) {
     const loadDataDir = await template.catch(() => undefined);
-    if (loadDataDir !== undefined) return PGlite.create({ loadDataDir });
+    if (loadDataDir !== undefined) return PGlite.create({ ...pgliteOptions, loadDataDir });
   }
-  const pglite = await PGlite.create();
+  const pglite = await PGlite.create(pgliteOptions);
   if (blankCluster === undefined) {
     blankCluster = pglite.dumpDataDir('none');
     await blankCluster.catch(() => {

@@ -28,6 +28,13 @@ import type { Database } from '../db/schema.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import type { EventStore, ProjectedEvent, RecordedEvent } from '../store/event-store.js';
 import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
+import {
+  changeOf,
+  RESET,
+  type ReadModelChange,
+  type ReadModelChangeListener,
+  type ReadModelChanges,
+} from './changes.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
@@ -142,7 +149,7 @@ interface Waiter {
   readonly timer: NodeJS.Timeout;
 }
 
-export class Projector implements ProjectionProgress {
+export class Projector implements ProjectionProgress, ReadModelChanges {
   readonly counters: ProjectorCounters = {
     applied: 0,
     refused: 0,
@@ -165,6 +172,7 @@ export class Projector implements ProjectionProgress {
   #exclusive: Promise<unknown> = Promise.resolve();
   #following: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
   readonly #rebuildCacheSize: number;
+  readonly #listeners = new Set<ReadModelChangeListener>();
 
   constructor(options: ProjectorOptions) {
     this.#store = options.store;
@@ -285,7 +293,28 @@ export class Projector implements ProjectionProgress {
     live.cache.takeFrom(target.cache);
     live.cachedAt = target.position;
     if (target.position < live.position) live.position = target.position;
+    this.#changed(RESET);
     this.#advance(target.position);
+  }
+
+  /**
+   * Calls `listener` after every change to the live tables commits, before the position it
+   * reaches is announced (`waitFor`, `position`): a reader that waited for a position and then
+   * consults something the listener keeps current sees the change.
+   */
+  onChange(listener: ReadModelChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(change: ReadModelChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.#logger.error({ err: error, projection: this.name }, 'read model listener failed');
+      }
+    }
   }
 
   /** Resolves true once the checkpoint has passed `position`, false after `timeoutMs`. */
@@ -556,18 +585,21 @@ export class Projector implements ProjectionProgress {
       const checkpoint = await lockCheckpoint(trx, target.checkpoint);
       // The events were read after `after`: applied on top of less, they would leave a gap.
       if (checkpoint < after) return { checkpoint, rewound: true } as const;
-      if (last.position <= checkpoint) return { checkpoint, rewound: false } as const;
+      // Another writer applied these events: the tables changed under any in-memory copy.
+      if (last.position <= checkpoint) return { checkpoint, rewound: false, moved: true } as const;
       // Another writer moved the tables since our last commit: the cache may be stale.
-      if (checkpoint !== target.cachedAt) target.cache.clear();
+      const moved = checkpoint !== target.cachedAt;
+      if (moved) target.cache.clear();
       let from = 0;
       while (from < events.length && (events[from] as ProjectedEvent).position <= checkpoint)
         from++;
       const fresh = from === 0 ? routed : routed.slice(from);
       await relaxDurability(trx);
       const batch = await this.#foldBatch(trx, fresh, target);
-      await writeChanges(trx, batch.changes(), target.tables);
+      const changes = batch.changes();
+      await writeChanges(trx, changes, target.tables);
       await saveCheckpoint(trx, target.checkpoint, last.position);
-      return { checkpoint: last.position, rewound: false, batch, fresh } as const;
+      return { checkpoint: last.position, rewound: false, moved, batch, changes, fresh } as const;
     });
 
     if (outcome.rewound) {
@@ -581,6 +613,7 @@ export class Projector implements ProjectionProgress {
       );
       target.position = outcome.checkpoint;
       target.cache.clear();
+      if (target === this.#live) this.#changed(RESET);
       return 'rewound';
     }
     if (outcome.batch !== undefined) {
@@ -590,8 +623,12 @@ export class Projector implements ProjectionProgress {
       this.#count(outcome.fresh);
       this.#remember(outcome.batch, outcome.checkpoint, target);
     }
-    if (target === this.#live) this.#advance(outcome.checkpoint);
-    else if (outcome.checkpoint > target.position) target.position = outcome.checkpoint;
+    if (target === this.#live) {
+      if (outcome.moved) this.#changed(RESET);
+      else if (outcome.batch !== undefined)
+        this.#changed(changeOf(outcome.batch.ports.keys(), outcome.changes));
+      this.#advance(outcome.checkpoint);
+    } else if (outcome.checkpoint > target.position) target.position = outcome.checkpoint;
     return 'applied';
   }
 

@@ -94,10 +94,24 @@ export async function queryPort(
   statements: StatementRunner,
   id: string,
 ): Promise<PortRecord | undefined> {
-  const rows = await statements.prepared<{ port: string }>(PORT_STATEMENT, [id]);
-  const text = rows[0]?.port;
-  return text === undefined ? undefined : decodePort(JSON.parse(text) as PortTuple);
+  const text = await queryPortText(statements, id);
+  return text === undefined ? undefined : decodePortText(text);
 }
+
+/** The statement's one field for the port, undecoded (what the port-record cache keeps). */
+export async function queryPortText(
+  statements: StatementRunner,
+  id: string,
+): Promise<string | undefined> {
+  const rows = await statements.prepared<{ port: string }>(PORT_STATEMENT, [id]);
+  return rows[0]?.port;
+}
+
+export const decodePortText = (text: string): PortRecord =>
+  decodePort(JSON.parse(text) as PortTuple);
+
+/** The switch of a port's text (its second field), for the cache's switch invalidation. */
+export const switchOfPortText = (text: string): string => (JSON.parse(text) as PortTuple)[1];
 
 /** The record of a decoded row: the same as the row-per-view query answered. */
 export function decodePort(row: PortTuple): PortRecord {

@@ -9,9 +9,18 @@
 import { type Kysely, sql } from 'kysely';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
+import type { ReadModelChanges } from '../projections/changes.js';
 import { DEFAULT_PROJECTION_NAME, type ProjectionProgress } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
-import { kyselyStatements, queryPort, type StatementRunner } from './port-query.js';
+import { PortRecordCache } from './port-cache.js';
+import {
+  decodePortText,
+  kyselyStatements,
+  queryPort,
+  queryPortText,
+  type StatementRunner,
+  switchOfPortText,
+} from './port-query.js';
 import type {
   ChassisPort,
   HistoryRecord,
@@ -45,6 +54,14 @@ export interface SqlReadModelOptions {
    * connection on PostgreSQL); default: through `db`, parsed and planned per call.
    */
   readonly statements?: StatementRunner;
+  /**
+   * The in-process projector's changes: when given, port records are cached in memory
+   * (./port-cache.ts), kept exactly consistent by them. Not for a process whose tables another
+   * process writes without telling it (a CheckpointFollower's).
+   */
+  readonly changes?: ReadModelChanges;
+  /** The port-record cache's bound in bytes (default DEFAULT_PORT_CACHE_BYTES). */
+  readonly portCacheBytes?: number;
 }
 
 const LOCALITIES: readonly Locality[] = ['local', 'remote', 'distributed', 'unbound'];
@@ -55,6 +72,9 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   readonly #projection: string;
   readonly #maxPageSize: number;
   readonly #statements: StatementRunner;
+  /** Present when the projector's changes are known (SqlReadModelOptions.changes). */
+  readonly portCache: PortRecordCache | undefined;
+  readonly #loadText = (id: string) => queryPortText(this.#statements, id);
   /** The topology lists (GET /v1/chassis, /v1/switches, …; ./topology-queries.ts). */
   readonly topology: TopologyQueries;
 
@@ -65,11 +85,21 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     this.#maxPageSize = options.maxPageSize ?? 1_000;
     this.#statements = options.statements ?? kyselyStatements(db);
     this.topology = new TopologyQueries(db, { maxPageSize: this.#maxPageSize });
+    if (options.changes !== undefined) {
+      const cache = new PortRecordCache(
+        options.portCacheBytes === undefined ? {} : { maxBytes: options.portCacheBytes },
+      );
+      cache.follow(options.changes);
+      this.portCache = cache;
+    }
   }
 
-  port(id: string): Promise<PortRecord | undefined> {
+  async port(id: string): Promise<PortRecord | undefined> {
     // One statement, one row, one field, compiled once, prepared (./port-query.ts).
-    return queryPort(this.#statements, id);
+    const cache = this.portCache;
+    if (cache === undefined) return queryPort(this.#statements, id);
+    const text = await cache.get(id, this.#loadText, switchOfPortText);
+    return text === undefined ? undefined : decodePortText(text);
   }
 
   async history(

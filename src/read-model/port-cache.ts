@@ -1,0 +1,167 @@
+/**
+ * Port records in memory, in front of the read model's point query (`GET /v1/ports/:id`): on
+ * embedded PGlite every query runs on the event loop (~0.4 ms), which caps the query at about
+ * 1.5k/s; a hit costs a `JSON.parse` of the statement's text.
+ *
+ * Exactly consistent with the tables, never a stale answer after the read model announced a
+ * position: the projector tells of every committed change before it announces the position
+ * (ReadModelChanges), and the cache drops what the change may have touched — the changed ports,
+ * every port on a switch whose row or local-port counts changed, everything when a chassis
+ * changed or the tables were replaced. A record is the statement's text as the database built
+ * it, so the cache holds nothing the query would not answer. Loads that a change overtakes are
+ * answered to their callers but not kept: invalidation counts ticks, each entry carries the
+ * tick its load started at, and an entry older than its switch's last change or the last reset
+ * is dead. Concurrent misses of one port share one load unless a change came in between.
+ *
+ * Bounded by bytes (the texts' lengths plus a per-entry overhead), least recently used first.
+ */
+import type { ReadModelChange, ReadModelChanges } from '../projections/changes.js';
+
+/** The default bound: about 50k ports of a typical record, a small part of the process. */
+export const DEFAULT_PORT_CACHE_BYTES = 24 * 1024 * 1024;
+/** A Map entry, the entry object and the string header, roughly (V8, 64-bit). */
+const ENTRY_OVERHEAD = 96;
+
+interface Entry {
+  readonly text: string;
+  readonly switchId: string;
+  /** The tick its load started at. */
+  readonly tick: number;
+  readonly bytes: number;
+}
+
+interface Load {
+  readonly promise: Promise<string | undefined>;
+  readonly tick: number;
+  /** Overtaken by a change: answered, not kept. */
+  stale: boolean;
+}
+
+export interface PortCacheStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly hits: number;
+  readonly misses: number;
+}
+
+export class PortRecordCache {
+  readonly #maxBytes: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #loads = new Map<string, Load>();
+  /** Incremented by every change. */
+  #tick = 0;
+  #resetTick = 0;
+  readonly #switchTicks = new Map<string, number>();
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(options: { readonly maxBytes?: number } = {}) {
+    this.#maxBytes = options.maxBytes ?? DEFAULT_PORT_CACHE_BYTES;
+  }
+
+  /** Follows `changes` (the in-process projector); returns a function that stops following. */
+  follow(changes: ReadModelChanges): () => void {
+    return changes.onChange((change) => this.apply(change));
+  }
+
+  get stats(): PortCacheStats {
+    return {
+      entries: this.#entries.size,
+      bytes: this.#bytes,
+      hits: this.#hits,
+      misses: this.#misses,
+    };
+  }
+
+  /**
+   * The port's record text: cached, else `load`ed (and kept when no change overtook the load).
+   * `switchOf` tells a loaded text's switch, for switch invalidation.
+   */
+  async get(
+    id: string,
+    load: (id: string) => Promise<string | undefined>,
+    switchOf: (text: string) => string,
+  ): Promise<string | undefined> {
+    const entry = this.#entries.get(id);
+    if (entry !== undefined) {
+      if (this.#alive(entry)) {
+        this.#hits++;
+        // Most recently used last: eviction takes from the front.
+        this.#entries.delete(id);
+        this.#entries.set(id, entry);
+        return entry.text;
+      }
+      this.#drop(id, entry);
+    }
+    this.#misses++;
+    const running = this.#loads.get(id);
+    if (running !== undefined) return running.promise;
+    const tick = this.#tick;
+    const pending: Load = { promise: load(id), tick, stale: false };
+    this.#loads.set(id, pending);
+    let text: string | undefined;
+    try {
+      text = await pending.promise;
+    } finally {
+      if (this.#loads.get(id) === pending) this.#loads.delete(id);
+    }
+    if (text !== undefined && !pending.stale) this.#keep(id, text, switchOf(text), tick);
+    return text;
+  }
+
+  /** Drops what `change` may have made stale. Synchronous: called before the position moves. */
+  apply(change: ReadModelChange): void {
+    this.#tick++;
+    if (change.kind === 'reset' || change.chassis) {
+      this.#resetTick = this.#tick;
+      this.#entries.clear();
+      this.#switchTicks.clear();
+      this.#bytes = 0;
+      this.#overtakeLoads();
+      return;
+    }
+    for (const id of change.ports) {
+      const entry = this.#entries.get(id);
+      if (entry !== undefined) this.#drop(id, entry);
+      const load = this.#loads.get(id);
+      if (load !== undefined) {
+        load.stale = true;
+        this.#loads.delete(id);
+      }
+    }
+    if (change.switches.length === 0) return;
+    for (const id of change.switches) this.#switchTicks.set(id, this.#tick);
+    // Which switch a running load's port is on is known only when it returns.
+    this.#overtakeLoads();
+  }
+
+  #alive(entry: Entry): boolean {
+    return (
+      entry.tick >= this.#resetTick && entry.tick >= (this.#switchTicks.get(entry.switchId) ?? 0)
+    );
+  }
+
+  #keep(id: string, text: string, switchId: string, tick: number): void {
+    const entry: Entry = { text, switchId, tick, bytes: text.length + ENTRY_OVERHEAD };
+    if (!this.#alive(entry)) return;
+    const old = this.#entries.get(id);
+    if (old !== undefined) this.#drop(id, old);
+    this.#entries.set(id, entry);
+    this.#bytes += entry.bytes;
+    for (const [oldest, first] of this.#entries) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#drop(oldest, first);
+    }
+  }
+
+  #drop(id: string, entry: Entry): void {
+    this.#entries.delete(id);
+    this.#bytes -= entry.bytes;
+  }
+
+  #overtakeLoads(): void {
+    for (const load of this.#loads.values()) load.stale = true;
+    this.#loads.clear();
+  }
+}
