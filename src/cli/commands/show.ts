@@ -84,15 +84,8 @@ export function showLines(topology: TopologyShow, s: Paint): string[] {
     return sw === undefined ? '' : gray(` (switch ${sw})`);
   };
 
-  if (
-    topology.switches.length === 0 &&
-    topology.routers.length === 0 &&
-    topology.chassis.length === 0
-  ) {
-    lines.push(
-      'nothing yet: no chassis, switches or routers (npm run demo creates a topology; see README)',
-    );
-    return lines;
+  if (topology.switches.length === 0) {
+    lines.push(gray('no switches yet (npm run demo creates a topology; see the README)'));
   }
 
   for (const sw of topology.switches) {
