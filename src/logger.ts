@@ -8,7 +8,7 @@
  * again — pino writes a child's bindings after its parent's, so a repeated key appears twice in
  * one JSON line, which log ingestion rejects or reads as the last one only.
  */
-import { type Logger, type LoggerOptions, pino } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import pretty from 'pino-pretty';
 
 export type LogFormat = 'json' | 'pretty';
@@ -19,6 +19,8 @@ export interface LoggerSettings {
   /** Default: LOCUS_LOG_FORMAT, else pretty on a terminal, JSON otherwise. */
   readonly format?: LogFormat;
   readonly redact?: LoggerOptions['redact'];
+  /** Default stdout. */
+  readonly destination?: DestinationStream & { isTTY?: boolean };
 }
 
 export function logFormat(
@@ -38,13 +40,16 @@ export function createLogger(settings: LoggerSettings): Logger {
     name: settings.name,
     ...(settings.redact === undefined ? {} : { redact: settings.redact }),
   };
-  if ((settings.format ?? logFormat()) === 'json') return pino(options);
+  const destination = settings.destination ?? process.stdout;
+  const format = settings.format ?? logFormat(process.env, destination.isTTY === true);
+  if (format === 'json') return pino(options, destination);
   // In process and synchronous: the last lines before an exit (a stop, a crash) are not lost.
   return pino(
     options,
     pretty({
       sync: true,
-      colorize: process.env.NO_COLOR === undefined && process.stdout.isTTY === true,
+      destination,
+      colorize: process.env.NO_COLOR === undefined && destination.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,name',
       singleLine: true,

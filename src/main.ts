@@ -2,19 +2,16 @@
  * The main job: locus on one machine — event store, read model, apps and API — on embedded
  * defaults unless configured otherwise, stopped cleanly by SIGINT/SIGTERM.
  */
-import { pino } from 'pino';
-import { loadChassisFile } from './agent/chassis-config.js';
-import { killSandboxesNow, ovsInstalled } from './agent/host.js';
-import { assertFolderFree } from './cli/direct.js';
+// Only what the signal and exit handlers need is imported up front: loading the rest takes
+// seconds on a busy machine, and a Ctrl-C meanwhile must already stop cleanly.
+import { killSandboxesNow } from './agent/ovs-sandbox.js';
 import { loadConfig } from './config.js';
-import { loadDemo } from './demo/load-demo.js';
-import { loadHttpConfig } from './http/config.js';
-import { type Locus, startLocus } from './locus.js';
+import type { Locus } from './locus.js';
+import { createLogger } from './logger.js';
 import { handleStopSignals } from './stop-signals.js';
-import { ensureLocalTokens } from './tokens.js';
 
 const config = loadConfig();
-const logger = pino({
+const logger = createLogger({
   level: config.logLevel,
   name: 'locus',
   redact: ['req.headers.authorization'],
@@ -66,6 +63,24 @@ handleStopSignals({
 });
 
 async function main(): Promise<void> {
+  const [
+    { loadChassisFile },
+    { ovsInstalled },
+    { assertFolderFree },
+    { loadDemo },
+    { loadHttpConfig },
+    { startLocus },
+    { ensureLocalTokens },
+  ] = await Promise.all([
+    import('./agent/chassis-config.js'),
+    import('./agent/host.js'),
+    import('./cli/direct.js'),
+    import('./demo/load-demo.js'),
+    import('./http/config.js'),
+    import('./locus.js'),
+    import('./tokens.js'),
+  ]);
+  if (stopping) return;
   // Two processes on one embedded folder would corrupt it: refuse, naming the other one.
   if (!/^[a-z][a-z0-9+.-]*:/i.test(config.storeUrl)) assertFolderFree(config.storeUrl);
   const env = { ...process.env };

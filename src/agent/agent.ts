@@ -68,14 +68,14 @@ export class ChassisAgent {
   readonly stats = { reported: 0, failedReports: 0, setups: 0 };
 
   constructor(private readonly options: ChassisAgentOptions) {
-    this.logger = options.logger.child({ component: 'agent', chassis: options.chassis.id });
+    this.logger = options.logger.child({ part: 'interfaces' });
     this.reportBackoff = new Backoff(withBounds(AGENT_REPORT_BACKOFF, options.retry));
     this.ownsClient = typeof options.ovsdb === 'string';
     this.client =
       typeof options.ovsdb === 'string'
         ? new OvsdbClient({
             endpoint: options.ovsdb,
-            logger: this.logger.child({ component: 'ovsdb' }),
+            logger: this.logger.child({ stage: 'ovsdb' }),
           })
         : options.ovsdb;
   }

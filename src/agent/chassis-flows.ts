@@ -105,12 +105,13 @@ export class ChassisFlows {
         everything: () => desired.markAll(),
       }),
     });
-    const logger = options.logger.child({ component: 'flows', bridge });
+    // The channel names the bridge of each connection itself.
+    const logger = options.logger.child({ stage: 'reconciler', bridge });
     this.channel =
       options.ofctl === undefined
         ? new OpenFlowChannel({
             ...(options.env?.OVS_RUNDIR === undefined ? {} : { rundir: options.env.OVS_RUNDIR }),
-            logger,
+            logger: options.logger.child({ stage: 'reconciler' }),
           })
         : undefined;
     this.reconciler = new FlowReconciler<AppliedView>({

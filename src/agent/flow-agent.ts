@@ -78,7 +78,7 @@ export class FlowAgent {
   readonly timings = { batches: 0, appliedMsTotal: 0, appliedMsMax: 0 };
 
   constructor(private readonly options: FlowAgentOptions) {
-    this.logger = options.logger.child({ component: 'flow-agent', chassis: options.chassis });
+    this.logger = options.logger.child({ part: 'flows' });
     this.decider = new AckDecider(options.chassis);
     this.firstSync = new Promise((resolve) => {
       this.firstSyncDone = resolve;
@@ -88,7 +88,7 @@ export class FlowAgent {
       server: options.server,
       chassis: options.chassis,
       token: options.token,
-      logger: this.logger.child({ component: 'feed' }),
+      logger: this.logger.child({ stage: 'feed' }),
       ...fetch,
       ...(options.heartbeatTimeoutMs === undefined
         ? {}
@@ -122,7 +122,7 @@ export class FlowAgent {
           token: options.token,
           ...fetch,
         }),
-      logger: this.logger.child({ component: 'acks' }),
+      logger: this.logger.child({ stage: 'acks' }),
       ...(options.ackBackoff === undefined ? {} : { backoff: options.ackBackoff }),
       ...(options.stages === undefined
         ? {}

@@ -15,121 +15,20 @@
  * The host registers the chassis (as the cloud controller would) through the command handler;
  * the agents start once the server listens, and stop before it closes.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { type CommandHandler, CommandRejectedError } from '../commands/handler.js';
 import type { Chassis } from '../events/index.js';
 import type { TokenGrant } from '../http/config.js';
-import { packagePath } from '../lib/package-root.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import type { MemoryBridge } from '../ovs/reconciler/memory-bridge.js';
 import type { AgentStageObserver } from './flow-agent.js';
 import { runMemoryAgent } from './memory-agent.js';
+import { startOrAdoptSandbox, stopSandbox } from './ovs-sandbox.js';
 import { type RunningAgent, runAgent } from './run-agent.js';
-
-const sandboxScript = packagePath('ops', 'ovs', 'sandbox.sh');
-const DAEMONS = ['ovsdb-server', 'ovs-vswitchd'] as const;
-
-/**
- * Runs sandbox.sh in a process group of its own: a Ctrl-C (which the terminal sends to our
- * whole group) must not kill it half-way through starting or stopping the daemons, which would
- * leave one running without its pidfile, or running after we gave up on it.
- */
-function sandbox(command: 'start' | 'stop', dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [sandboxScript, command, dir], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else
-        reject(new Error(`sandbox.sh ${command} ${dir}: ${signal ?? `exit ${code}`}: ${stderr}`));
-    });
-  });
-}
-
-/**
- * The run dirs of the Open vSwitch sandboxes this process started or adopted and has not
- * stopped yet. Process-wide, as the daemons are: a forced exit kills them from here
- * (killSandboxesNow), whichever AgentHost started them and however far it got.
- */
-const liveSandboxes = new Set<string>();
-
-/** The pid a sandbox daemon's pidfile names, if that process still runs that daemon. */
-function sandboxDaemon(dir: string, daemon: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(dir, `${daemon}.pid`), 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  try {
-    // The pid may have been reused since: only a process running this daemon in this dir.
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(daemon) && cmdline.includes(dir) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/**
- * Kills, synchronously, the Open vSwitch daemons of every sandbox still live: for a forced exit
- * and the `exit` handler, where nothing asynchronous runs any more. SIGTERM, up to `graceMs`
- * for them to go, then SIGKILL. Returns the pids it signalled.
- */
-export function killSandboxesNow(graceMs = 1_000): number[] {
-  const pids: number[] = [];
-  for (const dir of liveSandboxes)
-    for (const daemon of DAEMONS) {
-      const pid = sandboxDaemon(dir, daemon);
-      if (pid === undefined) continue;
-      try {
-        process.kill(pid, 'SIGTERM');
-        pids.push(pid);
-      } catch {
-        // Gone already.
-      }
-    }
-  const deadline = Date.now() + graceMs;
-  const alive = () => pids.filter((pid) => runs(pid));
-  while (alive().length > 0 && Date.now() < deadline) sleepSync(20);
-  for (const pid of alive()) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  for (const dir of liveSandboxes)
-    for (const daemon of DAEMONS) rmSync(join(dir, `${daemon}.pid`), { force: true });
-  liveSandboxes.clear();
-  return pids;
-}
-
-/** Whether `pid` runs (a zombie awaiting its reaper does not). */
-function runs(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 export type AgentMode = 'ovs' | 'dry-run' | 'none';
 
@@ -231,7 +130,6 @@ export class AgentHost {
       const ovsRunDir = resolve(this.options.ovsDir, chassis.id);
       await mkdir(ovsRunDir, { recursive: true });
       this.startedSandboxes.push(ovsRunDir);
-      liveSandboxes.add(ovsRunDir);
       await startOrAdoptSandbox(ovsRunDir, logger);
       const agent = await runAgent({
         ...common,
@@ -251,32 +149,11 @@ export class AgentHost {
     this.stopping.abort(new Error('the agent host is stopping'));
     for (const agent of this.running.splice(0)) await agent.stop().catch(() => undefined);
     for (const dir of this.startedSandboxes.splice(0)) {
-      await sandbox('stop', dir).catch((error: unknown) =>
+      await stopSandbox(dir).catch((error: unknown) =>
         this.options.logger.error({ err: error, ovs: dir }, 'could not stop Open vSwitch'),
       );
-      liveSandboxes.delete(dir);
     }
   }
-}
-
-/**
- * Starts the chassis' Open vSwitch — or adopts the one a previous run of this process left
- * running. The daemons outlive a locus that was killed (they are detached, and the data path
- * must keep forwarding while the controller restarts); starting them again would fail ("already
- * running") and keep locus from coming back. Half a sandbox (one daemon gone) is stopped and
- * started afresh.
- */
-async function startOrAdoptSandbox(dir: string, logger: Logger): Promise<void> {
-  const running = DAEMONS.map((daemon) => {
-    const pid = sandboxDaemon(dir, daemon);
-    return pid !== undefined && runs(pid);
-  });
-  if (running.every(Boolean)) {
-    logger.info({ ovs: dir }, 'adopting the Open vSwitch a previous run left running');
-    return;
-  }
-  if (running.some(Boolean)) await sandbox('stop', dir);
-  await sandbox('start', dir);
 }
 
 /** Creates the chassis, or brings its document up to date; unchanged is fine. */

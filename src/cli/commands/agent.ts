@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { type DestinationStream, pino } from 'pino';
+import type { DestinationStream } from 'pino';
 import { AgentRefusedError, runAgent, UntrustedServerError } from '../../agent/run-agent.js';
 import { ChassisId } from '../../events/index.js';
+import { createLogger } from '../../logger.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 
@@ -71,10 +72,11 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
   const token = readAgentToken(tokenFile, chassis);
   const doFetch = await ctx.fetch();
 
-  const logger = pino(
-    { level: ctx.config.logLevel, name: 'locus-agent' },
-    ctx.io.stdout as unknown as DestinationStream,
-  );
+  const logger = createLogger({
+    level: ctx.config.logLevel,
+    name: 'locus-agent',
+    destination: ctx.io.stdout as unknown as DestinationStream,
+  });
   const stopping = new AbortController();
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

@@ -43,7 +43,7 @@ export class OpenFlowChannel implements Ofctl {
       connection = new OpenFlowConnection({
         ...this.options.connection,
         endpoint: this.options.endpoint?.(bridge) ?? { path: join(rundir, `${bridge}.mgmt`) },
-        logger: this.logger.child({ component: 'openflow', bridge }),
+        logger: this.logger.child({ connection: 'openflow', bridge }),
       });
       this.connections.set(bridge, connection);
     }
