@@ -105,13 +105,13 @@ export class ChassisFlows {
         everything: () => desired.markAll(),
       }),
     });
-    // The channel names the bridge of each connection itself.
-    const logger = options.logger.child({ stage: 'reconciler', bridge });
+    // The reconciler and the channel name the bridge themselves.
+    const logger = options.logger.child({ stage: 'reconciler' });
     this.channel =
       options.ofctl === undefined
         ? new OpenFlowChannel({
             ...(options.env?.OVS_RUNDIR === undefined ? {} : { rundir: options.env.OVS_RUNDIR }),
-            logger: options.logger.child({ stage: 'reconciler' }),
+            logger,
           })
         : undefined;
     this.reconciler = new FlowReconciler<AppliedView>({
