@@ -176,7 +176,8 @@ function readMatch(buf: Buffer, at: number, end: number): { match: OxmTlv[]; nex
 }
 
 function header(type: number, length: number, xid: number, version = OFP14_VERSION): Buffer {
-  const buf = Buffer.alloc(length);
+  // From Node's pool (most messages are small), zeroed: pads must be zero on the wire.
+  const buf = Buffer.allocUnsafe(length).fill(0);
   buf.writeUInt8(version, 0);
   buf.writeUInt8(type, 1);
   buf.writeUInt16BE(length, 2);
@@ -184,23 +185,35 @@ function header(type: number, length: number, xid: number, version = OFP14_VERSI
   return buf;
 }
 
+const flowModSize = (mod: FlowMod): number =>
+  HEADER_SIZE + 40 + matchSize(mod.match) + instructionsSize(mod.instructions);
+
+/** Writes a whole flow-mod message at `at` of a zeroed `buf`. */
+function writeFlowMod(buf: Buffer, at: number, mod: FlowMod, xid: number, size: number): void {
+  buf.writeUInt8(OFP14_VERSION, at);
+  buf.writeUInt8(MsgType.flowMod, at + 1);
+  buf.writeUInt16BE(size, at + 2);
+  buf.writeUInt32BE(xid >>> 0, at + 4);
+  buf.writeBigUInt64BE(mod.cookie, at + 8);
+  buf.writeBigUInt64BE(mod.cookieMask, at + 16);
+  buf.writeUInt8(mod.table, at + 24);
+  buf.writeUInt8(mod.command, at + 25);
+  buf.writeUInt16BE(mod.idleTimeout, at + 26);
+  buf.writeUInt16BE(mod.hardTimeout, at + 28);
+  buf.writeUInt16BE(mod.priority, at + 30);
+  buf.writeUInt32BE(mod.bufferId, at + 32);
+  buf.writeUInt32BE(mod.outPort, at + 36);
+  buf.writeUInt32BE(mod.outGroup, at + 40);
+  buf.writeUInt16BE(mod.flags, at + 44);
+  buf.writeUInt16BE(mod.importance, at + 46);
+  const next = writeMatch(buf, at + 48, mod.match);
+  writeInstructions(buf, next, mod.instructions);
+}
+
 function encodeFlowMod(mod: FlowMod, xid: number): Buffer {
-  const size = HEADER_SIZE + 40 + matchSize(mod.match) + instructionsSize(mod.instructions);
+  const size = flowModSize(mod);
   const buf = header(MsgType.flowMod, size, xid);
-  buf.writeBigUInt64BE(mod.cookie, 8);
-  buf.writeBigUInt64BE(mod.cookieMask, 16);
-  buf.writeUInt8(mod.table, 24);
-  buf.writeUInt8(mod.command, 25);
-  buf.writeUInt16BE(mod.idleTimeout, 26);
-  buf.writeUInt16BE(mod.hardTimeout, 28);
-  buf.writeUInt16BE(mod.priority, 30);
-  buf.writeUInt32BE(mod.bufferId, 32);
-  buf.writeUInt32BE(mod.outPort, 36);
-  buf.writeUInt32BE(mod.outGroup, 40);
-  buf.writeUInt16BE(mod.flags, 44);
-  buf.writeUInt16BE(mod.importance, 46);
-  const at = writeMatch(buf, 48, mod.match);
-  writeInstructions(buf, at, mod.instructions);
+  writeFlowMod(buf, 0, mod, xid, size);
   return buf;
 }
 
@@ -350,6 +363,15 @@ export function encode(message: Message, xid: number): Buffer {
       return buf;
     }
     case 'bundle_add': {
+      if (message.message.type === 'flow_mod') {
+        // The common case, written in place rather than encoded apart and copied.
+        const size = flowModSize(message.message.mod);
+        const buf = header(MsgType.bundleAddMessage, 16 + size, xid);
+        buf.writeUInt32BE(message.bundleId, 8);
+        buf.writeUInt16BE(message.flags, 14);
+        writeFlowMod(buf, 16, message.message.mod, xid, size);
+        return buf;
+      }
       const inner = encode(message.message, xid);
       const buf = header(MsgType.bundleAddMessage, 16 + inner.length, xid);
       buf.writeUInt32BE(message.bundleId, 8);
