@@ -25,7 +25,7 @@ let app: LocusServer;
 let projector: Projector;
 let runner: AppRunner;
 
-async function post(url: string, body: unknown): Promise<string> {
+async function post(url: string, body: object): Promise<string> {
   const response = await app.inject({ method: 'POST', url, headers: asOperator, payload: body });
   if (response.statusCode >= 300)
     throw new Error(`${url}: ${response.statusCode} ${response.body}`);
