@@ -7,7 +7,11 @@ const subnet = (
   id: string,
   dhcpEnabled: boolean,
   cidr = '10.0.0.0/24',
-) => ({ type, data: { id, switchId: 's1', cidr, gatewayIp: '10.0.0.1', dhcpEnabled } });
+) => ({
+  type,
+  // The gateway is the network's first address (it must lie inside it).
+  data: { id, switchId: 's1', cidr, gatewayIp: cidr.replace(/0\/\d+$/, '1'), dhcpEnabled },
+});
 
 describeOnStores('dhcp', (open) => {
   it('9: the DHCP port is distributed while its switch has a DHCP-enabled subnet', async () => {
