@@ -62,6 +62,20 @@ describe('POST /v1/chassis/:id/ovsports/batch', () => {
     expect(response.headers['locus-position']).toBe(body.position);
   });
 
+  it('times the report received → appended in the bind stage histogram', async () => {
+    const scrape = await harness.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: asOperator,
+    });
+    expect(scrape.statusCode).toBe(200);
+    const count = scrape.body.match(
+      /^locus_bind_stage_seconds_count\{stage="report_appended"\} (\d+)$/m,
+    );
+    // The batch above appended: observed once (at least: the suite shares the server).
+    expect(Number(count?.[1])).toBeGreaterThanOrEqual(1);
+  });
+
   it('is idempotent, and updates and deletes in the same append', async () => {
     const again = await post({ observed: [tap('tap1'), tap('tap2')] });
     expect(again.json()).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 2 });
