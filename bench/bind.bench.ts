@@ -20,9 +20,10 @@
  *    time (200; 50 quick) — target p99 < 50 ms. The record's parameters carry the p50 of each
  *    step;
  *  - bind/latency-from-row: the same binds, timed from the moment A's Interface row carries
- *    both its ofport and its iface-id (an OVSDB monitor in this process on A's database: the
- *    first moment any agent can know the port) — OVN's suite (bench/ovn.bench.ts) times its
- *    binds from the same two instants;
+ *    both its ofport and its iface-id (the first moment any agent can know the port), seen by
+ *    an OVSDB monitor in its own idle process (support/ovn-row-watcher.ts: not behind locus'
+ *    event loop) — OVN's suite (bench/ovn.bench.ts) times its binds from the same two instants
+ *    with the same watcher;
  *  - bind/bulk: 5,000 interfaces (500 quick) appear on A at once (500 per ovs-vsctl call): time
  *    until every port is local on A with A's flows, and acked by B, C and D with theirs —
  *    target < 10 s;
@@ -47,8 +48,6 @@ import type { Chassis, DomainEvent } from '../src/events/index.js';
 import { httpConfig } from '../src/http/config.js';
 import { packagePath } from '../src/lib/package-root.js';
 import { type Locus, startLocus } from '../src/locus.js';
-import { OvsdbClient } from '../src/ovs/ovsdb/client.js';
-import type { InterfaceRow } from '../src/ovs/ovsdb/vswitch.js';
 import type { Subscription } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { ovsAvailable } from '../test/support/ovs.js';
@@ -63,6 +62,7 @@ import {
   until,
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
+import { type RowWatch, watchRows } from './support/ovn-row-watcher.js';
 import {
   chassisCreated,
   cloudEvents,
@@ -127,12 +127,12 @@ function statusBytes(pid: number | 'self', field: string): number {
 }
 
 /** RSS of this process' children (the ovs-ofctl helper, any tool running right now). */
-function childrenRss(): number {
+function childrenRss(except: readonly (number | undefined)[]): number {
   try {
     return readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8')
       .trim()
       .split(/\s+/)
-      .filter((pid) => pid !== '')
+      .filter((pid) => pid !== '' && !except.includes(Number(pid)))
       .reduce((sum, pid) => sum + statusBytes(Number(pid), 'VmRSS'), 0);
   } catch {
     return 0;
@@ -140,32 +140,6 @@ function childrenRss(): number {
 }
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
-
-/**
- * Watches A's Interface table from this process: when each iface-id's row first carries an
- * ofport (OVN's suite watches its chassis the same way).
- */
-async function watchRows(endpoint: string): Promise<{
-  readonly rowAt: ReadonlyMap<string, number>;
-  close(): Promise<void>;
-}> {
-  const rowAt = new Map<string, number>();
-  const client = new OvsdbClient({ endpoint }).start();
-  const replica = client.monitor<{ Interface: InterfaceRow }>({
-    Interface: ['name', 'ofport', 'external_ids'],
-  });
-  replica.onUpdate(({ changes }) => {
-    const now = performance.now();
-    for (const change of changes) {
-      const row = change.new;
-      const id = row?.external_ids.get('iface-id');
-      if (row && id !== undefined && row.ofport !== null && row.ofport > 0 && !rowAt.has(id))
-        rowAt.set(id, now);
-    }
-  });
-  await replica.ready;
-  return { rowAt, close: () => client.close() };
-}
 
 /** `ovs-vsctl add-port` arguments plugging interface `i` (iface-id p<i>), as a compute service. */
 function plugArgs(i: number, ofport?: number): string[] {
@@ -248,7 +222,7 @@ export async function measureBind(
   const storeUrl = join(folder, 'locus');
   let locus: Locus | undefined;
   let subscription: Subscription | undefined;
-  let rows: Awaited<ReturnType<typeof watchRows>> | undefined;
+  let rows: RowWatch | undefined;
   try {
     // The log: the bound cloud, then the ports measured below (created, not bound).
     const switches = Math.ceil(sizes.bound / DEFAULT_LAYOUT.portsPerSwitch);
@@ -378,7 +352,7 @@ export async function measureBind(
       );
       const entry = progressOf.get(id) as Required<PortProgress>;
       const end = Math.max(flowsA as number, entry.acked);
-      // The report needs the ofport, so the row has been seen by now (its update may still be
+      // The report needs the ofport, so the watcher has seen the row (its message may still be
       // queued behind the bind's own work on this event loop: wait for it).
       await until(() => rowAt.has(id), 5_000, `${id}'s Interface row`, 1);
       const row = rowAt.get(id) as number;
@@ -507,7 +481,7 @@ export async function measureBind(
       peakRssBytes: peakRssBytes(),
     });
     const rss = statusBytes('self', 'VmRSS');
-    const helpers = childrenRss();
+    const helpers = childrenRss([rows?.pid]);
     records.push({
       name: `${prefix}/rss`,
       params: {

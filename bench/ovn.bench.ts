@@ -16,7 +16,8 @@
  * its bind bench's: A's flows to the port and B, C and D's acks (their flows installed).
  *
  *  - ovn/latency, ovn/latency-from-row: single binds one at a time (200; 50 quick), p50/p95/p99
- *    from `ovs-vsctl add-port` and from the Interface row carrying its ofport and iface-id;
+ *    from `ovs-vsctl add-port` and from the Interface row carrying its ofport and iface-id
+ *    (seen by support/ovn-row-watcher.ts in its own process, as in locus' bind bench);
  *    parameters: the p50 of each OVN stage (row, SB claim, ovn-installed, last remote flow, up);
  *  - ovn/bulk: N interfaces at once on A (500 per ovs-vsctl call) until ready everywhere;
  *  - ovn/rss: the control plane's VmRSS after the bulk — northd, NB, SB, 4 ovn-controllers
@@ -48,6 +49,7 @@ import {
 } from './lib.js';
 import type { LocusChildSettings } from './support/ovn-locus-child.js';
 import { OvnObserver } from './support/ovn-observer.js';
+import { type RowWatch, watchRows } from './support/ovn-row-watcher.js';
 import {
   type OvnSandbox,
   ovnAvailable,
@@ -179,6 +181,7 @@ async function measureOvn(run: Run, progress: (m: string) => void): Promise<OvnR
   const started = performance.now();
   const ovn = await startOvnSandbox({ chassis: CHASSIS });
   let observer: OvnObserver | undefined;
+  let rows: RowWatch | undefined;
   let stopSpinners: (() => Promise<void>) | undefined;
   try {
     observer = await OvnObserver.start(ovn);
@@ -189,6 +192,9 @@ async function measureOvn(run: Run, progress: (m: string) => void): Promise<OvnR
     progress(
       `OVN up with ${run.bound} ports bound over ${CHASSIS.length} chassis in ${((performance.now() - started) / 1000).toFixed(1)} s${label}`,
     );
+    // A's rows timed by the same watcher process as in locus' bind bench.
+    rows = await watchRows(ovn.chassis.find((c) => c.name === BINDER)?.ovsdb as string);
+    const rowAt = rows.rowAt;
     if (run.pressure > 0) stopSpinners = startSpinners(run.pressure);
 
     const sampleIds = Array.from({ length: run.samples }, (_, k) => run.bound + k);
@@ -206,8 +212,9 @@ async function measureOvn(run: Run, progress: (m: string) => void): Promise<OvnR
       await until(() => watched.readyAt(BINDER, id) !== undefined, 30_000, `OVN bind of ${id}`);
       // `up` follows ovn-installed through the SB; a stage, not part of ready.
       await until(() => watched.upAt.has(id), 30_000, `OVN: ${id} up`);
+      await until(() => rowAt.has(id), 5_000, `${id}'s Interface row`);
       const ready = watched.readyAt(BINDER, id) as number;
-      const row = watched.rowAt(BINDER, id) as number;
+      const row = rowAt.get(id) as number;
       total.push(ready - t0);
       fromRow.push(ready - row);
       stages.row.push(row - t0);
@@ -306,7 +313,7 @@ async function measureOvn(run: Run, progress: (m: string) => void): Promise<OvnR
         pressure: run.pressure,
         converged: `${converged}/${run.bulk}`,
         pluggedSeconds: Number((pluggedMs / 1000).toFixed(2)),
-        rowSeconds: lastOf((id) => watched.rowAt(BINDER, id)),
+        rowSeconds: lastOf((id) => rowAt.get(id)),
         claimedSeconds: lastOf((id) => watched.claimedAt.get(id)),
         installedSeconds: lastOf((id) => watched.installedAt(BINDER, id)),
         remoteSeconds: lastOf((id) => watched.remoteReadyAt(BINDER, id)),
@@ -350,6 +357,7 @@ async function measureOvn(run: Run, progress: (m: string) => void): Promise<OvnR
     };
   } finally {
     await stopSpinners?.();
+    await rows?.close().catch(() => undefined);
     await observer?.stop().catch(() => undefined);
     await ovn.stop();
   }

@@ -2,9 +2,8 @@
  * OVN's own "ready" signals, each timed on arrival in this process (performance.now(), one
  * monotonic clock), with no polling of OVN:
  *
- *  - each chassis' Interface table (an OVSDB monitor, src/ovs/ovsdb): when a row first carries
- *    both its ofport and an `iface-id` (the first moment a chassis agent can know the port),
- *    and when OVN sets `external_ids:ovn-installed=true` on it (the binding chassis' flows are in);
+ *  - each chassis' Interface table (an OVSDB monitor, src/ovs/ovsdb): when OVN sets
+ *    `external_ids:ovn-installed=true` on a row (the binding chassis' flows are in);
  *  - the SB Port_Binding table: the row's uuid (whose first 32 bits are the cookie of the
  *    port's flows), when `chassis` is set (the claim) and when `up` turns true;
  *  - each chassis' table 39 (OFTABLE_REMOTE_OUTPUT in OVN 23.03) through
@@ -23,7 +22,6 @@ import type { OvnSandbox } from './ovn-sandbox.js';
 interface InterfaceRow {
   readonly _uuid: string;
   readonly name: string;
-  readonly ofport: number | null;
   readonly external_ids: ReadonlyMap<string, string>;
 }
 
@@ -42,7 +40,6 @@ const ADDED = /event=ADDED table=39 cookie=0x([0-9a-f]+)/;
 
 /** What one chassis showed, by iface-id (rows) or cookie (flows). */
 interface ChassisSignals {
-  readonly rowAt: Map<string, number>;
   readonly installedAt: Map<string, number>;
   readonly flowAt: Map<number, number>;
 }
@@ -59,7 +56,7 @@ export class OvnObserver {
 
   private constructor(private readonly sandbox: OvnSandbox) {
     for (const c of sandbox.chassis)
-      this.signals.set(c.name, { rowAt: new Map(), installedAt: new Map(), flowAt: new Map() });
+      this.signals.set(c.name, { installedAt: new Map(), flowAt: new Map() });
   }
 
   /** Starts every monitor; resolves once all are live (snapshots in, flow monitors answering). */
@@ -99,11 +96,6 @@ export class OvnObserver {
   cookieOfPort(port: string): number | undefined {
     const uuid = this.bindingOf.get(port);
     return uuid === undefined ? undefined : cookieOf(uuid);
-  }
-
-  /** When `chassis` first showed the interface of `port` with its ofport. */
-  rowAt(chassis: string, port: string): number | undefined {
-    return this.of(chassis).rowAt.get(port);
   }
 
   installedAt(chassis: string, port: string): number | undefined {
@@ -178,7 +170,7 @@ export class OvnObserver {
     this.clients.push(client);
     client.start();
     const replica = client.monitor<{ Interface: InterfaceRow }>({
-      Interface: ['name', 'ofport', 'external_ids'],
+      Interface: ['name', 'external_ids'],
     });
     replica.onUpdate(({ changes }) => {
       const now = performance.now();
@@ -186,8 +178,6 @@ export class OvnObserver {
         const row = change.new;
         const port = row?.external_ids.get('iface-id');
         if (!row || port === undefined) continue;
-        if (row.ofport !== null && row.ofport > 0 && !signals.rowAt.has(port))
-          signals.rowAt.set(port, now);
         if (row.external_ids.get('ovn-installed') === 'true' && !signals.installedAt.has(port))
           signals.installedAt.set(port, now);
       }
