@@ -10,7 +10,7 @@ import { ChassisId } from '../../events/index.js';
 import { explainFromStore } from '../../explain/read.js';
 import type { EventStore } from '../../store/event-store.js';
 import { ProblemError } from '../problem.js';
-import { IdParams, PortExplanation, problemsFor } from '../schemas.js';
+import { AfterQuery, IdParams, PortExplanation, problemsFor } from '../schemas.js';
 
 export interface ExplainRoutesOptions {
   readonly store: EventStore;
@@ -22,6 +22,8 @@ const ExplainQuery = Type.Object(
       ...ChassisId,
       description: 'explain the view of this chassis only (default: every chassis with a view)',
     }),
+    // Accepted as on every query; always met: the explanation reads the log up to its head.
+    after: AfterQuery.properties.after,
   },
   { additionalProperties: false },
 );
