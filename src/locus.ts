@@ -12,7 +12,12 @@
 
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import { AgentHost, type AgentHostConfig, type AgentServer } from './agent/host.js';
+import {
+  AgentHost,
+  type AgentHostConfig,
+  type AgentServer,
+  type HostedChassis,
+} from './agent/host.js';
 import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
 import { PortLocalityFold } from './apps/port-locality.js';
 import { AppRunner } from './apps/runner.js';
@@ -23,6 +28,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { Topology } from './domain/topology.js';
 import type { HttpConfig, TokenGrant } from './http/config.js';
 import { createMetrics } from './http/metrics.js';
+import type { LiveVerifyOptions, LiveVerifyReport } from './http/routes/verify.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
 import { pinnedFetch } from './lib/tls-fetch.js';
 import { registerProjectorMetrics } from './projections/metrics.js';
@@ -32,6 +38,7 @@ import { isEsdbUrl } from './store/esdb/connection.js';
 import type { EventStore } from './store/event-store.js';
 import { openEventStore } from './store/open-event-store.js';
 import { SqlEventStore } from './store/sql/sql-event-store.js';
+import { verify } from './verify/index.js';
 
 export interface Locus {
   readonly store: EventStore;
@@ -142,6 +149,8 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       config: withAgentGrants(options.http, agents.grants),
       logger,
       folded: runner,
+      verify: (verifyOptions) =>
+        verifyLive(verifyOptions, { store, db: readDatabase, projector, hosted: agents.hosted }),
     });
     registerProcessMetrics(server, projector, runner);
     await agents.register();
@@ -162,6 +171,36 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * GET /v1/verify: the log replayed and compared with the read model (after it caught up with
+ * the head, briefly waited for) and, asked to, with the flow tables of the hosted chassis on
+ * Open vSwitch (in-memory bridges cannot be dumped: named as not comparable).
+ */
+async function verifyLive(
+  options: LiveVerifyOptions,
+  deps: {
+    store: EventStore;
+    db: DatabaseHandle;
+    projector: Projector;
+    hosted: readonly HostedChassis[];
+  },
+): Promise<LiveVerifyReport> {
+  await deps.projector.waitFor(await deps.store.headPosition(), 5_000);
+  const hosted = options.flows ? deps.hosted : [];
+  const report = await verify({
+    store: deps.store,
+    db: deps.db.db,
+    snapshot: deps.db.kind === 'postgres',
+    allowLag: options.allowLag,
+    maxDifferences: options.maxDifferences,
+    ovs: hosted.flatMap((h) =>
+      h.ovsRunDir === undefined ? [] : [{ chassis: h.chassis.id, rundir: h.ovsRunDir }],
+    ),
+  });
+  const notComparable = hosted.filter((h) => h.ovsRunDir === undefined).map((h) => h.chassis.id);
+  return { ...report, notComparable };
 }
 
 /**

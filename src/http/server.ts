@@ -41,6 +41,7 @@ import { explainRoutes } from './routes/explain.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
 import { topologyRoutes } from './routes/topology.js';
+import { type LiveVerify, verifyRoutes } from './routes/verify.js';
 import { webRoutes } from './routes/web.js';
 import { EventFeed } from './sse.js';
 import { serializerOptions, typeboxValidatorCompiler } from './validation.js';
@@ -62,6 +63,8 @@ export interface ServerDeps {
    * slices. Absent (an API-only server): GET /v1/chassis/:id/feed answers 503.
    */
   readonly folded?: FoldedTopology;
+  /** GET /v1/verify: replays the log and compares (locus.ts); absent, 503. */
+  readonly verify?: LiveVerify;
 }
 
 /** What the server exposes to its owner (main, tests) beyond Fastify itself. */
@@ -215,6 +218,7 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   await app.register(ackRoutes, { commands, config });
   await app.register(healthRoutes, { store, readModel, config, metrics, closing: () => closing });
   await app.register(webRoutes, { readModel, config });
+  await app.register(verifyRoutes, deps.verify === undefined ? {} : { verify: deps.verify });
   return app;
 }
 
