@@ -71,14 +71,19 @@ export class Context {
   }
 
   /** A client for the API (loaded on demand: the admin commands never need it). */
-  async client(): Promise<LocusClient> {
+  async client(
+    options: { role?: 'reader' | 'operator'; timeoutMs?: number } = {},
+  ): Promise<LocusClient> {
     const { LocusClient, resolveToken } = await import('./http.js');
-    const token = resolveToken({
-      ...(this.options.token === undefined ? {} : { token: this.options.token }),
-      env: this.io.env,
-      storeUrl: this.config.storeUrl,
-    });
-    return new LocusClient(this.baseUrl, token, await this.fetch());
+    const token = resolveToken(
+      {
+        ...(this.options.token === undefined ? {} : { token: this.options.token }),
+        env: this.io.env,
+        storeUrl: this.config.storeUrl,
+      },
+      options.role,
+    );
+    return new LocusClient(this.baseUrl, token, await this.fetch(), options.timeoutMs);
   }
 
   /** How to reach the API: verifying the server against --ca, presenting --client-cert. */

@@ -17,7 +17,11 @@ export interface TokenSource {
 }
 
 /** The token to present, and where it came from (for error messages). */
-export function resolveToken(source: TokenSource): { token: string; from: string } | undefined {
+export function resolveToken(
+  source: TokenSource,
+  /** Whose token the tokens file gives: a reader's first (queries), or an operator's. */
+  role: 'reader' | 'operator' = 'reader',
+): { token: string; from: string } | undefined {
   if (source.token) return { token: source.token, from: '--token' };
   if (source.env.LOCUS_TOKEN) return { token: source.env.LOCUS_TOKEN, from: 'LOCUS_TOKEN' };
   const folder = embeddedFolder(source.storeUrl);
@@ -34,8 +38,7 @@ export function resolveToken(source: TokenSource): { token: string; from: string
       `cannot read the tokens file ${file}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  const grant =
-    grants.find((g) => g.role === 'reader') ?? grants.find((g) => g.role === 'operator');
+  const grant = grants.find((g) => g.role === role) ?? grants.find((g) => g.role === 'operator');
   return grant === undefined ? undefined : { token: grant.token, from: file };
 }
 

@@ -13,7 +13,7 @@ import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  success; for verify: the read model and flows agree with the log
+  0  success; for verify: what it compared (it says what) agrees with the log
   1  verify: the read model or a flow table disagrees with the log
   2  usage: bad arguments, options or environment
   3  not found: port, chassis, data folder or file
@@ -228,11 +228,11 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
   program
     .command('verify')
     .description(
-      'replay the log in memory and compare it with the read model (and flows); exit 1 on any difference',
+      'replay the log in memory and compare it with the read model (and flows); exit 1 on any difference. While an embedded locus runs, it verifies itself (over the API)',
     )
     .option(
-      '--ovs <chassis=rundir,...>',
-      "also compare flows: each chassis' OVS run directory (OVS_RUNDIR), optionally :bridge",
+      '--ovs [chassis=rundir,...]',
+      "also compare flows: alone, those of the chassis the running locus hosts (asked over the API); else each chassis' OVS run directory (OVS_RUNDIR), optionally :bridge",
     )
     .option(
       '--allow-lag',
@@ -240,7 +240,10 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
     )
     .option('--max <n>', 'differences listed in full', positiveInt, 50)
     .action(
-      async (options: { ovs?: string; allowLag?: boolean; max: number }, command: Command) => {
+      async (
+        options: { ovs?: string | true; allowLag?: boolean; max: number },
+        command: Command,
+      ) => {
         const { verifyCommand } = await import('./commands/verify.js');
         if (!(await verifyCommand(context(command), options))) done(ExitCode.disagree);
       },
