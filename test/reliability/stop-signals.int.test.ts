@@ -1,5 +1,5 @@
 /**
- * Ctrl-C and SIGTERM stop everything locus started. `npm start` (its build, dist/) runs in a
+ * Ctrl-C and SIGTERM stop everything locus started. `npm start` (see packageOfOwn) runs in a
  * process group of its own, with its hosted chassis on real Open vSwitch sandboxes, and the
  * group gets SIGINT or SIGTERM as a terminal or a service manager sends it — so npm, its shell
  * and node each get it, and npm relays it once more. The signal comes during start-up, while
@@ -9,10 +9,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDist, repoRoot } from '../build/dist.js';
+import { repoRoot } from '../support/chaos/locus-process.js';
 import { requireOvs } from '../support/ovs.js';
 
 const CYCLES = 20;
@@ -69,6 +69,31 @@ function pidfilesAlive(ovsDir: string): string[] {
   return alive;
 }
 
+/**
+ * The package as `npm start` runs it (its package.json, `dist/src/main.js`, ops/), in a folder
+ * of this test's own: the shared dist/ may be rebuilt (emptied first) by another test run at
+ * any moment. main.ts is bundled with esbuild (the compiler tsx runs; dependencies stay
+ * external and resolve from the repository's node_modules above).
+ */
+async function packageOfOwn(dir: string): Promise<string> {
+  const pkg = join(dir, 'package');
+  await mkdir(join(pkg, 'dist', 'src'), { recursive: true });
+  await copyFile(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
+  await symlink(join(repoRoot, 'ops'), join(pkg, 'ops'));
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(repoRoot, 'src', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    packages: 'external',
+    outfile: join(pkg, 'dist', 'src', 'main.js'),
+    logLevel: 'warning',
+  });
+  return pkg;
+}
+
 /** The environment without the LOCUS_* settings of whoever runs the tests. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
@@ -91,12 +116,14 @@ describe.skipIf(!requireOvs())(
     let ovsDir: string;
     const spinners: ChildProcess[] = [];
 
+    let pkg: string;
+
     beforeAll(async () => {
-      await buildDist();
       await mkdir(join(repoRoot, '.tmp'), { recursive: true });
       dir = await mkdtemp(join(repoRoot, '.tmp', 'stop-'));
       // Unix socket paths are short: the run dirs go under /tmp.
       ovsDir = await mkdtemp('/tmp/ls-');
+      pkg = await packageOfOwn(dir);
     }, 180_000);
 
     afterAll(async () => {
@@ -123,7 +150,7 @@ describe.skipIf(!requireOvs())(
           ...(cycle.phase === 'demo' ? ['--', '--demo'] : []),
         ];
         const npm = spawn('npm', args, {
-          cwd: repoRoot,
+          cwd: pkg,
           detached: true, // a process group of its own, as a terminal or a service gives it
           stdio: ['ignore', 'pipe', 'pipe'],
           env: {
@@ -155,7 +182,11 @@ describe.skipIf(!requireOvs())(
         // Start-up: somewhere between loading the code, opening the store and the agents' OVS.
         if (cycle.phase === 'start-up')
           await new Promise((r) => setTimeout(r, (index * 797) % 5000));
-        process.kill(-group, cycle.signal);
+        try {
+          process.kill(-group, cycle.signal);
+        } catch {
+          throw new Error(`${label}: npm start exited before the signal:\n${log}`);
+        }
         if (cycle.twice) {
           await new Promise((r) => setTimeout(r, 1_500));
           if (processes().some((p) => p.pgid === group)) process.kill(-group, cycle.signal);
