@@ -277,9 +277,7 @@ export class TopologyQueries implements TopologyDirectory {
     where: (query: TopologyQuery) => TopologyQuery,
   ): Promise<Page<Positioned<TopologyDocuments[K] & { position: string }>>> {
     const { limit, after } = this.#page(request);
-    let query: TopologyQuery = this.#db
-      .selectFrom('rm_topology')
-      .select(['id', 'document', 'position'])
+    let query: TopologyQuery = selectTopology(this.#db)
       .where('kind', '=', kind)
       .where('deleted', '=', false);
     query = where(query);
@@ -298,9 +296,7 @@ export class TopologyQueries implements TopologyDirectory {
     kind: K,
     id: string,
   ): Promise<Positioned<TopologyDocuments[K] & { position: string }> | undefined> {
-    const row = await this.#db
-      .selectFrom('rm_topology')
-      .select(['id', 'document', 'position'])
+    const row = await selectTopology(this.#db)
       .where('kind', '=', kind)
       .where('id', '=', id)
       .where('deleted', '=', false)
@@ -319,6 +315,7 @@ export class TopologyQueries implements TopologyDirectory {
   }
 }
 
+/** What every read of rm_topology selects; the lists narrow it with their filters. */
 type TopologyQuery = ReturnType<typeof selectTopology>;
 const selectTopology = (db: Db) =>
   db.selectFrom('rm_topology').select(['id', 'document', 'position']);

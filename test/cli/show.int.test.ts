@@ -103,9 +103,9 @@ describe('locus show', { timeout: 180_000 }, () => {
     expect(out).toMatch(/^switch v1 \(vlan 42 on physnet1\)$/m);
     expect(out).toMatch(/^switch ext \(flat on physnet1\)$/m);
     expect(out).toMatch(/^ {4}subnet sub1 \S+\/\d+/m);
-    // a1 is local on A; b1 migrated to C and is remote where a port of s1 is local.
+    // a1 is local on A, remote on C (a port of s1 is local there: b1, c1); B has none on s1.
     expect(out).toMatch(
-      /^ {4}port a1 \(compute\) owner A\n {8}local on A · remote on [BC ]+, unbound elsewhere$/m,
+      /^ {4}port a1 \(compute\) owner A\n {8}local on A · remote on C · unbound on B$/m,
     );
     expect(out).toMatch(/^ {4}port b1 \(compute\) owner C\n {8}local on C/m);
     expect(out).toMatch(/^ {4}port rp \(router_interface\)\n {8}distributed on every chassis$/m);

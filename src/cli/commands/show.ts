@@ -71,6 +71,7 @@ export function showLines(topology: TopologyShow, s: Paint): string[] {
   const lines: string[] = [];
   const bold = (text: string) => s.paint('bold', text);
   const gray = (text: string) => s.paint('gray', text);
+  const chassisIds = topology.chassis.map((chassis) => chassis.id);
   const portSwitch = new Map<string, string>();
   const portOwner = new Map<string, string | null>();
   for (const sw of topology.switches) {
@@ -104,7 +105,7 @@ export function showLines(topology: TopologyShow, s: Paint): string[] {
     for (const port of sw.ports) {
       const owner = port.owner === null ? '' : ` owner ${bold(port.owner)}`;
       lines.push(`    port ${port.id} ${gray(`(${port.deviceOwner})`)}${owner}`);
-      lines.push(`        ${portLocality(port, s)}`);
+      lines.push(`        ${portLocality(port, chassisIds, s)}`);
     }
   }
   for (const router of topology.routers) {
@@ -146,8 +147,8 @@ function ownerOf(owner: string | null | undefined, s: Paint): string {
   return owner === null || owner === undefined ? '' : s.paint('gray', ` (owner ${owner})`);
 }
 
-/** `local on A · remote on B C`, `distributed`, or `unbound` (every chassis not named). */
-function portLocality(port: SwitchPort, s: Paint): string {
+/** `local on A · remote on B · unbound on C`, or distributed, or unbound, on every chassis. */
+function portLocality(port: SwitchPort, chassisIds: readonly string[], s: Paint): string {
   if (port.distributed) return `${locality(s, 'distributed')} on every chassis`;
   const by = (name: 'local' | 'remote') =>
     port.views.filter((view) => view.locality === name).map((view) => view.chassis);
@@ -156,6 +157,9 @@ function portLocality(port: SwitchPort, s: Paint): string {
   const remote = by('remote');
   if (local.length > 0) parts.push(`${locality(s, 'local')} on ${local.join(' ')}`);
   if (remote.length > 0) parts.push(`${locality(s, 'remote')} on ${remote.join(' ')}`);
-  if (parts.length === 0) return `${locality(s, 'unbound')} everywhere`;
-  return `${parts.join(' · ')}, ${locality(s, 'unbound')} elsewhere`;
+  if (parts.length === 0) return `${locality(s, 'unbound')} on every chassis`;
+  const named = new Set([...local, ...remote]);
+  const unbound = chassisIds.filter((id) => !named.has(id));
+  if (unbound.length > 0) parts.push(`${locality(s, 'unbound')} on ${unbound.join(' ')}`);
+  return parts.join(' · ');
 }
