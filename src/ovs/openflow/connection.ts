@@ -18,7 +18,6 @@
 import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffPolicy, pause } from '../../lib/retry.js';
-import type { Instruction } from './actions.js';
 import {
   allFlows,
   type Decoded,
@@ -40,8 +39,6 @@ import {
   OFPBF_ATOMIC,
   OFPBF_ORDERED,
 } from './constants.js';
-
-export type { Instruction };
 
 /** Where the switch listens: a unix socket path, or host and port. */
 export type Endpoint = { readonly path: string } | { readonly host: string; readonly port: number };
@@ -149,7 +146,7 @@ export class OpenFlowConnection {
 
   constructor(private readonly options: OpenFlowConnectionOptions) {}
 
-  /** The version agreed with the switch (OpenFlow 1.4) while connected. */
+  /** Whether the hello exchange is done (OpenFlow 1.4 agreed) and the socket still open. */
   get connected(): boolean {
     return this.up;
   }
