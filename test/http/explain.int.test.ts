@@ -162,6 +162,17 @@ describe('GET /v1/events/:id', () => {
     expect(root.body.links.cause).toBeNull();
   });
 
+  it("names a command's actor, and keeps every metadata field", async () => {
+    const event = envelope(lswitch(uid('sw')), { app: 'api', cause: commandCause() });
+    const stream = streamOf(lswitch('x')).replace(/-x$/, `-${uid('sw')}`);
+    await store.appendToStream(stream, [
+      { ...event, metadata: { ...event.metadata, actor: 'nova', traceId: 't-1' } },
+    ]);
+    const { body } = await get(`/v1/events/${event.id}`);
+    expect(body.issuer).toEqual({ app: 'api', actor: 'nova' });
+    expect(body.metadata).toMatchObject({ actor: 'nova', traceId: 't-1', app: 'api' });
+  });
+
   it('404 for an unknown id, 400 for one that is not an event id', async () => {
     const unknown = await get('/v1/events/3f2b8a9e-0c1d-4e5f-8a7b-000000000000');
     expect(unknown.status).toBe(404);
