@@ -411,7 +411,7 @@ class Words {
       return link(
         'owner',
         false,
-        `no active claim, so no owner: no chassis can reach the port remotely${requested === null ? '' : ` (requested chassis ${requested} does not claim it)`}`,
+        `no active claim, so no owner: no chassis can reach the port remotely${requested === null ? '' : ` (${this.unclaimedRequest(requested)})`}`,
         requested === null ? undefined : requestedBy,
       );
     }
@@ -433,10 +433,16 @@ class Words {
     return link(
       'owner',
       true,
-      `${owner} is the owner: the earliest active claim (claims in order: ${list(facts.claims)}; ${requested === null ? 'no requested chassis' : `requested chassis ${requested} does not claim it`})${also}`,
+      `${owner} is the owner: the earliest active claim (claims in order: ${list(facts.claims)}; ${requested === null ? 'no requested chassis' : this.unclaimedRequest(requested)})${also}`,
       claim,
       requested === null ? undefined : requestedBy,
     );
+  }
+
+  /** Why the requested chassis is not the owner: it does not claim the port (or is unknown). */
+  private unclaimedRequest(requested: string): string {
+    const known = this.topology.chassis.has(requested);
+    return `requested chassis ${requested} does not claim it${known ? '' : ', and is not a registered chassis'}`;
   }
 
   /** An app that would still append for the port: the log is ahead of its decisions. */

@@ -154,6 +154,18 @@ describe('explain', () => {
     expect(viewOf(e, 'c1').conclusion).toContain('the owner is c2');
   });
 
+  it('a requested chassis that does not claim the port (nor exists) is not the owner', () => {
+    const events = log(
+      ...world.map(unrecord),
+      port('vm1', 's1', { requestedChassis: 'c9' }, 'LogicalPortUpdated'), // 19
+    );
+    const [owner] = rule(explained(events, 'vm1').chain, 'owner');
+    expect(owner?.says).toBe(
+      'c1 is the owner: the earliest active claim (claims in order: c1; requested chassis c9 does not claim it, and is not a registered chassis)',
+    );
+    expect(positions(owner)).toEqual([11, 19]);
+  });
+
   it('an unbound port: no interface anywhere, no owner', () => {
     const e = explained(log(chassis('c1', 1), lswitch('s1'), port('vm9', 's1')), 'vm9');
     expect(e.owner).toBeNull();
