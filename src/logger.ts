@@ -40,16 +40,20 @@ export function createLogger(settings: LoggerSettings): Logger {
     name: settings.name,
     ...(settings.redact === undefined ? {} : { redact: settings.redact }),
   };
-  const destination = settings.destination ?? process.stdout;
-  const format = settings.format ?? logFormat(process.env, destination.isTTY === true);
-  if (format === 'json') return pino(options, destination);
+  // stdout as pino's own synchronous writer on fd 1, not process.stdout: a pipe's
+  // process.stdout may still hold the last lines when the process exits.
+  const destination = settings.destination;
+  const isTty = (destination ?? process.stdout).isTTY === true;
+  const format = settings.format ?? logFormat(process.env, isTty);
+  if (format === 'json')
+    return destination === undefined ? pino(options) : pino(options, destination);
   // In process and synchronous: the last lines before an exit (a stop, a crash) are not lost.
   return pino(
     options,
     pretty({
       sync: true,
-      destination,
-      colorize: process.env.NO_COLOR === undefined && destination.isTTY === true,
+      destination: destination ?? 1,
+      colorize: process.env.NO_COLOR === undefined && isTty,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,name',
       singleLine: true,
