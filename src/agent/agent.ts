@@ -123,6 +123,7 @@ export class ChassisAgent {
     const replica = this.client.monitor<ObservedTables>(OBSERVED_COLUMNS);
     this.replica = replica;
     await replica.ready;
+    this.warnOfWithdrawals(this.observer, replica);
     this.unsubscribe.push(
       replica.onUpdate((update) => {
         if (update.resync)
@@ -142,6 +143,27 @@ export class ChassisAgent {
     );
     this.schedule(0);
     return layout;
+  }
+
+  /**
+   * A start that finds interfaces the log holds on this chassis missing from its Open vSwitch
+   * reports them gone, which withdraws the claims of the ports they carried: say so, once, with
+   * the count and the likely why, rather than leave ports unbound without a word.
+   */
+  private warnOfWithdrawals(observer: InterfaceObserver, replica: Replica<ObservedTables>) {
+    const gone = observer
+      .changes(replica)
+      .flatMap((e) => (e.type === 'OvsPortDeleted' ? [observer.reported.get(e.data.name)] : []));
+    const claims = gone.filter((port) => port?.ifaceId);
+    if (gone.length === 0) return;
+    this.logger.warn(
+      {
+        interfaces: gone.length,
+        claims: claims.length,
+        ports: claims.slice(0, 10).map((port) => port?.ifaceId),
+      },
+      `withdrawing ${claims.length} claims: ${gone.length} interfaces the log has on this chassis are not in its Open vSwitch (a first run without Open vSwitch, whose interfaces were reported directly, or a reset OVS database); plug them into this chassis' Open vSwitch to claim the ports again`,
+    );
   }
 
   /** Reports whatever is pending now and resolves when nothing is left (or a report failed). */
