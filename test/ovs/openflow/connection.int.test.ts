@@ -224,6 +224,24 @@ describe.skipIf(!requireOvs())('OpenFlow connection to a real ovs-vswitchd', () 
       expect(c.stats.drops).toBe(0);
     });
 
+    it('a request not answered in time fails, and the connection is reset', async () => {
+      const c = new OpenFlowConnection({
+        endpoint: { path: proxy.path },
+        logger,
+        echoIntervalMs: 0,
+        requestTimeoutMs: 300,
+      });
+      connections.push(c);
+      await c.ready();
+      proxy.tap = (message, direction) =>
+        direction === 'to-switch' && message[1] === 20 ? 'hold' : message;
+      await expect(c.barrier()).rejects.toThrow(/no answer to barrier_request .* in 300 ms/);
+      expect(c.stats.drops).toBe(1);
+      proxy.tap = (message) => message;
+      await c.barrier();
+      expect(c.stats.connects).toBe(2);
+    });
+
     it('a switch that stops answering echoes is dropped, and reconnected', async () => {
       const c = connect(proxy.path, 100);
       await c.ready();
