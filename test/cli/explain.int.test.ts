@@ -20,6 +20,7 @@ import { Projector } from '../../src/projections/projector.js';
 import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { ensureLocalTokens } from '../../src/tokens.js';
+import { buildDist } from '../build/dist.js';
 import { buildUp, changes, play } from '../recovery/scenario.js';
 import { freshDataFolder } from '../recovery/support.js';
 import { SimulatedAgents } from '../support/simulated-agents.js';
@@ -27,7 +28,7 @@ import { json, locus } from './support.js';
 
 const logger = pino({ level: 'silent' });
 
-describe('locus explain / event (over HTTP)', { timeout: 120_000 }, () => {
+describe('locus explain / event (over HTTP)', { timeout: 180_000 }, () => {
   let folder: string;
   let database: DatabaseHandle;
   let store: SqlEventStore;
@@ -36,6 +37,8 @@ describe('locus explain / event (over HTTP)', { timeout: 120_000 }, () => {
   const query = (...args: string[]) => locus(['--url', url, '--store', folder, ...args]);
 
   beforeAll(async () => {
+    // The CLI runs from dist/: built (or found up to date) before the first command is timed.
+    await buildDist();
     folder = await freshDataFolder('cli-explain');
     const tokensFile = ensureLocalTokens(folder) as string;
     database = await openDatabase(folder);
@@ -62,7 +65,7 @@ describe('locus explain / event (over HTTP)', { timeout: 120_000 }, () => {
     await server.listen({ host: '127.0.0.1', port: 0 });
     const address = server.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  });
+  }, 600_000);
 
   afterAll(async () => {
     if (server) await closeServer(server);
