@@ -74,10 +74,16 @@ async function openMigrated(url: string, logger: Logger): Promise<DatabaseHandle
 
 export async function startLocus(options: StartOptions): Promise<Locus> {
   const { config, logger } = options;
-  const stops: (() => Promise<void>)[] = [];
+  // Each part's stop, named: a stop that hangs says where (main forces it after a while).
+  const stops: { name: string; run: () => Promise<void> }[] = [];
   const stop = async () => {
     for (const step of stops.splice(0).reverse()) {
-      await step().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
+      logger.debug({ step: step.name }, 'stopping');
+      await step
+        .run()
+        .catch((error: unknown) =>
+          logger.error({ err: error, step: step.name }, 'error while stopping'),
+        );
     }
   };
   try {
@@ -90,20 +96,21 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
           'LOCUS_READ_MODEL_URL must name a SQL database when the store is EventStoreDB',
         );
       store = await openEventStore(config.storeUrl, { logger });
-      stops.push(() => store.close());
+      stops.push({ name: 'event store', run: () => store.close() });
       readDatabase = await openMigrated(config.readModelUrl, logger);
-      stops.push(() => readDatabase.close());
+      stops.push({ name: 'read-model database', run: () => readDatabase.close() });
     } else {
       const database = await openMigrated(config.storeUrl, logger);
-      stops.push(() => database.close());
+      stops.push({ name: 'database', run: () => database.close() });
       // Embedded, one PGlite holds both the log and the read model (it is single-process).
       readDatabase =
         config.readModelUrl === config.storeUrl
           ? database
           : await openMigrated(config.readModelUrl, logger);
-      if (readDatabase !== database) stops.push(() => readDatabase.close());
+      if (readDatabase !== database)
+        stops.push({ name: 'read-model database', run: () => readDatabase.close() });
       store = new SqlEventStore(database, { logger });
-      stops.push(() => store.close());
+      stops.push({ name: 'event store', run: () => store.close() });
     }
 
     const projector = new Projector({
@@ -112,7 +119,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       logger: logger.child({ component: 'projector' }),
     });
     await projector.start();
-    stops.push(() => projector.stop());
+    stops.push({ name: 'projector', run: () => projector.stop() });
     const readModel = new SqlReadModel(readDatabase.db, {
       progress: projector,
       statements: readDatabase,
@@ -139,7 +146,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       stages: metrics.stage,
     });
     await runner.start();
-    stops.push(() => runner.stop());
+    stops.push({ name: 'apps', run: () => runner.stop() });
 
     const server = await buildServer({
       store,
@@ -155,13 +162,13 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     registerProcessMetrics(server, projector, runner);
     await agents.register();
     await server.listen({ host: config.httpHost, port: config.httpPort });
-    stops.push(() => closeServer(server));
+    stops.push({ name: 'http server', run: () => closeServer(server) });
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const scheme = options.http.tls === undefined ? 'http' : 'https';
     const url = `${scheme}://${config.httpHost}:${port}`;
     // Stopped first: the agents leave their flows and close their feeds before the server goes.
-    stops.push(() => agents.stop());
+    stops.push({ name: 'chassis agents and their Open vSwitch', run: () => agents.stop() });
     await agents.start({
       ...agentServer,
       url: `${scheme}://${loopbackHost(config.httpHost)}:${port}`,

@@ -27,8 +27,9 @@ let stopping: Promise<void> | undefined;
 function stop(signal: string): Promise<void> {
   stopping ??= (async () => {
     logger.info({ signal }, 'stopping');
-    const timer = setTimeout(() => forceExit('stopping took too long'), STOP_TIMEOUT_MS);
-    timer.unref();
+    // Not unref'd: it also keeps the event loop alive while a step awaits something that holds
+    // no handle (else node would exit half-way, silently, as if stopped).
+    setTimeout(() => forceExit('stopping took too long'), STOP_TIMEOUT_MS);
     const locus = await starting?.catch(() => undefined);
     await locus?.stop();
     logger.info({ apps: locus?.runner.metrics }, 'stopped');

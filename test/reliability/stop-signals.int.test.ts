@@ -159,7 +159,7 @@ describe.skipIf(!requireOvs())(
             LOCUS_OVS_DIR: ovsDir,
             LOCUS_HTTP_PORT: '0',
             LOCUS_AGENTS: 'ovs',
-            LOCUS_LOG_LEVEL: 'info',
+            LOCUS_LOG_LEVEL: 'debug', // each stop step logged: a failure shows where it stood
           },
         });
         const group = npm.pid as number;
@@ -210,7 +210,7 @@ describe.skipIf(!requireOvs())(
         const lastLines = log.trim().split('\n').slice(-3).join('\n');
         if (log.includes('"msg":'))
           expect(log, `${label} ended:\n${lastLines}`).toContain('"msg":"stopped"');
-        expect(log, label).not.toContain('forcing the stop');
+        expect(log, label).not.toMatch(/forcing the stop|stopping took too long/);
         // Nothing left for the next cycle to adopt: each cycle starts its Open vSwitch afresh.
         for (const p of processes()) if (p.cmdline.includes(ovsDir)) process.kill(p.pid, 'SIGKILL');
         durations.push(Date.now() - started);
