@@ -140,7 +140,15 @@ export class AgentHost {
       });
       this.running.push(agent);
       this.hosted.push({ chassis, ovsRunDir, agent });
-      logger.info({ chassis: chassis.id, ovs: ovsRunDir }, 'chassis agent running');
+      // How an operator plugs a VM's port into this chassis (docs/operations.md): absolute.
+      logger.info(
+        {
+          chassis: chassis.id,
+          ovs: ovsRunDir,
+          plug: `ovs-vsctl --db=unix:${ovsRunDir}/db.sock add-port br-int TAP -- set interface TAP type=dummy external_ids:iface-id=PORT`,
+        },
+        'chassis agent running',
+      );
     }
   }
 
