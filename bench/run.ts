@@ -41,6 +41,7 @@ const suites: Record<string, Suite> = {
     nodeArgs: ['--max-old-space-size=12288'],
   },
   scale: { module: './scale.bench.js', exportName: 'benchScale' },
+  'scale-sim': { module: './scale-sim.bench.js', exportName: 'benchScaleSim' },
   feed: { module: './feed.bench.js', exportName: 'benchFeed' },
   agent: { module: './agent.bench.js', exportName: 'benchAgent' },
   ovn: { module: './ovn.bench.js', exportName: 'benchOvn' },

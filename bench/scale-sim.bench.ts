@@ -1,0 +1,564 @@
+/**
+ * A thousand chassis on one machine: OVN's scale workload (bench/support/sim-workload.ts:
+ * 1,000 chassis, 10,000 ports over 40 switches, 8 routers with an interface on every switch,
+ * every port bound; quick: 50 chassis, 500 ports, 10 switches, 2 routers) replayed on locus.
+ * The server runs alone in its process (bench/support/sim-server.ts: startLocus on the
+ * embedded store, or PostgreSQL with LOCUS_BENCH_SIM_STORE=postgres); this process runs the
+ * simulated chassis (bench/support/sim-chassis.ts: the real flow agent, feed, slice, flows,
+ * acks, on an in-memory bridge). The model is created through the API, as a cloud controller
+ * would; a bind is a chassis reporting its interfaces (POST …/ovsports/batch, as its OVSDB
+ * observer does when VMs are plugged).
+ *
+ *  - scale-sim/converge: every chassis reports its ports at once; the time from the last
+ *    report answered until every chassis has converged — read at the agents: every port of
+ *    its slice bound elsewhere carries its ack toward the owner, and its slice holds every
+ *    bound port of its switch (target < 5 s at 1,000 chassis; OVN 11.4 s). Parameters: the
+ *    time from the first report, the server's CPU seconds and peak RSS, the log's appends/s,
+ *    the apps' decisions/s;
+ *  - scale-sim/bind-4, scale-sim/bind: single binds one at a time (a port created, then its
+ *    chassis reports it; ready when every chassis on its switch acked it) at 4 chassis, then at
+ *    the full size; target: p99 within 2× of 4 chassis';
+ *  - scale-sim/churn: for a while, workers create a port (ready: in every slice of its
+ *    switch), bind it (ready: acked by every chassis there), delete it (ready: gone from every
+ *    slice); operations a minute and each kind's latency;
+ *  - scale-sim/migrate: 100 ports (20 quick) move at once to another chassis on their switch
+ *    (the old one reports the interface gone, the new one reports it); until all converged;
+ *  - scale-sim/chassis-gone: a chassis stops, its ports and then the chassis are deleted; until
+ *    no slice holds its ports;
+ *  - scale-sim/feed, scale-sim/agent-memory: bytes and frames each chassis' feed carried
+ *    (counted at the agents) per port of its slice, and the agents' heap per chassis.
+ *
+ * LOCUS_BENCH_SIM_CHASSIS / _PORTS / _SWITCHES override the size; LOCUS_BENCH_SIM_CHURN_S the
+ * churn's duration.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { createDatabase, dropDatabase, startPostgres } from '../test/support/postgres.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  type BenchRecord,
+  canCollect,
+  heapAfterGc,
+  peakRssBytes,
+  percentiles,
+  perSecond,
+  random,
+  until,
+} from './lib.js';
+import { type SimChassis, type SimInterface, startFleet } from './support/sim-chassis.js';
+import { type SimServer, startSimServer } from './support/sim-server.js';
+import {
+  chassisDocs,
+  chassisId,
+  chassisOf,
+  modelRequests,
+  ofportOf,
+  portBody,
+  portsPerChassis,
+  type SimCloud,
+  simPort,
+  switchOfChassis,
+  switchOfPort,
+  tap,
+} from './support/sim-workload.js';
+
+const CONVERGE_TARGET_S = 5;
+const logger = pino({ level: process.env.LOCUS_BENCH_LOG ?? 'silent' }, pino.destination(2));
+
+interface Plan {
+  readonly cloud: SimCloud;
+  readonly samples: number;
+  readonly churnSeconds: number;
+  readonly migrate: number;
+  readonly convergeDeadlineMs: number;
+}
+
+const envNumber = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+function plans(quick: boolean): { small: Plan; large: Plan } {
+  const base = quick
+    ? { chassis: 50, ports: 500, switches: 10, routers: 2 }
+    : { chassis: 1_000, ports: 10_000, switches: 40, routers: 8 };
+  const cloud = {
+    chassis: envNumber('LOCUS_BENCH_SIM_CHASSIS', base.chassis),
+    ports: envNumber('LOCUS_BENCH_SIM_PORTS', base.ports),
+    switches: envNumber('LOCUS_BENCH_SIM_SWITCHES', base.switches),
+    routers: base.routers,
+  };
+  const samples = quick ? 20 : 50;
+  return {
+    small: {
+      cloud: { chassis: 4, ports: 40, switches: 1, routers: 1 },
+      samples,
+      churnSeconds: 0,
+      migrate: 0,
+      convergeDeadlineMs: 60_000,
+    },
+    large: {
+      cloud,
+      samples,
+      churnSeconds: envNumber('LOCUS_BENCH_SIM_CHURN_S', quick ? 8 : 60),
+      migrate: quick ? 20 : 100,
+      convergeDeadlineMs: quick ? 120_000 : 900_000,
+    },
+  };
+}
+
+/** The API as the cloud controller calls it (no authentication: see sim-server.ts). */
+function apiOf(url: string) {
+  return async (method: string, path: string, body?: object): Promise<number> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (response.status >= 300)
+      throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
+    return response.status;
+  };
+}
+
+/** Runs `tasks` `concurrency` at a time. */
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await task(items[next++] as T);
+    }),
+  );
+}
+
+const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
+const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
+/** The cloud's chassis, by switch, and the bound ports each switch holds once all are bound. */
+function layoutOf(cloud: SimCloud) {
+  const chassisOn: number[][] = Array.from({ length: cloud.switches }, () => []);
+  for (let c = 0; c < cloud.chassis; c++) chassisOn[switchOfChassis(cloud, c)]?.push(c);
+  const boundOn = new Array<number>(cloud.switches).fill(0);
+  for (let i = 0; i < cloud.ports; i++) {
+    const s = switchOfPort(cloud, i);
+    boundOn[s] = (boundOn[s] ?? 0) + 1;
+  }
+  return { chassisOn, boundOn };
+}
+
+/** Waits until every chassis has converged; a pass resumes at the first one not yet there. */
+async function allConverged(
+  fleet: readonly (SimChassis | undefined)[],
+  expectedBound: (c: number) => number,
+  deadlineMs: number,
+): Promise<{ ms: number; done: number }> {
+  const t0 = performance.now();
+  let from = 0;
+  let done = 0;
+  for (;;) {
+    let k = 0;
+    for (; k < fleet.length; k++) {
+      const c = (from + k) % fleet.length;
+      const chassis = fleet[c];
+      if (chassis === undefined) continue;
+      const state = chassis.state();
+      if (!state.converged || state.bound !== expectedBound(c)) {
+        from = c;
+        break;
+      }
+    }
+    done = k;
+    if (k === fleet.length) return { ms: performance.now() - t0, done };
+    if (performance.now() - t0 > deadlineMs) return { ms: performance.now() - t0, done };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function openStore(folder: string): Promise<{ url: string; close: () => Promise<void> }> {
+  if (process.env.LOCUS_BENCH_SIM_STORE !== 'postgres')
+    return { url: join(folder, 'locus'), close: async () => undefined };
+  const server = await startPostgres();
+  const url = await createDatabase(server.url, 'locus_sim');
+  return {
+    url,
+    close: async () => {
+      await dropDatabase(url).catch(() => undefined);
+      await server.stop();
+    },
+  };
+}
+
+interface Run {
+  readonly records: BenchRecord[];
+  readonly bindP99: number;
+}
+
+async function runCloud(
+  name: 'small' | 'large',
+  plan: Plan,
+  progress: (m: string) => void,
+  baselineP99?: number,
+): Promise<Run> {
+  const { cloud } = plan;
+  const records: BenchRecord[] = [];
+  const P = portsPerChassis(cloud);
+  const { chassisOn, boundOn } = layoutOf(cloud);
+  const folder = await mkdtemp(join(tmpdir(), 'locus-bench-sim-'));
+  const store = await openStore(folder);
+  let server: SimServer | undefined;
+  let fleet: SimChassis[] = [];
+  const label = `${cloud.chassis} chassis, ${cloud.ports} ports`;
+  const params = {
+    chassis: cloud.chassis,
+    ports: cloud.ports,
+    switches: cloud.switches,
+    routers: cloud.routers,
+    store: process.env.LOCUS_BENCH_SIM_STORE === 'postgres' ? 'postgres' : 'embedded',
+  };
+  try {
+    server = await startSimServer(store.url);
+    const api = apiOf(server.url);
+    let t = performance.now();
+    for (const [method, path, body] of modelRequests(cloud)) await api(method, path, body);
+    await pool(chassisDocs(cloud), 16, (doc) => api('POST', '/v1/chassis', doc));
+    await pool(
+      Array.from({ length: cloud.ports }, (_, i) => i),
+      16,
+      (i) => api('POST', '/v1/ports', portBody(cloud, i)),
+    );
+    progress(`${label}: model created through the API in ${seconds(performance.now() - t)} s`);
+
+    const heapBefore = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
+    t = performance.now();
+    fleet = await startFleet(
+      Array.from({ length: cloud.chassis }, (_, c) => chassisId(c)),
+      { server: server.url, token: 'simulated', logger },
+    );
+    const heapStarted = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
+    progress(`${label}: agents following their feeds in ${seconds(performance.now() - t)} s`);
+
+    // Every chassis reports its ports at once.
+    const before = await server.stats();
+    const loadBefore = (await import('node:os')).loadavg()[0] ?? 0;
+    const t0 = performance.now();
+    let lastReport = t0;
+    await pool(fleet, 64, async (chassis) => {
+      const c = Number(chassis.id.slice(2));
+      const mine: SimInterface[] = [];
+      for (let i = c * P; i < Math.min(cloud.ports, (c + 1) * P); i++)
+        mine.push({ name: tap(i), ofport: ofportOf(cloud, i), ifaceId: simPort(i) });
+      await chassis.report(mine);
+      lastReport = performance.now();
+    });
+    const expectedBound = (c: number) => boundOn[switchOfChassis(cloud, c)] ?? 0;
+    const converged = await allConverged(fleet, expectedBound, plan.convergeDeadlineMs);
+    const done = converged.done === fleet.length;
+    const end = performance.now();
+    const after = await server.stats();
+    const heapConverged = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
+    const fromLast = end - lastReport;
+    const cpuS = (after.cpuMicros - before.cpuMicros) / 1e6;
+    const remoteViews = chassisOn.reduce(
+      (sum, on, s) => sum + on.length * (boundOn[s] ?? 0) - (boundOn[s] ?? 0),
+      0,
+    );
+    progress(
+      `${label}: ${done ? 'converged' : `${converged.done}/${fleet.length} converged at the deadline`} ${seconds(fromLast)} s after the last report (${seconds(end - t0)} s after the first); server CPU ${cpuS.toFixed(1)} s, ${after.head - before.head} events appended`,
+    );
+    if (name === 'large')
+      records.push({
+        name: 'scale-sim/converge',
+        params: {
+          ...params,
+          remoteViews,
+          converged: `${converged.done}/${fleet.length}`,
+          fromFirstReportS: seconds(end - t0),
+          reportsS: seconds(lastReport - t0),
+          serverCpuS: Number(cpuS.toFixed(1)),
+          serverCpuCores: Number((cpuS / ((end - t0) / 1000)).toFixed(2)),
+          serverRssMiB: mib(after.rssBytes),
+          appended: after.head - before.head,
+          appendsPerS: Math.round(perSecond(after.head - before.head, end - t0)),
+          appDecisionsPerS: Math.round(
+            perSecond(after.apps.processed - before.apps.processed, end - t0),
+          ),
+          appAppended: after.apps.appended - before.apps.appended,
+          loadBefore: Number(loadBefore.toFixed(1)),
+        },
+        throughput: perSecond(remoteViews, end - t0),
+        unit: 'views',
+        value: { amount: fromLast / 1000, unit: 's' },
+        target: `< ${CONVERGE_TARGET_S} s (OVN 11.4 s)`,
+        met: done && fromLast < CONVERGE_TARGET_S * 1000,
+        peakRssBytes: peakRssBytes(),
+      });
+    if (!done) throw new Error(`${label}: not converged in ${plan.convergeDeadlineMs / 1000} s`);
+
+    // Feeds and agents' memory, for the bind of the whole cloud.
+    const bytes = fleet.map((c) => c.feedCount.bytes);
+    const frames = fleet.map((c) => c.feedFrames);
+    const slicePorts = (c: number) => (boundOn[switchOfChassis(cloud, c)] ?? 0) + 1;
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    if (name === 'large') {
+      records.push({
+        name: 'scale-sim/feed',
+        params: {
+          ...params,
+          meanBytes: Math.round(meanOf(bytes)),
+          maxBytes: Math.max(...bytes),
+          meanFrames: Number(meanOf(frames).toFixed(1)),
+          bytesPerSlicePort: Math.round(meanOf(bytes.map((b, c) => b / slicePorts(c)))),
+          slicePorts: slicePorts(0),
+        },
+        throughput: 0,
+        unit: 'bytes',
+        value: { amount: Math.round(meanOf(bytes)), unit: 'bytes/chassis' },
+        peakRssBytes: peakRssBytes(),
+      });
+      records.push({
+        name: 'scale-sim/agent-memory',
+        params: {
+          ...params,
+          startedBytes: Math.round((heapStarted - heapBefore) / cloud.chassis),
+          flowsPerChassis: Math.round(meanOf(fleet.map((c) => c.agent.bridge.size('br-int')))),
+          gcMeasured: canCollect(),
+        },
+        throughput: 0,
+        unit: 'bytes',
+        value: {
+          amount: Math.round((heapConverged - heapBefore) / cloud.chassis),
+          unit: 'B/chassis',
+        },
+        peakRssBytes: peakRssBytes(),
+      });
+    }
+
+    // Single binds, one at a time.
+    let nextPort = cloud.ports;
+    const ready = (s: number, check: (c: SimChassis) => boolean) =>
+      (chassisOn[s] ?? []).every((c) => check(fleet[c] as SimChassis));
+    const bindOne = async (c: number, i: number, ofport: number): Promise<number> => {
+      const s = switchOfChassis(cloud, c);
+      const id = simPort(i);
+      const start = performance.now();
+      await (fleet[c] as SimChassis).report([{ name: tap(i), ofport, ifaceId: id }]);
+      await until(() => ready(s, (x) => x.sees(id, chassisId(c))), 30_000, `bind of ${id}`);
+      return performance.now() - start;
+    };
+    const draw = random(20);
+    const samples: number[] = [];
+    for (let k = 0; k < plan.samples; k++) {
+      const c = Math.floor(draw() * cloud.chassis);
+      const i = nextPort++;
+      await api('POST', '/v1/ports', portBody(cloud, i, switchOfChassis(cloud, c)));
+      samples.push(await bindOne(c, i, ofportOf(cloud, i)));
+    }
+    const latency = percentiles(samples);
+    progress(`${label}: bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms`);
+    const peersOnSwitch = (chassisOn[0]?.length ?? 1) - 1;
+    records.push({
+      name: name === 'small' ? 'scale-sim/bind-4' : 'scale-sim/bind',
+      params: { ...params, samples: plan.samples, acksPerBind: peersOnSwitch },
+      throughput: perSecond(
+        samples.length,
+        samples.reduce((a, b) => a + b, 0),
+      ),
+      unit: 'binds',
+      latencyMs: latency,
+      ...(baselineP99 === undefined
+        ? {}
+        : {
+            baseline: { name: 'scale-sim/bind-4', ratio: latency.p99 / baselineP99 },
+            target: 'p99 ≤ 2× at 4 chassis',
+            met: latency.p99 <= 2 * baselineP99,
+          }),
+      peakRssBytes: peakRssBytes(),
+    });
+    if (name === 'small') return { records, bindP99: latency.p99 };
+
+    // Churn: workers create, bind and delete ports.
+    if (plan.churnSeconds > 0) {
+      const times = { create: [] as number[], bind: [] as number[], delete: [] as number[] };
+      const churnBefore = await server.stats();
+      const churnStart = performance.now();
+      const stopAt = churnStart + plan.churnSeconds * 1000;
+      const worker = async (w: number) => {
+        const rnd = random(100 + w);
+        while (performance.now() < stopAt) {
+          const c = Math.floor(rnd() * cloud.chassis);
+          const s = switchOfChassis(cloud, c);
+          const i = nextPort++;
+          const id = simPort(i);
+          let start = performance.now();
+          await api('POST', '/v1/ports', portBody(cloud, i, s));
+          await until(() => ready(s, (x) => x.holds(id)), 30_000, `create of ${id}`);
+          times.create.push(performance.now() - start);
+          times.bind.push(await bindOne(c, i, ofportOf(cloud, i)));
+          start = performance.now();
+          await (fleet[c] as SimChassis).report([], [tap(i)]);
+          await api('DELETE', `/v1/ports/${id}`);
+          await until(() => ready(s, (x) => !x.holds(id)), 30_000, `delete of ${id}`);
+          times.delete.push(performance.now() - start);
+        }
+      };
+      await Promise.all(Array.from({ length: 4 }, (_, w) => worker(w)));
+      const churnMs = performance.now() - churnStart;
+      const churnAfter = await server.stats();
+      const ops = times.create.length + times.bind.length + times.delete.length;
+      const p = (xs: number[]) => percentiles(xs);
+      progress(
+        `${label}: churn ${Math.round(perSecond(ops, churnMs) * 60)} ops/min; p99 create/bind/delete ${p(times.create).p99.toFixed(0)}/${p(times.bind).p99.toFixed(0)}/${p(times.delete).p99.toFixed(0)} ms`,
+      );
+      const cpuChurn = (churnAfter.cpuMicros - churnBefore.cpuMicros) / 1e6;
+      records.push({
+        name: 'scale-sim/churn',
+        params: {
+          ...params,
+          workers: 4,
+          seconds: seconds(churnMs),
+          createsPerMin: Math.round(perSecond(times.create.length, churnMs) * 60),
+          bindsPerMin: Math.round(perSecond(times.bind.length, churnMs) * 60),
+          deletesPerMin: Math.round(perSecond(times.delete.length, churnMs) * 60),
+          createP50: Number(p(times.create).p50.toFixed(1)),
+          createP99: Number(p(times.create).p99.toFixed(1)),
+          bindP50: Number(p(times.bind).p50.toFixed(1)),
+          bindP99: Number(p(times.bind).p99.toFixed(1)),
+          deleteP50: Number(p(times.delete).p50.toFixed(1)),
+          deleteP99: Number(p(times.delete).p99.toFixed(1)),
+          serverCpuCores: Number((cpuChurn / (churnMs / 1000)).toFixed(2)),
+          appendsPerS: Math.round(perSecond(churnAfter.head - churnBefore.head, churnMs)),
+        },
+        throughput: perSecond(ops, churnMs),
+        unit: 'ops',
+        latencyMs: percentiles([...times.create, ...times.bind, ...times.delete]),
+        peakRssBytes: peakRssBytes(),
+      });
+    }
+
+    // Migration: ports of distinct chassis move to the next chassis on their switch.
+    if (plan.migrate > 0 && cloud.chassis > cloud.switches) {
+      const moves: { i: number; from: number; to: number }[] = [];
+      for (let k = 0; k < plan.migrate; k++) {
+        const from = (k * 7) % cloud.chassis;
+        const to = (from + cloud.switches) % cloud.chassis;
+        moves.push({ i: from * P + (k % P), from, to });
+      }
+      const t1 = performance.now();
+      await Promise.all(
+        moves.flatMap(({ i, from, to }) => [
+          (fleet[from] as SimChassis).report([], [tap(i)]),
+          (fleet[to] as SimChassis).report([
+            { name: tap(i), ofport: 30_000 + (i % 30_000), ifaceId: simPort(i) },
+          ]),
+        ]),
+      );
+      const reported = performance.now() - t1;
+      await until(
+        () =>
+          moves.every(({ i, to }) =>
+            ready(switchOfChassis(cloud, to), (x) => x.sees(simPort(i), chassisId(to))),
+          ),
+        plan.convergeDeadlineMs,
+        'the migration',
+        10,
+      );
+      const migrateMs = performance.now() - t1;
+      progress(`${label}: ${moves.length} ports migrated, converged in ${seconds(migrateMs)} s`);
+      records.push({
+        name: 'scale-sim/migrate',
+        params: { ...params, moved: moves.length, reportedS: seconds(reported) },
+        throughput: perSecond(moves.length, migrateMs),
+        unit: 'ports',
+        value: { amount: migrateMs / 1000, unit: 's' },
+        peakRssBytes: peakRssBytes(),
+      });
+    }
+
+    // A chassis disappears: its agent stops, then the cloud deletes its ports and the chassis.
+    {
+      const gone = cloud.chassis - 1;
+      const s = switchOfChassis(cloud, gone);
+      const ids: string[] = [];
+      for (let i = gone * P; i < Math.min(cloud.ports, (gone + 1) * P); i++) {
+        if (chassisOf(cloud, i) === gone) ids.push(simPort(i));
+      }
+      const goneChassis = fleet[gone] as SimChassis;
+      const stillHeld = ids.filter((id) => goneChassis.sees(id, chassisId(gone)));
+      await goneChassis.stop();
+      const rest = fleet.map((c, k) => (k === gone ? undefined : c));
+      const t2 = performance.now();
+      await pool(stillHeld, 16, (id) => api('DELETE', `/v1/ports/${id}`));
+      let chassisDeleted = 'yes';
+      await api('DELETE', `/v1/chassis/${chassisId(gone)}`).catch((error: unknown) => {
+        chassisDeleted = error instanceof Error ? error.message.slice(0, 80) : 'no';
+      });
+      await until(
+        () =>
+          (chassisOn[s] ?? []).every(
+            (c) => c === gone || stillHeld.every((id) => !(fleet[c] as SimChassis).holds(id)),
+          ),
+        plan.convergeDeadlineMs,
+        'the chassis gone',
+        10,
+      );
+      const goneMs = performance.now() - t2;
+      const settled = await allConverged(
+        rest,
+        (c) => expectedBound(c) - stillHeld.length * (switchOfChassis(cloud, c) === s ? 1 : 0),
+        30_000,
+      );
+      progress(
+        `${label}: chassis ${chassisId(gone)} gone, its ports out of every slice in ${seconds(goneMs)} s`,
+      );
+      records.push({
+        name: 'scale-sim/chassis-gone',
+        params: {
+          ...params,
+          ports: stillHeld.length,
+          chassisDeleted,
+          restConverged: settled.done >= rest.length - 1,
+        },
+        throughput: 0,
+        unit: 's',
+        value: { amount: goneMs / 1000, unit: 's' },
+        peakRssBytes: peakRssBytes(),
+      });
+    }
+    const final = await server.stats();
+    records.push({
+      name: 'scale-sim/server',
+      params: {
+        ...params,
+        heapUsedMiB: mib(final.heapUsedBytes),
+        logEvents: final.head,
+        appsProcessed: final.apps.processed,
+        appsAppended: final.apps.appended,
+        appsRefused: final.apps.refused,
+        appsConflicts: final.apps.conflicts,
+      },
+      throughput: 0,
+      unit: 'MiB',
+      value: { amount: mib(final.rssBytes), unit: 'MiB rss' },
+      peakRssBytes: peakRssBytes(),
+    });
+    return { records, bindP99: latency.p99 };
+  } finally {
+    await Promise.all(fleet.map((c) => c.stop().catch(() => undefined)));
+    await server?.stop();
+    await store.close();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+export const benchScaleSim: Benchmark = async (options: BenchOptions) => {
+  const { small, large } = plans(options.quick);
+  const baseline = await runCloud('small', small, options.progress);
+  const full = await runCloud('large', large, options.progress, baseline.bindP99);
+  return [...baseline.records, ...full.records];
+};

@@ -1,0 +1,124 @@
+/**
+ * The locus server of bench/scale-sim.bench.ts, alone in its process (so that its CPU time and
+ * RSS are its own, not the simulated chassis'): `startLocus` as `npm start` runs it — the
+ * store, the apps, the projector, the API — with no hosted agents (the bench's simulated
+ * chassis are its agents) and no authentication (any caller is an operator; the tokens'
+ * check is not what is measured).
+ *
+ * Started by `startSimServer` (fork, IPC). Settings in LOCUS_BENCH_SIM_SERVER (JSON: storeUrl).
+ * Messages: → `ready {url}`; on `stats` → `stats` (cumulative CPU, RSS, the log's head, the apps'
+ * counters); on `stop` → stops locus and exits.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { httpConfig } from '../../src/http/config.js';
+import { startLocus } from '../../src/locus.js';
+
+export interface SimServerStats {
+  /** Cumulative user + system CPU time of the server process, µs. */
+  readonly cpuMicros: number;
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  /** The log's head position. */
+  readonly head: number;
+  /** The apps' runner counters: events processed, locality events appended, refused. */
+  readonly apps: { processed: number; appended: number; refused: number; conflicts: number };
+}
+
+type ToServer = { kind: 'stats' } | { kind: 'stop' };
+type FromServer =
+  | { kind: 'ready'; url: string }
+  | ({ kind: 'stats' } & SimServerStats)
+  | { kind: 'error'; message: string };
+
+export interface SimServer {
+  readonly url: string;
+  readonly pid: number;
+  stats(): Promise<SimServerStats>;
+  stop(): Promise<void>;
+}
+
+/** Forks the server process on `storeUrl`; resolves once it listens. */
+export function startSimServer(storeUrl: string): Promise<SimServer> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+    env: { ...process.env, LOCUS_BENCH_SIM_SERVER: JSON.stringify({ storeUrl }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let waiting: ((stats: SimServerStats) => void) | undefined;
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.once('exit', (code) =>
+      reject(new Error(`the server exited (${code}) before it listened`)),
+    );
+    child.on('message', (message: FromServer) => {
+      if (message.kind === 'error') reject(new Error(`the server failed: ${message.message}`));
+      else if (message.kind === 'stats') {
+        const { kind: _, ...stats } = message;
+        waiting?.(stats);
+        waiting = undefined;
+      } else
+        resolve({
+          url: message.url,
+          pid: child.pid as number,
+          stats: () =>
+            new Promise((answer) => {
+              waiting = answer;
+              child.send({ kind: 'stats' } satisfies ToServer);
+            }),
+          stop: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null) return done();
+              child.removeAllListeners('exit');
+              child.once('exit', () => done());
+              child.send({ kind: 'stop' } satisfies ToServer);
+              setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+            }),
+        });
+    });
+  });
+}
+
+async function serve(): Promise<void> {
+  const { storeUrl } = JSON.parse(process.env.LOCUS_BENCH_SIM_SERVER as string) as {
+    storeUrl: string;
+  };
+  const send = (message: FromServer) => process.send?.(message);
+  try {
+    const locus = await startLocus({
+      config: {
+        ...loadConfig({ LOCUS_STORE_URL: storeUrl, LOCUS_AGENTS: 'none' }),
+        httpHost: '127.0.0.1',
+        httpPort: 0,
+      },
+      http: httpConfig({ insecureNoAuth: true, logRequests: false, docs: false }),
+      logger: pino({ level: process.env.LOCUS_BENCH_LOG ?? 'silent' }, pino.destination(2)),
+    });
+    process.on('message', async (message: ToServer) => {
+      if (message.kind === 'stop') {
+        await locus.stop().catch(() => undefined);
+        process.exit(0);
+      }
+      const cpu = process.cpuUsage();
+      const memory = process.memoryUsage();
+      const { processed, appended, refused, conflicts } = locus.runner.metrics;
+      send({
+        kind: 'stats',
+        cpuMicros: cpu.user + cpu.system,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        head: Number(await locus.store.headPosition()),
+        apps: { processed, appended, refused, conflicts },
+      });
+    });
+    send({ kind: 'ready', url: locus.url });
+  } catch (error) {
+    send({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+    process.exit(1);
+  }
+}
+
+if (process.env.LOCUS_BENCH_SIM_SERVER && process.argv[1] === fileURLToPath(import.meta.url))
+  await serve();
