@@ -124,9 +124,9 @@ function printReport(ctx: Context, checked: Checked, max: number): void {
   const s = ctx.style;
   const mark = (ok: boolean) => (ok ? s.paint('green', 'ok') : s.paint('red', 'DIFFERS'));
   const rm = checked.readModel;
-  const rows = rm.rows.ports + rm.rows.views + rm.rows.chassis + rm.rows.history;
+  const rows = rm.rows.ports + rm.rows.views + rm.rows.chassis + rm.rows.history + rm.rows.topology;
   ctx.print(
-    `read model   ${mark(rm.differenceCount === 0)}  ${count(rm.events)} events replayed (log head ${rm.head}, read model at ${rm.checkpoint}); ${count(rm.rows.ports)} ports, ${count(rm.rows.views)} views, ${count(rm.rows.chassis)} chassis, ${count(rm.rows.history)} history rows`,
+    `read model   ${mark(rm.differenceCount === 0)}  ${count(rm.events)} events replayed (log head ${rm.head}, read model at ${rm.checkpoint}); ${count(rm.rows.ports)} ports, ${count(rm.rows.views)} views, ${count(rm.rows.chassis)} chassis, ${count(rm.rows.history)} history rows, ${count(rm.rows.topology)} subnets, routers, floating IPs and segmentations`,
   );
   for (const difference of rm.differences) ctx.print(`    ${describeDifference(difference)}`);
   if (rm.differenceCount > rm.differences.length) {
