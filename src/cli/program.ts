@@ -167,6 +167,21 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
       await event(context(command), id);
     });
 
+  for (const [name, what] of [
+    ['plug', "plug a VM's interface carrying the port into a hosted chassis' Open vSwitch"],
+    ['unplug', "unplug the port's interfaces from a hosted chassis' Open vSwitch"],
+  ] as const)
+    program
+      .command(name)
+      .argument('<port>', "logical port id (the interface's external_ids:iface-id)")
+      .requiredOption('--chassis <id>', 'the hosted chassis (its Open vSwitch: LOCUS_OVS_DIR/<id>)')
+      .option('--iface <name>', 'interface name (default tap-<port>, 15 characters at most)')
+      .description(`${what} (the embedded default's; ovs-vsctl by absolute path)`)
+      .action(async (port: string, options: { chassis: string; iface?: string }, command) => {
+        const commands = await import('./commands/plug.js');
+        await commands[name](context(command), port, options);
+      });
+
   program
     .command('history')
     .argument('<id>', 'logical port id')

@@ -15,6 +15,14 @@ import { locus as cli, type Run } from './support.js';
 
 const CHASSIS = ['compute-1', 'compute-2', 'compute-3'];
 
+async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe.skipIf(!requireOvs())('verify against a running embedded locus, and its restarts', () => {
   let dir: string;
   let ovsDir: string;
@@ -86,6 +94,30 @@ describe.skipIf(!requireOvs())('verify against a running embedded locus, and its
       claims: 1,
       ports: ['vm-1'],
     });
+
+    // Plugged again with `locus plug` (ovs-vsctl on the chassis' private OVS), the agent
+    // reports it; `locus unplug` takes it out again.
+    const ovsports = async () => {
+      const response = await fetch(`${second.url}/v1/chassis/compute-1/ovsports`, {
+        headers: { authorization: `Bearer ${chaosTokens.agent('compute-1')}` },
+      });
+      return JSON.stringify(await response.json());
+    };
+    const env = { LOCUS_OVS_DIR: ovsDir };
+    const plugged = await cli(['plug', 'vm-1', '--chassis', 'compute-1', '--iface', 'tap-vm1'], {
+      env,
+    });
+    expect(plugged.code, plugged.stderr).toBe(0);
+    expect(plugged.stdout).toContain(
+      `plugged vm-1 into compute-1 as tap-vm1 (ovs-vsctl --db=unix:${ovsDir}/compute-1/db.sock)`,
+    );
+    await until(async () => (await ovsports()).includes('"tap-vm1"'));
+    const unplugged = await cli(['unplug', 'vm-1', '--chassis', 'compute-1'], { env });
+    expect(unplugged.code, unplugged.stderr).toBe(0);
+    await until(async () => !(await ovsports()).includes('"tap-vm1"'));
+    const nowhere = await cli(['plug', 'vm-1', '--chassis', 'compute-9'], { env });
+    expect(nowhere.code).toBe(4);
+    expect(nowhere.stderr).toContain('no Open vSwitch of chassis compute-9');
 
     // Flows: the agents settle their tables shortly after the start.
     let live: Run | undefined;
