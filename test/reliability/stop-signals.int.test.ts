@@ -195,7 +195,12 @@ describe.skipIf(!requireOvs())(
           `${label}: every process of the group to exit`,
           () => !processes().some((p) => p.pgid === group),
           90_000,
-        );
+        ).catch((error: Error) => {
+          const left = processes().filter((p) => p.pgid === group);
+          throw new Error(
+            `${error.message}; still running: ${left.map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`).join('; ')}\n${log}`,
+          );
+        });
         for (const spinner of spinners.splice(0)) spinner.kill('SIGKILL');
 
         const left = [
