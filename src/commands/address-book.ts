@@ -21,7 +21,7 @@ export interface SwitchAddressing {
 }
 
 /** Events read per page while catching up. */
-const PAGE = 1000;
+const PAGE = 5000;
 
 const portModel = entities.port;
 const subnetModel = entities.subnet;
