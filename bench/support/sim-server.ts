@@ -23,6 +23,8 @@ export interface SimServerStats {
   readonly heapUsedBytes: number;
   /** The log's head position. */
   readonly head: number;
+  /** The last position the apps folded. */
+  readonly appsPosition: number;
   /** The apps' runner counters: events processed, locality events appended, refused. */
   readonly apps: { processed: number; appended: number; refused: number; conflicts: number };
 }
@@ -43,7 +45,11 @@ export interface SimServer {
 /** Forks the server process on `storeUrl`; resolves once it listens. */
 export function startSimServer(storeUrl: string): Promise<SimServer> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], {
-    execArgv: process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+    // LOCUS_BENCH_SIM_SERVER_ARGS: extra Node flags for the server alone (e.g. --cpu-prof).
+    execArgv: [
+      ...process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+      ...(process.env.LOCUS_BENCH_SIM_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: { ...process.env, LOCUS_BENCH_SIM_SERVER: JSON.stringify({ storeUrl }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -110,6 +116,7 @@ async function serve(): Promise<void> {
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
         head: Number(await locus.store.headPosition()),
+        appsPosition: Number(locus.runner.headPosition),
         apps: { processed, appended, refused, conflicts },
       });
     });
