@@ -395,6 +395,11 @@ describe('GET /v1/chassis/:id/feed', () => {
       /^locus_chassis_feed_entries_total\{chassis="A",event="snapshot"\} \d+/m,
     );
     expect(metrics).toMatch(/^locus_chassis_feed_bytes_total\{chassis="A",event="snapshot"\} \d+/m);
+    // The binds above, stage by stage: folded and decided by the runner, sent in diffs.
+    for (const stage of ['runner_folded', 'runner_decided', 'feed_sent'])
+      expect(metrics).toMatch(
+        new RegExp(`^locus_bind_stage_seconds_count\\{stage="${stage}"\\} [1-9]`, 'm'),
+      );
     a.close();
   });
 });
