@@ -21,12 +21,15 @@ const logger = createLogger({
 const STOP_TIMEOUT_MS = 30_000;
 
 let starting: Promise<Locus> | undefined;
+/** Aborts the demo (its ovs-vsctl) when locus stops. */
+const demoStopped = new AbortController();
 let stopping: Promise<void> | undefined;
 
 /** Stops what runs, once: waits for a start under way to finish first, then stops it all. */
 function stop(signal: string): Promise<void> {
   stopping ??= (async () => {
     logger.info({ signal }, 'stopping');
+    demoStopped.abort(new Error(`stopped by ${signal}`));
     // Not unref'd: it also keeps the event loop alive while a step awaits something that holds
     // no handle (else node would exit half-way, silently, as if stopped).
     setTimeout(() => forceExit('stopping took too long'), STOP_TIMEOUT_MS);
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
       readModel: locus.readModel,
       hosted: locus.agents.hosted,
       logger: logger.child({ component: 'demo' }),
+      signal: demoStopped.signal,
     });
 }
 

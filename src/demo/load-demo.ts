@@ -20,6 +20,8 @@ export interface DemoDeps {
   readonly readModel: ReadModel;
   readonly hosted: readonly HostedChassis[];
   readonly logger: Logger;
+  /** Aborted when locus stops: a running ovs-vsctl is killed (it would wait for its OVS forever). */
+  readonly signal?: AbortSignal;
 }
 
 /** Runs a command; an entity left by an earlier demo run is fine. */
@@ -56,7 +58,7 @@ async function plug(
           'type=dummy',
           `external_ids:iface-id=${portId}`,
         );
-      await run('ovs-vsctl', args);
+      await run('ovs-vsctl', ['--timeout=30', ...args], { signal: deps.signal });
     }
     return;
   }
@@ -71,13 +73,18 @@ async function plug(
 
 async function unplug(deps: DemoDeps, host: HostedChassis, name: string): Promise<void> {
   if (host.ovsRunDir)
-    await run('ovs-vsctl', [
-      `--db=unix:${host.ovsRunDir}/db.sock`,
-      '--if-exists',
-      'del-port',
-      'br-int',
-      name,
-    ]);
+    await run(
+      'ovs-vsctl',
+      [
+        '--timeout=30',
+        `--db=unix:${host.ovsRunDir}/db.sock`,
+        '--if-exists',
+        'del-port',
+        'br-int',
+        name,
+      ],
+      { signal: deps.signal },
+    );
   else
     await deps.commands.execute(
       'removeOvsPort',
