@@ -12,13 +12,28 @@
  *
  * N = 100k and 1M ports (10k and 100k quick), 6 events each (see bench/support/workload.ts).
  * The database's own memory (PGlite's WASM heap, or PostgreSQL's) is not in these figures.
+ *
+ *  - memory/embedded-server: the whole embedded server's VmRSS, the figure a user sees — its
+ *    own process (bench/support/embedded-server.ts: plain Node on an esbuild bundle, as from
+ *    dist/; startLocus on a PGlite data folder, no hosted agents) with 5,000 bound ports (the
+ *    same in quick mode) in the log, after the read model and the apps caught up and after
+ *    2,000 `GET /v1/ports/:id` — target < 256 MiB; with the RSS after its imports alone and the
+ *    high-water mark (the catch-up's peak) beside it.
  */
+import { fork } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { InMemoryCheckpoints } from '../src/apps/checkpoints.js';
+import { InMemoryCheckpoints, StreamMetadataCheckpoints } from '../src/apps/checkpoints.js';
 import { AppRunner } from '../src/apps/runner.js';
+import { openDatabase } from '../src/db/database.js';
+import { migrateToLatest } from '../src/db/migrate.js';
 import { keysOf, ProjectionBatch, route } from '../src/projections/batch.js';
 import type { PortState } from '../src/projections/ports.js';
 import { DEFAULT_CACHE_SIZE } from '../src/projections/projector.js';
+import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import {
   type Benchmark,
   type BenchOptions,
@@ -29,8 +44,10 @@ import {
   perSecond,
   timeIt,
 } from './lib.js';
+import { BulkLog } from './support/bulk-log.js';
+import type { EmbeddedServerMessage } from './support/embedded-server.js';
 import { SyntheticLog } from './support/synthetic-log.js';
-import { eventsPerPort } from './support/workload.js';
+import { cloudEvents, eventsPerPort, portId } from './support/workload.js';
 
 const TARGET_BYTES = 1024;
 /** The live projector's row cache bound (ProjectorOptions.cacheSize's default). */
@@ -127,13 +144,128 @@ async function measure(ports: number, progress: (m: string) => void): Promise<Be
   return records;
 }
 
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const SERVER_PORTS = 5_000;
+const SERVER_QUERIES = 2_000;
+const SERVER_TARGET_BYTES = 256 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/** The server's entry bundled to plain JavaScript (its packages resolved from node_modules). */
+async function bundleServer(): Promise<string> {
+  const { build } = await import('esbuild');
+  const folder = join(root, 'node_modules', '.cache', 'locus-bench');
+  await mkdir(folder, { recursive: true });
+  const outfile = join(folder, 'embedded-server.mjs');
+  await build({
+    entryPoints: [join(here, 'support', 'embedded-server.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+/** The log of `ports` bound ports in a PGlite folder, the apps' checkpoint at its head. */
+async function writeLog(folder: string, ports: number): Promise<void> {
+  const database = await openDatabase(folder);
+  try {
+    await migrateToLatest(database.db);
+    const log = new BulkLog(database.db);
+    await log.addAll(cloudEvents(ports));
+    const head = await log.flush();
+    const store = new SqlEventStore(database);
+    await new StreamMetadataCheckpoints(store).save('apps', head);
+    await store.close();
+  } finally {
+    await database.close();
+  }
+}
+
+async function measureServer(progress: (m: string) => void): Promise<BenchRecord> {
+  const dir = await mkdtemp(join(tmpdir(), 'locus-bench-memory-'));
+  try {
+    const folder = join(dir, 'db');
+    await writeLog(folder, SERVER_PORTS);
+    const entry = await bundleServer();
+    const child = fork(entry, [], {
+      cwd: root,
+      // Node flags to try on the server (e.g. `--max-semi-space-size=2`); none by default.
+      execArgv: (process.env.LOCUS_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
+      env: { ...process.env, LOCUS_BENCH_STORE: folder },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const next = <K extends EmbeddedServerMessage['kind']>(kind: K) =>
+      new Promise<Extract<EmbeddedServerMessage, { kind: K }>>((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`the server exited (${code})`));
+        child.once('exit', onExit);
+        const onMessage = (message: EmbeddedServerMessage) => {
+          if (message.kind !== kind) return;
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(message as Extract<EmbeddedServerMessage, { kind: K }>);
+        };
+        child.on('message', onMessage);
+      });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const started = performance.now();
+      const ready = await next('ready');
+      const startMs = performance.now() - started;
+      for (let i = 0; i < SERVER_QUERIES; i++) {
+        const response = await fetch(`${ready.url}/v1/ports/${portId(i % SERVER_PORTS)}`);
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`GET /v1/ports: HTTP ${response.status}`);
+      }
+      const report = next('report');
+      child.send({ kind: 'report' });
+      const memory = await report;
+      progress(
+        `embedded server, ${SERVER_PORTS} ports: VmRSS ${(memory.rssBytes / MiB).toFixed(0)} MiB (peak ${(memory.hwmBytes / MiB).toFixed(0)}, imports ${(ready.importsRssBytes / MiB).toFixed(0)}, heap ${(memory.heapUsedBytes / MiB).toFixed(0)}, external ${(memory.externalBytes / MiB).toFixed(0)})`,
+      );
+      return {
+        name: 'memory/embedded-server',
+        params: {
+          ports: SERVER_PORTS,
+          queries: SERVER_QUERIES,
+          startSeconds: Number((startMs / 1000).toFixed(1)),
+          importsMiB: Math.round(ready.importsRssBytes / MiB),
+          peakMiB: Math.round(memory.hwmBytes / MiB),
+          heapUsedMiB: Math.round(memory.heapUsedBytes / MiB),
+          externalMiB: Math.round(memory.externalBytes / MiB),
+        },
+        throughput: 0,
+        unit: 'ports',
+        value: { amount: memory.rssBytes / MiB, unit: 'MiB' },
+        target: `< ${SERVER_TARGET_BYTES / MiB} MiB`,
+        met: memory.rssBytes < SERVER_TARGET_BYTES,
+        peakRssBytes: memory.hwmBytes,
+      };
+    } finally {
+      if (child.exitCode === null) child.send({ kind: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export const benchMemory: Benchmark = async (options: BenchOptions) => {
+  const records: BenchRecord[] = [await measureServer(options.progress)];
+  if (process.env.LOCUS_BENCH_SERVER_ONLY) return records;
   if (!canCollect()) {
-    options.progress('needs --expose-gc (bench/run.ts runs suites with it): skipped');
-    return [];
+    options.progress(
+      'needs --expose-gc (bench/run.ts runs suites with it): per-port figures skipped',
+    );
+    return records;
   }
   const sizes = options.quick ? [10_000, 100_000] : [100_000, 1_000_000];
-  const records: BenchRecord[] = [];
   for (const ports of sizes) records.push(...(await measure(ports, options.progress)));
   return records;
 };
