@@ -54,7 +54,13 @@ import {
   until,
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
-import { type SimChassis, type SimInterface, startFleet } from './support/sim-chassis.js';
+import {
+  connectFailures,
+  connectRetrying,
+  type SimChassis,
+  type SimInterface,
+  startFleet,
+} from './support/sim-chassis.js';
 import { type SimServer, startSimServer } from './support/sim-server.js';
 import {
   chassisDocs,
@@ -143,7 +149,7 @@ function plans(quick: boolean): { small: Plan; large: Plan } {
 /** The API as the cloud controller calls it (no authentication: see sim-server.ts). */
 function apiOf(url: string) {
   return async (method: string, path: string, body?: object): Promise<number> => {
-    const response = await fetch(`${url}${path}`, {
+    const response = await connectRetrying(fetch)(`${url}${path}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -305,7 +311,8 @@ async function runCloud(
     const loadBefore = (await import('node:os')).loadavg()[0] ?? 0;
     const t0 = performance.now();
     let lastReport = t0;
-    await pool(fleet, 64, async (chassis) => {
+    const failuresBefore = connectFailures.count;
+    await pool(fleet, 16, async (chassis) => {
       const c = Number(chassis.id.slice(2));
       const mine: SimInterface[] = [];
       for (let i = c * P; i < Math.min(cloud.ports, (c + 1) * P); i++)
@@ -336,6 +343,7 @@ async function runCloud(
         params: {
           ...params,
           remoteViews,
+          connectRetries: connectFailures.count - failuresBefore,
           converged: `${converged.done}/${fleet.length}`,
           fromFirstReportS: seconds(end - t0),
           reportsS: seconds(lastReport - t0),

@@ -17,6 +17,7 @@
 import type { Logger } from 'pino';
 import { ownerOf } from '../../machines/lport.rules.js';
 import { type RunningMemoryAgent, runMemoryAgent } from '../../src/agent/memory-agent.js';
+import { retry } from '../../src/lib/retry.js';
 import type { Fetch } from '../../src/lib/tls-fetch.js';
 import type { DumpedFlow } from '../../src/ovs/pipeline/flow.js';
 
@@ -47,6 +48,37 @@ export function countingFetch(base: Fetch, count: FeedCount): Fetch {
     );
     return new Response(counted, { status: response.status, headers: response.headers });
   };
+}
+
+/** Connections that could not be made and were retried, in this process. */
+export const connectFailures = { count: 0 };
+
+const CONNECT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED']);
+
+/** A fetch error raised before the request was sent (the server did not accept in time). */
+function notSent(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } } | undefined)?.cause;
+  return error instanceof TypeError && CONNECT_ERRORS.has(cause?.code ?? '');
+}
+
+/**
+ * Retries calls whose connection could not be made (never sent: safe for any method), as a
+ * cloud controller or an agent retries: with a thousand agents opening connections at once, a
+ * busy server's accept queue overflows before anything else breaks (counted in
+ * `connectFailures`).
+ */
+export function connectRetrying(base: Fetch): Fetch {
+  return (input, init) =>
+    retry(() => base(input, init), {
+      attempts: 8,
+      initialMs: 200,
+      maxMs: 5_000,
+      jitter: 'equal',
+      retryable: notSent,
+      onRetry: () => {
+        connectFailures.count++;
+      },
+    });
 }
 
 export interface SimChassisOptions {
@@ -85,7 +117,7 @@ export class SimChassis {
   /** Reports interfaces observed and gone, as the OVSDB observer does: one batch, one append. */
   async report(observed: readonly SimInterface[], gone: readonly string[] = []): Promise<void> {
     const url = `${this.options.server}/v1/chassis/${encodeURIComponent(this.id)}/ovsports/batch`;
-    const response = await (this.options.fetch ?? globalThis.fetch)(url, {
+    const response = await connectRetrying(this.options.fetch ?? globalThis.fetch)(url, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${this.options.token}`,
