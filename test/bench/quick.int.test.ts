@@ -26,6 +26,7 @@ const SUITES = [
   'bind',
   'memory',
   'scale',
+  'scale-sim',
   'feed',
   'agent',
   // OVN 23.03 beside locus' bind bench at 200 ports (about two minutes; its run under CPU
