@@ -32,7 +32,7 @@
  * churn's duration; LOCUS_BENCH_SIM_DEADLINE_S how long convergence may take before the run
  * records how far it got and stops; LOCUS_BENCH_SIM_SERVER_ARGS Node flags for the server.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -216,6 +216,14 @@ async function allConverged(
     if (performance.now() - t0 > deadlineMs) return { ms: performance.now() - t0, done };
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Bytes of the files under `dir`. */
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  return total;
 }
 
 async function openStore(folder: string): Promise<{ url: string; close: () => Promise<void> }> {
@@ -598,6 +606,9 @@ async function runCloud(
       });
     }
     const final = await server.stats();
+    // The embedded store's folder: the log and the read model, per event in the log.
+    const diskBytes =
+      params.store === 'embedded' ? await folderBytes(join(folder, 'locus')) : undefined;
     records.push({
       name: 'scale-sim/server',
       params: {
@@ -608,6 +619,9 @@ async function runCloud(
         appsAppended: final.apps.appended,
         appsRefused: final.apps.refused,
         appsConflicts: final.apps.conflicts,
+        ...(diskBytes === undefined
+          ? {}
+          : { diskMiB: mib(diskBytes), diskBytesPerEvent: Math.round(diskBytes / final.head) }),
       },
       throughput: 0,
       unit: 'MiB',
