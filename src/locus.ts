@@ -126,6 +126,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       // The projector tells the port-record cache of every change it commits.
       changes: projector,
     });
+    void readModel.warmPortCache();
 
     const metrics = createMetrics();
     const commands = new CommandHandler(store, { observer: metrics.commandObserver });

@@ -110,6 +110,36 @@ export class PortRecordCache {
     return text;
   }
 
+  /**
+   * Fills the cache from pages of records in key order (`loadPage(after)`: up to a page of
+   * `[id, text]` after that id), until they run out or the cache is full. A page a change
+   * overtook is read again (a few times, then skipped): its records may be older than the
+   * change. Ports already cached or being loaded are left alone.
+   */
+  async warm(
+    loadPage: (after: string) => Promise<readonly (readonly [string, string])[]>,
+    switchOf: (text: string) => string,
+    options: { readonly retries?: number; readonly retryDelayMs?: number } = {},
+  ): Promise<void> {
+    let retries = options.retries ?? 20;
+    let after = '';
+    while (this.#bytes < this.#maxBytes * 0.9) {
+      const tick = this.#tick;
+      const page = await loadPage(after);
+      const last = page.at(-1);
+      if (last === undefined) return;
+      if (this.#tick !== tick && retries-- > 0) {
+        await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 50));
+        continue;
+      }
+      after = last[0];
+      if (this.#tick !== tick) continue;
+      for (const [id, text] of page)
+        if (!this.#entries.has(id) && !this.#loads.has(id))
+          this.#keep(id, text, switchOf(text), tick);
+    }
+  }
+
   /** Drops what `change` may have made stale. Synchronous: called before the position moves. */
   apply(change: ReadModelChange): void {
     this.#tick++;

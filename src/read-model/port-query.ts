@@ -79,6 +79,31 @@ type PortTuple = [
   reach: ReachTuple | null,
 ];
 
+const PORT_WHERE = 'from rm_ports p where p.id = $1';
+if (!PORT_SQL.endsWith(PORT_WHERE)) throw new Error('PORT_SQL no longer ends with its where');
+
+/** The same records for a page of ports in id order (warming the port-record cache). */
+const PORT_PAGE_SQL = `${PORT_SQL.slice(0, -PORT_WHERE.length)}, p.id as id
+from rm_ports p where p.id > $1 order by p.id limit $2`;
+
+export const PORT_PAGE_STATEMENT: PreparedStatement = {
+  name: 'locus_read_port_page_v1',
+  text: PORT_PAGE_SQL,
+};
+
+/** Up to `limit` ports' record texts after `after`, in id order. */
+export async function queryPortTextPage(
+  statements: StatementRunner,
+  after: string,
+  limit: number,
+): Promise<[string, string][]> {
+  const rows = await statements.prepared<{ id: string; port: string }>(PORT_PAGE_STATEMENT, [
+    after,
+    limit,
+  ]);
+  return rows.map((row) => [row.id, row.port]);
+}
+
 /** Named, so PostgreSQL parses and plans it once per connection (most of its cost there). */
 export const PORT_STATEMENT: PreparedStatement = { name: 'locus_read_port_v2', text: PORT_SQL };
 

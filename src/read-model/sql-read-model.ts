@@ -18,6 +18,7 @@ import {
   kyselyStatements,
   queryPort,
   queryPortText,
+  queryPortTextPage,
   type StatementRunner,
   switchOfPortText,
 } from './port-query.js';
@@ -92,6 +93,18 @@ export class SqlReadModel implements ReadModel, PortDirectory {
       cache.follow(options.changes);
       this.portCache = cache;
     }
+  }
+
+  /**
+   * Fills the port-record cache from the tables in pages, until full (no-op without a cache):
+   * the first queries after a start are hits too. Resolves when done; never rejects.
+   */
+  async warmPortCache(pageSize = 500): Promise<void> {
+    const cache = this.portCache;
+    if (cache === undefined) return;
+    await cache
+      .warm((after) => queryPortTextPage(this.#statements, after, pageSize), switchOfPortText)
+      .catch(() => undefined);
   }
 
   async port(id: string): Promise<PortRecord | undefined> {

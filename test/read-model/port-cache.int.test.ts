@@ -88,4 +88,15 @@ describeOnDatabases('port-record cache', (open) => {
     const uncached = f.readModel(projector);
     for (const id of portIds) expect(await cached.port(id), id).toEqual(await uncached.port(id));
   });
+  it('warms from the tables in pages and answers the same', async () => {
+    const f = await open();
+    const { projector } = await runScript(f);
+    const fresh = new SqlReadModel(f.database.db, { progress: projector, changes: projector });
+    await fresh.warmPortCache(3);
+    const created = portIds.length - 1;
+    expect(fresh.portCache?.stats.entries).toBe(created);
+    const uncached = f.readModel(projector);
+    for (const id of portIds) expect(await fresh.port(id), id).toEqual(await uncached.port(id));
+    expect(fresh.portCache?.stats).toMatchObject({ hits: created, misses: 1 });
+  });
 });

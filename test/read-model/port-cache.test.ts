@@ -145,4 +145,34 @@ describe('port-record cache', () => {
     await cache.get('p1', table.load, switchOf);
     expect(table.loads).toBe(loads + 1); // long evicted
   });
+  it('warms from pages until full, re-reading a page a change overtook', async () => {
+    const table = new FakeTable();
+    for (let i = 0; i < 100; i++) table.set(`p${String(i).padStart(3, '0')}`, 's1', 1);
+    const one = JSON.stringify(['p000', 's1', 1]).length + 96;
+    const cache = new PortRecordCache({ maxBytes: one * 40 });
+    const ids = [...table.rows.keys()].sort();
+    let pages = 0;
+    await cache.warm(
+      async (after) => {
+        pages++;
+        const page = ids.filter((id) => id > after).slice(0, 10);
+        const texts = await Promise.all(page.map(async (id) => [id, await table.load(id)]));
+        // The second page is overtaken by a change of its first port, once.
+        if (pages === 2) {
+          table.set(ids[10] as string, 's1', 2);
+          cache.apply(rows([ids[10] as string]));
+        }
+        return texts as [string, string][];
+      },
+      switchOf,
+      { retryDelayMs: 0 },
+    );
+    expect(cache.stats.bytes).toBeLessThanOrEqual(one * 40);
+    expect(cache.stats.entries).toBeGreaterThanOrEqual(36);
+    expect(pages).toBe(5); // 4 pages fill it; the overtaken one read twice
+    const loads = table.loads;
+    expect(versionOf(await cache.get(ids[10] as string, table.load, switchOf))).toBe(2);
+    expect(table.loads).toBe(loads);
+    expect(cache.stats.hits).toBe(1);
+  });
 });
