@@ -320,12 +320,18 @@ async function runCloud(
     const t0 = performance.now();
     let lastReport = t0;
     const failuresBefore = connectFailures.count;
+    const reportFailures: string[] = [];
     await pool(fleet, 16, async (chassis) => {
       const c = Number(chassis.id.slice(2));
       const mine: SimInterface[] = [];
       for (let i = c * P; i < Math.min(cloud.ports, (c + 1) * P); i++)
         mine.push({ name: tap(i), ofport: ofportOf(cloud, i), ifaceId: simPort(i) });
-      await chassis.report(mine);
+      try {
+        await chassis.report(mine);
+      } catch (error) {
+        // Recorded, not fatal: what broke first is the figure (see the converge record).
+        reportFailures.push(error instanceof Error ? String(error.cause ?? error.message) : '?');
+      }
       lastReport = performance.now();
     });
     // Bound ports per switch as the run goes on (single binds add; the chassis gone removes).
@@ -352,6 +358,8 @@ async function runCloud(
           ...params,
           remoteViews,
           connectRetries: connectFailures.count - failuresBefore,
+          reportFailures: reportFailures.length,
+          ...(reportFailures.length > 0 ? { firstFailure: reportFailures[0]?.slice(0, 80) } : {}),
           converged: `${converged.done}/${fleet.length}`,
           fromFirstReportS: seconds(end - t0),
           reportsS: seconds(lastReport - t0),
