@@ -157,12 +157,12 @@ describe.skipIf(!(requireOvs() && requireOpenssl()))('locus agent (a child proce
     expect(locus.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const creates: [string, object][] = [
       ['/v1/switches', { id: 'net-1', networkType: 'geneve', segmentationId: 4242 }],
-      ...['port-x', 'port-y'].map((id): [string, object] => [
+      ...['port-x', 'port-y'].map((id, index): [string, object] => [
         '/v1/ports',
         {
           id,
           switchId: 'net-1',
-          macs: ['fa:16:3e:00:00:01'],
+          macs: [`fa:16:3e:00:00:0${index + 1}`],
           ips: [],
           deviceOwner: 'compute',
           requestedChassis: null,
@@ -276,11 +276,15 @@ describe.skipIf(!(requireOvs() && requireOpenssl()))('locus agent (a child proce
         'type=internal',
         `external_ids:iface-id=${port}`,
       );
-    /** Waits until the chassis stream's last event reports `tap` with its ofport. */
+    /** Waits until the chassis stream's last event about `tap` reports it with its ofport. */
     const reportedWithOfport = (tap: string) =>
       vi.waitFor(
         async () =>
-          expect((await locus.store.readStream(stream)).at(-1)?.data).toMatchObject({
+          expect(
+            (await locus.store.readStream(stream))
+              .filter((e) => (e.data as { name?: string }).name === tap)
+              .at(-1)?.data,
+          ).toMatchObject({
             name: tap,
             ofport: expect.any(Number),
           }),

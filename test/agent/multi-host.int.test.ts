@@ -700,7 +700,8 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
             const net = ls.id === 'net-g' ? '10.50' : '10.60';
             await createPort(
               { id, switchId: ls.id, deviceOwner: 'compute', requestedChassis: chassis },
-              `${net}.1.${next % 250}`,
+              // Inside sub-g (10.50.0.0/24), clear of the first VMs' and the router's addresses.
+              `${net}.0.${100 + (next % 150)}`,
             );
             await plug(chassis, id);
             label = `new ${id} on ${chassis} (${ls.id})`;

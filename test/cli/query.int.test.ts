@@ -196,8 +196,9 @@ describe('locus status / port / history / chassis (over HTTP)', { timeout: 120_0
       locus(['--url', url, '--token', 'not-a-valid-token-at-all', 'status']),
       locus(['--url', `http://127.0.0.1:${closed}`, 'status']),
       query('history', 'b1', '--at', 'yesterday-ish'),
-      // The admin commands cannot open a folder this locus holds.
-      locus(['--store', folder, 'verify']),
+      // The admin commands cannot open a folder this locus holds (verify asks the running
+      // locus instead: test/cli/verify-live.int.test.ts).
+      locus(['--store', folder, 'rebuild']),
     ]);
     expect(unknown).toMatchObject({ code: 3, stdout: '', stderr: 'locus: no port nope\n' });
     expect(badToken.code).toBe(7);

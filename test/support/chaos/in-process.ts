@@ -33,6 +33,8 @@ export async function startInProcess(options: {
   readonly http?: HttpConfigInput;
   readonly agents?: StartOptions['agents'];
   readonly chassis?: readonly string[];
+  /** The captured logger's level; requests are logged at debug. */
+  readonly logLevel?: string;
 }): Promise<InProcessLocus> {
   const records: LogRecord[] = [];
   const locus = await startLocus({
@@ -42,7 +44,7 @@ export async function startInProcess(options: {
       logRequests: false,
       ...options.http,
     }),
-    logger: capturingLogger(records),
+    logger: capturingLogger(records, options.logLevel),
     ...(options.agents ? { agents: options.agents } : {}),
   });
   return {
