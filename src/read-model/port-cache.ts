@@ -53,6 +53,8 @@ export class PortRecordCache {
   #resetTick = 0;
   readonly #switchTicks = new Map<string, number>();
   #bytes = 0;
+  /** When the last change came (performance.now()). */
+  #changedAt = Number.NEGATIVE_INFINITY;
   #hits = 0;
   #misses = 0;
 
@@ -119,8 +121,22 @@ export class PortRecordCache {
   async warm(
     loadPage: (after: string) => Promise<readonly (readonly [string, string])[]>,
     switchOf: (text: string) => string,
-    options: { readonly retries?: number; readonly retryDelayMs?: number } = {},
+    options: {
+      readonly retries?: number;
+      readonly retryDelayMs?: number;
+      /** Starts once no change came for this long (a catch-up would overtake every page). */
+      readonly quietMs?: number;
+      /** …or after this long anyway. */
+      readonly maxWaitMs?: number;
+    } = {},
   ): Promise<void> {
+    const quietMs = options.quietMs ?? 250;
+    const waitUntil = performance.now() + (options.maxWaitMs ?? 60_000);
+    for (;;) {
+      const sinceChange = performance.now() - this.#changedAt;
+      if (sinceChange >= quietMs || performance.now() >= waitUntil) break;
+      await new Promise((resolve) => setTimeout(resolve, quietMs - sinceChange));
+    }
     let retries = options.retries ?? 20;
     let after = '';
     while (this.#bytes < this.#maxBytes * 0.9) {
@@ -143,6 +159,7 @@ export class PortRecordCache {
   /** Drops what `change` may have made stale. Synchronous: called before the position moves. */
   apply(change: ReadModelChange): void {
     this.#tick++;
+    this.#changedAt = performance.now();
     if (change.kind === 'reset' || change.chassis) {
       this.#resetTick = this.#tick;
       this.#entries.clear();

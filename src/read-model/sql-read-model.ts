@@ -76,6 +76,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   /** Present when the projector's changes are known (SqlReadModelOptions.changes). */
   readonly portCache: PortRecordCache | undefined;
   readonly #loadText = (id: string) => queryPortText(this.#statements, id);
+  #warming: Promise<void> | undefined;
   /** The topology lists (GET /v1/chassis, /v1/switches, …; ./topology-queries.ts). */
   readonly topology: TopologyQueries;
 
@@ -97,14 +98,16 @@ export class SqlReadModel implements ReadModel, PortDirectory {
 
   /**
    * Fills the port-record cache from the tables in pages, until full (no-op without a cache):
-   * the first queries after a start are hits too. Resolves when done; never rejects.
+   * the first queries after a start are hits too. Runs once; resolves when done, never rejects.
    */
-  async warmPortCache(pageSize = 500): Promise<void> {
+  warmPortCache(pageSize = 500): Promise<void> {
     const cache = this.portCache;
-    if (cache === undefined) return;
-    await cache
+    if (cache === undefined) return Promise.resolve();
+    // Once: a second caller waits for the first warm-up rather than running another.
+    this.#warming ??= cache
       .warm((after) => queryPortTextPage(this.#statements, after, pageSize), switchOfPortText)
       .catch(() => undefined);
+    return this.#warming;
   }
 
   async port(id: string): Promise<PortRecord | undefined> {

@@ -175,4 +175,23 @@ describe('port-record cache', () => {
     expect(table.loads).toBe(loads);
     expect(cache.stats.hits).toBe(1);
   });
+  it('starts warming only once the changes have paused', async () => {
+    const table = new FakeTable();
+    table.set('p1', 's1', 1);
+    const cache = new PortRecordCache();
+    cache.apply(rows(['p9']));
+    const started = performance.now();
+    let firstPageAt = 0;
+    await cache.warm(
+      async (after) => {
+        firstPageAt ||= performance.now() - started;
+        const text = await table.load('p1');
+        return after === '' && text !== undefined ? [['p1', text]] : [];
+      },
+      switchOf,
+      { quietMs: 100 },
+    );
+    expect(firstPageAt).toBeGreaterThanOrEqual(90);
+    expect(cache.stats.entries).toBe(1);
+  });
 });
