@@ -216,7 +216,7 @@ async function measure(
     await locus.readModel.warmPortCache();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     progress(
-      `  settled; event loop ${(performance.eventLoopUtilization(elu).utilization * 100).toFixed(0)}% busy while warming`,
+      `  settled; event loop ${(performance.eventLoopUtilization(elu).utilization * 100).toFixed(0)}% busy while warming; ${locus.readModel.portCache?.stats.entries ?? 0} port records cached`,
     );
     const next = random(7);
     const queries: RequestSpec[] = Array.from({ length: 50_000 }, () => ({

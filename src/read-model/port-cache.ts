@@ -114,42 +114,38 @@ export class PortRecordCache {
 
   /**
    * Fills the cache from pages of records in key order (`loadPage(after)`: up to a page of
-   * `[id, text]` after that id), until they run out or the cache is full. A page a change
-   * overtook is read again (a few times, then skipped): its records may be older than the
-   * change. Ports already cached or being loaded are left alone.
+   * `[id, text]` after that id), until they run out or the cache is full, each page read once
+   * the projection's changes pause; a page a change overtook is read again. Ports already
+   * cached or being loaded are left alone.
    */
   async warm(
     loadPage: (after: string) => Promise<readonly (readonly [string, string])[]>,
     switchOf: (text: string) => string,
     options: {
-      readonly retries?: number;
-      readonly retryDelayMs?: number;
-      /** Starts once no change came for this long (a catch-up would overtake every page). */
+      /** Reads a page once no change came for this long (a catch-up would overtake it). */
       readonly quietMs?: number;
-      /** …or after this long anyway. */
+      /** Past this long, pages are read at once and an overtaken one is skipped. */
       readonly maxWaitMs?: number;
     } = {},
   ): Promise<void> {
     const quietMs = options.quietMs ?? 250;
-    const waitUntil = performance.now() + (options.maxWaitMs ?? 60_000);
-    for (;;) {
-      const sinceChange = performance.now() - this.#changedAt;
-      if (sinceChange >= quietMs || performance.now() >= waitUntil) break;
-      await new Promise((resolve) => setTimeout(resolve, quietMs - sinceChange));
-    }
-    let retries = options.retries ?? 20;
+    const deadline = performance.now() + (options.maxWaitMs ?? 60_000);
     let after = '';
     while (this.#bytes < this.#maxBytes * 0.9) {
+      for (;;) {
+        const sinceChange = performance.now() - this.#changedAt;
+        if (sinceChange >= quietMs || performance.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, quietMs - sinceChange));
+      }
       const tick = this.#tick;
       const page = await loadPage(after);
       const last = page.at(-1);
       if (last === undefined) return;
-      if (this.#tick !== tick && retries-- > 0) {
-        await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 50));
-        continue;
-      }
+      const overtaken = this.#tick !== tick;
+      // Read again after the next pause: its records may be older than the change.
+      if (overtaken && performance.now() < deadline) continue;
       after = last[0];
-      if (this.#tick !== tick) continue;
+      if (overtaken) continue;
       for (const [id, text] of page)
         if (!this.#entries.has(id) && !this.#loads.has(id))
           this.#keep(id, text, switchOf(text), tick);

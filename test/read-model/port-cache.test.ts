@@ -165,7 +165,7 @@ describe('port-record cache', () => {
         return texts as [string, string][];
       },
       switchOf,
-      { retryDelayMs: 0 },
+      { quietMs: 0 },
     );
     expect(cache.stats.bytes).toBeLessThanOrEqual(one * 40);
     expect(cache.stats.entries).toBeGreaterThanOrEqual(36);
