@@ -229,7 +229,7 @@ async function folderBytes(dir: string): Promise<number> {
 async function openStore(folder: string): Promise<{ url: string; close: () => Promise<void> }> {
   if (process.env.LOCUS_BENCH_SIM_STORE !== 'postgres')
     return { url: join(folder, 'locus'), close: async () => undefined };
-  const server = await startPostgres();
+  const server = await startPostgres({ durable: true });
   const url = await createDatabase(server.url, 'locus_sim');
   return {
     url,
