@@ -126,7 +126,12 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       // The projector tells the port-record cache of every change it commits.
       changes: projector,
     });
-    void readModel.warmPortCache();
+    // Warmed once the read model has caught up with the log as it is now (empty before).
+    void store
+      .headPosition()
+      .then((head) => projector.waitFor(head, 3_600_000))
+      .then(() => readModel.warmPortCache())
+      .catch(() => undefined);
 
     const metrics = createMetrics();
     const commands = new CommandHandler(store, { observer: metrics.commandObserver });
