@@ -223,8 +223,9 @@ describe('routing and batches', () => {
       kind: 'port',
       portId: 'p1',
     });
-    expect(route(recorded('router-r1', 'LogicalRouterDeleted', { id: 'r1' }))).toEqual({
-      kind: 'ignored',
+    // Routers (like subnets, floating IPs, segmentations) are topology rows (rm_topology).
+    expect(route(recorded('router-r1', 'LogicalRouterDeleted', { id: 'r1' }))).toMatchObject({
+      kind: 'topology',
     });
     expect(route(recorded('chassis-A', 'OvsPortDeleted', { chassis: 'A', name: 'tap1' }))).toEqual({
       kind: 'ignored',
@@ -249,7 +250,7 @@ describe('routing and batches', () => {
       recorded('lport-p1', 'LocalCreated', { portId: 'p1', chassis: 'A' }),
       recorded('chassis-A', 'ChassisDeleted', { id: 'A' }),
     ].map(route);
-    expect(keysOf(events)).toEqual({ ports: ['p1'], chassis: ['A'], switches: [] });
+    expect(keysOf(events)).toEqual({ ports: ['p1'], chassis: ['A'], switches: [], topology: [] });
     const batch = new ProjectionBatch(new Map(), new Map());
     for (const r of events) batch.apply(r);
     expect(batch.counts).toEqual({ applied: 3, refused: 1 });
