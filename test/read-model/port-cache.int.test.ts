@@ -3,11 +3,15 @@
  * every step of the realistic script (binds, acks, migrations, chassis and switch changes,
  * deletions), with readers hammering the cache while the projector commits, every port read
  * through the cache after `waitFor(head)` equals the uncached query (read-your-writes holds); a
- * small byte bound keeps the cache small and the answers the same; a rebuild empties it.
+ * small byte bound keeps the cache small and the answers the same; a rebuild empties it; the
+ * warm-up reads the same records; and a bind of another port on a switch re-answers a cached
+ * port whose pending chassis it changed (the switch invalidation: the script's settled steps
+ * alone would not see it, the acks that follow touch the port itself).
  */
 import { expect, it } from 'vitest';
-import type { DomainEvent } from '../../src/events/index.js';
+import { commandCause, type DomainEvent, envelope, lportStream } from '../../src/events/index.js';
 import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
+import { chassis, local, lswitch, port } from '../apps/harness.js';
 import { script } from '../projections/script.js';
 import { describeOnDatabases, type Fixture } from '../projections/support.js';
 
@@ -98,5 +102,28 @@ describeOnDatabases('port-record cache', (open) => {
     const uncached = f.readModel(projector);
     for (const id of portIds) expect(await fresh.port(id), id).toEqual(await uncached.port(id));
     expect(fresh.portCache?.stats).toMatchObject({ hits: created, misses: 1 });
+  });
+  it("answers a port anew when another port's bind on its switch changes who wants it", async () => {
+    const f = await open();
+    const projector = f.projector({ batchSize: 1 });
+    await projector.start();
+    const cached = new SqlReadModel(f.database.db, { progress: projector, changes: projector });
+    const uncached = f.readModel(projector);
+    const append = async (portId: string, event: DomainEvent) => {
+      const recorded = envelope(event, { app: 'test', cause: commandCause() });
+      await f.store.appendToStream(lportStream(portId), [recorded]);
+      expect(await cached.waitFor(await f.store.headPosition(), 10_000)).toBe(true);
+    };
+    // No apps run: only these events, so nothing acks and p1's stream stays as it is.
+    for (const event of [chassis('A', 1), chassis('B', 2), lswitch('s1')])
+      await f.scenario.append(event);
+    await f.scenario.append(port('p1', 's1'));
+    await f.scenario.append(port('p2', 's1'));
+    await append('p1', local('p1', 'A'));
+    expect((await cached.port('p1'))?.pending).toEqual([]);
+    // p2 becomes local on B: B now wants p1 (a local port on its switch) and has not acked it.
+    await append('p2', local('p2', 'B'));
+    expect((await uncached.port('p1'))?.pending).toEqual(['B']);
+    expect(await cached.port('p1')).toEqual(await uncached.port('p1'));
   });
 });
