@@ -188,5 +188,6 @@ describe('lport machine properties', () => {
       }),
       { numRuns: 300 },
     );
-  });
+    // CPU-bound (300 sequences through five engines): a busy machine stretches it past the default.
+  }, 120_000);
 });
