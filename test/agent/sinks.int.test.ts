@@ -9,8 +9,8 @@ import {
   ReportError,
   ReportRejectedError,
 } from '../../src/agent/sinks.js';
-import { CommandHandler } from '../../src/commands/handler.js';
-import { type DomainEvent, InvalidEventError, type OvsPort } from '../../src/events/index.js';
+import { CommandHandler, CommandRejectedError } from '../../src/commands/handler.js';
+import type { DomainEvent, OvsPort } from '../../src/events/index.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
 
@@ -85,7 +85,9 @@ describe('CommandSink', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReportError);
     expect((error as ReportError).recorded).toBe(1);
-    expect((error as ReportError).cause).toBeInstanceOf(InvalidEventError);
+    // The handler checks every decided event against the catalogue: a 400-like refusal.
+    expect((error as ReportError).cause).toBeInstanceOf(CommandRejectedError);
+    expect(((error as ReportError).cause as CommandRejectedError).rejection.kind).toBe('invalid');
   });
 
   it('says a report failed when the chassis is gone', async () => {
