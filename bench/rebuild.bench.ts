@@ -44,6 +44,8 @@ const TARGET = '≥ 100k events/s on PostgreSQL';
  * second, mostly fixed costs (copies, indexes, swap), too few to compare throughputs.
  */
 const EVENTS_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_EVENTS;
+/** `postgres` or `embedded`: measure that one only (profiling one adapter). */
+const ONLY = process.env.LOCUS_BENCH_REBUILD_ONLY;
 
 const chassisId = (n: number) => `chassis-${n % CHASSIS}`;
 
@@ -294,7 +296,9 @@ export const benchRebuild: Benchmark = async (options: BenchOptions) => {
   };
 
   let postgres: BenchRecord | undefined;
-  if (findPostgresBinaries() === undefined) {
+  if (ONLY === 'embedded') {
+    // Skipped on request.
+  } else if (findPostgresBinaries() === undefined) {
     options.progress('PostgreSQL binaries not found; embedded only');
   } else {
     const events =
@@ -332,6 +336,7 @@ export const benchRebuild: Benchmark = async (options: BenchOptions) => {
     }
   }
 
+  if (ONLY === 'postgres') return records;
   const events = options.quick ? QUICK_EVENTS : FULL_EVENTS_EMBEDDED;
   options.progress(`embedded PGlite (data folder), ${events} events`);
   const folder = await mkdtemp(join(tmpdir(), 'locus-bench-'));
