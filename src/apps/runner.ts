@@ -12,8 +12,9 @@
  *
  * Exactly-once effect: decisions are differences against the port's facts, checked against the
  * lport machine before they are appended; a lost race re-reads and re-decides; event ids are
- * derived from the cause; the checkpoint is saved after every page that appended anything, so a
- * restart re-decides only events whose effects are either complete (nothing left to do) or absent.
+ * derived from the cause; the checkpoint is saved after pages that appended anything (live, at
+ * most once a second, and at stop), so a restart re-decides only events whose effects are
+ * either complete (nothing left to do) or absent.
  */
 import type { Logger } from 'pino';
 import { type PortLocality, portOf } from '../domain/locality.js';
@@ -56,6 +57,14 @@ export const allApps: readonly LocalityApp[] = [
 /** Events folded before the apps decide: one append call per page. */
 const PAGE_SIZE = 1000;
 
+/**
+ * Live, the checkpoint is saved at most this often (the latest position, when the interval
+ * ends): a save is a write to the log, which every subscriber then reads back, so one per bind
+ * sits in the bind's way. An older checkpoint only means a restart re-decides a little more,
+ * whose effects are complete (nothing is appended twice).
+ */
+export const APP_RUNNER_CHECKPOINT_INTERVAL_MS = 1_000;
+
 /** Waits before resubscribing after the store failed, and before deciding a failed page again. */
 export const APP_RUNNER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 5_000, jitter: 'equal' };
 
@@ -91,6 +100,8 @@ export interface AppRunnerOptions {
    * (`runner_decided`), in seconds: the bind's stages for /metrics.
    */
   readonly stages?: (stage: 'runner_folded' | 'runner_decided', seconds: number) => void;
+  /** Live mode's checkpoint interval (0: after every page that appended). */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** One app's decision on a port, with the event that caused it. */
@@ -144,6 +155,8 @@ export class AppRunner {
   private loop: Promise<void> | undefined;
   /** The checkpoint saves under way, chained (saveCheckpoint). */
   private saving: Promise<void> = Promise.resolve();
+  /** Live mode's next checkpoint save, when one is due. */
+  private checkpointTimer: NodeJS.Timeout | undefined;
   private stopping: AbortController | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
@@ -222,6 +235,8 @@ export class AppRunner {
 
   async stop(): Promise<void> {
     this.stopping?.abort();
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
     await this.subscription?.close();
     await this.loop;
     await this.saving;
@@ -229,13 +244,28 @@ export class AppRunner {
   }
 
   /**
-   * Saves the checkpoint after a page's decisions were appended, without holding the next page
-   * up for it (the runner's own decisions come back through the next page: a bind's claim waits
+   * Saves the checkpoint after a page's decisions were appended (live: at most once per
+   * `checkpointIntervalMs`, of the latest position), without holding the next page up for it (the runner's own decisions come back through the next page: a bind's claim waits
    * for the fold, not for the checkpoint). Saves run one after another, in order; a failed one
    * is logged, and the next page's saves a later position (a restart from an older checkpoint
    * re-decides events whose effects are complete: nothing is appended twice).
    */
   private saveCheckpoint(): void {
+    const live = this.stopping !== undefined && !this.stopping.signal.aborted;
+    const intervalMs = this.options.checkpointIntervalMs ?? APP_RUNNER_CHECKPOINT_INTERVAL_MS;
+    if (!live || intervalMs <= 0) {
+      this.saveCheckpointNow();
+      return;
+    }
+    // Live: at most one save per interval, of the position reached when it ends.
+    this.checkpointTimer ??= setTimeout(() => {
+      this.checkpointTimer = undefined;
+      if (this.stopping?.signal.aborted === false) this.saveCheckpointNow();
+    }, intervalMs);
+    this.checkpointTimer.unref();
+  }
+
+  private saveCheckpointNow(): void {
     const position = this.position;
     this.saving = this.saving
       .then(() => this.options.checkpoints.save(this.name, position))

@@ -1,8 +1,8 @@
 /**
  * A catch-up-then-live subscription over any log that can be read in pages. It reads pages of
- * `batchSize` after its checkpoint until a page comes back short, then sleeps until the change
- * signal fires or the poll interval passes (the fallback for lost notifications), and reads
- * again. One consumer; `next()` calls are served in order.
+ * `batchSize` after its checkpoint until a page comes back short, then, once that page's events
+ * are handed out, sleeps until the change signal fires or the poll interval passes (the
+ * fallback for lost notifications), and reads again. One consumer; `next()` calls are served in order.
  *
  * A read failure ends the subscription: the iterator rejects once, then reports done. The
  * consumer resubscribes from the last position it processed.
@@ -40,6 +40,8 @@ export class CatchUpSubscription implements Subscription, AsyncIterator<Recorded
   #queue: Promise<unknown> = Promise.resolve();
   #fetching: Promise<unknown> | undefined;
   #ended = false;
+  /** The signal version a short page was read at: wait past it before reading again. */
+  #caughtUpAt: number | undefined;
 
   constructor(options: CatchUpOptions) {
     this.#options = options;
@@ -72,6 +74,11 @@ export class CatchUpSubscription implements Subscription, AsyncIterator<Recorded
     while (!this.#stop.signal.aborted) {
       const event = this.#buffer.shift();
       if (event !== undefined) return { done: false, value: event };
+      if (this.#caughtUpAt !== undefined) {
+        await signal.wait(this.#caughtUpAt, pollIntervalMs, this.#stop.signal);
+        this.#caughtUpAt = undefined;
+        if (this.#stop.signal.aborted) break;
+      }
       const seen = signal.version;
       let page: Page;
       try {
@@ -87,7 +94,10 @@ export class CatchUpSubscription implements Subscription, AsyncIterator<Recorded
       if (this.#stop.signal.aborted) break;
       this.#buffer = [...page.events];
       if (page.scannedTo > this.#checkpoint) this.#checkpoint = page.scannedTo;
-      if (this.#buffer.length === 0) await signal.wait(seen, pollIntervalMs, this.#stop.signal);
+      // A short page read the log to its head as of `seen`: once its events are handed out,
+      // wait for a newer commit instead of reading again (an empty read per wake-up, per
+      // subscriber, was half of the live reads).
+      if (page.events.length < batchSize) this.#caughtUpAt = seen;
     }
     return DONE;
   }
