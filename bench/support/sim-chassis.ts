@@ -61,20 +61,26 @@ function notSent(error: unknown): boolean {
   return error instanceof TypeError && CONNECT_ERRORS.has(cause?.code ?? '');
 }
 
+/** The connection was reset under the call (the server may or may not have run it). */
+function reset(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } } | undefined)?.cause;
+  return error instanceof TypeError && cause?.code === 'ECONNRESET';
+}
+
 /**
  * Retries calls whose connection could not be made (never sent: safe for any method), as a
  * cloud controller or an agent retries: with a thousand agents opening connections at once, a
  * busy server's accept queue overflows before anything else breaks (counted in
  * `connectFailures`).
  */
-export function connectRetrying(base: Fetch): Fetch {
+export function connectRetrying(base: Fetch, idempotent = false): Fetch {
   return (input, init) =>
     retry(() => base(input, init), {
       attempts: 8,
       initialMs: 200,
       maxMs: 5_000,
       jitter: 'equal',
-      retryable: notSent,
+      retryable: (error) => notSent(error) || (idempotent && reset(error)),
       onRetry: () => {
         connectFailures.count++;
       },
@@ -114,10 +120,13 @@ export class SimChassis {
     return snapshots + diffs;
   }
 
-  /** Reports interfaces observed and gone, as the OVSDB observer does: one batch, one append. */
+  /**
+   * Reports interfaces observed and gone, as the OVSDB observer does: one batch, one append.
+   * An upsert, so a connection reset mid-call is retried too (counted in `connectFailures`).
+   */
   async report(observed: readonly SimInterface[], gone: readonly string[] = []): Promise<void> {
     const url = `${this.options.server}/v1/chassis/${encodeURIComponent(this.id)}/ovsports/batch`;
-    const response = await connectRetrying(this.options.fetch ?? globalThis.fetch)(url, {
+    const response = await connectRetrying(this.options.fetch ?? globalThis.fetch, true)(url, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${this.options.token}`,
