@@ -18,10 +18,11 @@
  *    dist/; startLocus on a PGlite data folder, no hosted agents) with 5,000 bound ports (the
  *    same in quick mode) in the log, after the read model and the apps caught up and after
  *    2,000 `GET /v1/ports/:id` — target < 256 MiB; with the RSS after its imports alone and the
- *    high-water mark (the catch-up's peak) beside it.
+ *    high-water mark (the catch-up's peak) beside it. Started as `npm start` starts it (that
+ *    script's Node flags and environment: see serverStart), so the figure is the shipped one.
  */
 import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,6 +171,27 @@ async function bundleServer(): Promise<string> {
   return outfile;
 }
 
+/**
+ * How the server is started: as `npm start` runs it (the environment assignments and Node
+ * flags of package.json's `start` script, e.g. `MALLOC_ARENA_MAX=2 node --liftoff-only …`),
+ * unless LOCUS_BENCH_SERVER_FLAGS names other flags to try (`none`: plain `node`).
+ */
+async function serverStart(): Promise<{ flags: string[]; env: Record<string, string> }> {
+  const tried = process.env.LOCUS_BENCH_SERVER_FLAGS;
+  if (tried !== undefined)
+    return { flags: tried.split(' ').filter((f) => f && f !== 'none'), env: {} };
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const words = pkg.scripts.start.split(/\s+/).filter(Boolean);
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(
+    words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+  );
+  const flags = words.slice(node + 1).filter((w) => w.startsWith('--'));
+  return { flags, env };
+}
+
 /** The log of `ports` bound ports in a PGlite folder, the apps' checkpoint at its head. */
 async function writeLog(folder: string, ports: number): Promise<void> {
   const database = await openDatabase(folder);
@@ -192,11 +214,14 @@ async function measureServer(progress: (m: string) => void): Promise<BenchRecord
     const folder = join(dir, 'db');
     await writeLog(folder, SERVER_PORTS);
     const entry = await bundleServer();
+    const start = await serverStart();
+    const command = [...Object.entries(start.env).map(([k, v]) => `${k}=${v}`), 'node'];
+    command.push(...start.flags);
+    progress(`embedded server started as: ${command.join(' ')}`);
     const child = fork(entry, [], {
       cwd: root,
-      // Node flags to try on the server (e.g. `--max-semi-space-size=2`); none by default.
-      execArgv: (process.env.LOCUS_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
-      env: { ...process.env, LOCUS_BENCH_STORE: folder },
+      execArgv: start.flags,
+      env: { ...process.env, ...start.env, LOCUS_BENCH_STORE: folder },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const next = <K extends EmbeddedServerMessage['kind']>(kind: K) =>
@@ -225,17 +250,20 @@ async function measureServer(progress: (m: string) => void): Promise<BenchRecord
       child.send({ kind: 'report' });
       const memory = await report;
       progress(
-        `embedded server, ${SERVER_PORTS} ports: VmRSS ${(memory.rssBytes / MiB).toFixed(0)} MiB (peak ${(memory.hwmBytes / MiB).toFixed(0)}, imports ${(ready.importsRssBytes / MiB).toFixed(0)}, heap ${(memory.heapUsedBytes / MiB).toFixed(0)}, external ${(memory.externalBytes / MiB).toFixed(0)})`,
+        `embedded server, ${SERVER_PORTS} ports: VmRSS ${(memory.rssBytes / MiB).toFixed(0)} MiB (peak ${(memory.hwmBytes / MiB).toFixed(0)}, imports ${(ready.importsRssBytes / MiB).toFixed(0)}, heap ${(memory.heapUsedBytes / MiB).toFixed(0)}, catch-up heap peak ${(memory.catchUpHeapPeakBytes / MiB).toFixed(0)}, external ${(memory.externalBytes / MiB).toFixed(0)})`,
       );
       return {
         name: 'memory/embedded-server',
         params: {
           ports: SERVER_PORTS,
           queries: SERVER_QUERIES,
+          node: command.join(' '),
           startSeconds: Number((startMs / 1000).toFixed(1)),
           importsMiB: Math.round(ready.importsRssBytes / MiB),
           peakMiB: Math.round(memory.hwmBytes / MiB),
           heapUsedMiB: Math.round(memory.heapUsedBytes / MiB),
+          catchUpHeapPeakMiB: Math.round(memory.catchUpHeapPeakBytes / MiB),
+          catchUpArrayBuffersPeakMiB: Math.round(memory.catchUpArrayBuffersPeakBytes / MiB),
           externalMiB: Math.round(memory.externalBytes / MiB),
         },
         throughput: 0,
