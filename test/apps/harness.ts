@@ -212,7 +212,7 @@ export const ovsPortGone = (onChassis: string, name: string): DomainEvent => ({
 });
 
 export const local = (portId: string, on: string) => ({
-  type: 'LocalCreated',
+  type: 'LocalCreated' as const,
   data: { portId, chassis: on },
 });
 export const localGone = (portId: string, on: string) => ({
