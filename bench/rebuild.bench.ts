@@ -44,6 +44,8 @@ const TARGET = '≥ 100k events/s on PostgreSQL';
  * second, mostly fixed costs (copies, indexes, swap), too few to compare throughputs.
  */
 const EVENTS_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_EVENTS;
+/** The rebuild's page size, to compare with the default (DEFAULT_REBUILD_BATCH_SIZE). */
+const BATCH_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_BATCH;
 /** `postgres` or `embedded`: measure that one only (profiling one adapter). */
 const ONLY = process.env.LOCUS_BENCH_REBUILD_ONLY;
 
@@ -242,7 +244,12 @@ async function measureRebuild(
   progress: (m: string) => void,
   clusterDir?: string,
 ): Promise<Measured> {
-  const projector = new Projector({ store, db: database.db, logger: pino({ level: 'silent' }) });
+  const projector = new Projector({
+    store,
+    db: database.db,
+    logger: pino({ level: 'silent' }),
+    ...(BATCH_OVERRIDE === undefined ? {} : { rebuildBatchSize: Number(BATCH_OVERRIDE) }),
+  });
   let lastShown = 0;
   const clusterBefore = clusterDir === undefined ? undefined : await clusterCpuMs(clusterDir);
   const ownBefore = process.cpuUsage();
