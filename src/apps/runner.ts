@@ -32,7 +32,12 @@ import {
 import type { NewEvent } from '../events/metadata.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import type { EventStore, RecordedEvent, Subscription } from '../store/event-store.js';
+import type {
+  AppendResult,
+  EventStore,
+  RecordedEvent,
+  Subscription,
+} from '../store/event-store.js';
 import type { LocalityApp } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { classification } from './classification.js';
@@ -158,6 +163,8 @@ export class AppRunner {
   /** Live mode's next checkpoint save, when one is due. */
   private checkpointTimer: NodeJS.Timeout | undefined;
   private stopping: AbortController | undefined;
+  /** The last decide's appends, when they can be folded at once (ownEvents). */
+  private ownAppended: RecordedEvent[] | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
     this.topology = options.topology ?? new Topology(new PortLocalityFold());
@@ -309,6 +316,13 @@ export class AppRunner {
     decided = (await this.decideWithRetry(work, stopping)) || decided;
     if (stages !== undefined && decided && !Number.isNaN(since))
       stages('runner_decided', Math.max(0, Date.now() - since) / 1000);
+    // Our own decisions, right behind the page in the log: folded now rather than when the
+    // subscription reads them back (the chassis feeds follow this topology: a bind's claim
+    // reaches the agents without waiting for that read). They are then skipped when read.
+    const own = this.ownAppended;
+    this.ownAppended = undefined;
+    if (own !== undefined && own[0]?.position === this.position + 1n)
+      await this.handlePage(own, stopping);
   }
 
   /** Decides `work`; whether anything was appended. */
@@ -403,6 +417,7 @@ export class AppRunner {
       const plan = this.plan(portId, apps, this.currentPort(portId));
       if (plan.decisions.length > 0) ready.push(plan);
     }
+    this.ownAppended = undefined;
     if (ready.length === 0) return 0;
     let appended = 0;
     const outcomes = await this.options.store.appendToStreams(
@@ -420,6 +435,7 @@ export class AppRunner {
         this.recordAppended(plan, outcome.result.nextExpectedRevision);
       } else conflicted.push(plan);
     });
+    if (conflicted.length === 0) this.ownAppended = this.ownEvents(ready, outcomes);
     for (const plan of conflicted) appended += await this.redecide(plan, work);
     this.metrics.appended += appended;
     if (appended > 0) this.saveCheckpoint();
@@ -452,6 +468,45 @@ export class AppRunner {
       }),
     );
     return { portId, port, decisions, events };
+  }
+
+  /**
+   * The events just appended, as the log holds them, when they follow the last event folded
+   * with nothing between (no other writer appended meanwhile); otherwise undefined and the
+   * subscription brings them. Each stream's events are taken to end at its result's position:
+   * when those blocks tile the positions right after the fold's, that is where they are.
+   */
+  private ownEvents(
+    ready: readonly PlannedAppend[],
+    outcomes: readonly { readonly ok: boolean; readonly result?: AppendResult }[],
+  ): RecordedEvent[] | undefined {
+    const blocks: { first: bigint; plan: PlannedAppend; last: AppendResult }[] = [];
+    for (const [index, plan] of ready.entries()) {
+      const result = outcomes[index]?.result;
+      if (result === undefined || plan.events.length === 0) return undefined;
+      const count = BigInt(plan.events.length);
+      blocks.push({ first: result.position - count + 1n, plan, last: result });
+    }
+    blocks.sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    const recordedAt = this.clock().toISOString();
+    const events: RecordedEvent[] = [];
+    let next = this.position + 1n;
+    for (const { first, plan, last } of blocks) {
+      if (first !== next) return undefined;
+      const count = BigInt(plan.events.length);
+      for (const [index, event] of plan.events.entries()) {
+        const offset = BigInt(index);
+        events.push({
+          ...event,
+          streamName: lportStream(plan.portId),
+          revision: last.nextExpectedRevision - count + 1n + offset,
+          position: first + offset,
+          recordedAt,
+        });
+      }
+      next = last.position + 1n;
+    }
+    return events;
   }
 
   private recordAppended(plan: PlannedAppend, nextExpectedRevision: bigint): void {
