@@ -73,10 +73,12 @@ export const DEFAULT_CACHE_SIZE = 20_000;
  */
 export const DEFAULT_REBUILD_CACHE_SIZE = 200_000;
 /**
- * A rebuild's pages: larger than catch-up's, fewer round trips and statements per event, and
- * the fold and the commit overlap in longer stretches (about 20 MB of events in memory).
+ * A rebuild's largest pages: larger than catch-up's, fewer round trips and statements per event
+ * (about 20 MB of events in memory). A smaller log gets pages of a tenth of it, never smaller
+ * than catch-up's: with one or two pages, reading, folding and committing could not overlap.
  */
 export const DEFAULT_REBUILD_BATCH_SIZE = 20_000;
+const REBUILD_PAGES = 10;
 /** A rebuild's checkpoint is the projection's name with this suffix. */
 const REBUILD_SUFFIX = ':rebuild';
 /** Waits before a failed batch is tried again and before following resumes after a failure. */
@@ -94,8 +96,8 @@ export interface ProjectorOptions {
   /** Batch size when catching up by pages (default 5 000). */
   readonly catchUpBatchSize?: number;
   /**
-   * Batch size of a rebuild (default: catchUpBatchSize when given, else
-   * DEFAULT_REBUILD_BATCH_SIZE).
+   * Batch size of a rebuild (default: catchUpBatchSize when given, else a tenth of the log
+   * between 5 000 and DEFAULT_REBUILD_BATCH_SIZE).
    */
   readonly rebuildBatchSize?: number;
   /** Interval of the rebuild's progress log lines (default 2 s). */
@@ -173,7 +175,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
   readonly #logger: Logger;
   readonly #batchSize: number;
   readonly #catchUpBatchSize: number;
-  readonly #rebuildBatchSize: number;
+  readonly #rebuildBatchSize: number | undefined;
   readonly #progressLogIntervalMs: number;
   /** The live tables, under the projection's checkpoint. */
   readonly #live: Target;
@@ -192,8 +194,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     this.name = options.name ?? DEFAULT_PROJECTION_NAME;
     this.#batchSize = options.batchSize ?? 500;
     this.#catchUpBatchSize = options.catchUpBatchSize ?? 5_000;
-    this.#rebuildBatchSize =
-      options.rebuildBatchSize ?? options.catchUpBatchSize ?? DEFAULT_REBUILD_BATCH_SIZE;
+    this.#rebuildBatchSize = options.rebuildBatchSize ?? options.catchUpBatchSize;
     this.#progressLogIntervalMs = options.progressLogIntervalMs ?? 2_000;
     this.#rebuildCacheSize = options.rebuildCacheSize ?? DEFAULT_REBUILD_CACHE_SIZE;
     this.#live = new Target(this.name, LIVE_TABLES, options.cacheSize ?? DEFAULT_CACHE_SIZE);
@@ -262,7 +263,13 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     let events = 0;
     let lastLog = started;
     const rate = () => (events * 1000) / Math.max(1, performance.now() - started);
-    await this.#replayIntoCopies(target, (count) => {
+    const pageSize =
+      this.#rebuildBatchSize ??
+      Math.min(
+        DEFAULT_REBUILD_BATCH_SIZE,
+        Math.max(this.#catchUpBatchSize, Math.ceil(total / REBUILD_PAGES)),
+      );
+    await this.#replayIntoCopies(target, pageSize, (count) => {
       events += count;
       options.progress?.(events, Math.max(total, events), rate());
       const now = performance.now();
@@ -485,14 +492,18 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
    * replays from the stored checkpoint; a failed read ends the rebuild (the live model is
    * untouched).
    */
-  async #replayIntoCopies(target: Target, onBatch: (events: number) => void): Promise<void> {
+  async #replayIntoCopies(
+    target: Target,
+    pageSize: number,
+    onBatch: (events: number) => void,
+  ): Promise<void> {
     await retry(
       async (attempt) => {
         if (attempt > 0) {
           target.cache.clear();
           target.position = await readCheckpoint(this.#db, target.checkpoint);
         }
-        await this.#pipeline(target, onBatch);
+        await this.#pipeline(target, pageSize, onBatch);
       },
       {
         ...PROJECTOR_BACKOFF,
@@ -517,8 +528,12 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     return page;
   }
 
-  async #pipeline(target: Target, onBatch: (events: number) => void): Promise<void> {
-    const read = (after: bigint) => this.#readPage(after, this.#rebuildBatchSize);
+  async #pipeline(
+    target: Target,
+    pageSize: number,
+    onBatch: (events: number) => void,
+  ): Promise<void> {
+    const read = (after: bigint) => this.#readPage(after, pageSize);
     let after = target.position;
     let next = read(after);
     let committing: Promise<void> = Promise.resolve();
