@@ -66,7 +66,8 @@ export class FeedClient extends EventEmitter<FeedEvents> {
   private readonly backoff: Backoff;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
-  private changeTick: NodeJS.Immediate | undefined;
+  /** A `changed` is queued for the end of this turn. */
+  private changeQueued = false;
   private isConnected = false;
 
   constructor(private readonly options: FeedClientOptions) {
@@ -88,8 +89,6 @@ export class FeedClient extends EventEmitter<FeedEvents> {
   /** Stops following; the slice stays. */
   async stop(): Promise<void> {
     this.stopping.abort(new Error('feed client stopped'));
-    if (this.changeTick) clearImmediate(this.changeTick);
-    this.changeTick = undefined;
     await this.loop;
   }
 
@@ -217,11 +216,17 @@ export class FeedClient extends EventEmitter<FeedEvents> {
     if (changed) this.changed();
   }
 
-  /** One `changed` per tick, however many events changed the slice in it. */
+  /**
+   * One `changed` per chunk read, however many events of it changed the slice: emitted once
+   * the chunk is handled (a microtask, not the next turn of a busy event loop: the flows
+   * batch coalesces the rest).
+   */
   private changed(): void {
-    this.changeTick ??= setImmediate(() => {
-      this.changeTick = undefined;
-      this.emit('changed');
+    if (this.changeQueued) return;
+    this.changeQueued = true;
+    queueMicrotask(() => {
+      this.changeQueued = false;
+      if (!this.stopping.signal.aborted) this.emit('changed');
     });
   }
 }

@@ -157,7 +157,8 @@ export class ChassisFeedHub {
   private feeds = 0;
   private unlisten: (() => void) | undefined;
   private tick: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
+  /** A refresh is queued for the end of this turn (coalesceMs 0). */
+  private refreshQueued = false;
   /** When the first event of the burst under way was folded (performance.now()). */
   private burstFolded = 0;
   private readonly stage: StageObserver;
@@ -289,8 +290,7 @@ export class ChassisFeedHub {
       for (const connection of [...state.connections]) connection.close(comment);
     clearTimeout(this.tick);
     this.tick = undefined;
-    clearImmediate(this.immediate);
-    this.immediate = undefined;
+    this.refreshQueued = false;
     this.unlisten?.();
     this.unlisten = undefined;
     for (const state of this.chassis.values()) clearTimeout(state.forget);
@@ -403,15 +403,18 @@ export class ChassisFeedHub {
   private listen(): void {
     if (this.unlisten !== undefined) return;
     const schedule = () => {
-      if (this.tick !== undefined || this.immediate !== undefined) return;
+      if (this.tick !== undefined || this.refreshQueued) return;
       this.burstFolded = performance.now();
-      // 0: right after the events folded in this turn (the runner folds a page in one go).
-      if (this.options.coalesceMs <= 0)
-        this.immediate = setImmediate(() => {
-          this.immediate = undefined;
+      // 0: right after the events folded in this turn (the runner folds a page in one go,
+      // synchronously): a microtask, not the next turn of a busy event loop.
+      if (this.options.coalesceMs <= 0) {
+        this.refreshQueued = true;
+        queueMicrotask(() => {
+          if (!this.refreshQueued) return;
+          this.refreshQueued = false;
           this.refreshAll();
         });
-      else this.tick = setTimeout(() => this.refreshAll(), this.options.coalesceMs);
+      } else this.tick = setTimeout(() => this.refreshAll(), this.options.coalesceMs);
     };
     this.unlisten = this.folded.topology.listen({
       before: (topology, event) => this.touched.note(topology, event),
