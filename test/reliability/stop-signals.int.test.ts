@@ -163,6 +163,9 @@ describe.skipIf(!requireOvs())(
           },
         });
         const group = npm.pid as number;
+        // 'close' comes once npm has exited and its output pipes are drained: on a busy machine the
+        // group can be gone before this process has read the last lines.
+        const drained = new Promise<void>((resolve) => npm.once('close', () => resolve()));
         let log = '';
         npm.stdout?.on('data', (chunk: Buffer) => {
           log += chunk.toString();
@@ -201,6 +204,7 @@ describe.skipIf(!requireOvs())(
             `${error.message}; still running: ${left.map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`).join('; ')}\n${log}`,
           );
         });
+        await Promise.race([drained, new Promise((r) => setTimeout(r, 10_000))]);
         for (const spinner of spinners.splice(0)) spinner.kill('SIGKILL');
 
         const left = [
