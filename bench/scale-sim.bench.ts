@@ -1,7 +1,7 @@
 /**
  * A thousand chassis on one machine: OVN's scale workload (bench/support/sim-workload.ts:
  * 1,000 chassis, 10,000 ports over 40 switches, 8 routers with an interface on every switch,
- * every port bound; quick: 50 chassis, 500 ports, 10 switches, 2 routers) replayed on locus.
+ * every port bound; quick: 20 chassis, 200 ports, 4 switches, 2 routers) replayed on locus.
  * The server runs alone in its process (bench/support/sim-server.ts: startLocus on the
  * embedded store, or PostgreSQL with LOCUS_BENCH_SIM_STORE=postgres); this process runs the
  * simulated chassis (bench/support/sim-chassis.ts: the real flow agent, feed, slice, flows,
@@ -21,7 +21,7 @@
  *  - scale-sim/churn: for a while, workers create a port (ready: in every slice of its
  *    switch), bind it (ready: acked by every chassis there), delete it (ready: gone from every
  *    slice); operations a minute and each kind's latency;
- *  - scale-sim/migrate: 100 ports (20 quick) move at once to another chassis on their switch
+ *  - scale-sim/migrate: 100 ports (10 quick) move at once to another chassis on their switch
  *    (the old one reports the interface gone, the new one reports it); until all converged;
  *  - scale-sim/chassis-gone: a chassis stops, its ports and then the chassis are deleted; until
  *    no slice holds its ports;
@@ -122,7 +122,7 @@ const envNumber = (name: string, fallback: number) => Number(process.env[name] ?
 
 function plans(quick: boolean): { small: Plan; large: Plan } {
   const base = quick
-    ? { chassis: 50, ports: 500, switches: 10, routers: 2 }
+    ? { chassis: 20, ports: 200, switches: 4, routers: 2 }
     : { chassis: 1_000, ports: 10_000, switches: 40, routers: 8 };
   const cloud = {
     chassis: envNumber('LOCUS_BENCH_SIM_CHASSIS', base.chassis),
@@ -142,8 +142,8 @@ function plans(quick: boolean): { small: Plan; large: Plan } {
     large: {
       cloud,
       samples,
-      churnSeconds: envNumber('LOCUS_BENCH_SIM_CHURN_S', quick ? 8 : 60),
-      migrate: quick ? 20 : 100,
+      churnSeconds: envNumber('LOCUS_BENCH_SIM_CHURN_S', quick ? 4 : 60),
+      migrate: quick ? 10 : 100,
       convergeDeadlineMs: envNumber('LOCUS_BENCH_SIM_DEADLINE_S', quick ? 120 : 900) * 1000,
     },
   };
