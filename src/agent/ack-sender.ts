@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { Backoff, type BackoffPolicy, pause } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import type { AckDecision } from './acks.js';
+import { API_REQUEST_TIMEOUT_MS } from './defaults.js';
 
 /** What became of an ack request that the server answered. */
 export type AckOutcome = 'done' | 'stale';
@@ -61,7 +62,7 @@ export interface HttpAckApiOptions {
   readonly chassis: string;
   readonly token: string;
   readonly fetch?: Fetch;
-  /** Per request. Default 10 s. */
+  /** Per request. Default API_REQUEST_TIMEOUT_MS (60 s). */
   readonly timeoutMs?: number;
 }
 
@@ -101,7 +102,7 @@ export class HttpAckApi implements AckApi {
         'idempotency-key': randomUUID(),
       },
       body: JSON.stringify({ put, withdraw }),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? API_REQUEST_TIMEOUT_MS),
     });
     const text = await response.text().catch(() => '');
     // An older server: no batch route (404/405 for the route itself, not for a port).
@@ -138,7 +139,7 @@ export class HttpAckApi implements AckApi {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? API_REQUEST_TIMEOUT_MS),
     });
     const text = await response.text().catch(() => '');
     if (response.ok) return 'done';

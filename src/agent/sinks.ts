@@ -29,6 +29,7 @@ import { retry } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import { StreamNotFoundError } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
+import { API_REQUEST_TIMEOUT_MS } from './defaults.js';
 import { foldOvsPorts } from './interface-observer.js';
 
 export interface ReportSink {
@@ -136,7 +137,7 @@ export interface HttpSinkOptions {
   readonly attempts?: number;
   /** Back-off: first delay and cap. Defaults 200 ms and 10 s. */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
-  /** Per request. Default 10 s. */
+  /** Per request. Default API_REQUEST_TIMEOUT_MS (60 s). */
   readonly timeoutMs?: number;
   /** How to reach the API (`tlsFetch(…)` verifies it against a private CA); default fetch. */
   readonly fetch?: Fetch;
@@ -279,7 +280,7 @@ export class HttpSink implements ReportSink {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? API_REQUEST_TIMEOUT_MS),
       });
       if (response.ok || accepted.includes(response.status)) return response;
       const problem = await response.json().catch(() => undefined);
