@@ -32,10 +32,9 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
@@ -59,6 +58,7 @@ import type {
   AgentChildSettings,
   AgentParentMessage,
 } from './support/agent-child.js';
+import { bundleBenchEntry } from './support/bundle.js';
 import {
   cloudEvents,
   DEFAULT_LAYOUT,
@@ -162,25 +162,6 @@ class FeedServer implements FoldedTopology {
       } else reply(405, {});
     });
   }
-}
-
-/** The child's entry bundled to plain JavaScript (its packages resolved from node_modules). */
-async function bundleAgent(): Promise<string> {
-  const { build } = await import('esbuild');
-  const folder = join(root, 'node_modules', '.cache', 'locus-bench');
-  await mkdir(folder, { recursive: true });
-  const outfile = join(folder, 'agent-child.mjs');
-  await build({
-    entryPoints: [join(here, 'support', 'agent-child.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
-  return outfile;
 }
 
 interface Measured {
@@ -348,7 +329,7 @@ export async function runAgentBench(
     await addIntegrationBridge(ovs, { tunnelOfport: TUNNEL_OFPORT });
     server.fold(cloudEvents(sizes.ports));
     const url = await server.listen();
-    const entry = await bundleAgent();
+    const entry = await bundleBenchEntry('agent-child');
     const bareNode = await bareNodeRss();
 
     agent = new AgentProcess(entry, {

@@ -22,7 +22,7 @@
  *    script's Node flags and environment: see serverStart), so the figure is the shipped one.
  */
 import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,7 @@ import {
   timeIt,
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
+import { bundleBenchEntry } from './support/bundle.js';
 import type { EmbeddedServerMessage } from './support/embedded-server.js';
 import { SyntheticLog } from './support/synthetic-log.js';
 import { cloudEvents, eventsPerPort, portId } from './support/workload.js';
@@ -152,25 +153,6 @@ const SERVER_QUERIES = 2_000;
 const SERVER_TARGET_BYTES = 256 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
-/** The server's entry bundled to plain JavaScript (its packages resolved from node_modules). */
-async function bundleServer(): Promise<string> {
-  const { build } = await import('esbuild');
-  const folder = join(root, 'node_modules', '.cache', 'locus-bench');
-  await mkdir(folder, { recursive: true });
-  const outfile = join(folder, 'embedded-server.mjs');
-  await build({
-    entryPoints: [join(here, 'support', 'embedded-server.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
-  return outfile;
-}
-
 /**
  * How the server is started: as `npm start` runs it (the environment assignments and Node
  * flags of package.json's `start` script, e.g. `MALLOC_ARENA_MAX=2 node --liftoff-only …`),
@@ -213,7 +195,7 @@ async function measureServer(progress: (m: string) => void): Promise<BenchRecord
   try {
     const folder = join(dir, 'db');
     await writeLog(folder, SERVER_PORTS);
-    const entry = await bundleServer();
+    const entry = await bundleBenchEntry('embedded-server');
     const start = await serverStart();
     const command = [...Object.entries(start.env).map(([k, v]) => `${k}=${v}`), 'node'];
     command.push(...start.flags);
