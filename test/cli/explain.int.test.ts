@@ -4,26 +4,19 @@
  * live-migrated from B to C (test/recovery/scenario.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry, LoggedEvent, PortExplanation } from '../../src/api/responses.js';
-import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
-import { AppRunner } from '../../src/apps/runner.js';
-import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
-import { httpConfig, parseTokens } from '../../src/http/config.js';
-import { buildServer, closeServer, type LocusServer } from '../../src/http/server.js';
-import { Projector } from '../../src/projections/projector.js';
-import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
+import { closeServer, type LocusServer } from '../../src/http/server.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { ensureLocalTokens } from '../../src/tokens.js';
 import { buildDist } from '../build/dist.js';
 import { buildUp, changes, play } from '../recovery/scenario.js';
 import { freshDataFolder } from '../recovery/support.js';
-import { SimulatedAgents } from '../support/simulated-agents.js';
+import { serveFolder, settlingWorld } from './served-folder.js';
 import { json, locus } from './support.js';
 
 const logger = pino({ level: 'silent' });
@@ -43,28 +36,9 @@ describe('locus explain / event (over HTTP)', { timeout: 180_000 }, () => {
     const tokensFile = ensureLocalTokens(folder) as string;
     database = await openDatabase(folder);
     store = new SqlEventStore(database);
-    const projector = new Projector({ store, db: database.db, logger });
-    const runner = new AppRunner({
-      store,
-      checkpoints: new StreamMetadataCheckpoints(store),
-      logger,
-    });
-    const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp() });
-    const settle = async () => {
-      await agents.settle();
-      await projector.catchUp();
-    };
+    const { projector, settle } = settlingWorld(store, database, logger);
     await play(store, [...buildUp(), ...changes()], settle);
-    server = await buildServer({
-      store,
-      readModel: new SqlReadModel(database.db, { progress: projector }),
-      commands: new CommandHandler(store),
-      config: httpConfig({ tokens: parseTokens(readFileSync(tokensFile, 'utf8')) }),
-      logger,
-    });
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    const address = server.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    ({ server, url } = await serveFolder({ store, database, projector, tokensFile, logger }));
   }, 600_000);
 
   afterAll(async () => {

@@ -1,27 +1,16 @@
-/**
- * The query commands (status, port, history, chassis) as a user runs them: the real
- * bin/locus.js in a child process, against a locus serving HTTP in this process on an embedded
- * data folder, with the tokens the embedded default generates next to it.
- */
-import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
-import { AppRunner } from '../../src/apps/runner.js';
-import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
-import { httpConfig, parseTokens } from '../../src/http/config.js';
-import { buildServer, closeServer, type LocusServer } from '../../src/http/server.js';
-import { Projector } from '../../src/projections/projector.js';
-import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
+import { closeServer, type LocusServer } from '../../src/http/server.js';
+import type { Projector } from '../../src/projections/projector.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { ensureLocalTokens } from '../../src/tokens.js';
 import { buildUp, changes, play } from '../recovery/scenario.js';
 import { freshDataFolder } from '../recovery/support.js';
-import { SimulatedAgents } from '../support/simulated-agents.js';
+import { serveFolder, settlingWorld } from './served-folder.js';
 import { json, locus } from './support.js';
 
 const logger = pino({ level: 'silent' });
@@ -52,33 +41,15 @@ describe('locus status / port / history / chassis (over HTTP)', { timeout: 120_0
     const tokensFile = ensureLocalTokens(folder) as string;
     database = await openDatabase(folder);
     store = new SqlEventStore(database);
-    projector = new Projector({ store, db: database.db, logger });
-    const runner = new AppRunner({
-      store,
-      checkpoints: new StreamMetadataCheckpoints(store),
-      logger,
-    });
     // Every chassis' agent acks (simulated, through the ack commands).
-    const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp() });
-    const settle = async () => {
-      await agents.settle();
-      await projector.catchUp();
-    };
+    let settle: () => Promise<void>;
+    ({ projector, settle } = settlingWorld(store, database, logger));
     await play(store, buildUp(), settle);
     await new Promise((resolve) => setTimeout(resolve, 20));
     beforeMigration = new Date();
     await new Promise((resolve) => setTimeout(resolve, 20));
     await play(store, changes(), settle);
-    server = await buildServer({
-      store,
-      readModel: new SqlReadModel(database.db, { progress: projector }),
-      commands: new CommandHandler(store),
-      config: httpConfig({ tokens: parseTokens(readFileSync(tokensFile, 'utf8')) }),
-      logger,
-    });
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    const address = server.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    ({ server, url } = await serveFolder({ store, database, projector, tokensFile, logger }));
   });
 
   afterAll(async () => {

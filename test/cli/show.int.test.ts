@@ -1,28 +1,16 @@
-/**
- * `locus show` as a user runs it: the real bin/locus.js in a child process, against a locus
- * serving HTTP in this process on an embedded data folder (the tokens next to it), after the
- * recovery scenario's topology (switches, subnet, router, floating IP, trunk, a live migration).
- */
-import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopologyShow } from '../../src/api/topology.js';
-import { StreamMetadataCheckpoints } from '../../src/apps/checkpoints.js';
-import { AppRunner } from '../../src/apps/runner.js';
-import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { httpConfig, parseTokens } from '../../src/http/config.js';
-import { buildServer, closeServer, type LocusServer } from '../../src/http/server.js';
-import { Projector } from '../../src/projections/projector.js';
-import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
+import { closeServer, type LocusServer } from '../../src/http/server.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
 import { ensureLocalTokens } from '../../src/tokens.js';
 import { buildUp, changes, play } from '../recovery/scenario.js';
 import { freshDataFolder } from '../recovery/support.js';
-import { SimulatedAgents } from '../support/simulated-agents.js';
+import { serveFolder, settlingWorld } from './served-folder.js';
 import { json, locus } from './support.js';
 
 const logger = pino({ level: 'silent' });
@@ -42,32 +30,13 @@ async function serve(name: string, withTopology: boolean): Promise<Served> {
   const database = await openDatabase(folder);
   await migrateToLatest(database.db);
   const store = new SqlEventStore(database);
-  const projector = new Projector({ store, db: database.db, logger });
+  const { projector, settle } = settlingWorld(store, database, logger);
   if (withTopology) {
-    const runner = new AppRunner({
-      store,
-      checkpoints: new StreamMetadataCheckpoints(store),
-      logger,
-    });
-    const agents = new SimulatedAgents({ store, catchUp: () => runner.catchUp() });
-    const settle = async () => {
-      await agents.settle();
-      await projector.catchUp();
-    };
     await play(store, buildUp(), settle);
     await play(store, changes(), settle);
   }
   await projector.catchUp();
-  const server = await buildServer({
-    store,
-    readModel: new SqlReadModel(database.db, { progress: projector }),
-    commands: new CommandHandler(store),
-    config: httpConfig({ tokens: parseTokens(readFileSync(tokensFile, 'utf8')) }),
-    logger,
-  });
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { server, url } = await serveFolder({ store, database, projector, tokensFile, logger });
   return { folder, database, store, server, url };
 }
 
