@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import type { OvsSandbox } from '../support/ovs.js';
+
+export { freePort } from '../support/free-port.js';
 
 /** Whether `pid` runs (a zombie waiting to be reaped by init counts as gone). */
 const alive = (pid: number): boolean => {
@@ -60,20 +61,4 @@ export async function startOvsdbServer(ovs: OvsSandbox): Promise<void> {
 export async function restartOvsdbServer(ovs: OvsSandbox): Promise<void> {
   await stopOvsdbServer(ovs);
   await startOvsdbServer(ovs);
-}
-
-/** An ephemeral TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
