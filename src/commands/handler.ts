@@ -72,6 +72,29 @@ export class ContentionError extends Error {
   }
 }
 
+/**
+ * The command was not run: its caller's signal was aborted before its turn in the lane came
+ * (an HTTP client that went away). Named `AbortError`, as fetch and the streams name theirs.
+ */
+export class CommandAbortedError extends Error {
+  override name = 'AbortError';
+  constructor(
+    readonly command: string,
+    reason?: unknown,
+  ) {
+    super(`command ${command} was aborted before it ran`, { cause: reason });
+  }
+}
+
+/** Per-call options of `run` and `execute`. */
+export interface RunOptions {
+  /**
+   * Aborted before the command's turn in its lane: the command is not run and rejects with
+   * CommandAbortedError. Once it runs, it runs to the end (an append is all-or-nothing).
+   */
+  readonly signal?: AbortSignal;
+}
+
 export type CommandOutcomeLabel = 'accepted' | 'unchanged' | CommandErrorKind | 'contention';
 
 /** Hook for metrics: told about every decision, every appended batch and every retry. */
@@ -135,6 +158,7 @@ export class CommandHandler {
     name: N,
     input: InputOf<N>,
     issuer: CommandIssuer,
+    options: RunOptions = {},
   ): Promise<CommandOutcome<ResultOf<N>>> {
     // The table's type ties each name to its entry; indexing by a generic name loses that link.
     const command = this.table[name] as unknown as Command<
@@ -143,12 +167,16 @@ export class CommandHandler {
       unknown,
       ResultOf<N>
     >;
-    return this.run(command, input, issuer);
+    return this.run(command, input, issuer, options);
   }
 
   /** The agents' interface reports: the hot path of every chassis, kept as a shorthand. */
-  reportOvsPort(observed: OvsPort, issuer: CommandIssuer): Promise<CommandOutcome<OvsPort>> {
-    return this.execute('reportOvsPort', observed, issuer);
+  reportOvsPort(
+    observed: OvsPort,
+    issuer: CommandIssuer,
+    options: RunOptions = {},
+  ): Promise<CommandOutcome<OvsPort>> {
+    return this.execute('reportOvsPort', observed, issuer, options);
   }
 
   /**
@@ -159,11 +187,13 @@ export class CommandHandler {
     command: Command<I, S, C, R>,
     input: I,
     issuer: CommandIssuer,
+    { signal }: RunOptions = {},
   ): Promise<CommandOutcome<R>> {
     const stream = command.stream(input);
     const observer = this.options.observer;
     // A command may queue behind others of another stream (createPort: its switch's lane).
     return this.lanes.run(command.lane?.(input) ?? stream, async () => {
+      if (signal?.aborted) throw new CommandAbortedError(command.name, signal.reason);
       try {
         return await retry(() => this.decideAndAppend(command, stream, input, issuer), {
           ...this.backoff,
