@@ -2,7 +2,7 @@
  * The chassis agent's observation shell: one OVSDB session to the chassis' ovsdb-server,
  * bridge setup at start (and again after every reconnect, in case OVS lost its database),
  * a monitor on Bridge/Port/Interface, and the interface observer's events delivered to a
- * ReportSink.
+ * ReportSink. Observing only (`observeOnly`), it sets nothing up: the session only reads.
  *
  * Delivery: an interface usually appears first without an ofport and gets one a moment later,
  * so OVSDB changes are coalesced until every interface they bring has its ofport (then at
@@ -44,6 +44,12 @@ export interface ChassisAgentOptions {
   readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
   /** How long bridge setup waits for ovs-vswitchd. Default 10 s. */
   readonly vswitchdTimeoutMs?: number;
+  /**
+   * Observe only (beside another controller, e.g. ovn-controller, that owns the bridge): no
+   * bridge setup at all — nothing created, nothing changed — and the integration bridge's
+   * interfaces reported as they appear (none while the bridge does not exist). Default false.
+   */
+  readonly observeOnly?: boolean;
 }
 
 export class ChassisAgent {
@@ -205,6 +211,16 @@ export class ChassisAgent {
 
   private async setup(): Promise<BridgeLayout> {
     const { chassis, integrationBridge, datapathType, vswitchdTimeoutMs } = this.options;
+    if (this.options.observeOnly) {
+      // The bridge is another controller's: only its name matters (what the observer watches).
+      const layout: BridgeLayout = {
+        integrationBridge: integrationBridge ?? 'br-int',
+        tunnels: {},
+        patches: {},
+      };
+      this.currentLayout ??= layout;
+      return this.currentLayout;
+    }
     const result = await setupBridges(this.client, {
       chassis,
       ...(integrationBridge === undefined ? {} : { integrationBridge }),

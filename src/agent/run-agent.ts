@@ -12,7 +12,8 @@
  * Next to it runs the flow half (./flow-agent.ts): it follows the chassis' slice of the log
  * (GET /v1/chassis/:id/feed), computes and installs the chassis' flows on the integration
  * bridge, and acks them through the API once the bundle's commit is confirmed (`flows: false`
- * observes only).
+ * leaves it out). `observeOnly` runs beside another controller that owns the bridge
+ * (ovn-controller): no bridge setup and no flow half, interfaces reported only.
  */
 import type { Logger } from 'pino';
 import type { Chassis } from '../events/model.js';
@@ -54,6 +55,12 @@ export interface RunAgentOptions {
   readonly settleMs?: number;
   /** Follow the chassis feed and program and ack its flows (default true); false: observe only. */
   readonly flows?: boolean;
+  /**
+   * Beside another controller on the same Open vSwitch (ovn-controller, docs/ovn.md): report the
+   * integration bridge's interfaces and nothing else — no bridge setup, no feed, no flows, no
+   * OpenFlow connection, no acks (it installs nothing, so it confirms nothing). Default false.
+   */
+  readonly observeOnly?: boolean;
   /** Where ovs-ofctl finds the bridge; default the `--ovsdb` socket's directory. */
   readonly ovsRunDir?: string;
   /** The flow agent's stage timings (FlowAgentOptions.stages). */
@@ -153,6 +160,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
     integrationBridge: options.bridge ?? DEFAULT_BRIDGE,
     ...(options.datapathType === undefined ? {} : { datapathType: options.datapathType }),
     ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
+    ...(options.observeOnly ? { observeOnly: true } : {}),
     sink: new HttpSink({
       baseUrl: options.server,
       chassis: chassis.id,
@@ -166,7 +174,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
   });
   const layout = await agent.start();
   const flows =
-    options.flows === false
+    options.flows === false || options.observeOnly
       ? undefined
       : new FlowAgent({
           chassis: chassis.id,

@@ -44,6 +44,10 @@ installing its own flows and acking them. Until then no flow toward other chassi
 installed on this chassis (the server installs flows only on the chassis it hosts itself,
 LOCUS_AGENTS), and its remote views stay pending (remoteReady: false).
 
+With --observe-only (beside ovn-controller, which owns br-int) the agent reports the bridge's
+interfaces and nothing else: no bridge setup, no feed, no flows, no OpenFlow connection, no
+acks; its chassis' remote views stay pending (docs/ovn.md, "Observe-only agents").
+
 Logs are JSON lines (pino) on stdout; LOCUS_LOG_LEVEL sets the level (default info).`;
 
 function version(): string {
@@ -303,6 +307,12 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
         .env('LOCUS_DATAPATH_TYPE')
         .choices(['system', 'netdev', 'dummy'])
         .default('system'),
+    )
+    .addOption(
+      new Option(
+        '--observe-only',
+        "beside ovn-controller: report the bridge's interfaces only; no bridge setup, no flows, no acks (docs/ovn.md)",
+      ).env('LOCUS_AGENT_OBSERVE_ONLY'),
     )
     // --ca, --client-cert and --client-key are the program's; listed here too, as they matter.
     .configureHelp({

@@ -2,6 +2,7 @@
  * `locus agent`: one chassis' agent as a long-running process (src/agent/run-agent.ts), with
  * its options from flags or their environment variables, JSON logs on stdout, and a clean stop
  * on SIGINT/SIGTERM (the OVSDB session closes, the bridges and their flows stay).
+ * `--observe-only` runs it beside ovn-controller: interfaces reported, nothing programmed.
  */
 import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -19,6 +20,8 @@ export interface AgentOptions {
   readonly ovsdb: string;
   readonly bridge: string;
   readonly datapathType: string;
+  /** Beside ovn-controller: report interfaces only (no bridge setup, no flows, no acks). */
+  readonly observeOnly?: boolean;
 }
 
 const isChassisId = TypeCompiler.Compile(ChassisId);
@@ -89,9 +92,12 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
     process.on('SIGTERM', onSignal);
   });
 
+  const observeOnly = options.observeOnly === true;
   logger.info(
-    { chassis, server, ovsdb: options.ovsdb, bridge: options.bridge },
-    'locus agent starting',
+    { chassis, server, ovsdb: options.ovsdb, bridge: options.bridge, observeOnly },
+    observeOnly
+      ? 'locus agent starting, observing only: no bridge setup, no flows, no acks'
+      : 'locus agent starting',
   );
   let running: Awaited<ReturnType<typeof runAgent>>;
   try {
@@ -102,6 +108,7 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
       ovsdb: options.ovsdb,
       bridge: options.bridge,
       datapathType: options.datapathType,
+      ...(observeOnly ? { observeOnly } : {}),
       fetch: doFetch,
       logger,
       signal: stopping.signal,
@@ -122,7 +129,12 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
   }
   logger.info({ layout: running.layout }, 'locus agent running; SIGTERM stops it');
   const signal = await stopped;
-  logger.info({ signal }, 'stopping: closing the OVSDB session, leaving the flows');
+  logger.info(
+    { signal },
+    observeOnly
+      ? 'stopping: closing the OVSDB session'
+      : 'stopping: closing the OVSDB session, leaving the flows',
+  );
   await running.stop();
   logger.info({ stats: running.agent.stats }, 'locus agent stopped');
 }
