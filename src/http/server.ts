@@ -23,6 +23,7 @@ import { anonymousOperator, authenticate, TokenVerifier } from './auth.js';
 import { ChassisFeedHub, type FoldedTopology } from './chassis-feeds.js';
 import { type HttpConfig, type HttpConfigInput, httpConfig } from './config.js';
 import { createMetrics, type LocusMetrics, observeHttp } from './metrics.js';
+import { installLoadShedding, type OverloadOptions } from './overload.js';
 import {
   frameworkErrorHandler,
   instanceOf,
@@ -34,6 +35,7 @@ import { RequestLogController } from './request-log.js';
 import { ackRoutes } from './routes/acks.js';
 import { agentRoutes } from './routes/agents.js';
 import { chassisFeedRoutes } from './routes/chassis-feed.js';
+import { type ClusterView, clusterRoutes } from './routes/cluster.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventByIdRoutes } from './routes/event-by-id.js';
 import { eventRoutes } from './routes/events.js';
@@ -65,6 +67,10 @@ export interface ServerDeps {
   readonly folded?: FoldedTopology;
   /** GET /v1/verify: replays the log and compares (locus.ts); absent, 503. */
   readonly verify?: LiveVerify;
+  /** The instances sharing the database (GET /v1/cluster, /readyz's role); absent, none. */
+  readonly cluster?: ClusterView;
+  /** When commands are shed with 503 (./overload.ts); default its defaults. */
+  readonly overload?: OverloadOptions;
 }
 
 /** What the server exposes to its owner (main, tests) beyond Fastify itself. */
@@ -159,9 +165,12 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   );
   // Before any route-level hook (rate limiting keys on the principal).
   app.addHook('onRequest', authenticate(verifier));
+  // After authentication, before any route: an overloaded server refuses commands at once.
+  const shedding = installLoadShedding(app, metrics.registry, deps.overload);
   app.addHook('onResponse', observeHttp(metrics));
   app.addHook('preClose', async () => {
     closing = true;
+    shedding.stop();
     await feed.closeAll();
     chassisFeeds?.closeAll();
   });
@@ -216,7 +225,15 @@ export async function buildServer(deps: ServerDeps): Promise<LocusServer> {
   await app.register(explainRoutes, { store });
   await app.register(chassisFeedRoutes, { store, config, hub: chassisFeeds });
   await app.register(ackRoutes, { commands, config });
-  await app.register(healthRoutes, { store, readModel, config, metrics, closing: () => closing });
+  await app.register(healthRoutes, {
+    store,
+    readModel,
+    config,
+    metrics,
+    closing: () => closing,
+    ...(deps.cluster === undefined ? {} : { cluster: deps.cluster }),
+  });
+  if (deps.cluster !== undefined) await app.register(clusterRoutes, { cluster: deps.cluster });
   await app.register(webRoutes, { readModel, config });
   await app.register(verifyRoutes, deps.verify === undefined ? {} : { verify: deps.verify });
   return app;

@@ -63,6 +63,11 @@ export interface SqlReadModelOptions {
   readonly changes?: ReadModelChanges;
   /** The port-record cache's bound in bytes (default DEFAULT_PORT_CACHE_BYTES). */
   readonly portCacheBytes?: number;
+  /**
+   * Whether the cache may answer now (default always): on an instance whose projector comes
+   * and goes, only while it runs here (ProjectionSource.here); otherwise queries bypass it.
+   */
+  readonly portCacheWhile?: () => boolean;
 }
 
 const LOCALITIES: readonly Locality[] = ['local', 'remote', 'distributed', 'unbound'];
@@ -75,6 +80,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   readonly #statements: StatementRunner;
   /** Present when the projector's changes are known (SqlReadModelOptions.changes). */
   readonly portCache: PortRecordCache | undefined;
+  readonly #cacheNow: () => boolean;
   readonly #loadText = (id: string) => queryPortText(this.#statements, id);
   #warming: Promise<void> | undefined;
   /** The topology lists (GET /v1/chassis, /v1/switches, …; ./topology-queries.ts). */
@@ -87,6 +93,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     this.#maxPageSize = options.maxPageSize ?? 1_000;
     this.#statements = options.statements ?? kyselyStatements(db);
     this.topology = new TopologyQueries(db, { maxPageSize: this.#maxPageSize });
+    this.#cacheNow = options.portCacheWhile ?? (() => true);
     if (options.changes !== undefined) {
       const cache = new PortRecordCache(
         options.portCacheBytes === undefined ? {} : { maxBytes: options.portCacheBytes },
@@ -102,7 +109,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
    */
   warmPortCache(pageSize = 500): Promise<void> {
     const cache = this.portCache;
-    if (cache === undefined) return Promise.resolve();
+    if (cache === undefined || !this.#cacheNow()) return Promise.resolve();
     // Once: a second caller waits for the first warm-up rather than running another.
     this.#warming ??= cache
       .warm((after) => queryPortTextPage(this.#statements, after, pageSize), switchOfPortText)
@@ -113,7 +120,7 @@ export class SqlReadModel implements ReadModel, PortDirectory {
   async port(id: string): Promise<PortRecord | undefined> {
     // One statement, one row, one field, compiled once, prepared (./port-query.ts).
     const cache = this.portCache;
-    if (cache === undefined) return queryPort(this.#statements, id);
+    if (cache === undefined || !this.#cacheNow()) return queryPort(this.#statements, id);
     const text = await cache.get(id, this.#loadText, switchOfPortText);
     return text === undefined ? undefined : decodePortText(text);
   }

@@ -1,15 +1,26 @@
 /**
  * Probes and metrics. /healthz is liveness (the process answers); /readyz is readiness: the
  * event store answers and the read model reaches the log's head within a bound, so a load
- * balancer only sends queries to instances that answer them with current data.
+ * balancer only sends queries to instances that answer them with current data. With several
+ * instances on one database, /readyz also says what this one holds (`role`: the apps'
+ * partitions, the projector); holding nothing is no reason to be unready, since queries and
+ * commands are served by every instance.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ClusterRole } from '../../api/cluster.js';
 import type { ReadModel } from '../../read-model/queries.js';
 import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
 import type { LocusMetrics } from '../metrics.js';
 import { ProblemError } from '../problem.js';
 import { Health, problemsFor, Readiness } from '../schemas.js';
+import type { ClusterView } from './cluster.js';
+
+const ReadinessWithRole = Type.Object({
+  ...Readiness.properties,
+  role: Type.Optional(ClusterRole),
+});
 
 export interface HealthRoutesOptions {
   readonly store: EventStore;
@@ -18,11 +29,13 @@ export interface HealthRoutesOptions {
   readonly metrics: LocusMetrics;
   /** True once shutdown began: not ready any more, so traffic drains away. */
   readonly closing: () => boolean;
+  /** What this instance holds among several (absent: an API-only server). */
+  readonly cluster?: ClusterView;
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (
   app,
-  { store, readModel, config, metrics, closing },
+  { store, readModel, config, metrics, closing, cluster },
 ) => {
   app.get(
     '/healthz',
@@ -46,7 +59,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         tags: ['health'],
         summary: 'Readiness: the read model has caught up with the log',
         security: [],
-        response: { 200: Readiness, ...problemsFor(503) },
+        response: { 200: ReadinessWithRole, ...problemsFor(503) },
       },
     },
     async () => {
@@ -61,7 +74,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
           { retryAfterSeconds: 1, extensions: { head: String(head), readModel: String(position) } },
         );
       }
-      return { status: 'ready', head: String(head), readModel: String(position) };
+      return {
+        status: 'ready',
+        head: String(head),
+        readModel: String(position),
+        ...(cluster === undefined ? {} : { role: cluster.role() }),
+      };
     },
   );
 
