@@ -21,6 +21,8 @@ export type ClusterRole = Static<typeof ClusterRole>;
 
 export const ClusterInstance = Type.Object({
   instanceId: Type.String(),
+  /** Where its API listens, as it announced it (null when it did not). */
+  url: Type.Union([Type.String(), Type.Null()]),
   partitions: Partitions,
   projector: Type.Boolean(),
   /** The last heartbeat, ISO-8601, and how long ago (milliseconds, by the database clock). */

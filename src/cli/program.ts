@@ -133,7 +133,9 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
 
   program
     .command('status')
-    .description('chassis and their ports by locality (like ovn-sbctl show)')
+    .description(
+      'the server instances (partitions, projector, heartbeats), then the chassis and their ports by locality (like ovn-sbctl show)',
+    )
     .option('--limit <n>', 'port ids listed per chassis and locality', positiveInt, 8)
     .option('--all', 'list every port id')
     .action(async (options: { limit: number; all?: boolean }, command: Command) => {

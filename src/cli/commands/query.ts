@@ -16,6 +16,7 @@ import type {
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 import { count, locality, localityColour, table } from '../style.js';
+import { clusterLines, fetchCluster } from './cluster.js';
 
 const LOCALITIES: readonly Locality[] = ['local', 'remote', 'distributed', 'unbound'];
 
@@ -46,6 +47,7 @@ export async function status(
   const client = await ctx.client();
   const summary = await client.get<Summary>('/v1/summary');
   const ready = await client.get<Readiness>('/readyz').catch(() => undefined);
+  const cluster = await fetchCluster(client);
   const chassis = byChassis(summary.items);
   const max = options.all ? Number.POSITIVE_INFINITY : options.limit;
   const listed: {
@@ -73,6 +75,7 @@ export async function status(
     ctx.printJson({
       url: client.baseUrl,
       ...(ready ? { head: ready.head, readModel: ready.readModel } : {}),
+      ...(cluster ? { cluster } : {}),
       chassis: listed,
     });
     return;
@@ -83,6 +86,11 @@ export async function status(
       ready ? s.paint('gray', `  log head ${ready.head} · read model ${ready.readModel}`) : ''
     }`,
   );
+  if (cluster) {
+    ctx.print();
+    for (const line of clusterLines(s, cluster)) ctx.print(line);
+    ctx.print();
+  }
   if (listed.length === 0) {
     ctx.print('no chassis yet');
     return;
