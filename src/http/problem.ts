@@ -36,6 +36,9 @@ export const problemCatalogue = {
   'read-model-behind': { status: 503, title: 'The read model has not caught up yet' },
   'too-many-clients': { status: 503, title: 'Too many event stream clients' },
   'not-ready': { status: 503, title: 'Not ready' },
+  overloaded: { status: 503, title: 'The server is overloaded; retry after Retry-After' },
+  // nginx's code: the client closed the connection before the answer (nobody reads it).
+  'client-closed': { status: 499, title: 'The client closed the request' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof problemCatalogue;

@@ -19,9 +19,35 @@ import {
 import { ackBatchCommands } from '../../commands/acks.js';
 import { type CommandHandler, CommandRejectedError } from '../../commands/index.js';
 import type { HttpConfig } from '../config.js';
+import { ClientGoneError, throwIfClientGone } from '../overload.js';
 import { ProblemError } from '../problem.js';
 import { problemsFor } from '../schemas.js';
 import { answer, commandConfig, issuerOf, POSITION_HEADER } from './shared.js';
+
+/** Commands of one batch request running at once. */
+const BATCH_LANES = 16;
+
+/** `task` for every item, `lanes` at a time, each result settled (as Promise.allSettled). */
+async function settleEach<T, R>(
+  items: readonly T[],
+  lanes: number,
+  task: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const settled: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        settled[index] = { status: 'fulfilled', value: await task(items[index] as T) };
+      } catch (reason) {
+        settled[index] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  return settled;
+}
 
 export interface AckRoutesOptions {
   readonly commands: CommandHandler;
@@ -52,15 +78,17 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         response: { 200: AckResource, ...errors },
       },
     },
-    async (request, reply) =>
-      answer(
+    async (request, reply) => {
+      throwIfClientGone(request);
+      return answer(
         reply,
         await commands.execute(
           'ackRemote',
           { chassis: request.params.id, portId: request.params.portId, owner: request.body.owner },
           issuerOf(request),
         ),
-      ),
+      );
+    },
   );
 
   app.delete(
@@ -77,15 +105,17 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         response: { 200: AckResource, ...errors },
       },
     },
-    async (request, reply) =>
-      answer(
+    async (request, reply) => {
+      throwIfClientGone(request);
+      return answer(
         reply,
         await commands.execute(
           'withdrawAck',
           { chassis: request.params.id, portId: request.params.portId },
           issuerOf(request),
         ),
-      ),
+      );
+    },
   );
 
   app.post(
@@ -117,13 +147,15 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
           errors: batch.duplicates.map((portId) => ({ field: '/', reason: `${portId} twice` })),
         });
       const issuer = issuerOf(request);
-      const settled = await Promise.allSettled(
-        batch.commands.map((command) =>
-          command.name === 'ackRemote'
-            ? commands.execute('ackRemote', command.input, issuer)
-            : commands.execute('withdrawAck', command.input, issuer),
-        ),
-      );
+      // A few ports at a time, each started only while its client still waits: a batch whose
+      // agent gave up stops where it is (the agent sends what is still missing again), and a
+      // thousand batches do not put a million commands in the store's queue at once.
+      const settled = await settleEach(batch.commands, BATCH_LANES, (command) => {
+        throwIfClientGone(request);
+        return command.name === 'ackRemote'
+          ? commands.execute('ackRemote', command.input, issuer)
+          : commands.execute('withdrawAck', command.input, issuer);
+      });
       let position = 0n;
       const results = settled.map((result, index) => {
         const { portId } = (batch.commands[index] as (typeof batch.commands)[number]).input;
@@ -133,7 +165,8 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         }
         const error = result.reason as Error;
         const outcome: AckBatchOutcome = error instanceof CommandRejectedError ? 'stale' : 'failed';
-        if (outcome === 'failed') request.log.warn({ err: error, portId }, 'batched ack failed');
+        if (outcome === 'failed' && !(error instanceof ClientGoneError))
+          request.log.warn({ err: error, portId }, 'batched ack failed');
         return { portId, outcome, detail: error.message };
       });
       if (position > 0n) app.locus.metrics.stage('ack_appended', reply.elapsedTime / 1000);

@@ -20,6 +20,7 @@ import { chassisStream } from '../../events/streams.js';
 import { StreamDeletedError, StreamNotFoundError } from '../../store/errors.js';
 import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
+import { throwIfClientGone } from '../overload.js';
 import { ProblemError } from '../problem.js';
 import {
   ChassisResource,
@@ -132,6 +133,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
     async (request, reply) => {
       const { type = '', ...observed } = request.body;
       const ovsPort = { chassis: request.params.id, ...observed, type };
+      throwIfClientGone(request);
       const outcome = await commands.reportOvsPort(ovsPort, issuerOf(request));
       if (outcome.appended > 0) stage('report_appended', reply.elapsedTime / 1000);
       return answer(reply, outcome);
@@ -162,6 +164,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         ...ovsPort,
         type,
       }));
+      throwIfClientGone(request);
       const outcome = await commands.execute(
         'reportOvsPorts',
         { chassis, observed, gone: request.body.gone ?? [] },
@@ -185,14 +188,16 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         response: { 200: OvsPortDeleted, ...errors },
       },
     },
-    async (request, reply) =>
-      answer(
+    async (request, reply) => {
+      throwIfClientGone(request);
+      return answer(
         reply,
         await commands.execute(
           'removeOvsPort',
           { chassis: request.params.id, name: request.params.name },
           issuerOf(request),
         ),
-      ),
+      );
+    },
   );
 };

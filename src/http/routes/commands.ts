@@ -17,6 +17,7 @@ import type {
   ResultOf,
 } from '../../commands/index.js';
 import type { HttpConfig } from '../config.js';
+import { throwIfClientGone } from '../overload.js';
 import {
   AssociationBody,
   ChassisBody,
@@ -93,6 +94,7 @@ function route<N extends CommandName, P extends TSchema = TSchema, B extends TSc
         params: request.params as Static<P>,
         body: request.body as Static<B>,
       });
+      throwIfClientGone(request);
       const outcome = await commands.execute(spec.command, input, issuer);
       // Every command answers with a resource (an object); the generic name hides it.
       const resource = outcome as CommandOutcome<ResultOf<N> & object>;

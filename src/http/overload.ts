@@ -1,0 +1,272 @@
+/**
+ * Load shedding for commands: an overloaded server answers a new command (any request that is
+ * not GET/HEAD/OPTIONS: agents' reports and acks, the cloud's writes) 503 problem+json with
+ * Retry-After at once, instead of queueing it behind work it cannot finish in time. Reads are
+ * never shed here — probes (/healthz, /readyz), scrapes (/metrics), feeds and queries.
+ *
+ * Why: at 1,000 simulated chassis an unbounded queue collapsed the ack path (docs/scale.md):
+ * answers took longer than the agents waited, every request was sent again, and the server
+ * spent its CPU on requests whose client had gone. A refusal costs microseconds and tells the
+ * client when to come back; an admitted command is answered while its client still waits.
+ *
+ * Overloaded means any of:
+ * - the commands in flight would wait longer than `maxQueueWaitMs` (Little's law: in flight ÷
+ *   the rate commands completed over the last `windowMs`; with none completed, the age of the
+ *   oldest in flight) — a sixth of the agents' 60 s request timeout by default, so an admitted
+ *   request is answered even if the rate halves meanwhile; never below `minInFlight` in flight
+ *   (one slow request is not overload);
+ * - more than `maxInFlight` commands in flight (memory: each holds its body and its folds);
+ * - the event loop's delay (its p99 over the last second) above `maxEventLoopDelayMs`: the
+ *   server is too late to read its sockets, so every request it takes makes it later.
+ * Retry-After is the estimated wait (1–30 s); clients add their own jitter (src/agent).
+ *
+ * It also gives each command request `clientGone`, an AbortSignal aborted when the client
+ * closes the connection before the response is sent: the routes skip a command whose client
+ * has gone before it starts (its answer would go nowhere, and the client sends it again).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { ProblemError, sendProblem } from './problem.js';
+
+export interface OverloadOptions {
+  /** Commands in flight at most. Default 1,024. */
+  readonly maxInFlight?: number;
+  /** Below this many in flight nothing is shed for wait or lag. Default 8. */
+  readonly minInFlight?: number;
+  /** Estimated wait of a new command beyond which it is shed, ms. Default 10 s. */
+  readonly maxQueueWaitMs?: number;
+  /** Event loop delay (p99 over the last second) beyond which commands are shed, ms. Default 2 s. */
+  readonly maxEventLoopDelayMs?: number;
+  /** The window the completion rate is measured over, ms. Default 10 s. */
+  readonly windowMs?: number;
+  /** Clock, ms (tests). */
+  readonly now?: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Commands only: aborted once the client closed the connection before the response. */
+    clientGone?: AbortSignal;
+  }
+}
+
+/** Not run: its client closed the connection first (answered 499, to nobody). */
+export class ClientGoneError extends ProblemError {
+  constructor() {
+    super('client-closed', 'the client closed the request before its command started; not run');
+  }
+}
+
+/** Throws ClientGoneError when the request's client has gone (call right before a command). */
+export function throwIfClientGone(request: FastifyRequest): void {
+  if (request.clientGone?.aborted) throw new ClientGoneError();
+}
+
+const ANSWERED = Symbol('locus.answered');
+type AnsweredRequest = FastifyRequest & { [ANSWERED]?: () => void };
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Buckets of the completion window. */
+const BUCKETS = 10;
+
+export type ShedReason = 'in_flight' | 'queue_wait' | 'event_loop';
+
+/** The admission decision and its measurements (pure state, no I/O: unit-testable). */
+export class OverloadGauge {
+  readonly maxInFlight: number;
+  readonly minInFlight: number;
+  readonly maxQueueWaitMs: number;
+  readonly maxEventLoopDelayMs: number;
+  private readonly bucketMs: number;
+  private readonly now: () => number;
+  /** Start times of the commands in flight, in admission order. */
+  private readonly started = new Set<{ readonly at: number }>();
+  /** Completions per bucket of the window, and the bucket `counts[0]` stands for. */
+  private readonly counts = new Array<number>(BUCKETS).fill(0);
+  private bucket: number;
+  private readonly since: number;
+  /** The event loop's p99 delay over the last second, ms (set by the monitor). */
+  eventLoopDelayMs = 0;
+
+  constructor(options: OverloadOptions = {}) {
+    this.maxInFlight = options.maxInFlight ?? 1_024;
+    this.minInFlight = options.minInFlight ?? 8;
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 10_000;
+    this.maxEventLoopDelayMs = options.maxEventLoopDelayMs ?? 2_000;
+    this.bucketMs = (options.windowMs ?? 10_000) / BUCKETS;
+    this.now = options.now ?? (() => performance.now());
+    this.since = this.now();
+    this.bucket = Math.floor(this.since / this.bucketMs);
+  }
+
+  get inFlight(): number {
+    return this.started.size;
+  }
+
+  /** Commands completed per second over the window (as much of it as has passed). */
+  completionRate(): number {
+    this.advance();
+    const total = this.counts.reduce((a, b) => a + b, 0);
+    const windowMs = Math.min(this.bucketMs * BUCKETS, Math.max(this.now() - this.since, 1));
+    return (total * 1000) / windowMs;
+  }
+
+  /** How long a command admitted now would wait, ms (Little's law; see the module comment). */
+  estimatedWaitMs(): number {
+    if (this.started.size === 0) return 0;
+    const rate = this.completionRate();
+    if (rate > 0) return (this.started.size * 1000) / rate;
+    const oldest = this.started.values().next().value as { at: number };
+    return this.now() - oldest.at;
+  }
+
+  /** Why a new command is to be shed now; undefined: admit it. */
+  shed(): ShedReason | undefined {
+    if (this.started.size >= this.maxInFlight) return 'in_flight';
+    if (this.started.size < this.minInFlight) return undefined;
+    if (this.eventLoopDelayMs > this.maxEventLoopDelayMs) return 'event_loop';
+    if (this.estimatedWaitMs() > this.maxQueueWaitMs) return 'queue_wait';
+    return undefined;
+  }
+
+  /** Retry-After for a shed command, seconds: the estimated wait, 1–30 s. */
+  retryAfterSeconds(): number {
+    const waitMs = Math.max(this.estimatedWaitMs(), this.eventLoopDelayMs);
+    return Math.min(30, Math.max(1, Math.ceil(waitMs / 1000)));
+  }
+
+  /** A command admitted; call the returned function once, when it is done. */
+  admit(): () => void {
+    const entry = { at: this.now() };
+    this.started.add(entry);
+    return () => {
+      if (!this.started.delete(entry)) return;
+      this.advance();
+      this.counts[BUCKETS - 1] = (this.counts[BUCKETS - 1] ?? 0) + 1;
+    };
+  }
+
+  /** Moves the window to now: buckets older than it are dropped. */
+  private advance(): void {
+    const current = Math.floor(this.now() / this.bucketMs);
+    const shift = Math.min(BUCKETS, current - this.bucket);
+    if (shift <= 0) return;
+    this.counts.splice(0, shift);
+    for (let k = 0; k < shift; k++) this.counts.push(0);
+    this.bucket = current;
+  }
+}
+
+export interface LoadShedding {
+  readonly gauge: OverloadGauge;
+  /** Stops the event loop monitor (the server's close). */
+  stop(): void;
+}
+
+/**
+ * Adds the shedding and client-gone hooks to `app` (call before the routes are registered,
+ * after authentication's hook) and its metrics to `registry`.
+ */
+export function installLoadShedding(
+  app: FastifyInstance,
+  registry: Registry,
+  options: OverloadOptions = {},
+): LoadShedding {
+  const gauge = new OverloadGauge(options);
+  const registers = [registry];
+  const shedTotal = new Counter({
+    name: 'locus_http_shed_total',
+    help: 'Commands refused with 503 because the server was overloaded, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'locus_http_commands_in_flight',
+    help: 'Command requests admitted and not yet answered',
+    registers,
+    collect() {
+      this.set(gauge.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'locus_http_command_wait_seconds',
+    help: 'Estimated wait of a command admitted now (in flight ÷ completion rate)',
+    registers,
+    collect() {
+      this.set(gauge.estimatedWaitMs() / 1000);
+    },
+  });
+  const goneTotal = new Counter({
+    name: 'locus_http_client_gone_total',
+    help: 'Command requests whose client closed the connection before the response was sent',
+    registers,
+  });
+
+  let delay: ReturnType<typeof monitorEventLoopDelay> | undefined = monitorEventLoopDelay({
+    resolution: 20,
+  });
+  delay.enable();
+  const timer = setInterval(() => {
+    if (delay === undefined) return;
+    gauge.eventLoopDelayMs = delay.percentile(99) / 1e6;
+    delay.reset();
+  }, 1_000);
+  timer.unref();
+
+  app.decorateRequest('clientGone', undefined);
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
+    if (READS.has(request.method)) return done();
+    const reason = gauge.shed();
+    if (reason !== undefined) {
+      shedTotal.inc({ reason });
+      sendProblem(
+        request,
+        reply,
+        new ProblemError('overloaded', `the server is overloaded (${reason}); retry later`, {
+          retryAfterSeconds: gauge.retryAfterSeconds(),
+        }),
+      );
+      return;
+    }
+    const release = gauge.admit();
+    const gone = new AbortController();
+    request.clientGone = gone.signal;
+    // Done once both happened: the route answered (onSend) and the connection let go of the
+    // response (close) — a command whose client left still runs until it answers.
+    let pending = 2;
+    const settle = () => {
+      if (--pending === 0) release();
+    };
+    const res = reply.raw;
+    const closed = () => {
+      if (!res.writableFinished) {
+        goneTotal.inc();
+        gone.abort();
+      }
+      settle();
+    };
+    // A socket already closed will not emit again: its client is gone before we start.
+    if (request.raw.socket?.destroyed) closed();
+    else res.once('close', closed);
+    let answered = false;
+    (request as AnsweredRequest)[ANSWERED] = () => {
+      if (answered) return;
+      answered = true;
+      settle();
+    };
+    done();
+  });
+  app.addHook('onSend', async (request: FastifyRequest) => {
+    (request as AnsweredRequest)[ANSWERED]?.();
+  });
+
+  return {
+    gauge,
+    stop() {
+      clearInterval(timer);
+      delay?.disable();
+      delay = undefined;
+    },
+  };
+}
