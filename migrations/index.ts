@@ -7,10 +7,12 @@ import * as eventStore from './0001_event_store.js';
 import * as readModel from './0002_read_model.js';
 import * as reachability from './0003_reachability.js';
 import * as topology from './0004_topology.js';
+import * as cluster from './0005_cluster.js';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_event_store': eventStore,
   '0002_read_model': readModel,
   '0003_reachability': reachability,
   '0004_topology': topology,
+  '0005_cluster': cluster,
 };

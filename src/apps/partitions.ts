@@ -1,11 +1,13 @@
 /**
  * Sharing the apps' work between locus instances (competing consumers) by partitioning on a
- * stable hash, as docs/eventstoredb.md describes: every instance follows the whole log (the
- * apps fold the entire topology), and each decides only for the keys (port ids, or stream
- * names) of its own partition, so each event is decided once. Optimistic concurrency (the
- * expected revision on `lport-<id>`) and deterministic event ids keep that true while the
- * partition map changes: an overlapping instance loses the race, re-reads and finds nothing left
- * to do.
+ * stable hash, as docs/eventstoredb.md and docs/cluster.md describe: every instance follows the
+ * whole log (the apps fold the entire topology), and each decides only for the keys (port ids)
+ * of the virtual partitions it holds, so each event is decided once. The number of virtual
+ * partitions is fixed; which instance holds which is the cluster's business (src/cluster), or
+ * static (`LOCUS_PARTITION=i/N`: the virtual partitions p with p mod N = i). Optimistic
+ * concurrency (the expected revision on `lport-<id>`) and deterministic event ids keep each
+ * decision single while partitions move: an overlapping instance loses the race, re-reads and
+ * finds nothing left to do.
  */
 import type { RecordedEvent, Subscription } from '../store/event-store.js';
 
@@ -37,6 +39,33 @@ export function hashKey(key: string): number {
   }
   return hash;
 }
+
+/**
+ * Virtual partitions: fixed, so a key never changes partition and each partition keeps its own
+ * checkpoint (`apps-p07`) wherever it moves. 32 spreads evenly enough over a handful of
+ * instances; more would only mean more checkpoints.
+ */
+export const VIRTUAL_PARTITIONS = 32;
+
+/** The virtual partition of a key (a port id). */
+export function virtualPartitionOf(key: string): number {
+  return hashKey(key) % VIRTUAL_PARTITIONS;
+}
+
+/** The virtual partitions a static `index/count` share holds. */
+export function virtualPartitionsOf(partition: Partition): number[] {
+  return Array.from({ length: VIRTUAL_PARTITIONS }, (_, p) => p).filter(
+    (p) => p % partition.count === partition.index,
+  );
+}
+
+/** A virtual partition's checkpoint name: `apps-p07`. */
+export function partitionCheckpointName(partition: number): string {
+  return `apps-p${String(partition).padStart(2, '0')}`;
+}
+
+/** The checkpoint one runner holding every partition saves (and every partition falls back on). */
+export const SINGLE_CHECKPOINT_NAME = 'apps';
 
 export function partitionOf(key: string, count: number): number {
   return hashKey(key) % count;

@@ -174,3 +174,29 @@ export interface Database {
   rm_topology: RmTopologyTable;
   rm_checkpoints: RmCheckpointsTable;
 }
+
+// ---- Cluster (migrations/0005_cluster.ts; src/cluster/lease-store.ts) ----
+
+/** One row per locus instance sharing the database; live while `expires_at` > now(). */
+export interface ClusterInstancesTable {
+  id: string;
+  url: string | null;
+  started_at: ColumnType<Date | string, string | undefined, never>;
+  heartbeat_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** One row per shared job; held while `holder` is set and `expires_at` > now(). */
+export interface ClusterLeasesTable {
+  name: string;
+  holder: string | null;
+  /** Grows by one at every acquisition: the fencing token. */
+  epoch: Int8;
+  acquired_at: Timestamp | null;
+  expires_at: Timestamp;
+}
+
+export interface Database {
+  cluster_instances: ClusterInstancesTable;
+  cluster_leases: ClusterLeasesTable;
+}
