@@ -17,7 +17,8 @@
 import type { Logger } from 'pino';
 import { ownerOf } from '../../machines/lport.rules.js';
 import { type RunningMemoryAgent, runMemoryAgent } from '../../src/agent/memory-agent.js';
-import { retry } from '../../src/lib/retry.js';
+import { delayAfter, retryAfterMs, ServerBusyError } from '../../src/agent/retry-after.js';
+import { backoffDelay, retry, sleep } from '../../src/lib/retry.js';
 import type { Fetch } from '../../src/lib/tls-fetch.js';
 import type { DumpedFlow } from '../../src/ovs/pipeline/flow.js';
 
@@ -52,6 +53,9 @@ export function countingFetch(base: Fetch, count: FeedCount): Fetch {
 
 /** Connections that could not be made and were retried, in this process. */
 export const connectFailures = { count: 0 };
+/** Reports the server shed (503/429) and that were sent again, in this process. */
+export const reportsShed = { count: 0 };
+const REPORT_BACKOFF = { initialMs: 200, maxMs: 10_000, jitter: 'full' } as const;
 
 const CONNECT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED']);
 
@@ -126,20 +130,34 @@ export class SimChassis {
    */
   async report(observed: readonly SimInterface[], gone: readonly string[] = []): Promise<void> {
     const url = `${this.options.server}/v1/chassis/${encodeURIComponent(this.id)}/ovsports/batch`;
-    const response = await connectRetrying(this.options.fetch ?? globalThis.fetch, true)(url, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.options.token}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({
-        observed: observed.map((i) => ({ ...i, type: '' })),
-        gone,
-      }),
-    });
-    const text = await response.text();
-    if (!response.ok)
+    const send = connectRetrying(this.options.fetch ?? globalThis.fetch, true);
+    // A busy server answers 503 with Retry-After: waited out, jittered, as the agent's sink does.
+    for (let attempt = 0; ; attempt++) {
+      const response = await send(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          observed: observed.map((i) => ({ ...i, type: '' })),
+          gone,
+        }),
+      });
+      const text = await response.text();
+      if (response.ok) return;
+      if ((response.status === 503 || response.status === 429) && attempt < 50) {
+        reportsShed.count++;
+        const busy = new ServerBusyError(
+          response.status,
+          retryAfterMs(response.headers.get('retry-after')),
+          text,
+        );
+        await sleep(delayAfter(busy, backoffDelay(REPORT_BACKOFF, attempt)));
+        continue;
+      }
       throw new Error(`${this.id}: report answered ${response.status}: ${text.slice(0, 300)}`);
+    }
   }
 
   /**

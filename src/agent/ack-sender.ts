@@ -7,20 +7,24 @@
  * - Level-triggered: `want(decision)` states what is missing now; a port no longer in the
  *   decision is not sent (the slice caught up, or the view moved on). An op that succeeded is
  *   not sent again while the slice has not caught up with it yet.
- * - At most one request per port in flight, `concurrency` requests in all; a port whose wish
- *   changes while its request runs is sent again with the new wish afterwards. A bundle that
- *   reached 500 ports is one request, not 500.
+ * - At most one request per port in flight, `concurrency` requests in all — with batches one
+ *   per chassis: it carries every ack pending (up to 1,000), and what is decided while it runs
+ *   goes in the next, so a thousand chassis put a thousand requests on the server, not eight
+ *   thousand. A port whose wish changes while its request runs is sent again afterwards.
  * - Network errors, 429 and 5xx are retried, after a shared jittered backoff (a server that is
- *   down slows every port down at once). A 409 (the owner moved on: stale) or 404 is dropped:
+ *   down slows every port down at once); a server's Retry-After (an overloaded server's 503)
+ *   is waited out, jittered (./retry-after.ts). A 409 (the owner moved on: stale) or 404 is dropped:
  *   the next slice diff brings the new facts, and a new decision.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { ACK_BATCH_MAX } from '../api/acks.js';
 import { Backoff, type BackoffPolicy, pause } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import type { AckDecision } from './acks.js';
 import { API_REQUEST_TIMEOUT_MS } from './defaults.js';
+import { delayAfter, retryAfterMs, ServerBusyError } from './retry-after.js';
 
 /** What became of an ack request that the server answered. */
 export type AckOutcome = 'done' | 'stale';
@@ -113,7 +117,7 @@ export class HttpAckApi implements AckApi {
     if (!response.ok) {
       if (response.status !== 429 && response.status < 500)
         throw new AckRejectedError(response.status, text);
-      throw new Error(`POST acks: HTTP ${response.status}: ${text.slice(0, 300)}`);
+      throw failure(response, text);
     }
     const body = JSON.parse(text) as {
       results?: { portId?: unknown; outcome?: unknown }[];
@@ -148,8 +152,16 @@ export class HttpAckApi implements AckApi {
     if (response.status === 409 || response.status === 404) return 'stale';
     if (response.status !== 429 && response.status < 500)
       throw new AckRejectedError(response.status, text);
-    throw new Error(`${method} ack ${portId}: HTTP ${response.status}: ${text.slice(0, 300)}`);
+    throw failure(response, text);
   }
+}
+
+/** A 429/5xx: a ServerBusyError carrying Retry-After when the server said when to return. */
+function failure(response: Response, text: string): Error {
+  const after = retryAfterMs(response.headers.get('retry-after'));
+  if (response.status === 429 || response.status === 503 || after !== undefined)
+    return new ServerBusyError(response.status, after, text);
+  return new Error(`ack request: HTTP ${response.status}: ${text.slice(0, 300)}`);
 }
 
 const keyOf = (op: AckOp) => (op.kind === 'put' ? `put:${op.owner}` : 'withdraw');
@@ -159,13 +171,18 @@ export const ACK_RETRY_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 10_000,
 export interface AckSenderOptions {
   readonly api: AckApi;
   readonly logger: Logger;
-  /** Requests in flight at once. Default 8. */
+  /**
+   * Requests in flight at once. Default: 1 with batches (one request carries every ack
+   * pending, up to `batchSize`; what is decided meanwhile goes in the next), 8 port by port.
+   */
   readonly concurrency?: number;
-  /** Ports per batch request, when the API has batches. Default 500 (the server takes 1,000). */
+  /** Ports per batch request, when the API has batches. Default 1,000 (the server's most). */
   readonly batchSize?: number;
   readonly backoff?: BackoffPolicy;
   /** Told how long each answered request took (seconds): the agent's `agent_ack_answered`. */
   readonly answered?: (seconds: number) => void;
+  /** Jitter's source in [0, 1) (tests). */
+  readonly random?: () => number;
 }
 
 export class AckSender {
@@ -220,8 +237,9 @@ export class AckSender {
   }
 
   private pump(): void {
-    const limit = this.options.concurrency ?? 8;
-    const perRequest = this.options.api.batch === undefined ? 1 : (this.options.batchSize ?? 500);
+    const batched = this.options.api.batch !== undefined;
+    const limit = this.options.concurrency ?? (batched ? 1 : 8);
+    const perRequest = batched ? (this.options.batchSize ?? ACK_BATCH_MAX) : 1;
     while (this.requests < limit && !this.stopping.signal.aborted) {
       const ports: string[] = [];
       for (const portId of this.queue) {
@@ -258,6 +276,7 @@ export class AckSender {
     if (ops.size === 0) return;
     const { api, logger } = this.options;
     let retry: string[] = [];
+    let failure: unknown;
     try {
       const sent = performance.now();
       const batched = api.batch === undefined ? undefined : await api.batch(ops);
@@ -278,6 +297,7 @@ export class AckSender {
         this.settle(portId, op);
       }
     } catch (error) {
+      failure = error;
       if (error instanceof AckRejectedError) {
         this.stats.rejected += ops.size;
         logger.error({ err: error, ports: [...ops.keys()] }, 'ack refused by the server');
@@ -289,7 +309,8 @@ export class AckSender {
     }
     if (retry.length === 0) return;
     this.stats.failures++;
-    const delay = this.backoff.next();
+    // A busy server's Retry-After, jittered, or the backoff's own delay.
+    const delay = delayAfter(failure, this.backoff.next(), this.options.random);
     logger.debug({ ports: retry.length, retryInMs: delay }, 'acks to send again');
     await pause(delay, this.stopping.signal);
     if (this.stopping.signal.aborted) return;

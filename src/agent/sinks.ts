@@ -10,7 +10,7 @@
  *   interfaces, one command and one append on the server; or, against an older server,
  *   `POST /v1/chassis/:id/ovsports` and `DELETE /v1/chassis/:id/ovsports/:name` one by one)
  *   with the chassis' bearer token, retrying network errors, 429 and 5xx with jittered
- *   exponential back-off.
+ *   exponential back-off, and waiting at least the Retry-After of a busy server's 503/429.
  *
  * Either way an interface already gone counts as removed, so a report is level-triggered.
  */
@@ -25,12 +25,13 @@ import {
 import type { DomainEvent } from '../events/catalogue.js';
 import type { OvsPort } from '../events/model.js';
 import { chassisStream } from '../events/streams.js';
-import { retry } from '../lib/retry.js';
+import { type BackoffPolicy, backoffDelay, sleep } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import { StreamNotFoundError } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { API_REQUEST_TIMEOUT_MS } from './defaults.js';
 import { foldOvsPorts } from './interface-observer.js';
+import { delayAfter, retryAfterMs, ServerBusyError } from './retry-after.js';
 
 export interface ReportSink {
   /**
@@ -147,6 +148,8 @@ export interface HttpSinkOptions {
   readonly batchSize?: number;
   /** `false`: one request per event (`POST …/ovsports`, `DELETE …/ovsports/:name`). */
   readonly batch?: boolean;
+  /** Jitter's source in [0, 1) (tests). */
+  readonly random?: () => number;
 }
 
 /** The API refused a report (4xx other than 429): retrying the same request will not help. */
@@ -286,18 +289,35 @@ export class HttpSink implements ReportSink {
       const problem = await response.json().catch(() => undefined);
       if (response.status !== 429 && response.status < 500)
         throw new ReportRejectedError(response.status, problem);
+      const after = retryAfterMs(response.headers.get('retry-after'));
+      if (response.status === 429 || response.status === 503 || after !== undefined)
+        throw new ServerBusyError(response.status, after, JSON.stringify(problem));
       throw new Error(`HTTP ${response.status}: ${JSON.stringify(problem)}`);
     };
-    return retry(attempt, {
-      attempts: this.options.attempts ?? 8,
+    const policy: BackoffPolicy = {
       initialMs: this.options.backoff?.initialMs ?? 200,
       maxMs: this.options.backoff?.maxMs ?? 10_000,
-      retryable: (error) => !(error instanceof ReportRejectedError),
-      onRetry: (error, attempt, delay) =>
-        this.options.logger?.warn(
-          { method, url, attempt, retryInMs: delay, err: error },
-          'report failed; retrying',
-        ),
-    });
+    };
+    const attempts = this.options.attempts ?? 8;
+    // retry()'s loop, with the server's Retry-After (jittered) as the least wait.
+    return (async () => {
+      for (let n = 0; ; n++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          if (error instanceof ReportRejectedError || n + 1 >= attempts) throw error;
+          const delay = delayAfter(
+            error,
+            backoffDelay(policy, n, this.options.random),
+            this.options.random,
+          );
+          this.options.logger?.warn(
+            { method, url, attempt: n + 1, retryInMs: delay, err: error },
+            'report failed; retrying',
+          );
+          await sleep(delay);
+        }
+      }
+    })();
   }
 }
