@@ -21,12 +21,14 @@
  * Retry-After is the estimated wait (1–30 s); clients add their own jitter (src/agent).
  *
  * It also gives each command request `clientGone`, an AbortSignal aborted when the client
- * closes the connection before the response is sent: the routes skip a command whose client
- * has gone before it starts (its answer would go nowhere, and the client sends it again).
+ * closes the connection before the response is sent: the routes give it to the command handler
+ * (`untilClientGone`), which does not start a command whose client has gone by its turn in its
+ * lane (its answer would go nowhere, and the client sends it again).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { RunOptions } from '../commands/index.js';
 import { ProblemError, sendProblem } from './problem.js';
 
 export interface OverloadOptions {
@@ -56,6 +58,14 @@ export class ClientGoneError extends ProblemError {
   constructor() {
     super('client-closed', 'the client closed the request before its command started; not run');
   }
+}
+
+/**
+ * The command handler's options for `request`: its `clientGone` signal, so that a command
+ * queued in its lane is not run once its client has gone (CommandAbortedError).
+ */
+export function untilClientGone(request: FastifyRequest): RunOptions {
+  return request.clientGone === undefined ? {} : { signal: request.clientGone };
 }
 
 /** Throws ClientGoneError when the request's client has gone (call right before a command). */

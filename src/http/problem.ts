@@ -7,6 +7,7 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  CommandAbortedError,
   CommandRejectedError,
   ContentionError,
   type FieldError,
@@ -157,6 +158,11 @@ export function toProblem(error: unknown, request?: FastifyRequest): ProblemErro
     return new ProblemError('validation', invalidFields(error.errors), { errors: error.errors });
   }
   if (error instanceof CommandRejectedError) return commandProblem(error);
+  if (error instanceof CommandAbortedError)
+    return new ProblemError(
+      'client-closed',
+      'the client closed the request before its command ran',
+    );
   if (error instanceof ContentionError) {
     return new ProblemError('contention', error.message, { retryAfterSeconds: 1 });
   }

@@ -178,4 +178,31 @@ describe('an overloaded server', () => {
     // The ones running finished; none of the rest was started.
     expect(new Set(portReads).size).toBe(started);
   });
+
+  it('does not run a command that waited in its lane until its client had gone', async () => {
+    const { gate, post, metric, store: log } = await serve({});
+    gate.close();
+    // The first report holds the chassis' lane (its append waits at the gate); the second
+    // waits behind it, and its client gives up.
+    const first = post('/v1/chassis/chassis-a/ovsports/batch', report('tap1'), tokens.agentA);
+    await until(async () => (await metric('locus_http_commands_in_flight')) === 1, 5_000, 'first');
+    const client = new AbortController();
+    const second = post(
+      '/v1/chassis/chassis-a/ovsports/batch',
+      report('tap2'),
+      tokens.agentA,
+      client.signal,
+    );
+    await until(async () => (await metric('locus_http_commands_in_flight')) === 2, 5_000, 'second');
+    client.abort();
+    await expect(second).rejects.toThrow();
+    await until(async () => (await metric('locus_http_client_gone_total')) === 1, 5_000, 'gone');
+    gate.release();
+    expect((await first).status).toBe(200);
+    await until(async () => (await metric('locus_http_commands_in_flight')) === 0, 5_000, 'done');
+    const names = (await log.readStream('chassis-chassis-a'))
+      .filter((e) => e.type === 'OvsPortCreated')
+      .map((e) => (e.data as { name: string }).name);
+    expect(names).toEqual(['tap1']);
+  });
 });

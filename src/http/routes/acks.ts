@@ -17,9 +17,13 @@ import {
   AckResource,
 } from '../../api/acks.js';
 import { ackBatchCommands } from '../../commands/acks.js';
-import { type CommandHandler, CommandRejectedError } from '../../commands/index.js';
+import {
+  CommandAbortedError,
+  type CommandHandler,
+  CommandRejectedError,
+} from '../../commands/index.js';
 import type { HttpConfig } from '../config.js';
-import { ClientGoneError, throwIfClientGone } from '../overload.js';
+import { ClientGoneError, throwIfClientGone, untilClientGone } from '../overload.js';
 import { ProblemError } from '../problem.js';
 import { problemsFor } from '../schemas.js';
 import { answer, commandConfig, issuerOf, POSITION_HEADER } from './shared.js';
@@ -86,6 +90,7 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
           'ackRemote',
           { chassis: request.params.id, portId: request.params.portId, owner: request.body.owner },
           issuerOf(request),
+          untilClientGone(request),
         ),
       );
     },
@@ -113,6 +118,7 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
           'withdrawAck',
           { chassis: request.params.id, portId: request.params.portId },
           issuerOf(request),
+          untilClientGone(request),
         ),
       );
     },
@@ -147,14 +153,15 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
           errors: batch.duplicates.map((portId) => ({ field: '/', reason: `${portId} twice` })),
         });
       const issuer = issuerOf(request);
+      const gone = untilClientGone(request);
       // A few ports at a time, each started only while its client still waits: a batch whose
       // agent gave up stops where it is (the agent sends what is still missing again), and a
       // thousand batches do not put a million commands in the store's queue at once.
       const settled = await settleEach(batch.commands, BATCH_LANES, (command) => {
         throwIfClientGone(request);
         return command.name === 'ackRemote'
-          ? commands.execute('ackRemote', command.input, issuer)
-          : commands.execute('withdrawAck', command.input, issuer);
+          ? commands.execute('ackRemote', command.input, issuer, gone)
+          : commands.execute('withdrawAck', command.input, issuer, gone);
       });
       let position = 0n;
       const results = settled.map((result, index) => {
@@ -165,7 +172,10 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         }
         const error = result.reason as Error;
         const outcome: AckBatchOutcome = error instanceof CommandRejectedError ? 'stale' : 'failed';
-        if (outcome === 'failed' && !(error instanceof ClientGoneError))
+        if (
+          outcome === 'failed' &&
+          !(error instanceof ClientGoneError || error instanceof CommandAbortedError)
+        )
           request.log.warn({ err: error, portId }, 'batched ack failed');
         return { portId, outcome, detail: error.message };
       });

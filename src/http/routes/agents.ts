@@ -20,7 +20,7 @@ import { chassisStream } from '../../events/streams.js';
 import { StreamDeletedError, StreamNotFoundError } from '../../store/errors.js';
 import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
-import { throwIfClientGone } from '../overload.js';
+import { throwIfClientGone, untilClientGone } from '../overload.js';
 import { ProblemError } from '../problem.js';
 import {
   ChassisResource,
@@ -134,7 +134,11 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
       const { type = '', ...observed } = request.body;
       const ovsPort = { chassis: request.params.id, ...observed, type };
       throwIfClientGone(request);
-      const outcome = await commands.reportOvsPort(ovsPort, issuerOf(request));
+      const outcome = await commands.reportOvsPort(
+        ovsPort,
+        issuerOf(request),
+        untilClientGone(request),
+      );
       if (outcome.appended > 0) stage('report_appended', reply.elapsedTime / 1000);
       return answer(reply, outcome);
     },
@@ -169,6 +173,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         'reportOvsPorts',
         { chassis, observed, gone: request.body.gone ?? [] },
         issuerOf(request),
+        untilClientGone(request),
       );
       if (outcome.appended > 0) stage('report_appended', reply.elapsedTime / 1000);
       const position = String(outcome.position);
@@ -196,6 +201,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
           'removeOvsPort',
           { chassis: request.params.id, name: request.params.name },
           issuerOf(request),
+          untilClientGone(request),
         ),
       );
     },

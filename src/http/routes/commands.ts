@@ -17,7 +17,7 @@ import type {
   ResultOf,
 } from '../../commands/index.js';
 import type { HttpConfig } from '../config.js';
-import { throwIfClientGone } from '../overload.js';
+import { throwIfClientGone, untilClientGone } from '../overload.js';
 import {
   AssociationBody,
   ChassisBody,
@@ -95,7 +95,7 @@ function route<N extends CommandName, P extends TSchema = TSchema, B extends TSc
         body: request.body as Static<B>,
       });
       throwIfClientGone(request);
-      const outcome = await commands.execute(spec.command, input, issuer);
+      const outcome = await commands.execute(spec.command, input, issuer, untilClientGone(request));
       // Every command answers with a resource (an object); the generic name hides it.
       const resource = outcome as CommandOutcome<ResultOf<N> & object>;
       return answer(reply, resource, spec.location?.(outcome.result));
