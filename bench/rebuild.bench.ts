@@ -143,7 +143,7 @@ async function inParallel(count: number, writers: number, work: (i: number) => P
  * events of that round (one append per port), so a port's events are spread over the log;
  * the OvsPorts observed for the claims go to their chassis' streams in batches.
  */
-async function generate(
+export async function generate(
   store: EventStore,
   events: number,
   writers: number,
@@ -207,7 +207,7 @@ async function generate(
  * rebuild's cost per event between locus and PostgreSQL, figures that hold however loaded the
  * machine is (wall-clock throughput does not, on a shared machine).
  */
-async function clusterCpuMs(dataDir: string): Promise<number | undefined> {
+export async function clusterCpuMs(dataDir: string): Promise<number | undefined> {
   try {
     const postmaster = Number(
       (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
@@ -238,7 +238,7 @@ interface Measured {
   readonly cpu: Readonly<Record<string, number>>;
 }
 
-async function measureRebuild(
+export async function measureRebuild(
   database: DatabaseHandle,
   store: EventStore,
   progress: (m: string) => void,

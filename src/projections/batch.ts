@@ -4,7 +4,7 @@
  * long as the batch), and turned into the row changes the batch commits.
  */
 import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
-import { type LportEvent, toLportEvent } from '../../machines/lport.rules.js';
+import { type LportEvent, type RefusalCode, toLportEvent } from '../../machines/lport.rules.js';
 import { type DomainEvent, decodeEvent } from '../events/index.js';
 import type { ProjectedEvent } from '../store/event-store.js';
 import { type ChassisEvent, type ChassisRow, foldChassisEvent, isChassisEvent } from './chassis.js';
@@ -57,6 +57,11 @@ export type Routed =
     };
 
 const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
+
+/** Events of an lport stream: each has a history row unless it is stale, skipped or ignored. */
+export function isPortStream(streamName: string): boolean {
+  return streamName.startsWith(LPORT_PREFIX);
+}
 
 /**
  * Routes by stream category first, so events of categories the read model does not project are
@@ -120,6 +125,20 @@ export interface BatchCounts {
 }
 
 /**
+ * A batch's history when its rows are copied from the log by the database (a rebuild whose
+ * read model shares the log's database, sql-tables.ts): instead of the rows, what differs from
+ * "every event of an lport stream in the batch's range".
+ */
+export interface HistoryFromLog {
+  /** History rows the batch has: the copy must insert exactly this many. */
+  readonly rows: number;
+  /** Port events folded as stale (already applied): no row. */
+  readonly stale: readonly bigint[];
+  /** Refused port events: their row carries the machine's refusal code. */
+  readonly refusals: readonly { readonly position: bigint; readonly code: RefusalCode }[];
+}
+
+/**
  * Folds routed events onto the rows loaded for the batch. Callers load every port and chassis
  * the batch names first (`portIds`/`chassisIds` of the routed events), then `apply` in log
  * order, then take `changes()`.
@@ -135,6 +154,10 @@ export class ProjectionBatch {
   readonly #loadedTopology: ReadonlyMap<string, TopologyRow>;
   readonly #topology = new Map<string, TopologyRow>();
   readonly #history: HistoryRow[] = [];
+  /** Set when the history is copied from the log (no HistoryRow objects are built). */
+  readonly #fromLog:
+    | { rows: number; stale: bigint[]; refusals: { position: bigint; code: RefusalCode }[] }
+    | undefined;
 
   constructor(
     ports: ReadonlyMap<string, PortState>,
@@ -148,7 +171,10 @@ export class ProjectionBatch {
      * for a deletion; a replay passes what it folded so far).
      */
     topology: ReadonlyMap<string, TopologyRow> = new Map(),
+    /** `log`: history rows are copied from the log by the database (`historyFromLog`). */
+    history: 'rows' | 'log' = 'rows',
   ) {
+    this.#fromLog = history === 'log' ? { rows: 0, stale: [], refusals: [] } : undefined;
     this.#loadedTopology = topology;
     this.#loadedPorts = ports;
     this.#loadedChassis = chassis;
@@ -192,14 +218,28 @@ export class ProjectionBatch {
       time: recorded.recordedAt,
     };
     const step = foldPortEvent(current, portId, routed.event, routed.lport, at, this.machine);
-    if (step.outcome === 'stale') return;
+    const fromLog = this.#fromLog;
+    if (step.outcome === 'stale') {
+      fromLog?.stale.push(recorded.position);
+      return;
+    }
     if (step.outcome === 'refused') this.counts.refused++;
     else {
       this.counts.applied++;
       this.#ports.set(portId, step.state);
     }
     const refusal = step.outcome === 'refused' ? step.code : null;
-    this.#history.push(historyRowOf(recorded, portId, routed.lport, refusal));
+    if (fromLog === undefined) {
+      this.#history.push(historyRowOf(recorded, portId, routed.lport, refusal));
+      return;
+    }
+    fromLog.rows++;
+    if (refusal !== null) fromLog.refusals.push({ position: recorded.position, code: refusal });
+  }
+
+  /** The history to copy from the log, for a batch made with `history: 'log'`. */
+  get historyFromLog(): HistoryFromLog | undefined {
+    return this.#fromLog;
   }
 
   #applyChassis(routed: Extract<Routed, { kind: 'chassis' }>): void {

@@ -27,7 +27,15 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import type { EventStore, ProjectedEvent, RecordedEvent } from '../store/event-store.js';
-import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
+import {
+  type BatchChanges,
+  type HistoryFromLog,
+  isPortStream,
+  keysOf,
+  ProjectionBatch,
+  type Routed,
+  route,
+} from './batch.js';
 import {
   changeOf,
   RESET,
@@ -45,12 +53,14 @@ import {
 } from './shadow-tables.js';
 import {
   deleteCheckpoint,
+  HistoryMismatchError,
   LIVE_TABLES,
   loadChassis,
   loadPorts,
   loadSwitches,
   loadTopology,
   lockCheckpoint,
+  logInDatabase,
   type ReadModelTables,
   readCheckpoint,
   relaxDurability,
@@ -259,7 +269,12 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       }),
     );
     const total = Number(await this.#store.headPosition());
-    this.#logger.info({ projection: this.name, total }, 'read model rebuild started');
+    const [first] = await this.#store.readProjectedPage(0n, 1);
+    target.historyFromLog = first !== undefined && (await logInDatabase(this.#db, first));
+    this.#logger.info(
+      { projection: this.name, total, historyFromLog: target.historyFromLog },
+      'read model rebuild started',
+    );
     let events = 0;
     let lastLog = started;
     const rate = () => (events * 1000) / Math.max(1, performance.now() - started);
@@ -546,12 +561,23 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         after = last.position;
         next = read(after);
         const routed: Routed[] = new Array(page.length);
-        for (let i = 0; i < page.length; i++) routed[i] = route(page[i] as ProjectedEvent);
-        const batch = await this.#foldBatch(this.#db, routed, target, () => committing);
+        // Events of lport streams with no history row (skipped, ignored): when the database
+        // copies the history from the log, it passes over them.
+        const skip: bigint[] = [];
+        for (let i = 0; i < page.length; i++) {
+          const event = page[i] as ProjectedEvent;
+          const r = route(event);
+          routed[i] = r;
+          if (r.kind !== 'port' && isPortStream(event.streamName)) skip.push(event.position);
+        }
+        const history = target.historyFromLog ? 'log' : 'rows';
+        const batch = await this.#foldBatch(this.#db, routed, target, () => committing, history);
         const changes = batch.changes();
+        const fromLog = batch.historyFromLog;
         this.#remember(batch, last.position, target);
         await committing;
-        committing = this.#commitCopies(target, changes, from, last.position).then(() => {
+        const copy = fromLog === undefined ? undefined : { history: fromLog, skip };
+        committing = this.#commitCopies(target, changes, from, last.position, copy).then(() => {
           this.counters.batches++;
           this.counters.applied += batch.counts.applied;
           this.counters.refused += batch.counts.refused;
@@ -575,14 +601,20 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     changes: BatchChanges,
     from: bigint,
     to: bigint,
+    historyFromLog?: { readonly history: HistoryFromLog; readonly skip: readonly bigint[] },
   ): Promise<void> {
     try {
-      await writeBatchAtOnce(this.#db, changes, target.tables, {
-        name: target.checkpoint,
-        from,
-        to,
-      });
+      await writeBatchAtOnce(
+        this.#db,
+        changes,
+        target.tables,
+        { name: target.checkpoint, from, to },
+        historyFromLog,
+      );
     } catch (error) {
+      // Not the rows the batch folded (the log's table is not what the store reads?): replay
+      // from the checkpoint, sending the rows.
+      if (error instanceof HistoryMismatchError) target.historyFromLog = false;
       throw new CommitFailed(error);
     }
     target.position = to;
@@ -669,6 +701,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     routed: readonly Routed[],
     target: Target,
     beforeLoad?: () => Promise<void>,
+    history: 'rows' | 'log' = 'rows',
   ): Promise<ProjectionBatch> {
     const keys = keysOf(routed);
     const ports = new Map<string, PortState>();
@@ -707,7 +740,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     for (const [id, state] of loadedPorts) ports.set(id, state);
     for (const [id, row] of loadedChassis) chassis.set(id, row);
     for (const [id, row] of loadedSwitches) switches.set(id, row);
-    const batch = new ProjectionBatch(ports, chassis, undefined, switches, topology);
+    const batch = new ProjectionBatch(ports, chassis, undefined, switches, topology, history);
     for (const r of routed) batch.apply(r);
     return batch;
   }
@@ -835,6 +868,8 @@ class Target {
   readonly cache: RowCache;
   /** The checkpoint the cache is valid at (-1: not known yet). */
   cachedAt = -1n;
+  /** A rebuild's history rows are copied from the log by the database (sql-tables.ts). */
+  historyFromLog = false;
   constructor(
     readonly checkpoint: string,
     readonly tables: ReadModelTables,

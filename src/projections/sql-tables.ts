@@ -11,7 +11,7 @@ import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner, NetworkType, TunnelType } from '../events/index.js';
-import type { BatchChanges } from './batch.js';
+import type { BatchChanges, HistoryFromLog } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import { sharedIds } from './intern.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
@@ -261,18 +261,32 @@ export async function writeChanges(
  * A rebuild's batch in one statement, one round trip: every write as a data-modifying CTE
  * (a batch never deletes and upserts the same view row, so they cannot collide), and the
  * checkpoint moved from `from` to `to`. A checkpoint found elsewhere (another rebuild) fails
- * the statement (CheckpointMovedError), so nothing of it is kept. It commits on its own, without waiting for the WAL
- * flush (see relaxDurability).
+ * the statement (CheckpointMovedError), so nothing of it is kept. It commits on its own,
+ * without waiting for the WAL flush (see relaxDurability).
+ *
+ * With `historyFromLog`, the history rows are not sent: the database copies them from the
+ * log's own rows in (`from`, `to`] (`logInDatabase` said it holds them), every event of an
+ * lport stream but the `skip`ped ones. The copy must come to the batch's count of rows, or the
+ * statement fails (HistoryMismatchError) and nothing of it is kept.
  */
 export async function writeBatchAtOnce(
   db: Db,
   changes: BatchChanges,
   tables: ReadModelTables,
   checkpoint: { readonly name: string; readonly from: bigint; readonly to: bigint },
+  historyFromLog?: { readonly history: HistoryFromLog; readonly skip: readonly bigint[] },
 ): Promise<void> {
   const writes = writesOf(changes, tables).map(
     (statement, i) => sql`${sql.raw(`w${i}`)} as (${statement})`,
   );
+  let check = sql`1`;
+  if (historyFromLog !== undefined) {
+    const { history, skip } = historyFromLog;
+    writes.push(sql`copied as (${historyFromLogRows(tables, checkpoint, history, skip)})`);
+    // A failed cast (22P02) names the problem; a constant would be cast when planning.
+    check = sql`(case when (select count(*) from copied) = ${history.rows}
+      then '1' else ${HISTORY_MISMATCH} end)::int`;
+  }
   try {
     await sql`
     with ${sql.join([
@@ -286,12 +300,78 @@ export async function writeBatchAtOnce(
     -- No checkpoint moved: a division by zero fails the statement (a constant error in a
     -- CASE branch would be raised when planning, whatever the branch taken).
     select set_config('synchronous_commit', 'off', true),
-      1 / (select count(*)::int from moved) as moved
+      1 / (select count(*)::int from moved) as moved, ${check} as history
   `.execute(db);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
+    const { code, message } = error as { code?: unknown; message?: unknown };
     if (code === '22012') throw new CheckpointMovedError(checkpoint.name, checkpoint.from);
+    if (code === '22P02' && String(message).includes(HISTORY_MISMATCH)) {
+      throw new HistoryMismatchError(checkpoint.from, checkpoint.to);
+    }
     throw error;
+  }
+}
+
+const HISTORY_MISMATCH = 'locus: history copied from the log does not match the batch';
+
+/**
+ * The history rows of the log's events in (`from`, `to`], copied by the database: what
+ * historyRowOf makes of each (the store's ms-precision time, the metadata's strings or '',
+ * the chassis of the four events that name one), with the batch's refusal codes.
+ */
+function historyFromLogRows(
+  tables: ReadModelTables,
+  range: { readonly from: bigint; readonly to: bigint },
+  history: HistoryFromLog,
+  skip: readonly bigint[],
+): RawBuilder<unknown> {
+  const refusals = history.refusals;
+  const skipped = [...skip, ...history.stale];
+  return sql`
+    insert into ${sql.table(tables.history)} (position, port_id, revision, event_id, time, type,
+      chassis, app, correlation_id, causation_id, data, refusal)
+    select e.position, substr(e.stream_name, ${LPORT_PREFIX.length + 1}), e.revision,
+      e.event_id, date_trunc('milliseconds', e.recorded_at), e.type,
+      case when e.type in ('LocalCreated', 'LocalDeleted', 'RemoteCreated', 'RemoteDeleted')
+        then e.data->>'chassis' end,
+      coalesce(e.metadata->>'app', ''), coalesce(e.metadata->>'correlationId', ''),
+      coalesce(e.metadata->>'causationId', ''), e.data::json, r.refusal
+    from events e
+    left join unnest(${bigintArray(refusals, (r) => r.position)}::bigint[],
+      ${textArray(refusals, (r) => r.code)}::text[]) as r(position, refusal)
+      on r.position = e.position
+    where e.position > ${range.from.toString()}::int8 and e.position <= ${range.to.toString()}::int8
+      and left(e.stream_name, ${LPORT_PREFIX.length}) = ${LPORT_PREFIX}
+      and e.position <> all(${bigintArray(skipped, (p) => p)}::bigint[])
+    returning 1
+  `;
+}
+
+const LPORT_PREFIX = 'lport-';
+
+/**
+ * Whether this database holds the log itself (the store's `events` table, the default
+ * deployment): its event at `position` has the id the store gave. A rebuild then copies
+ * history rows from the log rather than sending them.
+ */
+export async function logInDatabase(
+  db: Db,
+  event: { readonly position: bigint; readonly id: string },
+): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`
+    select to_regclass('events') is not null as found
+  `.execute(db);
+  if (rows[0]?.found !== true) return false;
+  const same = await sql<{ id: string }>`
+    select event_id::text as id from events where position = ${event.position.toString()}::int8
+  `.execute(db);
+  return same.rows[0]?.id === event.id.toLowerCase();
+}
+
+export class HistoryMismatchError extends Error {
+  override name = 'HistoryMismatchError';
+  constructor(from: bigint, to: bigint) {
+    super(`history copied from the log in (${from}, ${to}] does not match the batch`);
   }
 }
 

@@ -6,7 +6,10 @@
  */
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
-import type { DatabaseHandle } from '../../src/db/database.js';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { commandCause, envelope, lportStream } from '../../src/events/index.js';
+import { Projector } from '../../src/projections/projector.js';
 import { SHADOW_TABLES } from '../../src/projections/shadow-tables.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { port } from '../apps/harness.js';
@@ -91,6 +94,67 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     expect(await dumpReadModel(f.database)).toEqual(dump);
     expect(await schemaOf(f.database)).toEqual(schema);
     expect(await shadowTablesLeft(f.database)).toEqual([]);
+  });
+
+  it('copies the history from the log in its database: refused and unreadable events as live', async () => {
+    const f = await open();
+    await f.scenario.given(...script);
+    const metadata = (schemaVersion: number) => ({
+      correlationId: 'c1',
+      causationId: 'c1',
+      app: 'newer-locus',
+      schemaVersion,
+      time: new Date().toISOString(),
+    });
+    const id = () => crypto.randomUUID();
+    // Unreadable events of an lport stream (no history row) between readable ones, and a
+    // refused one (a history row with its refusal code).
+    await f.store.appendToStream(lportStream('p1'), [
+      { id: id(), type: 'PortTeleported', data: { portId: 'p1' }, metadata: metadata(1) },
+      {
+        id: id(),
+        type: 'LocalCreated',
+        data: { portId: 'p1', chassis: 'C' },
+        metadata: metadata(7),
+      },
+      { id: id(), type: 'LocalCreated', data: { portId: 'p1' }, metadata: metadata(1) },
+    ]);
+    await f.store.appendToStream(lportStream('ghost'), [
+      envelope(
+        { type: 'LocalCreated', data: { portId: 'ghost', chassis: 'A' } },
+        { app: 'rogue', cause: commandCause() },
+      ),
+    ]);
+    await f.scenario.given(port('after', 's1'));
+    const live = f.projector({ batchSize: 16 });
+    await live.catchUp();
+    const dump = await dumpReadModel(f.database);
+
+    const rebuilder = f.projector({ catchUpBatchSize: 7 });
+    await rebuilder.rebuild();
+    const started = f.logs.lines.find((l) => l.msg === 'read model rebuild started');
+    expect(started?.historyFromLog).toBe(true);
+    expect(rebuilder.counters).toMatchObject({ skipped: 3, refused: 1 });
+    expect(await dumpReadModel(f.database)).toEqual(dump);
+  });
+
+  it('sends the history rows to a read model in another database than the log', async () => {
+    const f = await open();
+    await f.scenario.given(...script);
+    await f.projector().catchUp();
+    const dump = await dumpReadModel(f.database);
+
+    const other = await openDatabase('memory://');
+    try {
+      await migrateToLatest(other.db);
+      const projector = new Projector({ store: f.store, db: other.db, logger: f.logs.logger });
+      await projector.rebuild();
+      const started = f.logs.lines.find((l) => l.msg === 'read model rebuild started');
+      expect(started?.historyFromLog).toBe(false);
+      expect(await dumpReadModel(other)).toEqual(dump);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a rebuild that dies before the swap leaves the old model serving; the next one starts over', async () => {
