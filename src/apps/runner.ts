@@ -15,6 +15,13 @@
  * derived from the cause; the checkpoint is saved after pages that appended anything (live, at
  * most once a second, and at stop), so a restart re-decides only events whose effects are
  * either complete (nothing left to do) or absent.
+ *
+ * Several instances share the work by virtual partition (./partitions.ts, docs/cluster.md):
+ * every runner folds the whole log, and decides only the ports of the partitions it holds, each
+ * with its own checkpoint. Alone (the default) it holds them all and saves the one checkpoint
+ * `apps`; managed by the cluster, it holds what the cluster gives it (`acquire`, `release`,
+ * `revoke`) and saves one checkpoint per partition, so a partition resumes where its last holder
+ * left it wherever it moves.
  */
 import type { Logger } from 'pino';
 import { type PortLocality, portOf } from '../domain/locality.js';
@@ -44,7 +51,14 @@ import { classification } from './classification.js';
 import { dhcp, l3 } from './distributed.js';
 import { dnat, trunk } from './follower.js';
 import { pages } from './pages.js';
-import { owns, type Partition } from './partitions.js';
+import {
+  type Partition,
+  partitionCheckpointName,
+  SINGLE_CHECKPOINT_NAME,
+  VIRTUAL_PARTITIONS,
+  virtualPartitionOf,
+  virtualPartitionsOf,
+} from './partitions.js';
 import { PendingWork } from './pending-work.js';
 import { PortLocalityFold, refusalOf } from './port-locality.js';
 import { provider, tunnel } from './remote.js';
@@ -89,16 +103,25 @@ export interface AppRunnerOptions {
   readonly checkpoints: CheckpointStore;
   readonly logger: Logger;
   readonly apps?: readonly LocalityApp[];
-  /** Checkpoint name; instances sharing the work use distinct names per partition. */
+  /**
+   * The checkpoint of a runner holding every partition (default `apps`); every partition's
+   * own checkpoint falls back on it.
+   */
   readonly name?: string;
   /** Attempts per port when other writers keep winning the race. */
   readonly maxAttempts?: number;
   readonly clock?: () => Date;
   /**
-   * This instance's share of the work when several run (competing consumers): every instance
-   * folds the whole log, and reconciles only the ports whose id hashes into its partition.
+   * A static share of the work when several run (LOCUS_PARTITION): every instance folds the
+   * whole log, and reconciles only the ports of the virtual partitions p with p mod count =
+   * index.
    */
   readonly partition?: Partition;
+  /**
+   * The cluster hands partitions over (src/cluster): the runner starts holding none, decides
+   * those it is given (`acquire`) until they are taken away (`release`, `revoke`).
+   */
+  readonly managed?: boolean;
   /**
    * Told, per page, how long after its first event was appended (its recorded time) the page
    * was folded (`runner_folded`) and, when it decided anything, its decisions appended
@@ -147,13 +170,34 @@ export class AppRunner {
   };
   private readonly apps: readonly LocalityApp[];
   private readonly name: string;
-  private readonly partition: Partition;
+  /** Holding every partition for good: one checkpoint (`name`) rather than one per partition. */
+  private readonly single: boolean;
   private readonly maxAttempts: number;
   private readonly clock: () => Date;
   /** Last position folded into the topology. */
   private position = 0n;
-  /** Events at or below this were fully handled by an earlier run: fold, don't decide. */
-  private checkpoint: bigint | undefined;
+  /**
+   * The partitions this runner decides, each with its threshold: events at or below it were
+   * fully handled by an earlier holder (its checkpoint): fold, don't decide.
+   */
+  private readonly held = new Map<number, bigint>();
+  /** The lowest threshold held (folding below it decides nothing); undefined: none held. */
+  private lowestThreshold: bigint | undefined;
+  /** The highest threshold held (alone, past it every port is decided). */
+  private highestThreshold: bigint | undefined;
+  /** The partitions given at construction (all, or a static share), loaded on first use. */
+  private initial: readonly number[] | undefined;
+  /** Held partitions whose ports were appended to since their checkpoint was last saved. */
+  private readonly dirty = new Set<number>();
+  /**
+   * Managed only: for the ports of partitions not held, the last event that asked each app about
+   * them (partition → port → app → event), so a partition acquired later reconciles what
+   * happened since its checkpoint.
+   */
+  private readonly unheld: Map<number, Map<string, Map<LocalityApp, RecordedEvent>>> | undefined;
+  private readonly partitionCache = new Map<string, number>();
+  /** Pages and hand-overs run one at a time: a release waits for the page in flight. */
+  private exclusive: Promise<unknown> = Promise.resolve();
   private subscription: Subscription | undefined;
   /** Ports this runner appended to, as they are after its appends, until the fold catches up. */
   private readonly ahead = new Map<string, PortLocality>();
@@ -169,12 +213,11 @@ export class AppRunner {
   constructor(private readonly options: AppRunnerOptions) {
     this.topology = options.topology ?? new Topology(new PortLocalityFold());
     this.apps = options.apps ?? allApps;
-    this.partition = options.partition ?? { index: 0, count: 1 };
-    this.name =
-      options.name ??
-      (this.partition.count === 1
-        ? 'apps'
-        : `apps-${this.partition.index}-of-${this.partition.count}`);
+    const partition = options.partition ?? { index: 0, count: 1 };
+    this.name = options.name ?? SINGLE_CHECKPOINT_NAME;
+    this.single = options.managed !== true && partition.count === 1;
+    this.initial = options.managed === true ? [] : virtualPartitionsOf(partition);
+    this.unheld = options.managed === true ? new Map() : undefined;
     this.maxAttempts = options.maxAttempts ?? 8;
     this.clock = options.clock ?? (() => new Date());
   }
@@ -182,6 +225,143 @@ export class AppRunner {
   /** Position of the last event folded. */
   get headPosition(): bigint {
     return this.position;
+  }
+
+  /** The virtual partitions this runner decides now, ascending. */
+  get partitions(): number[] {
+    return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Starts deciding `partitions` (the cluster holds their leases now). Each resumes from its own
+   * checkpoint (or `apps`, whichever is later): events after the runner's position are decided
+   * as they are folded unless at or before it, and the ports that events between it and the
+   * runner's position asked about are reconciled once, now, on the current topology.
+   */
+  acquire(partitions: readonly number[]): Promise<void> {
+    return this.serially(async () => {
+      const fresh = partitions.filter((partition) => !this.held.has(partition));
+      const thresholds = await this.loadThresholds(fresh);
+      const work = new PendingWork();
+      for (const [index, partition] of fresh.entries()) {
+        const threshold = thresholds[index] as bigint;
+        this.held.set(partition, threshold);
+        this.dirty.add(partition);
+        for (const [portId, apps] of this.unheld?.get(partition) ?? [])
+          for (const [app, cause] of apps)
+            if (cause.position > threshold) work.add(app, portId, cause);
+        this.unheld?.delete(partition);
+      }
+      this.thresholdsChanged();
+      if (fresh.length === 0) return;
+      this.options.logger.info(
+        { partitions: fresh, position: String(this.position), reconciling: work.ports.size },
+        'app runner: acquired partitions',
+      );
+      await this.decideWithRetry(work, this.stopping?.signal);
+      // Our appends come back through the subscription; the next page must not take them.
+      this.ownAppended = undefined;
+      // Every partition acquired gets a checkpoint of its own, no longer the `apps` fallback.
+      this.saveCheckpoint();
+    });
+  }
+
+  /**
+   * Stops deciding `partitions` gracefully: after the page in flight, their checkpoints are
+   * saved at the runner's position; when this resolves, another instance may take them.
+   */
+  release(partitions: readonly number[]): Promise<void> {
+    return this.serially(async () => {
+      const leaving = partitions.filter((partition) => this.held.has(partition));
+      if (leaving.length === 0) return;
+      await this.saving;
+      const position = this.position;
+      await Promise.all(
+        leaving.map((partition) =>
+          this.options.checkpoints.save(
+            partitionCheckpointName(partition),
+            this.checkpointOf(partition, position),
+          ),
+        ),
+      );
+      this.forget(leaving);
+      this.options.logger.info(
+        { partitions: leaving, position: String(position) },
+        'app runner: released partitions',
+      );
+    });
+  }
+
+  /**
+   * Stops deciding `partitions` at once, saving nothing: their leases are lost, another
+   * instance may hold them already. A decision already being appended may still land; the
+   * store's expected revisions settle any overlap.
+   */
+  revoke(partitions: readonly number[]): void {
+    const leaving = partitions.filter((partition) => this.held.has(partition));
+    if (leaving.length === 0) return;
+    this.forget(leaving);
+    this.options.logger.warn({ partitions: leaving }, 'app runner: partitions revoked');
+  }
+
+  private forget(partitions: readonly number[]): void {
+    for (const partition of partitions) {
+      this.held.delete(partition);
+      this.dirty.delete(partition);
+      this.unheld?.set(partition, new Map());
+    }
+    this.thresholdsChanged();
+  }
+
+  /** Runs `task` after every page and hand-over before it. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(task, task);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Each partition's threshold: the later of its own checkpoint and the single one. */
+  private async loadThresholds(partitions: readonly number[]): Promise<bigint[]> {
+    if (partitions.length === 0) return [];
+    const [single, ...own] = await Promise.all([
+      this.options.checkpoints.load(this.name),
+      ...partitions.map((partition) =>
+        this.options.checkpoints.load(partitionCheckpointName(partition)),
+      ),
+    ]);
+    return own.map((position) => (position > (single ?? 0n) ? position : (single ?? 0n)));
+  }
+
+  private thresholdsChanged(): void {
+    let lowest: bigint | undefined;
+    let highest: bigint | undefined;
+    for (const threshold of this.held.values()) {
+      if (lowest === undefined || threshold < lowest) lowest = threshold;
+      if (highest === undefined || threshold > highest) highest = threshold;
+    }
+    this.lowestThreshold = lowest;
+    this.highestThreshold = highest;
+  }
+
+  /** The position every held partition is handled up to. */
+  private lowestCheckpoint(position: bigint): bigint {
+    const lowest = this.lowestThreshold ?? position;
+    return position > lowest ? position : lowest;
+  }
+
+  /** A partition's checkpoint at `position`: never behind what its previous holder reached. */
+  private checkpointOf(partition: number, position: bigint): bigint {
+    const threshold = this.held.get(partition) ?? 0n;
+    return position > threshold ? position : threshold;
+  }
+
+  private partitionOf(portId: string): number {
+    let partition = this.partitionCache.get(portId);
+    if (partition === undefined) {
+      partition = virtualPartitionOf(portId);
+      this.partitionCache.set(portId, partition);
+    }
+    return partition;
   }
 
   /**
@@ -199,7 +379,7 @@ export class AppRunner {
         });
         const wanted = until === undefined ? page : page.filter((r) => r.position <= until);
         if (wanted.length === 0) return;
-        await this.handlePage(wanted);
+        await this.serially(() => this.handlePage(wanted));
         if (wanted.length < page.length) return;
       }
     } finally {
@@ -225,7 +405,7 @@ export class AppRunner {
       this.subscription = subscription;
       try {
         for await (const page of pages(subscription, PAGE_SIZE)) {
-          await this.handlePage(page, stopping);
+          await this.serially(() => this.handlePage(page, stopping));
           backoff.reset();
         }
         if (stopping.aborted) return;
@@ -246,8 +426,21 @@ export class AppRunner {
     this.checkpointTimer = undefined;
     await this.subscription?.close();
     await this.loop;
+    await this.exclusive;
     await this.saving;
-    await this.options.checkpoints.save(this.name, this.position);
+    if (this.single) {
+      await this.options.checkpoints.save(this.name, this.position);
+      return;
+    }
+    const saves = [...this.held.keys()].map((partition) =>
+      this.options.checkpoints.save(
+        partitionCheckpointName(partition),
+        this.checkpointOf(partition, this.position),
+      ),
+    );
+    if (this.held.size === VIRTUAL_PARTITIONS)
+      saves.push(this.options.checkpoints.save(this.name, this.lowestCheckpoint(this.position)));
+    await Promise.all(saves);
   }
 
   /**
@@ -274,8 +467,22 @@ export class AppRunner {
 
   private saveCheckpointNow(): void {
     const position = this.position;
+    // One checkpoint alone; else those of the partitions appended to (or just acquired).
+    const saves: [string, bigint][] = this.single
+      ? [[this.name, position]]
+      : [...this.dirty].map((partition) => [
+          partitionCheckpointName(partition),
+          this.checkpointOf(partition, position),
+        ]);
+    // Holding every partition, `apps` is true too: a later runner alone starts from it.
+    if (!this.single && saves.length > 0 && this.held.size === VIRTUAL_PARTITIONS)
+      saves.push([this.name, this.lowestCheckpoint(position)]);
+    this.dirty.clear();
+    if (saves.length === 0) return;
     this.saving = this.saving
-      .then(() => this.options.checkpoints.save(this.name, position))
+      .then(async () => {
+        await Promise.all(saves.map(([name, at]) => this.options.checkpoints.save(name, at)));
+      })
       .catch((error: unknown) =>
         this.options.logger.warn(
           { err: error, position: String(position) },
@@ -284,8 +491,24 @@ export class AppRunner {
       );
   }
 
+  /**
+   * Takes the partitions given at construction (all, or a static share), once. Alone, the one
+   * checkpoint `apps` (one read per start, as many tests and restarts do): a runner managed by
+   * the cluster keeps it current whenever it holds every partition.
+   */
   private async loadCheckpoint(): Promise<void> {
-    this.checkpoint ??= await this.options.checkpoints.load(this.name);
+    const initial = this.initial;
+    if (initial === undefined) return;
+    this.initial = undefined;
+    const thresholds = this.single
+      ? initial.map(() => undefined)
+      : await this.loadThresholds(initial);
+    const single = this.single ? await this.options.checkpoints.load(this.name) : 0n;
+    for (const [index, partition] of initial.entries())
+      this.held.set(partition, thresholds[index] ?? single);
+    for (const [index, partition] of initial.entries())
+      this.held.set(partition, thresholds[index] as bigint);
+    this.thresholdsChanged();
   }
 
   /**
@@ -368,10 +591,13 @@ export class AppRunner {
       return true;
     }
     const event = decoded.event;
-    const deciding = recorded.position > (this.checkpoint ?? 0n);
+    // Below every held partition's threshold, and nothing to remember for partitions not held:
+    // fold only (a restart catching up to its checkpoint).
+    const deciding =
+      (this.lowestThreshold !== undefined && recorded.position > this.lowestThreshold) ||
+      (this.unheld !== undefined && this.held.size < VIRTUAL_PARTITIONS);
     if (deciding) {
-      const asked = new PendingWork();
-      this.collectAffected(event, recorded, asked, true);
+      const asked = this.ours(this.collectAffected(event, recorded, true), recorded.position);
       if (!work.isEmpty) for (const id of asked.ports.keys()) if (work.ports.has(id)) return false;
       work.merge(asked);
     }
@@ -379,8 +605,41 @@ export class AppRunner {
     this.position = recorded.position;
     this.metrics.processed++;
     if (!deciding) return true;
-    this.collectAffected(event, recorded, work, false);
+    work.merge(this.ours(this.collectAffected(event, recorded, false), recorded.position));
     return true;
+  }
+
+  /**
+   * The part of `asked` this runner decides: ports of partitions held, past their threshold.
+   * Managed, the rest (ports of partitions not held) is remembered for a later acquisition.
+   */
+  private ours(asked: PendingWork, position: bigint): PendingWork {
+    // Alone, past every threshold (the live path): everything asked is ours.
+    if (this.single && this.highestThreshold !== undefined && position > this.highestThreshold)
+      return asked;
+    const ours = new PendingWork();
+    for (const [portId, apps] of asked.ports) {
+      const partition = this.partitionOf(portId);
+      const threshold = this.held.get(partition);
+      if (threshold !== undefined) {
+        if (position > threshold) for (const [app, cause] of apps) ours.add(app, portId, cause);
+        continue;
+      }
+      const unheld = this.unheld;
+      if (unheld === undefined) continue;
+      let ports = unheld.get(partition);
+      if (ports === undefined) {
+        ports = new Map();
+        unheld.set(partition, ports);
+      }
+      let causes = ports.get(portId);
+      if (causes === undefined) {
+        causes = new Map();
+        ports.set(portId, causes);
+      }
+      for (const [app, cause] of apps) causes.set(app, cause);
+    }
+    return ours;
   }
 
   /**
@@ -395,14 +654,15 @@ export class AppRunner {
   private collectAffected(
     event: DomainEvent,
     recorded: RecordedEvent,
-    work: PendingWork,
     before: boolean,
-  ): void {
+  ): PendingWork {
+    const work = new PendingWork();
     const own = before && isLocalityEvent(event) ? portOf(event) : undefined;
     for (const app of this.apps) {
       if (own !== undefined) work.add(app, own, recorded);
       for (const portId of app.affected(this.topology, event)) work.add(app, portId, recorded);
     }
+    return work;
   }
 
   /**
@@ -413,7 +673,8 @@ export class AppRunner {
   private async decide(work: PendingWork): Promise<number> {
     const ready: PlannedAppend[] = [];
     for (const [portId, apps] of work.ports) {
-      if (!owns(this.partition, portId)) continue;
+      // A partition revoked (or released) since the work was collected is another's now.
+      if (!this.held.has(this.partitionOf(portId))) continue;
       const plan = this.plan(portId, apps, this.currentPort(portId));
       if (plan.decisions.length > 0) ready.push(plan);
     }
@@ -433,6 +694,7 @@ export class AppRunner {
       if (outcome.ok) {
         appended += plan.events.length;
         this.recordAppended(plan, outcome.result.nextExpectedRevision);
+        if (!this.single) this.dirty.add(this.partitionOf(plan.portId));
       } else conflicted.push(plan);
     });
     if (conflicted.length === 0) this.ownAppended = this.ownEvents(ready, outcomes);
@@ -533,6 +795,7 @@ export class AppRunner {
             { expectedRevision: fresh.revision < 0n ? 'no_stream' : fresh.revision },
           );
           this.recordAppended(next, result.nextExpectedRevision);
+          if (!this.single) this.dirty.add(this.partitionOf(next.portId));
           return next.events.length;
         },
         {
