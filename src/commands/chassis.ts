@@ -46,8 +46,6 @@ export const chassisFold: StreamFold<ChassisStream> = {
         return { ...state, chassis: evolveLifecycle('chassis', state.chassis, event) };
     }
   },
-  // Agents report every interface of the chassis here: read only what is new each time.
-  keep: true,
   // One map for the whole stream: reducing with `evolve` copies it per event (quadratic).
   foldAll(events) {
     return foldChassisOnto(absent, new Map(), events);

@@ -17,12 +17,14 @@ import { commandCause, envelope, InvalidEventError, readProblemsOf } from '../ev
 import type { NewEvent } from '../events/metadata.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import type { EventStore, RecordedEvent } from '../store/event-store.js';
+import type { AppendResult, EventStore, RecordedEvent } from '../store/event-store.js';
 import type { CommandError, CommandErrorKind } from './decision.js';
 import { foldStream, type Loaded, type StreamFold } from './lifecycle.js';
 import { decodeRecorded, LogReferences } from './log-reads.js';
-import { StreamLanes } from './stream-lanes.js';
+import { StateCache, type StateCacheLimits } from './state-cache.js';
+import { type Settled, StreamLanes } from './stream-lanes.js';
 import {
+  type AnyCommand,
   type Command,
   type CommandName,
   type CommandTable,
@@ -122,24 +124,44 @@ export interface CommandHandlerOptions {
   readonly table?: CommandTable;
   readonly observer?: CommandObserver;
   readonly clock?: () => Date;
+  /** Bounds of the kept stream states (./state-cache.ts). */
+  readonly stateCache?: StateCacheLimits;
 }
 
-/** A kept fold's state (StreamFold.keep) and where its stream stood. */
-interface Kept {
-  readonly fold: StreamFold<unknown>;
-  readonly loaded: Loaded<unknown>;
+/** One command queued in its lane, with what its caller gave. */
+interface Pending {
+  readonly command: AnyCommand;
+  readonly stream: string;
+  readonly input: unknown;
+  readonly issuer: CommandIssuer;
+  readonly signal: AbortSignal | undefined;
 }
 
-/** Streams whose folds are kept at most (a few per chassis; least recently used go first). */
-const KEPT_STREAMS = 1_000;
+type Answer = Settled<CommandOutcome<unknown>>;
+
+/** What became of one command of a group in one attempt, before the append. */
+type Decided =
+  | { readonly kind: 'rejected'; readonly error: CommandError }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  /** Nothing to append; `after`: the group's events decided before it. */
+  | { readonly kind: 'unchanged'; readonly result: unknown; readonly after: number }
+  /** Its events are the group's `from` .. `from + events.length - 1`. */
+  | {
+      readonly kind: 'accepted';
+      readonly result: unknown;
+      readonly created: boolean;
+      readonly events: readonly NewEvent[];
+      readonly from: number;
+    };
 
 export class CommandHandler {
   private readonly maxAttempts: number;
   private readonly backoff: BackoffPolicy;
   private readonly table: CommandTable;
-  private readonly lanes = new StreamLanes();
+  private readonly lanes: StreamLanes<Pending, CommandOutcome<unknown>>;
   private readonly clock: () => Date;
-  private readonly kept = new Map<string, Kept>();
+  /** Folded states of the streams decided on lately (./state-cache.ts). */
+  readonly states: StateCache;
   private readonly references: LogReferences;
 
   constructor(
@@ -151,6 +173,8 @@ export class CommandHandler {
     this.table = options.table ?? commandTable;
     this.clock = options.clock ?? (() => new Date());
     this.references = new LogReferences(store);
+    this.states = new StateCache(options.stateCache);
+    this.lanes = new StreamLanes((_lane, items) => this.runLane(items));
   }
 
   /** Runs the command named `name` of the table (./table.ts). */
@@ -182,6 +206,7 @@ export class CommandHandler {
   /**
    * Runs any command entry: commands on one stream queue in its lane, so contention comes only
    * from other processes, and is settled by re-reading and re-deciding after a jittered wait.
+   * Those that queued together run as one group: one read, one append (see runGroup).
    */
   run<I, S, C, R>(
     command: Command<I, S, C, R>,
@@ -190,61 +215,195 @@ export class CommandHandler {
     { signal }: RunOptions = {},
   ): Promise<CommandOutcome<R>> {
     const stream = command.stream(input);
-    const observer = this.options.observer;
     // A command may queue behind others of another stream (createPort: its switch's lane).
-    return this.lanes.run(command.lane?.(input) ?? stream, async () => {
-      if (signal?.aborted) throw new CommandAbortedError(command.name, signal.reason);
-      try {
-        return await retry(() => this.decideAndAppend(command, stream, input, issuer), {
-          ...this.backoff,
-          attempts: this.maxAttempts,
-          retryable: (error) => error instanceof WrongExpectedVersionError,
-          onRetry: (_error, attempt, delayMs) =>
-            observer?.retried?.(command.name, attempt, delayMs),
-          ...(this.options.random ? { random: this.options.random } : {}),
-        });
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
-        observer?.decided(command.name, 'contention');
-        throw new ContentionError(stream, this.maxAttempts);
-      }
-    });
+    const lane = command.lane?.(input) ?? stream;
+    return this.lanes.run(lane, { command, stream, input, issuer, signal }) as Promise<
+      CommandOutcome<R>
+    >;
   }
 
-  /** One attempt: read and fold, decide, append with the revision read. */
-  private async decideAndAppend<I, S, C, R>(
-    command: Command<I, S, C, R>,
-    stream: string,
-    input: I,
-    issuer: CommandIssuer,
-  ): Promise<CommandOutcome<R>> {
+  /**
+   * The commands a lane took at once, in order: consecutive ones on one stream with one fold
+   * run as a group; a command aborted by its caller before its turn is not run.
+   */
+  private async runLane(items: readonly Pending[]): Promise<Answer[]> {
+    const answers: Answer[] = [];
+    let next = 0;
+    while (next < items.length) {
+      const group: number[] = [];
+      for (; next < items.length; next++) {
+        const item = items[next] as Pending;
+        if (item.signal?.aborted) {
+          answers[next] = {
+            ok: false,
+            error: new CommandAbortedError(item.command.name, item.signal.reason),
+          };
+          continue;
+        }
+        const first = items[group[0] ?? next] as Pending;
+        const joins =
+          group.length === 0 ||
+          (item.stream === first.stream &&
+            item.command.fold === first.command.fold &&
+            groups(first) &&
+            groups(item));
+        if (!joins) break;
+        group.push(next);
+      }
+      if (group.length === 0) continue;
+      const outcomes = await this.runGroup(group.map((index) => items[index] as Pending));
+      group.forEach((index, n) => {
+        answers[index] = outcomes[n] as Answer;
+      });
+    }
+    return answers;
+  }
+
+  /** A group with its retries: a lost race re-reads and re-decides all of it. */
+  private async runGroup(items: readonly Pending[]): Promise<Answer[]> {
     const observer = this.options.observer;
-    const loaded = await this.load(stream, command.fold);
-    const references = await command.references(input, loaded.state, this.references);
-    const decision = command.decide(input, loaded.state, references);
-    if (!decision.ok) {
-      observer?.decided(command.name, decision.error.kind);
-      throw new CommandRejectedError(decision.error);
+    const { stream } = items[0] as Pending;
+    try {
+      return await retry(() => this.decideAndAppend(stream, items), {
+        ...this.backoff,
+        attempts: this.maxAttempts,
+        retryable: (error) => error instanceof WrongExpectedVersionError,
+        onRetry: (_error, attempt, delayMs) => {
+          for (const { command } of items) observer?.retried?.(command.name, attempt, delayMs);
+        },
+        ...(this.options.random ? { random: this.options.random } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      for (const { command } of items) observer?.decided(command.name, 'contention');
+      return items.map(() => ({
+        ok: false,
+        error: new ContentionError(stream, this.maxAttempts),
+      }));
     }
-    if (decision.events.length === 0) {
-      observer?.decided(command.name, 'unchanged');
-      const position = loaded.position ?? (await this.store.headPosition());
-      return { result: decision.result, created: false, position, appended: 0 };
+  }
+
+  /**
+   * One attempt: read and fold the stream once, decide each command in order on the state the
+   * ones before it left (a refused one leaves it as it was), append all their events with the
+   * revision read. A command is all-or-nothing, and so is the group: a lost race retries all.
+   */
+  private async decideAndAppend(stream: string, items: readonly Pending[]): Promise<Answer[]> {
+    const observer = this.options.observer;
+    const fold = (items[0] as Pending).command.fold as StreamFold<unknown>;
+    const loaded = await this.load(stream, fold);
+    let state = loaded.state;
+    const decided: Decided[] = [];
+    const events: NewEvent[] = [];
+    for (const { command, input, issuer } of items) {
+      try {
+        const references = await command.references(input, state, this.references);
+        const decision = command.decide(input, state, references);
+        if (!decision.ok) {
+          decided.push({ kind: 'rejected', error: decision.error });
+          continue;
+        }
+        if (decision.events.length === 0) {
+          decided.push({ kind: 'unchanged', result: decision.result, after: events.length });
+          continue;
+        }
+        const recordedAs = decision.app === undefined ? issuer : { ...issuer, app: decision.app };
+        const own = decision.events.map((event) => this.envelope(event, recordedAs));
+        decided.push({
+          kind: 'accepted',
+          result: decision.result,
+          created: decision.created,
+          events: own,
+          from: events.length,
+        });
+        events.push(...own);
+        state = foldOnto(fold, state, decision.events);
+      } catch (error) {
+        // A defect or a failed reference read: this command's answer, not the group's.
+        decided.push({ kind: 'failed', error });
+      }
     }
-    const recordedAs = decision.app === undefined ? issuer : { ...issuer, app: decision.app };
-    const events = decision.events.map((event) => this.envelope(event, recordedAs));
-    // A WrongExpectedVersionError here means another writer appended since we read: retried.
-    const appended = await this.store.appendToStream(stream, events, {
-      expectedRevision: loaded.revision ?? 'no_stream',
+
+    let positions: readonly bigint[] = [];
+    if (events.length > 0) {
+      let appended: AppendResult;
+      try {
+        // A WrongExpectedVersionError here means another writer appended since we read: retried.
+        appended = await this.store.appendToStream(stream, events, {
+          expectedRevision: loaded.revision ?? 'no_stream',
+        });
+      } catch (error) {
+        this.states.delete(stream);
+        throw error;
+      }
+      positions = await this.positionsOf(stream, loaded.revision, events.length, appended);
+      this.states.set(stream, fold, {
+        state,
+        revision: appended.nextExpectedRevision,
+        position: appended.position,
+      });
+    }
+
+    let head: bigint | undefined;
+    const answers: Answer[] = [];
+    for (const [index, outcome] of decided.entries()) {
+      const name = (items[index] as Pending).command.name;
+      switch (outcome.kind) {
+        case 'rejected':
+          observer?.decided(name, outcome.error.kind);
+          answers.push({ ok: false, error: new CommandRejectedError(outcome.error) });
+          break;
+        case 'failed':
+          answers.push({ ok: false, error: outcome.error });
+          break;
+        case 'unchanged': {
+          observer?.decided(name, 'unchanged');
+          // Where the stream stood when it was decided: after the group's events before it.
+          let position = positions[outcome.after - 1] ?? loaded.position;
+          if (position === undefined) {
+            head ??= await this.store.headPosition();
+            position = head;
+          }
+          const value = { result: outcome.result, created: false, position, appended: 0 };
+          answers.push({ ok: true, value });
+          break;
+        }
+        case 'accepted': {
+          observer?.decided(name, 'accepted');
+          observer?.appended(outcome.events);
+          const last = outcome.from + outcome.events.length - 1;
+          const value = {
+            result: outcome.result,
+            created: outcome.created,
+            position: positions[last] as bigint,
+            appended: outcome.events.length,
+          };
+          answers.push({ ok: true, value });
+          break;
+        }
+      }
+    }
+    return answers;
+  }
+
+  /**
+   * The log positions of the `count` events just appended after `revision`: the store says
+   * them (SQL), or they are read back (EventStoreDB, whose positions are not consecutive).
+   */
+  private async positionsOf(
+    stream: string,
+    revision: bigint | undefined,
+    count: number,
+    appended: AppendResult,
+  ): Promise<readonly bigint[]> {
+    if (appended.positions?.length === count) return appended.positions;
+    if (count === 1) return [appended.position];
+    const records = await this.store.readStream(stream, {
+      fromRevision: (revision ?? -1n) + 1n,
+      maxCount: count,
     });
-    observer?.decided(command.name, 'accepted');
-    observer?.appended(events);
-    return {
-      result: decision.result,
-      created: decision.created,
-      position: appended.position,
-      appended: events.length,
-    };
+    if (records.length !== count) return Array.from({ length: count }, () => appended.position);
+    return records.map((recorded) => recorded.position);
   }
 
   private envelope(event: DomainEvent, issuer: CommandIssuer): NewEvent {
@@ -261,37 +420,35 @@ export class CommandHandler {
   }
 
   /**
-   * Folds a whole stream; a stream that does not exist folds to the initial state. A kept
-   * fold (StreamFold.keep) continues from the state of the previous load and reads only the
-   * events appended since (by anyone).
+   * The stream folded to its end: from its kept state (./state-cache.ts), reading only the
+   * events appended since (by anyone), or, when none is kept, from its start.
    */
   private async load<S>(stream: string, fold: StreamFold<S>): Promise<Loaded<S>> {
-    if (!fold.keep) return this.loadWhole(stream, fold);
-    const kept = this.kept.get(stream);
-    this.kept.delete(stream);
+    const kept = this.states.get(stream, fold);
     let loaded: Loaded<S>;
-    if (kept?.fold === fold && kept.loaded.revision !== undefined) {
-      const previous = kept.loaded as Loaded<S>;
-      const records = await this.store.readStream(stream, {
-        fromRevision: (previous.revision as bigint) + 1n,
-      });
-      let state = previous.state;
-      if (fold.foldOnto !== undefined && records.length > 1)
-        state = fold.foldOnto(
-          state,
-          records.map((recorded) => decodeRecorded(recorded)),
-        );
-      else for (const recorded of records) state = fold.evolve(state, decodeRecorded(recorded));
-      const last = records.at(-1);
-      loaded = last ? { state, revision: last.revision, position: last.position } : previous;
-    } else loaded = await this.loadWhole(stream, fold);
-    if (loaded.revision !== undefined) {
-      this.kept.set(stream, { fold: fold as StreamFold<unknown>, loaded });
-      if (this.kept.size > KEPT_STREAMS) {
-        const oldest = this.kept.keys().next().value;
-        if (oldest !== undefined) this.kept.delete(oldest);
+    if (kept !== undefined && kept.revision !== undefined) {
+      let records: RecordedEvent[];
+      try {
+        records = await this.store.readStream(stream, { fromRevision: kept.revision + 1n });
+      } catch (error) {
+        this.states.delete(stream);
+        throw error;
       }
-    }
+      const last = records.at(-1);
+      loaded =
+        last === undefined
+          ? kept
+          : {
+              state: foldOnto(
+                fold,
+                kept.state,
+                records.map((recorded) => decodeRecorded(recorded)),
+              ),
+              revision: last.revision,
+              position: last.position,
+            };
+    } else loaded = await this.loadWhole(stream, fold);
+    this.states.set(stream, fold, loaded);
     return loaded;
   }
 
@@ -314,4 +471,15 @@ export class CommandHandler {
     const revision = last?.revision ?? (await this.store.streamRevision(stream));
     return { state, revision, position: last?.position };
   }
+}
+
+/** Whether a command may be decided in a group (Command.groups). */
+const groups = (pending: Pending): boolean => pending.command.groups !== false;
+
+/** `events` folded onto `state` (a new state: `state` is shared, never changed). */
+function foldOnto<S>(fold: StreamFold<S>, state: S, events: readonly DomainEvent[]): S {
+  if (fold.foldOnto !== undefined && events.length > 1) return fold.foldOnto(state, events);
+  let folded = state;
+  for (const event of events) folded = fold.evolve(folded, event);
+  return folded;
 }

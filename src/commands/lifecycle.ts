@@ -28,7 +28,10 @@ export const isLive = <T>(
   lifecycle: Lifecycle<T>,
 ): lifecycle is { readonly status: 'live'; readonly document: T } => lifecycle.status === 'live';
 
-/** A pure left fold over a stream's decoded events. */
+/**
+ * A pure left fold over a stream's decoded events. Its states are never mutated (evolve returns
+ * new ones): the command handler keeps them between commands (./state-cache.ts).
+ */
 export interface StreamFold<S> {
   readonly initial: S;
   evolve(state: S, event: DomainEvent): S;
@@ -40,16 +43,10 @@ export interface StreamFold<S> {
   foldAll?(events: readonly DomainEvent[]): S;
   /**
    * Folds `events` onto `state` at once, equal to reducing with `evolve` (a new state; `state`
-   * is left as it was): a kept fold continuing over a batch of events copies once, not once
+   * is left as it was): a kept state continuing over a batch of events copies once, not once
    * per event.
    */
   foldOnto?(state: S, events: readonly DomainEvent[]): S;
-  /**
-   * Long streams only appended to (a chassis and its interfaces): the command handler keeps
-   * the folded state between commands and reads just the events after it. Such a fold's states
-   * must never be mutated (evolve returns new ones), since they are shared.
-   */
-  readonly keep?: boolean;
 }
 
 /** Folds `events` from the initial state (with `foldAll` when the fold has one). */

@@ -109,6 +109,13 @@ export interface Command<I, S, C, R> {
    * whose decisions depend on each other across streams share one (see createPort).
    */
   readonly lane?: (input: I) => string;
+  /**
+   * Whether queued commands of one stream may be decided together with it, against one read,
+   * and appended at once (default true: ./handler.ts). False for a command whose references
+   * read its own stream through the log (a port's addresses, checked against its switch's
+   * ports as the log holds them): in a group it would not see the events decided before it.
+   */
+  readonly groups?: boolean;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the existential of a heterogeneous table
@@ -196,7 +203,7 @@ export interface RouterPort {
   readonly portId: string;
 }
 
-// Created once: the shell keeps a fold's state between commands only for the same fold object.
+// Created once: the shell keeps a stream's state between commands only for the same fold object.
 const switchFold = documentFold('switch');
 const subnetFold = documentFold('subnet');
 const routerFold = documentFold('router');
@@ -311,6 +318,7 @@ export const commandTable = {
   createPort: referring('createPort', {
     stream: (port: LogicalPort) => portStream(port),
     lane: (port) => `addresses:switch-${port.switchId}`,
+    groups: false,
     fold: portFold,
     references: async (port, _state, read): Promise<{ switchLive: boolean } & PortAddressing> => {
       const switchLive = await read.isLive('switch', port.switchId);
@@ -323,6 +331,7 @@ export const commandTable = {
   }),
   updatePort: referring('updatePort', {
     stream: (input: Changes<PortChanges>) => portStream(input),
+    groups: false,
     fold: portFold,
     references: async ({ changes }, state, read): Promise<PortAddressing> => {
       if (state.port.status !== 'live') return {};

@@ -51,6 +51,13 @@ export interface AppendResult {
   readonly nextExpectedRevision: bigint;
   /** Global position of the last event appended (or of the existing one on idempotent replay). */
   readonly position: bigint;
+  /**
+   * Positions of the events appended, in order (of the stored ones on idempotent replay): told
+   * by adapters that know them without reading (SQL); absent otherwise (EventStoreDB, whose
+   * positions are not consecutive). A writer that appends several commands' events at once
+   * answers each with its own.
+   */
+  readonly positions?: readonly bigint[];
 }
 
 /** One stream's part of an appendToStreams call. */

@@ -1,0 +1,96 @@
+/**
+ * Folded states of the streams commands decide on, kept between commands: the next command on
+ * a stream reads only the events after the kept revision and folds them onto the kept state,
+ * instead of reading and folding the whole stream again.
+ *
+ * Only a hint: a writer in another process may have appended since; the read from the kept
+ * revision finds its events, and a race after that read is settled by the append's expected
+ * revision, after which the handler drops the entry. States are shared between commands, so a
+ * fold's states must never be mutated (evolve returns new ones).
+ *
+ * Bounded by the number of streams and by the events folded into the kept states (a state's
+ * size grows with its stream: a chassis' thousands of interfaces against a port's handful);
+ * the least recently used go first.
+ */
+import type { Loaded, StreamFold } from './lifecycle.js';
+
+export interface StateCacheLimits {
+  /** Streams kept at most (default 10,000). */
+  readonly streams?: number;
+  /** Events folded into the kept states, all streams together, at most (default 500,000). */
+  readonly events?: number;
+}
+
+interface Entry {
+  readonly fold: StreamFold<unknown>;
+  readonly loaded: Loaded<unknown>;
+  /** The events this state folds (its revision + 1): its weight against the event bound. */
+  readonly weight: number;
+}
+
+export class StateCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxStreams: number;
+  readonly #maxEvents: number;
+  #events = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(limits: StateCacheLimits = {}) {
+    this.#maxStreams = limits.streams ?? 10_000;
+    this.#maxEvents = limits.events ?? 500_000;
+  }
+
+  /**
+   * The kept state of `stream`, when it was folded by this very fold (a fold is a different
+   * one when a test swaps the table's entry: its states are not comparable).
+   */
+  get<S>(stream: string, fold: StreamFold<S>): Loaded<S> | undefined {
+    const entry = this.#entries.get(stream);
+    if (entry === undefined || entry.fold !== fold) {
+      this.misses++;
+      return undefined;
+    }
+    // Most recently used last: a Map keeps insertion order.
+    this.#entries.delete(stream);
+    this.#entries.set(stream, entry);
+    this.hits++;
+    return entry.loaded as Loaded<S>;
+  }
+
+  /** Keeps `loaded` as `stream`'s state; a stream that does not exist is not kept. */
+  set<S>(stream: string, fold: StreamFold<S>, loaded: Loaded<S>): void {
+    this.delete(stream);
+    if (loaded.revision === undefined) return;
+    const weight = Number(loaded.revision) + 1;
+    if (weight > this.#maxEvents) return;
+    this.#entries.set(stream, {
+      fold: fold as StreamFold<unknown>,
+      loaded: loaded as Loaded<unknown>,
+      weight,
+    });
+    this.#events += weight;
+    while (this.#entries.size > this.#maxStreams || this.#events > this.#maxEvents) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.delete(oldest);
+    }
+  }
+
+  /** Forgets `stream` (its append lost a race, or its read failed). */
+  delete(stream: string): void {
+    const entry = this.#entries.get(stream);
+    if (entry === undefined) return;
+    this.#entries.delete(stream);
+    this.#events -= entry.weight;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Events folded into the kept states. */
+  get events(): number {
+    return this.#events;
+  }
+}
