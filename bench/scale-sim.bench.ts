@@ -29,7 +29,7 @@
  *    (counted at the agents) per port of its slice, and the agents' heap per chassis.
  *
  * LOCUS_BENCH_SIM_CHASSIS / _PORTS / _SWITCHES override the size; LOCUS_BENCH_SIM_CHURN_S the
- * churn's duration; LOCUS_BENCH_SIM_DEADLINE_S how long convergence may take before the run
+ * churn's duration, LOCUS_BENCH_SIM_MIGRATE the ports migrated (0 skips either); LOCUS_BENCH_SIM_DEADLINE_S how long convergence may take before the run
  * records how far it got and stops; LOCUS_BENCH_SIM_SERVER_ARGS Node flags for the server.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -57,6 +57,7 @@ import { BulkLog } from './support/bulk-log.js';
 import {
   connectFailures,
   connectRetrying,
+  reportsShed,
   type SimChassis,
   type SimInterface,
   startFleet,
@@ -143,7 +144,7 @@ function plans(quick: boolean): { small: Plan; large: Plan } {
       cloud,
       samples,
       churnSeconds: envNumber('LOCUS_BENCH_SIM_CHURN_S', quick ? 4 : 60),
-      migrate: quick ? 10 : 100,
+      migrate: envNumber('LOCUS_BENCH_SIM_MIGRATE', quick ? 10 : 100),
       convergeDeadlineMs: envNumber('LOCUS_BENCH_SIM_DEADLINE_S', quick ? 120 : 900) * 1000,
     },
   };
@@ -226,6 +227,17 @@ async function allConverged(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The server's load-shedding counters (src/http/overload.ts), from its /metrics. */
+async function shedCounts(url: string): Promise<{ shed: number; clientGone: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(name))
+      .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  return { shed: sum('locus_http_shed_total'), clientGone: sum('locus_http_client_gone_total') };
 }
 
 /** Bytes of the files under `dir`. */
@@ -330,6 +342,7 @@ async function runCloud(
     const t0 = performance.now();
     let lastReport = t0;
     const failuresBefore = connectFailures.count;
+    const shedBefore = reportsShed.count;
     const reportFailures: string[] = [];
     await pool(fleet, 16, async (chassis) => {
       const c = Number(chassis.id.slice(2));
@@ -351,6 +364,7 @@ async function runCloud(
     const done = converged.done === fleet.length;
     const end = performance.now();
     const after = await server.stats();
+    const shedding = await shedCounts(server.url).catch(() => ({ shed: -1, clientGone: -1 }));
     const heapConverged = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
     const fromLast = end - lastReport;
     const cpuS = (after.cpuMicros - before.cpuMicros) / 1e6;
@@ -359,7 +373,7 @@ async function runCloud(
       0,
     );
     progress(
-      `${label}: ${done ? 'converged' : `${converged.done}/${fleet.length} converged at the deadline`} ${seconds(fromLast)} s after the last report (${seconds(end - t0)} s after the first); server CPU ${cpuS.toFixed(1)} s, ${after.head - before.head} events appended`,
+      `${label}: ${done ? 'converged' : `${converged.done}/${fleet.length} converged at the deadline`} ${seconds(fromLast)} s after the last report (${seconds(end - t0)} s after the first); server CPU ${cpuS.toFixed(1)} s, ${after.head - before.head} events appended; ${shedding.shed} commands shed, ${shedding.clientGone} clients gone`,
     );
     if (name === 'large')
       records.push({
@@ -368,6 +382,9 @@ async function runCloud(
           ...params,
           remoteViews,
           connectRetries: connectFailures.count - failuresBefore,
+          reportsShed: reportsShed.count - shedBefore,
+          commandsShed: shedding.shed,
+          clientGone: shedding.clientGone,
           reportFailures: reportFailures.length,
           ...(reportFailures.length > 0 ? { firstFailure: reportFailures[0]?.slice(0, 80) } : {}),
           converged: `${converged.done}/${fleet.length}`,
@@ -542,7 +559,9 @@ async function runCloud(
       const moves: { i: number; from: number; to: number }[] = [];
       for (let k = 0; k < plan.migrate; k++) {
         const from = (k * 7) % cloud.chassis;
-        const to = (from + cloud.switches) % cloud.chassis;
+        // The next chassis on its switch (the first one after the last).
+        const next = from + cloud.switches;
+        const to = next < cloud.chassis ? next : from % cloud.switches;
         moves.push({ i: from * P + (k % P), from, to });
       }
       const t1 = performance.now();
