@@ -21,6 +21,11 @@ export interface Config {
   readonly ovsDir: string;
   /** This instance's share of the apps' work, `index/count` (LOCUS_PARTITION, default 0/1). */
   readonly partition: Partition;
+  /**
+   * An OVN to follow as the model source (LOCUS_FOLLOW_OVN_NB, LOCUS_FOLLOW_OVN_SB: OVSDB
+   * endpoints), or undefined (docs/ovn.md).
+   */
+  readonly followOvn?: { readonly nb: string; readonly sb?: string };
 }
 
 export class ConfigError extends Error {
@@ -41,6 +46,26 @@ function partitionOf(value: string | undefined): Partition {
   } catch (error) {
     throw new ConfigError(`LOCUS_PARTITION: ${(error as Error).message}`);
   }
+}
+
+const OVSDB_ENDPOINT = /^(unix:.+|tcp:.+:\d+)$/;
+
+function followOvnOf(env: NodeJS.ProcessEnv): Config['followOvn'] {
+  const nb = env.LOCUS_FOLLOW_OVN_NB || undefined;
+  const sb = env.LOCUS_FOLLOW_OVN_SB || undefined;
+  for (const [name, value] of [
+    ['LOCUS_FOLLOW_OVN_NB', nb],
+    ['LOCUS_FOLLOW_OVN_SB', sb],
+  ] as const)
+    if (value !== undefined && !OVSDB_ENDPOINT.test(value))
+      throw new ConfigError(
+        `${name} must be unix:<socket> or tcp:<host>:<port>, got ${JSON.stringify(value)}`,
+      );
+  if (nb === undefined) {
+    if (sb !== undefined) throw new ConfigError('LOCUS_FOLLOW_OVN_SB needs LOCUS_FOLLOW_OVN_NB');
+    return undefined;
+  }
+  return sb === undefined ? { nb } : { nb, sb };
 }
 
 function agentMode(value: string | undefined): Config['agents'] {
@@ -68,5 +93,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chassisFile: env.LOCUS_CHASSIS_FILE || resolve('ops', 'chassis.json'),
     ovsDir: env.LOCUS_OVS_DIR || resolve('data', 'ovs'),
     partition: partitionOf(env.LOCUS_PARTITION),
+    ...(followOvnOf(env) === undefined ? {} : { followOvn: followOvnOf(env) }),
   };
 }

@@ -21,6 +21,8 @@ const logger = createLogger({
 const STOP_TIMEOUT_MS = 30_000;
 
 let starting: Promise<Locus> | undefined;
+/** The OVN follower (LOCUS_FOLLOW_OVN_NB), stopped before locus. */
+let ovn: Promise<{ stop(): Promise<void> } | undefined> | undefined;
 /** Aborts the demo (its ovs-vsctl) when locus stops. */
 const demoStopped = new AbortController();
 let stopping: Promise<void> | undefined;
@@ -34,6 +36,7 @@ function stop(signal: string): Promise<void> {
     // no handle (else node would exit half-way, silently, as if stopped).
     setTimeout(() => forceExit('stopping took too long'), STOP_TIMEOUT_MS);
     const locus = await starting?.catch(() => undefined);
+    await (await ovn?.catch(() => undefined))?.stop();
     await locus?.stop();
     logger.info({ apps: locus?.runner.metrics }, 'stopped');
   })().then(
@@ -111,6 +114,13 @@ async function main(): Promise<void> {
     { url: locus.url, docs: `${locus.url}/docs`, head: String(await locus.store.headPosition()) },
     'locus is running; Ctrl-C stops it',
   );
+  const follow = config.followOvn;
+  if (follow !== undefined) {
+    const { followOvnInProcess } = await import('./ovn/in-process.js');
+    ovn = followOvnInProcess(locus, { ...follow, logger: logger.child({ component: 'ovn' }) });
+    await ovn;
+    if (stopping) return;
+  }
   if (process.argv.includes('--demo'))
     await loadDemo({
       commands: locus.commands,

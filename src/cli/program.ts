@@ -328,6 +328,27 @@ export function buildProgram(io: Io, done: (code: ExitCodeValue) => void): Comma
       await agent(context(command), options);
     });
 
+  program
+    .command('follow-ovn')
+    .description(
+      'follow an OVN Northbound (and Southbound) database into the running locus, over the API with an operator token (until SIGINT/SIGTERM; docs/ovn.md)',
+    )
+    .addOption(
+      new Option('--nb <endpoint>', 'OVN_Northbound: unix:<socket> or tcp:<host>:<port>').env(
+        'LOCUS_FOLLOW_OVN_NB',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--sb <endpoint>',
+        'OVN_Southbound, for the chassis (without it locus keeps its own chassis)',
+      ).env('LOCUS_FOLLOW_OVN_SB'),
+    )
+    .action(async (options: { nb?: string; sb?: string }, command: Command) => {
+      const { followOvn } = await import('./commands/follow-ovn.js');
+      await followOvn(context(command), options);
+    });
+
   return program;
 }
 

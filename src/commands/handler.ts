@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent, OvsPort } from '../events/index.js';
 import { commandCause, envelope, InvalidEventError, readProblemsOf } from '../events/index.js';
-import type { NewEvent } from '../events/metadata.js';
+import type { ExternalCause, NewEvent } from '../events/metadata.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import type { AppendResult, EventStore, RecordedEvent } from '../store/event-store.js';
@@ -43,6 +43,8 @@ export interface CommandIssuer {
   readonly actor: string;
   /** Correlates the events with the request (the HTTP request id). */
   readonly commandId?: string;
+  /** The outside record the command follows (an OVN row): kept in the metadata as `cause`. */
+  readonly cause?: ExternalCause;
 }
 
 export interface CommandOutcome<R> {
@@ -416,7 +418,8 @@ export class CommandHandler {
       cause: commandCause(issuer.commandId ?? randomUUID()),
       time: this.clock(),
     });
-    return { ...wrapped, metadata: { ...wrapped.metadata, actor: issuer.actor } };
+    const cause = issuer.cause === undefined ? {} : { cause: issuer.cause };
+    return { ...wrapped, metadata: { ...wrapped.metadata, actor: issuer.actor, ...cause } };
   }
 
   /**

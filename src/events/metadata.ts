@@ -45,6 +45,17 @@ export interface Cause {
   readonly causationId: string;
 }
 
+/**
+ * The record outside locus a command follows, e.g. `{ source: 'ovn-nb', table:
+ * 'Logical_Switch_Port', uuid }` for the OVN follower (src/ovn): stored as the events'
+ * metadata `cause`, so that history and explain name the row.
+ */
+export interface ExternalCause {
+  readonly source: string;
+  readonly table: string;
+  readonly uuid: string;
+}
+
 /** A fresh cause for an outside command: it correlates with itself. */
 export function commandCause(commandId: string = randomUUID()): Cause {
   return { correlationId: commandId, causationId: commandId };
