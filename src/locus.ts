@@ -8,6 +8,12 @@
  * serve each chassis its slice of it, and the hosted agents — the same agent a hypervisor runs —
  * talk to this process only through its API, on the loopback, with agent tokens minted here
  * for this run. They start once the server listens and stop before it closes.
+ *
+ * Several processes may share one database (docs/cluster.md): the Cluster hands this one its
+ * share of the apps' partitions and, to one process only, the projector, and moves them when a
+ * process comes or goes. Alone (the embedded default) it holds everything from the start. The
+ * read model follows the projector here while it runs here, the shared checkpoint otherwise
+ * (ProjectionSource), so `?after=` answers the same on every instance.
  */
 
 import type { Logger } from 'pino';
@@ -18,21 +24,28 @@ import {
   type AgentServer,
   type HostedChassis,
 } from './agent/host.js';
+import type { ClusterInstance, ClusterRole as ClusterRoleJson } from './api/cluster.js';
 import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
+import { VIRTUAL_PARTITIONS } from './apps/partitions.js';
 import { PortLocalityFold } from './apps/port-locality.js';
 import { AppRunner } from './apps/runner.js';
+import { Cluster, type ClusterMember, type ClusterRole } from './cluster/cluster.js';
 import { CommandHandler } from './commands/handler.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Topology } from './domain/topology.js';
+import { type ClusterMetrics, registerClusterMetrics, roleChange } from './http/cluster-metrics.js';
 import type { HttpConfig, TokenGrant } from './http/config.js';
 import { createMetrics } from './http/metrics.js';
+import type { ClusterView } from './http/routes/cluster.js';
 import type { LiveVerifyOptions, LiveVerifyReport } from './http/routes/verify.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
 import { pinnedFetch } from './lib/tls-fetch.js';
+import { CheckpointFollower } from './projections/checkpoint-follower.js';
 import { registerProjectorMetrics } from './projections/metrics.js';
 import { Projector } from './projections/projector.js';
+import { ProjectionSource } from './read-model/projection-source.js';
 import { SqlReadModel } from './read-model/sql-read-model.js';
 import { isEsdbUrl } from './store/esdb/connection.js';
 import type { EventStore } from './store/event-store.js';
@@ -47,6 +60,8 @@ export interface Locus {
   readonly projector: Projector;
   readonly readModel: SqlReadModel;
   readonly runner: AppRunner;
+  /** This process' membership among the processes sharing its database. */
+  readonly cluster: Cluster;
   readonly server: LocusServer;
   /** `http://host:port` (`https://` with TLS) the API listens on. */
   readonly url: string;
@@ -118,20 +133,35 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       db: readDatabase.db,
       logger: logger.child({ component: 'projector' }),
     });
-    await projector.start();
+    // Started and stopped by the cluster: it runs in one process of those sharing the database.
     stops.push({ name: 'projector', run: () => projector.stop() });
+    const shared = new CheckpointFollower(readDatabase);
+    stops.push({ name: 'checkpoint follower', run: () => shared.close() });
+    const source = new ProjectionSource(projector, shared, { here: false });
     const readModel = new SqlReadModel(readDatabase.db, {
-      progress: projector,
+      progress: source,
       statements: readDatabase,
-      // The projector tells the port-record cache of every change it commits.
-      changes: projector,
+      // The projector tells the port-record cache of every change it commits, while it runs
+      // here; while it runs elsewhere the cache is bypassed.
+      changes: source,
+      portCacheWhile: () => source.here,
     });
-    // Warmed once the read model has caught up with the log as it is now (empty before).
-    void store
-      .headPosition()
-      .then((head) => projector.waitFor(head, 3_600_000))
-      .then(() => readModel.warmPortCache())
-      .catch(() => undefined);
+    const projectorRole = {
+      start: async () => {
+        await projector.start();
+        source.setHere(true);
+        // Warmed once the read model has caught up with the log as it is now (empty before).
+        void store
+          .headPosition()
+          .then((head) => projector.waitFor(head, 3_600_000))
+          .then((reached) => (reached ? readModel.warmPortCache() : undefined))
+          .catch(() => undefined);
+      },
+      stop: async () => {
+        source.setHere(false);
+        await projector.stop();
+      },
+    };
 
     const metrics = createMetrics();
     const commands = new CommandHandler(store, { observer: metrics.commandObserver });
@@ -148,11 +178,15 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       topology,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
-      partition: config.partition,
       stages: metrics.stage,
+      // Decides the partitions the cluster gives it, nothing before.
+      managed: true,
     });
     await runner.start();
     stops.push({ name: 'apps', run: () => runner.stop() });
+    const scheme = options.http.tls === undefined ? 'http' : 'https';
+    let cluster: Cluster | undefined;
+    const view = clusterView(() => cluster);
 
     const server = await buildServer({
       store,
@@ -163,23 +197,63 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       logger,
       folded: runner,
       verify: (verifyOptions) =>
-        verifyLive(verifyOptions, { store, db: readDatabase, projector, hosted: agents.hosted }),
+        verifyLive(verifyOptions, {
+          store,
+          db: readDatabase,
+          readModel,
+          hosted: agents.hosted,
+        }),
+      cluster: view,
     });
-    registerProcessMetrics(server, projector, runner);
+    registerProcessMetrics(server, projector, source, readModel, runner);
+    const clusterMetrics = registerClusterMetrics(server.locus.metrics.registry, view);
     await agents.register();
     await server.listen({ host: config.httpHost, port: config.httpPort });
     stops.push({ name: 'http server', run: () => closeServer(server) });
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const scheme = options.http.tls === undefined ? 'http' : 'https';
     const url = `${scheme}://${config.httpHost}:${port}`;
+
+    // Joins the processes on this database once it answers: the first hand-over (alone: every
+    // partition and the projector) is done when start resolves.
+    const joined = new Cluster({
+      db: readDatabase.db,
+      logger: logger.child({ component: 'cluster' }),
+      url,
+      partitions: runner,
+      projector: projectorRole,
+      // LOCUS_PARTITION=i/N with N > 1: a static share (docs/cluster.md); unset, the leases.
+      ...(config.partition.count > 1 ? { partition: config.partition } : {}),
+      sole: readDatabase.kind === 'pglite',
+    });
+    cluster = joined;
+    const stopWatching = watchRole(joined, source, clusterMetrics, logger);
+    stops.push({
+      name: 'cluster',
+      run: async () => {
+        await joined.stop();
+        stopWatching();
+      },
+    });
+    await joined.start();
     // Stopped first: the agents leave their flows and close their feeds before the server goes.
     stops.push({ name: 'chassis agents and their Open vSwitch', run: () => agents.stop() });
     await agents.start({
       ...agentServer,
       url: `${scheme}://${loopbackHost(config.httpHost)}:${port}`,
     });
-    return { store, commands, agents, projector, readModel, runner, server, url, stop };
+    return {
+      store,
+      commands,
+      agents,
+      projector,
+      readModel,
+      runner,
+      cluster: joined,
+      server,
+      url,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -196,11 +270,11 @@ async function verifyLive(
   deps: {
     store: EventStore;
     db: DatabaseHandle;
-    projector: Projector;
+    readModel: SqlReadModel;
     hosted: readonly HostedChassis[];
   },
 ): Promise<LiveVerifyReport> {
-  await deps.projector.waitFor(await deps.store.headPosition(), 5_000);
+  await deps.readModel.waitFor(await deps.store.headPosition(), 5_000);
   const hosted = options.flows ? deps.hosted : [];
   const report = await verify({
     store: deps.store,
@@ -246,15 +320,106 @@ function loopbackOf(http: HttpConfig, agents: AgentHost): Omit<AgentServer, 'url
   return { fetch: pinnedFetch(http.tls.cert) };
 }
 
+/**
+ * What the HTTP layer reads of the cluster; the cluster is built once the server listens (its
+ * URL is known then), so until then this process holds nothing.
+ */
+function clusterView(cluster: () => Cluster | undefined): ClusterView {
+  return {
+    role: () => {
+      const current = cluster();
+      return current === undefined
+        ? { instanceId: '', partitions: [], partitionCount: VIRTUAL_PARTITIONS, projector: false }
+        : roleJson(current.role);
+    },
+    instances: async () => {
+      const current = cluster();
+      if (current === undefined) return [];
+      const self = current.instanceId;
+      return (await current.instances()).map((member) => memberJson(member, self));
+    },
+  };
+}
+
+function roleJson(role: ClusterRole): ClusterRoleJson {
+  return {
+    instanceId: role.instanceId,
+    partitions: [...role.partitions].sort((a, b) => a - b),
+    partitionCount: role.partitionCount,
+    projector: role.projector,
+  };
+}
+
+function memberJson(member: ClusterMember, self: string): ClusterInstance {
+  return {
+    instanceId: member.instanceId,
+    url: member.url,
+    partitions: [...member.partitions],
+    projector: member.projector,
+    heartbeatAt: member.heartbeatAt.toISOString(),
+    heartbeatAgeMs: member.heartbeatAgeMs,
+    self: member.instanceId === self,
+  };
+}
+
+/**
+ * Follows the role: the read model leaves the projector at once when its lease is lost (the
+ * cluster stops it after any hand-over in progress), and each change is counted and logged —
+ * what this process holds now, what it gained and lost.
+ */
+function watchRole(
+  cluster: Cluster,
+  source: ProjectionSource,
+  metrics: ClusterMetrics,
+  logger: Logger,
+): () => void {
+  let before = roleJson(cluster.role);
+  return cluster.onChange((role) => {
+    if (!role.projector) source.setHere(false);
+    const after = roleJson(role);
+    const change = roleChange(before, after);
+    before = after;
+    if (change.gained.length === 0 && change.lost.length === 0 && change.projectorChange === 'none')
+      return;
+    metrics.changed(change);
+    logger.info(
+      {
+        component: 'cluster',
+        instanceId: change.instanceId,
+        partitions: change.partitions,
+        gained: change.gained,
+        lost: change.lost,
+        projector: change.projector,
+      },
+      `cluster role: ${change.partitions.length}/${after.partitionCount} partitions${
+        change.projector ? ', projector' : ''
+      }`,
+    );
+  });
+}
+
 /** Projection lag and the apps' decisions, next to the API's own metrics. */
-function registerProcessMetrics(server: LocusServer, projector: Projector, runner: AppRunner) {
+function registerProcessMetrics(
+  server: LocusServer,
+  projector: Projector,
+  source: ProjectionSource,
+  readModel: SqlReadModel,
+  runner: AppRunner,
+) {
   const registers = [server.locus.metrics.registry];
   new Gauge({
     name: 'locus_projection_lag_events',
     help: 'Events in the log not yet applied to the read model',
     registers,
     async collect() {
-      this.set(Number((await projector.metrics()).lag));
+      // The projector's own position while it runs here; the shared checkpoint otherwise.
+      const { head, lag } = await projector.metrics();
+      if (source.here) {
+        this.set(Number(lag));
+        return;
+      }
+      const position = await readModel.position();
+      this.set(Number(head > position ? head - position : 0n));
     },
   });
   // Position, events by outcome (applied, refused, skipped: unreadable by this version,

@@ -1,0 +1,162 @@
+/**
+ * Read your writes on any instance: two locus processes' composition roots (src/locus.ts) on one
+ * PostgreSQL, one holding the projector. A command answered by either, then a query carrying
+ * `?after=<position>` on the other, answers the new state — also on the instance without the
+ * projector, whose read model follows the shared checkpoint and bypasses its port-record cache
+ * (a cached record would be stale: nothing tells that process of the other's commits). When the
+ * projector's holder stops, the other takes the projector and every partition over and goes on
+ * answering, and a newcomer reads the survivor's writes.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClusterStatus } from '../../src/api/cluster.js';
+import { eventually, type InProcessLocus, startInProcess } from '../support/chaos/in-process.js';
+import { chaosTokens } from '../support/chaos/load.js';
+import { createDatabase, dropDatabase } from '../support/postgres.js';
+
+const postgres = inject('postgres');
+
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token: string = chaosTokens.operator,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text === '' ? {} : JSON.parse(text) };
+}
+
+async function position(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token: string = chaosTokens.operator,
+) {
+  const answer = await call(base, method, path, body, token);
+  expect(answer.status, JSON.stringify(answer.json)).toBeLessThan(300);
+  return answer.json.position as string;
+}
+
+const clusterOf = async (base: string) =>
+  (await call(base, 'GET', '/v1/cluster', undefined, chaosTokens.reader))
+    .json as unknown as ClusterStatus;
+
+describe.skipIf(!postgres.available)('read your writes across instances', () => {
+  let url: string;
+  const running: InProcessLocus[] = [];
+  const start = async () => {
+    const instance = await startInProcess({ storeUrl: url });
+    running.push(instance);
+    return instance;
+  };
+  const stop = async (instance: InProcessLocus) => {
+    running.splice(running.indexOf(instance), 1);
+    await instance.locus.stop();
+  };
+
+  beforeAll(async () => {
+    if (postgres.available) url = await createDatabase(postgres.url, 'ryw');
+  });
+  afterAll(async () => {
+    for (const instance of running.splice(0)) await instance.locus.stop();
+    if (url) await dropDatabase(url).catch(() => undefined);
+  });
+
+  it('answers the new state on the other instance, before and after the projector moves', async () => {
+    const a = await start();
+    const b = await start();
+    const [A, B] = [a.locus.url, b.locus.url];
+    // Shared out: every partition held once, the projector by the first.
+    await eventually('the partitions spread over both', async () => {
+      const cluster = await clusterOf(B);
+      const held = cluster.instances.flatMap((instance) => instance.partitions);
+      return (
+        cluster.instances.length === 2 &&
+        held.length === 32 &&
+        new Set(held).size === 32 &&
+        cluster.instances.every((instance) => instance.partitions.length > 0)
+      );
+    });
+    expect(a.locus.cluster.role.projector).toBe(true);
+    expect(b.locus.cluster.role.projector).toBe(false);
+    expect((await clusterOf(A)).projector).toBe(a.locus.cluster.instanceId);
+
+    await position(A, 'POST', '/v1/chassis', {
+      id: 'c1',
+      tunnelIp: '192.0.2.11',
+      tunnelTypes: ['geneve'],
+      bridgeMappings: {},
+    });
+    await position(B, 'POST', '/v1/switches', {
+      id: 's1',
+      networkType: 'geneve',
+      segmentationId: 7,
+    });
+    const created = await position(A, 'POST', '/v1/ports', {
+      id: 'p1',
+      switchId: 's1',
+      deviceOwner: 'compute',
+      requestedChassis: null,
+    });
+    // Read on B at once: a query without ?after may be stale, one with it may not.
+    expect((await call(B, 'GET', `/v1/ports/p1?after=${created}`)).json.id).toBe('p1');
+
+    // Alternate writers and readers; B reads the same port every round (a cache would go stale).
+    for (let round = 0; round < 12; round++) {
+      const [writer, reader] = round % 3 === 0 ? [B, A] : round % 3 === 1 ? [A, B] : [B, B];
+      const chassis = round % 2 === 0 ? 'c1' : null;
+      const at = await position(writer, 'PATCH', '/v1/ports/p1', { requestedChassis: chassis });
+      const read = await call(reader, 'GET', `/v1/ports/p1?after=${at}`);
+      expect(read.status).toBe(200);
+      expect(read.json.requestedChassis, `round ${round}`).toBe(chassis);
+      expect(BigInt(read.json.position as string)).toBe(BigInt(at));
+    }
+    expect(b.locus.readModel.portCache?.stats.hits ?? 0).toBe(0);
+
+    // The projector's holder leaves: B takes the projector and every partition over.
+    await stop(a);
+    await eventually('B holds everything', () => {
+      const role = b.locus.cluster.role;
+      return role.projector && role.partitions.size === 32;
+    });
+    const moved = await position(B, 'PATCH', '/v1/ports/p1', { requestedChassis: 'c1' });
+    expect((await call(B, 'GET', `/v1/ports/p1?after=${moved}`)).json.requestedChassis).toBe('c1');
+    // B decides now: a bind on c1 makes p1 local there.
+    await position(
+      B,
+      'POST',
+      '/v1/chassis/c1/ovsports',
+      { name: 'tap-p1', ofport: 1, ifaceId: 'p1', type: '' },
+      chaosTokens.agent('c1'),
+    );
+    await eventually('p1 local on c1', async () => {
+      const port = (await call(B, 'GET', '/v1/ports/p1')).json as {
+        views?: { chassis: string; locality: string }[];
+      };
+      return (
+        port.views?.some((view) => view.chassis === 'c1' && view.locality === 'local') ?? false
+      );
+    });
+
+    // A newcomer reads what the projector's new holder wrote.
+    const c = await start();
+    const last = await position(B, 'PATCH', '/v1/ports/p1', { requestedChassis: null });
+    expect(
+      (await call(c.locus.url, 'GET', `/v1/ports/p1?after=${last}`)).json.requestedChassis,
+    ).toBe(null);
+    expect(c.locus.cluster.role.projector).toBe(false);
+    const ready = (await call(c.locus.url, 'GET', '/readyz')).json as {
+      role?: { instanceId: string; projector: boolean };
+    };
+    expect(ready.role).toMatchObject({ instanceId: c.locus.cluster.instanceId, projector: false });
+  }, 120_000);
+});
