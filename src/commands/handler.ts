@@ -389,8 +389,8 @@ export class CommandHandler {
   }
 
   /**
-   * The log positions of the `count` events just appended after `revision`: the store says
-   * them (SQL), or they are read back (EventStoreDB, whose positions are not consecutive).
+   * The log positions of the `count` events just appended after `revision`: counted back from
+   * the last when the store's are consecutive (SQL), else read back (EventStoreDB).
    */
   private async positionsOf(
     stream: string,
@@ -398,8 +398,9 @@ export class CommandHandler {
     count: number,
     appended: AppendResult,
   ): Promise<readonly bigint[]> {
-    if (appended.positions?.length === count) return appended.positions;
     if (count === 1) return [appended.position];
+    if (this.store.consecutivePositions === true)
+      return Array.from({ length: count }, (_, k) => appended.position - BigInt(count - 1 - k));
     const records = await this.store.readStream(stream, {
       fromRevision: (revision ?? -1n) + 1n,
       maxCount: count,

@@ -51,13 +51,6 @@ export interface AppendResult {
   readonly nextExpectedRevision: bigint;
   /** Global position of the last event appended (or of the existing one on idempotent replay). */
   readonly position: bigint;
-  /**
-   * Positions of the events appended, in order (of the stored ones on idempotent replay): told
-   * by adapters that know them without reading (SQL); absent otherwise (EventStoreDB, whose
-   * positions are not consecutive). A writer that appends several commands' events at once
-   * answers each with its own.
-   */
-  readonly positions?: readonly bigint[];
 }
 
 /** One stream's part of an appendToStreams call. */
@@ -117,6 +110,12 @@ export interface StreamMetadata {
 }
 
 export interface EventStore {
+  /**
+   * True when the events of one append always take consecutive positions, the last at the
+   * result's `position` (the SQL adapters); absent or false otherwise (EventStoreDB's are byte
+   * offsets). A writer appending several commands' events at once tells each its own.
+   */
+  readonly consecutivePositions?: boolean;
   appendToStream(
     streamName: string,
     events: readonly NewEvent[],

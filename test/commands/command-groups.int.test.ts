@@ -133,6 +133,26 @@ describe('commands queued in one lane run as a group', () => {
     ]);
   });
 
+  it('a store whose positions are not consecutive (EventStoreDB): read back after the append', async () => {
+    const seen = spy(store);
+    const opaque = new Proxy(seen.store, {
+      get: (target, property, receiver) =>
+        property === 'consecutivePositions' ? undefined : Reflect.get(target, property, receiver),
+    });
+    const handler = new CommandHandler(opaque);
+    const { first, release } = holdLane(handler);
+    const queued = Promise.all([
+      handler.reportOvsPort(port('tap1'), issuer),
+      handler.reportOvsPort(port('tap2'), issuer),
+    ]);
+    release();
+    await first;
+    const outcomes = await queued;
+    const events = await store.readStream(stream, { fromRevision: 2n });
+    expect(outcomes.map((o) => o.position)).toEqual(events.map((e) => e.position));
+    expect(seen.reads.at(-1)).toEqual({ fromRevision: 2n, maxCount: 2 });
+  });
+
   it('a refused or invalid command gets its own error; the others still append', async () => {
     const seen = spy(store);
     const handler = new CommandHandler(seen.store);

@@ -96,18 +96,16 @@ export function planAppends(appends: readonly CheckedAppend[], state: LogState):
       };
     }
     let revision = stream.revision ?? -1n;
-    const positions: bigint[] = [];
     for (const row of rows) {
       revision += 1n;
       head += 1n;
       const event = { ...row, streamName, revision, position: head };
       events.push(event);
       stored.set(row.id, event);
-      positions.push(head);
     }
     streams.set(streamName, { revision, deleted: false, lastPosition: head });
     streamRevisions.set(streamName, revision);
-    return { ok: true, result: { nextExpectedRevision: revision, position: head, positions } };
+    return { ok: true, result: { nextExpectedRevision: revision, position: head } };
   });
   return { outcomes, events, streamRevisions, head };
 }
@@ -137,6 +135,5 @@ function replayed(
   if (!isRetry || last === undefined) {
     throw new WrongExpectedVersionError(streamName, expected, stream.revision);
   }
-  const positions = rows.map((row) => (stored.get(row.id) as StoredEvent).position);
-  return { nextExpectedRevision: last.revision, position: last.position, positions };
+  return { nextExpectedRevision: last.revision, position: last.position };
 }

@@ -128,6 +128,8 @@ interface StreamState {
 const signals = new WeakMap<DatabaseHandle, ChangeSignal>();
 
 export class SqlEventStore implements EventStore {
+  /** One append's events are planned at head + 1, head + 2, … in one transaction. */
+  readonly consecutivePositions = true;
   readonly #database: DatabaseHandle;
   readonly #db: Kysely<Database>;
   readonly #options: SqlEventStoreOptions;
