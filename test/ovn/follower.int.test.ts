@@ -295,6 +295,13 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
       table: 'Logical_Switch',
       uuid: await uuidOf('Logical_Switch', 'net1'),
     });
+    // GET /v1/events/:id (locus event) shows it.
+    const shown = await fetch(`${locus.url}/v1/events/${vm1[0]?.id}`, {
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
+    expect(((await shown.json()) as { metadata: { cause: unknown } }).metadata.cause).toEqual(
+      vm1[0]?.metadata.cause,
+    );
     const hv1 = await locus.store.readStream('chassis-hv1');
     expect(hv1[0]?.metadata.cause).toMatchObject({ source: 'ovn-sb', table: 'Chassis' });
   }, 60_000);

@@ -110,6 +110,13 @@ export async function event(ctx: Context, id: string): Promise<void> {
     ],
     ['schema', String(metadata.schemaVersion)],
   ];
+  // A command that follows an outside record (the OVN follower's: docs/ovn.md) names it.
+  const cause = metadata.cause as { source?: unknown; table?: unknown; uuid?: unknown } | undefined;
+  if (typeof cause === 'object' && cause !== null)
+    rows.splice(rows.length - 1, 0, [
+      'follows',
+      `${String(cause.source)} ${String(cause.table)} ${String(cause.uuid)}`,
+    ]);
   ctx.print(`${s.paint('bold', 'Event')} ${answer.id}`);
   ctx.print(table(rows, { indent: '    ' }));
   ctx.print(`    ${s.paint('bold', 'data')}`);
