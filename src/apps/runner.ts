@@ -91,6 +91,9 @@ export const APP_RUNNER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 5_000,
 export const APP_RUNNER_CONTENTION: BackoffPolicy = { initialMs: 5, maxMs: 100 };
 
 const localityTypes = new Set<string>(localityEventTypes);
+
+/** The later of two log positions (bigints: Math.max does not take them). */
+const later = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const isLocalityEvent = (event: DomainEvent): boolean => localityTypes.has(event.type);
 
 export interface AppRunnerOptions {
@@ -196,6 +199,8 @@ export class AppRunner {
    */
   private readonly unheld: Map<number, Map<string, Map<LocalityApp, RecordedEvent>>> | undefined;
   private readonly partitionCache = new Map<string, number>();
+  /** Partitions acquired, noted until the fold reaches the log's head as it was then. */
+  private readonly pending = new Map<number, { checkpoint: bigint; until: bigint }>();
   /** Pages and hand-overs run one at a time: a release waits for the page in flight. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private subscription: Subscription | undefined;
@@ -234,36 +239,66 @@ export class AppRunner {
 
   /**
    * Starts deciding `partitions` (the cluster holds their leases now). Each resumes from its own
-   * checkpoint (or `apps`, whichever is later): events after the runner's position are decided
-   * as they are folded unless at or before it, and the ports that events between it and the
-   * runner's position asked about are reconciled once, now, on the current topology.
+   * checkpoint (or `apps`, whichever is later), without deciding any event on a topology older
+   * than the log's head when it was acquired: until the fold reaches that head the partition's
+   * ports are only noted (the last event asking each app about each port), then the ports that
+   * events after its checkpoint asked about are reconciled once, on that topology, and the
+   * events after it are decided as they are folded. A predecessor's decisions this runner has
+   * not folded yet are thus never overruled by an older view (a view withdrawn and re-created),
+   * and decisions being differences against the port's facts, once on the latest truth is what
+   * deciding each event would have converged to.
    */
   acquire(partitions: readonly number[]): Promise<void> {
     return this.serially(async () => {
-      const fresh = partitions.filter((partition) => !this.held.has(partition));
-      const thresholds = await this.loadThresholds(fresh);
-      const work = new PendingWork();
-      for (const [index, partition] of fresh.entries()) {
-        const threshold = thresholds[index] as bigint;
-        this.held.set(partition, threshold);
-        this.dirty.add(partition);
-        for (const [portId, apps] of this.unheld?.get(partition) ?? [])
-          for (const [app, cause] of apps)
-            if (cause.position > threshold) work.add(app, portId, cause);
-        this.unheld?.delete(partition);
-      }
-      this.thresholdsChanged();
-      if (fresh.length === 0) return;
-      this.options.logger.info(
-        { partitions: fresh, position: String(this.position), reconciling: work.ports.size },
-        'app runner: acquired partitions',
+      const fresh = partitions.filter(
+        (partition) => !this.held.has(partition) && !this.pending.has(partition),
       );
-      await this.decideWithRetry(work, this.stopping?.signal);
-      // Our appends come back through the subscription; the next page must not take them.
-      this.ownAppended = undefined;
-      // Every partition acquired gets a checkpoint of its own, no longer the `apps` fallback.
-      this.saveCheckpoint();
+      if (fresh.length === 0) return;
+      const [head, thresholds] = await Promise.all([
+        this.unheld === undefined ? Promise.resolve(0n) : this.options.store.headPosition(),
+        this.loadThresholds(fresh),
+      ]);
+      for (const [index, partition] of fresh.entries())
+        this.pending.set(partition, { checkpoint: thresholds[index] as bigint, until: head });
+      this.options.logger.info(
+        { partitions: fresh, position: String(this.position), head: String(head) },
+        'app runner: acquiring partitions',
+      );
+      await this.activate(this.stopping?.signal);
     });
+  }
+
+  /**
+   * Starts deciding the acquired partitions whose acquisition head the fold has reached:
+   * reconciles their noted ports once, then decides as it folds.
+   */
+  private async activate(stopping?: AbortSignal): Promise<void> {
+    const ready = [...this.pending].filter(([, { until }]) => until <= this.position);
+    if (ready.length === 0) return;
+    const work = new PendingWork();
+    for (const [partition, { checkpoint }] of ready) {
+      this.pending.delete(partition);
+      this.held.set(partition, later(checkpoint, this.position));
+      this.dirty.add(partition);
+      for (const [portId, apps] of this.unheld?.get(partition) ?? [])
+        for (const [app, cause] of apps)
+          if (cause.position > checkpoint) work.add(app, portId, cause);
+      this.unheld?.delete(partition);
+    }
+    this.thresholdsChanged();
+    this.options.logger.info(
+      {
+        partitions: ready.map(([partition]) => partition),
+        position: String(this.position),
+        reconciling: work.ports.size,
+      },
+      'app runner: deciding acquired partitions',
+    );
+    await this.decideWithRetry(work, stopping);
+    // Our appends come back through the subscription; the next page must not take them.
+    this.ownAppended = undefined;
+    // Every partition acquired gets a checkpoint of its own, no longer the `apps` fallback.
+    this.saveCheckpoint();
   }
 
   /**
@@ -272,6 +307,7 @@ export class AppRunner {
    */
   release(partitions: readonly number[]): Promise<void> {
     return this.serially(async () => {
+      this.forget(partitions.filter((partition) => this.pending.has(partition)));
       const leaving = partitions.filter((partition) => this.held.has(partition));
       if (leaving.length === 0) return;
       await this.saving;
@@ -298,7 +334,9 @@ export class AppRunner {
    * store's expected revisions settle any overlap.
    */
   revoke(partitions: readonly number[]): void {
-    const leaving = partitions.filter((partition) => this.held.has(partition));
+    const leaving = partitions.filter(
+      (partition) => this.held.has(partition) || this.pending.has(partition),
+    );
     if (leaving.length === 0) return;
     this.forget(leaving);
     this.options.logger.warn({ partitions: leaving }, 'app runner: partitions revoked');
@@ -306,6 +344,8 @@ export class AppRunner {
 
   private forget(partitions: readonly number[]): void {
     for (const partition of partitions) {
+      // Still catching up to its acquisition: nothing decided, its notes still hold.
+      if (this.pending.delete(partition)) continue;
       this.held.delete(partition);
       this.dirty.delete(partition);
       this.unheld?.set(partition, new Map());
@@ -379,7 +419,10 @@ export class AppRunner {
         });
         const wanted = until === undefined ? page : page.filter((r) => r.position <= until);
         if (wanted.length === 0) return;
-        await this.serially(() => this.handlePage(wanted));
+        await this.serially(async () => {
+          await this.handlePage(wanted);
+          await this.activate();
+        });
         if (wanted.length < page.length) return;
       }
     } finally {
@@ -405,7 +448,10 @@ export class AppRunner {
       this.subscription = subscription;
       try {
         for await (const page of pages(subscription, PAGE_SIZE)) {
-          await this.serially(() => this.handlePage(page, stopping));
+          await this.serially(async () => {
+            await this.handlePage(page, stopping);
+            await this.activate(stopping);
+          });
           backoff.reset();
         }
         if (stopping.aborted) return;
@@ -506,8 +552,6 @@ export class AppRunner {
     const single = this.single ? await this.options.checkpoints.load(this.name) : 0n;
     for (const [index, partition] of initial.entries())
       this.held.set(partition, thresholds[index] ?? single);
-    for (const [index, partition] of initial.entries())
-      this.held.set(partition, thresholds[index] as bigint);
     this.thresholdsChanged();
   }
 
