@@ -1,6 +1,7 @@
 /**
  * A private OVN 23.03 (Debian `ovn-central`, `ovn-host`) in one short temp dir, for the `ovn`
- * benchmark suite — the control plane locus is measured against:
+ * benchmark suite — the control plane locus is measured against — and the differential test
+ * (test/ovn/differential.int.test.ts), where it is the oracle locus is compared with:
  *
  *  - the NB and SB `ovsdb-server`s (schemas from /usr/share/ovn/) and `ovn-northd`;
  *  - per chassis K (A, B, …): its own `ovsdb-server` and `ovs-vswitchd` on the dummy datapath
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packagePath } from '../../src/lib/package-root.js';
 import { sleep } from '../../src/lib/retry.js';
+import { required } from './requirements.js';
 
 const run = promisify(execFile);
 const sandboxScript = packagePath('ops', 'ovs', 'sandbox.sh');
@@ -30,6 +32,15 @@ export function ovnAvailable(): boolean {
     existsSync('/usr/bin/ovn-controller') &&
     existsSync(join(OVN_SCHEMAS, 'ovn-nb.ovsschema')) &&
     existsSync(join(OVN_SCHEMAS, 'ovn-sb.ovsschema'))
+  );
+}
+
+/** Fails when OVN is missing (./requirements.ts): call as `describe.skipIf(!requireOvn())`. */
+export function requireOvn(): boolean {
+  return required(
+    ovnAvailable(),
+    'OVN (ovn-northd, ovn-controller and their schemas)',
+    'ovn-central and ovn-host',
   );
 }
 
