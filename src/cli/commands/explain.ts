@@ -111,7 +111,9 @@ export async function event(ctx: Context, id: string): Promise<void> {
     ['schema', String(metadata.schemaVersion)],
   ];
   // A command that follows an outside record (the OVN follower's: docs/ovn.md) names it.
-  const cause = metadata.cause as { source?: unknown; table?: unknown; uuid?: unknown } | undefined;
+  const cause = (metadata as Record<string, unknown>).cause as
+    | { source?: unknown; table?: unknown; uuid?: unknown }
+    | undefined;
   if (typeof cause === 'object' && cause !== null)
     rows.splice(rows.length - 1, 0, [
       'follows',
