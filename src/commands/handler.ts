@@ -20,7 +20,7 @@ import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.
 import type { AppendResult, EventStore, RecordedEvent } from '../store/event-store.js';
 import type { CommandError, CommandErrorKind } from './decision.js';
 import { foldStream, type Loaded, type StreamFold } from './lifecycle.js';
-import { decodeRecorded, LogReferences } from './log-reads.js';
+import { decodeRecorded, GroupReferences, LogReferences } from './log-reads.js';
 import { StateCache, type StateCacheLimits } from './state-cache.js';
 import { type Settled, StreamLanes } from './stream-lanes.js';
 import {
@@ -297,9 +297,10 @@ export class CommandHandler {
     let state = loaded.state;
     const decided: Decided[] = [];
     const events: NewEvent[] = [];
+    const read = items.length > 1 ? new GroupReferences(this.references) : this.references;
     for (const { command, input, issuer } of items) {
       try {
-        const references = await command.references(input, state, this.references);
+        const references = await command.references(input, state, read);
         const decision = command.decide(input, state, references);
         if (!decision.ok) {
           decided.push({ kind: 'rejected', error: decision.error });

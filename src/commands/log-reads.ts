@@ -144,3 +144,50 @@ export class LogReferences implements ReferenceReader {
     }
   }
 }
+
+/**
+ * References read once for a group of commands decided together (./handler.ts): the three
+ * acks of a port ask for its switch once. Only reads of other streams, which the group's
+ * decisions do not change; the window is the one every reference read has (see ./handler.ts).
+ */
+export class GroupReferences implements ReferenceReader {
+  readonly #documents = new Map<string, Promise<unknown>>();
+  readonly #live = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly read: ReferenceReader) {}
+
+  isLive(kind: EntityKind, id: string): Promise<boolean> {
+    const key = `${kind}/${id}`;
+    let answer = this.#live.get(key);
+    if (answer === undefined) {
+      answer = this.read.isLive(kind, id);
+      this.#live.set(key, answer);
+    }
+    return answer;
+  }
+
+  liveDocument<K extends EntityKind>(kind: K, id: string): Promise<DocumentOf<K> | undefined> {
+    const key = `${kind}/${id}`;
+    let answer = this.#documents.get(key);
+    if (answer === undefined) {
+      answer = this.read.liveDocument(kind, id);
+      this.#documents.set(key, answer);
+    }
+    return answer as Promise<DocumentOf<K> | undefined>;
+  }
+
+  livePorts(portIds: readonly string[]): Promise<ReadonlySet<string>> {
+    return this.read.livePorts(portIds);
+  }
+
+  liveWhere<K extends EntityKind>(
+    kind: K,
+    predicate: (document: DocumentOf<K>) => boolean,
+  ): Promise<string[]> {
+    return this.read.liveWhere(kind, predicate);
+  }
+
+  switchAddressing(switchId: string): Promise<SwitchAddressing> {
+    return this.read.switchAddressing(switchId);
+  }
+}

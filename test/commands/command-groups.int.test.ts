@@ -153,6 +153,42 @@ describe('commands queued in one lane run as a group', () => {
     expect(seen.reads.at(-1)).toEqual({ fromRevision: 2n, maxCount: 2 });
   });
 
+  it('reads another stream once for the whole group (the three acks of a port: its switch)', async () => {
+    await new CommandHandler(store).execute(
+      'createSwitch',
+      { id: 's1', networkType: 'geneve', segmentationId: 7 },
+      issuer,
+    );
+    const switchReads: string[] = [];
+    const counting = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property === 'readStream')
+          return (name: string, options?: ReadStreamOptions) => {
+            if (name.includes('s1')) switchReads.push(name);
+            return target.readStream(name, options);
+          };
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const handler = new CommandHandler(counting);
+    const reading: Command<OvsPort, unknown, undefined, OvsPort> = {
+      ...(commandTable.reportOvsPort as unknown as Command<OvsPort, unknown, undefined, OvsPort>),
+      references: async (_input, _state, read) => {
+        expect(await read.liveDocument('switch', 's1')).toMatchObject({ id: 's1' });
+        return undefined;
+      },
+    };
+    const { first, release } = holdLane(handler);
+    const queued = Promise.all(
+      ['tap1', 'tap2', 'tap3'].map((name) => handler.run(reading, port(name), issuer)),
+    );
+    release();
+    await first;
+    expect((await queued).map((o) => o.appended)).toEqual([1, 1, 1]);
+    expect(switchReads).toHaveLength(1);
+  });
+
   it('a refused or invalid command gets its own error; the others still append', async () => {
     const seen = spy(store);
     const handler = new CommandHandler(seen.store);
