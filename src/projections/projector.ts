@@ -52,6 +52,7 @@ import {
   swapInShadowTables,
 } from './shadow-tables.js';
 import {
+  CheckpointMovedError,
   deleteCheckpoint,
   HistoryMismatchError,
   LIVE_TABLES,
@@ -71,6 +72,13 @@ import {
 import type { SwitchRow } from './switches.js';
 
 export const DEFAULT_PROJECTION_NAME = 'read-model';
+/**
+ * The live loop's largest batch: a busy log is committed in transactions of whatever came
+ * meanwhile, up to this many events (a few MB of rows), a quiet one event by event.
+ */
+export const DEFAULT_LIVE_BATCH_SIZE = 5_000;
+/** The live subscription's page: reads stay small; batches gather several. */
+const LIVE_PAGE_SIZE = 500;
 /**
  * The live cache's bound: ports are folded from the log's recent past (a bind's claim and acks,
  * a migration) far more than from long ago, and about 1 KiB per cached port at 20 000 stays a
@@ -101,7 +109,10 @@ export interface ProjectorOptions {
   readonly logger: Logger;
   /** Checkpoint name (default `read-model`). */
   readonly name?: string;
-  /** Largest batch while following live (default 500). */
+  /**
+   * Largest batch while following live (default DEFAULT_LIVE_BATCH_SIZE): the events that came
+   * while the previous batch committed, all in one transaction up to this many.
+   */
   readonly batchSize?: number;
   /** Batch size when catching up by pages (default 5 000). */
   readonly catchUpBatchSize?: number;
@@ -160,9 +171,8 @@ export interface RebuildReport {
 
 /** Consecutive full live batches after which the projector switches back to catch-up. */
 const BACKLOG_BATCHES = 4;
-const IDLE = Symbol('idle');
-/** Resolves after pending I/O callbacks: whatever the subscription has buffered wins the race. */
-const nextMacrotask = () => new Promise<typeof IDLE>((resolve) => setImmediate(resolve, IDLE));
+/** Resolves after pending I/O callbacks: whatever the subscription has buffered comes first. */
+const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 const ignoreRejection = () => undefined;
 
 interface Waiter {
@@ -202,7 +212,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     this.#db = options.db;
     this.#logger = options.logger;
     this.name = options.name ?? DEFAULT_PROJECTION_NAME;
-    this.#batchSize = options.batchSize ?? 500;
+    this.#batchSize = options.batchSize ?? DEFAULT_LIVE_BATCH_SIZE;
     this.#catchUpBatchSize = options.catchUpBatchSize ?? 5_000;
     this.#rebuildBatchSize = options.rebuildBatchSize ?? options.catchUpBatchSize;
     this.#progressLogIntervalMs = options.progressLogIntervalMs ?? 2_000;
@@ -398,45 +408,33 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
   }
 
   /**
-   * Live mode: batches are whatever the subscription has ready, up to `batchSize`. A batch is
-   * committed as soon as the next event is not immediately available, so a quiet log is
-   * projected event by event and a busy one in large batches.
+   * Live mode, a group commit: the subscription is read continuously into a queue, and each
+   * batch is everything queued (up to `batchSize`) when the previous one has committed. An
+   * idle projector commits an event as soon as it comes (with what the same read brought);
+   * a busy one commits what came meanwhile in one transaction instead of one each.
    */
   async #subscribe(signal: AbortSignal): Promise<void> {
     // Stopped while the replay read its last page: an aborted signal never fires 'abort'
     // again, so a subscription opened now would never be closed and stop() would wait forever.
     if (signal.aborted) return;
     let after = this.#live.position;
-    const subscription = this.#store.subscribeToAll({ after, batchSize: this.#batchSize });
+    const subscription = this.#store.subscribeToAll({
+      after,
+      batchSize: Math.min(this.#batchSize, LIVE_PAGE_SIZE),
+    });
     const close = () => void subscription.close();
     signal.addEventListener('abort', close, { once: true });
+    const queue = new EventQueue(this.#batchSize);
+    const reading = queue.fill(subscription[Symbol.asyncIterator]());
     try {
-      const events = subscription[Symbol.asyncIterator]();
-      let next = events.next();
-      next.catch(ignoreRejection);
       let fullBatches = 0;
       for (;;) {
-        const first = await next;
-        if (first.done) return;
-        const batch: RecordedEvent[] = [first.value];
-        next = events.next();
-        next.catch(ignoreRejection);
-        let ended = false;
-        while (batch.length < this.#batchSize) {
-          const ready = await Promise.race([next, nextMacrotask()]);
-          if (ready === IDLE) break;
-          if (ready.done) {
-            ended = true;
-            break;
-          }
-          batch.push(ready.value);
-          next = events.next();
-          next.catch(ignoreRejection);
-        }
+        const batch = await queue.take();
+        if (batch === undefined || signal.aborted) return;
         const outcome = await this.#applyWithRetry(batch, after, signal, this.#live);
         after = (batch.at(-1) as RecordedEvent).position;
         // Rewound: resubscribe from the lowered position (the caller's loop does).
-        if (outcome === 'rewound' || ended || signal.aborted) return;
+        if (outcome === 'rewound' || signal.aborted) return;
         // Full batches in a row: a burst (an import, a long outage) left a backlog. Page
         // through it in catch-up batches (the caller replays, then subscribes again).
         fullBatches = batch.length === this.#batchSize ? fullBatches + 1 : 0;
@@ -444,7 +442,9 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       }
     } finally {
       signal.removeEventListener('abort', close);
+      queue.stop();
       await subscription.close();
+      await reading;
     }
   }
 
@@ -640,6 +640,12 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     // Pure work before the transaction: routing decodes, and is the same on a retry.
     const routed: Routed[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) routed[i] = route(events[i] as ProjectedEvent);
+    if (
+      after === target.position &&
+      target.cachedAt === target.position &&
+      (await this.#applyAtOnce(events, routed, target))
+    )
+      return 'applied';
 
     const outcome = await this.#db.transaction().execute(async (trx) => {
       const checkpoint = await lockCheckpoint(trx, target.checkpoint);
@@ -690,6 +696,48 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       this.#advance(outcome.checkpoint);
     } else if (outcome.checkpoint > target.position) target.position = outcome.checkpoint;
     return 'applied';
+  }
+
+  /**
+   * The usual batch, in one round trip: the rows this projector committed last are still the
+   * tables' (the checkpoint is where it left it), so the batch folds onto them without a lock
+   * and commits in one statement that moves the checkpoint only from there (writeBatchAtOnce).
+   * False, with nothing written, when another writer has moved the checkpoint meanwhile: the
+   * caller takes the locked path, which sorts out what changed.
+   */
+  async #applyAtOnce(
+    events: readonly ProjectedEvent[],
+    routed: readonly Routed[],
+    target: Target,
+  ): Promise<boolean> {
+    const from = target.position;
+    const last = events.at(-1) as ProjectedEvent;
+    let first = 0;
+    while (first < events.length && (events[first] as ProjectedEvent).position <= from) first++;
+    const fresh = first === 0 ? routed : routed.slice(first);
+    const batch = await this.#foldBatch(this.#db, fresh, target);
+    const changes = batch.changes();
+    try {
+      await writeBatchAtOnce(this.#db, changes, target.tables, {
+        name: target.checkpoint,
+        from,
+        to: last.position,
+        notify: true,
+      });
+    } catch (error) {
+      if (error instanceof CheckpointMovedError) return false;
+      throw error;
+    }
+    this.counters.batches++;
+    this.counters.applied += batch.counts.applied;
+    this.counters.refused += batch.counts.refused;
+    this.#count(fresh);
+    this.#remember(batch, last.position, target);
+    if (target === this.#live) {
+      this.#changed(changeOf(batch.ports.keys(), changes));
+      this.#advance(last.position);
+    } else if (last.position > target.position) target.position = last.position;
+    return true;
   }
 
   /**
@@ -795,6 +843,76 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     const run = this.#exclusive.then(work);
     this.#exclusive = run.catch(ignoreRejection);
     return run;
+  }
+}
+
+/**
+ * The live loop's events, read from the subscription while batches commit: `fill` reads while
+ * fewer than `bound` wait, `take` hands out all that wait (up to `bound`), or waits for one.
+ */
+class EventQueue {
+  #events: RecordedEvent[] = [];
+  #ended = false;
+  #stopped = false;
+  #failure: { readonly error: unknown } | undefined;
+  /** Wakes whoever waits: `take` for events, `fill` for room. */
+  #wake: (() => void) | undefined;
+
+  constructor(readonly bound: number) {}
+
+  /** Reads `events` into the queue until they end or fail, or `stop`; never rejects. */
+  async fill(events: AsyncIterator<RecordedEvent>): Promise<void> {
+    try {
+      while (!this.#stopped) {
+        while (this.#events.length >= this.bound && !this.#stopped) await this.#sleep();
+        if (this.#stopped) break;
+        const next = await events.next();
+        if (next.done) break;
+        this.#events.push(next.value);
+        this.#notify();
+      }
+    } catch (error) {
+      this.#failure = { error };
+    }
+    this.#ended = true;
+    this.#notify();
+  }
+
+  /**
+   * The next batch: every event waiting, up to `bound`; undefined once the subscription has
+   * ended and all are taken. Rejects with the subscription's failure.
+   */
+  async take(): Promise<RecordedEvent[] | undefined> {
+    while (this.#events.length === 0) {
+      if (this.#failure !== undefined) throw this.#failure.error;
+      if (this.#ended) return undefined;
+      await this.#sleep();
+    }
+    // What the same read brought comes in microtasks: take it too (no wait on the log).
+    if (this.#events.length < this.bound && !this.#ended) await nextMacrotask();
+    const batch =
+      this.#events.length <= this.bound ? this.#events : this.#events.slice(0, this.bound);
+    this.#events = batch === this.#events ? [] : this.#events.slice(this.bound);
+    this.#notify();
+    return batch;
+  }
+
+  /** Ends `fill` (its subscription is closed by the caller, which ends a pending read). */
+  stop(): void {
+    this.#stopped = true;
+    this.#notify();
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }
 

@@ -258,7 +258,8 @@ export async function writeChanges(
 }
 
 /**
- * A rebuild's batch in one statement, one round trip: every write as a data-modifying CTE
+ * A batch in one statement, one round trip (a rebuild's, or a live one whose writer knows
+ * where the checkpoint is): every write as a data-modifying CTE
  * (a batch never deletes and upserts the same view row, so they cannot collide), and the
  * checkpoint moved from `from` to `to`. A checkpoint found elsewhere (another rebuild) fails
  * the statement (CheckpointMovedError), so nothing of it is kept. It commits on its own,
@@ -273,7 +274,13 @@ export async function writeBatchAtOnce(
   db: Db,
   changes: BatchChanges,
   tables: ReadModelTables,
-  checkpoint: { readonly name: string; readonly from: bigint; readonly to: bigint },
+  checkpoint: {
+    readonly name: string;
+    readonly from: bigint;
+    readonly to: bigint;
+    /** NOTIFY the checkpoint's move at commit, as saveCheckpoint does (the live tables). */
+    readonly notify?: boolean;
+  },
   historyFromLog?: { readonly history: HistoryFromLog; readonly skip: readonly bigint[] },
 ): Promise<void> {
   const writes = writesOf(changes, tables).map(
@@ -300,7 +307,11 @@ export async function writeBatchAtOnce(
     -- No checkpoint moved: a division by zero fails the statement (a constant error in a
     -- CASE branch would be raised when planning, whatever the branch taken).
     select set_config('synchronous_commit', 'off', true),
-      1 / (select count(*)::int from moved) as moved, ${check} as history
+      1 / (select count(*)::int from moved) as moved, ${check} as history${
+        checkpoint.notify === true
+          ? sql`, pg_notify(${READ_MODEL_CHANNEL}, ${checkpoint.name}) as notified`
+          : sql``
+      }
   `.execute(db);
   } catch (error) {
     const { code, message } = error as { code?: unknown; message?: unknown };
