@@ -6,7 +6,7 @@
  * a restart appends, and every event names its OVN row. The in-process sink (the server
  * option) and the HTTP sink (`locus follow-ovn`) are both driven.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ import { type Locus, startLocus } from '../../src/locus.js';
 import { OvnFollower } from '../../src/ovn/follower.js';
 import { HttpSink } from '../../src/ovn/http-sink.js';
 import { followOvnInProcess } from '../../src/ovn/in-process.js';
+import { buildDist } from '../build/dist.js';
+import { BIN } from '../cli/support.js';
 import { required } from '../support/requirements.js';
 
 const run = promisify(execFile);
@@ -406,4 +408,42 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
     // Without a Southbound the chassis are left alone.
     expect(topology().chassis.has('hv1')).toBe(true);
   }, 30_000);
+
+  it('runs as `locus follow-ovn` until SIGTERM', async () => {
+    await stopFollower();
+    await buildDist();
+    const env: Record<string, string> = { NO_COLOR: '1' };
+    for (const [key, value] of Object.entries(process.env))
+      if (value !== undefined && !key.startsWith('LOCUS_')) env[key] = value;
+    const child = spawn(
+      process.execPath,
+      [BIN, 'follow-ovn', '--nb', nb(), '--sb', sb(), '--url', locus.url, '--token', operatorToken],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await expect.poll(() => output, { timeout: 30_000 }).toContain('following OVN');
+      await nbctl(
+        'lsp-add',
+        'net1',
+        'vm5',
+        '--',
+        'lsp-set-addresses',
+        'vm5',
+        'fa:16:3e:00:00:06 10.0.0.15',
+      );
+      await expect.poll(() => port('vm5')?.ips, { timeout: 20_000 }).toEqual(['10.0.0.15']);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(output).toContain('locus follow-ovn stopped');
+  }, 180_000);
 });
