@@ -16,7 +16,8 @@
  * commits; the lock is released only after the commit is visible. Writers therefore run one at
  * a time, positions are handed out in commit order, and whenever a reader sees position p it
  * also sees every position below p. The same lock makes the expected-revision check and the
- * stream's revision bump atomic. Readers never take the lock.
+ * stream's revision bump atomic. Readers never take the lock. On PGlite (one connection, held
+ * by a transaction throughout) writers are serialised already, and the lock is skipped.
  *
  * The cost is one writer at a time, like EventStoreDB's single writer; the lock is held for
  * three short statements (read state, write, commit).
@@ -224,7 +225,7 @@ export class SqlEventStore implements EventStore {
     inspect: (outcome: PlannedOutcome) => void = () => undefined,
   ): Promise<AppendPlan> {
     const plan = await this.#db.transaction().execute(async (trx) => {
-      await lockLog(trx);
+      await this.#lockLog(trx);
       const plan = planAppends(appends, await readLogState(trx, appends));
       plan.outcomes.forEach(inspect);
       await writePlan(trx, plan);
@@ -232,6 +233,17 @@ export class SqlEventStore implements EventStore {
     });
     if (plan.events.length > 0) this.#signal.notify();
     return plan;
+  }
+
+  /**
+   * Takes the log lock (see the top of this file). PGlite is one connection, held by a
+   * transaction from its begin to its commit (src/db/database.ts), and no other process opens
+   * its folder: its writers are serialised already, and the lock would be one more round trip
+   * through the WASM engine on every append.
+   */
+  async #lockLog(trx: Transaction<Database>): Promise<void> {
+    if (this.#database.kind === 'pglite') return;
+    await sql`select pg_advisory_xact_lock(${LOG_LOCK.toString()}::bigint)`.execute(trx);
   }
 
   readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -485,7 +497,7 @@ export class SqlEventStore implements EventStore {
       const expected = options.expectedRevision ?? 'any';
       await this.#db.transaction().execute(async (trx) => {
         // Under the log lock, so no append can slip in between the check and the delete.
-        await lockLog(trx);
+        await this.#lockLog(trx);
         const stream = await readStreamState(trx, streamName);
         if (stream.deleted) throw new StreamDeletedError(streamName);
         checkExpectedRevision(streamName, expected, stream.revision);
@@ -546,10 +558,6 @@ export class SqlEventStore implements EventStore {
     running.then(forget, forget);
     return running;
   }
-}
-
-async function lockLog(trx: Transaction<Database>): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${LOG_LOCK.toString()}::bigint)`.execute(trx);
 }
 
 function toStreamState(
