@@ -26,6 +26,8 @@ interface Suite {
   readonly exportName: string;
   /** Extra Node flags for the suite's process. */
   readonly nodeArgs?: readonly string[];
+  /** Runs only when named (`npm run bench -- failover`): too long for every run, quick or not. */
+  readonly named?: boolean;
 }
 
 const suites: Record<string, Suite> = {
@@ -45,6 +47,8 @@ const suites: Record<string, Suite> = {
   feed: { module: './feed.bench.js', exportName: 'benchFeed' },
   agent: { module: './agent.bench.js', exportName: 'benchAgent' },
   ovn: { module: './ovn.bench.js', exportName: 'benchOvn' },
+  // Several server processes killed and restarted: minutes even in quick mode.
+  failover: { module: './failover.bench.js', exportName: 'benchFailover', named: true },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -124,7 +128,10 @@ const inProcess = args.includes('--in-process');
 const resultsArg = args.find((a) => a.startsWith('--results='))?.slice('--results='.length);
 const fromArg = args.find((a) => a.startsWith('--from='))?.slice('--from='.length);
 const selected = args.filter((a) => !a.startsWith('--'));
-const names = selected.length > 0 ? selected : Object.keys(suites);
+const names =
+  selected.length > 0
+    ? selected
+    : Object.keys(suites).filter((name) => suites[name]?.named !== true);
 for (const name of names)
   if (!suites[name])
     throw new Error(`unknown benchmark ${name}; known: ${Object.keys(suites).join(', ')}`);

@@ -59,6 +59,7 @@ async function settled(url: string, instances: number): Promise<boolean> {
   return (
     held.length === cluster.self.partitionCount &&
     new Set(held).size === held.length &&
+    cluster.instances.every((instance) => instance.partitions.length > 0) &&
     cluster.instances.filter((instance) => instance.projector).length === 1
   );
 }
