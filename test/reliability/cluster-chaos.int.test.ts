@@ -183,13 +183,17 @@ describe.skipIf(!postgres.available)('three instances on one PostgreSQL, killed 
     const reference = new ReferenceReadModel(await openMigrated(referenceUrl));
     const fresh = await openMigrated(freshUrl);
     try {
+      // Every check runs before any is judged: one failure's neighbours explain it.
       const state = await checkCrashState(live, workload.acks, reference);
-      expect(state.problems).toEqual([]);
+      const convergence = await checkConvergence(live, fresh);
+      const history = await checkLocalityHistory(live.db);
+      expect({
+        state: state.problems,
+        convergence,
+        history: history.problems,
+      }).toEqual({ state: [], convergence: [], history: [] });
       expect(state.readModelAt).toBe(state.log.head);
       expect(state.log.head).toBe(head);
-      expect(await checkConvergence(live, fresh)).toEqual([]);
-      const history = await checkLocalityHistory(live.db);
-      expect(history.problems).toEqual([]);
       expect(kills).toBeGreaterThan(0);
       expect(workload.acks.length).toBeGreaterThan(kills);
       recordCount('cluster-chaos', {
