@@ -253,7 +253,13 @@ export class CommandHandler {
         group.push(next);
       }
       if (group.length === 0) continue;
-      const outcomes = await this.runGroup(group.map((index) => items[index] as Pending));
+      let outcomes: readonly Answer[];
+      try {
+        outcomes = await this.runGroup(group.map((index) => items[index] as Pending));
+      } catch (error) {
+        // The store failed this group: its commands, not the groups before it that appended.
+        outcomes = group.map(() => ({ ok: false, error }));
+      }
       group.forEach((index, n) => {
         answers[index] = outcomes[n] as Answer;
       });

@@ -189,6 +189,55 @@ describe('commands queued in one lane run as a group', () => {
     expect(switchReads).toHaveLength(1);
   });
 
+  it('a store failure answers only its own group, not the groups of the lane before it', async () => {
+    await new CommandHandler(store).execute(
+      'createSwitch',
+      { id: 's1', networkType: 'geneve', segmentationId: 7 },
+      issuer,
+    );
+    const failing = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property === 'appendToStream')
+          return (name: string, ...rest: [never, never]) =>
+            name === 'lport-p2'
+              ? Promise.reject(new Error('disk full'))
+              : target.appendToStream(name, ...rest);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const handler = new CommandHandler(failing);
+    const lport = (id: string) => ({
+      id,
+      switchId: 's1',
+      macs: [],
+      ips: [],
+      deviceOwner: 'compute',
+      requestedChassis: null,
+    });
+    // Creates on one switch share its lane, each its own group (their streams differ).
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = {
+      ...commandTable.createPort,
+      references: () => gate.then(() => ({ switchLive: true })),
+    };
+    const first = handler.run(held, lport('p0'), issuer);
+    const queued = Promise.allSettled([
+      handler.execute('createPort', lport('p1'), issuer),
+      handler.execute('createPort', lport('p2'), issuer),
+      handler.execute('createPort', lport('p3'), issuer),
+    ]);
+    release();
+    await first;
+    const [p1, p2, p3] = await queued;
+    expect(p1.status).toBe('fulfilled');
+    expect(p2).toMatchObject({ status: 'rejected', reason: new Error('disk full') });
+    expect(p3.status).toBe('fulfilled');
+  });
+
   it('a refused or invalid command gets its own error; the others still append', async () => {
     const seen = spy(store);
     const handler = new CommandHandler(seen.store);
