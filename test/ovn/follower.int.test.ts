@@ -394,6 +394,24 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
       },
     });
 
+    // A cause that is not <source>/<table>/<uuid> is refused, naming the header; nothing appended.
+    const head2 = await locus.store.headPosition();
+    const bad = await fetch(`${locus.url}/v1/switches`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${operatorToken}`,
+        'content-type': 'application/json',
+        'locus-cause': 'not a cause',
+      },
+      body: JSON.stringify({ id: 'other', networkType: 'geneve' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await bad.json()) as { errors: { field: string }[] }).errors[0]?.field).toBe(
+      'locus-cause',
+    );
+    expect(await locus.store.headPosition()).toBe(head2);
+
     // A second run over the same OVN: its address checks are remembered or unchanged.
     const before = await locus.store.headPosition();
     await follower.stop();
