@@ -180,6 +180,17 @@ export function translate(snapshot: OvnSnapshot): Desired {
   }
 
   // --- ports ------------------------------------------------------------------------------
+  // requested-chassis may name a chassis by its hostname (OVN accepts both): locus' is the name.
+  const chassisByHostname = new Map<string, string>();
+  const chassisNames = new Set<string>();
+  for (const row of snapshot.sb?.Chassis.values() ?? []) {
+    chassisNames.add(row.name);
+    if (row.hostname !== '' && !chassisByHostname.has(row.hostname))
+      chassisByHostname.set(row.hostname, row.name);
+  }
+  const chassisOfRequest = (requested: string): string =>
+    chassisNames.has(requested) ? requested : (chassisByHostname.get(requested) ?? requested);
+
   const parse = (lsp: LogicalSwitchPortRow, lrp: LogicalRouterPortRow | undefined): Addresses => {
     const macs: string[] = [];
     const ips: string[] = [];
@@ -246,7 +257,7 @@ export function translate(snapshot: OvnSnapshot): Desired {
         deviceOwner = 'compute';
         const requested = (lsp.options.get('requested-chassis') ?? '').split(',')[0]?.trim() ?? '';
         if (requested !== '') {
-          if (isId(requested)) requestedChassis = requested;
+          if (isId(chassisOfRequest(requested))) requestedChassis = chassisOfRequest(requested);
           else
             skip('Logical_Switch_Port', lsp, `requested-chassis ${requested} is not a chassis id`);
         }

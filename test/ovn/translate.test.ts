@@ -96,6 +96,16 @@ describe('switch ports', () => {
     expect(causes.get(causeKey('ports', 'vm1'))?.uuid).toBe(vm._uuid);
   });
 
+  it('a requested chassis named by its hostname is that chassis', () => {
+    const g = encap('e2e4f0c2', 'geneve', '192.0.2.11');
+    const hv = { ...chassis('e2e4f0c2', [g]), hostname: 'compute-1.example' };
+    const vm = lsp('vm', { options: { 'requested-chassis': 'compute-1.example' } });
+    const { model } = translate(
+      snapshot({ switches: [ls('net', [vm])], ports: [vm], chassis: [hv], encaps: [g] }),
+    );
+    expect(model.ports.get('vm')?.requestedChassis).toBe('e2e4f0c2');
+  });
+
   it('dynamic addresses are what ovn-northd assigned, none until it has', () => {
     const assigned = lsp('a', {
       addresses: ['dynamic'],
