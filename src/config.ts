@@ -19,7 +19,10 @@ export interface Config {
   readonly chassisFile: string;
   /** Where the agents' private Open vSwitch instances live (short: unix socket paths). */
   readonly ovsDir: string;
-  /** This instance's share of the apps' work, `index/count` (LOCUS_PARTITION, default 0/1). */
+  /**
+   * A static share of the apps' work, `index/count` (LOCUS_PARTITION). Unset (0/1, the
+   * default), the instances sharing the database spread the work by lease (docs/cluster.md).
+   */
   readonly partition: Partition;
   /**
    * An OVN to follow as the model source (LOCUS_FOLLOW_OVN_NB, LOCUS_FOLLOW_OVN_SB: OVSDB
