@@ -47,6 +47,12 @@ const suites: Record<string, Suite> = {
   feed: { module: './feed.bench.js', exportName: 'benchFeed' },
   agent: { module: './agent.bench.js', exportName: 'benchAgent' },
   ovn: { module: './ovn.bench.js', exportName: 'benchOvn' },
+  // A real OVN as the oracle over ≥ 1,000 steps (300 quick): minutes even in quick mode.
+  'ovn-differential': {
+    module: './ovn-differential.bench.js',
+    exportName: 'benchOvnDifferential',
+    named: true,
+  },
   // Several server processes killed and restarted: minutes even in quick mode.
   failover: { module: './failover.bench.js', exportName: 'benchFailover', named: true },
 };
