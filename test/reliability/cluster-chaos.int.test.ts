@@ -19,9 +19,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterStatus } from '../../src/api/cluster.js';
-import { openDatabase } from '../../src/db/database.js';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { logFile, recordCount } from '../support/chaos/counts.js';
 import { openMigrated, waitQuiet } from '../support/chaos/crash-run.js';
 import {
@@ -83,6 +84,26 @@ function roleLines(files: readonly string[]): { gained: number[]; msg: string }[
         lines.push({ gained: record.gained, msg: record.msg });
     }
   return lines;
+}
+
+/** The streams of the ports a convergence problem names, event by event, for its message. */
+async function streamsOf(live: DatabaseHandle, problems: readonly string[]): Promise<string> {
+  const ids = new Set<string>();
+  for (const problem of problems)
+    for (const match of problem.matchAll(/"(?:id|port_id)\\?":\\?"([^"\\]+)/g))
+      if (match[1]) ids.add(match[1]);
+  const lines: string[] = [];
+  for (const id of [...ids].slice(0, 4)) {
+    const { rows } = await sql<{ position: string; type: string; data: unknown; meta: unknown }>`
+      select position::text, type, data, metadata->>'app' as meta, recorded_at from events
+      where stream_name = ${`lport-${id}`} order by position
+    `.execute(live.db);
+    lines.push(
+      `lport-${id}:`,
+      ...rows.map((r) => `  @${r.position} ${r.type} ${JSON.stringify(r.data)} ${r.meta}`),
+    );
+  }
+  return lines.join('\n');
 }
 
 describe.skipIf(!postgres.available)('three instances on one PostgreSQL, killed at random', () => {
@@ -187,11 +208,14 @@ describe.skipIf(!postgres.available)('three instances on one PostgreSQL, killed 
       const state = await checkCrashState(live, workload.acks, reference);
       const convergence = await checkConvergence(live, fresh);
       const history = await checkLocalityHistory(live.db);
-      expect({
-        state: state.problems,
-        convergence,
-        history: history.problems,
-      }).toEqual({ state: [], convergence: [], history: [] });
+      expect(
+        {
+          state: state.problems,
+          convergence,
+          history: history.problems,
+        },
+        await streamsOf(live, convergence),
+      ).toEqual({ state: [], convergence: [], history: [] });
       expect(state.readModelAt).toBe(state.log.head);
       expect(state.log.head).toBe(head);
       expect(kills).toBeGreaterThan(0);
