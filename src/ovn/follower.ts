@@ -91,32 +91,27 @@ export class OvnFollower {
     }
   }
 
-  /** Connects and waits for the first snapshots; the first sync follows at once. */
+  /**
+   * Connects and waits (up to `timeoutMs`) for the first snapshots; the first sync follows at
+   * once. An OVN not reachable by then is logged and tried on in the background (the OVSDB
+   * client reconnects with backoff): following starts when it answers.
+   */
   async start(timeoutMs = 30_000): Promise<void> {
     this.nbClient.start();
     this.sbClient?.start();
-    const ready = Promise.all([this.nbReplica.ready, this.sbReplica?.ready]);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `no snapshot from ${[this.options.nb, this.options.sb].filter(Boolean).join(' and ')} after ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      );
+    const where = { nb: this.options.nb, sb: this.options.sb, sink: this.options.sink.describe };
+    const ready = Promise.all([this.nbReplica.ready, this.sbReplica?.ready]).then(() => {
+      this.logger.info(where, 'following OVN');
+      return true;
     });
-    try {
-      await Promise.race([ready, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-    this.logger.info(
-      { nb: this.options.nb, sb: this.options.sb, sink: this.options.sink.describe },
-      'following OVN',
-    );
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const arrived = await Promise.race([ready, waited]);
+    clearTimeout(timer);
+    if (!arrived && !this.stopped)
+      this.logger.warn(where, `no snapshot from OVN after ${timeoutMs} ms; still trying`);
   }
 
   /** Log position of the last command issued (0 before any). */

@@ -25,7 +25,10 @@ export interface FollowOvnOptions {
   readonly debounceMs?: number;
 }
 
-/** Starts following (resolves once the first snapshots arrived); `stop()` it before locus. */
+/**
+ * Starts following: resolves once the first snapshots arrived (or after 30 s without them, the
+ * follower trying on in the background). `stop()` it before locus.
+ */
 export async function followOvnInProcess(
   locus: LocusParts,
   options: FollowOvnOptions,
@@ -41,11 +44,6 @@ export async function followOvnInProcess(
     }),
     logger: options.logger,
   });
-  try {
-    await follower.start();
-  } catch (error) {
-    await follower.stop();
-    throw error;
-  }
+  await follower.start();
   return follower;
 }

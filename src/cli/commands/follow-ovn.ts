@@ -61,16 +61,8 @@ export async function followOvn(ctx: Context, options: FollowOvnOptions): Promis
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  try {
-    await Promise.race([follower.start(), stopped]);
-  } catch (error) {
-    await follower.stop();
-    throw new CliError(
-      ExitCode.unavailable,
-      `cannot follow OVN: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
+  // An OVN not answering yet is waited for (logged); only a signal ends the command.
+  void follower.start();
   const signal = await stopped;
   logger.info({ signal, position: String(follower.position) }, 'stopping: closing OVSDB sessions');
   await follower.stop();
