@@ -3,7 +3,7 @@
  * produced from model commands: live following, read-your-writes, idempotent re-delivery,
  * crashes, unreadable events, and the disaster-recovery rebuild.
  */
-import { sql } from 'kysely';
+import { type KyselyPlugin, sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { commandCause, type DomainEvent, envelope, lportStream } from '../../src/events/index.js';
 import { clearReadModel } from '../../src/projections/sql-tables.js';
@@ -34,7 +34,7 @@ async function lportEvents(store: EventStore): Promise<number> {
   return (await store.readAll()).filter((e) => e.streamName.startsWith('lport-')).length;
 }
 
-describeOnDatabases('read-model projector', (open) => {
+describeOnDatabases('read-model projector', (open, kind) => {
   it('follows the log live, in batches, and answers read-your-writes', async () => {
     const f = await open();
     const projector = await runLive(f);
@@ -78,6 +78,61 @@ describeOnDatabases('read-model projector', (open) => {
     expect(await rm.port('p5')).toMatchObject({ deleted: true, owner: null, views: [] });
     expect(await rm.waitFor(after + 1_000n, 50)).toBe(false);
   });
+
+  // PostgreSQL only: a held result holds its connection, and PGlite's one connection is also
+  // the store's (the appends below would wait for the commit they are meant to overlap).
+  it.runIf(kind === 'postgres')(
+    'commits what came while it was committing in one transaction, an idle log at once',
+    async () => {
+      const f = await open();
+      // While closed, holds the results of the projector's queries: a commit taking its time.
+      let gate: Promise<void> | undefined;
+      let release: () => void = () => undefined;
+      let held = 0;
+      const slowCommits: KyselyPlugin = {
+        transformQuery: (args) => args.node,
+        transformResult: async (args) => {
+          if (gate !== undefined) {
+            held++;
+            await gate;
+          }
+          return args.result;
+        },
+      };
+      const projector = f.projector({ db: f.database.db.withPlugin(slowCommits), batchSize: 50 });
+      await projector.start();
+      const append = (event: unknown) =>
+        f.store.appendToStream(lportStream('g'), [
+          envelope(event as DomainEvent, { app: 'test', cause: commandCause() }),
+        ]);
+      const created = await append(port('g', 's1'));
+      expect(await projector.waitFor(created.position, 10_000)).toBe(true);
+      expect(projector.counters.batches).toBe(1);
+
+      gate = new Promise((resolve) => {
+        release = resolve;
+      });
+      await append(local('g', 'A'));
+      await expect.poll(() => held, { timeout: 10_000 }).toBeGreaterThan(0);
+      // Ten appends, one event each, while that batch commits.
+      for (let i = 0; i < 10; i++)
+        await append(i % 2 === 0 ? localGone('g', 'A') : local('g', 'A'));
+      const head = await f.store.headPosition();
+      // The subscription reads them meanwhile (the store is not held up).
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      gate = undefined;
+      release();
+      expect(await projector.waitFor(head, 10_000)).toBe(true);
+      expect(projector.counters.batches).toBe(3);
+
+      // Idle: one event, one transaction, committed without waiting for more.
+      const last = await append(local('g', 'B'));
+      expect(await projector.waitFor(last.position, 10_000)).toBe(true);
+      expect(projector.counters.batches).toBe(4);
+      const rm = f.readModel(projector);
+      expect((await rm.history('g', { limit: 100 })).items).toHaveLength(13);
+    },
+  );
 
   it('catches up on a burst in large batches rather than live-sized ones', async () => {
     const f = await open();
