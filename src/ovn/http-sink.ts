@@ -33,7 +33,7 @@ export interface HttpSinkOptions {
   readonly timeoutMs?: number;
 }
 
-interface Request {
+export interface Request {
   readonly method: 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly body?: unknown;
@@ -42,7 +42,7 @@ interface Request {
 const seg = encodeURIComponent;
 
 /** The REST route of each command the follower issues (src/http/routes/commands.ts). */
-function requestOf(command: LocusCommand): Request {
+export function requestOf(command: LocusCommand): Request {
   switch (command.name) {
     case 'createChassis':
       return { method: 'POST', path: '/v1/chassis', body: command.input };
