@@ -299,7 +299,7 @@ export function compareStep(
             .find((r) => r !== undefined);
         if (ownerOvn !== ownerLocus) reason = ownerReason;
         else if (inOvn && locus.get(port.name)?.local.has(chassis)) reason = claimReason(port);
-        else if (inOvn && !interest.has(sw)) reason = ovnOnlyInterest(sw, chassis);
+        else if (inOvn && !interest.has(sw)) reason = ovnOnlyInterest(sw, chassis) ?? splitClaims();
         else if (!inOvn && interest.has(sw)) reason = splitClaims();
       }
       checks.push({
@@ -408,13 +408,18 @@ export class LocusBeside {
   readonly agents: RunningAgent[] = [];
   follower: OvnFollower | undefined;
 
-  private constructor(
+  constructor(
     readonly locus: Locus,
     private readonly ovn: OvnSandbox,
   ) {}
 
   static async start(ovn: OvnSandbox): Promise<LocusBeside> {
-    const locus = await startLocus({
+    return new LocusBeside(await LocusBeside.startLocus(ovn.chassis.map((c) => c.name)), ovn);
+  }
+
+  /** locus alone, with an agent token for each of `chassis` (while OVN starts). */
+  static startLocus(chassis: readonly string[]): Promise<Locus> {
+    return startLocus({
       config: loadConfig({
         LOCUS_STORE_URL: 'memory://',
         LOCUS_HTTP_HOST: '127.0.0.1',
@@ -425,18 +430,17 @@ export class LocusBeside {
       http: httpConfig({
         tokens: [
           { name: 'operator', role: 'operator', token: OPERATOR_TOKEN },
-          ...ovn.chassis.map((c) => ({
-            name: `agent:${c.name}`,
+          ...chassis.map((name) => ({
+            name: `agent:${name}`,
             role: 'agent' as const,
-            chassis: c.name,
-            token: agentToken(c.name),
+            chassis: name,
+            token: agentToken(name),
           })),
         ],
         logRequests: false,
       }),
       logger: pino({ level: 'silent' }),
     });
-    return new LocusBeside(locus, ovn);
   }
 
   readonly api: LocusApi = {
@@ -616,12 +620,23 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
   const started = performance.now();
   const progress = options.progress ?? (() => {});
   const chassis = options.chassis ?? ['A', 'B', 'C'];
-  const ovn = await startOvnSandbox({ chassis });
+  // Both at once: each takes seconds on a busy machine.
+  const [ovnStarted, locusStarted] = await Promise.allSettled([
+    startOvnSandbox({ chassis }),
+    LocusBeside.startLocus(chassis),
+  ]);
+  if (ovnStarted.status === 'rejected' || locusStarted.status === 'rejected') {
+    if (ovnStarted.status === 'fulfilled') await ovnStarted.value.stop();
+    if (locusStarted.status === 'fulfilled') await locusStarted.value.stop();
+    throw ovnStarted.status === 'rejected'
+      ? ovnStarted.reason
+      : (locusStarted as PromiseRejectedResult).reason;
+  }
+  const ovn = ovnStarted.value;
+  const beside = new LocusBeside(locusStarted.value, ovn);
   let truth: OvnTruth | undefined;
-  let beside: LocusBeside | undefined;
   try {
     truth = await OvnTruth.start(ovn);
-    beside = await LocusBeside.start(ovn);
     const driver = options.driver ?? 'follower';
     if (driver === 'follower') await beside.follow();
     else await beside.registerChassis();
@@ -652,7 +667,10 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
       apply(state, op);
       if (op.kind === 'del-port') for (const p of [op.port, ...op.subports]) deleted.add(p);
       const t0 = performance.now();
-      const ovnNow = await truth.settled();
+      // A port plugged on two chassis makes OVN's controllers take it (or its sub-ports) from
+      // each other: no quiet comes, so its snapshot is taken sooner.
+      const flapping = [...state.ports.values()].some((p) => p.plugs.size >= 2);
+      const ovnNow = await truth.settled({ timeoutMs: flapping ? 4_000 : 15_000 });
       const t1 = performance.now();
       const position = await beside.settled(state);
       const t2 = performance.now();
@@ -699,7 +717,7 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
       locusSettleMs: locusSettle / options.steps,
     };
   } finally {
-    await beside?.stop().catch(() => undefined);
+    await beside.stop().catch(() => undefined);
     await truth?.stop().catch(() => undefined);
     await ovn.stop();
   }

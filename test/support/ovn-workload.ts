@@ -255,20 +255,22 @@ function candidates(
   // A second interface for a port without requested-chassis: OVN and locus differ on purpose.
   // OVN's controllers then take the port from each other every few seconds: one such port at a
   // time, soon unplugged again (the flapping keeps every controller busy).
-  const contested = vifs.filter(
-    (p) => p.plugs.size >= 2 && (p.requested === null || !p.plugs.has(p.requested)),
-  );
+  // A migration (requested-chassis on one of two interfaces) is finished soon too: OVN claims a
+  // trunk's sub-ports on both chassis meanwhile, and they flap.
+  const contested = vifs.filter((p) => p.plugs.size >= 2);
   const doubles = vifs.filter((p) => p.plugs.size === 1 && p.requested === null);
   if (contested.length > 0)
     out.push([
       40,
       () => {
         const port = rng.pick(contested);
-        const [chassis, iface] = [...port.plugs][rng.int(port.plugs.size)] as [string, string];
+        // The migration's source (any but the requested chassis), else either.
+        const sources = [...port.plugs].filter(([c]) => c !== port.requested);
+        const [chassis, iface] = rng.pick(sources.length > 0 ? sources : [...port.plugs]);
         return { kind: 'unplug', port: port.name, chassis, iface };
       },
     ]);
-  else if (doubles.length > 0)
+  if (contested.length === 0 && doubles.length > 0)
     out.push([
       1,
       () => {
