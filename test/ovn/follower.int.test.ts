@@ -356,6 +356,87 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
     expect(t.switches.has('net1')).toBe(true);
   }, 30_000);
 
+  it("follows a router's interfaces, gateway and floating IP as they change", async () => {
+    const live = follower as OvnFollower;
+    await nbctl(
+      'lsp-add',
+      'net1',
+      'vm6',
+      '--',
+      'lsp-set-addresses',
+      'vm6',
+      'fa:16:3e:00:00:16 10.0.0.16',
+    );
+    const routerPort = (lsp: string, ls: string, lrp: string) => [
+      ...['--', 'lsp-add', ls, lsp],
+      ...['--', 'lsp-set-type', lsp, 'router'],
+      ...['--', 'lsp-set-addresses', lsp, 'router'],
+      ...['--', 'lsp-set-options', lsp, `router-port=${lrp}`],
+    ];
+    await nbctl(
+      ...['lr-add', 'r2'],
+      ...['--', 'lrp-add', 'r2', 'r2-net1', 'fa:16:3e:00:03:01', '10.0.0.254/24'],
+      ...routerPort('net1-r2', 'net1', 'r2-net1'),
+    );
+    await live.synced();
+    expect(topology().routers.get('r2')).toEqual({
+      id: 'r2',
+      interfacePortIds: ['net1-r2'],
+      gatewayPortId: null,
+    });
+
+    // A gateway, then a floating IP on it.
+    await nbctl(
+      ...['lrp-add', 'r2', 'r2-ext', 'fa:16:3e:00:03:02', '172.24.4.2/24'],
+      ...routerPort('ext-r2', 'ext', 'r2-ext'),
+      ...['--', 'lrp-set-gateway-chassis', 'r2-ext', 'hv1', '10'],
+    );
+    await nbctl(
+      'lr-nat-add',
+      'r2',
+      'dnat_and_snat',
+      '172.24.4.200',
+      '10.0.0.11',
+      'vm1',
+      'fa:16:3e:00:03:09',
+    );
+    await live.synced();
+    const nat = await nbctl(
+      '--bare',
+      '--columns=_uuid',
+      'find',
+      'NAT',
+      'external_ip="172.24.4.200"',
+    );
+    expect(topology().routers.get('r2')?.gatewayPortId).toBe('ext-r2');
+    expect(topology().fips.get(nat)?.fixedPortId).toBe('vm1');
+
+    // The floating IP moves to another port; a second interface appears.
+    await nbctl('set', 'NAT', nat, 'logical_port=vm6', 'logical_ip=10.0.0.16');
+    await nbctl(
+      ...['ls-add', 'net2'],
+      ...['--', 'lrp-add', 'r2', 'r2-net2', 'fa:16:3e:00:03:03', '10.1.0.1/24'],
+      ...routerPort('net2-r2', 'net2', 'r2-net2'),
+    );
+    await live.synced();
+    expect(topology().fips.get(nat)?.fixedPortId).toBe('vm6');
+    expect(topology().routers.get('r2')?.interfacePortIds).toEqual(['net1-r2', 'net2-r2']);
+
+    // No gateway chassis any more: its port becomes an interface, the floating IP has no home.
+    await nbctl('lrp-del-gateway-chassis', 'r2-ext', 'hv1');
+    await live.synced();
+    // (locus keeps interfaces in the order they were added)
+    expect([...(topology().routers.get('r2')?.interfacePortIds ?? [])].sort()).toEqual([
+      'ext-r2',
+      'net1-r2',
+      'net2-r2',
+    ]);
+    expect(topology().routers.get('r2')?.gatewayPortId).toBeNull();
+    expect(port('ext-r2')?.deviceOwner).toBe('router_interface');
+    expect(topology().fips.has(nat)).toBe(false);
+    expect(live.report.refused).toBe(0);
+  }, 30_000);
+
   it('over the REST API (locus follow-ovn): agrees with the in-process one, then follows', async () => {
     await stopFollower();
     const head = await locus.store.headPosition();
