@@ -15,6 +15,8 @@ export async function up(db: AnyDatabase): Promise<void> {
     .createTable('cluster_instances')
     .addColumn('id', 'text', (col) => col.primaryKey())
     .addColumn('url', 'text')
+    // Whether it takes partitions by lease: the assignment counts only those that do.
+    .addColumn('decides', 'boolean', (col) => col.notNull().defaultTo(true))
     .addColumn('started_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .addColumn('heartbeat_at', 'timestamptz', (col) => col.notNull())
     .addColumn('expires_at', 'timestamptz', (col) => col.notNull())

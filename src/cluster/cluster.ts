@@ -145,6 +145,11 @@ export class Cluster {
     this.current = this.snapshot();
   }
 
+  /** Whether this instance takes partitions by lease (a runner, no static share). */
+  private get leasesPartitions(): boolean {
+    return this.options.partitions !== undefined && this.staticPartitions === undefined;
+  }
+
   get role(): ClusterRole {
     return this.current;
   }
@@ -248,7 +253,12 @@ export class Cluster {
     this.ticking = (async () => {
       const sent = performance.now();
       try {
-        await this.store.heartbeat(this.instanceId, this.options.url ?? null, this.ttlMs);
+        await this.store.heartbeat(
+          this.instanceId,
+          this.options.url ?? null,
+          this.ttlMs,
+          this.leasesPartitions,
+        );
         const held = [...this.leases].map(([name, lease]) => ({ name, epoch: lease.epoch }));
         const renewed = await this.store.renew(held, this.instanceId, this.ttlMs);
         const kept = new Set(renewed.map((lease) => `${lease.name}@${lease.epoch}`));
@@ -331,8 +341,12 @@ export class Cluster {
   /** Releases what is assigned elsewhere, then acquires what is assigned here and free. */
   private async rebalance(): Promise<void> {
     try {
-      if (this.options.partitions !== undefined && this.staticPartitions === undefined) {
-        const live = (await this.store.liveInstances()).map((instance) => instance.id);
+      if (this.leasesPartitions) {
+        // Only instances that take partitions by lease share them (not a static share, nor
+        // one without a runner).
+        const live = (await this.store.liveInstances())
+          .filter((instance) => instance.decides)
+          .map((instance) => instance.id);
         const mine = new Set(partitionsOf(this.instanceId, [...live, this.instanceId]));
         const leaving = [...this.leases.keys()]
           .map(partitionOfLease)

@@ -13,6 +13,8 @@ import { type Database, toBigInt } from '../db/schema.js';
 export interface InstanceRow {
   readonly id: string;
   readonly url: string | null;
+  /** Takes partitions by lease (the assignment counts only these). */
+  readonly decides: boolean;
   readonly startedAt: Date;
   readonly heartbeatAt: Date;
   /** How long ago its last heartbeat was, by the database's clock (milliseconds). */
@@ -42,13 +44,14 @@ export class LeaseStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Registers the instance, or records its heartbeat: live until now() + ttl. */
-  async heartbeat(id: string, url: string | null, ttlMs: number): Promise<void> {
+  async heartbeat(id: string, url: string | null, ttlMs: number, decides = true): Promise<void> {
     await this.db
       .insertInto('cluster_instances')
-      .values({ id, url, heartbeat_at: sql`now()`, expires_at: inMs(ttlMs) })
+      .values({ id, url, decides, heartbeat_at: sql`now()`, expires_at: inMs(ttlMs) })
       .onConflict((conflict) =>
         conflict.column('id').doUpdateSet({
           url,
+          decides,
           heartbeat_at: sql`now()`,
           expires_at: inMs(ttlMs),
         }),
@@ -63,6 +66,7 @@ export class LeaseStore {
       .select([
         'id',
         'url',
+        'decides',
         'started_at',
         'heartbeat_at',
         sql<number>`(extract(epoch from now() - heartbeat_at) * 1000)::float8`.as('age_ms'),
@@ -73,6 +77,7 @@ export class LeaseStore {
     return rows.map((row) => ({
       id: row.id,
       url: row.url,
+      decides: row.decides,
       startedAt: date(row.started_at),
       heartbeatAt: date(row.heartbeat_at),
       heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))),

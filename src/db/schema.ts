@@ -181,6 +181,8 @@ export interface Database {
 export interface ClusterInstancesTable {
   id: string;
   url: string | null;
+  /** Takes partitions by lease (counted by the assignment). */
+  decides: ColumnType<boolean, boolean | undefined, boolean>;
   started_at: ColumnType<Date | string, string | undefined, never>;
   heartbeat_at: Timestamp;
   expires_at: Timestamp;

@@ -177,7 +177,7 @@ describe('a partitioned start over a log one runner built', () => {
         expect(
           checkpoints.positions.get(`apps-p${String(partition).padStart(2, '0')}`),
         ).toBeDefined();
-    }, 60_000);
+    }, 120_000);
   }
 });
 
@@ -255,5 +255,5 @@ describe('random hand-overs between runners', () => {
     // The runs moved partitions both ways.
     expect(handovers.released).toBeGreaterThan(0);
     expect(handovers.revoked).toBeGreaterThan(0);
-  }, 180_000);
+  }, 300_000);
 });

@@ -250,6 +250,18 @@ describe.skipIf(!required(postgres.available, 'PostgreSQL 15', 'postgresql-15'))
       expect(await store.acquire(['x2b'], loser, 60_000)).toEqual([{ name: 'x2b', epoch: 2n }]);
     }, 30_000);
 
+    it('shares the partitions only among instances that decide them', async () => {
+      const ledger = new Ledger();
+      const a = await member('a', ledger);
+      // Joins, listed, but runs no runner (and, second, no projector either).
+      const idle = await member('idle', ledger, { ...FAST, partitions: undefined });
+      await new Promise((resolve) => setTimeout(resolve, 4 * FAST.heartbeatMs));
+      expect(idle.cluster.role.partitions.size).toBe(0);
+      expect(a.cluster.role.partitions.size).toBe(VIRTUAL_PARTITIONS);
+      allHeldOnce(ledger, ['a']);
+      expect((await a.cluster.instances()).map((m) => m.instanceId)).toEqual(['a', 'idle']);
+    }, 30_000);
+
     it('a static LOCUS_PARTITION share leases no partitions, and still competes for the projector', async () => {
       const ledger = new Ledger();
       const a = await member('a', ledger, { ...FAST, partition: { index: 0, count: 2 } });

@@ -103,7 +103,7 @@ describe('the cluster driving live runners', () => {
     await vi.waitFor(async () => expect(await claimed(store, 'p1')).toBe(true), {
       timeout: 20_000,
     });
-  }, 60_000);
+  }, 120_000);
 
   describe.skipIf(!required(postgres.available, 'PostgreSQL 15', 'postgresql-15'))(
     'on PostgreSQL',
