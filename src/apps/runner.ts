@@ -199,6 +199,8 @@ export class AppRunner {
    */
   private readonly unheld: Map<number, Map<string, Map<LocalityApp, RecordedEvent>>> | undefined;
   private readonly partitionCache = new Map<string, number>();
+  /** The log's head when `start` was called (see caughtUp). */
+  private startHead: bigint | undefined;
   /** Partitions acquired, noted until the fold reaches the log's head as it was then. */
   private readonly pending = new Map<number, { checkpoint: bigint; until: bigint }>();
   /** Pages and hand-overs run one at a time: a release waits for the page in flight. */
@@ -230,6 +232,15 @@ export class AppRunner {
   /** Position of the last event folded. */
   get headPosition(): bigint {
     return this.position;
+  }
+
+  /**
+   * Whether the fold has reached the log's head as it was at `start` (always, caught up in
+   * batch mode). The cluster gives a runner partitions only then (while others are there to
+   * decide them), so a joining instance takes no work it would sit on while folding the log.
+   */
+  get caughtUp(): boolean {
+    return this.startHead === undefined || this.position >= this.startHead;
   }
 
   /** The virtual partitions this runner decides now, ascending. */
@@ -433,6 +444,7 @@ export class AppRunner {
   /** Follows the log live (catch-up, then live) until `stop`. */
   async start(): Promise<void> {
     await this.loadCheckpoint();
+    this.startHead = await this.options.store.headPosition();
     this.stopping = new AbortController();
     this.loop = this.follow(this.stopping.signal);
   }

@@ -50,6 +50,11 @@ export interface PartitionHolder {
   release(partitions: readonly number[]): Promise<void>;
   /** Stop deciding them at once: the leases are lost (another instance may hold them already). */
   revoke(partitions: readonly number[]): void;
+  /**
+   * Ready to take partitions (the runner has folded the log as it was when it started). Until
+   * then the others keep them; alone, the instance takes them all the same. Absent: ready.
+   */
+  readonly caughtUp?: boolean;
 }
 
 /** Who runs the single job of the projector lease: the read-model projector. */
@@ -257,7 +262,7 @@ export class Cluster {
           this.instanceId,
           this.options.url ?? null,
           this.ttlMs,
-          this.leasesPartitions,
+          this.leasesPartitions && this.options.partitions?.caughtUp !== false,
         );
         const held = [...this.leases].map(([name, lease]) => ({ name, epoch: lease.epoch }));
         const renewed = await this.store.renew(held, this.instanceId, this.ttlMs);
@@ -344,10 +349,13 @@ export class Cluster {
       if (this.leasesPartitions) {
         // Only instances that take partitions by lease share them (not a static share, nor
         // one without a runner).
-        const live = (await this.store.liveInstances())
-          .filter((instance) => instance.decides)
+        const others = (await this.store.liveInstances())
+          .filter((instance) => instance.decides && instance.id !== this.instanceId)
           .map((instance) => instance.id);
-        const mine = new Set(partitionsOf(this.instanceId, [...live, this.instanceId]));
+        // Still folding the log: take nothing while others decide (alone, take everything).
+        const ready = this.options.partitions?.caughtUp !== false || others.length === 0;
+        const deciders = ready ? [...others, this.instanceId] : others;
+        const mine = new Set(partitionsOf(this.instanceId, deciders));
         const leaving = [...this.leases.keys()]
           .map(partitionOfLease)
           .filter((partition): partition is number => partition !== undefined)

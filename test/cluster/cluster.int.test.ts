@@ -262,6 +262,24 @@ describe.skipIf(!required(postgres.available, 'PostgreSQL 15', 'postgresql-15'))
       expect((await a.cluster.instances()).map((m) => m.instanceId)).toEqual(['a', 'idle']);
     }, 30_000);
 
+    it('gives a joining instance partitions only once its runner has caught up', async () => {
+      const ledger = new Ledger();
+      const a = await member('a', ledger);
+      const folding = { ...ledger.holder('late', []), caughtUp: false };
+      const late = await member('late', ledger, { ...FAST, partitions: folding });
+      await new Promise((resolve) => setTimeout(resolve, 4 * FAST.heartbeatMs));
+      expect(late.cluster.role.partitions.size).toBe(0);
+      expect(a.cluster.role.partitions.size).toBe(VIRTUAL_PARTITIONS);
+      folding.caughtUp = true;
+      await vi.waitFor(
+        () => {
+          allHeldOnce(ledger, ['a', 'late']);
+          expect(late.cluster.role.partitions.size).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+    }, 30_000);
+
     it('a static LOCUS_PARTITION share leases no partitions, and still competes for the projector', async () => {
       const ledger = new Ledger();
       const a = await member('a', ledger, { ...FAST, partition: { index: 0, count: 2 } });
