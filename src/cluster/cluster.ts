@@ -176,8 +176,9 @@ export class Cluster {
       this.changed();
     }
     await this.tick();
-    await this.rebalancing;
+    // Heartbeats go on while the first hand-over waits for the runner: they renew its leases.
     this.schedule();
+    await this.rebalancing;
   }
 
   /**

@@ -51,7 +51,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-async function instance(url: string, id: string, sole = false): Promise<Instance> {
+async function instance(
+  url: string,
+  id: string,
+  sole = false,
+  timing: { heartbeatMs?: number; ttlMs?: number } = { heartbeatMs: 150, ttlMs: 900 },
+): Promise<Instance> {
   const database = await openDatabase(url, { poolSize: 4 });
   await migrateToLatest(database.db);
   const store = new SqlEventStore(database);
@@ -68,8 +73,7 @@ async function instance(url: string, id: string, sole = false): Promise<Instance
     instanceId: id,
     partitions: runner,
     sole,
-    heartbeatMs: 150,
-    ttlMs: 900,
+    ...timing,
   });
   await runner.start();
   await cluster.start();
@@ -93,7 +97,7 @@ const setup: DomainEvent[] = [chassis('A', 1), chassis('B', 2), lswitch('s1')];
 
 describe('the cluster driving live runners', () => {
   it('alone on embedded PGlite, decides every partition', async () => {
-    const { store, runner, cluster } = await instance('memory://', 'solo', true);
+    const { store, runner, cluster } = await instance('memory://', 'solo', true, {});
     expect(cluster.role.partitions.size).toBe(VIRTUAL_PARTITIONS);
     await vi.waitFor(() => expect(runner.partitions).toHaveLength(VIRTUAL_PARTITIONS), {
       timeout: 10_000,
