@@ -195,6 +195,12 @@ export const EventRef = Type.Object({
   position: Position,
   time: Time,
   app: Type.String({ description: 'who issued it (`api`, `agent:<chassis>`, an app)' }),
+  cause: Type.Optional(
+    Type.Object(
+      { source: Type.String(), table: Type.String(), uuid: Type.String() },
+      { description: 'the outside record its command followed, e.g. an OVN row (docs/ovn.md)' },
+    ),
+  ),
   href: Href,
 });
 export type EventRef = Static<typeof EventRef>;

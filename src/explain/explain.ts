@@ -81,8 +81,18 @@ export function refOf(recorded: RecordedEvent): EventRef {
     position: String(recorded.position),
     time: recorded.recordedAt,
     app: recorded.metadata.app,
+    ...causeOf(recorded.metadata.cause),
     href: eventHref(recorded.id),
   };
+}
+
+/** The outside record (an OVN row) a command followed, when its metadata names one. */
+function causeOf(cause: unknown): Pick<EventRef, 'cause'> {
+  if (typeof cause !== 'object' || cause === null) return {};
+  const { source, table, uuid } = cause as Record<string, unknown>;
+  return typeof source === 'string' && typeof table === 'string' && typeof uuid === 'string'
+    ? { cause: { source, table, uuid } }
+    : {};
 }
 
 const refs = (...events: (RecordedEvent | undefined)[]): EventRef[] => {

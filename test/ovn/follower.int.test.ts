@@ -304,6 +304,16 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
     expect(((await shown.json()) as { metadata: { cause: unknown } }).metadata.cause).toEqual(
       vm1[0]?.metadata.cause,
     );
+    // So does the port's explanation, for each event it cites.
+    const explained = await fetch(`${locus.url}/v1/ports/vm1/explain`, {
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
+    const causes: unknown[] = [];
+    JSON.stringify(await explained.json(), (key, value: unknown) => {
+      if (key === 'cause' && typeof value === 'object') causes.push(value);
+      return value;
+    });
+    expect(causes).toContainEqual(vm1[0]?.metadata.cause);
     const hv1 = await locus.store.readStream('chassis-hv1');
     expect(hv1[0]?.metadata.cause).toMatchObject({ source: 'ovn-sb', table: 'Chassis' });
   }, 60_000);

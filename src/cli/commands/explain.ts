@@ -73,7 +73,9 @@ function eventRow(ctx: Context, event: EventRef): string[] {
     event.type,
     `${event.stream}#${event.revision}`,
     event.time,
-    `by ${event.app}`,
+    event.cause === undefined
+      ? `by ${event.app}`
+      : `by ${event.app}, following ${event.cause.source} ${event.cause.table} ${event.cause.uuid}`,
     s.paint('gray', event.id),
   ];
 }
