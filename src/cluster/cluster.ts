@@ -137,6 +137,9 @@ export class Cluster {
   private rebalancing: Promise<void> | undefined;
   /** Runner and projector hand-overs, one at a time, in order. */
   private handovers: Promise<void> = Promise.resolve();
+  /** Stopping: no more rebalancing. */
+  private leaving = false;
+  /** Stopped: no more heartbeats. */
   private stopped = false;
 
   constructor(private readonly options: ClusterOptions) {
@@ -187,11 +190,9 @@ export class Cluster {
    * over at their next heartbeat instead of after the TTL.
    */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.expiryTimer);
-    await this.ticking;
+    if (this.leaving) return;
+    // No more hand-overs; heartbeats go on renewing the leases while the runner releases.
+    this.leaving = true;
     await this.rebalancing;
     await this.handovers;
     const partitions = [...this.deciding];
@@ -209,6 +210,10 @@ export class Cluster {
           this.options.logger.warn({ err: error }, 'cluster: stopping the projector failed'),
         );
     }
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.expiryTimer);
+    await this.ticking;
     const names = [...this.leases.keys()];
     this.leases.clear();
     this.changed();
@@ -281,7 +286,7 @@ export class Cluster {
         );
       }
       this.expire();
-      if (!this.stopped && this.rebalancing === undefined) {
+      if (!this.leaving && this.rebalancing === undefined) {
         this.rebalancing = this.rebalance().finally(() => {
           this.rebalancing = undefined;
         });
@@ -363,9 +368,9 @@ export class Cluster {
           .filter((partition) => !mine.has(partition));
         if (leaving.length > 0) await this.release(leaving);
         const wanted = [...mine].filter((partition) => !this.leases.has(partitionLease(partition)));
-        if (wanted.length > 0 && !this.stopped) await this.acquire(wanted);
+        if (wanted.length > 0 && !this.leaving) await this.acquire(wanted);
       }
-      if (this.options.projector !== undefined && !this.projecting && !this.stopped)
+      if (this.options.projector !== undefined && !this.projecting && !this.leaving)
         await this.acquireProjector();
     } catch (error) {
       this.options.logger.warn(
