@@ -12,7 +12,7 @@ import {
   CommandRejectedError,
   commandTable,
 } from '../../src/commands/index.js';
-import { chassisStream, type OvsPort } from '../../src/events/index.js';
+import { chassisStream, type LogicalPort, type OvsPort } from '../../src/events/index.js';
 import type { EventStore, ReadStreamOptions } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
 
@@ -207,7 +207,7 @@ describe('commands queued in one lane run as a group', () => {
       },
     });
     const handler = new CommandHandler(failing);
-    const lport = (id: string) => ({
+    const lport = (id: string): LogicalPort => ({
       id,
       switchId: 's1',
       macs: [],
