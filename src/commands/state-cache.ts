@@ -15,9 +15,9 @@
 import type { Loaded, StreamFold } from './lifecycle.js';
 
 export interface StateCacheLimits {
-  /** Streams kept at most (default 10,000). */
+  /** Streams kept at most (default 2,000: those commands are busy with, in a lean process). */
   readonly streams?: number;
-  /** Events folded into the kept states, all streams together, at most (default 500,000). */
+  /** Events folded into the kept states, all streams together, at most (default 200,000). */
   readonly events?: number;
 }
 
@@ -37,8 +37,8 @@ export class StateCache {
   misses = 0;
 
   constructor(limits: StateCacheLimits = {}) {
-    this.#maxStreams = limits.streams ?? 10_000;
-    this.#maxEvents = limits.events ?? 500_000;
+    this.#maxStreams = limits.streams ?? 2_000;
+    this.#maxEvents = limits.events ?? 200_000;
   }
 
   /**
