@@ -5,10 +5,12 @@
  * projector, whose read model follows the shared checkpoint and bypasses its port-record cache
  * (a cached record would be stale: nothing tells that process of the other's commits). When the
  * projector's holder stops, the other takes the projector and every partition over and goes on
- * answering, and a newcomer reads the survivor's writes.
+ * answering, and a newcomer reads the survivor's writes. Who holds what is visible in /readyz,
+ * /metrics, the logs and `locus status`.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterStatus } from '../../src/api/cluster.js';
+import { json, locus } from '../cli/support.js';
 import { eventually, type InProcessLocus, startInProcess } from '../support/chaos/in-process.js';
 import { chaosTokens } from '../support/chaos/load.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
@@ -90,6 +92,37 @@ describe.skipIf(!postgres.available)('read your writes across instances', () => 
     expect(b.locus.cluster.role.projector).toBe(false);
     expect((await clusterOf(A)).projector).toBe(a.locus.cluster.instanceId);
 
+    // Visible: /metrics, the logs and `locus status` say who holds what.
+    const metrics = await (
+      await fetch(`${B}/metrics`, { headers: { authorization: `Bearer ${chaosTokens.reader}` } })
+    ).text();
+    expect(metrics).toMatch(/^locus_cluster_projector 0$/m);
+    expect(metrics).toMatch(
+      new RegExp(`^locus_cluster_partitions_held ${b.locus.cluster.role.partitions.size}$`, 'm'),
+    );
+    expect(metrics).toMatch(/^locus_cluster_instances 2$/m);
+    const first = [...b.locus.cluster.role.partitions][0];
+    expect(metrics).toContain(`locus_cluster_partition_held{partition="${first}"} 1`);
+    const roles = b.logged(/^cluster role:/);
+    expect(roles.at(-1)).toMatchObject({
+      instanceId: b.locus.cluster.instanceId,
+      partitions: [...b.locus.cluster.role.partitions].sort((x, y) => x - y),
+      projector: false,
+    });
+    expect(a.logged(/^cluster role: .*projector/).length).toBeGreaterThan(0);
+    const status = await locus(['--url', B, '--token', chaosTokens.reader, '--json', 'status']);
+    const listed = json<{ cluster: ClusterStatus }>(status).cluster;
+    expect(listed.projector).toBe(a.locus.cluster.instanceId);
+    expect(listed.instances.map((instance) => [instance.instanceId, instance.self]).sort()).toEqual(
+      [
+        [a.locus.cluster.instanceId, false],
+        [b.locus.cluster.instanceId, true],
+      ].sort(),
+    );
+    const table = await locus(['--url', B, '--token', chaosTokens.reader, 'status']);
+    expect(table.stdout).toMatch(/^Instances 2$/m);
+    expect(table.stdout).toContain(`${b.locus.cluster.instanceId} (this one)`);
+
     await position(A, 'POST', '/v1/chassis', {
       id: 'c1',
       tunnelIp: '192.0.2.11',
@@ -158,5 +191,5 @@ describe.skipIf(!postgres.available)('read your writes across instances', () => 
       role?: { instanceId: string; projector: boolean };
     };
     expect(ready.role).toMatchObject({ instanceId: c.locus.cluster.instanceId, projector: false });
-  }, 120_000);
+  }, 300_000);
 });
