@@ -186,6 +186,8 @@ export class AppRunner {
   private readonly held = new Map<number, bigint>();
   /** The lowest threshold held (folding below it decides nothing); undefined: none held. */
   private lowestThreshold: bigint | undefined;
+  /** Managed: folding at or below this decides and notes nothing (see thresholdsChanged). */
+  private quietUntil = -1n;
   /** The highest threshold held (alone, past it every port is decided). */
   private highestThreshold: bigint | undefined;
   /** The partitions given at construction (all, or a static share), loaded on first use. */
@@ -271,6 +273,7 @@ export class AppRunner {
       ]);
       for (const [index, partition] of fresh.entries())
         this.pending.set(partition, { checkpoint: thresholds[index] as bigint, until: head });
+      this.thresholdsChanged();
       this.options.logger.info(
         { partitions: fresh, position: String(this.position), head: String(head) },
         'app runner: acquiring partitions',
@@ -392,6 +395,15 @@ export class AppRunner {
     }
     this.lowestThreshold = lowest;
     this.highestThreshold = highest;
+    // Managed: every partition held or acquired, events at or below all their checkpoints ask
+    // nothing of anyone here (a restart's fold); a partition held elsewhere needs every note.
+    let quiet = -1n;
+    if (this.held.size + this.pending.size === VIRTUAL_PARTITIONS) {
+      quiet = lowest ?? -1n;
+      for (const { checkpoint } of this.pending.values())
+        if (quiet === -1n || checkpoint < quiet) quiet = checkpoint;
+    }
+    this.quietUntil = quiet;
   }
 
   /** The position every held partition is handled up to. */
@@ -650,8 +662,9 @@ export class AppRunner {
     // Below every held partition's threshold, and nothing to remember for partitions not held:
     // fold only (a restart catching up to its checkpoint).
     const deciding =
-      (this.lowestThreshold !== undefined && recorded.position > this.lowestThreshold) ||
-      (this.unheld !== undefined && this.held.size < VIRTUAL_PARTITIONS);
+      this.unheld === undefined
+        ? this.lowestThreshold !== undefined && recorded.position > this.lowestThreshold
+        : recorded.position > this.quietUntil;
     if (deciding) {
       const asked = this.ours(this.collectAffected(event, recorded, true), recorded.position);
       if (!work.isEmpty) for (const id of asked.ports.keys()) if (work.ports.has(id)) return false;
