@@ -414,7 +414,10 @@ export class Cluster {
       const still = gained.filter((partition) => this.leases.has(partitionLease(partition)));
       if (still.length === 0) return;
       await this.options.partitions?.acquire(still);
-      for (const partition of still) this.deciding.add(partition);
+      // A lease lost while the runner took the partition: not ours to decide after all.
+      const lost = still.filter((partition) => !this.leases.has(partitionLease(partition)));
+      if (lost.length > 0) this.options.partitions?.revoke(lost);
+      for (const partition of still) if (!lost.includes(partition)) this.deciding.add(partition);
       this.options.logger.info(
         { instanceId: this.instanceId, partitions: still },
         'cluster: acquired partitions',
@@ -434,6 +437,11 @@ export class Cluster {
     await this.handover(async () => {
       if (!this.leases.has(PROJECTOR_LEASE) || this.projecting) return;
       await this.options.projector?.start();
+      // Lost while starting: stop again.
+      if (!this.leases.has(PROJECTOR_LEASE)) {
+        await this.options.projector?.stop();
+        return;
+      }
       this.projecting = true;
       this.options.logger.info({ instanceId: this.instanceId }, 'cluster: projector acquired');
       this.changed();
