@@ -29,7 +29,12 @@ import { StreamMetadataCheckpoints } from './apps/checkpoints.js';
 import { VIRTUAL_PARTITIONS } from './apps/partitions.js';
 import { PortLocalityFold } from './apps/port-locality.js';
 import { AppRunner } from './apps/runner.js';
-import { Cluster, type ClusterMember, type ClusterRole } from './cluster/cluster.js';
+import {
+  Cluster,
+  type ClusterMember,
+  type ClusterRole,
+  type PartitionHolder,
+} from './cluster/cluster.js';
 import { CommandHandler } from './commands/handler.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
@@ -173,14 +178,18 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       stages: metrics.stage,
     });
     const agentServer = loopbackOf(options.http, agents);
+    // Embedded (PGlite), the database is this process's alone: the runner decides everything
+    // from the start with its one checkpoint, exactly as without a cluster, and the cluster's
+    // partition leases (all of them, at once) only describe that. On a shared database the
+    // runner decides the partitions the cluster gives it, nothing before.
+    const sole = readDatabase.kind === 'pglite';
     const runner = new AppRunner({
       store,
       topology,
       checkpoints: new StreamMetadataCheckpoints(store),
       logger: logger.child({ component: 'apps' }),
       stages: metrics.stage,
-      // Decides the partitions the cluster gives it, nothing before.
-      managed: true,
+      ...(sole ? {} : { managed: true }),
     });
     await runner.start();
     stops.push({ name: 'apps', run: () => runner.stop() });
@@ -220,11 +229,11 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       db: readDatabase.db,
       logger: logger.child({ component: 'cluster' }),
       url,
-      partitions: runner,
+      partitions: sole ? HOLDS_EVERY_PARTITION : runner,
       projector: projectorRole,
       // LOCUS_PARTITION=i/N with N > 1: a static share (docs/cluster.md); unset, the leases.
       ...(config.partition.count > 1 ? { partition: config.partition } : {}),
-      sole: readDatabase.kind === 'pglite',
+      sole,
     });
     cluster = joined;
     const stopWatching = watchRole(joined, source, clusterMetrics, logger);
@@ -319,6 +328,13 @@ function loopbackOf(http: HttpConfig, agents: AgentHost): Omit<AgentServer, 'url
     );
   return { fetch: pinnedFetch(http.tls.cert) };
 }
+
+/** The partitions of a runner that decides them all anyway (a process alone on its database). */
+const HOLDS_EVERY_PARTITION: PartitionHolder = {
+  acquire: async () => undefined,
+  release: async () => undefined,
+  revoke: () => undefined,
+};
 
 /**
  * What the HTTP layer reads of the cluster; the cluster is built once the server listens (its

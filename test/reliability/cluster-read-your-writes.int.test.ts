@@ -52,6 +52,41 @@ const clusterOf = async (base: string) =>
   (await call(base, 'GET', '/v1/cluster', undefined, chaosTokens.reader))
     .json as unknown as ClusterStatus;
 
+describe('alone on an embedded database', () => {
+  it('holds every partition and the projector from the start, and says so', async () => {
+    const alone = await startInProcess({ storeUrl: 'memory://' });
+    try {
+      const role = alone.locus.cluster.role;
+      expect(role.partitions.size).toBe(role.partitionCount);
+      expect(role.projector).toBe(true);
+      const ready = (await call(alone.locus.url, 'GET', '/readyz')).json as {
+        role?: { partitions: number[]; projector: boolean };
+      };
+      expect(ready.role?.partitions).toHaveLength(role.partitionCount);
+      expect(ready.role?.projector).toBe(true);
+      const cluster = await clusterOf(alone.locus.url);
+      expect(cluster.instances).toHaveLength(1);
+      expect(cluster.projector).toBe(alone.locus.cluster.instanceId);
+      // Read your writes through the projector here, the port cache in use.
+      await position(alone.locus.url, 'POST', '/v1/switches', {
+        id: 's1',
+        networkType: 'geneve',
+        segmentationId: 7,
+      });
+      const at = await position(alone.locus.url, 'POST', '/v1/ports', {
+        id: 'p1',
+        switchId: 's1',
+        deviceOwner: 'compute',
+      });
+      expect((await call(alone.locus.url, 'GET', `/v1/ports/p1?after=${at}`)).json.id).toBe('p1');
+      await call(alone.locus.url, 'GET', `/v1/ports/p1?after=${at}`);
+      expect(alone.locus.readModel.portCache?.stats.hits).toBeGreaterThan(0);
+    } finally {
+      await alone.locus.stop();
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!postgres.available)('read your writes across instances', () => {
   let url: string;
   const running: InProcessLocus[] = [];
