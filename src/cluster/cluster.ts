@@ -335,7 +335,13 @@ export class Cluster {
       'cluster: lost leases; stopped acting on them',
     );
     if (partitions.length > 0) this.options.partitions?.revoke(partitions);
-    if (projector) this.handover(() => this.options.projector?.stop());
+    // At once, not after the hand-overs queued: another instance may be projecting already.
+    if (projector)
+      void this.options.projector
+        ?.stop()
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, 'cluster: stopping the projector failed'),
+        );
     this.changed();
   }
 
