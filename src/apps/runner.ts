@@ -694,21 +694,30 @@ export class AppRunner {
         if (position > threshold) for (const [app, cause] of apps) ours.add(app, portId, cause);
         continue;
       }
-      const unheld = this.unheld;
-      if (unheld === undefined) continue;
-      let ports = unheld.get(partition);
-      if (ports === undefined) {
-        ports = new Map();
-        unheld.set(partition, ports);
-      }
-      let causes = ports.get(portId);
-      if (causes === undefined) {
-        causes = new Map();
-        ports.set(portId, causes);
-      }
-      for (const [app, cause] of apps) causes.set(app, cause);
+      this.note(partition, portId, apps);
     }
     return ours;
+  }
+
+  /** Managed: remembers what `apps` must re-check on a port of a partition not held. */
+  private note(
+    partition: number,
+    portId: string,
+    apps: ReadonlyMap<LocalityApp, RecordedEvent>,
+  ): void {
+    const unheld = this.unheld;
+    if (unheld === undefined) return;
+    let ports = unheld.get(partition);
+    if (ports === undefined) {
+      ports = new Map();
+      unheld.set(partition, ports);
+    }
+    let causes = ports.get(portId);
+    if (causes === undefined) {
+      causes = new Map();
+      ports.set(portId, causes);
+    }
+    for (const [app, cause] of apps) causes.set(app, cause);
   }
 
   /**
@@ -742,8 +751,13 @@ export class AppRunner {
   private async decide(work: PendingWork): Promise<number> {
     const ready: PlannedAppend[] = [];
     for (const [portId, apps] of work.ports) {
-      // A partition revoked (or released) since the work was collected is another's now.
-      if (!this.held.has(this.partitionOf(portId))) continue;
+      // A partition revoked (or released) since the work was collected is another's now; its
+      // work is noted, as if it had been folded unheld: taken back later, it is still decided.
+      const partition = this.partitionOf(portId);
+      if (!this.held.has(partition)) {
+        this.note(partition, portId, apps);
+        continue;
+      }
       const plan = this.plan(portId, apps, this.currentPort(portId));
       if (plan.decisions.length > 0) ready.push(plan);
     }
