@@ -9,7 +9,7 @@
  * What locus cannot change in place is deleted and created again: a switch's network, a
  * subnet's switch, a floating IP's floating port, a segmentation. A port cannot move to another
  * switch (its id is final once deleted): the diff deletes it and its create is refused, which
- * the follower reports.
+ * the follower reports. A held document (`DiffOptions.held`) is left as locus holds it.
  */
 import type { CommandName, InputOf } from '../commands/table.js';
 import type {
@@ -22,7 +22,7 @@ import type {
 } from '../events/index.js';
 import type { CurrentModel, LocusModel, ModelKind } from './locus-model.js';
 import type { OvnCause } from './nb-model.js';
-import { causeKey } from './translate.js';
+import { causeKey, type Held } from './translate.js';
 
 /** One locus command, its input, and the OVN row it follows from. */
 export type LocusCommand = {
@@ -39,6 +39,8 @@ export interface DiffOptions {
   readonly causes?: ReadonlyMap<string, OvnCause>;
   /** The causes of the previous translation: a delete names the row that went. */
   readonly previousCauses?: ReadonlyMap<string, OvnCause>;
+  /** Documents left as locus holds them (./translate.ts `Desired.held`). */
+  readonly held?: readonly Held[];
 }
 
 const sortedIds = <T>(map: ReadonlyMap<string, T>): string[] => [...map.keys()].sort();
@@ -67,11 +69,41 @@ const sameSegmentation = (a: ChildPortSegmentation, b: ChildPortSegmentation): b
   a.childPortId === b.childPortId &&
   a.segmentationId === b.segmentationId;
 
-export function diff(
+/**
+ * The model with each held document as locus holds it (or as wanted, when locus holds none):
+ * no command touches it. A held port's addresses are locus' own, so not "unknown".
+ */
+function standing(
   desired: LocusModel,
   current: CurrentModel,
+  held: readonly Held[],
+): { desired: LocusModel; current: CurrentModel } {
+  if (held.length === 0) return { desired, current };
+  const wanted = Object.fromEntries(
+    Object.entries(desired).map(([kind, docs]) => [
+      kind,
+      new Map(docs as ReadonlyMap<string, unknown>),
+    ]),
+  ) as unknown as { [K in ModelKind]: Map<string, unknown> };
+  const unknown = new Set(current.unknownAddresses ?? []);
+  for (const { kind, id } of held) {
+    const doc = (current[kind] as ReadonlyMap<string, unknown>).get(id);
+    if (doc === undefined) continue;
+    wanted[kind].set(id, doc);
+    if (kind === 'ports') unknown.delete(id);
+  }
+  return {
+    desired: wanted as unknown as LocusModel,
+    current: { ...current, unknownAddresses: unknown },
+  };
+}
+
+export function diff(
+  wantedModel: LocusModel,
+  currentModel: CurrentModel,
   options: DiffOptions,
 ): LocusCommand[] {
+  const { desired, current } = standing(wantedModel, currentModel, options.held ?? []);
   const deletes: LocusCommand[] = [];
   const upserts: LocusCommand[] = [];
   const cause = (kind: ModelKind, id: string): { cause?: OvnCause } => {

@@ -24,7 +24,7 @@ import {
   type TablesSnapshot,
 } from './nb-model.js';
 import { CommandRefusedError, type CommandSink } from './sink.js';
-import { type Skipped, translate } from './translate.js';
+import { type Skipped, translate, type UnkeyedSwitch } from './translate.js';
 
 export interface OvnFollowerOptions {
   /** The Northbound database: `unix:/path/ovnnb_db.sock` or `tcp:host:port`. */
@@ -37,6 +37,12 @@ export interface OvnFollowerOptions {
   readonly debounceMs?: number;
   /** Waits between syncs that failed (locus unreachable); default 100 ms growing to 5 s. */
   readonly backoff?: BackoffPolicy;
+  /**
+   * How long a geneve switch without `requested-tnl-key` waits for ovn-northd's
+   * Datapath_Binding (its tunnel key) before it is created without segmentation id; default 10 s.
+   * Only with `sb`.
+   */
+  readonly bindingWaitMs?: number;
 }
 
 /** What the last sync did, for logs and tests. */
@@ -68,6 +74,12 @@ export class OvnFollower {
   private reported = new Set<string>();
   private waiters: { target: number; resolve: (position: bigint) => void }[] = [];
   private lastReport: SyncReport = { commands: 0, refused: 0, skipped: 0, position: 0n };
+  /** Switches waiting for their Datapath_Binding: the timer that ends the wait. */
+  private readonly bindingWaits = new Map<string, NodeJS.Timeout>();
+  /** Switches whose wait is over: wanted without segmentation id. */
+  private readonly bindingWaitOver = new Set<string>();
+  /** Switches logged as having no segmentation id (once each). */
+  private readonly flaggedUnkeyed = new Set<string>();
 
   constructor(private readonly options: OvnFollowerOptions) {
     this.logger = options.logger;
@@ -165,6 +177,8 @@ export class OvnFollower {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    for (const timer of this.bindingWaits.values()) clearTimeout(timer);
+    this.bindingWaits.clear();
     await Promise.all([this.nbClient.close(), this.sbClient?.close()]);
   }
 
@@ -228,13 +242,15 @@ export class OvnFollower {
   }
 
   private async sync(): Promise<SyncReport> {
-    const desired = translate(this.snapshot());
+    const desired = translate(this.snapshot(), { bindingWaitOver: this.bindingWaitOver });
     this.reportSkipped(desired.skipped);
+    this.trackUnkeyed(desired.unkeyed);
     const current = await this.options.sink.read(this.lastPosition);
     const commands = diff(desired.model, current, {
       followsChassis: desired.followsChassis,
       causes: desired.causes,
       previousCauses: this.previousCauses,
+      held: desired.held,
     });
     let refused = 0;
     for (const command of commands) {
@@ -269,6 +285,48 @@ export class OvnFollower {
       skipped: desired.skipped.length,
       position: this.lastPosition,
     };
+  }
+
+  /**
+   * Geneve switches without a known segmentation id: one waiting for its Datapath_Binding gets
+   * a timer that ends the wait (a sync follows); one created without id is logged once.
+   */
+  private trackUnkeyed(unkeyed: readonly UnkeyedSwitch[]): void {
+    const now = new Set(unkeyed.map((entry) => entry.uuid));
+    for (const [uuid, timer] of this.bindingWaits)
+      if (!now.has(uuid)) {
+        clearTimeout(timer);
+        this.bindingWaits.delete(uuid);
+      }
+    for (const uuid of this.bindingWaitOver) if (!now.has(uuid)) this.bindingWaitOver.delete(uuid);
+    for (const uuid of this.flaggedUnkeyed) if (!now.has(uuid)) this.flaggedUnkeyed.delete(uuid);
+    const waitMs = this.options.bindingWaitMs ?? 10_000;
+    for (const entry of unkeyed) {
+      const row = { switch: entry.id, table: 'Logical_Switch', uuid: entry.uuid };
+      if (entry.waiting) {
+        if (this.bindingWaits.has(entry.uuid)) continue;
+        this.logger.info(
+          { ...row, waitMs },
+          'switch waits for its Southbound Datapath_Binding (tunnel key) before it is created',
+        );
+        const timer = setTimeout(() => {
+          this.bindingWaits.delete(entry.uuid);
+          if (this.stopped) return;
+          this.bindingWaitOver.add(entry.uuid);
+          this.updated();
+        }, waitMs);
+        timer.unref();
+        this.bindingWaits.set(entry.uuid, timer);
+      } else if (!this.flaggedUnkeyed.has(entry.uuid)) {
+        this.flaggedUnkeyed.add(entry.uuid);
+        this.logger.warn(
+          row,
+          this.sbReplica === undefined
+            ? 'geneve switch without other_config:requested-tnl-key and no Southbound followed (--sb): it has no segmentation id in locus'
+            : `no Datapath_Binding names the switch after ${waitMs} ms: it has no segmentation id in locus`,
+        );
+      }
+    }
   }
 
   /** Each skipped row once (not at every sync), at info: OVN has them on purpose. */

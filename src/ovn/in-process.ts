@@ -23,6 +23,8 @@ export interface FollowOvnOptions {
   readonly sb?: string;
   readonly logger: Logger;
   readonly debounceMs?: number;
+  /** See `OvnFollowerOptions.bindingWaitMs` (default 10 s). */
+  readonly bindingWaitMs?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function followOvnInProcess(
     nb: options.nb,
     ...(options.sb === undefined ? {} : { sb: options.sb }),
     ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+    ...(options.bindingWaitMs === undefined ? {} : { bindingWaitMs: options.bindingWaitMs }),
     sink: new InProcessSink({
       commands: locus.commands,
       folded: locus.runner,

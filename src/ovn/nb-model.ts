@@ -100,10 +100,21 @@ export interface EncapRow {
   readonly chassis_name: string;
 }
 
+/**
+ * ovn-northd's datapath of a logical switch or router: `tunnel_key` is the key it allocated
+ * (the switch's VNI on geneve), `external_ids:logical-switch` the NB Logical_Switch's uuid.
+ */
+export interface DatapathBindingRow {
+  readonly _uuid: string;
+  readonly tunnel_key: number;
+  readonly external_ids: ReadonlyMap<string, string>;
+}
+
 /** The Southbound tables the follower monitors. */
 export interface SouthboundTables {
   readonly Chassis: ChassisRow;
   readonly Encap: EncapRow;
+  readonly Datapath_Binding: DatapathBindingRow;
 }
 
 /** The monitored columns of each table (the row types' fields but `_uuid`). */
@@ -137,6 +148,7 @@ export const northboundMonitor = {
 export const southboundMonitor = {
   Chassis: ['name', 'hostname', 'encaps', 'external_ids', 'other_config'],
   Encap: ['type', 'ip', 'chassis_name'],
+  Datapath_Binding: ['tunnel_key', 'external_ids'],
 } as const satisfies { readonly [T in keyof SouthboundTables]: readonly string[] };
 
 /** Rows of each table by uuid. */
@@ -147,7 +159,10 @@ export type TablesSnapshot<Tables> = {
 /** What the translation reads: the Northbound, and the Southbound when it is followed. */
 export interface OvnSnapshot {
   readonly nb: TablesSnapshot<NorthboundTables>;
-  /** Absent: chassis are not followed (left as locus has them). */
+  /**
+   * Absent: chassis are not followed (left as locus has them), and a geneve switch without
+   * `other_config:requested-tnl-key` has no segmentation id (no Datapath_Binding to read).
+   */
   readonly sb?: TablesSnapshot<SouthboundTables>;
 }
 

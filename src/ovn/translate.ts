@@ -41,6 +41,33 @@ export interface Skipped {
   readonly reason: string;
 }
 
+/**
+ * A geneve switch whose segmentation id neither the NB (`other_config:requested-tnl-key`) nor
+ * a Southbound Datapath_Binding gives. `waiting`: a Southbound is followed and the binding may
+ * still come (ovn-northd writes it after the NB row), so the switch and what sits on it are
+ * held back (see `Desired.held`); else the switch is wanted without segmentation id.
+ */
+export interface UnkeyedSwitch {
+  readonly uuid: string;
+  readonly name: string;
+  readonly id: string;
+  readonly waiting: boolean;
+}
+
+/** A document the translation cannot decide: locus' copy, when it holds one, stands. */
+export interface Held {
+  readonly kind: ModelKind;
+  readonly id: string;
+}
+
+export interface TranslateOptions {
+  /**
+   * Logical_Switch uuids whose wait for a Datapath_Binding is over: wanted without segmentation
+   * id. (The follower keeps the time; the translation stays a function of its inputs.)
+   */
+  readonly bindingWaitOver?: ReadonlySet<string>;
+}
+
 export interface Desired {
   readonly model: LocusModel;
   /** `kind:id` → the OVN row the document comes from. */
@@ -48,6 +75,14 @@ export interface Desired {
   readonly skipped: readonly Skipped[];
   /** Whether chassis are followed (a Southbound was given): if not, locus' are left alone. */
   readonly followsChassis: boolean;
+  readonly unkeyed: readonly UnkeyedSwitch[];
+  /**
+   * Left as locus holds them (created from the model when locus has none and the model has
+   * one): a switch without known segmentation id (unknown is not "none"), and, while it waits
+   * for its Datapath_Binding, the switch and its dependents (ports, subnets, segmentations,
+   * floating IPs and routers using those ports), which are out of the model until then.
+   */
+  readonly held: readonly Held[];
 }
 
 export const causeKey = (kind: ModelKind, id: string): string => `${kind}:${id}`;
@@ -87,7 +122,7 @@ interface Addresses {
   readonly ips: string[];
 }
 
-export function translate(snapshot: OvnSnapshot): Desired {
+export function translate(snapshot: OvnSnapshot, options: TranslateOptions = {}): Desired {
   const nb = snapshot.nb;
   const skipped: Skipped[] = [];
   const causes = new Map<string, OvnCause>();
@@ -138,6 +173,17 @@ export function translate(snapshot: OvnSnapshot): Desired {
   }
 
   // --- switches ---------------------------------------------------------------------------
+  // ovn-northd's tunnel key of each switch (the Datapath_Binding naming it), when followed.
+  const boundKeys = new Map<string, number>();
+  for (const binding of [...(snapshot.sb?.Datapath_Binding.values() ?? [])].sort((a, b) =>
+    a._uuid < b._uuid ? -1 : 1,
+  )) {
+    const ls = binding.external_ids.get('logical-switch');
+    if (ls !== undefined && !boundKeys.has(ls) && isVni(binding.tunnel_key))
+      boundKeys.set(ls, binding.tunnel_key);
+  }
+  const unkeyed: UnkeyedSwitch[] = [];
+  const held: Held[] = [];
   const switchIds = idsByName(nb.Logical_Switch.values());
   const switchOfLsp = new Map<string, LogicalSwitchRow>();
   for (const ls of [...nb.Logical_Switch.values()].sort(byName)) {
@@ -149,9 +195,10 @@ export function translate(snapshot: OvnSnapshot): Desired {
       .sort(byName);
     const localnets = lsps.filter((lsp) => lsp.type === 'localnet');
     let lswitch: LogicalSwitch = { id, networkType: 'geneve' };
-    const key = Number(ls.other_config.get('requested-tnl-key'));
-    if (Number.isInteger(key) && key >= 1 && key <= 16_777_215)
-      lswitch = { ...lswitch, segmentationId: key };
+    // The NB's requested key wins; else the one ovn-northd allocated.
+    const requested = Number(ls.other_config.get('requested-tnl-key'));
+    const key = isVni(requested) ? requested : boundKeys.get(ls._uuid);
+    if (key !== undefined) lswitch = { ...lswitch, segmentationId: key };
     for (const [index, localnet] of localnets.entries()) {
       const physnet = localnet.options.get('network_name') ?? '';
       if (index > 0) {
@@ -177,6 +224,11 @@ export function translate(snapshot: OvnSnapshot): Desired {
     }
     model.switches.set(id, lswitch);
     causes.set(causeKey('switches', id), nbCause('Logical_Switch', ls._uuid));
+    if (lswitch.networkType === 'geneve' && lswitch.segmentationId === undefined) {
+      const waiting = snapshot.sb !== undefined && !options.bindingWaitOver?.has(ls._uuid);
+      unkeyed.push({ uuid: ls._uuid, name: ls.name, id, waiting });
+      held.push({ kind: 'switches', id });
+    }
   }
 
   // --- ports ------------------------------------------------------------------------------
@@ -469,7 +521,62 @@ export function translate(snapshot: OvnSnapshot): Desired {
       });
     }
   }
-  return { model, causes, skipped, followsChassis: snapshot.sb !== undefined };
+  holdBack(
+    model,
+    causes,
+    unkeyed.filter((entry) => entry.waiting).map((entry) => entry.id),
+    held,
+  );
+  return { model, causes, skipped, followsChassis: snapshot.sb !== undefined, unkeyed, held };
+}
+
+type MutableModel = {
+  readonly [K in ModelKind]: LocusModel[K] extends ReadonlyMap<string, infer V>
+    ? Map<string, V>
+    : never;
+};
+
+const isVni = (key: number): boolean => Number.isInteger(key) && key >= 1 && key <= 16_777_215;
+
+/**
+ * Takes the switches waiting for their Datapath_Binding out of the model, with everything
+ * that needs them (a switch's segmentation id cannot change once created, so it must not be
+ * created before its key is known), and records each as held: locus' copy stands.
+ */
+function holdBack(
+  model: MutableModel,
+  causes: Map<string, OvnCause>,
+  switchIds: readonly string[],
+  held: Held[],
+): void {
+  if (switchIds.length === 0) return;
+  const known = new Set(held.map((entry) => causeKey(entry.kind, entry.id)));
+  const out = (kind: ModelKind, id: string) => {
+    model[kind].delete(id);
+    causes.delete(causeKey(kind, id));
+    if (!known.has(causeKey(kind, id))) held.push({ kind, id });
+  };
+  const switches = new Set(switchIds);
+  for (const id of switches) out('switches', id);
+  const ports = new Set<string>();
+  for (const port of [...model.ports.values()])
+    if (switches.has(port.switchId)) {
+      ports.add(port.id);
+      out('ports', port.id);
+    }
+  for (const subnet of [...model.subnets.values()])
+    if (switches.has(subnet.switchId)) out('subnets', subnet.id);
+  for (const seg of [...model.segmentations.values()])
+    if (ports.has(seg.parentPortId) || ports.has(seg.childPortId)) out('segmentations', seg.id);
+  for (const fip of [...model.fips.values()])
+    if (ports.has(fip.floatingPortId) || (fip.fixedPortId !== null && ports.has(fip.fixedPortId)))
+      out('fips', fip.id);
+  for (const router of [...model.routers.values()])
+    if (
+      (router.gatewayPortId !== null && ports.has(router.gatewayPortId)) ||
+      router.interfacePortIds.some((port) => ports.has(port))
+    )
+      out('routers', router.id);
 }
 
 /** `physnet:bridge,physnet:bridge` → the mappings locus can hold (the rest reported). */

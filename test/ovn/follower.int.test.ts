@@ -208,11 +208,29 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
       'fa:16:3e:00:02:01',
     );
     await nbctl('lr-nat-add', 'r1', 'snat', '172.24.4.1', '10.0.0.0/24');
+    await (follower as OvnFollower).synced();
+    // net1 has no requested-tnl-key: it waits for ovn-northd's Datapath_Binding (its tunnel
+    // key), and so does what sits on it; the rest is in.
+    const waiting = topology();
+    expect(waiting.switches.has('net1')).toBe(false);
+    expect(waiting.ports.has('vm1') || waiting.routers.has('r1')).toBe(false);
+    expect(waiting.switches.get('prov')?.segmentationId).toBe(100);
+    // ovn-northd's part, written by hand.
+    await sbctl(
+      'create',
+      'Datapath_Binding',
+      'tunnel_key=7001',
+      `external_ids:logical-switch=${await uuidOf('Logical_Switch', 'net1')}`,
+    );
     const position = await (follower as OvnFollower).synced();
     expect(position).toBeGreaterThan(0n);
 
     const t = topology();
-    expect(t.switches.get('net1')).toEqual({ id: 'net1', networkType: 'geneve' });
+    expect(t.switches.get('net1')).toEqual({
+      id: 'net1',
+      networkType: 'geneve',
+      segmentationId: 7001,
+    });
     expect(t.switches.get('ext')).toEqual({
       id: 'ext',
       networkType: 'flat',
@@ -428,7 +446,14 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
       ...['--', 'lrp-add', 'r2', 'r2-net2', 'fa:16:3e:00:03:03', '10.1.0.1/24'],
       ...routerPort('net2-r2', 'net2', 'r2-net2'),
     );
+    await sbctl(
+      'create',
+      'Datapath_Binding',
+      'tunnel_key=7002',
+      `external_ids:logical-switch=${await uuidOf('Logical_Switch', 'net2')}`,
+    );
     await live.synced();
+    expect(topology().switches.get('net2')?.segmentationId).toBe(7002);
     expect(topology().fips.get(nat)?.fixedPortId).toBe('vm6');
     expect(topology().routers.get('r2')?.interfacePortIds).toEqual(['net1-r2', 'net2-r2']);
 
@@ -445,6 +470,33 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
     expect(port('ext-r2')?.deviceOwner).toBe('router_interface');
     expect(topology().fips.has(nat)).toBe(false);
     expect(live.report.refused).toBe(0);
+  }, 30_000);
+
+  it('creates a switch without segmentation id when no Datapath_Binding comes in time', async () => {
+    await stopFollower();
+    follower = await followOvnInProcess(locus, {
+      nb: nb(),
+      sb: sb(),
+      logger,
+      debounceMs: 20,
+      bindingWaitMs: 300,
+    });
+    await nbctl('ls-add', 'net3', '--', 'lsp-add', 'net3', 'vm7');
+    await follower.synced();
+    expect(topology().switches.has('net3')).toBe(false);
+    await expect
+      .poll(() => topology().switches.get('net3'), { timeout: 10_000 })
+      .toEqual({ id: 'net3', networkType: 'geneve' });
+    await follower.synced();
+    expect(topology().ports.get('vm7')?.switchId).toBe('net3');
+    // A restart over it (the binding still missing) leaves it, and appends nothing.
+    await stopFollower();
+    const head = await locus.store.headPosition();
+    await follow();
+    await (follower as OvnFollower).synced();
+    expect(await locus.store.headPosition()).toBe(head);
+    await nbctl('ls-del', 'net3');
+    await (follower as OvnFollower).synced();
   }, 30_000);
 
   it('over the REST API (locus follow-ovn): agrees with the in-process one, then follows', async () => {

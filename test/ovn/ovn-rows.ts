@@ -4,6 +4,7 @@
  */
 import type {
   ChassisRow,
+  DatapathBindingRow,
   DhcpOptionsRow,
   EncapRow,
   LogicalRouterPortRow,
@@ -117,10 +118,17 @@ export const chassis = (
   other_config: map(otherConfig),
 });
 
+/** ovn-northd's Datapath_Binding of a switch, with the tunnel key it allocated. */
+export const binding = (switchUuid: string, tunnelKey: number): DatapathBindingRow => ({
+  _uuid: uuid(),
+  tunnel_key: tunnelKey,
+  external_ids: map({ 'logical-switch': switchUuid }),
+});
+
 const byUuid = <R extends { _uuid: string }>(rows: readonly R[]) =>
   new Map(rows.map((row) => [row._uuid, row]));
 
-/** A snapshot of the rows given (a Southbound only when chassis or encaps are). */
+/** A snapshot of the rows given (a Southbound only when chassis, encaps or bindings are). */
 export function snapshot(rows: {
   switches?: LogicalSwitchRow[];
   ports?: LogicalSwitchPortRow[];
@@ -130,6 +138,7 @@ export function snapshot(rows: {
   dhcp?: DhcpOptionsRow[];
   chassis?: ChassisRow[];
   encaps?: EncapRow[];
+  bindings?: DatapathBindingRow[];
 }): OvnSnapshot {
   const nb = {
     Logical_Switch: byUuid(rows.switches ?? []),
@@ -139,6 +148,14 @@ export function snapshot(rows: {
     NAT: byUuid(rows.nats ?? []),
     DHCP_Options: byUuid(rows.dhcp ?? []),
   };
-  if (rows.chassis === undefined && rows.encaps === undefined) return { nb };
-  return { nb, sb: { Chassis: byUuid(rows.chassis ?? []), Encap: byUuid(rows.encaps ?? []) } };
+  if (rows.chassis === undefined && rows.encaps === undefined && rows.bindings === undefined)
+    return { nb };
+  return {
+    nb,
+    sb: {
+      Chassis: byUuid(rows.chassis ?? []),
+      Encap: byUuid(rows.encaps ?? []),
+      Datapath_Binding: byUuid(rows.bindings ?? []),
+    },
+  };
 }

@@ -1,7 +1,9 @@
 /** OVN rows → the locus model (src/ovn/translate.ts), one OVN concept at a time. */
 import { describe, expect, it } from 'vitest';
+import { diff } from '../../src/ovn/diff.js';
+import { emptyModel } from '../../src/ovn/locus-model.js';
 import { causeKey, translate } from '../../src/ovn/translate.js';
-import { chassis, dhcp, encap, lr, lrp, ls, lsp, nat, snapshot } from './ovn-rows.js';
+import { binding, chassis, dhcp, encap, lr, lrp, ls, lsp, nat, snapshot } from './ovn-rows.js';
 
 const reasonsOf = (skipped: readonly { name?: string; table: string; reason: string }[]) =>
   skipped.map((s) => `${s.table} ${s.name ?? ''}: ${s.reason}`);
@@ -20,6 +22,142 @@ describe('switches', () => {
       table: 'Logical_Switch',
       uuid: net._uuid,
     });
+  });
+
+  it("takes ovn-northd's tunnel key from the Southbound Datapath_Binding; the NB's requested key wins", () => {
+    const plain = ls('plain');
+    const requested = ls('req', [], { other_config: new Map([['requested-tnl-key', '7001']]) });
+    const { model, unkeyed, held } = translate(
+      snapshot({
+        switches: [plain, requested],
+        bindings: [binding(plain._uuid, 5), binding(requested._uuid, 6)],
+      }),
+    );
+    expect(model.switches.get('plain')).toEqual({
+      id: 'plain',
+      networkType: 'geneve',
+      segmentationId: 5,
+    });
+    expect(model.switches.get('req')?.segmentationId).toBe(7001);
+    expect(unkeyed).toEqual([]);
+    expect(held).toEqual([]);
+  });
+
+  it('holds a switch back, with what sits on it, until its Datapath_Binding appears', () => {
+    const vm = lsp('vm', { addresses: ['fa:16:3e:00:00:01 10.0.0.5'] });
+    const child = lsp('child', { parent_name: 'vm', tag: 10 });
+    const rNet = lsp('net-r', { type: 'router', options: { 'router-port': 'r-net' } });
+    const rExt = lsp('ext-r', { type: 'router', options: { 'router-port': 'r-ext' } });
+    const lrpNet = lrp('r-net', 'fa:16:3e:00:01:01', ['10.0.0.1/24']);
+    const lrpExt = lrp('r-ext', 'fa:16:3e:00:01:02', ['172.24.4.1/24'], {
+      gateway_chassis: ['gc'],
+    });
+    const fip = nat({
+      type: 'dnat_and_snat',
+      external_ip: '172.24.4.100',
+      logical_ip: '10.0.0.5',
+      logical_port: 'vm',
+    });
+    const options = dhcp('10.0.0.0/24');
+    const vmWithDhcp = { ...vm, dhcpv4_options: options._uuid };
+    const net = ls('net', [vmWithDhcp, child, rNet]);
+    const ln = lsp('ext-ln', { type: 'localnet', options: { network_name: 'physnet1' } });
+    const ext = ls('ext', [ln, rExt]);
+    const rows = {
+      switches: [net, ext],
+      ports: [vmWithDhcp, child, rNet, rExt, ln],
+      routers: [lr('r', [lrpNet, lrpExt], [fip])],
+      routerPorts: [lrpNet, lrpExt],
+      nats: [fip],
+      dhcp: [options],
+    };
+
+    const before = translate(snapshot({ ...rows, bindings: [] }));
+    expect(before.unkeyed).toEqual([{ uuid: net._uuid, name: 'net', id: 'net', waiting: true }]);
+    expect([...before.model.switches.keys()]).toEqual(['ext']);
+    expect([...before.model.ports.keys()]).toEqual(['ext-r', `fip-${fip._uuid}`]);
+    expect(before.model.subnets.size + before.model.routers.size).toBe(0);
+    expect(before.model.fips.size + before.model.segmentations.size).toBe(0);
+    expect(before.held.map((h) => `${h.kind}:${h.id}`).sort()).toEqual(
+      [
+        'switches:net',
+        'ports:vm',
+        'ports:child',
+        'ports:net-r',
+        `subnets:${options._uuid}`,
+        'segmentations:child',
+        `fips:${fip._uuid}`,
+        'routers:r',
+      ].sort(),
+    );
+    // Nothing of it is created; what locus already holds of it stays as it is.
+    const commands = diff(before.model, emptyModel(), {
+      followsChassis: true,
+      held: before.held,
+    });
+    expect(commands.map((c) => c.name)).toEqual(['createSwitch', 'createPort', 'createPort']);
+    const holding = {
+      ...emptyModel(),
+      switches: new Map([['net', { id: 'net', networkType: 'geneve' as const }]]),
+      ports: new Map([
+        [
+          'vm',
+          {
+            id: 'vm',
+            switchId: 'net',
+            macs: [],
+            ips: [],
+            deviceOwner: 'compute' as const,
+            requestedChassis: null,
+          },
+        ],
+      ]),
+      unknownAddresses: new Set(['vm']),
+    };
+    expect(
+      diff(before.model, holding, { followsChassis: true, held: before.held })
+        .map((c) => c.name)
+        .filter((name) => name.startsWith('delete') || name === 'updatePort'),
+    ).toEqual([]);
+
+    const after = translate(snapshot({ ...rows, bindings: [binding(net._uuid, 3)] }));
+    expect(after.unkeyed).toEqual([]);
+    expect(after.held).toEqual([]);
+    expect(after.model.switches.get('net')).toEqual({
+      id: 'net',
+      networkType: 'geneve',
+      segmentationId: 3,
+    });
+    expect(after.model.routers.get('r')?.interfacePortIds).toEqual(['net-r']);
+    expect(after.model.fips.get(fip._uuid)?.fixedPortId).toBe('vm');
+    expect(after.model.segmentations.has('child')).toBe(true);
+  });
+
+  it('without a Southbound, or once the wait is over, wants the switch without segmentation id', () => {
+    const vm = lsp('vm');
+    const net = ls('net', [vm]);
+    const noSb = translate(snapshot({ switches: [net], ports: [vm] }));
+    expect(noSb.model.switches.get('net')).toEqual({ id: 'net', networkType: 'geneve' });
+    expect(noSb.model.ports.has('vm')).toBe(true);
+    expect(noSb.unkeyed).toEqual([{ uuid: net._uuid, name: 'net', id: 'net', waiting: false }]);
+    // Unknown is not "none": a segmentation id locus holds is left alone.
+    expect(noSb.held).toEqual([{ kind: 'switches', id: 'net' }]);
+    const holding = {
+      ...emptyModel(),
+      switches: new Map([
+        ['net', { id: 'net', networkType: 'geneve' as const, segmentationId: 4 }],
+      ]),
+    };
+    expect(
+      diff(noSb.model, holding, { followsChassis: false, held: noSb.held }).map((c) => c.name),
+    ).toEqual(['createPort']);
+
+    const over = translate(snapshot({ switches: [net], ports: [vm], bindings: [] }), {
+      bindingWaitOver: new Set([net._uuid]),
+    });
+    expect(over.model.switches.get('net')).toEqual({ id: 'net', networkType: 'geneve' });
+    expect(over.model.ports.has('vm')).toBe(true);
+    expect(over.unkeyed[0]?.waiting).toBe(false);
   });
 
   it('is a provider network from its localnet port: vlan with a tag, flat without', () => {
@@ -101,7 +239,12 @@ describe('switch ports', () => {
     const hv = { ...chassis('e2e4f0c2', [g]), hostname: 'compute-1.example' };
     const vm = lsp('vm', { options: { 'requested-chassis': 'compute-1.example' } });
     const { model } = translate(
-      snapshot({ switches: [ls('net', [vm])], ports: [vm], chassis: [hv], encaps: [g] }),
+      snapshot({
+        switches: [ls('net', [vm], { other_config: new Map([['requested-tnl-key', '9']]) })],
+        ports: [vm],
+        chassis: [hv],
+        encaps: [g],
+      }),
     );
     expect(model.ports.get('vm')?.requestedChassis).toBe('e2e4f0c2');
   });
