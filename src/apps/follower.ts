@@ -1,8 +1,17 @@
 /**
- * dnat and trunk share one shape: a *follower* port is local wherever its *leader* port is
- * local, follows it when it moves, and is released when the relation ends.
+ * dnat and trunk share one shape: a *follower* port is local on its *leader* port's owner (the
+ * requested chassis if it claims the leader, else the leader's earliest claim), follows that
+ * owner when it moves, and is released when the relation ends.
  *  - dnat: the floating port of a FIP follows the associated fixed port;
  *  - trunk: a sub-port follows its parent trunk port.
+ *
+ * The follower has one claim, on the leader's owner, and not a copy of the leader's claims:
+ * with copies its owner would be the earliest of them, and during a migration (the leader
+ * claimed on the source and, as requested, the target) that is the source, while the leader's
+ * owner — and OVN's binding of the sub-port — is the target. Reordering copied claims to fix
+ * that would delete and re-create a claim on a chassis where nothing changed. With one claim
+ * the follower moves exactly when the leader's owner does, and its remote views (toward the
+ * owner) follow from the owner as any port's do.
  */
 
 import { isLive, type Topology } from '../domain/topology.js';
@@ -38,6 +47,8 @@ function followerApp(relation: Relation): LocalityApp {
         case 'LocalDeleted':
           yield* relation.followersOf(topology, event.data.portId);
           return;
+        // A requested chassis moved changes the leader's owner without a claim changing.
+        case 'LogicalPortUpdated':
         case 'LogicalPortDeleted':
           yield* relation.followersOf(topology, event.data.id);
           return;
@@ -53,8 +64,8 @@ function followerApp(relation: Relation): LocalityApp {
         leader !== undefined || topology.ports.get(portId)?.deviceOwner === relation.deviceOwner;
       if (!owned) return [];
       const leaderFacts = leader == null ? undefined : topology.portLocality(leader);
-      const desired = leaderFacts && !leaderFacts.deleted ? leaderFacts.claims : [];
-      return claimChanges(portId, desired, port.claims);
+      const owner = leaderFacts && !leaderFacts.deleted ? leaderFacts.owner : null;
+      return claimChanges(portId, owner === null ? [] : [owner], port.claims);
     },
   };
 }
