@@ -293,18 +293,32 @@ class Words {
     const leader = this.leader();
     if (leader !== undefined) {
       links.push(leader.link);
+      // The app's rule (src/apps/follower.ts): one claim, on the leader's owner.
+      const leaderFacts = leader.portId === null ? undefined : topology.portLocality(leader.portId);
+      const leaderOwner = leaderFacts?.deleted === false ? leaderFacts.owner : null;
       for (const chassis of facts.claims) {
         const leaderClaim =
           leader.portId === null ? undefined : this.claimOf(leader.portId, chassis);
+        const others = leaderFacts?.claims.filter((c) => c !== chassis && c !== leaderOwner) ?? [];
+        const also =
+          leaderOwner === chassis && others.length > 0
+            ? `; ${list(others)} ${others.length === 1 ? 'claims' : 'claim'} the leader too, and the port is not local there`
+            : '';
         links.push(
           link(
             'claim',
             true,
             leader.portId === null
               ? `${chassis} claims the port`
-              : `${chassis} claims the port because its leader ${leader.portId} is local on ${chassis} (${leader.app})`,
+              : leaderOwner === chassis
+                ? `${chassis} claims the port because it owns its leader ${leader.portId} (${leader.app})${also}`
+                : `${chassis} claims the port, but its leader ${leader.portId} is owned by ${leaderOwner ?? 'no chassis'}: the claim is still to move (${leader.app})`,
             this.claimOf(portId, chassis),
             leaderClaim,
+            // The leader's own owner rule: its requested chassis, when that is what picked it.
+            leader.portId !== null && leaderFacts?.requestedChassis === chassis
+              ? this.provenance.requested.get(leader.portId)
+              : undefined,
           ),
         );
       }
@@ -312,7 +326,9 @@ class Words {
         const why =
           leader.portId === null
             ? 'it follows no port'
-            : `its leader ${leader.portId} is local nowhere`;
+            : leaderOwner === null
+              ? `its leader ${leader.portId} is local nowhere`
+              : `its leader ${leader.portId} is owned by ${leaderOwner}: the claim is still to be made`;
         links.push(link('claims', false, `no chassis claims the port: ${why}`));
       }
       return links;
@@ -386,7 +402,7 @@ class Words {
       const says =
         fixed === null
           ? `floating IP ${fipId} is associated with no port: its floating port is released (dnat)`
-          : `the port is floating IP ${fipId}'s floating port: it is local wherever the fixed port ${fixed} is, and follows it (dnat)`;
+          : `the port is floating IP ${fipId}'s floating port: it is local on the fixed port ${fixed}'s owner, and follows it (dnat)`;
       return {
         portId: fixed,
         app: 'dnat',
@@ -403,7 +419,7 @@ class Words {
         link: link(
           'leader',
           parent !== null,
-          `the port is a sub-port of trunk port ${parent} (segmentation ${segmentationId}, VLAN ${segmentation?.segmentationId ?? '?'}): it is local wherever its parent is, and follows it (trunk)`,
+          `the port is a sub-port of trunk port ${parent} (segmentation ${segmentationId}, VLAN ${segmentation?.segmentationId ?? '?'}): it is local on its parent's owner, and follows it (trunk)`,
           this.doc(`segmentation-${segmentationId}`),
         ),
       };

@@ -186,8 +186,70 @@ describe('explain', () => {
     expect(rule(e.chain, 'leader')[0]).toMatchObject({ holds: true });
     expect(positions(rule(e.chain, 'leader')[0])).toEqual([20]);
     const [claim] = rule(e.chain, 'claim');
-    expect(claim?.says).toContain('its leader vm1 is local on c1 (dnat)');
+    expect(claim?.says).toContain('c1 claims the port because it owns its leader vm1 (dnat)');
     expect(positions(claim)).toEqual([11, 21]);
+  });
+
+  it("a sub-port during its parent's migration: on the parent's owner (the requested chassis), not its earliest claim (trunk)", () => {
+    const trunkPort = (id: string, on: string, app = 'trunk'): [DomainEvent, string] => [
+      { type: 'LocalCreated', data: { portId: id, chassis: on } },
+      app,
+    ];
+    const migrating = [
+      chassis('c1', 1), // 1
+      chassis('c2', 2), // 2
+      lswitch('s1'), // 3
+      lswitch('s2', { segmentationId: 200 }), // 4
+      port('tp', 's1', { requestedChassis: 'c2' }), // 5
+      port('sp', 's2', { deviceOwner: 'trunk_subport' }), // 6
+      ovsPort('c1', 'tap-tp', 'tp'), // 7
+      trunkPort('tp', 'c1', 'classification'), // 8
+      {
+        type: 'ChildPortSegmentationCreated',
+        data: {
+          id: 'seg1',
+          parentPortId: 'tp',
+          childPortId: 'sp',
+          segmentationType: 'vlan',
+          segmentationId: 101,
+        },
+      }, // 9
+      trunkPort('sp', 'c1'), // 10
+      ovsPort('c2', 'tap-tp', 'tp'), // 11
+      trunkPort('tp', 'c2', 'classification'), // 12
+    ] as const;
+
+    // The log as the trunk app left it: the sub-port moved to c2, the parent's owner.
+    const decided = explained(
+      log(
+        ...migrating,
+        [{ type: 'LocalDeleted', data: { portId: 'sp', chassis: 'c1' } }, 'trunk'], // 13
+        trunkPort('sp', 'c2'), // 14
+      ),
+      'sp',
+    );
+    expect(decided.owner).toBe('c2');
+    expect(rule(decided.chain, 'leader')[0]?.says).toContain("local on its parent's owner");
+    const [claim, ...more] = rule(decided.chain, 'claim');
+    expect(more).toEqual([]);
+    expect(claim?.says).toBe(
+      'c2 claims the port because it owns its leader tp (trunk); c1 claims the leader too, and the port is not local there',
+    );
+    expect(positions(claim)).toEqual([5, 12, 14]);
+    expect(rule(decided.chain, 'owner')[0]?.says).toContain('c2 is the owner');
+    expect(rule(decided.chain, 'pending-decision')).toEqual([]);
+    expect(decided.views.map((v) => [v.chassis, v.locality])).toEqual([['c2', 'local']]);
+
+    // Before the app decided: the sub-port's claim on c1 is still to move, and the decision
+    // named is the app's own.
+    const ahead = explained(log(...migrating), 'sp');
+    expect(ahead.owner).toBe('c1');
+    expect(rule(ahead.chain, 'claim')[0]?.says).toContain(
+      'c1 claims the port, but its leader tp is owned by c2: the claim is still to move (trunk)',
+    );
+    expect(rule(ahead.chain, 'pending-decision')[0]?.says).toBe(
+      'the apps have yet to decide on the latest events: trunk: LocalDeleted c1; trunk: LocalCreated c2',
+    );
   });
 
   it('a router interface is distributed (l3), on every live chassis', () => {
