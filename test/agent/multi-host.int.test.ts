@@ -108,7 +108,10 @@ class Expected {
 
   claims(portId: string): string[] {
     const leader = this.leaders.get(portId);
-    return leader === undefined ? (this.plugged.get(portId) ?? []) : this.claims(leader);
+    if (leader === undefined) return this.plugged.get(portId) ?? [];
+    // A follower is local on its leader's owner alone (src/apps/follower.ts).
+    const owner = this.owner(leader);
+    return owner === undefined ? [] : [owner];
   }
 
   /** The owner rule: the requested chassis if it claims the port, else the earliest claim. */
@@ -287,7 +290,8 @@ describe.skipIf(!(requireNetns() && requireOvs()))(
         const parent = want.leaders.get(port.id);
         const vlan = want.subVlans.get(port.id);
         const parentTap = parent && want.taps.get(`${chassis}/${parent}`);
-        if (parentTap && vlan !== undefined)
+        // Only where the sub-port is local: on its parent's owner, not wherever the parent is.
+        if (parentTap && vlan !== undefined && want.claims(port.id).includes(chassis))
           sources.push({
             portId: port.id,
             inPort: await ofportOf(chassis, parentTap),
