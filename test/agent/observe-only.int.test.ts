@@ -11,9 +11,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
-import { loadConfig } from '../../src/config.js';
-import { httpConfig } from '../../src/http/config.js';
-import { type Locus, startLocus } from '../../src/locus.js';
+import type { Locus } from '../../src/locus.js';
+import { startLocusWithTokens } from '../support/locus-with-tokens.js';
 import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 
 const operatorToken = 'observe-test-operator-token-0123456789';
@@ -96,23 +95,7 @@ describe.skipIf(!requireOvs())('observe-only agent beside another controller', (
 
   beforeAll(async () => {
     ovs = await startOvs();
-    locus = await startLocus({
-      config: loadConfig({
-        LOCUS_STORE_URL: 'memory://',
-        LOCUS_HTTP_HOST: '127.0.0.1',
-        LOCUS_HTTP_PORT: '0',
-        LOCUS_AGENTS: 'none',
-        LOCUS_LOG_LEVEL: 'silent',
-      }),
-      http: httpConfig({
-        tokens: [
-          { name: 'operator', role: 'operator', token: operatorToken },
-          { name: 'agent:A', role: 'agent', chassis: 'A', token: agentToken },
-        ],
-        logRequests: false,
-      }),
-      logger: pino({ level: 'silent' }),
-    });
+    locus = await startLocusWithTokens({ operator: operatorToken, agents: { A: agentToken } });
     const creates: [string, object][] = [
       ...['A', 'B'].map((id, n): [string, object] => [
         '/v1/chassis',

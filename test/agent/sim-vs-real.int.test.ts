@@ -14,10 +14,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SimChassis } from '../../bench/support/sim-chassis.js';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
-import { loadConfig } from '../../src/config.js';
-import { httpConfig } from '../../src/http/config.js';
-import { type Locus, startLocus } from '../../src/locus.js';
+import type { Locus } from '../../src/locus.js';
 import { type DumpedFlow, parseDump } from '../../src/ovs/pipeline/flow.js';
+import { startLocusWithTokens } from '../support/locus-with-tokens.js';
 import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 
 const operatorToken = 'sim-vs-real-operator-token-0123456789';
@@ -64,23 +63,7 @@ describe.skipIf(!requireOvs())('a simulated chassis and a real one', () => {
 
   beforeAll(async () => {
     ovs = await startOvs();
-    locus = await startLocus({
-      config: loadConfig({
-        LOCUS_STORE_URL: 'memory://',
-        LOCUS_HTTP_HOST: '127.0.0.1',
-        LOCUS_HTTP_PORT: '0',
-        LOCUS_AGENTS: 'none',
-        LOCUS_LOG_LEVEL: 'silent',
-      }),
-      http: httpConfig({
-        tokens: [
-          { name: 'cloud', role: 'operator', token: operatorToken },
-          { name: 'agent:A', role: 'agent', chassis: 'A', token: agentToken },
-        ],
-        logRequests: false,
-      }),
-      logger,
-    });
+    locus = await startLocusWithTokens({ operator: operatorToken, agents: { A: agentToken } });
     for (const [id, ip] of [
       ['A', '192.0.2.1'],
       ['B', '192.0.2.2'],

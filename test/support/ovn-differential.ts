@@ -20,15 +20,14 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { foldOvsPorts } from '../../src/agent/interface-observer.js';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
-import { loadConfig } from '../../src/config.js';
 import { chassisStream } from '../../src/events/streams.js';
-import { httpConfig } from '../../src/http/config.js';
 import { sleep } from '../../src/lib/retry.js';
-import { type Locus, startLocus } from '../../src/locus.js';
+import type { Locus } from '../../src/locus.js';
 import type { OvnFollower } from '../../src/ovn/follower.js';
 import { followOvnInProcess } from '../../src/ovn/in-process.js';
 import { StreamNotFoundError } from '../../src/store/errors.js';
 import { Rng } from './chaos/rng.js';
+import { startLocusWithTokens } from './locus-with-tokens.js';
 import { driveLocus, type LocusApi } from './ovn-rest-driver.js';
 import { type OvnSandbox, startOvnSandbox } from './ovn-sandbox.js';
 import { OvnTruth, type OvnTruthSnapshot } from './ovn-truth.js';
@@ -416,27 +415,9 @@ export class LocusBeside {
 
   /** locus alone, with an agent token for each of `chassis` (while OVN starts). */
   static startLocus(chassis: readonly string[]): Promise<Locus> {
-    return startLocus({
-      config: loadConfig({
-        LOCUS_STORE_URL: 'memory://',
-        LOCUS_HTTP_HOST: '127.0.0.1',
-        LOCUS_HTTP_PORT: '0',
-        LOCUS_AGENTS: 'none',
-        LOCUS_LOG_LEVEL: 'silent',
-      }),
-      http: httpConfig({
-        tokens: [
-          { name: 'operator', role: 'operator', token: OPERATOR_TOKEN },
-          ...chassis.map((name) => ({
-            name: `agent:${name}`,
-            role: 'agent' as const,
-            chassis: name,
-            token: agentToken(name),
-          })),
-        ],
-        logRequests: false,
-      }),
-      logger: pino({ level: 'silent' }),
+    return startLocusWithTokens({
+      operator: OPERATOR_TOKEN,
+      agents: Object.fromEntries(chassis.map((name) => [name, agentToken(name)])),
     });
   }
 
