@@ -177,6 +177,37 @@ describe('judging a step', () => {
     ).toContain('owner p1  disagree');
   });
 
+  it("names OVN's lag in binding a sub-port whose parent it has bound", () => {
+    const state = world();
+    apply(state, {
+      kind: 'add-port',
+      port: 'sp1',
+      switch: 'sw1',
+      portKind: 'subport',
+      mac: '0a:00:00:00:00:11',
+      ip: '10.1.0.9',
+      parent: 'p1',
+      tag: 10,
+    });
+    // OVN: p1 bound on A, its sub-port not yet (no binding, no remote flow on B); locus: on A.
+    const locus = new Map([
+      ['p1', view('A', ['A'], ['B'])],
+      ['p2', view('B', ['B'], ['A'])],
+      ['p3', view('C', ['C'], [])],
+      ['sp1', view('A', ['A'], ['B'])],
+    ]);
+    const lagging = ovnOf({ p1: 'A', p2: 'B', p3: 'C', sp1: null }, { A: ['p2'], B: ['p1'] });
+    expect(verdicts(compareStep(state, lagging, locus, new Set()))).toEqual([
+      'owner sp1  allowed subport-binding-lags',
+      'remote sp1 B allowed subport-binding-lags',
+    ]);
+    // With its parent unbound in OVN too, nothing explains locus' owner.
+    const unbound = ovnOf({ p1: null, p2: 'B', p3: 'C', sp1: null }, { A: ['p2'], B: [] });
+    expect(verdicts(compareStep(state, unbound, locus, new Set()))).toContain(
+      'owner sp1  disagree',
+    );
+  });
+
   it('checks that a deleted port is gone from both', () => {
     const state = world();
     apply(state, { kind: 'del-port', port: 'p3', subports: [], fips: [] });
