@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
 import type { Locus } from '../../src/locus.js';
-import { startLocusWithTokens } from '../support/locus-with-tokens.js';
+import { callApi, startLocusWithTokens } from '../support/locus-with-tokens.js';
 import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 
 const operatorToken = 'observe-test-operator-token-0123456789';
@@ -31,18 +31,8 @@ describe.skipIf(!requireOvs())('observe-only agent beside another controller', (
   let locus: Locus;
   const agents: RunningAgent[] = [];
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${locus.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${operatorToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  };
+  const call = (method: string, path: string, body?: unknown) =>
+    callApi(locus.url, operatorToken, method, path, body);
   const portOf = async (port: string) =>
     (await call('GET', `/v1/ports/${port}`)).body as {
       owner: string | null;

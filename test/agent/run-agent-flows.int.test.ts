@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
 import type { Locus } from '../../src/locus.js';
-import { startLocusWithTokens } from '../support/locus-with-tokens.js';
+import { callApi, startLocusWithTokens } from '../support/locus-with-tokens.js';
 import { type OvsSandbox, requireOvs, startOvs } from '../support/ovs.js';
 
 const operatorToken = 'flows-test-operator-token-0123456789';
@@ -22,18 +22,8 @@ describe.skipIf(!requireOvs())('locus agent flows against a real server', () => 
   let locus: Locus;
   let agent: RunningAgent | undefined;
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${locus.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${operatorToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  };
+  const call = (method: string, path: string, body?: unknown) =>
+    callApi(locus.url, operatorToken, method, path, body);
   const viewOf = async (port: string, chassis: string) => {
     const { body } = await call('GET', `/v1/ports/${port}`);
     return (body as { views: { chassis: string; locality: string }[] }).views.find(

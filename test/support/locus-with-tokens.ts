@@ -37,3 +37,23 @@ export function startLocusWithTokens(tokens: LocusTokens): Promise<Locus> {
     logger: pino({ level: 'silent' }),
   });
 }
+
+/** One API request with `token`: its status, and its body parsed (undefined when empty). */
+export async function callApi(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}
