@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { ACK_BATCH_MAX } from '../api/acks.js';
+import { ACK_BATCH_MAX } from '../api/ack-batch.js';
 import { Backoff, type BackoffPolicy, pause } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
 import type { AckDecision } from './acks.js';

@@ -7,7 +7,10 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { ChassisId, Id } from '../events/primitives.js';
+import { ACK_BATCH_MAX } from './ack-batch.js';
 import { Position } from './responses.js';
+
+export { ACK_BATCH_MAX };
 
 const closed = { additionalProperties: false } as const;
 
@@ -40,9 +43,6 @@ export const AckResource = Type.Object(
   { description: "the chassis' acknowledgement of the port" },
 );
 export type AckResource = Static<typeof AckResource>;
-
-/** Ports one batch may name at most (puts and withdrawals together). */
-export const ACK_BATCH_MAX = 1_000;
 
 /** POST /v1/chassis/:id/acks: many acks and withdrawals in one request. */
 export const AckBatchParams = Type.Object({ id: ChassisId }, closed);

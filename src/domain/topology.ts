@@ -10,17 +10,17 @@
  * The ports' locality facts are folded by the fold it is given (the lport machine's, built by
  * the apps), so the topology holds no decision of its own.
  */
-import {
-  type Chassis,
-  type ChildPortSegmentation,
+import type {
+  Chassis,
+  ChildPortSegmentation,
   DeviceOwner,
-  type DomainEvent,
-  type FloatingIp,
-  type LogicalPort,
-  type LogicalRouter,
-  type LogicalSwitch,
-  type OvsPort,
-  type Subnet,
+  DomainEvent,
+  FloatingIp,
+  LogicalPort,
+  LogicalRouter,
+  LogicalSwitch,
+  OvsPort,
+  Subnet,
 } from '../events/index.js';
 import { CompactPort } from './compact-port.js';
 import { InterfaceTable } from './interface-table.js';
@@ -33,8 +33,21 @@ export interface TopologyListener {
   after(topology: Topology, event: DomainEvent): void;
 }
 
+/**
+ * The device owners, to share one string each among the ports. Listed here rather than read
+ * from the DeviceOwner schema so that the topology (and the agent, which folds its slice with
+ * it) imports no TypeBox; the Record type keeps the list complete.
+ */
+const ownerStrings: Record<DeviceOwner, DeviceOwner> = {
+  compute: 'compute',
+  router_interface: 'router_interface',
+  router_gateway: 'router_gateway',
+  floatingip: 'floatingip',
+  dhcp: 'dhcp',
+  trunk_subport: 'trunk_subport',
+};
 const deviceOwners = new Map<DeviceOwner, DeviceOwner>(
-  DeviceOwner.anyOf.map(({ const: owner }) => [owner, owner]),
+  Object.entries(ownerStrings) as [DeviceOwner, DeviceOwner][],
 );
 
 export class Topology {
