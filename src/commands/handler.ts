@@ -17,7 +17,12 @@ import { commandCause, envelope, InvalidEventError, readProblemsOf } from '../ev
 import type { ExternalCause, NewEvent } from '../events/metadata.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
-import type { AppendResult, EventStore, RecordedEvent } from '../store/event-store.js';
+import type {
+  AppendResult,
+  EventStore,
+  RecordedEvent,
+  StreamAppendOutcome,
+} from '../store/event-store.js';
 import type { CommandError, CommandErrorKind } from './decision.js';
 import { foldStream, type Loaded, type StreamFold } from './lifecycle.js';
 import { decodeRecorded, GroupReferences, LogReferences } from './log-reads.js';
@@ -141,6 +146,42 @@ interface Pending {
 
 type Answer = Settled<CommandOutcome<unknown>>;
 
+/** One command of `runAll`: an entry of the table and its input. */
+export interface BatchItem {
+  readonly command: AnyCommand;
+  readonly input: unknown;
+}
+
+/** A command of `runAll` accepted on its stream, before the append. */
+interface BatchDecided {
+  readonly index: number;
+  readonly stream: string;
+  readonly fold: StreamFold<unknown>;
+  /** The stream's state with the events folded on. */
+  readonly state: unknown;
+  /** The revision decided on (undefined: no stream yet). */
+  readonly revision: bigint | undefined;
+  readonly events: readonly NewEvent[];
+  readonly result: unknown;
+  readonly created: boolean;
+}
+
+/** Streams `runAll` reads at once (the states it does not keep). */
+const BATCH_READS = 8;
+
+/** `task` for every item, at most `limit` at once. */
+async function eachAtMost<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
 /** What became of one command of a group in one attempt, before the append. */
 type Decided =
   | { readonly kind: 'rejected'; readonly error: CommandError }
@@ -222,6 +263,154 @@ export class CommandHandler {
     return this.lanes.run(lane, { command, stream, input, issuer, signal }) as Promise<
       CommandOutcome<R>
     >;
+  }
+
+  /**
+   * Commands on many streams at once (an agent's acks of a thousand ports): decided together
+   * and appended in one multi-stream append, each stream at the revision its decision saw, so a
+   * batch costs one store round instead of one per command (`executeAll`).
+   *
+   * Optimistic where it can be: a stream whose folded state is kept is decided on it without
+   * reading its tail, and its append fails if anyone wrote since. Every command that is not a
+   * plain acceptance on its own stream then runs alone through its lane (`run`), reading first:
+   * one whose append lost a race, one decided unchanged or refused (its answer must come from
+   * the stream's end, not a kept state), one sharing its stream with another of the batch, one
+   * whose lane is busy in this process. The answers are each command's own, in order.
+   */
+  async runAll(
+    items: readonly BatchItem[],
+    issuer: CommandIssuer,
+    { signal }: RunOptions = {},
+  ): Promise<Settled<CommandOutcome<unknown>>[]> {
+    const answers: Answer[] = new Array(items.length);
+    if (signal?.aborted) {
+      return items.map(({ command }) => ({
+        ok: false,
+        error: new CommandAbortedError(command.name, signal.reason),
+      }));
+    }
+    const alone: number[] = [];
+    const streams = items.map(({ command, input }) => command.stream(input) as string);
+    const named = new Map<string, number>();
+    for (const stream of streams) named.set(stream, (named.get(stream) ?? 0) + 1);
+    const batch: { index: number; stream: string }[] = [];
+    for (const [index, stream] of streams.entries()) {
+      const { command } = items[index] as BatchItem;
+      const apart =
+        (named.get(stream) ?? 0) > 1 || command.lane !== undefined || this.lanes.isBusy(stream);
+      if (apart) alone.push(index);
+      else batch.push({ index, stream });
+    }
+
+    const read = new GroupReferences(this.references);
+    const decided: BatchDecided[] = [];
+    await eachAtMost(batch, BATCH_READS, async ({ index, stream }) => {
+      const { command, input } = items[index] as BatchItem;
+      const fold = command.fold as StreamFold<unknown>;
+      try {
+        let loaded = this.states.get(stream, fold);
+        if (loaded === undefined) {
+          loaded = await this.loadWhole(stream, fold);
+          this.states.set(stream, fold, loaded);
+        }
+        const references = await command.references(input, loaded.state, read);
+        const decision = command.decide(input, loaded.state, references);
+        if (!decision.ok || decision.events.length === 0) {
+          alone.push(index);
+          return;
+        }
+        const recordedAs = decision.app === undefined ? issuer : { ...issuer, app: decision.app };
+        decided.push({
+          index,
+          stream,
+          fold,
+          state: foldOnto(fold, loaded.state, decision.events),
+          revision: loaded.revision,
+          events: decision.events.map((event) => this.envelope(event, recordedAs)),
+          result: decision.result,
+          created: decision.created,
+        });
+      } catch (error) {
+        // A failed read or a defect: this command's answer, not the batch's.
+        answers[index] = { ok: false, error };
+      }
+    });
+
+    if (decided.length > 0) {
+      let outcomes: StreamAppendOutcome[] | undefined;
+      try {
+        outcomes = await this.store.appendToStreams(
+          decided.map(({ stream, events, revision }) => ({
+            streamName: stream,
+            events,
+            expectedRevision: revision ?? 'no_stream',
+          })),
+        );
+      } catch (error) {
+        for (const { index, stream } of decided) {
+          this.states.delete(stream);
+          answers[index] = { ok: false, error };
+        }
+      }
+      for (const [n, outcome] of (outcomes ?? []).entries()) {
+        const item = decided[n] as BatchDecided;
+        const name = (items[item.index] as BatchItem).command.name;
+        if (!outcome.ok) {
+          this.states.delete(item.stream);
+          alone.push(item.index);
+          continue;
+        }
+        const appended = outcome.result;
+        this.states.set(item.stream, item.fold, {
+          state: item.state,
+          revision: appended.nextExpectedRevision,
+          position: appended.position,
+        });
+        const positions = await this.positionsOf(
+          item.stream,
+          item.revision,
+          item.events.length,
+          appended,
+        ).catch(() => [appended.position]);
+        this.options.observer?.decided(name, 'accepted');
+        this.options.observer?.appended(item.events);
+        answers[item.index] = {
+          ok: true,
+          value: {
+            result: item.result,
+            created: item.created,
+            position: positions.at(-1) ?? appended.position,
+            appended: item.events.length,
+          },
+        };
+      }
+    }
+
+    await Promise.all(
+      alone.map(async (index) => {
+        const { command, input } = items[index] as BatchItem;
+        try {
+          const value = await this.run(command, input, issuer, signal ? { signal } : {});
+          answers[index] = { ok: true, value };
+        } catch (error) {
+          answers[index] = { ok: false, error };
+        }
+      }),
+    );
+    return answers;
+  }
+
+  /** `runAll` over entries of the table, by name. */
+  executeAll(
+    commands: readonly { readonly name: CommandName; readonly input: unknown }[],
+    issuer: CommandIssuer,
+    options: RunOptions = {},
+  ): Promise<Settled<CommandOutcome<unknown>>[]> {
+    return this.runAll(
+      commands.map(({ name, input }) => ({ command: this.table[name] as AnyCommand, input })),
+      issuer,
+      options,
+    );
   }
 
   /**

@@ -78,6 +78,11 @@ export class StreamLanes<T, R> {
     this.#lanes.delete(lane);
   }
 
+  /** Whether `lane` has a command running or queued. */
+  isBusy(lane: string): boolean {
+    return this.#lanes.has(lane);
+  }
+
   /** Lanes with a command running or queued (for tests and metrics). */
   get busy(): number {
     return this.#lanes.size;

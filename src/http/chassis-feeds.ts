@@ -325,7 +325,7 @@ export class ChassisFeedHub {
             this.folded.topology,
             chassis,
             state,
-            touched.ports,
+            touched.portsOf(chassis),
             touched.interfaces.get(chassis) ?? new Set(),
           )
         : undefined;
@@ -461,13 +461,20 @@ class Touched {
   private readonly claimedOn = new Map<string, Set<string>>();
   /** Chassis → names of its interfaces observed, changed or gone. */
   readonly interfaces = new Map<string, Set<string>>();
-  /** The ports named (their entries are all a partial refresh recomputes). */
+  /** The ports named, but for acks (their entries are all a partial refresh recomputes). */
   readonly ports = new Set<string>();
+  /** Chassis → ports it acked or withdrew an ack of (only its own slice holds its acks). */
+  private readonly acked = new Map<string, Set<string>>();
   /** A trunk's segmentation changed (an entry of its own). */
   private segmentations = false;
 
   note(topology: Topology, event: DomainEvent): void {
     if (this.all) return;
+    if (event.type === 'RemoteCreated' || event.type === 'RemoteDeleted') {
+      // A slice carries its own chassis' acks alone: no other chassis' entry changes.
+      multiAdd(this.acked, event.data.chassis, event.data.portId);
+      return;
+    }
     const portId = portOf(event);
     if (portId !== undefined) {
       this.port(topology, portId);
@@ -530,6 +537,7 @@ class Touched {
   mayChange(chassis: string, encoded: ReadonlyMap<string, string>): boolean {
     if (this.all || this.chassis.has(chassis)) return true;
     if (this.claimedOn.has(chassis) || this.interfaces.has(chassis)) return true;
+    if (this.acked.has(chassis)) return true;
     for (const switchId of this.switches) if (encoded.has(`switch/${switchId}`)) return true;
     return false;
   }
@@ -545,6 +553,14 @@ class Touched {
     for (const switchId of this.claimedOn.get(chassis) ?? [])
       if (!encoded.has(`switch/${switchId}`)) return false;
     return true;
+  }
+
+  /** The ports whose entries in the slice of `chassis` may have changed. */
+  portsOf(chassis: string): ReadonlySet<string> {
+    const acked = this.acked.get(chassis);
+    if (acked === undefined) return this.ports;
+    if (this.ports.size === 0) return acked;
+    return new Set([...this.ports, ...acked]);
   }
 
   /** A port's switch. */

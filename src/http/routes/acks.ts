@@ -2,9 +2,9 @@
  * An agent's acknowledgements: PUT /v1/chassis/:id/acks/:portId once the chassis' flows toward
  * the port's owner are installed and confirmed, DELETE once they are removed; POST
  * /v1/chassis/:id/acks carries many of both at once (what an agent sends after a bundle that
- * reached many ports), each port decided and appended on its own stream as the single requests
- * are. Only the chassis' agent (or an operator) may ack for it: the auth hook checks `:id`
- * before anything is read. The lport machine decides (src/commands/acks.ts); all are idempotent.
+ * reached many ports), each port decided on its own stream as the single requests are, all
+ * appended in one multi-stream append. Only the chassis' agent (or an operator) may ack for it:
+ * the auth hook checks `:id` before anything is read. The lport machine decides (src/commands/acks.ts); all are idempotent.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
@@ -27,31 +27,6 @@ import { ClientGoneError, throwIfClientGone, untilClientGone } from '../overload
 import { ProblemError } from '../problem.js';
 import { problemsFor } from '../schemas.js';
 import { answer, commandConfig, issuerOf, POSITION_HEADER } from './shared.js';
-
-/** Commands of one batch request running at once. */
-const BATCH_LANES = 16;
-
-/** `task` for every item, `lanes` at a time, each result settled (as Promise.allSettled). */
-async function settleEach<T, R>(
-  items: readonly T[],
-  lanes: number,
-  task: (item: T) => Promise<R>,
-): Promise<PromiseSettledResult<R>[]> {
-  const settled: PromiseSettledResult<R>[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      try {
-        settled[index] = { status: 'fulfilled', value: await task(items[index] as T) };
-      } catch (reason) {
-        settled[index] = { status: 'rejected', reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
-  return settled;
-}
 
 export interface AckRoutesOptions {
   readonly commands: CommandHandler;
@@ -152,25 +127,22 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         throw new ProblemError('validation', 'a port is named more than once', {
           errors: batch.duplicates.map((portId) => ({ field: '/', reason: `${portId} twice` })),
         });
-      const issuer = issuerOf(request);
-      const gone = untilClientGone(request);
-      // A few ports at a time, each started only while its client still waits: a batch whose
-      // agent gave up stops where it is (the agent sends what is still missing again), and a
-      // thousand batches do not put a million commands in the store's queue at once.
-      const settled = await settleEach(batch.commands, BATCH_LANES, (command) => {
-        throwIfClientGone(request);
-        return command.name === 'ackRemote'
-          ? commands.execute('ackRemote', command.input, issuer, gone)
-          : commands.execute('withdrawAck', command.input, issuer, gone);
-      });
+      throwIfClientGone(request);
+      // Decided together and appended in one multi-stream append (CommandHandler.runAll): a
+      // thousand acks cost one store round, not a thousand.
+      const settled = await commands.executeAll(
+        batch.commands,
+        issuerOf(request),
+        untilClientGone(request),
+      );
       let position = 0n;
       const results = settled.map((result, index) => {
         const { portId } = (batch.commands[index] as (typeof batch.commands)[number]).input;
-        if (result.status === 'fulfilled') {
+        if (result.ok) {
           if (result.value.position > position) position = result.value.position;
           return { portId, outcome: 'done' as AckBatchOutcome };
         }
-        const error = result.reason as Error;
+        const error = result.error as Error;
         const outcome: AckBatchOutcome = error instanceof CommandRejectedError ? 'stale' : 'failed';
         if (
           outcome === 'failed' &&

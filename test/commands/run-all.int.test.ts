@@ -1,0 +1,203 @@
+/**
+ * CommandHandler.runAll: commands on many streams (an agent's acks) decided together and
+ * appended in one multi-stream append, each answered alone; whatever cannot be decided
+ * optimistically (a kept state that went stale, a refusal, an ack already held, two commands on
+ * one stream) runs alone through its lane and gets the answer a single request would.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CommandHandler, CommandRejectedError } from '../../src/commands/index.js';
+import { commandCause, envelope, lportStream } from '../../src/events/index.js';
+import type { EventStore, StreamAppend } from '../../src/store/event-store.js';
+import { openEventStore } from '../../src/store/open-event-store.js';
+
+const issuer = { app: 'agent:b', actor: 'test' };
+const PORTS = 40;
+const portId = (n: number) => `p${n}`;
+
+let store: EventStore;
+
+/** The store as the handler sees it, counting its appends. */
+function counted(inner: EventStore) {
+  const calls = { appendToStream: 0, appendToStreams: [] as number[] };
+  const proxy = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property === 'appendToStream')
+        return (...args: Parameters<EventStore['appendToStream']>) => {
+          calls.appendToStream++;
+          return target.appendToStream(...args);
+        };
+      if (property === 'appendToStreams')
+        return (appends: readonly StreamAppend[]) => {
+          calls.appendToStreams.push(appends.length);
+          return target.appendToStreams(appends);
+        };
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store: proxy, calls };
+}
+
+/** A chassis' claim on a port, as the classification app appends it. */
+async function claim(port: string, chassis: string) {
+  const event = envelope(
+    { type: 'LocalCreated', data: { portId: port, chassis } },
+    { app: 'classification', cause: commandCause() },
+  );
+  await store.appendToStream(lportStream(port), [event]);
+}
+
+const ack = (n: number, owner = 'a') =>
+  ({ name: 'ackRemote', input: { chassis: 'b', portId: portId(n), owner } }) as const;
+
+async function typesOf(port: string) {
+  return (await store.readStream(lportStream(port))).map((event) => event.type);
+}
+
+beforeEach(async () => {
+  store = await openEventStore('memory://');
+  const setup = new CommandHandler(store);
+  const admin = { app: 'api', actor: 'test' };
+  await setup.execute(
+    'createSwitch',
+    { id: 's1', networkType: 'geneve', segmentationId: 7 },
+    admin,
+  );
+  for (const chassis of ['a', 'b'])
+    await setup.execute(
+      'createChassis',
+      {
+        id: chassis,
+        tunnelIp: `192.0.2.${chassis === 'a' ? 1 : 2}`,
+        tunnelTypes: ['geneve'],
+        bridgeMappings: {},
+      },
+      admin,
+    );
+  for (let n = 0; n < PORTS; n++) {
+    await setup.execute(
+      'createPort',
+      {
+        id: portId(n),
+        switchId: 's1',
+        macs: [],
+        ips: [],
+        deviceOwner: 'compute',
+        requestedChassis: null,
+      },
+      admin,
+    );
+    await claim(portId(n), 'a');
+  }
+});
+afterEach(async () => {
+  await store.close();
+});
+
+describe('runAll', () => {
+  it('decides every ack and appends them in one multi-stream append, each with its position', async () => {
+    const { store: seen, calls } = counted(store);
+    const handler = new CommandHandler(seen);
+    const settled = await handler.executeAll(
+      Array.from({ length: PORTS }, (_, n) => ack(n)),
+      issuer,
+    );
+
+    expect(calls.appendToStreams).toEqual([PORTS]);
+    expect(calls.appendToStream).toBe(0);
+    for (let n = 0; n < PORTS; n++) {
+      const answer = settled[n];
+      if (!answer?.ok) throw new Error(`ack ${n} failed: ${String(answer?.error)}`);
+      const events = await store.readStream(lportStream(portId(n)));
+      const last = events.at(-1);
+      expect(last?.type).toBe('RemoteCreated');
+      expect(last?.data).toEqual({ portId: portId(n), chassis: 'b', owner: 'a' });
+      expect(last?.metadata.app).toBe('tunnel');
+      expect(answer.value).toMatchObject({ appended: 1, position: last?.position });
+    }
+  });
+
+  it('an ack held already answers as a single request: unchanged, nothing appended', async () => {
+    const handler = new CommandHandler(store);
+    await handler.executeAll([ack(0)], issuer);
+    const before = await typesOf(portId(0));
+    const [again] = await handler.executeAll([ack(0)], issuer);
+
+    expect(again?.ok && again.value.appended).toBe(0);
+    expect(await typesOf(portId(0))).toEqual(before);
+  });
+
+  it('a kept state gone stale loses its append and is decided again on the stream as it is', async () => {
+    const { store: seen, calls } = counted(store);
+    const handler = new CommandHandler(seen);
+    // The handler keeps p0..p3 as acked for a; another writer then withdraws b's acks of p1
+    // and p2 behind the handler's back.
+    await handler.executeAll([ack(0), ack(1), ack(2), ack(3)], issuer);
+    const other = new CommandHandler(store);
+    await other.execute('withdrawAck', { chassis: 'b', portId: portId(1) }, issuer);
+    await other.execute('withdrawAck', { chassis: 'b', portId: portId(2) }, issuer);
+    calls.appendToStreams.length = 0;
+
+    const settled = await handler.executeAll(
+      [
+        // Kept as acked, but withdrawn since: the kept state says "unchanged"; the stream says
+        // an ack is needed. Decided alone, on the stream: appended.
+        ack(1),
+        // Kept as acked, withdrawn since; a withdrawal decided on the kept state would append a
+        // RemoteDeleted on a stale revision: its append fails, decided again: nothing to do.
+        { name: 'withdrawAck', input: { chassis: 'b', portId: portId(2) } },
+        // Fresh: appended at once.
+        ack(10),
+      ],
+      issuer,
+    );
+
+    expect(settled.map((s) => s.ok)).toEqual([true, true, true]);
+    expect(settled.map((s) => (s.ok ? s.value.appended : -1))).toEqual([1, 0, 1]);
+    expect(await typesOf(portId(1))).toEqual([
+      'LogicalPortCreated',
+      'LocalCreated',
+      'RemoteCreated',
+      'RemoteDeleted',
+      'RemoteCreated',
+    ]);
+    expect((await typesOf(portId(2))).at(-1)).toBe('RemoteDeleted');
+    expect((await typesOf(portId(2))).filter((t) => t === 'RemoteDeleted')).toHaveLength(1);
+  });
+
+  it("a refused ack is the lport machine's refusal, alone; the others of the batch go in", async () => {
+    const handler = new CommandHandler(store);
+    const settled = await handler.executeAll([ack(0, 'c'), ack(1), ack(2)], issuer);
+
+    expect(settled[0]?.ok).toBe(false);
+    expect(settled[0]?.ok === false && settled[0].error).toBeInstanceOf(CommandRejectedError);
+    expect(settled.slice(1).map((s) => s.ok)).toEqual([true, true]);
+    expect((await typesOf(portId(0))).at(-1)).toBe('LocalCreated');
+  });
+
+  it('two commands on one stream run in order through its lane', async () => {
+    const handler = new CommandHandler(store);
+    const settled = await handler.executeAll(
+      [ack(0), { name: 'withdrawAck', input: { chassis: 'b', portId: portId(0) } }, ack(1)],
+      issuer,
+    );
+
+    expect(settled.map((s) => (s.ok ? s.value.appended : -1))).toEqual([1, 1, 1]);
+    expect((await typesOf(portId(0))).slice(-2)).toEqual(['RemoteCreated', 'RemoteDeleted']);
+  });
+
+  it('an aborted signal runs nothing', async () => {
+    const handler = new CommandHandler(store);
+    const controller = new AbortController();
+    controller.abort();
+    const settled = await handler.executeAll([ack(0), ack(1)], issuer, {
+      signal: controller.signal,
+    });
+
+    expect(settled.map((s) => s.ok === false && (s.error as Error).name)).toEqual([
+      'AbortError',
+      'AbortError',
+    ]);
+    expect((await typesOf(portId(0))).at(-1)).toBe('LocalCreated');
+  });
+});
