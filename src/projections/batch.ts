@@ -271,8 +271,11 @@ export class ProjectionBatch {
     return this.#chassis;
   }
 
-  /** The difference between the loaded rows and the folded ones. */
-  changes(): BatchChanges {
+  /**
+   * The difference between the loaded rows and the folded ones. `ports: false` leaves the
+   * ports' rows, views and counts out (a rebuild that writes them once, at the end).
+   */
+  changes(options: { readonly ports?: boolean } = {}): BatchChanges {
     const ports: PortRow[] = [];
     const viewUpserts: ViewRow[] = [];
     const viewDeletes: { portId: string; chassis: string }[] = [];
@@ -286,7 +289,7 @@ export class ProjectionBatch {
         localPorts.set(key, { switchId, chassis: view.chassis, delta });
       }
     };
-    for (const [portId, state] of this.#ports) {
+    for (const [portId, state] of options.ports === false ? [] : this.#ports) {
       if (state.port !== undefined) ports.push(state.port);
       const loaded = this.#loadedPorts.get(portId);
       const before = loaded?.views ?? unknownPort.views;

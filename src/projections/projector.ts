@@ -47,9 +47,11 @@ import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
   createShadowTables,
+  indexDeferredTables,
   indexShadowTables,
   SHADOW_TABLES,
   swapInShadowTables,
+  truncateShadowTables,
 } from './shadow-tables.js';
 import {
   CheckpointMovedError,
@@ -68,6 +70,7 @@ import {
   saveCheckpoint,
   writeBatchAtOnce,
   writeChanges,
+  writePortStates,
 } from './sql-tables.js';
 import type { SwitchRow } from './switches.js';
 
@@ -169,6 +172,8 @@ export interface RebuildReport {
   readonly position: bigint;
 }
 
+const COUNTER_KEYS = ['applied', 'refused', 'skipped', 'ignored', 'batches'] as const;
+
 /** Consecutive full live batches after which the projector switches back to catch-up. */
 const BACKLOG_BATCHES = 4;
 /** Resolves after pending I/O callbacks: whatever the subscription has buffered comes first. */
@@ -263,6 +268,11 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
    * tables, in large batches, reporting progress, then swaps them in (shadow-tables.ts).
    * Readers keep the old model until the swap, and the live loop keeps it current meanwhile;
    * a crash before the swap leaves it intact, and the next rebuild starts over.
+   *
+   * The ports are folded in memory and each written once, at the end, into copies with no
+   * index yet (a port is upserted at every batch it appears in otherwise, and the upsert is
+   * most of the database's work); only a log of more ports than `rebuildCacheSize` makes the
+   * rebuild write those it holds and upsert batch by batch from there on.
    */
   async rebuild(options: { readonly progress?: RebuildProgress } = {}): Promise<RebuildReport> {
     const started = performance.now();
@@ -271,9 +281,10 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       SHADOW_TABLES,
       this.#rebuildCacheSize,
     );
+    target.deferPorts();
     await this.#serially(() =>
       this.#db.transaction().execute(async (trx) => {
-        await createShadowTables(trx);
+        await createShadowTables(trx, { deferred: true });
         await deleteCheckpoint(trx, target.checkpoint);
         await lockCheckpoint(trx, target.checkpoint); // created at 0
       }),
@@ -294,7 +305,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         DEFAULT_REBUILD_BATCH_SIZE,
         Math.max(this.#catchUpBatchSize, Math.ceil(total / REBUILD_PAGES)),
       );
-    await this.#replayIntoCopies(target, pageSize, (count) => {
+    const onBatch = (count: number) => {
       events += count;
       options.progress?.(events, Math.max(total, events), rate());
       const now = performance.now();
@@ -305,6 +316,9 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
           'read model rebuild progress',
         );
       }
+    };
+    await this.#replayIntoCopies(target, pageSize, onBatch, () => {
+      events = 0;
     });
     await this.#serially(() => this.#swapIn(target));
     const elapsedMs = performance.now() - started;
@@ -511,14 +525,28 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     target: Target,
     pageSize: number,
     onBatch: (events: number) => void,
+    onRestart: () => void,
   ): Promise<void> {
     await retry(
       async (attempt) => {
         if (attempt > 0) {
           target.cache.clear();
-          target.position = await readCheckpoint(this.#db, target.checkpoint);
+          if (target.portsDeferred) {
+            // The ports folded so far were only in memory: start over.
+            await this.#db.transaction().execute(async (trx) => {
+              await truncateShadowTables(trx);
+              await saveCheckpoint(trx, target.checkpoint, 0n);
+            });
+            target.position = 0n;
+            this.#uncount(target);
+            onRestart();
+          } else target.position = await readCheckpoint(this.#db, target.checkpoint);
         }
         await this.#pipeline(target, pageSize, onBatch);
+        if (target.portsDeferred) {
+          await this.#writeDeferredPorts(target);
+          target.portsDeferred = false;
+        }
       },
       {
         ...PROJECTOR_BACKOFF,
@@ -572,22 +600,63 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         }
         const history = target.historyFromLog ? 'log' : 'rows';
         const batch = await this.#foldBatch(this.#db, routed, target, () => committing, history);
-        const changes = batch.changes();
+        const changes = batch.changes({ ports: !target.portsDeferred });
         const fromLog = batch.historyFromLog;
         this.#remember(batch, last.position, target);
         await committing;
         const copy = fromLog === undefined ? undefined : { history: fromLog, skip };
         committing = this.#commitCopies(target, changes, from, last.position, copy).then(() => {
-          this.counters.batches++;
-          this.counters.applied += batch.counts.applied;
-          this.counters.refused += batch.counts.refused;
-          this.#count(routed);
+          this.#countRebuild(target, batch.counts, routed);
           onBatch(page.length);
         });
         committing.catch(ignoreRejection);
+        if (target.portsDeferred && target.cache.ports.size > target.cache.bound) {
+          // More ports than memory holds: write those folded so far (the tables are the
+          // batch's once it commits) and upsert from here on.
+          await committing;
+          await this.#writeDeferredPorts(target);
+          target.portsDeferred = false;
+          target.cache.pinned = false;
+          target.cache.trim();
+        }
       }
     } finally {
       await committing;
+    }
+  }
+
+  /**
+   * Writes the ports a rebuild folded in memory into its copies, which hold none of them yet,
+   * and gives those copies the unique indexes the upserts need from then on.
+   */
+  async #writeDeferredPorts(target: Target): Promise<void> {
+    try {
+      await writePortStates(this.#db, target.cache.ports.values(), target.tables);
+      await this.#db.transaction().execute((trx) => indexDeferredTables(trx));
+    } catch (error) {
+      throw new CommitFailed(error);
+    }
+  }
+
+  /** A rebuild's committed batch in the counters, and in what a restart takes back out. */
+  #countRebuild(
+    target: Target,
+    counts: { readonly applied: number; readonly refused: number },
+    routed: readonly Routed[],
+  ): void {
+    const before = { ...this.counters };
+    this.counters.batches++;
+    this.counters.applied += counts.applied;
+    this.counters.refused += counts.refused;
+    this.#count(routed);
+    for (const key of COUNTER_KEYS) target.counted[key] += this.counters[key] - before[key];
+  }
+
+  /** A rebuild that starts over: what it counted so far is counted again. */
+  #uncount(target: Target): void {
+    for (const key of COUNTER_KEYS) {
+      this.counters[key] -= target.counted[key];
+      target.counted[key] = 0;
     }
   }
 
@@ -763,10 +832,12 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       if (cached === undefined) missingSwitches.push(id);
       else switches.set(id, cached);
     }
+    // Ports held in memory by a rebuild are all in the cache: one not there is new.
+    const loadable = !target.portsDeferred;
     for (const id of keys.ports) {
       const cached = target.cache.ports.get(id);
-      if (cached === undefined) missingPorts.push(id);
-      else ports.set(id, cached);
+      if (cached !== undefined) ports.set(id, cached);
+      else if (loadable) missingPorts.push(id);
     }
     for (const id of keys.chassis) {
       const cached = target.cache.chassis.get(id);
@@ -934,6 +1005,8 @@ export class RowCache {
   ports = new Map<string, PortState>();
   chassis = new Map<string, ChassisRow>();
   switches = new Map<string, SwitchRow>();
+  /** Every port kept, whatever the bound (a rebuild's ports not written yet). */
+  pinned = false;
   constructor(readonly bound: number) {}
 
   /** A batch's rows, now the most recently changed. */
@@ -949,7 +1022,7 @@ export class RowCache {
     }
     for (const [id, row] of chassis) this.chassis.set(id, row);
     for (const [id, row] of switches) this.switches.set(id, row);
-    this.#trim();
+    if (!this.pinned) this.trim();
   }
 
   clear(): void {
@@ -966,10 +1039,11 @@ export class RowCache {
     other.ports = new Map();
     other.chassis = new Map();
     other.switches = new Map();
-    this.#trim();
+    this.trim();
   }
 
-  #trim(): void {
+  /** Drops the least recently changed ports beyond the bound. */
+  trim(): void {
     let excess = this.ports.size - this.bound;
     if (excess <= 0) return;
     for (const id of this.ports.keys()) {
@@ -988,11 +1062,29 @@ class Target {
   cachedAt = -1n;
   /** A rebuild's history rows are copied from the log by the database (sql-tables.ts). */
   historyFromLog = false;
+  /**
+   * A rebuild's ports are folded in memory (every one in the cache, pinned) and written once at
+   * the end into copies with no index (`writePortStates`), not batch by batch.
+   */
+  portsDeferred = false;
+  /** What a rebuild's committed batches added to the projector's counters. */
+  readonly counted: ProjectorCounters = {
+    applied: 0,
+    refused: 0,
+    skipped: 0,
+    ignored: 0,
+    batches: 0,
+  };
   constructor(
     readonly checkpoint: string,
     readonly tables: ReadModelTables,
     cacheSize: number,
   ) {
     this.cache = new RowCache(cacheSize);
+  }
+
+  deferPorts(): void {
+    this.portsDeferred = true;
+    this.cache.pinned = true;
   }
 }

@@ -5,9 +5,10 @@
  *
  * - the copies are created from the live tables themselves (columns, defaults, checks, storage
  *   parameters such as fillfactor), so a later migration that changes a table changes its copy;
- * - the copies start with only the unique indexes the batches' upserts need, and none at all on
- *   the append-only history: every other index is built once at the end, from sorted data,
- *   instead of being maintained row by row;
+ * - the copies start with only the unique indexes the batches' upserts need: none at all on the
+ *   append-only history, nor on the ports' tables while the rebuild holds their rows in memory
+ *   (written once at the end, `DEFERRED`); every other index is built once at the end, from
+ *   sorted data, instead of being maintained row by row;
  * - `swapInShadowTables` drops the live tables and renames the copies and their indexes into
  *   place in the caller's transaction, so readers see the old model up to that commit and the
  *   rebuilt one after it. A crash before it leaves the live tables untouched; the next rebuild
@@ -34,6 +35,17 @@ export const SHADOW_TABLES: ReadModelTables = {
 
 /** Tables only ever appended to during a rebuild: they need no index until the end. */
 const APPEND_ONLY: ReadonlySet<keyof ReadModelTables> = new Set(['history']);
+
+/**
+ * Tables a rebuild writes once, at the end, from the rows it folded in memory (the ports, their
+ * views, the per-switch counts): no unique index until then, unless the rebuild outgrows its
+ * memory and goes back to upserting them batch by batch (`indexDeferredTables`).
+ */
+export const DEFERRED: ReadonlySet<keyof ReadModelTables> = new Set([
+  'ports',
+  'views',
+  'switchChassis',
+]);
 
 const KEYS = Object.keys(LIVE_TABLES) as (keyof ReadModelTables)[];
 
@@ -94,9 +106,13 @@ async function createIndex(db: Db, index: IndexOf, shadow: string): Promise<void
 
 /**
  * Drops any leftover copies (a rebuild that crashed) and creates empty ones, with the unique
- * indexes the upserts need. Runs in the caller's transaction.
+ * indexes the upserts need (not the `DEFERRED` tables' when `deferred`). Runs in the caller's
+ * transaction.
  */
-export async function createShadowTables(db: Db): Promise<void> {
+export async function createShadowTables(
+  db: Db,
+  mode: { readonly deferred?: boolean } = {},
+): Promise<void> {
   await dropShadowTables(db);
   for (const key of KEYS) {
     const live = LIVE_TABLES[key];
@@ -109,11 +125,28 @@ export async function createShadowTables(db: Db): Promise<void> {
     `.execute(db);
     const options = rows[0]?.options;
     if (options) await sql`alter table ${sql.table(shadow)} set (${sql.raw(options)})`.execute(db);
-    if (APPEND_ONLY.has(key)) continue;
-    for (const index of await indexesOf(db, live)) {
-      if (index.unique) await createIndex(db, index, shadow);
-    }
+    if (APPEND_ONLY.has(key) || (mode.deferred === true && DEFERRED.has(key))) continue;
+    await createUniqueIndexes(db, key);
   }
+}
+
+async function createUniqueIndexes(db: Db, key: keyof ReadModelTables): Promise<void> {
+  for (const index of await indexesOf(db, LIVE_TABLES[key])) {
+    if (index.unique) await createIndex(db, index, SHADOW_TABLES[key]);
+  }
+}
+
+/**
+ * The unique indexes of the `DEFERRED` copies, once their rows are written: the rest of the
+ * rebuild upserts into them.
+ */
+export async function indexDeferredTables(db: Db): Promise<void> {
+  for (const key of DEFERRED) await createUniqueIndexes(db, key);
+}
+
+/** Empties the copies, for a rebuild that starts over. */
+export async function truncateShadowTables(db: Db): Promise<void> {
+  await sql`truncate ${sql.join(KEYS.map((key) => sql.table(SHADOW_TABLES[key])))}`.execute(db);
 }
 
 /** Builds every index of the live tables that the copies do not have yet. */

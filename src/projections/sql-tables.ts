@@ -11,7 +11,7 @@ import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner, NetworkType, TunnelType } from '../events/index.js';
-import type { BatchChanges, HistoryFromLog } from './batch.js';
+import type { BatchChanges, HistoryFromLog, LocalPortsDelta } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import { sharedIds } from './intern.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
@@ -422,39 +422,7 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
       on conflict do nothing
     `);
   }
-  const ports = changes.ports;
-  if (ports.length > 0) {
-    statements.push(sql`
-      insert into ${sql.table(tables.ports)} (id, switch_id, device_owner, owner,
-        requested_chassis, reasons, distributed, distributed_since, deleted, facts, revision,
-        position)
-      select * from unnest(
-        ${textArray(ports, (r) => r.id)}::text[],
-        ${textArray(ports, (r) => r.switchId)}::text[],
-        ${textArray(ports, (r) => r.deviceOwner)}::text[],
-        ${textArray(ports, (r) => r.owner)}::text[],
-        ${textArray(ports, (r) => r.requestedChassis)}::text[],
-        ${jsonElements(
-          jsonArray(ports, (r) => r.reasons),
-          'jsonb',
-        )},
-        ${boolArray(ports, (r) => r.distributed)}::boolean[],
-        ${textArray(ports, (r) => r.distributedSince)}::timestamptz[],
-        ${boolArray(ports, (r) => r.deleted)}::boolean[],
-        ${jsonElements(
-          jsonArray(ports, (r) => r.facts),
-          'jsonb',
-        )},
-        ${bigintArray(ports, (r) => r.revision)}::bigint[],
-        ${bigintArray(ports, (r) => r.position)}::bigint[])
-      on conflict (id) do update set switch_id = excluded.switch_id,
-        device_owner = excluded.device_owner, owner = excluded.owner,
-        requested_chassis = excluded.requested_chassis, reasons = excluded.reasons,
-        distributed = excluded.distributed, distributed_since = excluded.distributed_since,
-        deleted = excluded.deleted, facts = excluded.facts, revision = excluded.revision,
-        position = excluded.position
-    `);
-  }
+  if (changes.ports.length > 0) statements.push(portsInsert(tables, changes.ports, 'upsert'));
   const deletes = changes.viewDeletes;
   if (deletes.length > 0) {
     statements.push(sql`
@@ -464,22 +432,8 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
       where v.port_id = r.port_id and v.chassis = r.chassis
     `);
   }
-  const views = changes.viewUpserts;
-  if (views.length > 0) {
-    statements.push(sql`
-      insert into ${sql.table(tables.views)} (port_id, chassis, locality, since, remote_ready,
-        owner_acked)
-      select * from unnest(
-        ${textArray(views, (r) => r.portId)}::text[],
-        ${textArray(views, (r) => r.chassis)}::text[],
-        ${textArray(views, (r) => r.locality)}::text[],
-        ${textArray(views, (r) => r.since)}::timestamptz[],
-        ${boolArray(views, (r) => r.remoteReady)}::boolean[],
-        ${textArray(views, (r) => r.ownerAcked)}::text[])
-      on conflict (port_id, chassis) do update set locality = excluded.locality,
-        since = excluded.since, remote_ready = excluded.remote_ready,
-        owner_acked = excluded.owner_acked
-    `);
+  if (changes.viewUpserts.length > 0) {
+    statements.push(viewsInsert(tables, changes.viewUpserts, 'upsert'));
   }
   const chassis = changes.chassis;
   if (chassis.length > 0) {
@@ -528,16 +482,8 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
       where t.position < excluded.position
     `);
   }
-  const localPorts = changes.localPorts;
-  if (localPorts.length > 0) {
-    statements.push(sql`
-      insert into ${sql.table(tables.switchChassis)} as t (switch_id, chassis, local_ports)
-      select * from unnest(
-        ${textArray(localPorts, (r) => r.switchId)}::text[],
-        ${textArray(localPorts, (r) => r.chassis)}::text[],
-        ${textArray(localPorts, (r) => String(r.delta))}::integer[])
-      on conflict (switch_id, chassis) do update set local_ports = t.local_ports + excluded.local_ports
-    `);
+  if (changes.localPorts.length > 0) {
+    statements.push(localPortsInsert(tables, changes.localPorts, 'upsert'));
   }
   const topology = changes.topology;
   if (topology.length > 0) {
@@ -563,6 +509,149 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
     `);
   }
   return statements;
+}
+
+/**
+ * `upsert`: onto the rows the table has (its unique index). `insert`: rows the table does not
+ * have yet, into a copy with no index (a rebuild's single write of each port, `writePortStates`).
+ */
+type WriteMode = 'upsert' | 'insert';
+
+function portsInsert(
+  tables: ReadModelTables,
+  ports: readonly PortRow[],
+  mode: WriteMode,
+): RawBuilder<unknown> {
+  return sql`
+      insert into ${sql.table(tables.ports)} (id, switch_id, device_owner, owner,
+        requested_chassis, reasons, distributed, distributed_since, deleted, facts, revision,
+        position)
+      select * from unnest(
+        ${textArray(ports, (r) => r.id)}::text[],
+        ${textArray(ports, (r) => r.switchId)}::text[],
+        ${textArray(ports, (r) => r.deviceOwner)}::text[],
+        ${textArray(ports, (r) => r.owner)}::text[],
+        ${textArray(ports, (r) => r.requestedChassis)}::text[],
+        ${jsonElements(
+          jsonArray(ports, (r) => r.reasons),
+          'jsonb',
+        )},
+        ${boolArray(ports, (r) => r.distributed)}::boolean[],
+        ${textArray(ports, (r) => r.distributedSince)}::timestamptz[],
+        ${boolArray(ports, (r) => r.deleted)}::boolean[],
+        ${jsonElements(
+          jsonArray(ports, (r) => r.facts),
+          'jsonb',
+        )},
+        ${bigintArray(ports, (r) => r.revision)}::bigint[],
+        ${bigintArray(ports, (r) => r.position)}::bigint[])
+      ${
+        mode === 'insert'
+          ? sql``
+          : sql`on conflict (id) do update set switch_id = excluded.switch_id,
+        device_owner = excluded.device_owner, owner = excluded.owner,
+        requested_chassis = excluded.requested_chassis, reasons = excluded.reasons,
+        distributed = excluded.distributed, distributed_since = excluded.distributed_since,
+        deleted = excluded.deleted, facts = excluded.facts, revision = excluded.revision,
+        position = excluded.position`
+      }
+    `;
+}
+
+function viewsInsert(
+  tables: ReadModelTables,
+  views: readonly ViewRow[],
+  mode: WriteMode,
+): RawBuilder<unknown> {
+  return sql`
+      insert into ${sql.table(tables.views)} (port_id, chassis, locality, since, remote_ready,
+        owner_acked)
+      select * from unnest(
+        ${textArray(views, (r) => r.portId)}::text[],
+        ${textArray(views, (r) => r.chassis)}::text[],
+        ${textArray(views, (r) => r.locality)}::text[],
+        ${textArray(views, (r) => r.since)}::timestamptz[],
+        ${boolArray(views, (r) => r.remoteReady)}::boolean[],
+        ${textArray(views, (r) => r.ownerAcked)}::text[])
+      ${
+        mode === 'insert'
+          ? sql``
+          : sql`on conflict (port_id, chassis) do update set locality = excluded.locality,
+        since = excluded.since, remote_ready = excluded.remote_ready,
+        owner_acked = excluded.owner_acked`
+      }
+    `;
+}
+
+function localPortsInsert(
+  tables: ReadModelTables,
+  localPorts: readonly LocalPortsDelta[],
+  mode: WriteMode,
+): RawBuilder<unknown> {
+  return sql`
+      insert into ${sql.table(tables.switchChassis)} as t (switch_id, chassis, local_ports)
+      select * from unnest(
+        ${textArray(localPorts, (r) => r.switchId)}::text[],
+        ${textArray(localPorts, (r) => r.chassis)}::text[],
+        ${textArray(localPorts, (r) => String(r.delta))}::integer[])
+      ${
+        mode === 'insert'
+          ? sql``
+          : sql`on conflict (switch_id, chassis) do update set local_ports = t.local_ports + excluded.local_ports`
+      }
+    `;
+}
+
+/** Ports per rebuild statement: a few MB of parameters, whatever the number of ports. */
+const PORTS_PER_STATEMENT = 10_000;
+
+/**
+ * A rebuild's ports as it folded them, each written once into copies that hold none of them
+ * yet and have no index (shadow-tables.ts `DEFERRED`): the rows, their views and the
+ * per-(switch, chassis) counts of local ports, by plain inserts of a few thousand ports per
+ * statement, two in flight (the next one's parameters are built while one runs).
+ */
+export async function writePortStates(
+  db: Db,
+  states: Iterable<PortState>,
+  tables: ReadModelTables,
+): Promise<void> {
+  const counts = new Map<string, { switchId: string; chassis: string; delta: number }>();
+  let ports: PortRow[] = [];
+  let views: ViewRow[] = [];
+  let running: Promise<unknown> = Promise.resolve();
+  const flush = async () => {
+    const statements: RawBuilder<unknown>[] = [];
+    if (ports.length > 0) statements.push(portsInsert(tables, ports, 'insert'));
+    if (views.length > 0) statements.push(viewsInsert(tables, views, 'insert'));
+    ports = [];
+    views = [];
+    if (statements.length === 0) return;
+    const writes = statements.map((statement, i) => sql`${sql.raw(`w${i}`)} as (${statement})`);
+    const statement = sql`with ${sql.join(writes)}
+      select set_config('synchronous_commit', 'off', true)`.execute(db);
+    statement.catch(() => undefined);
+    await running;
+    running = statement;
+  };
+  for (const state of states) {
+    const port = state.port;
+    if (port !== undefined) ports.push(port);
+    for (const view of state.views) {
+      views.push(view);
+      if (port === undefined || view.locality !== 'local') continue;
+      const key = `${port.switchId}\u0000${view.chassis}`;
+      const count = counts.get(key);
+      if (count === undefined)
+        counts.set(key, { switchId: port.switchId, chassis: view.chassis, delta: 1 });
+      else count.delta++;
+    }
+    if (ports.length >= PORTS_PER_STATEMENT) await flush();
+  }
+  await flush();
+  await running;
+  const localPorts = [...counts.values()];
+  if (localPorts.length > 0) await localPortsInsert(tables, localPorts, 'insert').execute(db);
 }
 
 /** Reads the facts column back; a malformed value folds as "no facts" rather than crashing. */
