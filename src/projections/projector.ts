@@ -565,8 +565,12 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
    * A catch-up or rebuild page of the log after `after`, as narrow as the store reads it (a
    * rebuild reads the whole log); read ahead, so a rejection is handled where it is awaited.
    */
-  #readPage(after: bigint, size = this.#catchUpBatchSize): Promise<readonly ProjectedEvent[]> {
-    const page = this.#store.readProjectedPage(after, size);
+  #readPage(
+    after: bigint,
+    size = this.#catchUpBatchSize,
+    fields: 'all' | 'fold' = 'all',
+  ): Promise<readonly ProjectedEvent[]> {
+    const page = this.#store.readProjectedPage(after, size, { fields });
     page.catch(ignoreRejection);
     return page;
   }
@@ -576,7 +580,11 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     pageSize: number,
     onBatch: (events: number) => void,
   ): Promise<void> {
-    const read = (after: bigint) => this.#readPage(after, pageSize);
+    // History copied from the log: the events' ids and metadata strings are not read. (Should
+    // a copy fail, the rebuild starts a new pipeline, which reads them.)
+    const history = target.historyFromLog ? 'log' : 'rows';
+    const read = (after: bigint) =>
+      this.#readPage(after, pageSize, history === 'log' ? 'fold' : 'all');
     let after = target.position;
     let next = read(after);
     let committing: Promise<void> = Promise.resolve();
@@ -598,7 +606,6 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
           routed[i] = r;
           if (r.kind !== 'port' && isPortStream(event.streamName)) skip.push(event.position);
         }
-        const history = target.historyFromLog ? 'log' : 'rows';
         const batch = await this.#foldBatch(this.#db, routed, target, () => committing, history);
         const changes = batch.changes({ ports: !target.portsDeferred });
         const fromLog = batch.historyFromLog;

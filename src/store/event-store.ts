@@ -43,6 +43,15 @@ export interface ProjectedEvent {
   readonly recordedAt: string;
 }
 
+export interface ProjectedPageOptions {
+  /**
+   * `fold`: only what folding reads. An adapter may leave out the event's id (then '') and the
+   * metadata's strings (then absent): a rebuild whose history rows the database copies from the
+   * log itself reads nothing else (default `all`).
+   */
+  readonly fields?: 'all' | 'fold';
+}
+
 /** What the writer believes the stream's current revision to be. */
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
 
@@ -136,7 +145,11 @@ export interface EventStore {
    * most `maxCount` events). An adapter that can reads it narrowly (the SQL one: only the
    * columns projections use, data parsed on first read); one that cannot answers readAll's page.
    */
-  readProjectedPage(after: bigint, maxCount: number): Promise<readonly ProjectedEvent[]>;
+  readProjectedPage(
+    after: bigint,
+    maxCount: number,
+    options?: ProjectedPageOptions,
+  ): Promise<readonly ProjectedEvent[]>;
   /**
    * The event with this id, wherever it is in the log (a deleted or truncated stream's too:
    * the log keeps them); undefined when no event has it, or the id is not a UUID. SQL answers

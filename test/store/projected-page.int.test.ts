@@ -88,6 +88,19 @@ function describeProjectedPages(name: string, newDatabase: () => Promise<string>
       }
     });
 
+    it('read for folding only: the same facts but the id and the metadata strings', async () => {
+      const simple = await store.readAll();
+      const narrow = await store.readProjectedPage(0n, 1_000, { fields: 'fold' });
+      const folded = (event: ProjectedEvent | RecordedEvent) => ({
+        ...factsOf(event),
+        id: '',
+        app: undefined,
+        correlationId: undefined,
+        causationId: undefined,
+      });
+      expect(narrow.map(factsOf)).toEqual(simple.map(folded));
+    });
+
     it('parses data once, and only when read', async () => {
       const [event] = await store.readProjectedPage(0n, 1);
       expect(event?.data).toBe(event?.data);

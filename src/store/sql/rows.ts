@@ -75,14 +75,15 @@ export function matchesFilter(
  */
 export interface ProjectedRow {
   readonly position: string;
-  readonly event_id: string;
+  /** Left out of a page read for folding only (`fields: 'fold'`), with the three below. */
+  readonly event_id?: string;
   readonly stream_name: string;
   readonly revision: string;
   readonly type: string;
   readonly data: string;
-  readonly app: string | null;
-  readonly correlation_id: string | null;
-  readonly causation_id: string | null;
+  readonly app?: string | null;
+  readonly correlation_id?: string | null;
+  readonly causation_id?: string | null;
   readonly schema_version: unknown;
   /** recorded_at in UTC, as PostgreSQL prints a timestamp. */
   readonly recorded_at: string;
@@ -101,7 +102,7 @@ class LazyProjectedEvent implements ProjectedEvent {
 
   constructor(row: ProjectedRow) {
     this.#row = row;
-    this.id = row.event_id;
+    this.id = row.event_id ?? '';
     this.type = row.type;
     this.streamName = row.stream_name;
     this.position = BigInt(row.position);
@@ -131,9 +132,10 @@ class LazyProjectedEvent implements ProjectedEvent {
 
 function metadataOf(row: ProjectedRow): ProjectedEvent['metadata'] {
   const metadata: Record<string, unknown> = {};
-  if (row.app !== null) metadata.app = row.app;
-  if (row.correlation_id !== null) metadata.correlationId = row.correlation_id;
-  if (row.causation_id !== null) metadata.causationId = row.causation_id;
+  // Absent (left out of the read) or null (not in the event's metadata): not set.
+  if (row.app != null) metadata.app = row.app;
+  if (row.correlation_id != null) metadata.correlationId = row.correlation_id;
+  if (row.causation_id != null) metadata.causationId = row.causation_id;
   if (row.schema_version !== null) metadata.schemaVersion = row.schema_version;
   return metadata as unknown as ProjectedEvent['metadata'];
 }

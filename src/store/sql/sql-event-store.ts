@@ -64,6 +64,7 @@ import {
   type ExpectedRevision,
   isEventId,
   type ProjectedEvent,
+  type ProjectedPageOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
@@ -319,18 +320,27 @@ export class SqlEventStore implements EventStore {
 
   /**
    * The read-model projector's page of the log after `after`: the facts readAll gives it, read
-   * narrowly (see ProjectedRow) because a rebuild reads the whole log.
+   * narrowly (see ProjectedRow) because a rebuild reads the whole log; with `fields: 'fold'`
+   * without the event id and the metadata's strings (a third of the bytes and strings of a row).
    */
-  readProjectedPage(after: bigint, maxCount: number): Promise<ProjectedEvent[]> {
+  readProjectedPage(
+    after: bigint,
+    maxCount: number,
+    options: ProjectedPageOptions = {},
+  ): Promise<ProjectedEvent[]> {
     return this.#operation(async () => {
       checkCount('maxCount', maxCount);
       if (maxCount === 0) return [];
+      const history =
+        options.fields === 'fold'
+          ? sql``
+          : sql`event_id, metadata->>'app' as app,
+          metadata->>'correlationId' as correlation_id,
+          metadata->>'causationId' as causation_id,`;
       // `events.position`: plain `position` in ORDER BY would be the text column of the output.
       const { rows } = await sql<ProjectedRow>`
-        select position::text as position, event_id, stream_name, revision::text as revision,
-          type, data::text as data, metadata->>'app' as app,
-          metadata->>'correlationId' as correlation_id,
-          metadata->>'causationId' as causation_id,
+        select position::text as position, ${history} stream_name,
+          revision::text as revision, type, data::text as data,
           metadata->'schemaVersion' as schema_version,
           (recorded_at at time zone 'UTC')::text as recorded_at
         from events where events.position > ${after.toString()}::int8
