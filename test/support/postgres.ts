@@ -86,6 +86,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     const settings = [
       ...['-D', data, '-p', String(port), '-k', dir],
       ...['-c', 'listen_addresses=', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+      // Extra server settings for a profiling run (e.g. `-c shared_preload_libraries=…`).
+      ...(process.env.LOCUS_TEST_PG_ARGS?.split(' ').filter(Boolean) ?? []),
       ...(options.durable
         ? []
         : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
