@@ -47,8 +47,10 @@ import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
   createShadowTables,
+  DEFERRED,
   indexDeferredTables,
   indexShadowTables,
+  NOT_DEFERRED,
   SHADOW_TABLES,
   swapInShadowTables,
   truncateShadowTables,
@@ -320,6 +322,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     await this.#replayIntoCopies(target, pageSize, onBatch, () => {
       events = 0;
     });
+    const replayedMs = performance.now() - started;
     await this.#serially(() => this.#swapIn(target));
     const elapsedMs = performance.now() - started;
     const report = { events, elapsedMs, ratePerSecond: rate(), position: target.position };
@@ -328,6 +331,8 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         projection: this.name,
         events,
         elapsedMs: Math.round(elapsedMs),
+        // The rest: indexes, statistics and the swap.
+        replayedMs: Math.round(replayedMs),
         ratePerSecond: Math.round(report.ratePerSecond),
       },
       'read model rebuild finished',
@@ -341,7 +346,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
    * that had gone further sees its checkpoint go back and re-reads from there.
    */
   async #swapIn(target: Target): Promise<void> {
-    await this.#db.transaction().execute((trx) => indexShadowTables(trx));
+    if (!target.indexed) await indexShadowTables(this.#db);
     await this.#db.transaction().execute(async (trx) => {
       await lockCheckpoint(trx, this.name);
       await swapInShadowTables(trx);
@@ -543,10 +548,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
           } else target.position = await readCheckpoint(this.#db, target.checkpoint);
         }
         await this.#pipeline(target, pageSize, onBatch);
-        if (target.portsDeferred) {
-          await this.#writeDeferredPorts(target);
-          target.portsDeferred = false;
-        }
+        if (target.portsDeferred) await this.#writePortsAndIndex(target);
       },
       {
         ...PROJECTOR_BACKOFF,
@@ -633,16 +635,50 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
   }
 
   /**
-   * Writes the ports a rebuild folded in memory into its copies, which hold none of them yet,
-   * and gives those copies the unique indexes the upserts need from then on.
+   * The end of a replay that held the ports in memory: the other copies are complete, so their
+   * indexes are built while the ports are written, then the ports' tables' indexes.
    */
-  async #writeDeferredPorts(target: Target): Promise<void> {
+  async #writePortsAndIndex(target: Target): Promise<void> {
+    const others = indexShadowTables(this.#db, NOT_DEFERRED);
+    others.catch(ignoreRejection);
+    try {
+      await this.#writeDeferredPorts(target, 'last');
+    } catch (error) {
+      // A restart empties the tables being indexed: after those builds.
+      await others.catch(ignoreRejection);
+      throw error;
+    }
+    target.portsDeferred = false;
+    const ports = indexShadowTables(this.#db, DEFERRED);
+    const [first, second] = await Promise.allSettled([others, ports]);
+    if (first.status === 'rejected') throw first.reason;
+    if (second.status === 'rejected') throw second.reason;
+    target.indexed = true;
+  }
+
+  /**
+   * Writes the ports a rebuild folded in memory into its copies, which hold none of them yet;
+   * unless it is the `last` write, gives those copies the unique indexes the upserts need from
+   * then on.
+   */
+  async #writeDeferredPorts(target: Target, last?: 'last'): Promise<void> {
+    const started = performance.now();
     try {
       await writePortStates(this.#db, target.cache.ports.values(), target.tables);
-      await this.#db.transaction().execute((trx) => indexDeferredTables(trx));
+      if (last === undefined) {
+        await this.#db.transaction().execute((trx) => indexDeferredTables(trx));
+      }
     } catch (error) {
       throw new CommitFailed(error);
     }
+    this.#logger.info(
+      {
+        projection: this.name,
+        ports: target.cache.ports.size,
+        elapsedMs: Math.round(performance.now() - started),
+      },
+      'read model rebuild wrote its ports',
+    );
   }
 
   /** A rebuild's committed batch in the counters, and in what a restart takes back out. */
@@ -1074,6 +1110,8 @@ class Target {
    * the end into copies with no index (`writePortStates`), not batch by batch.
    */
   portsDeferred = false;
+  /** A rebuild's copies have every index already (built at the end of the replay). */
+  indexed = false;
   /** What a rebuild's committed batches added to the projector's counters. */
   readonly counted: ProjectorCounters = {
     applied: 0,

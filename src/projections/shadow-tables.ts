@@ -149,20 +149,37 @@ export async function truncateShadowTables(db: Db): Promise<void> {
   await sql`truncate ${sql.join(KEYS.map((key) => sql.table(SHADOW_TABLES[key])))}`.execute(db);
 }
 
-/** Builds every index of the live tables that the copies do not have yet. */
-export async function indexShadowTables(db: Db): Promise<void> {
-  for (const key of KEYS) {
-    const shadow = SHADOW_TABLES[key];
-    const existing = new Set((await indexesOf(db, shadow)).map((index) => index.name));
-    for (const index of await indexesOf(db, LIVE_TABLES[key])) {
-      if (!existing.has(shadowName(index.name))) await createIndex(db, index, shadow);
-    }
-    // Statistics for the columns queries filter and join on (all columns would cost seconds on
-    // large jsonb values); autovacuum completes them later.
-    await sql`analyze ${sql.table(shadow)} (${sql.join(ANALYZED[key].map((c) => sql.ref(c)))})`.execute(
-      db,
-    );
+/** The copies' tables other than the `DEFERRED` ones: complete once the log is replayed. */
+export const NOT_DEFERRED: readonly (keyof ReadModelTables)[] = KEYS.filter(
+  (key) => !DEFERRED.has(key),
+);
+
+/**
+ * Builds every index of the live tables that the copies of `keys` do not have yet, and their
+ * statistics: one transaction per table, all at once (on as many connections; PGlite runs them
+ * one after another), so the database sorts several tables' keys in parallel.
+ */
+export async function indexShadowTables(
+  db: Db,
+  keys: Iterable<keyof ReadModelTables> = KEYS,
+): Promise<void> {
+  const outcomes = await Promise.allSettled(
+    [...keys].map((key) => db.transaction().execute((trx) => indexShadowTable(trx, key))),
+  );
+  for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+}
+
+async function indexShadowTable(db: Db, key: keyof ReadModelTables): Promise<void> {
+  const shadow = SHADOW_TABLES[key];
+  const existing = new Set((await indexesOf(db, shadow)).map((index) => index.name));
+  for (const index of await indexesOf(db, LIVE_TABLES[key])) {
+    if (!existing.has(shadowName(index.name))) await createIndex(db, index, shadow);
   }
+  // Statistics for the columns queries filter and join on (all columns would cost seconds on
+  // large jsonb values); autovacuum completes them later.
+  await sql`analyze ${sql.table(shadow)} (${sql.join(ANALYZED[key].map((c) => sql.ref(c)))})`.execute(
+    db,
+  );
 }
 
 /**
