@@ -180,6 +180,12 @@ export class AppRunner {
   /** Last position folded into the topology. */
   private position = 0n;
   /**
+   * Last position whose every event's work is decided (or, for a partition not held, noted):
+   * the end of the last page handled. Checkpoints are saved here, never at `position`, which a
+   * page in flight has moved past work still to decide.
+   */
+  private settled = 0n;
+  /**
    * The partitions this runner decides, each with its threshold: events at or below it were
    * fully handled by an earlier holder (its checkpoint): fold, don't decide.
    */
@@ -218,6 +224,8 @@ export class AppRunner {
   private stopping: AbortController | undefined;
   /** The last decide's appends, when they can be folded at once (ownEvents). */
   private ownAppended: RecordedEvent[] | undefined;
+  /** Managed: asked before decisions go out (see gateDecisions). */
+  private gate: (() => Promise<void> | undefined) | undefined;
 
   constructor(private readonly options: AppRunnerOptions) {
     this.topology = options.topology ?? new Topology(new PortLocalityFold());
@@ -325,7 +333,7 @@ export class AppRunner {
       const leaving = partitions.filter((partition) => this.held.has(partition));
       if (leaving.length === 0) return;
       await this.saving;
-      const position = this.position;
+      const position = this.settled;
       await Promise.all(
         leaving.map((partition) =>
           this.options.checkpoints.save(
@@ -340,6 +348,16 @@ export class AppRunner {
         'app runner: released partitions',
       );
     });
+  }
+
+  /**
+   * The cluster's gate, asked right before every append of decisions: a promise while leases
+   * whose local deadline passed (the event loop stalled past it) are being renewed. The
+   * decisions wait for it; those of partitions revoked meanwhile are noted instead, as if folded
+   * unheld (docs/cluster.md, Leases).
+   */
+  gateDecisions(gate: () => Promise<void> | undefined): void {
+    this.gate = gate;
   }
 
   /**
@@ -499,17 +517,17 @@ export class AppRunner {
     await this.exclusive;
     await this.saving;
     if (this.single) {
-      await this.options.checkpoints.save(this.name, this.position);
+      await this.options.checkpoints.save(this.name, this.settled);
       return;
     }
     const saves = [...this.held.keys()].map((partition) =>
       this.options.checkpoints.save(
         partitionCheckpointName(partition),
-        this.checkpointOf(partition, this.position),
+        this.checkpointOf(partition, this.settled),
       ),
     );
     if (this.held.size === VIRTUAL_PARTITIONS)
-      saves.push(this.options.checkpoints.save(this.name, this.lowestCheckpoint(this.position)));
+      saves.push(this.options.checkpoints.save(this.name, this.lowestCheckpoint(this.settled)));
     await Promise.all(saves);
   }
 
@@ -527,23 +545,30 @@ export class AppRunner {
       this.saveCheckpointNow();
       return;
     }
-    // Live: at most one save per interval, of the position reached when it ends.
+    // Live: at most one save per interval, of the position reached when it ends — between pages
+    // and hand-overs, never while one is in flight (a revoke then leaves work only noted).
     this.checkpointTimer ??= setTimeout(() => {
-      this.checkpointTimer = undefined;
-      if (this.stopping?.signal.aborted === false) this.saveCheckpointNow();
+      void this.serially(async () => {
+        this.checkpointTimer = undefined;
+        if (this.stopping?.signal.aborted === false) this.saveCheckpointNow();
+      });
     }, intervalMs);
     this.checkpointTimer.unref();
   }
 
   private saveCheckpointNow(): void {
-    const position = this.position;
-    // One checkpoint alone; else those of the partitions appended to (or just acquired).
+    const position = this.settled;
+    // One checkpoint alone; else those of the partitions held and appended to (or just
+    // acquired). Never one not held: its checkpoint would pass the work it only noted, which
+    // taking it back then skips.
     const saves: [string, bigint][] = this.single
       ? [[this.name, position]]
-      : [...this.dirty].map((partition) => [
-          partitionCheckpointName(partition),
-          this.checkpointOf(partition, position),
-        ]);
+      : [...this.dirty]
+          .filter((partition) => this.held.has(partition))
+          .map((partition) => [
+            partitionCheckpointName(partition),
+            this.checkpointOf(partition, position),
+          ]);
     // Holding every partition, `apps` is true too: a later runner alone starts from it.
     if (!this.single && saves.length > 0 && this.held.size === VIRTUAL_PARTITIONS)
       saves.push([this.name, this.lowestCheckpoint(position)]);
@@ -605,6 +630,9 @@ export class AppRunner {
     if (stages !== undefined && !Number.isNaN(since))
       stages('runner_folded', Math.max(0, Date.now() - since) / 1000);
     decided = (await this.decideWithRetry(work, stopping)) || decided;
+    // Every event of the page decided (or noted): a checkpoint may pass it now.
+    this.settled = this.position;
+    if (decided) this.saveCheckpoint();
     if (stages !== undefined && decided && !Number.isNaN(since))
       stages('runner_decided', Math.max(0, Date.now() - since) / 1000);
     // Our own decisions, right behind the page in the log: folded now rather than when the
@@ -749,7 +777,7 @@ export class AppRunner {
    * agent's ack, a command) is re-read and re-decided alone.
    */
   private async decide(work: PendingWork): Promise<number> {
-    const ready: PlannedAppend[] = [];
+    let ready: PlannedAppend[] = [];
     for (const [portId, apps] of work.ports) {
       // A partition revoked (or released) since the work was collected is another's now; its
       // work is noted, as if it had been folded unheld: taken back later, it is still decided.
@@ -763,6 +791,12 @@ export class AppRunner {
     }
     this.ownAppended = undefined;
     if (ready.length === 0) return 0;
+    const gate = this.gate?.();
+    if (gate !== undefined) {
+      await gate;
+      ready = ready.filter((plan) => this.stillHeld(plan.portId, work));
+      if (ready.length === 0) return 0;
+    }
     let appended = 0;
     const outcomes = await this.options.store.appendToStreams(
       ready.map((plan) => ({
@@ -777,13 +811,12 @@ export class AppRunner {
       if (outcome.ok) {
         appended += plan.events.length;
         this.recordAppended(plan, outcome.result.nextExpectedRevision);
-        if (!this.single) this.dirty.add(this.partitionOf(plan.portId));
+        this.appendedTo(plan.portId);
       } else conflicted.push(plan);
     });
     if (conflicted.length === 0) this.ownAppended = this.ownEvents(ready, outcomes);
     for (const plan of conflicted) appended += await this.redecide(plan, work);
     this.metrics.appended += appended;
-    if (appended > 0) this.saveCheckpoint();
     return appended;
   }
 
@@ -854,6 +887,25 @@ export class AppRunner {
     return events;
   }
 
+  /** Whether the port's partition is still held; if not, its work is noted for a later holder. */
+  private stillHeld(portId: string, work: PendingWork): boolean {
+    const partition = this.partitionOf(portId);
+    if (this.held.has(partition)) return true;
+    const apps = work.ports.get(portId);
+    if (apps !== undefined) this.note(partition, portId, apps);
+    return false;
+  }
+
+  /**
+   * Marks the port's partition for the next checkpoint save — if still held: one revoked while
+   * the append was in flight must not be saved past the work it has noted since.
+   */
+  private appendedTo(portId: string): void {
+    if (this.single) return;
+    const partition = this.partitionOf(portId);
+    if (this.held.has(partition)) this.dirty.add(partition);
+  }
+
   private recordAppended(plan: PlannedAppend, nextExpectedRevision: bigint): void {
     let after = plan.port;
     for (const { event } of plan.decisions)
@@ -872,13 +924,15 @@ export class AppRunner {
           if (!fresh) return 0;
           const next = this.plan(plan.portId, apps, fresh);
           if (next.events.length === 0) return 0;
+          await this.gate?.();
+          if (!this.stillHeld(next.portId, work)) return 0;
           const result = await this.options.store.appendToStream(
             lportStream(next.portId),
             next.events,
             { expectedRevision: fresh.revision < 0n ? 'no_stream' : fresh.revision },
           );
           this.recordAppended(next, result.nextExpectedRevision);
-          if (!this.single) this.dirty.add(this.partitionOf(next.portId));
+          this.appendedTo(next.portId);
           return next.events.length;
         },
         {
