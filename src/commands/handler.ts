@@ -35,6 +35,7 @@ import {
   type CommandTable,
   commandTable,
   type InputOf,
+  type ReferenceReader,
   type ResultOf,
 } from './table.js';
 
@@ -152,22 +153,24 @@ export interface BatchItem {
   readonly input: unknown;
 }
 
-/** A command of `runAll` accepted on its stream, before the append. */
-interface BatchDecided {
-  readonly index: number;
-  readonly stream: string;
-  readonly fold: StreamFold<unknown>;
-  /** The stream's state with the events folded on. */
-  readonly state: unknown;
-  /** The revision decided on (undefined: no stream yet). */
-  readonly revision: bigint | undefined;
-  readonly events: readonly NewEvent[];
-  readonly result: unknown;
-  readonly created: boolean;
+/** A command queued for the next round (`runAll`), with its caller's answer. */
+interface RoundItem extends Pending {
+  readonly settle: (answer: Answer) => void;
 }
 
-/** Streams `runAll` reads at once (the states it does not keep). */
-const BATCH_READS = 8;
+/** One stream's part of a round pass: its commands decided in order, before the append. */
+interface RoundStream {
+  readonly stream: string;
+  readonly items: readonly RoundItem[];
+  readonly fold: StreamFold<unknown>;
+  readonly loaded: Loaded<unknown>;
+  readonly group: DecidedGroup;
+}
+
+/** The commands a round takes at most (a thousand chassis' ack batches queue behind it). */
+const MAX_ROUND = 5_000;
+/** Streams a round pass reads at once (the states it does not keep). */
+const ROUND_READS = 8;
 
 /** `task` for every item, at most `limit` at once. */
 async function eachAtMost<T>(
@@ -196,6 +199,14 @@ type Decided =
       readonly events: readonly NewEvent[];
       readonly from: number;
     };
+
+/** A group decided in order on one state: each command's outcome, and all their events. */
+interface DecidedGroup {
+  readonly decided: readonly Decided[];
+  readonly events: readonly NewEvent[];
+  /** The state with every accepted command's events folded on. */
+  readonly state: unknown;
+}
 
 export class CommandHandler {
   private readonly maxAttempts: number;
@@ -266,138 +277,189 @@ export class CommandHandler {
   }
 
   /**
-   * Commands on many streams at once (an agent's acks of a thousand ports): decided together
-   * and appended in one multi-stream append, each stream at the revision its decision saw, so a
-   * batch costs one store round instead of one per command (`executeAll`).
+   * Commands on many streams at once (an agent's acks of a thousand ports), each answered
+   * alone, in order. They join the next round: every command queued meanwhile, by any caller
+   * (the acks of a port from its twenty chassis), decided per stream in order on one state,
+   * and appended in one multi-stream append — a round costs one store round, not one per
+   * command, and two callers never race on a stream within this process.
    *
    * Optimistic where it can be: a stream whose folded state is kept is decided on it without
-   * reading its tail, and its append fails if anyone wrote since. Every command that is not a
-   * plain acceptance on its own stream then runs alone through its lane (`run`), reading first:
-   * one whose append lost a race, one decided unchanged or refused (its answer must come from
-   * the stream's end, not a kept state), one sharing its stream with another of the batch, one
-   * whose lane is busy in this process. The answers are each command's own, in order.
+   * reading its tail; its append fails if anyone wrote since (a lane's command, the apps,
+   * another process), and so does the answer of a command it would not change or refuses (it
+   * must come from the stream's end): those streams are read and decided again, a bounded
+   * number of times. Commands that queue behind another stream's lane (`lane`) or decide
+   * alone (`groups: false`) run through `run`.
    */
-  async runAll(
+  runAll(
     items: readonly BatchItem[],
     issuer: CommandIssuer,
     { signal }: RunOptions = {},
   ): Promise<Settled<CommandOutcome<unknown>>[]> {
     const answers: Answer[] = new Array(items.length);
-    if (signal?.aborted) {
-      return items.map(({ command }) => ({
-        ok: false,
-        error: new CommandAbortedError(command.name, signal.reason),
-      }));
-    }
-    const alone: number[] = [];
-    const streams = items.map(({ command, input }) => command.stream(input) as string);
-    const named = new Map<string, number>();
-    for (const stream of streams) named.set(stream, (named.get(stream) ?? 0) + 1);
-    const batch: { index: number; stream: string }[] = [];
-    for (const [index, stream] of streams.entries()) {
-      const { command } = items[index] as BatchItem;
-      const apart =
-        (named.get(stream) ?? 0) > 1 || command.lane !== undefined || this.lanes.isBusy(stream);
-      if (apart) alone.push(index);
-      else batch.push({ index, stream });
-    }
-
-    const read = new GroupReferences(this.references);
-    const decided: BatchDecided[] = [];
-    await eachAtMost(batch, BATCH_READS, async ({ index, stream }) => {
-      const { command, input } = items[index] as BatchItem;
-      const fold = command.fold as StreamFold<unknown>;
-      try {
-        let loaded = this.states.get(stream, fold);
-        if (loaded === undefined) {
-          loaded = await this.loadWhole(stream, fold);
-          this.states.set(stream, fold, loaded);
-        }
-        const references = await command.references(input, loaded.state, read);
-        const decision = command.decide(input, loaded.state, references);
-        if (!decision.ok || decision.events.length === 0) {
-          alone.push(index);
-          return;
-        }
-        const recordedAs = decision.app === undefined ? issuer : { ...issuer, app: decision.app };
-        decided.push({
-          index,
-          stream,
-          fold,
-          state: foldOnto(fold, loaded.state, decision.events),
-          revision: loaded.revision,
-          events: decision.events.map((event) => this.envelope(event, recordedAs)),
-          result: decision.result,
-          created: decision.created,
-        });
-      } catch (error) {
-        // A failed read or a defect: this command's answer, not the batch's.
-        answers[index] = { ok: false, error };
-      }
-    });
-
-    if (decided.length > 0) {
-      let outcomes: StreamAppendOutcome[] | undefined;
-      try {
-        outcomes = await this.store.appendToStreams(
-          decided.map(({ stream, events, revision }) => ({
-            streamName: stream,
-            events,
-            expectedRevision: revision ?? 'no_stream',
-          })),
-        );
-      } catch (error) {
-        for (const { index, stream } of decided) {
-          this.states.delete(stream);
-          answers[index] = { ok: false, error };
-        }
-      }
-      for (const [n, outcome] of (outcomes ?? []).entries()) {
-        const item = decided[n] as BatchDecided;
-        const name = (items[item.index] as BatchItem).command.name;
-        if (!outcome.ok) {
-          this.states.delete(item.stream);
-          alone.push(item.index);
+    let left = items.length;
+    return new Promise((resolve) => {
+      if (left === 0) resolve(answers);
+      const settle = (index: number) => (answer: Answer) => {
+        answers[index] = answer;
+        if (--left === 0) resolve(answers);
+      };
+      for (const [index, { command, input }] of items.entries()) {
+        if (command.lane !== undefined || command.groups === false) {
+          this.run(command, input, issuer, signal ? { signal } : {}).then(
+            (value) => settle(index)({ ok: true, value }),
+            (error: unknown) => settle(index)({ ok: false, error }),
+          );
           continue;
         }
-        const appended = outcome.result;
-        this.states.set(item.stream, item.fold, {
-          state: item.state,
-          revision: appended.nextExpectedRevision,
-          position: appended.position,
-        });
-        const positions = await this.positionsOf(
-          item.stream,
-          item.revision,
-          item.events.length,
-          appended,
-        ).catch(() => [appended.position]);
-        this.options.observer?.decided(name, 'accepted');
-        this.options.observer?.appended(item.events);
-        answers[item.index] = {
-          ok: true,
-          value: {
-            result: item.result,
-            created: item.created,
-            position: positions.at(-1) ?? appended.position,
-            appended: item.events.length,
-          },
-        };
+        const stream: string = command.stream(input);
+        this.round.push({ command, stream, input, issuer, signal, settle: settle(index) });
       }
-    }
+      void this.drainRounds();
+    });
+  }
 
-    await Promise.all(
-      alone.map(async (index) => {
-        const { command, input } = items[index] as BatchItem;
+  /** Commands queued for the next round. */
+  private round: RoundItem[] = [];
+  private roundRunning = false;
+
+  private async drainRounds(): Promise<void> {
+    if (this.roundRunning) return;
+    this.roundRunning = true;
+    try {
+      while (this.round.length > 0) {
+        const taken = this.round.splice(0, MAX_ROUND);
         try {
-          const value = await this.run(command, input, issuer, signal ? { signal } : {});
-          answers[index] = { ok: true, value };
+          await this.runRound(taken);
         } catch (error) {
-          answers[index] = { ok: false, error };
+          // A defect of the round itself: its commands fail, the next round goes on.
+          for (const item of taken) item.settle({ ok: false, error });
         }
-      }),
-    );
-    return answers;
+      }
+    } finally {
+      this.roundRunning = false;
+    }
+  }
+
+  /** A round's passes: the first on kept states, then on the streams as they are. */
+  private async runRound(items: readonly RoundItem[]): Promise<void> {
+    let pending: readonly RoundItem[] = items.filter((item) => {
+      if (!item.signal?.aborted) return true;
+      item.settle({
+        ok: false,
+        error: new CommandAbortedError(item.command.name, item.signal.reason),
+      });
+      return false;
+    });
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > this.maxAttempts) {
+        for (const item of pending) {
+          this.options.observer?.decided(item.command.name, 'contention');
+          item.settle({ ok: false, error: new ContentionError(item.stream, this.maxAttempts) });
+        }
+        return;
+      }
+      if (attempt > 1)
+        for (const item of pending)
+          this.options.observer?.retried?.(item.command.name, attempt - 1, 0);
+      pending = await this.roundPass(pending, attempt > 1);
+    }
+  }
+
+  /**
+   * One pass: each stream loaded (its kept state trusted unless `fresh`), its commands decided
+   * in order, all streams with events appended at once. Returns the commands to decide again:
+   * those of a stream whose append lost a race, or whose kept state could not answer.
+   */
+  private async roundPass(items: readonly RoundItem[], fresh: boolean): Promise<RoundItem[]> {
+    const byStream = new Map<string, RoundItem[]>();
+    for (const item of items) {
+      const group = byStream.get(item.stream);
+      if (group === undefined) byStream.set(item.stream, [item]);
+      else group.push(item);
+    }
+    const read = new GroupReferences(this.references);
+    const again: RoundItem[] = [];
+    const decided: RoundStream[] = [];
+    await eachAtMost([...byStream], ROUND_READS, async ([stream, group]) => {
+      const fold = (group[0] as RoundItem).command.fold as StreamFold<unknown>;
+      if (group.some((item) => item.command.fold !== fold)) {
+        // Different folds of one stream (a test's swapped entry): one at a time, in order.
+        for (const item of group)
+          await this.run(item.command, item.input, item.issuer).then(
+            (value) => item.settle({ ok: true, value }),
+            (error: unknown) => item.settle({ ok: false, error }),
+          );
+        return;
+      }
+      const kept = fresh ? undefined : this.states.get(stream, fold);
+      let loaded: Loaded<unknown>;
+      try {
+        loaded = kept ?? (await this.load(stream, fold));
+      } catch (error) {
+        for (const item of group) item.settle({ ok: false, error });
+        return;
+      }
+      const outcome = await this.decideGroup(group, loaded.state, read);
+      // A kept state may be stale: only acceptances are checked (by the append's revision).
+      if (kept !== undefined && outcome.decided.some((d) => d.kind !== 'accepted')) {
+        again.push(...group);
+        return;
+      }
+      decided.push({ stream, items: group, fold, loaded, group: outcome });
+    });
+
+    const writing = decided.filter(({ group }) => group.events.length > 0);
+    let outcomes: readonly StreamAppendOutcome[] = [];
+    try {
+      if (writing.length > 0)
+        outcomes = await this.store.appendToStreams(
+          writing.map(({ stream, group, loaded }) => ({
+            streamName: stream,
+            events: group.events,
+            expectedRevision: loaded.revision ?? 'no_stream',
+          })),
+        );
+    } catch (error) {
+      // The store failed the append: every command of it, not those that appended nothing.
+      for (const { stream, items: group } of writing) {
+        this.states.delete(stream);
+        for (const item of group) item.settle({ ok: false, error });
+      }
+      for (const part of decided.filter(({ group }) => group.events.length === 0))
+        await this.settleRound(part, []);
+      return again;
+    }
+    const appended = new Map(writing.map((part, n) => [part, outcomes[n]]));
+    for (const part of decided) {
+      const outcome = appended.get(part);
+      if (outcome === undefined) {
+        await this.settleRound(part, []);
+        continue;
+      }
+      if (!outcome.ok) {
+        this.states.delete(part.stream);
+        again.push(...part.items);
+        continue;
+      }
+      this.states.set(part.stream, part.fold, {
+        state: part.group.state,
+        revision: outcome.result.nextExpectedRevision,
+        position: outcome.result.position,
+      });
+      const positions = await this.positionsOf(
+        part.stream,
+        part.loaded.revision,
+        part.group.events.length,
+        outcome.result,
+      );
+      await this.settleRound(part, positions);
+    }
+    return again;
+  }
+
+  private async settleRound(part: RoundStream, positions: readonly bigint[]): Promise<void> {
+    const answers = await this.answersOf(part.items, part.group.decided, positions, part.loaded);
+    for (const [n, item] of part.items.entries()) item.settle(answers[n] as Answer);
   }
 
   /** `runAll` over entries of the table, by name. */
@@ -486,13 +548,47 @@ export class CommandHandler {
    * revision read. A command is all-or-nothing, and so is the group: a lost race retries all.
    */
   private async decideAndAppend(stream: string, items: readonly Pending[]): Promise<Answer[]> {
-    const observer = this.options.observer;
     const fold = (items[0] as Pending).command.fold as StreamFold<unknown>;
     const loaded = await this.load(stream, fold);
-    let state = loaded.state;
+    const read = items.length > 1 ? new GroupReferences(this.references) : this.references;
+    const { decided, events, state } = await this.decideGroup(items, loaded.state, read);
+
+    let positions: readonly bigint[] = [];
+    if (events.length > 0) {
+      let appended: AppendResult;
+      try {
+        // A WrongExpectedVersionError here means another writer appended since we read: retried.
+        appended = await this.store.appendToStream(stream, events, {
+          expectedRevision: loaded.revision ?? 'no_stream',
+        });
+      } catch (error) {
+        this.states.delete(stream);
+        throw error;
+      }
+      positions = await this.positionsOf(stream, loaded.revision, events.length, appended);
+      this.states.set(stream, fold, {
+        state,
+        revision: appended.nextExpectedRevision,
+        position: appended.position,
+      });
+    }
+    return this.answersOf(items, decided, positions, loaded);
+  }
+
+  /**
+   * Decides each command in order on the state the ones before it left (a refused one leaves
+   * it as it was). A command is all-or-nothing; a failing one (a defect, a reference read)
+   * fails alone.
+   */
+  private async decideGroup(
+    items: readonly Pending[],
+    initial: unknown,
+    read: ReferenceReader,
+  ): Promise<DecidedGroup> {
+    const fold = (items[0] as Pending).command.fold as StreamFold<unknown>;
+    let state = initial;
     const decided: Decided[] = [];
     const events: NewEvent[] = [];
-    const read = items.length > 1 ? new GroupReferences(this.references) : this.references;
     for (const { command, input, issuer } of items) {
       try {
         const references = await command.references(input, state, read);
@@ -517,31 +613,20 @@ export class CommandHandler {
         events.push(...own);
         state = foldOnto(fold, state, decision.events);
       } catch (error) {
-        // A defect or a failed reference read: this command's answer, not the group's.
         decided.push({ kind: 'failed', error });
       }
     }
+    return { decided, events, state };
+  }
 
-    let positions: readonly bigint[] = [];
-    if (events.length > 0) {
-      let appended: AppendResult;
-      try {
-        // A WrongExpectedVersionError here means another writer appended since we read: retried.
-        appended = await this.store.appendToStream(stream, events, {
-          expectedRevision: loaded.revision ?? 'no_stream',
-        });
-      } catch (error) {
-        this.states.delete(stream);
-        throw error;
-      }
-      positions = await this.positionsOf(stream, loaded.revision, events.length, appended);
-      this.states.set(stream, fold, {
-        state,
-        revision: appended.nextExpectedRevision,
-        position: appended.position,
-      });
-    }
-
+  /** Each command's answer, once its group's events (if any) are at `positions`. */
+  private async answersOf(
+    items: readonly Pending[],
+    decided: readonly Decided[],
+    positions: readonly bigint[],
+    loaded: Loaded<unknown>,
+  ): Promise<Answer[]> {
+    const observer = this.options.observer;
     let head: bigint | undefined;
     const answers: Answer[] = [];
     for (const [index, outcome] of decided.entries()) {

@@ -1,8 +1,8 @@
 /**
- * CommandHandler.runAll: commands on many streams (an agent's acks) decided together and
- * appended in one multi-stream append, each answered alone; whatever cannot be decided
- * optimistically (a kept state that went stale, a refusal, an ack already held, two commands on
- * one stream) runs alone through its lane and gets the answer a single request would.
+ * CommandHandler.runAll: commands on many streams (an agent's acks) decided in rounds — every
+ * command queued meanwhile, by any caller — and appended in one multi-stream append, each
+ * answered alone; whatever a kept state cannot answer (it went stale, a refusal, an ack already
+ * held) is decided again on the stream as it is, and gets the answer a single request would.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CommandHandler, CommandRejectedError } from '../../src/commands/index.js';
@@ -63,12 +63,12 @@ beforeEach(async () => {
     { id: 's1', networkType: 'geneve', segmentationId: 7 },
     admin,
   );
-  for (const chassis of ['a', 'b'])
+  for (const [n, chassis] of ['a', 'b', 'c', 'd'].entries())
     await setup.execute(
       'createChassis',
       {
         id: chassis,
-        tunnelIp: `192.0.2.${chassis === 'a' ? 1 : 2}`,
+        tunnelIp: `192.0.2.${n + 1}`,
         tunnelTypes: ['geneve'],
         bridgeMappings: {},
       },
@@ -114,6 +114,33 @@ describe('runAll', () => {
       expect(last?.data).toEqual({ portId: portId(n), chassis: 'b', owner: 'a' });
       expect(last?.metadata.app).toBe('tunnel');
       expect(answer.value).toMatchObject({ appended: 1, position: last?.position });
+    }
+  });
+
+  it('batches that meet join one round: the acks of a port from three chassis, no race', async () => {
+    const { store: seen, calls } = counted(store);
+    const handler = new CommandHandler(seen);
+    const batchOf = (chassis: string) =>
+      Array.from({ length: PORTS }, (_, n) => ({
+        name: 'ackRemote' as const,
+        input: { chassis, portId: portId(n), owner: 'a' },
+      }));
+    const settled = await Promise.all(
+      ['b', 'c', 'd'].map((chassis) =>
+        handler.executeAll(batchOf(chassis), { app: `agent:${chassis}`, actor: 'test' }),
+      ),
+    );
+
+    // b's batch starts a round at once; c's and d's queue meanwhile and go in the next one,
+    // each port's two acks decided in order on one state and appended together.
+    expect(calls.appendToStreams).toEqual([PORTS, PORTS]);
+    expect(calls.appendToStream).toBe(0);
+    expect(settled.flat().every((answer) => answer.ok)).toBe(true);
+    for (let n = 0; n < PORTS; n++) {
+      const acks = (await store.readStream(lportStream(portId(n))))
+        .filter((event) => event.type === 'RemoteCreated')
+        .map((event) => (event.data as { chassis: string }).chassis);
+      expect(acks).toEqual(['b', 'c', 'd']);
     }
   });
 
@@ -175,7 +202,7 @@ describe('runAll', () => {
     expect((await typesOf(portId(0))).at(-1)).toBe('LocalCreated');
   });
 
-  it('two commands on one stream run in order through its lane', async () => {
+  it("two commands on one stream are decided in order, the second on the first one's events", async () => {
     const handler = new CommandHandler(store);
     const settled = await handler.executeAll(
       [ack(0), { name: 'withdrawAck', input: { chassis: 'b', portId: portId(0) } }, ack(1)],
