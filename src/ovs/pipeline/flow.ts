@@ -87,20 +87,56 @@ export interface FlowSpec {
   readonly actions: readonly string[];
 }
 
+/**
+ * A built flow. An agent holds one per flow of its chassis (~2 a port, twice: desired and
+ * applied share them), so it is kept small: `key` and `text` are joined into flat strings
+ * (template literals would keep trees of their pieces), and the match fields, which only tests
+ * read, are derived from the spec when asked.
+ */
+class BuiltFlow implements Flow {
+  readonly #match: MatchSpec;
+
+  constructor(
+    readonly cookie: bigint,
+    readonly table: number,
+    readonly priority: number,
+    match: MatchSpec,
+    readonly actions: readonly string[],
+    readonly key: string,
+    readonly text: string,
+  ) {
+    this.#match = match;
+  }
+
+  get match(): readonly MatchField[] {
+    return matchFields(this.#match);
+  }
+}
+
 export function flow(spec: FlowSpec): Flow {
-  const match = matchFields(spec.match ?? {});
-  const m = matchText(match);
-  const head = `priority=${spec.priority}${m === '' ? '' : `,${m}`}`;
+  const matchSpec = spec.match ?? {};
+  const m = matchText(matchFields(matchSpec));
   const actions = spec.actions.length === 0 ? 'drop' : spec.actions.join(',');
-  return {
-    cookie: spec.cookie,
-    table: spec.table,
-    priority: spec.priority,
-    match,
-    actions: spec.actions,
-    key: `table=${spec.table},${head}`,
-    text: `cookie=${hex(spec.cookie)}, ${spec.table === 0 ? '' : `table=${spec.table}, `}${head} actions=${actions}`,
-  };
+  const tail = m === '' ? '' : `,${m}`;
+  return new BuiltFlow(
+    spec.cookie,
+    spec.table,
+    spec.priority,
+    matchSpec,
+    spec.actions,
+    ['table=', spec.table, ',priority=', spec.priority, tail].join(''),
+    [
+      'cookie=',
+      hex(spec.cookie),
+      ', ',
+      spec.table === 0 ? '' : `table=${spec.table}, `,
+      'priority=',
+      spec.priority,
+      tail,
+      ' actions=',
+      actions,
+    ].join(''),
+  );
 }
 
 /** Actions, in print form. */
