@@ -6,9 +6,10 @@
  *
  * Messages: → `ready` (with the API's URL and VmRSS after the imports) once the read model and
  * the apps have caught up with the log; on `report` → VmRSS, its high-water mark and the heap;
- * on `stop`, stops and exits.
+ * on `stop`, stops and exits. LOCUS_BENCH_SMAPS=<prefix> keeps /proc/self/smaps at `ready` and
+ * at `report` (<prefix>-ready.txt, <prefix>-report.txt): where the resident memory is.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { httpConfig } from '../../src/http/config.js';
@@ -63,6 +64,12 @@ function memory(): ServerMemory {
 
 const send = (message: EmbeddedServerMessage) => process.send?.(message);
 
+/** LOCUS_BENCH_SMAPS=<prefix>: a copy of /proc/self/smaps at `ready` and at `report`. */
+function saveSmaps(when: string): void {
+  const prefix = process.env.LOCUS_BENCH_SMAPS;
+  if (prefix) writeFileSync(`${prefix}-${when}.txt`, readFileSync('/proc/self/smaps', 'utf8'));
+}
+
 async function main(): Promise<void> {
   const store = process.env.LOCUS_BENCH_STORE;
   if (!store) throw new Error('LOCUS_BENCH_STORE names the data folder');
@@ -84,9 +91,12 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   stopSampling();
   process.on('message', (message: { kind: string }) => {
-    if (message.kind === 'report') send({ kind: 'report', ...memory() });
-    else if (message.kind === 'stop') void locus.stop().then(() => process.exit(0));
+    if (message.kind === 'report') {
+      saveSmaps('report');
+      send({ kind: 'report', ...memory() });
+    } else if (message.kind === 'stop') void locus.stop().then(() => process.exit(0));
   });
+  saveSmaps('ready');
   send({ kind: 'ready', url: locus.url, importsRssBytes });
 }
 
