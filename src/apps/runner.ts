@@ -560,23 +560,35 @@ export class AppRunner {
     const position = this.settled;
     // One checkpoint alone; else those of the partitions held and appended to (or just
     // acquired). Never one not held: its checkpoint would pass the work it only noted, which
-    // taking it back then skips.
-    const saves: [string, bigint][] = this.single
-      ? [[this.name, position]]
+    // taking it back then skips. Each with its partition (undefined: every one).
+    const saves: [string, bigint, number | undefined][] = this.single
+      ? [[this.name, position, undefined]]
       : [...this.dirty]
           .filter((partition) => this.held.has(partition))
           .map((partition) => [
             partitionCheckpointName(partition),
             this.checkpointOf(partition, position),
+            partition,
           ]);
     // Holding every partition, `apps` is true too: a later runner alone starts from it.
     if (!this.single && saves.length > 0 && this.held.size === VIRTUAL_PARTITIONS)
-      saves.push([this.name, this.lowestCheckpoint(position)]);
+      saves.push([this.name, this.lowestCheckpoint(position), undefined]);
     this.dirty.clear();
     if (saves.length === 0) return;
     this.saving = this.saving
       .then(async () => {
-        await Promise.all(saves.map(([name, at]) => this.options.checkpoints.save(name, at)));
+        // A checkpoint is the holder's too: none while leases past their deadline are being
+        // renewed, none of a partition lost meanwhile (another holder's would go back).
+        const gate = this.gate?.();
+        if (gate !== undefined) await gate;
+        const still = this.single
+          ? saves
+          : saves.filter(([, , partition]) =>
+              partition === undefined
+                ? this.held.size === VIRTUAL_PARTITIONS
+                : this.held.has(partition),
+            );
+        await Promise.all(still.map(([name, at]) => this.options.checkpoints.save(name, at)));
       })
       .catch((error: unknown) =>
         this.options.logger.warn(

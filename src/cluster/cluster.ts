@@ -6,8 +6,10 @@
  *
  * Two loops. The heartbeat (every `heartbeatMs`) records the instance as live and renews every
  * lease held; a lease it fails to renew is dropped at once (the partition revoked from the
- * runner, the projector stopped), and one whose renewal cannot reach the database is dropped
- * when its local deadline passes — before the database lets another instance take it. The
+ * runner, the projector stopped). A partition lease whose local deadline passes (the database
+ * unreachable, or this process' event loop stalled) is renewed at once, the runner's decisions
+ * waiting for the answer (its gate), and dropped only if that renewal fails: kept at the same
+ * epoch, nobody else took it meanwhile. The projector stops when its deadline passes. The
  * rebalance (after each heartbeat, one at a time, never holding the heartbeat up) hands over
  * partitions: one assigned elsewhere is released by the runner first (page in flight finished,
  * checkpoint saved) and only then in the database; one assigned here is acquired when its lease
@@ -50,6 +52,13 @@ export interface PartitionHolder {
   release(partitions: readonly number[]): Promise<void>;
   /** Stop deciding them at once: the leases are lost (another instance may hold them already). */
   revoke(partitions: readonly number[]): void;
+  /**
+   * Optional: the cluster's gate, to ask right before every append of decisions. It answers a
+   * promise while leases whose local deadline passed are being renewed (the event loop stalled
+   * past the deadline): decisions wait for it, and those of partitions revoked meanwhile are
+   * not made.
+   */
+  gateDecisions?(gate: () => Promise<void> | undefined): void;
   /**
    * Ready to take partitions (the runner has folded the log as it was when it started). Until
    * then the others keep them; alone, the instance takes them all the same. Absent: ready.
@@ -141,6 +150,8 @@ export class Cluster {
   private leaving = false;
   /** Stopped: no more heartbeats. */
   private stopped = false;
+  /** A renewal of partition leases whose local deadline passed, under way (see lapse). */
+  private lapsed: Promise<void> | undefined;
 
   constructor(private readonly options: ClusterOptions) {
     this.instanceId =
@@ -151,6 +162,7 @@ export class Cluster {
     this.staticPartitions =
       options.partition === undefined ? undefined : virtualPartitionsOf(options.partition);
     this.current = this.snapshot();
+    options.partitions?.gateDecisions?.(() => this.gate());
   }
 
   /** Whether this instance takes partitions by lease (a runner, no static share). */
@@ -214,6 +226,7 @@ export class Cluster {
     clearTimeout(this.timer);
     clearTimeout(this.expiryTimer);
     await this.ticking;
+    await this.lapsed;
     const names = [...this.leases.keys()];
     this.leases.clear();
     this.changed();
@@ -300,20 +313,101 @@ export class Cluster {
     return sent + this.ttlMs - Math.min(250, this.ttlMs / 10);
   }
 
-  /** Drops every lease past its deadline, and arms a timer for the next one. */
+  /**
+   * Acts on every lease past its deadline, and arms a timer for the next one. The projector
+   * stops at once (its writes wait for nothing). Partition leases are renewed first (lapse):
+   * the runner's decisions wait for the answer, and only the leases refused are lost.
+   */
   private expire(): void {
     clearTimeout(this.expiryTimer);
     const now = performance.now();
-    const expired = [...this.leases].filter(([, lease]) => lease.deadline <= now);
-    if (expired.length > 0)
-      this.lose(
-        expired.map(([name]) => name),
-        'lease not renewed in time',
-      );
+    const expired = [...this.leases]
+      .filter(([, lease]) => lease.deadline <= now)
+      .map(([name]) => name);
+    if (expired.includes(PROJECTOR_LEASE))
+      this.lose([PROJECTOR_LEASE], 'lease not renewed in time');
+    if (expired.some((name) => name !== PROJECTOR_LEASE)) void this.lapse();
     if (this.stopped || this.leases.size === 0) return;
-    const next = Math.min(...[...this.leases.values()].map((lease) => lease.deadline));
+    const waiting = this.lapsed === undefined ? [...this.leases.values()] : [];
+    if (waiting.length === 0) return;
+    const next = Math.min(...waiting.map((lease) => lease.deadline));
     this.expiryTimer = setTimeout(() => this.expire(), Math.max(0, next - now));
     this.expiryTimer.unref();
+  }
+
+  /**
+   * The runner's gate before it appends decisions: undefined while every partition lease is
+   * within its local deadline; otherwise the renewal of those past it (started if need be).
+   * A stall of the event loop passes deadlines without the expiry timer running: the runner's
+   * next append asks here first.
+   */
+  private gate(): Promise<void> | undefined {
+    if (this.lapsed !== undefined) return this.lapsed;
+    const now = performance.now();
+    for (const [name, lease] of this.leases)
+      if (name !== PROJECTOR_LEASE && lease.deadline <= now) return this.lapse();
+    return undefined;
+  }
+
+  /**
+   * Renews the partition leases whose local deadline passed, at their epochs. A renewal by the
+   * same holder at the same epoch succeeds even past the database's expiry when nobody acquired
+   * the lease meanwhile (an acquisition bumps the epoch), so no one else decided the partition:
+   * the lease is kept. Refused, unanswered within the TTL, or failed, it is lost (revoked). The
+   * runner's decisions wait for this (gate), so none goes out on a lease that may be another's.
+   */
+  private lapse(): Promise<void> {
+    this.lapsed ??= (async () => {
+      const sent = performance.now();
+      const past = [...this.leases].filter(
+        ([name, lease]) => name !== PROJECTOR_LEASE && lease.deadline <= sent,
+      );
+      if (past.length === 0) return;
+      const due = past.map(([name, lease]) => ({ name, epoch: lease.epoch }));
+      const lateMs = Math.round(sent - Math.min(...past.map(([, lease]) => lease.deadline)));
+      let renewed: HeldLease[] = [];
+      let reason = 'lease lost';
+      try {
+        renewed = await this.withinTtl(this.store.renew(due, this.instanceId, this.ttlMs));
+      } catch (error) {
+        reason = 'lease not renewed in time';
+        this.options.logger.warn(
+          { err: error, instanceId: this.instanceId },
+          'cluster: renewing leases past their deadline failed',
+        );
+      }
+      const kept = new Set(renewed.map((lease) => `${lease.name}@${lease.epoch}`));
+      const lost: string[] = [];
+      for (const { name, epoch } of due) {
+        const lease = this.leases.get(name);
+        if (lease === undefined || lease.epoch !== epoch) continue;
+        if (kept.has(`${name}@${epoch}`)) lease.deadline = this.deadlineFrom(sent);
+        else lost.push(name);
+      }
+      if (lost.length > 0) this.lose(lost, reason);
+      if (kept.size > 0)
+        this.options.logger.warn(
+          { instanceId: this.instanceId, leases: kept.size, lateMs },
+          'cluster: leases renewed past their deadline (nobody took them meanwhile)',
+        );
+    })().finally(() => {
+      this.lapsed = undefined;
+      this.expire();
+    });
+    return this.lapsed;
+  }
+
+  /** The promise's answer, or a rejection when it takes longer than the TTL. */
+  private async withinTtl<T>(promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer within the lease TTL')), this.ttlMs);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Stops acting on leases at once (no checkpoint: another instance may hold them now). */

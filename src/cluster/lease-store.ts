@@ -3,8 +3,9 @@
  * embedded PGlite alike. Every change is one conditional statement, so two instances racing for
  * a lease cannot both win; every comparison of time is the database's `now()`, so the
  * instances' own clocks never matter. An acquisition bumps the lease's epoch (its fencing
- * token); a renewal keeps it and succeeds only for the holder of an unexpired lease of that
- * epoch: a lease that expired, even for a moment, must be acquired again.
+ * token); a renewal keeps it and succeeds only for its holder at that epoch — also past its
+ * expiry, as long as nobody acquired it meanwhile (that would have bumped the epoch, or taken
+ * the holder): a holder whose process stalled past the TTL keeps what nobody else took.
  */
 import { type Kysely, sql } from 'kysely';
 import { type Database, toBigInt } from '../db/schema.js';
@@ -141,8 +142,10 @@ export class LeaseStore {
   }
 
   /**
-   * Extends the leases `holder` holds, unexpired, at the given epochs; returns those extended.
-   * A lease missing from the answer is lost: stop acting on it at once.
+   * Extends the leases `holder` holds at the given epochs; returns those extended. Expired ones
+   * too: holder and epoch unchanged mean nobody acquired the lease since (an acquisition bumps
+   * the epoch, a release clears the holder), so nobody else acted on it. A lease missing from
+   * the answer is lost: stop acting on it at once.
    */
   async renew(leases: readonly HeldLease[], holder: string, ttlMs: number): Promise<HeldLease[]> {
     if (leases.length === 0) return [];
@@ -150,7 +153,6 @@ export class LeaseStore {
       .updateTable('cluster_leases')
       .set({ expires_at: inMs(ttlMs) })
       .where('holder', '=', holder)
-      .where('expires_at', '>', sql<Date>`now()`)
       .where((eb) =>
         eb.or(
           leases.map((lease) =>

@@ -243,11 +243,16 @@ describe.skipIf(!required(postgres.available, 'PostgreSQL 15', 'postgresql-15'))
       await store.release(['x1'], winner);
       expect(await store.acquire(['x1'], loser, 60_000)).toEqual([{ name: 'x1', epoch: 2n }]);
       expect(await store.renew([{ name: 'x1', epoch: 1n }], winner, 60_000)).toEqual([]);
-      // Expired (by the database's clock): free again.
+      // Expired (by the database's clock) and nobody took it: its holder may still renew it.
       expect(await store.acquire(['x2b'], winner, 1)).toEqual([{ name: 'x2b', epoch: 1n }]);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(await store.renew([{ name: 'x2b', epoch: 1n }], winner, 60_000)).toEqual([]);
+      expect(await store.renew([{ name: 'x2b', epoch: 1n }], winner, 1)).toEqual([
+        { name: 'x2b', epoch: 1n },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Expired: free again; taken, the old holder's renewal fails.
       expect(await store.acquire(['x2b'], loser, 60_000)).toEqual([{ name: 'x2b', epoch: 2n }]);
+      expect(await store.renew([{ name: 'x2b', epoch: 1n }], winner, 60_000)).toEqual([]);
     }, 30_000);
 
     it('shares the partitions only among instances that decide them', async () => {
