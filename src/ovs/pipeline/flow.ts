@@ -88,28 +88,39 @@ export interface FlowSpec {
 }
 
 /**
- * A built flow. An agent holds one per flow of its chassis (~2 a port, twice: desired and
- * applied share them), so it is kept small: `key` and `text` are joined into flat strings
- * (template literals would keep trees of their pieces), and the match fields, which only tests
- * read, are derived from the spec when asked.
+ * A built flow. An agent holds one per flow of its chassis (~2 a port, shared by desired and
+ * applied), so it is kept small: `key` and `text` are joined into flat strings (template
+ * literals would keep trees of their pieces), and the match fields and actions, which only
+ * tests read, are derived when asked: the match from its spec, the actions from the text
+ * (kept as given only when that could not give them back).
  */
 class BuiltFlow implements Flow {
   readonly #match: MatchSpec;
+  readonly #actions: readonly string[] | undefined;
 
   constructor(
     readonly cookie: bigint,
     readonly table: number,
     readonly priority: number,
     match: MatchSpec,
-    readonly actions: readonly string[],
+    actions: readonly string[],
     readonly key: string,
     readonly text: string,
   ) {
     this.#match = match;
+    const fromText =
+      actions.length === 0 || actions.every((a) => a !== '' && a !== 'drop' && !a.includes(','));
+    this.#actions = fromText ? undefined : actions;
   }
 
   get match(): readonly MatchField[] {
     return matchFields(this.#match);
+  }
+
+  get actions(): readonly string[] {
+    if (this.#actions) return this.#actions;
+    const printed = this.text.slice(this.text.indexOf(' actions=') + ' actions='.length);
+    return printed === 'drop' ? [] : printed.split(',');
   }
 }
 
