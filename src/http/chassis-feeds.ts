@@ -317,7 +317,12 @@ export class ChassisFeedHub {
    * Recomputes the chassis' slice at the folded position; when it changed, sends the diff to
    * the feeds open and makes it the slice they hold.
    */
-  private refresh(chassis: string, state: ChassisState, touched?: Touched): Refresh {
+  private refresh(
+    chassis: string,
+    state: ChassisState,
+    touched?: Touched,
+    portEntries = new PortEntries(this.folded.topology),
+  ): Refresh {
     const position = this.folded.headPosition;
     const partial =
       touched?.portsOnly(chassis, state.encoded) === true
@@ -327,6 +332,7 @@ export class ChassisFeedHub {
             state,
             touched.portsOf(chassis),
             touched.interfaces.get(chassis) ?? new Set(),
+            portEntries,
           )
         : undefined;
     let upserts: string[];
@@ -430,10 +436,11 @@ export class ChassisFeedHub {
     const touched = this.touched;
     this.touched = new Touched();
     let sent = false;
+    const portEntries = new PortEntries(this.folded.topology);
     for (const [chassis, state] of this.chassis) {
       if (state.connections.size === 0 || !touched.mayChange(chassis, state.encoded)) continue;
       try {
-        if (this.refresh(chassis, state, touched).diff !== undefined) sent = true;
+        if (this.refresh(chassis, state, touched, portEntries).diff !== undefined) sent = true;
       } catch (error) {
         // A defect in the slice computation must not stop the other chassis' feeds.
         this.logger.error({ err: error, chassis }, 'chassis feed: slice recomputation failed');
@@ -593,6 +600,7 @@ function portsDiff(
   state: ChassisState,
   ports: ReadonlySet<string>,
   interfaces: ReadonlySet<string>,
+  portEntries: PortEntries,
 ): { upserts: string[]; removes: string[]; apply: () => void } | undefined {
   // A chassis the topology does not hold has an empty slice.
   if (!topology.chassis.has(chassis)) return undefined;
@@ -601,23 +609,25 @@ function portsDiff(
     const key = `port/${portId}`;
     const held = state.entries.get(key);
     const switchId = topology.ports.get(portId)?.switchId;
-    const entry =
+    const computed =
       switchId !== undefined && state.encoded.has(`switch/${switchId}`)
-        ? slicePortOf(topology, chassis, portId)
+        ? portEntries.of(chassis, portId)
         : undefined;
-    if (entry === undefined) {
+    if (computed === undefined) {
       if (held === undefined) continue;
       return undefined;
     }
+    const { entry, json } = computed;
     if (topology.segmentationsByChild.get(portId).size > 0) return undefined;
     for (const claimant of entry.value.claims)
       if (!state.entries.has(`chassis/${claimant}`)) return undefined;
     if (held?.kind === 'port') {
       if (held.value.claims.some((claimant) => !entry.value.claims.includes(claimant)))
         return undefined;
-      if (sameData(held, entry)) continue;
+      // The JSON sent is the entry's: equal JSON, equal entry.
+      if (state.encoded.get(key) === json) continue;
     }
-    changed.push([key, entry, JSON.stringify(entry)]);
+    changed.push([key, entry, json]);
   }
   const removes: string[] = [];
   for (const name of interfaces) {
@@ -647,6 +657,35 @@ function portsDiff(
     },
   };
 }
+
+type PortEntry = Extract<SliceEntry, { kind: 'port' }>;
+
+/**
+ * The port entries of one burst's refresh, with their JSON. A slice carries only its own
+ * chassis' acks, so a port's entry is the same in the slice of every chassis that holds no ack
+ * of it (the twenty-four others on its switch, when it is claimed): computed and encoded once.
+ */
+class PortEntries {
+  readonly #shared = new Map<string, { entry: PortEntry; json: string } | null>();
+
+  constructor(private readonly topology: Topology) {}
+
+  /** Port `portId`'s entry in the slice of `chassis`, when the port is live. */
+  of(chassis: string, portId: string): { entry: PortEntry; json: string } | undefined {
+    const acks = this.topology.portLocality(portId).acks;
+    if (acks.some((ack) => ack.chassis === chassis))
+      return encoded(slicePortOf(this.topology, chassis, portId));
+    let shared = this.#shared.get(portId);
+    if (shared === undefined) {
+      shared = encoded(slicePortOf(this.topology, chassis, portId)) ?? null;
+      this.#shared.set(portId, shared);
+    }
+    return shared ?? undefined;
+  }
+}
+
+const encoded = (entry: PortEntry | undefined) =>
+  entry === undefined ? undefined : { entry, json: JSON.stringify(entry) };
 
 /**
  * The diff from what `state`'s feeds hold to `slice`: the JSON of the entries to upsert (an
