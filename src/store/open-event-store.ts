@@ -8,7 +8,6 @@ import { type DatabaseLogger, isConnectionError, openDatabase, redactUrl } from 
 import { migrateToLatest } from '../db/migrate.js';
 import { StoreUnavailableError } from './errors.js';
 import { isEsdbUrl, redactEsdbUrl } from './esdb/connection.js';
-import { EsdbEventStore } from './esdb/esdb-event-store.js';
 import type { EventStore } from './event-store.js';
 import { SqlEventStore } from './sql/sql-event-store.js';
 
@@ -46,6 +45,9 @@ async function openEsdbEventStore(
   url: string,
   options: OpenEventStoreOptions,
 ): Promise<EventStore> {
+  // Loaded only for an EventStoreDB URL: its client and gRPC are ~30 MiB of resident memory in
+  // every other process (the embedded server's budget is 256 MiB).
+  const { EsdbEventStore } = await import('./esdb/esdb-event-store.js');
   const store = EsdbEventStore.fromUrl(url, options.logger ? { logger: options.logger } : {});
   try {
     await store.headPosition();
