@@ -181,8 +181,7 @@ export class FeedClient extends EventEmitter<FeedEvents> {
         const { done, value } = await reader.read();
         if (done) break;
         arm();
-        for (const event of parser.push(decoder.decode(value, { stream: true })))
-          this.handle(event.type, event.data);
+        this.consume(parser, decoder.decode(value, { stream: true }));
       }
       if (connection.signal.aborted) throw connection.signal.reason;
     } catch (error) {
@@ -191,6 +190,14 @@ export class FeedClient extends EventEmitter<FeedEvents> {
       clearTimeout(watchdog);
       stopping.removeEventListener('abort', abort);
     }
+  }
+
+  /**
+   * A chunk's events, handled in a frame of their own: a loop in the reading function would
+   * leave its last event (a snapshot's whole text) in a register until the next chunk.
+   */
+  private consume(parser: SseParser, text: string): void {
+    for (const event of parser.push(text)) this.handle(event.type, event.data);
   }
 
   private handle(type: string, data: string): void {

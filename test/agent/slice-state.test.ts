@@ -8,6 +8,7 @@ import {
   parseDiff,
   parseSnapshot,
   SliceState,
+  sameJson,
 } from '../../src/agent/slice-state.js';
 import { sliceOf } from '../../src/domain/slice.js';
 import { ev, mac, topologyOf, world } from '../ovs/pipeline-fixtures.js';
@@ -85,5 +86,29 @@ describe('feed frames', () => {
       parseDiff('{"position":"2","upserts":[{"kind":"port","value":{"port":{}}}],"removes":[]}'),
     ).toThrow(FeedFormatError);
     expect(() => parseDiff('{"position":"2","upserts":[],"removes":[1]}')).toThrow(FeedFormatError);
+  });
+});
+
+describe('sameJson', () => {
+  it('says what comparing the two JSON texts says', () => {
+    const entries = sliceOfA();
+    const values: unknown[] = [
+      ...entries,
+      ...entries.map((entry) => JSON.parse(JSON.stringify(entry))),
+      { a: 1, b: [1, 'x', null] },
+      { b: [1, 'x', null], a: 1 },
+      { a: 1, b: [1, 'x'] },
+      { a: 1, b: [1, 'x', null], c: undefined },
+      { a: '1', b: [1, 'x', null] },
+      [null],
+      [undefined],
+      [],
+      {},
+      'x',
+      1,
+      null,
+    ];
+    for (const a of values)
+      for (const b of values) expect(sameJson(a, b)).toBe(JSON.stringify(a) === JSON.stringify(b));
   });
 });
