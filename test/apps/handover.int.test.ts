@@ -10,7 +10,8 @@
  *   RemoteDeleted, re-creating them a second later).
  * - Property: random commands, run once by one runner and once by two or three runners on one
  *   store with partitions handed over at random points (gracefully or by revocation, between
- *   commands and in the middle of their cascades): every port's locality events are the same,
+ *   commands and in the middle of their cascades), and lease flaps (a runner losing all its
+ *   partitions and taking them back): every port's locality events are the same,
  *   in the same order — no view withdrawn and re-created whose facts did not change.
  */
 import fc from 'fast-check';
@@ -183,7 +184,7 @@ describe('a partitioned start over a log one runner built', () => {
 
 describe('random hand-overs between runners', () => {
   it('leave every port the locality events of a single-instance run', async () => {
-    const handovers = { released: 0, revoked: 0 };
+    const handovers = { released: 0, revoked: 0, flapped: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
@@ -204,9 +205,21 @@ describe('random hand-overs between runners', () => {
           for (const runner of runners)
             await runner.acquire(ALL.filter((partition) => holder.get(partition) === runner));
 
-          const moves = { released: 0, revoked: 0 };
-          /** Moves a few partitions from one runner to another, gracefully or not. */
+          const moves = { released: 0, revoked: 0, flapped: 0 };
+          /**
+           * Moves a few partitions from one runner to another, gracefully or not; or a lease
+           * flap: a runner loses every partition it holds and takes them all back.
+           */
           const handOver = async () => {
+            if (rng.chance(0.25)) {
+              const flapping = rng.pick(runners);
+              const all = ALL.filter((p) => holder.get(p) === flapping);
+              if (all.length === 0) return;
+              flapping.revoke(all);
+              await flapping.acquire(all);
+              moves.flapped++;
+              return;
+            }
             const from = rng.pick(runners);
             const to = rng.pick(runners.filter((runner) => runner !== from));
             const moving = ALL.filter((p) => holder.get(p) === from && rng.chance(0.3));
@@ -245,6 +258,7 @@ describe('random hand-overs between runners', () => {
           expect(actual, `seed ${seed}, ${count} runners`).toEqual(expected);
           handovers.released += moves.released;
           handovers.revoked += moves.revoked;
+          handovers.flapped += moves.flapped;
           // Every runner ends holding what the test gave it.
           for (const runner of runners)
             expect(runner.partitions).toEqual(ALL.filter((p) => holder.get(p) === runner));
@@ -255,5 +269,6 @@ describe('random hand-overs between runners', () => {
     // The runs moved partitions both ways.
     expect(handovers.released).toBeGreaterThan(0);
     expect(handovers.revoked).toBeGreaterThan(0);
+    expect(handovers.flapped).toBeGreaterThan(0);
   }, 300_000);
 });
