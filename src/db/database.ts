@@ -13,8 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
-import pg from 'pg';
-import { PgListener } from './pg-listener.js';
+import type pg from 'pg';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -159,6 +158,12 @@ async function openPglite(folder: string | undefined): Promise<DatabaseHandle> {
 }
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  // Loaded only for a PostgreSQL URL: pg is ~10 MiB of resident memory the embedded server
+  // would carry unused.
+  const [{ default: pg }, { PgListener }] = await Promise.all([
+    import('pg'),
+    import('./pg-listener.js'),
+  ]);
   const config: pg.ClientConfig = {
     connectionString: url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
