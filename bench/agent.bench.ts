@@ -173,14 +173,25 @@ interface Measured {
 }
 
 /**
- * How ops/deploy/locus-agent.service runs the agent: two malloc arenas, a 1 MiB young
- * generation and V8's size-over-speed heuristics. Measured quick (500 ports, load ~1.4–11):
- * synced RSS 99.8 → 83–86 MiB, churned 114 → 96–98 MiB; diff → ack p50 1.9 → 2.1–3.5 ms.
+ * How ops/deploy/locus-agent.service runs the agent: a 1 MiB young generation and V8's
+ * size-over-speed heuristics; two glibc malloc arenas, and malloc giving memory back — blocks
+ * of 64 KiB and more mapped on their own (glibc's threshold otherwise climbs to 32 MiB after
+ * the first large free) and the heap's top trimmed past 128 KiB: what V8's compilers and a
+ * burst of binds allocate goes back once freed (500 ports, after churn: 93 → 85 MiB).
  */
 export const AGENT_RUNTIME = {
   nodeFlags: ['--max-semi-space-size=1', '--optimize-for-size'],
-  env: { MALLOC_ARENA_MAX: '2' },
+  env: {
+    MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '65536',
+    MALLOC_TRIM_THRESHOLD_: '131072',
+  },
 } as const;
+
+/** The agent's Node flags: AGENT_RUNTIME's, or LOCUS_BENCH_AGENT_FLAGS (space-separated) to try others. */
+const agentNodeFlags: readonly string[] =
+  process.env.LOCUS_BENCH_AGENT_FLAGS?.split(' ').filter((flag) => flag !== '') ??
+  AGENT_RUNTIME.nodeFlags;
 
 /** A message awaited from the agent. */
 interface Waiter {
@@ -199,7 +210,7 @@ class AgentProcess {
     this.child = fork(entry, [], {
       cwd: root,
       // --expose-gc only lets the bench ask for a collection before reading the heap.
-      execArgv: ['--expose-gc', ...AGENT_RUNTIME.nodeFlags],
+      execArgv: ['--expose-gc', ...agentNodeFlags],
       env: { ...process.env, ...AGENT_RUNTIME.env, LOCUS_BENCH_AGENT: JSON.stringify(settings) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -297,7 +308,7 @@ function statusBytes(pid: number, field: string): number | undefined {
  * starts from.
  */
 async function bareNodeRss(): Promise<number> {
-  const args = [...AGENT_RUNTIME.nodeFlags, '-e', 'setTimeout(() => {}, 60_000)'];
+  const args = [...agentNodeFlags, '-e', 'setTimeout(() => {}, 60_000)'];
   const child = spawn(process.execPath, args, {
     stdio: 'ignore',
     env: { ...process.env, ...AGENT_RUNTIME.env },

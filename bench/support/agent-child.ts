@@ -10,9 +10,14 @@
  *
  * Messages: → `ready` once the first full sync from the snapshot is done; on `report` → the
  * samples and counters (after full collections when asked: the bench starts it with
- * --expose-gc); on `stop`, stops the agent (its flows stay) and exits.
+ * --expose-gc); on `stop`, stops the agent (its flows stay) and exits. With
+ * LOCUS_BENCH_AGENT_HEAP=<folder>, each report after collections also writes a heap snapshot
+ * there (report-1.heapsnapshot: synced, report-2: churned), to see what the heap holds.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { FlowAgent } from '../../src/agent/flow-agent.js';
 import type { Fetch } from '../../src/lib/tls-fetch.js';
@@ -99,9 +104,30 @@ async function collect(): Promise<void> {
   }
 }
 
+const heapFolder = process.env.LOCUS_BENCH_AGENT_HEAP;
+let collectedReports = 0;
+
 process.on('message', async (message: AgentParentMessage) => {
   if (message.kind === 'report') {
-    if (message.collect) await collect();
+    if (message.collect) {
+      await collect();
+      collectedReports++;
+      if (heapFolder) {
+        const spaces = getHeapSpaceStatistics().map((space) => ({
+          space: space.space_name,
+          sizeMiB: space.space_size / 2 ** 20,
+          usedMiB: space.space_used_size / 2 ** 20,
+        }));
+        const smaps = readFileSync('/proc/self/smaps', 'utf8');
+        writeFileSync(
+          join(heapFolder, `report-${collectedReports}.json`),
+          JSON.stringify({ memory: process.memoryUsage(), spaces }, null, 1),
+        );
+        writeFileSync(join(heapFolder, `report-${collectedReports}.smaps`), smaps);
+        if (process.env.LOCUS_BENCH_AGENT_HEAP_SNAPSHOT !== '0')
+          writeHeapSnapshot(join(heapFolder, `report-${collectedReports}.heapsnapshot`));
+      }
+    }
     send({
       kind: 'report',
       diffToPutMs,
