@@ -23,6 +23,9 @@
  *    the agent's own OpenFlow connection), which the agent's footprint includes, the RSS of a
  *    bare, idle Node process of the same runtime, and the
  *    agent's V8 heap and RSS after full collections (garbage not yet collected aside);
+ *  - agent/rss-idle: the same after the churn and 12 s without a change, the agent's steady
+ *    state: V8's memory reducer, ~8 s after a burst, gives back the pages the burst left
+ *    resident (the two figures above are read 0.5 s after theirs, before it runs);
  *  - agent/diff-to-ack: a port bound on B on a switch of A's slice, one at a time (200; 50
  *    quick): from the chunk holding the diff arriving at the agent to its ack PUT (its flows
  *    computed, installed and confirmed by the bundle's commit) — the agent's own share of bind
@@ -68,6 +71,8 @@ import {
 } from './support/workload.js';
 
 const RSS_TARGET_MIB = 80;
+/** How long the agent is left alone after the churn before agent/rss-idle is read. */
+const IDLE_MS = 12_000;
 const CHASSIS = 'A';
 const TOKEN = 'bench-agent-a-token-0123456789';
 const TUNNEL_OFPORT = 100;
@@ -419,6 +424,10 @@ export async function runAgentBench(
     await new Promise((done) => setTimeout(done, 500));
     const churned = await agent.measure();
     options.progress(`after churn: RSS ${mib(churned.rss)} MiB, HWM ${mib(churned.hwm)} MiB`);
+    // Idle: V8's memory reducer gives back the pages a burst left behind ~8 s after it.
+    await new Promise((done) => setTimeout(done, IDLE_MS));
+    const idle = await agent.measure();
+    options.progress(`idle ${IDLE_MS / 1000} s after: RSS ${mib(idle.rss)} MiB`);
 
     const common = { ports: sizes.ports, slicePorts: ready.appliedPorts };
     const rssRecord = (name: string, memory: Measured, extra: object): BenchRecord => ({
@@ -453,6 +462,7 @@ export async function runAgentBench(
       rssRecord('agent/rss-churned', churned, {
         binds: sizes.samples + sizes.bulk,
       }),
+      rssRecord('agent/rss-idle', idle, { idleSeconds: IDLE_MS / 1000 }),
       {
         name: 'agent/diff-to-ack',
         params: { ...common, samples: diffToPut.length },
