@@ -365,25 +365,27 @@ export class Cluster {
       if (past.length === 0) return;
       const due = past.map(([name, lease]) => ({ name, epoch: lease.epoch }));
       const lateMs = Math.round(sent - Math.min(...past.map(([, lease]) => lease.deadline)));
-      let renewed: HeldLease[] = [];
-      let reason = 'lease lost';
+      let renewed: HeldLease[] | undefined;
       try {
         renewed = await this.withinTtl(this.store.renew(due, this.instanceId, this.ttlMs));
       } catch (error) {
-        reason = 'lease not renewed in time';
         this.options.logger.warn(
           { err: error, instanceId: this.instanceId },
           'cluster: renewing leases past their deadline failed',
         );
       }
-      const kept = new Set(renewed.map((lease) => `${lease.name}@${lease.epoch}`));
+      const kept = new Set((renewed ?? []).map((lease) => `${lease.name}@${lease.epoch}`));
       const lost: string[] = [];
+      const now = performance.now();
       for (const { name, epoch } of due) {
         const lease = this.leases.get(name);
         if (lease === undefined || lease.epoch !== epoch) continue;
-        if (kept.has(`${name}@${epoch}`)) lease.deadline = this.deadlineFrom(sent);
-        else lost.push(name);
+        if (kept.has(`${name}@${epoch}`))
+          lease.deadline = Math.max(lease.deadline, this.deadlineFrom(sent));
+        // Refused: another's. Unanswered: lost unless a heartbeat renewed it meanwhile.
+        else if (renewed !== undefined || lease.deadline <= now) lost.push(name);
       }
+      const reason = renewed === undefined ? 'lease not renewed in time' : 'lease lost';
       if (lost.length > 0) this.lose(lost, reason);
       if (kept.size > 0)
         this.options.logger.warn(
