@@ -342,14 +342,7 @@ export class CommandHandler {
 
   /** A round's passes: the first on kept states, then on the streams as they are. */
   private async runRound(items: readonly RoundItem[]): Promise<void> {
-    let pending: readonly RoundItem[] = items.filter((item) => {
-      if (!item.signal?.aborted) return true;
-      item.settle({
-        ok: false,
-        error: new CommandAbortedError(item.command.name, item.signal.reason),
-      });
-      return false;
-    });
+    let pending: readonly RoundItem[] = startable(items);
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > this.maxAttempts) {
         for (const item of pending) {
@@ -380,7 +373,10 @@ export class CommandHandler {
     const read = new GroupReferences(this.references);
     const again: RoundItem[] = [];
     const decided: RoundStream[] = [];
-    await eachAtMost([...byStream], ROUND_READS, async ([stream, group]) => {
+    await eachAtMost([...byStream], ROUND_READS, async ([stream, all]) => {
+      // A command whose caller gave up before its stream's turn is not started.
+      const group = startable(all);
+      if (group.length === 0) return;
       const fold = (group[0] as RoundItem).command.fold as StreamFold<unknown>;
       if (group.some((item) => item.command.fold !== fold)) {
         // Different folds of one stream (a test's swapped entry): one at a time, in order.
@@ -756,6 +752,18 @@ export class CommandHandler {
     const revision = last?.revision ?? (await this.store.streamRevision(stream));
     return { state, revision, position: last?.position };
   }
+}
+
+/** The items whose caller still waits; the others are answered CommandAbortedError. */
+function startable(items: readonly RoundItem[]): RoundItem[] {
+  return items.filter((item) => {
+    if (!item.signal?.aborted) return true;
+    item.settle({
+      ok: false,
+      error: new CommandAbortedError(item.command.name, item.signal.reason),
+    });
+    return false;
+  });
 }
 
 /** Whether a command may be decided in a group (Command.groups). */
