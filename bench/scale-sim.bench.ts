@@ -155,12 +155,21 @@ function plans(quick: boolean): { small: Plan; large: Plan } {
 /** The API as the cloud controller calls it (no authentication: see sim-server.ts). */
 function apiOf(url: string) {
   return async (method: string, path: string, body?: object): Promise<number> => {
-    const response = await connectRetrying(fetch)(`${url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
+    let response: Response;
+    let text: string;
+    // An overloaded server's 503 says when to come back (src/http/overload.ts): a cloud
+    // controller waits and sends it again.
+    for (let attempt = 1; ; attempt++) {
+      response = await connectRetrying(fetch)(`${url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      text = await response.text();
+      const after = Number(response.headers.get('retry-after'));
+      if (response.status !== 503 || !(after > 0) || attempt >= 10) break;
+      await new Promise((resolve) => setTimeout(resolve, after * 1000));
+    }
     if (response.status >= 300)
       throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
     return response.status;
