@@ -15,7 +15,8 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  #buffer = '';
+  /** The pieces of a line not ended yet. */
+  #partial: string[] = [];
   /** The previous chunk ended with CR: an LF starting the next one belongs to it. */
   #skipLf = false;
   #data: string[] = [];
@@ -37,16 +38,22 @@ export class SseParser {
     let text = chunk;
     if (this.#skipLf && text.startsWith('\n')) text = text.slice(1);
     this.#skipLf = false;
-    this.#buffer += text;
     const events: SseEvent[] = [];
+    // Only the new text is scanned; a line arriving over many chunks (a snapshot's one `data:`
+    // line) is joined once, when it ends — rescanning a growing buffer was quadratic.
     let start = 0;
-    for (let i = 0; i < this.#buffer.length; i++) {
-      const c = this.#buffer.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      const line = this.#buffer.slice(start, i);
+      let line = text.slice(start, i);
+      if (this.#partial.length > 0) {
+        this.#partial.push(line);
+        line = this.#partial.join('');
+        this.#partial = [];
+      }
       if (c === 13) {
-        if (i + 1 < this.#buffer.length) {
-          if (this.#buffer.charCodeAt(i + 1) === 10) i++;
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === 10) i++;
         } else {
           this.#skipLf = true;
         }
@@ -55,7 +62,7 @@ export class SseParser {
       const event = this.#line(line);
       if (event !== undefined) events.push(event);
     }
-    this.#buffer = this.#buffer.slice(start);
+    if (start < text.length) this.#partial.push(text.slice(start));
     return events;
   }
 
