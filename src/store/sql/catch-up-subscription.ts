@@ -4,9 +4,12 @@
  * are handed out, sleeps until the change signal fires or the poll interval passes (the
  * fallback for lost notifications), and reads again. One consumer; `next()` calls are served in order.
  *
+ * Each page read lets the event loop turn once (a catch-up over PGlite never waits on I/O).
+ *
  * A read failure ends the subscription: the iterator rejects once, then reports done. The
  * consumer resubscribes from the last position it processed.
  */
+import { yieldToEventLoop } from '../../lib/yield.js';
 import type { RecordedEvent, Subscription } from '../event-store.js';
 import type { ChangeSignal } from './change-signal.js';
 
@@ -84,6 +87,10 @@ export class CatchUpSubscription implements Subscription, AsyncIterator<Recorded
       try {
         const fetching = fetchPage(this.#checkpoint, batchSize);
         this.#fetching = fetching;
+        // One turn of the event loop per page, while the read runs: a store that answers
+        // without I/O (PGlite) would otherwise hold the loop for a whole catch-up.
+        fetching.catch(() => undefined);
+        await yieldToEventLoop();
         page = await fetching;
       } catch (error) {
         this.#end();
