@@ -2,8 +2,10 @@
  * Groups a subscription's events into pages: a page ends when `maxSize` events are in it or
  * when the next event is not already at hand (the subscription would have to wait for the
  * store). A burst of events — a catch-up, an agent reporting 500 interfaces — becomes a few
- * large pages; a quiet log yields each event alone, at once.
+ * large pages; a quiet log yields each event alone, at once. The event loop turns at least
+ * once per page.
  */
+import { yieldToEventLoop } from '../lib/yield.js';
 import type { RecordedEvent } from '../store/event-store.js';
 
 export async function* pages(
@@ -36,6 +38,10 @@ export async function* pages(
         page.push(ready.value);
       }
       yield page;
+      // A full page: the events came without the loop turning (a catch-up held in memory or
+      // read from PGlite); let timers and I/O in before the next one. (A page that ended on an
+      // event not at hand waited for the loop already.)
+      if (pending === undefined) await yieldToEventLoop();
       pending ??= iterator.next();
     }
   } finally {

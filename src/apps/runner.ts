@@ -38,6 +38,7 @@ import {
 } from '../events/index.js';
 import type { NewEvent } from '../events/metadata.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
+import { yieldToEventLoop } from '../lib/yield.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import type {
   AppendResult,
@@ -465,6 +466,7 @@ export class AppRunner {
           await this.activate();
         });
         if (wanted.length < page.length) return;
+        await yieldToEventLoop(); // a read from PGlite never waits on I/O
       }
     } finally {
       await this.saving;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pages } from '../../src/apps/pages.js';
 import type { RecordedEvent } from '../../src/store/event-store.js';
+import { countTurns } from '../store/event-loop-turns.js';
 
 function event(position: number): RecordedEvent {
   return {
@@ -58,5 +59,16 @@ describe('pages', () => {
     }
     expect(events).toBe(3_000);
     expect(most).toBeLessThanOrEqual(1);
+  });
+
+  it('lets the event loop turn between full pages of a catch-up that never waits on I/O', async () => {
+    // Over PGlite a catch-up's events all come as microtasks: the runner held the loop (no
+    // request answered, no lease renewed) for the whole catch-up.
+    const counting = countTurns();
+    let handled = 0;
+    for await (const page of pages(inMemory(5_000), 1_000)) handled += page.length;
+    const { turns } = counting.stop();
+    expect(handled).toBe(5_000);
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 });
