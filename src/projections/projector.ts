@@ -26,6 +26,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
+import { yieldToEventLoop } from '../lib/yield.js';
 import type { EventStore, ProjectedEvent, RecordedEvent } from '../store/event-store.js';
 import {
   type BatchChanges,
@@ -492,6 +493,8 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         continue;
       }
       onBatch(page.length);
+      // Let timers and I/O in between pages: over PGlite nothing here waits on I/O.
+      await yieldToEventLoop();
     }
   }
 
