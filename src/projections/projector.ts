@@ -487,6 +487,9 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       const pageAfter = after;
       after = last.position;
       next = read(after);
+      // Over PGlite the read ahead runs now, as microtasks: let the loop turn between it and
+      // this page's batch, as after the batch, so neither holds it for both.
+      await yieldToEventLoop();
       if ((await this.#applyWithRetry(page, pageAfter, signal, target)) === 'rewound') {
         after = target.position;
         next = read(after);
