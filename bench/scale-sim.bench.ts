@@ -40,6 +40,7 @@ import { pino } from 'pino';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import type { DomainEvent } from '../src/events/index.js';
+import { eachAtMost } from '../src/lib/concurrency.js';
 import { createDatabase, dropDatabase, startPostgres } from '../test/support/postgres.js';
 import {
   type Benchmark,
@@ -176,20 +177,6 @@ function apiOf(url: string) {
   };
 }
 
-/** Runs `tasks` `concurrency` at a time. */
-async function pool<T>(
-  items: readonly T[],
-  concurrency: number,
-  task: (item: T) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) await task(items[next++] as T);
-    }),
-  );
-}
-
 const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
@@ -320,7 +307,7 @@ async function runCloud(
       // the preload writes at the full size.
       for (const [method, path, body] of model.slice(0, -cloud.ports - cloud.chassis))
         await api(method, path, body);
-      await pool(model.slice(-cloud.ports - cloud.chassis), 16, ([method, path, body]) =>
+      await eachAtMost(model.slice(-cloud.ports - cloud.chassis), 16, ([method, path, body]) =>
         api(method, path, body),
       );
     }
@@ -355,7 +342,7 @@ async function runCloud(
     const failuresBefore = connectFailures.count;
     const shedBefore = reportsShed.count;
     const reportFailures: string[] = [];
-    await pool(fleet, 16, async (chassis) => {
+    await eachAtMost(fleet, 16, async (chassis) => {
       const c = Number(chassis.id.slice(2));
       const mine: SimInterface[] = [];
       for (let i = c * P; i < Math.min(cloud.ports, (c + 1) * P); i++)
@@ -631,7 +618,7 @@ async function runCloud(
       await goneChassis.stop();
       const rest = fleet.map((c, k) => (k === gone ? undefined : c));
       const t2 = performance.now();
-      await pool(stillHeld, 16, (id) => api('DELETE', `/v1/ports/${id}`));
+      await eachAtMost(stillHeld, 16, (id) => api('DELETE', `/v1/ports/${id}`));
       let chassisDeleted = 'yes';
       await api('DELETE', `/v1/chassis/${chassisId(gone)}`).catch((error: unknown) => {
         chassisDeleted = error instanceof Error ? error.message.slice(0, 80) : 'no';

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { ownerOf } from '../../machines/lport.rules.js';
 import { type RunningMemoryAgent, runMemoryAgent } from '../../src/agent/memory-agent.js';
 import { delayAfter, retryAfterMs, ServerBusyError } from '../../src/agent/retry-after.js';
+import { eachAtMost } from '../../src/lib/concurrency.js';
 import { backoffDelay, retry, sleep } from '../../src/lib/retry.js';
 import type { Fetch } from '../../src/lib/tls-fetch.js';
 import type { DumpedFlow } from '../../src/ovs/pipeline/flow.js';
@@ -217,15 +218,10 @@ export async function startFleet(
   concurrency = 50,
 ): Promise<SimChassis[]> {
   const fleet: SimChassis[] = new Array(ids.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const k = next++;
-      fleet[k] = await SimChassis.start({ ...common, chassis: ids[k] as string });
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+    await eachAtMost(ids, concurrency, async (chassis, k) => {
+      fleet[k] = await SimChassis.start({ ...common, chassis });
+    });
   } catch (error) {
     await Promise.all(fleet.filter(Boolean).map((c) => c.stop().catch(() => undefined)));
     throw error;

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { DomainEvent, OvsPort } from '../events/index.js';
 import { commandCause, envelope, InvalidEventError, readProblemsOf } from '../events/index.js';
 import type { ExternalCause, NewEvent } from '../events/metadata.js';
+import { eachAtMost } from '../lib/concurrency.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import type {
@@ -171,19 +172,6 @@ interface RoundStream {
 const MAX_ROUND = 5_000;
 /** Streams a round pass reads at once (the states it does not keep). */
 const ROUND_READS = 8;
-
-/** `task` for every item, at most `limit` at once. */
-async function eachAtMost<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 /** What became of one command of a group in one attempt, before the append. */
 type Decided =
