@@ -11,8 +11,9 @@
  *
  * Overloaded means any of:
  * - the commands in flight would wait longer than `maxQueueWaitMs` (Little's law: in flight ÷
- *   the rate commands completed over the last `windowMs`; with none completed, the age of the
- *   oldest in flight) — a sixth of the agents' 60 s request timeout by default, so an admitted
+ *   the rate commands completed over the last `windowMs`, per second that any was in flight —
+ *   idle time is not a slow server: twenty acks after a quiet minute are not a 10 s queue; with
+ *   none completed, the age of the oldest in flight) — a sixth of the agents' 60 s request timeout by default, so an admitted
  *   request is answered even if the rate halves meanwhile; never below `minInFlight` in flight
  *   (one slow request is not overload);
  * - more than `maxInFlight` commands in flight (memory: each holds its body and its folds);
@@ -94,6 +95,9 @@ export class OverloadGauge {
   private readonly started = new Set<{ readonly at: number }>();
   /** Completions per bucket of the window, and the bucket `counts[0]` stands for. */
   private readonly counts = new Array<number>(BUCKETS).fill(0);
+  /** Time with a command in flight per bucket, ms, and when it was last counted. */
+  private readonly busyMs = new Array<number>(BUCKETS).fill(0);
+  private busyMark: number;
   private bucket: number;
   private readonly since: number;
   /** The event loop's p99 delay over the last second, ms (set by the monitor). */
@@ -108,18 +112,19 @@ export class OverloadGauge {
     this.now = options.now ?? (() => performance.now());
     this.since = this.now();
     this.bucket = Math.floor(this.since / this.bucketMs);
+    this.busyMark = this.since;
   }
 
   get inFlight(): number {
     return this.started.size;
   }
 
-  /** Commands completed per second over the window (as much of it as has passed). */
+  /** Commands completed per second busy (any in flight) over the window. */
   completionRate(): number {
-    this.advance();
+    this.countBusy();
     const total = this.counts.reduce((a, b) => a + b, 0);
-    const windowMs = Math.min(this.bucketMs * BUCKETS, Math.max(this.now() - this.since, 1));
-    return (total * 1000) / windowMs;
+    const busyMs = this.busyMs.reduce((a, b) => a + b, 0);
+    return (total * 1000) / Math.max(busyMs, 1);
   }
 
   /** How long a command admitted now would wait, ms (Little's law; see the module comment). */
@@ -148,13 +153,25 @@ export class OverloadGauge {
 
   /** A command admitted; call the returned function once, when it is done. */
   admit(): () => void {
+    this.countBusy();
     const entry = { at: this.now() };
     this.started.add(entry);
     return () => {
-      if (!this.started.delete(entry)) return;
-      this.advance();
+      if (!this.started.has(entry)) return;
+      this.countBusy();
+      this.started.delete(entry);
       this.counts[BUCKETS - 1] = (this.counts[BUCKETS - 1] ?? 0) + 1;
     };
+  }
+
+  /** Adds the time since the last count to the current bucket's busy time, if any was in flight. */
+  private countBusy(): void {
+    this.advance();
+    const now = this.now();
+    if (this.started.size > 0)
+      this.busyMs[BUCKETS - 1] =
+        (this.busyMs[BUCKETS - 1] ?? 0) + Math.min(now - this.busyMark, this.bucketMs);
+    this.busyMark = now;
   }
 
   /** Moves the window to now: buckets older than it are dropped. */
@@ -163,7 +180,11 @@ export class OverloadGauge {
     const shift = Math.min(BUCKETS, current - this.bucket);
     if (shift <= 0) return;
     this.counts.splice(0, shift);
-    for (let k = 0; k < shift; k++) this.counts.push(0);
+    this.busyMs.splice(0, shift);
+    for (let k = 0; k < shift; k++) {
+      this.counts.push(0);
+      this.busyMs.push(0);
+    }
     this.bucket = current;
   }
 }

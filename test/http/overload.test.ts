@@ -24,9 +24,12 @@ describe('OverloadGauge', () => {
 
   it('sheds once in flight ÷ completion rate passes the bound, and admits again as it drains', () => {
     const { g, advance } = gauge({ minInFlight: 2, maxQueueWaitMs: 10_000, windowMs: 10_000 });
-    // 10 completed in the 5 s since the start: 2/s.
-    for (let k = 0; k < 10; k++) g.admit()();
-    advance(5_000);
+    // 10 completed, one after the other, in 5 busy seconds: 2/s.
+    for (let k = 0; k < 10; k++) {
+      const done = g.admit();
+      advance(500);
+      done();
+    }
     expect(g.completionRate()).toBeCloseTo(2, 5);
     const running = Array.from({ length: 20 }, () => g.admit());
     expect(g.estimatedWaitMs()).toBeCloseTo(10_000, 0);
@@ -37,6 +40,20 @@ describe('OverloadGauge', () => {
     for (const done of running.splice(0, 5)) done();
     expect(g.inFlight).toBe(16);
     expect(g.shed()).toBeUndefined();
+  });
+
+  it('counts the rate over busy time: a burst after an idle spell is not a long queue', () => {
+    const { g, advance } = gauge({ minInFlight: 2, maxQueueWaitMs: 10_000, windowMs: 10_000 });
+    // 24 acks answered in 200 ms, then 8 quiet seconds (a bind, then none).
+    const first = Array.from({ length: 24 }, () => g.admit());
+    advance(200);
+    for (const done of first) done();
+    advance(8_000);
+    // The next bind's 24 acks arrive at once: 120/s busy, so 0.2 s, not 24 ÷ (24 / 8.2 s).
+    const next = Array.from({ length: 24 }, () => g.admit());
+    expect(g.estimatedWaitMs()).toBeCloseTo(200, 0);
+    expect(g.shed()).toBeUndefined();
+    for (const done of next) done();
   });
 
   it('with nothing completed, takes the oldest command’s age as the wait', () => {
