@@ -465,6 +465,9 @@ describe('PUT and DELETE /v1/chassis/:id/acks/:portId', () => {
     expect(recorded?.metadata).toMatchObject({ app: 'tunnel', actor: 'nova' });
     expect(BigInt(batch.body.position as string)).toBe((recorded as { position: bigint }).position);
 
+    // The apps answer the operator's ack for C as they see fit (C does not reach p-a here: they
+    // withdraw it); only then is the log still, for the refusals below to append nothing.
+    await settled();
     const head = await locus.store.headPosition();
     const twice = await send('POST', '/v1/chassis/C/acks', tokens.operator, {
       put: [{ portId: 'p-a', owner: 'A' }],
