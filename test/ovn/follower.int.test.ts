@@ -525,7 +525,10 @@ describe.skipIf(!ovnPresent())('following a real OVN Northbound', () => {
     );
     await nbctl('lsp-set-options', 'vm1', 'requested-chassis=hv1');
     await follower.synced();
-    expect(port('vm4')).toMatchObject({ switchId: 'net1', ips: ['10.0.0.14'] });
+    // Appended once synced over HTTP; the apps' topology has it once they have folded that far.
+    await expect
+      .poll(() => port('vm4'), { timeout: 20_000 })
+      .toMatchObject({ switchId: 'net1', ips: ['10.0.0.14'] });
     const vm4 = await locus.store.readStream(lportStream('vm4'));
     expect(vm4[0]?.metadata).toMatchObject({
       app: 'api',
