@@ -128,9 +128,10 @@ export type AckBatchCommand =
   | { readonly name: 'withdrawAck'; readonly input: WithdrawInput };
 
 /**
- * The commands of a batch, puts first; each port's stream is decided and appended on its own
- * (with the revision read), so the batch is the same as the single requests, minus their round
- * trips. A port named twice is ambiguous: the answer is the ports named twice, and no command.
+ * The commands of a batch, puts first; each port is decided on its own stream, with the
+ * revision read, so the batch is the same as the single requests, minus their round trips (the
+ * handler appends them in rounds: CommandHandler.runAll). A port named twice is ambiguous: the
+ * answer is the ports named twice, and no command.
  */
 export function ackBatchCommands(
   batch: AckBatchInput,
