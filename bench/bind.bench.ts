@@ -334,15 +334,20 @@ export async function measureBind(
     const toReported: number[] = [];
     const toLocal: number[] = [];
     const toFlowsA: number[] = [];
+    /** B, C and D's remote flows to the port all applied: OVN's "ready" has no ack after it. */
+    const toFlowsRemote: number[] = [];
     const toAcks: number[] = [];
     for (const i of sampleIds) {
       const id = portId(i);
       const t0 = performance.now();
       await plug([i]);
       let flowsA: number | undefined;
+      let flowsRemote: number | undefined;
       await until(
         () => {
           if (flowsA === undefined && localOnA(id)) flowsA = performance.now();
+          if (flowsRemote === undefined && OTHERS.every((chassis) => remoteOn(chassis, id)))
+            flowsRemote = performance.now();
           const entry = progressOf.get(id);
           return flowsA !== undefined && entry?.acked !== undefined && entry.local !== undefined;
         },
@@ -361,6 +366,7 @@ export async function measureBind(
       toReported.push(entry.reported - t0);
       toLocal.push(entry.local - t0);
       toFlowsA.push((flowsA as number) - t0);
+      toFlowsRemote.push((flowsRemote ?? entry.acked) - t0);
       toAcks.push(entry.acked - t0);
       total.push(end - t0);
       if (process.env.LOCUS_BENCH_TRACE)
@@ -385,6 +391,7 @@ export async function measureBind(
         reportedP50: p50(toReported),
         localP50: p50(toLocal),
         flowsAP50: p50(toFlowsA),
+        flowsRemoteP50: p50(toFlowsRemote),
         acksP50: p50(toAcks),
       },
       throughput: perSecond(
@@ -408,6 +415,7 @@ export async function measureBind(
         reportedP50: p50(toReported.map((t, k) => t - (toRow[k] as number))),
         localP50: p50(toLocal.map((t, k) => t - (toRow[k] as number))),
         flowsAP50: p50(toFlowsA.map((t, k) => t - (toRow[k] as number))),
+        flowsRemoteP50: p50(toFlowsRemote.map((t, k) => t - (toRow[k] as number))),
         acksP50: p50(toAcks.map((t, k) => t - (toRow[k] as number))),
       },
       throughput: perSecond(
