@@ -13,6 +13,7 @@ import type { ClusterStatus } from '../../src/api/cluster.js';
 import { json, locus } from '../cli/support.js';
 import { eventually, type InProcessLocus, startInProcess } from '../support/chaos/in-process.js';
 import { chaosTokens } from '../support/chaos/load.js';
+import { callApi } from '../support/locus-with-tokens.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 
 const postgres = inject('postgres');
@@ -24,16 +25,8 @@ async function call(
   body?: unknown,
   token: string = chaosTokens.operator,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text === '' ? {} : JSON.parse(text) };
+  const answer = await callApi(base, token, method, path, body);
+  return { status: answer.status, json: (answer.body ?? {}) as Record<string, unknown> };
 }
 
 async function position(

@@ -144,10 +144,10 @@ describe('GET /v1/summary/switches', () => {
   });
 
   it('follows a migration', async () => {
-    const before = await reader.get('/v1/summary/switches');
+    const before = await reader.get<{ items: unknown[] }>('/v1/summary/switches');
     await migrate(operator, 'vm-03', homeOf('vm-03'), 'compute-1');
     await settle(locus);
-    const after = await reader.get('/v1/summary/switches');
+    const after = await reader.get<{ items: unknown[] }>('/v1/summary/switches');
     const local = (summary: typeof before, chassis: string) =>
       (summary.items as { chassis: string; switchId: string; locality: string; ports: number }[])
         .filter((r) => r.chassis === chassis && r.switchId === 'net-blue' && r.locality === 'local')

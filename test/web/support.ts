@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { httpConfig } from '../../src/http/config.js';
 import { type Locus, startLocus } from '../../src/locus.js';
+import { callApi } from '../support/locus-with-tokens.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -108,25 +109,19 @@ export function startTestLocus(): Promise<Locus> {
 
 /** A client of the API with one token; failures throw with the problem's detail. */
 export function client(baseUrl: string, token: string) {
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return text === '' ? undefined : JSON.parse(text);
+  // Typed by the caller, as the JSON it reads: the tests name the shapes they expect.
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const answer = await callApi(baseUrl, token, method, path, body);
+    if (answer.status >= 400)
+      throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body as T;
   };
   return {
-    get: (path: string) => call('GET', path),
-    post: (path: string, body: unknown) => call('POST', path, body),
-    put: (path: string, body: unknown) => call('PUT', path, body),
-    patch: (path: string, body: unknown) => call('PATCH', path, body),
-    delete: (path: string) => call('DELETE', path),
+    get: <T>(path: string) => call<T>('GET', path),
+    post: <T>(path: string, body: unknown) => call<T>('POST', path, body),
+    put: <T>(path: string, body: unknown) => call<T>('PUT', path, body),
+    patch: <T>(path: string, body: unknown) => call<T>('PATCH', path, body),
+    delete: <T>(path: string) => call<T>('DELETE', path),
   };
 }
 
