@@ -205,6 +205,9 @@ export class CommandHandler {
   /** Folded states of the streams decided on lately (./state-cache.ts). */
   readonly states: StateCache;
   private readonly references: LogReferences;
+  /** Commands queued for the next round (`runAll`), and whether a round is running. */
+  private round: RoundItem[] = [];
+  private roundRunning = false;
 
   constructor(
     private readonly store: EventStore,
@@ -287,7 +290,9 @@ export class CommandHandler {
     let left = items.length;
     return new Promise((resolve) => {
       if (left === 0) resolve(answers);
+      // Once per command: a round that fails after answering some answers only the others.
       const settle = (index: number) => (answer: Answer) => {
+        if (answers[index] !== undefined) return;
         answers[index] = answer;
         if (--left === 0) resolve(answers);
       };
@@ -305,10 +310,6 @@ export class CommandHandler {
       void this.drainRounds();
     });
   }
-
-  /** Commands queued for the next round. */
-  private round: RoundItem[] = [];
-  private roundRunning = false;
 
   private async drainRounds(): Promise<void> {
     if (this.roundRunning) return;
