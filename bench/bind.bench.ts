@@ -48,6 +48,7 @@ import type { Chassis, DomainEvent } from '../src/events/index.js';
 import { httpConfig } from '../src/http/config.js';
 import { packagePath } from '../src/lib/package-root.js';
 import { type Locus, startLocus } from '../src/locus.js';
+import { portCookie } from '../src/ovs/pipeline/ids.js';
 import type { Subscription } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { ovsAvailable } from '../test/support/ovs.js';
@@ -62,6 +63,8 @@ import {
   until,
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
+import { type AgentProcesses, startAgentProcesses } from './support/chassis-agents.js';
+import { type FlowWatch, watchFlows } from './support/flow-watcher.js';
 import { type RowWatch, watchRows } from './support/ovn-row-watcher.js';
 import {
   chassisCreated,
@@ -80,6 +83,23 @@ const CHASSIS = DEFAULT_LAYOUT.chassis;
 const OTHERS = CHASSIS.filter((c) => c !== 'A');
 /** LOCUS_BENCH_LOG=warn (or debug…) shows what locus and its agents log, on stderr. */
 const logger = pino({ level: process.env.LOCUS_BENCH_LOG ?? 'silent' }, pino.destination(2));
+/** Table 30 (egress): a port's flow there outputs to it (its chassis) or to the tunnel. */
+const EGRESS_TABLE = 30;
+
+/**
+ * Where the chassis agents run: `processes` (default), each its own OS process running the
+ * `locus agent` code, as on hypervisors; `inproc`, hosted in locus' process (LOCUS_AGENTS=ovs,
+ * one event loop for the server and the four agents), to compare. LOCUS_BENCH_BIND_AGENTS.
+ */
+export type AgentLayout = 'processes' | 'inproc';
+
+export function agentLayout(env: NodeJS.ProcessEnv = process.env): AgentLayout {
+  const value = env.LOCUS_BENCH_BIND_AGENTS ?? 'processes';
+  if (value !== 'processes' && value !== 'inproc')
+    throw new Error(`LOCUS_BENCH_BIND_AGENTS=${value}: processes or inproc`);
+  return value;
+}
+
 /** Interfaces per ovs-vsctl transaction when plugging the preloaded cloud. */
 const PLUG_BATCH = 250;
 export interface BindSizes {
@@ -165,6 +185,14 @@ const vsctl = (dir: string, args: readonly string[]) =>
     maxBuffer: 16 * 1024 * 1024,
   });
 
+/** The flows on a chassis' br-int (`ovs-ofctl dump-aggregate`), whoever runs its agent. */
+async function flowCount(runDir: string): Promise<number> {
+  const { stdout } = await run('ovs-ofctl', ['dump-aggregate', 'br-int'], {
+    env: { ...process.env, OVS_RUNDIR: runDir },
+  });
+  return Number(/flow_count=(\d+)/.exec(stdout)?.[1] ?? 0);
+}
+
 /**
  * The cloud's interfaces as plugCloud plugs them (`type=dummy`: the sandboxes' datapath), so
  * the agents find in the log what their Open vSwitch holds and report nothing at start.
@@ -214,6 +242,7 @@ export async function measureBind(
   sizes: BindSizes,
   progress: (m: string) => void,
   prefix = 'bind',
+  layout: AgentLayout = agentLayout(),
 ): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
   const folder = await mkdtemp(join(tmpdir(), 'locus-bench-bind-'));
@@ -223,6 +252,8 @@ export async function measureBind(
   let locus: Locus | undefined;
   let subscription: Subscription | undefined;
   let rows: RowWatch | undefined;
+  let flows: FlowWatch | undefined;
+  let agents: AgentProcesses | undefined;
   try {
     // The log: the bound cloud, then the ports measured below (created, not bound).
     const switches = Math.ceil(sizes.bound / DEFAULT_LAYOUT.portsPerSwitch);
@@ -255,12 +286,23 @@ export async function measureBind(
         config: { ...loadConfig({ LOCUS_STORE_URL: storeUrl }), httpPort: 0 },
         http: httpConfig({ insecureNoAuth: true, logRequests: false, docs: false }),
         logger,
-        agents: {
-          mode: 'ovs',
-          chassis: chassisCreated().map((event) => event.data as Chassis),
-          ovsDir,
-        },
+        // In-process: locus hosts the agents (and adopts the Open vSwitch plugCloud started).
+        ...(layout === 'inproc'
+          ? {
+              agents: {
+                mode: 'ovs' as const,
+                chassis: chassisCreated().map((event) => event.data as Chassis),
+                ovsDir,
+              },
+            }
+          : {}),
       });
+      if (layout === 'processes') {
+        // The chassis are in the log already; each agent fetches its document over the API.
+        const port = new URL(locus.url).port;
+        agents = await startAgentProcesses(CHASSIS, `http://127.0.0.1:${port}`, ovsDir);
+        return;
+      }
       hosted = locus.agents.hosted;
       await Promise.all(hosted.map((host) => host.agent?.flows?.ready()));
       // Every agent has compared its Open vSwitch with the log (and reported any difference).
@@ -271,14 +313,10 @@ export async function measureBind(
         10,
       );
     });
-    const agentOf = (id: string) => {
-      const flows = hosted.find((host) => host.chassis.id === id)?.agent?.flows;
-      if (!flows) throw new Error(`no agent for ${id}`);
-      return flows;
-    };
-    const flowCount = (id: string) => agentOf(id).flows.reconciler.applied?.flows.flows.size ?? 0;
+    const flowCounts = async () =>
+      (await Promise.all(CHASSIS.map((chassis) => flowCount(join(ovsDir, chassis))))).join('/');
     progress(
-      `locus and 4 agents up, first full syncs done in ${(startMs / 1000).toFixed(1)} s (${CHASSIS.map(flowCount).join('/')} flows)`,
+      `locus and 4 agents (${layout === 'inproc' ? 'in its process' : 'each its own process'}) up, first full syncs done in ${(startMs / 1000).toFixed(1)} s (${await flowCounts()} flows)`,
     );
     const running = locus as unknown as Locus;
 
@@ -306,11 +344,32 @@ export async function measureBind(
       }
     })().catch(() => undefined);
 
-    const localOnA = (id: string) =>
-      agentOf('A').flows.applied.ports.get(id)?.destination.kind === 'local';
-    const remoteOn = (chassis: string, id: string) => {
-      const destination = agentOf(chassis).flows.applied.ports.get(id)?.destination;
-      return destination?.kind === 'tunnel' && destination.owner === 'A';
+    // The port's egress flow (table 30, its cookie) as each bridge shows it, seen by
+    // `ovs-ofctl monitor` from its own process: the observation OVN's ready rests on.
+    flows = await watchFlows(
+      EGRESS_TABLE,
+      CHASSIS.map((chassis) => [chassis, join(ovsDir, chassis)] as const),
+    );
+    const flowWatch = flows;
+    const cookies = new Map<string, string>();
+    const cookieOf = (id: string) => {
+      let cookie = cookies.get(id);
+      if (cookie === undefined) {
+        cookie = portCookie(id).toString(16);
+        cookies.set(id, cookie);
+      }
+      return cookie;
+    };
+    const flowsOnA = (id: string) => flowWatch.at('A', cookieOf(id));
+    /** When the last of B, C and D showed its flow to the port. */
+    const flowsRemoteAt = (id: string) => {
+      let last = 0;
+      for (const chassis of OTHERS) {
+        const at = flowWatch.at(chassis, cookieOf(id));
+        if (at === undefined) return undefined;
+        last = Math.max(last, at);
+      }
+      return last;
     };
     const dirA = join(ovsDir, 'A');
     rows = await watchRows(`unix:${dirA}/db.sock`);
@@ -334,29 +393,33 @@ export async function measureBind(
     const toReported: number[] = [];
     const toLocal: number[] = [];
     const toFlowsA: number[] = [];
-    /** B, C and D's remote flows to the port all applied: OVN's "ready" has no ack after it. */
+    /** B, C and D's flows to the port all on their bridges: OVN's remote half of ready. */
     const toFlowsRemote: number[] = [];
+    /** A's and B, C and D's flows on their bridges: OVN's ready, no ack after it. */
+    const toFlows: number[] = [];
     const toAcks: number[] = [];
     for (const i of sampleIds) {
       const id = portId(i);
       const t0 = performance.now();
       await plug([i]);
-      let flowsA: number | undefined;
-      let flowsRemote: number | undefined;
       await until(
         () => {
-          if (flowsA === undefined && localOnA(id)) flowsA = performance.now();
-          if (flowsRemote === undefined && OTHERS.every((chassis) => remoteOn(chassis, id)))
-            flowsRemote = performance.now();
           const entry = progressOf.get(id);
-          return flowsA !== undefined && entry?.acked !== undefined && entry.local !== undefined;
+          return (
+            entry?.acked !== undefined &&
+            entry.local !== undefined &&
+            flowsOnA(id) !== undefined &&
+            flowsRemoteAt(id) !== undefined
+          );
         },
         30_000,
         `bind of ${id}`,
         1,
       );
       const entry = progressOf.get(id) as Required<PortProgress>;
-      const end = Math.max(flowsA as number, entry.acked);
+      const flowsA = flowsOnA(id) as number;
+      const flowsRemote = flowsRemoteAt(id) as number;
+      const end = Math.max(flowsA, entry.acked);
       // The report needs the ofport, so the watcher has seen the row (its message may still be
       // queued behind the bind's own work on this event loop: wait for it).
       await until(() => rowAt.has(id), 5_000, `${id}'s Interface row`, 1);
@@ -365,69 +428,65 @@ export async function measureBind(
       fromRow.push(end - row);
       toReported.push(entry.reported - t0);
       toLocal.push(entry.local - t0);
-      toFlowsA.push((flowsA as number) - t0);
-      toFlowsRemote.push((flowsRemote ?? entry.acked) - t0);
+      toFlowsA.push(flowsA - t0);
+      toFlowsRemote.push(flowsRemote - t0);
+      toFlows.push(Math.max(flowsA, flowsRemote) - t0);
       toAcks.push(entry.acked - t0);
       total.push(end - t0);
       if (process.env.LOCUS_BENCH_TRACE)
         progress(
-          `${id}: reported ${(entry.reported - t0).toFixed(0)} local ${(entry.local - t0).toFixed(0)} flows on A ${((flowsA as number) - t0).toFixed(0)} acked ${(entry.acked - t0).toFixed(0)} ms`,
+          `${id}: reported ${(entry.reported - t0).toFixed(0)} local ${(entry.local - t0).toFixed(0)} flows on A ${(flowsA - t0).toFixed(0)} remote ${(flowsRemote - t0).toFixed(0)} acked ${(entry.acked - t0).toFixed(0)} ms`,
         );
     }
-    for (const chassis of OTHERS)
-      for (const i of sampleIds)
-        if (!remoteOn(chassis, portId(i)))
-          throw new Error(`${chassis} has no flows to ${portId(i)}`);
     const latency = percentiles(total);
     const p50 = (samples: number[]) => Number(percentiles(samples).p50.toFixed(2));
+    const less = (samples: readonly number[]) => samples.map((t, k) => t - (toRow[k] as number));
+    const common = {
+      bound: sizes.bound,
+      chassis: CHASSIS.length,
+      agents: layout,
+      samples: sizes.samples,
+    };
+    const stagesFrom = (base?: readonly number[]) => {
+      const since = (samples: number[]) => p50(base ? less(samples) : samples);
+      return {
+        ...(base ? {} : { rowP50: p50(toRow) }),
+        reportedP50: since(toReported),
+        localP50: since(toLocal),
+        flowsAP50: since(toFlowsA),
+        flowsRemoteP50: since(toFlowsRemote),
+        flowsP50: since(toFlows),
+        acksP50: since(toAcks),
+      };
+    };
+    const latencyRecord = (name: string, from: string, samples: number[], ready: string) => {
+      const latencyMs = percentiles(samples);
+      const record: BenchRecord = {
+        name: `${prefix}/${name}`,
+        params: { ...common, from, ready, ...stagesFrom(from === 'row' ? toRow : undefined) },
+        throughput: perSecond(
+          samples.length,
+          samples.reduce((a, b) => a + b, 0),
+        ),
+        unit: 'binds',
+        latencyMs,
+        peakRssBytes: peakRssBytes(),
+      };
+      return record;
+    };
+    // First: the scale suite takes the first record as the bind's latency.
     records.push({
-      name: `${prefix}/latency`,
-      params: {
-        bound: sizes.bound,
-        chassis: CHASSIS.length,
-        samples: sizes.samples,
-        from: 'add-port',
-        rowP50: p50(toRow),
-        reportedP50: p50(toReported),
-        localP50: p50(toLocal),
-        flowsAP50: p50(toFlowsA),
-        flowsRemoteP50: p50(toFlowsRemote),
-        acksP50: p50(toAcks),
-      },
-      throughput: perSecond(
-        total.length,
-        total.reduce((a, b) => a + b, 0),
-      ),
-      unit: 'binds',
-      latencyMs: latency,
+      ...latencyRecord('latency', 'add-port', total, 'acked'),
       target: `p99 < ${LATENCY_TARGET_MS} ms`,
       met: latency.p99 < LATENCY_TARGET_MS,
-      peakRssBytes: peakRssBytes(),
     });
-    const latencyFromRow = percentiles(fromRow);
-    records.push({
-      name: `${prefix}/latency-from-row`,
-      params: {
-        bound: sizes.bound,
-        chassis: CHASSIS.length,
-        samples: sizes.samples,
-        from: 'row',
-        reportedP50: p50(toReported.map((t, k) => t - (toRow[k] as number))),
-        localP50: p50(toLocal.map((t, k) => t - (toRow[k] as number))),
-        flowsAP50: p50(toFlowsA.map((t, k) => t - (toRow[k] as number))),
-        flowsRemoteP50: p50(toFlowsRemote.map((t, k) => t - (toRow[k] as number))),
-        acksP50: p50(toAcks.map((t, k) => t - (toRow[k] as number))),
-      },
-      throughput: perSecond(
-        fromRow.length,
-        fromRow.reduce((a, b) => a + b, 0),
-      ),
-      unit: 'binds',
-      latencyMs: latencyFromRow,
-      peakRssBytes: peakRssBytes(),
-    });
+    records.push(latencyRecord('latency-from-row', 'row', fromRow, 'acked'));
+    const flowsReady = latencyRecord('latency-flows', 'add-port', toFlows, 'flows');
+    const flowsFromRow = latencyRecord('latency-flows-from-row', 'row', less(toFlows), 'flows');
+    records.push(flowsReady, flowsFromRow);
+    const pp = (r: BenchRecord) => `${r.latencyMs?.p50.toFixed(1)}/${r.latencyMs?.p99.toFixed(1)}`;
     progress(
-      `bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms from add-port, ${latencyFromRow.p50.toFixed(1)}/${latencyFromRow.p99.toFixed(1)} ms from the row`,
+      `bind p50/p99 acked ${pp(records[0] as BenchRecord)} ms from add-port, ${pp(records[1] as BenchRecord)} ms from the row; flows ready ${pp(flowsReady)} ms from add-port, ${pp(flowsFromRow)} ms from the row`,
     );
 
     if (sizes.bulk === 0) return records;
@@ -448,7 +507,7 @@ export async function measureBind(
       if (acked === bulkNames.length) ackedMs ||= performance.now() - t0;
       while (converged < acked) {
         const id = bulkNames[converged] as string;
-        if (!localOnA(id) || OTHERS.some((chassis) => !remoteOn(chassis, id))) break;
+        if (flowsOnA(id) === undefined || flowsRemoteAt(id) === undefined) break;
         converged++;
       }
       if (converged < bulkNames.length) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -456,13 +515,11 @@ export async function measureBind(
     const bulkMs = performance.now() - t0;
     const done = converged === bulkNames.length;
     /** When the last bulk port reached a stage (s after the first plug). */
-    const lastAt = (stage: 'reported' | 'local') => {
+    const lastOf = (at: (id: string) => number | undefined) => {
       let last = t0;
-      for (const id of bulkNames) last = Math.max(last, progressOf.get(id)?.[stage] ?? t0);
+      for (const id of bulkNames) last = Math.max(last, at(id) ?? t0);
       return Number(((last - t0) / 1000).toFixed(2));
     };
-    let lastRow = t0;
-    for (const id of bulkNames) lastRow = Math.max(lastRow, rowAt.get(id) ?? t0);
     progress(
       done
         ? `bulk bind converged in ${(bulkMs / 1000).toFixed(2)} s (plugged in ${(reportedMs / 1000).toFixed(2)} s, acked in ${(ackedMs / 1000).toFixed(2)} s)`
@@ -472,14 +529,21 @@ export async function measureBind(
       name: `${prefix}/bulk`,
       params: {
         bound: sizes.bound,
+        agents: layout,
         ports: sizes.bulk,
         perPlug: sizes.reportSize,
         converged: `${converged}/${sizes.bulk}`,
-        rowSeconds: Number(((lastRow - t0) / 1000).toFixed(2)),
-        reportedSeconds: lastAt('reported'),
-        localSeconds: lastAt('local'),
+        rowSeconds: lastOf((id) => rowAt.get(id)),
+        reportedSeconds: lastOf((id) => progressOf.get(id)?.reported),
+        localSeconds: lastOf((id) => progressOf.get(id)?.local),
+        // The flows on every bridge (OVN's ready), before or after the acks.
+        flowsSeconds: lastOf((id) => {
+          const a = flowsOnA(id);
+          const remote = flowsRemoteAt(id);
+          return a === undefined || remote === undefined ? undefined : Math.max(a, remote);
+        }),
         ...(ackedMs > 0 ? { ackedSeconds: Number((ackedMs / 1000).toFixed(2)) } : {}),
-        flows: CHASSIS.map(flowCount).join('/'),
+        flows: await flowCounts(),
       },
       throughput: perSecond(sizes.bulk, bulkMs),
       unit: 'ports',
@@ -489,26 +553,32 @@ export async function measureBind(
       peakRssBytes: peakRssBytes(),
     });
     const rss = statusBytes('self', 'VmRSS');
-    const helpers = childrenRss([rows?.pid]);
+    const agentsRss = agents?.bytes() ?? 0;
+    const helpers = childrenRss([rows?.pid, flows?.pid, ...(agents?.pids ?? [])]);
     records.push({
       name: `${prefix}/rss`,
       params: {
         bound: sizes.bound,
+        agents: layout,
         ports: sizes.bound + sizes.samples + sizes.bulk,
         processMiB: mib(rss),
-        hwmMiB: mib(statusBytes('self', 'VmHWM')),
+        hwmMiB: mib(statusBytes('self', 'VmHWM') + (agents?.bytes('VmHWM') ?? 0)),
         heapUsedMiB: mib(process.memoryUsage().heapUsed),
+        ...(agents ? { agentsMiB: mib(agentsRss) } : {}),
         helpersMiB: mib(helpers),
       },
       throughput: 0,
       unit: 'MiB',
-      value: { amount: mib(rss + helpers), unit: 'MiB' },
+      value: { amount: mib(rss + agentsRss + helpers), unit: 'MiB' },
       peakRssBytes: peakRssBytes(),
     });
   } finally {
     await rows?.close().catch(() => undefined);
+    await flows?.close().catch(() => undefined);
     await subscription?.close().catch(() => undefined);
-    // Stops the agents, then the sandboxes it adopted; any left (locus did not start) after.
+    // The agent processes before their server; their flows stay, their sandboxes go below.
+    await agents?.stop().catch(() => undefined);
+    // Stops in-process agents, then the sandboxes it adopted; any left after.
     await (locus as Locus | undefined)?.stop().catch(() => undefined);
     for (const chassis of CHASSIS)
       await run('bash', [sandboxScript, 'stop', join(ovsDir, chassis)]).catch(() => undefined);
