@@ -1,9 +1,14 @@
 /**
  * Bind latency end to end through the agents: locus as `npm start` runs it (startLocus on an
- * embedded store, LOCUS_AGENTS=ovs), its four chassis (A–D) each a private ovs-vswitchd (dummy
- * datapath) driven by its in-process agent — the same agent a hypervisor runs, over the API on
- * the loopback: it observes br-int over OVSDB and reports, follows its chassis feed, installs
+ * embedded store), its four chassis (A–D) each a private ovs-vswitchd (dummy datapath) driven by
+ * its agent — the agent a hypervisor runs (`locus agent`: src/agent/run-agent.ts), over the API
+ * on the loopback: it observes br-int over OVSDB and reports, follows its chassis feed, installs
  * its flows and acks them through the API.
+ *
+ * Where the agents run (LOCUS_BENCH_BIND_AGENTS): `processes` (default) — each its own OS
+ * process (support/chassis-agents.ts: bundled, plain Node, the deployed unit's flags), the
+ * server alone in the bench's process, as in a deployment; `inproc` — hosted in the server's
+ * process (LOCUS_AGENTS=ovs: one event loop for the server and the four agents), to compare.
  *
  * Preloaded: N ports already bound over the four chassis (5,000; 500 quick; every switch has
  * ports on every chassis, so every chassis reaches every port), written to the log in bulk with
@@ -16,20 +21,24 @@
  *
  *  - bind/latency: one interface appears on A → A's agent reports it → LocalCreated → A's
  *    flows deliver to it → B, C and D's agents get it in their feeds, install their flows to it
- *    and ack → their RemoteCreated are in the log; the time to the last of those, one port at a
- *    time (200; 50 quick) — target p99 < 50 ms. The record's parameters carry the p50 of each
- *    step;
- *  - bind/latency-from-row: the same binds, timed from the moment A's Interface row carries
- *    both its ofport and its iface-id (the first moment any agent can know the port), seen by
- *    an OVSDB monitor in its own idle process (support/ovn-row-watcher.ts: not behind locus'
- *    event loop) — OVN's suite (bench/ovn.bench.ts) times its binds from the same two instants
- *    with the same watcher;
+ *    and ack → their RemoteCreated are in the log; the time to the last of those and A's flow,
+ *    one port at a time (200; 50 quick) — target p99 < 50 ms ("acked": locus' own ready). The
+ *    record's parameters carry the p50 of each step;
+ *  - bind/latency-flows: the same binds until the port's flows are on every bridge — its egress
+ *    flow (table 30, the port's cookie) seen by `ovs-ofctl monitor` on A (output to it) and on
+ *    B, C and D (to the tunnel), in its own process (support/flow-watcher.ts): what OVN's ready
+ *    observes (bench/ovn.bench.ts), without the acks after it ("flows ready": like for like);
+ *  - bind/latency-from-row, bind/latency-flows-from-row: the same two, timed from the moment
+ *    A's Interface row carries both its ofport and its iface-id (the first moment any agent can
+ *    know the port), seen by an OVSDB monitor in its own idle process
+ *    (support/ovn-row-watcher.ts) — OVN's suite times its binds from the same instant with the
+ *    same watcher;
  *  - bind/bulk: 5,000 interfaces (500 quick) appear on A at once (500 per ovs-vsctl call): time
- *    until every port is local on A with A's flows, and acked by B, C and D with theirs —
- *    target < 10 s;
- *  - bind/rss: this process' RSS after the bulk (locus, its four in-process agents, the bench's
- *    own monitors) plus its child processes' (the ovs-ofctl helper): the server side of the
- *    control plane, to set against OVN's daemons.
+ *    until every port is local on A and acked by B, C and D, and its flows are on all four
+ *    bridges — target < 10 s (parameters: when the last port reached each stage);
+ *  - bind/rss: after the bulk, this process' RSS (locus, in-process its four agents, the bench's
+ *    own bookkeeping) plus the agent processes' and any helper's (not the watchers'): the control
+ *    plane, to set against OVN's daemons.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -12,8 +12,12 @@
  * A bind is what a compute service does, the same command for both systems:
  * `ovs-vsctl add-port br-int tapX -- set Interface tapX type=dummy external_ids:iface-id=pX` on A.
  * Ready (OVN's own signals, bench/support/ovn-observer.ts): `ovn-installed=true` on A's
- * Interface row and the port's remote-output flow in table 39 of B, C and D. locus' ready is
- * its bind bench's: A's flows to the port and B, C and D's acks (their flows installed).
+ * Interface row and the port's remote-output flow in table 39 of B, C and D. locus has two
+ * readies, both its bind bench's (each chassis' agent its own process by default,
+ * LOCUS_BENCH_BIND_AGENTS=inproc for all in one): "flows" — the port's egress flow seen by
+ * `ovs-ofctl monitor` on A and on B, C and D (like for like with OVN's), and "acked" — A's
+ * flow and B, C and D's acks in the log (their flows installed and confirmed: a step OVN has
+ * no counterpart for).
  *
  *  - ovn/latency, ovn/latency-from-row: single binds one at a time (200; 50 quick), p50/p95/p99
  *    from `ovs-vsctl add-port` and from the Interface row carrying its ofport and iface-id
@@ -23,9 +27,11 @@
  *  - ovn/rss: the control plane's VmRSS after the bulk — northd, NB, SB, 4 ovn-controllers
  *    (each chassis' ovsdb-server and ovs-vswitchd are in the parameters: locus has them too);
  *  - ovn/locus/…: locus' bind bench (`measureBind`) at the same size in a fresh process
- *    (bench/support/ovn-locus-child.ts), its records with OVN's as baseline;
- *  - ovn/ratio/…: locus/OVN for p50 and p99 (from add-port and from the row), the bulk and the
- *    RSS (below 1: locus is ahead);
+ *    (bench/support/ovn-locus-child.ts), its records with OVN's as baseline (latency and
+ *    latency-from-row: acked; latency-flows and latency-flows-from-row: flows ready);
+ *  - ovn/ratio/…: locus/OVN for p50 and p99 (from add-port and from the row), acked
+ *    (p50, p99, …) and flows ready (flows-p50, flows-p99, …), the bulk and the RSS (below 1:
+ *    locus is ahead);
  *  - the same at 200 ports under pressure: two CPU spinners running beside each system (full
  *    mode only).
  *
@@ -399,7 +405,7 @@ function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRec
       })();
     });
     progress(
-      `locus bind bench, ${run.bound} ports${run.pressure > 0 ? ` (${run.pressure} spinners)` : ''}`,
+      `locus bind bench, ${run.bound} ports, agents: ${process.env.LOCUS_BENCH_BIND_AGENTS ?? 'processes'}${run.pressure > 0 ? ` (${run.pressure} spinners)` : ''}`,
     );
   });
 }
@@ -407,9 +413,12 @@ function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRec
 /** locus' records with OVN's as their baseline, and the ratio records. */
 function compare(run: Run, ovn: OvnResult, locus: readonly BenchRecord[]): BenchRecord[] {
   const find = (suffix: string) => locus.find((r) => r.name === `ovn/locus/${suffix}`);
+  // OVN's ready against both of locus': acked (its own) and flows (like for like).
   const counterpart: Record<string, BenchRecord> = {
     latency: ovn.latency,
     'latency-from-row': ovn.fromRow,
+    'latency-flows': ovn.latency,
+    'latency-flows-from-row': ovn.fromRow,
     bulk: ovn.bulk,
     rss: ovn.rss,
   };
@@ -459,6 +468,10 @@ function compare(run: Run, ovn: OvnResult, locus: readonly BenchRecord[]): Bench
   ratio('p99', 'latency', 'p99', 'ms from add-port');
   ratio('p50-from-row', 'latency-from-row', 'p50', 'ms from the row');
   ratio('p99-from-row', 'latency-from-row', 'p99', 'ms from the row');
+  ratio('flows-p50', 'latency-flows', 'p50', 'ms from add-port to flows ready');
+  ratio('flows-p99', 'latency-flows', 'p99', 'ms from add-port to flows ready');
+  ratio('flows-p50-from-row', 'latency-flows-from-row', 'p50', 'ms from the row to flows ready');
+  ratio('flows-p99-from-row', 'latency-flows-from-row', 'p99', 'ms from the row to flows ready');
   ratio('bulk', 'bulk', 'value', 's');
   ratio('rss', 'rss', 'value', 'MiB');
   return [...baselined, ...ratios];
@@ -469,12 +482,13 @@ function summary(rows: readonly BenchRecord[][], progress: (m: string) => void):
   const lines = ['ports  load  system  add-port→ready p50/p99  row→ready p50/p99  bulk  rss'];
   for (const records of rows) {
     const get = (name: string) => records.find((r) => r.name === name);
-    for (const [system, prefix] of [
-      ['OVN', 'ovn'],
-      ['locus', 'ovn/locus'],
+    for (const [system, prefix, ready] of [
+      ['OVN', 'ovn', ''],
+      ['locus flows', 'ovn/locus', '-flows'],
+      ['locus acked', 'ovn/locus', ''],
     ] as const) {
-      const latency = get(`${prefix}/latency`);
-      const fromRow = get(`${prefix}/latency-from-row`);
+      const latency = get(`${prefix}/latency${ready}`);
+      const fromRow = get(`${prefix}/latency${ready}-from-row`);
       const bulk = get(`${prefix}/bulk`);
       const rss = get(`${prefix}/rss`);
       const ms = (r: BenchRecord | undefined) =>

@@ -2,6 +2,8 @@
  * locus' bind bench (`measureBind` from bench/bind.bench.ts) at one size, alone in its process,
  * for bench/ovn.bench.ts: each size starts from a fresh process, so the RSS it reports is that
  * size's own (not what an earlier size left in the heap), as OVN's daemons are fresh per size.
+ * Its chassis agents are processes of their own too, unless LOCUS_BENCH_BIND_AGENTS=inproc
+ * (inherited from the bench).
  *
  * Started with an IPC channel and LOCUS_BENCH_OVN_LOCUS (JSON: LocusChildSettings); sends
  * `{ kind: 'records' }` or `{ kind: 'error' }` and exits.

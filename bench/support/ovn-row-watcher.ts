@@ -4,9 +4,9 @@
  * the first moment a chassis agent or ovn-controller can know the port) — observed from its
  * own idle process.
  *
- * Why a process: locus' bind bench runs locus and its agents in the bench's process, so an
- * OVSDB monitor there would stamp the row only when locus' busy event loop gets to it (it was
- * seen ~60 ms after the agent's report at 1,000 ports). Here the stamp is taken on arrival, as
+ * Why a process: locus' bind bench runs the server (and, with LOCUS_BENCH_BIND_AGENTS=inproc,
+ * its agents) in the bench's process, so an OVSDB monitor there would stamp the row only when
+ * that busy event loop gets to it (it was seen ~60 ms after the agent's report at 1,000 ports). Here the stamp is taken on arrival, as
  * OVN's observer (in a process OVN does not use) takes it. Stamps cross the process boundary
  * as wall-clock milliseconds (performance.timeOrigin + performance.now(), µs resolution, one
  * system clock); `watchRows` turns them back into the parent's performance.now().
