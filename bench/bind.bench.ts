@@ -155,13 +155,26 @@ function statusBytes(pid: number | 'self', field: string): number {
   }
 }
 
-/** RSS of this process' children (the ovs-ofctl helper, any tool running right now). */
+/** A process' command name (/proc/<pid>/comm), '' when it is gone. */
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * RSS of this process' children (an ovs-ofctl helper, any tool running right now), but not
+ * `except` nor esbuild's service (it bundled the agents' entry: the bench's, not locus').
+ */
 function childrenRss(except: readonly (number | undefined)[]): number {
   try {
     return readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8')
       .trim()
       .split(/\s+/)
       .filter((pid) => pid !== '' && !except.includes(Number(pid)))
+      .filter((pid) => commOf(Number(pid)) !== 'esbuild')
       .reduce((sum, pid) => sum + statusBytes(Number(pid), 'VmRSS'), 0);
   } catch {
     return 0;
