@@ -14,6 +14,9 @@ import { AGENT_RUNTIME } from '../agent.bench.js';
 import { bundleBenchEntry } from './bundle.js';
 import type { ChassisAgentMessage, ChassisAgentSettings } from './chassis-agent-child.js';
 
+/** How long the agents may take to start and apply their first full sync. */
+const READY_TIMEOUT_MS = 180_000;
+
 export interface AgentProcesses {
   readonly pids: readonly number[];
   /** The agents' VmRSS (or VmHWM) summed, from /proc. */
@@ -89,8 +92,18 @@ export async function startAgentProcesses(
     clearTimeout(killed);
     process.off('exit', killAll);
   };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const ready = await Promise.all(started.map(({ ready }) => ready));
+    const ready = await Promise.race([
+      Promise.all(started.map(({ ready }) => ready)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the agents did not sync within ${READY_TIMEOUT_MS / 1000} s`)),
+          READY_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
     const pids = started.map(({ child }) => child.pid as number);
     return {
       pids,
@@ -99,6 +112,7 @@ export async function startAgentProcesses(
       stop,
     };
   } catch (error) {
+    clearTimeout(timer);
     await stop();
     throw error;
   }
