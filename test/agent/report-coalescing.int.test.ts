@@ -4,9 +4,11 @@
  * HttpSink sends a report as batch requests, each one command and one append on the chassis
  * stream (not one request and one append per interface).
  *
- * An interface is legitimately reported twice only when its ofport comes after the settle:
- * created without it, then updated with it (the second test, with ovs-vswitchd held). The
- * burst test rules that out (a long settle) so that any interface in two reports is a fault.
+ * An interface is legitimately reported twice only when its ofport comes after the settle, or
+ * after a flush() a caller forced: created without it, then updated with it (the second and
+ * last tests, with ovs-vswitchd held). The burst test rules that out (a long settle) so that any
+ * interface in two reports is a fault; so does the third, for interfaces plugged while a report
+ * is in flight and numbered after it.
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -43,6 +45,22 @@ const ofportOf = (event: DomainEvent): number | null =>
 /** Each report's events as `Type name ofport`, for failure messages. */
 const describeReports = (reports: readonly (readonly DomainEvent[])[]): string =>
   JSON.stringify(reports.map((r) => r.map((e) => `${e.type} ${nameOf(e)} ${ofportOf(e)}`)));
+
+/** `ovs-vsctl` arguments adding `names` to br-int, each with an iface-id, in one transaction. */
+const plugArgs = (names: readonly string[]): string[] =>
+  names
+    .flatMap((name) => [
+      '--',
+      'add-port',
+      'br-int',
+      name,
+      '--',
+      'set',
+      'Interface',
+      name,
+      `external_ids:iface-id=lp-${name}`,
+    ])
+    .slice(1);
 
 describe.skipIf(!requireOvs())('agent reports under a burst', () => {
   let ovs: OvsSandbox;
@@ -233,5 +251,153 @@ describe.skipIf(!requireOvs())('agent reports under a burst', () => {
       if (held) process.kill(vswitchd, 'SIGCONT');
       await agent.stop();
     }
+  });
+  /**
+   * Interfaces plugged while a report is in flight, not yet numbered when it completes, wait
+   * for their ofports like any others: sent at once, each would go without its ofport and cost
+   * a second report (OvsPortUpdated) when OVS numbers it. An explicit flush() sends them anyway.
+   */
+  describe('what arrives during a report and lacks its ofport', () => {
+    const SETTLE_MS = 30_000;
+
+    /** An agent whose first report carrying `holdName` is held until `release.open()`. */
+    function heldAgent(holdName: string, mine: (name: string) => boolean) {
+      const http = new HttpSink({ baseUrl, chassis: chassis.id, token: tokens.agentA, logger });
+      const reports: (readonly DomainEvent[])[] = [];
+      const release = gate();
+      const inFlight = gate();
+      let holding = true;
+      const sink: ReportSink = {
+        reported: () => http.reported(),
+        async report(events: readonly DomainEvent[]) {
+          // Only this test's interfaces (whatever an earlier test left unreported is not ours).
+          const ours = events.filter((e) => mine(nameOf(e)));
+          if (ours.length > 0) reports.push(ours);
+          if (holding && ours.some((e) => nameOf(e) === holdName)) {
+            holding = false;
+            inFlight.open();
+            await release.wait;
+          }
+          await http.report(events);
+        },
+      };
+      const agent = new ChassisAgent({
+        chassis,
+        ovsdb: ovs.ovsdb,
+        sink,
+        logger,
+        datapathType: 'dummy',
+        // Far longer than the tests wait: a report that comes goes on the ofports, not on this.
+        settleMs: SETTLE_MS,
+      });
+      return { agent, reports, release, inFlight };
+    }
+
+    const vswitchdPid = () => Number(readFileSync(`${ovs.dir}/ovs-vswitchd.pid`, 'utf8').trim());
+
+    it('waits for their ofports, then reports them created with it, never updated', async () => {
+      const unnumbered = ['tap-wait0', 'tap-wait1', 'tap-wait2'];
+      const mine = (name: string) => name === 'tap-hold' || unnumbered.includes(name);
+      const { agent, reports, release, inFlight } = heldAgent('tap-hold', mine);
+      const vswitchd = vswitchdPid();
+      let held = false;
+      try {
+        await agent.start();
+        await vi.waitFor(() => expect(agent.isSettled).toBe(true), { timeout: 15_000 });
+        // Numbered (ovs-vsctl waits for ovs-vswitchd): reported at once, and held in flight.
+        await ovs.vsctl(...plugArgs(['tap-hold']));
+        await inFlight.wait;
+        // ovs-vswitchd held (SIGSTOP) numbers nothing: these come without ofports.
+        process.kill(vswitchd, 'SIGSTOP');
+        held = true;
+        await ovs.vsctl('--no-wait', ...plugArgs(unnumbered));
+        // The echo answers after the update that brought them: the replica has them.
+        await agent.client.echo();
+        release.open();
+        // Well inside the settle: whatever the agent reports now, it reports unnumbered.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        process.kill(vswitchd, 'SIGCONT');
+        held = false;
+        // Long before the settle runs out: they go when OVS has numbered them.
+        await vi.waitFor(
+          () => {
+            expect(reports).toHaveLength(2);
+            expect(agent.isSettled).toBe(true);
+          },
+          { timeout: 15_000 },
+        );
+
+        const seen = describeReports(reports);
+        expect(reports[0]?.map(nameOf), seen).toEqual(['tap-hold']);
+        expect(reports[1]?.map(nameOf).sort(), seen).toEqual(unnumbered);
+        expect(
+          reports.flat().every((e) => e.type === 'OvsPortCreated' && ofportOf(e) !== null),
+          seen,
+        ).toBe(true);
+        const stream = (await store.readStream('chassis-chassis-a')).filter((e) =>
+          mine(nameOf(e as DomainEvent)),
+        );
+        expect(
+          stream
+            .map(
+              (e) => `${e.type} ${nameOf(e as DomainEvent)} ${ofportOf(e as DomainEvent) !== null}`,
+            )
+            .sort(),
+        ).toEqual(['tap-hold', ...unnumbered].map((name) => `OvsPortCreated ${name} true`).sort());
+      } finally {
+        if (held) process.kill(vswitchd, 'SIGCONT');
+        await agent.stop();
+      }
+    });
+
+    it('sends them at once, unnumbered, when flush() is called during the report', async () => {
+      const unnumbered = ['tap-force0', 'tap-force1'];
+      const mine = (name: string) => name === 'tap-hold2' || unnumbered.includes(name);
+      const { agent, reports, release, inFlight } = heldAgent('tap-hold2', mine);
+      const vswitchd = vswitchdPid();
+      let held = false;
+      try {
+        await agent.start();
+        await vi.waitFor(() => expect(agent.isSettled).toBe(true), { timeout: 15_000 });
+        await ovs.vsctl(...plugArgs(['tap-hold2']));
+        await inFlight.wait;
+        process.kill(vswitchd, 'SIGSTOP');
+        held = true;
+        await ovs.vsctl('--no-wait', ...plugArgs(unnumbered));
+        await agent.client.echo();
+        // A caller waits for everything pending: it goes without ofports, in the next report.
+        const flushed = agent.flush();
+        release.open();
+        await flushed;
+
+        const seen = describeReports(reports);
+        expect(reports, seen).toHaveLength(2);
+        expect(reports[1]?.map(nameOf).sort(), seen).toEqual(unnumbered);
+        expect(
+          reports[1]?.every((e) => e.type === 'OvsPortCreated' && ofportOf(e) === null),
+          seen,
+        ).toBe(true);
+
+        // Numbered later, they are reported again, updated with their ofports.
+        process.kill(vswitchd, 'SIGCONT');
+        held = false;
+        await vi.waitFor(
+          () => {
+            expect(reports).toHaveLength(3);
+            expect(agent.isSettled).toBe(true);
+          },
+          { timeout: 15_000 },
+        );
+        const after = describeReports(reports);
+        expect(reports[2]?.map(nameOf).sort(), after).toEqual(unnumbered);
+        expect(
+          reports[2]?.every((e) => e.type === 'OvsPortUpdated' && ofportOf(e) !== null),
+          after,
+        ).toBe(true);
+      } finally {
+        if (held) process.kill(vswitchd, 'SIGCONT');
+        await agent.stop();
+      }
+    });
   });
 });
