@@ -64,8 +64,10 @@ export class ChassisAgent {
   private timer: NodeJS.Timeout | undefined;
   /** When `timer` fires (performance.now() ms). */
   private timerDue = 0;
-  private flushing: Promise<void> | undefined;
+  private flushing: Promise<boolean> | undefined;
   private dirty = false;
+  /** A caller of `flush` waits: what is pending goes now, ofports or not. */
+  private forced = false;
   private readonly reportBackoff: Backoff;
   private started = false;
   private stopped = false;
@@ -178,13 +180,17 @@ export class ChassisAgent {
     this.timer = undefined;
     if (this.flushing) {
       this.dirty = true;
+      this.forced = true;
       await this.flushing;
       return;
     }
     this.flushing = this.deliver().finally(() => {
       this.flushing = undefined;
     });
-    await this.flushing;
+    const waiting = await this.flushing;
+    // Changes that came in during the report and still wait for their ofports get the settle
+    // too: sent at once, each would cost a second report (OvsPortUpdated) when OVS numbers it.
+    if (waiting) this.schedule(this.options.settleMs ?? 50);
   }
 
   /** Whether everything observed has been reported. */
@@ -270,11 +276,13 @@ export class ChassisAgent {
     }, delayMs);
   }
 
-  private async deliver(): Promise<void> {
+  /** Reports until nothing is pending; true when changes wait for ofports (not reported yet). */
+  private async deliver(): Promise<boolean> {
     const { observer, replica } = this;
-    if (!observer || !replica) return;
+    if (!observer || !replica) return false;
     do {
       this.dirty = false;
+      this.forced = false;
       const events = observer.changes(replica);
       if (events.length === 0) continue;
       try {
@@ -294,8 +302,13 @@ export class ChassisAgent {
         this.dirty = false;
         // Retry after the back-off (unless stopped meanwhile).
         setTimeout(() => this.schedule(0), delay).unref();
-        return;
+        return false;
+      }
+      if (this.dirty && !this.forced && !this.stopped && !this.complete()) {
+        this.dirty = false;
+        return true;
       }
     } while (this.dirty && !this.stopped);
+    return false;
   }
 }
