@@ -132,3 +132,58 @@ export function portMachineOf(compiled: CompiledMachine): PortMachine {
 
 /** The lport machine's port-wide fold: the one production runs. */
 export const lportFacts: PortMachine = portMachineOf(compiledLport);
+
+/**
+ * The refusal of a domain event's machine events (toLportEvents) taken in order, all or none:
+ * the first one refused, on the facts the ones before it left; null when all are accepted.
+ */
+export function refusalOfEach(
+  machine: PortMachine,
+  portId: string,
+  facts: PortFacts,
+  events: readonly LportEvent[],
+  viewer?: string,
+): Refusal | null {
+  if (events.length === 1) return machine.refusal(portId, facts, events[0] as LportEvent, viewer);
+  let current = facts;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as LportEvent;
+    const refusal = machine.refusal(portId, current, event, viewer);
+    if (refusal !== null) return refusal;
+    if (i < events.length - 1) current = machine.apply(current, event) as PortFacts;
+  }
+  return null;
+}
+
+/** The facts after every one of `events` (new arrays), undefined when any is refused. */
+export function applyEach(
+  machine: PortMachine,
+  facts: PortFacts,
+  events: readonly LportEvent[],
+): PortFacts | undefined {
+  if (events.length === 1) return machine.apply(facts, events[0] as LportEvent);
+  const next = cloneFacts(facts);
+  for (const event of events) if (!machine.applyInPlace(next, event)) return undefined;
+  return next;
+}
+
+/**
+ * Folds `events` into `facts` in place, all or none: false (facts untouched) when any is
+ * refused. A group is checked on a copy first; a single event needs none.
+ */
+export function applyEachInPlace(
+  machine: PortMachine,
+  facts: MutablePortFacts,
+  events: readonly LportEvent[],
+): boolean {
+  if (events.length === 1) return machine.applyInPlace(facts, events[0] as LportEvent);
+  const next = applyEach(machine, facts, events);
+  if (next === undefined) return false;
+  facts.exists = next.exists;
+  facts.deleted = next.deleted;
+  facts.requestedChassis = next.requestedChassis;
+  facts.claims.splice(0, facts.claims.length, ...next.claims);
+  facts.acks.splice(0, facts.acks.length, ...next.acks);
+  facts.reasons.splice(0, facts.reasons.length, ...next.reasons);
+  return true;
+}

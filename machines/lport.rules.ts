@@ -423,30 +423,55 @@ export type LportDomainEventType =
   | 'LocalCreated'
   | 'LocalDeleted'
   | 'RemoteCreated'
+  | 'RemotesCreated'
   | 'RemoteDeleted'
   | 'DistributedCreated'
   | 'DistributedDeleted';
 export type LportDomainEvent = EventOf<LportDomainEventType>;
 
-/** The machine event for a domain event of an lport stream; undefined for any other event. */
-export function toLportEvent(event: DomainEvent): LportEvent | undefined {
+/**
+ * The machine events a domain event of an lport stream stands for, in order; undefined for any
+ * other event. Every event is one machine event but `RemotesCreated`, several chassis' acks
+ * appended together: one `RemoteCreated` per chassis, all accepted or none (`PortMachine`'s
+ * `refusalOfEach` and `applyEach`).
+ */
+export function toLportEvents(event: DomainEvent): readonly LportEvent[] | undefined {
   switch (event.type) {
     case 'LogicalPortCreated':
     case 'LogicalPortUpdated':
-      return { type: event.type, requestedChassis: event.data.requestedChassis };
+      return [{ type: event.type, requestedChassis: event.data.requestedChassis }];
     case 'LogicalPortDeleted':
-      return { type: event.type };
+      return [{ type: event.type }];
     case 'LocalCreated':
     case 'LocalDeleted':
     case 'RemoteDeleted':
-      return { type: event.type, chassis: event.data.chassis };
+      return [{ type: event.type, chassis: event.data.chassis }];
     case 'RemoteCreated':
-      return { type: event.type, chassis: event.data.chassis, owner: event.data.owner };
+      return [{ type: event.type, chassis: event.data.chassis, owner: event.data.owner }];
+    case 'RemotesCreated': {
+      const { owner } = event.data;
+      return event.data.chassis.map((chassis) => ({ type: 'RemoteCreated', chassis, owner }));
+    }
     case 'DistributedCreated':
     case 'DistributedDeleted':
-      return { type: event.type, reason: event.data.reason };
+      return [{ type: event.type, reason: event.data.reason }];
     default:
       return undefined;
+  }
+}
+
+/** The chassis a domain event of an lport stream names, in its machine events' order. */
+export function chassisNamedBy(event: DomainEvent): readonly string[] {
+  switch (event.type) {
+    case 'LocalCreated':
+    case 'LocalDeleted':
+    case 'RemoteCreated':
+    case 'RemoteDeleted':
+      return [event.data.chassis];
+    case 'RemotesCreated':
+      return event.data.chassis;
+    default:
+      return [];
   }
 }
 
@@ -460,6 +485,7 @@ export function lportIdOf(event: DomainEvent): string | undefined {
     case 'LocalCreated':
     case 'LocalDeleted':
     case 'RemoteCreated':
+    case 'RemotesCreated':
     case 'RemoteDeleted':
     case 'DistributedCreated':
     case 'DistributedDeleted':

@@ -10,7 +10,7 @@
  * change: the fold copies the shared facts into a scratch, runs the machine's step on it, and
  * interns the result.
  */
-import { lportFacts } from '../../machines/lport.facts.js';
+import { applyEach, lportFacts, refusalOfEach } from '../../machines/lport.facts.js';
 import {
   type Ack,
   initialFacts,
@@ -19,7 +19,7 @@ import {
   ownerOf,
   type PortFacts,
   type Refusal,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import type { LocalityFold, PortLocality } from '../domain/locality.js';
 import type { DomainEvent } from '../events/index.js';
@@ -137,9 +137,9 @@ export function refusalOf(
   port: PortLocality,
   event: DomainEvent,
 ): Refusal | undefined {
-  const lportEvent = toLportEvent(event);
-  if (!lportEvent) return undefined;
-  return lportFacts.refusal(portId, port, lportEvent) ?? undefined;
+  const lportEvents = toLportEvents(event);
+  if (!lportEvents) return undefined;
+  return refusalOfEach(lportFacts, portId, port, lportEvents) ?? undefined;
 }
 
 /** Folds the lport streams' events into per-port facts. */
@@ -172,13 +172,18 @@ export class PortLocalityFold implements LocalityFold {
   /** Folds one event of `lport-<portId>` recorded at `revision`. Events the log holds were
    *  accepted at append time; one the machine refuses (a foreign writer) is not folded. */
   apply(event: DomainEvent, revision: bigint): void {
-    const lportEvent = toLportEvent(event);
-    if (!lportEvent) return;
+    const lportEvents = toLportEvents(event);
+    if (!lportEvents) return;
     const portId = event.type.startsWith('LogicalPort')
       ? (event.data as { id: string }).id
       : (event.data as { portId: string }).portId;
     const facts = this.ports.get(portId)?.facts ?? this.initial;
-    this.ports.set(portId, entryOf(this.step(facts, lportEvent), revision));
+    let next = facts;
+    // A group of acks (RemotesCreated) is all or none: a refused one leaves the facts as they are.
+    if (lportEvents.length > 1 && refusalOfEach(lportFacts, portId, facts, lportEvents) !== null)
+      next = facts;
+    else for (const lportEvent of lportEvents) next = this.step(next, lportEvent);
+    this.ports.set(portId, entryOf(next, revision));
   }
 
   /** The facts after `event` (the same facts when the machine refuses it). */
@@ -213,9 +218,9 @@ export class PortLocalityFold implements LocalityFold {
 
   /** The facts after an accepted event, without touching `port` (used to chain decisions). */
   static evolve(_portId: string, port: PortLocality, event: DomainEvent): PortLocality {
-    const lportEvent = toLportEvent(event);
-    if (!lportEvent) return port;
-    const facts = lportFacts.apply(port, lportEvent);
+    const lportEvents = toLportEvents(event);
+    if (!lportEvents) return port;
+    const facts = applyEach(lportFacts, port, lportEvents);
     return facts === undefined ? port : withOwner(facts, port.revision);
   }
 }

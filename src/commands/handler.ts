@@ -24,6 +24,7 @@ import type {
   RecordedEvent,
   StreamAppendOutcome,
 } from '../store/event-store.js';
+import { type GroupedEvents, groupAcks } from './ack-groups.js';
 import type { CommandError, CommandErrorKind } from './decision.js';
 import { foldStream, type Loaded, type StreamFold } from './lifecycle.js';
 import { decodeRecorded, GroupReferences, LogReferences } from './log-reads.js';
@@ -179,13 +180,13 @@ type Decided =
   | { readonly kind: 'failed'; readonly error: unknown }
   /** Nothing to append; `after`: the group's events decided before it. */
   | { readonly kind: 'unchanged'; readonly result: unknown; readonly after: number }
-  /** Its events are the group's `from` .. `from + events.length - 1`. */
+  /** Its last event is the group's `last`; it decided `count` (grouped ones share an event). */
   | {
       readonly kind: 'accepted';
       readonly result: unknown;
       readonly created: boolean;
-      readonly events: readonly NewEvent[];
-      readonly from: number;
+      readonly count: number;
+      readonly last: number;
     };
 
 /** A group decided in order on one state: each command's outcome, and all their events. */
@@ -443,7 +444,7 @@ export class CommandHandler {
   }
 
   private async settleRound(part: RoundStream, positions: readonly bigint[]): Promise<void> {
-    const answers = await this.answersOf(part.items, part.group.decided, positions, part.loaded);
+    const answers = await this.answersOf(part.items, part.group, positions, part.loaded);
     for (const [n, item] of part.items.entries()) item.settle(answers[n] as Answer);
   }
 
@@ -557,7 +558,7 @@ export class CommandHandler {
         position: appended.position,
       });
     }
-    return this.answersOf(items, decided, positions, loaded);
+    return this.answersOf(items, { decided, events }, positions, loaded);
   }
 
   /**
@@ -588,30 +589,33 @@ export class CommandHandler {
         }
         const recordedAs = decision.app === undefined ? issuer : { ...issuer, app: decision.app };
         const own = decision.events.map((event) => this.envelope(event, recordedAs));
+        events.push(...own);
         decided.push({
           kind: 'accepted',
           result: decision.result,
           created: decision.created,
-          events: own,
-          from: events.length,
+          count: own.length,
+          last: events.length - 1,
         });
-        events.push(...own);
         state = foldOnto(fold, state, decision.events);
       } catch (error) {
         decided.push({ kind: 'failed', error });
       }
     }
-    return { decided, events, state };
+    const grouped = groupAcks(events);
+    if (grouped === undefined) return { decided, events, state };
+    return { decided: decided.map((d) => regrouped(d, grouped)), events: grouped.events, state };
   }
 
-  /** Each command's answer, once its group's events (if any) are at `positions`. */
+  /** Each command's answer, once its group's `events` (if any) are at `positions`. */
   private async answersOf(
     items: readonly Pending[],
-    decided: readonly Decided[],
+    { decided, events }: Pick<DecidedGroup, 'decided' | 'events'>,
     positions: readonly bigint[],
     loaded: Loaded<unknown>,
   ): Promise<Answer[]> {
     const observer = this.options.observer;
+    if (events.length > 0) observer?.appended(events);
     let head: bigint | undefined;
     const answers: Answer[] = [];
     for (const [index, outcome] of decided.entries()) {
@@ -638,13 +642,11 @@ export class CommandHandler {
         }
         case 'accepted': {
           observer?.decided(name, 'accepted');
-          observer?.appended(outcome.events);
-          const last = outcome.from + outcome.events.length - 1;
           const value = {
             result: outcome.result,
             created: outcome.created,
-            position: positions[last] as bigint,
-            appended: outcome.events.length,
+            position: positions[outcome.last] as bigint,
+            appended: outcome.count,
           };
           answers.push({ ok: true, value });
           break;
@@ -753,6 +755,20 @@ function startable(items: readonly RoundItem[]): RoundItem[] {
     });
     return false;
   });
+}
+
+/** A command's outcome with its indices into the group's events after grouping. */
+function regrouped(decided: Decided, { at }: GroupedEvents): Decided {
+  switch (decided.kind) {
+    case 'accepted':
+      return { ...decided, last: at[decided.last] as number };
+    case 'unchanged':
+      return decided.after === 0
+        ? decided
+        : { ...decided, after: (at[decided.after - 1] as number) + 1 };
+    default:
+      return decided;
+  }
 }
 
 /** Whether a command may be decided in a group (Command.groups). */

@@ -4,12 +4,12 @@
  * to the machine: a deleted port is final and refuses everything after. `machine` is the
  * production machine's fold everywhere but in tests that run a variant of the machine.
  */
-import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
+import { applyEach, lportFacts, type PortMachine } from '../../machines/lport.facts.js';
 import {
   initialFacts,
   type LportEvent,
   type PortFacts,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import { contains, ipKey, macKey, parseCidr, parseIp } from '../events/addresses.js';
 import type { DomainEvent, LogicalPort } from '../events/index.js';
@@ -46,13 +46,13 @@ export interface PortStream {
 export const portFoldOf = (machine: PortMachine): StreamFold<PortStream> => ({
   initial: { port: absent, facts: initialFacts() },
   evolve(state, event) {
-    const lportEvent = toLportEvent(event);
+    const lportEvents = toLportEvents(event);
     // Events in the log were accepted when appended; one the machine refuses (a foreign
     // writer) is not folded, exactly as the apps' fold does.
     const facts =
-      lportEvent === undefined
+      lportEvents === undefined
         ? state.facts
-        : (machine.apply(state.facts, lportEvent) ?? state.facts);
+        : (applyEach(machine, state.facts, lportEvents) ?? state.facts);
     return { port: evolveLifecycle('port', state.port, event), facts };
   },
 });

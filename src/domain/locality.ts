@@ -30,6 +30,7 @@ export function portOf(event: DomainEvent): string | undefined {
     case 'LocalCreated':
     case 'LocalDeleted':
     case 'RemoteCreated':
+    case 'RemotesCreated':
     case 'RemoteDeleted':
     case 'DistributedCreated':
     case 'DistributedDeleted':

@@ -228,6 +228,7 @@ export class Topology {
         return;
       }
       case 'RemoteCreated':
+      case 'RemotesCreated':
       case 'RemoteDeleted':
       case 'DistributedCreated':
       case 'DistributedDeleted':

@@ -10,6 +10,7 @@ import {
   LocalChange,
   RemoteCreatedData,
   RemoteDeletedData,
+  RemotesCreatedData,
 } from './locality.js';
 import { firstPerField } from './messages.js';
 import {
@@ -83,6 +84,12 @@ export const catalogue = {
     kind: 'locality',
     stream: byPort,
   }),
+  RemotesCreated: define({
+    schema: RemotesCreatedData,
+    version: 1,
+    kind: 'locality',
+    stream: byPort,
+  }),
   RemoteDeleted: define({
     schema: RemoteDeletedData,
     version: 1,
@@ -132,6 +139,7 @@ export interface EventDataMap {
   LocalCreated: LocalChange;
   LocalDeleted: LocalChange;
   RemoteCreated: RemoteCreatedData;
+  RemotesCreated: RemotesCreatedData;
   RemoteDeleted: RemoteDeletedData;
   DistributedCreated: DistributedChange;
   DistributedDeleted: DistributedChange;

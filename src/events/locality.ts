@@ -18,6 +18,22 @@ export const RemoteCreatedData = Type.Object(
 );
 export type RemoteCreatedData = Static<typeof RemoteCreatedData>;
 
+/**
+ * Several chassis' acks of one owner, decided one after the other and appended as one event:
+ * exactly `RemoteCreated{portId, chassis: c, owner}` for each `c` in order, all or none. The
+ * command handler groups a port's acks that meet in one append (a switch's chassis acking a
+ * bind together), so the log grows by one event per port and round, not one per chassis.
+ */
+export const RemotesCreatedData = Type.Object(
+  {
+    portId: Id,
+    chassis: Type.Array(ChassisId, { minItems: 2, maxItems: 100_000, uniqueItems: true }),
+    owner: ChassisId,
+  },
+  closed,
+);
+export type RemotesCreatedData = Static<typeof RemotesCreatedData>;
+
 export const RemoteDeletedData = Type.Object({ portId: Id, chassis: ChassisId }, closed);
 export type RemoteDeletedData = Static<typeof RemoteDeletedData>;
 

@@ -631,7 +631,7 @@ class Words {
           'ack',
           wanted === ack,
           wanted === ack
-            ? `${chassis}'s agent installed its flows toward ${ack} and acked them (RemoteCreated by ${by})`
+            ? `${chassis}'s agent installed its flows toward ${ack} and acked them (${acked?.type ?? 'RemoteCreated'} by ${by})`
             : `${chassis} acked flows toward ${ack}, but ${wanted === null ? 'no ack is wanted any more' : `the owner is now ${wanted}`}: the ${this.remoteApp()} app withdraws it`,
           acked,
         ),

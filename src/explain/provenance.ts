@@ -5,6 +5,7 @@
  * chassis. Only events the lport machine accepted are remembered (compared facts before and
  * after the fold), so a refused event never explains anything.
  */
+import { chassisNamedBy } from '../../machines/lport.rules.js';
 import type { PortLocality } from '../domain/locality.js';
 import type { DomainEvent } from '../events/index.js';
 import type { RecordedEvent } from '../store/event-store.js';
@@ -60,11 +61,14 @@ export class Provenance {
         return;
       }
       case 'RemoteCreated':
-      case 'RemoteDeleted': {
-        const { portId, chassis } = event.data;
-        const holds = (f: PortLocality | undefined) =>
-          f?.acks.some((ack) => ack.chassis === chassis) ?? false;
-        track(this.acks, portId, chassis, recorded, holds(before), holds(after));
+      case 'RemoteDeleted':
+      case 'RemotesCreated': {
+        const { portId } = event.data;
+        for (const chassis of chassisNamedBy(event)) {
+          const holds = (f: PortLocality | undefined) =>
+            f?.acks.some((ack) => ack.chassis === chassis) ?? false;
+          track(this.acks, portId, chassis, recorded, holds(before), holds(after));
+        }
         return;
       }
       case 'DistributedCreated':

@@ -482,6 +482,10 @@ class Touched {
       multiAdd(this.acked, event.data.chassis, event.data.portId);
       return;
     }
+    if (event.type === 'RemotesCreated') {
+      for (const chassis of event.data.chassis) multiAdd(this.acked, chassis, event.data.portId);
+      return;
+    }
     const portId = portOf(event);
     if (portId !== undefined) {
       this.port(topology, portId);

@@ -9,7 +9,7 @@ import {
   isRefusal,
   type LportStateName,
   ownerOf,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import type { LocalityAt as LocalityAtResponse, ViewAt, WithBigInts } from '../api/responses.js';
 import { decodeEvent, lportStream } from '../events/index.js';
@@ -40,9 +40,14 @@ export function foldLocalityAt(
   for (const recorded of records) {
     if (Date.parse(recorded.recordedAt) > until) break;
     const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
-    const event = decoded.ok ? toLportEvent(decoded.event) : undefined;
-    if (event === undefined) continue;
-    const next = apply(port, event);
+    const events = decoded.ok ? toLportEvents(decoded.event) : undefined;
+    if (events === undefined) continue;
+    // A group of acks (RemotesCreated) is all or none.
+    let next: ReturnType<typeof apply> = port;
+    for (const event of events) {
+      next = apply(next, event);
+      if (isRefusal(next)) break;
+    }
     if (isRefusal(next)) continue;
     port = next;
     last = recorded;

@@ -4,7 +4,7 @@
  * long as the batch), and turned into the row changes the batch commits.
  */
 import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
-import { type LportEvent, type RefusalCode, toLportEvent } from '../../machines/lport.rules.js';
+import { type LportEvent, type RefusalCode, toLportEvents } from '../../machines/lport.rules.js';
 import { type DomainEvent, decodeEvent } from '../events/index.js';
 import type { ProjectedEvent } from '../store/event-store.js';
 import { type ChassisEvent, type ChassisRow, foldChassisEvent, isChassisEvent } from './chassis.js';
@@ -40,7 +40,8 @@ export type Routed =
       readonly kind: 'port';
       readonly portId: string;
       readonly event: DomainEvent;
-      readonly lport: LportEvent;
+      /** Its machine events: one, or a group's acks (RemotesCreated). */
+      readonly lport: readonly LportEvent[];
       readonly recorded: ProjectedEvent;
     }
   | { readonly kind: 'chassis'; readonly event: ChassisEvent; readonly recorded: ProjectedEvent }
@@ -81,13 +82,13 @@ export function route(recorded: ProjectedEvent): Routed {
   if (!decoded.ok) return { kind: 'skipped', reason: decoded.reason, recorded };
   const event = decoded.event;
   if (isPort) {
-    const lport = toLportEvent(event);
+    const lport = toLportEvents(event);
     if (lport === undefined) return IGNORED;
     return {
       kind: 'port',
       portId: stream.slice(LPORT_PREFIX.length),
       event,
-      lport: sharedIds.lport(lport),
+      lport: lport.map((one) => sharedIds.lport(one)),
       recorded,
     };
   }
@@ -230,7 +231,7 @@ export class ProjectionBatch {
     }
     const refusal = step.outcome === 'refused' ? step.code : null;
     if (fromLog === undefined) {
-      this.#history.push(historyRowOf(recorded, portId, routed.lport, refusal));
+      this.#history.push(historyRowOf(recorded, portId, routed.event, refusal));
       return;
     }
     fromLog.rows++;

@@ -1,5 +1,6 @@
 /** The history projection's functional core: one audit row per event of an lport stream. */
-import { chassisOf, type LportEvent, type RefusalCode } from '../../machines/lport.rules.js';
+import { chassisNamedBy, type RefusalCode } from '../../machines/lport.rules.js';
+import type { DomainEvent } from '../events/index.js';
 import type { HistoryRecord } from '../read-model/queries.js';
 import type { ProjectedEvent } from '../store/event-store.js';
 
@@ -16,10 +17,12 @@ export type HistoryRow = Omit<HistoryRecord, 'refusal'> & {
 export function historyRowOf(
   recorded: ProjectedEvent,
   portId: string,
-  lport: LportEvent,
+  event: DomainEvent,
   refusal: RefusalCode | null,
 ): HistoryRow {
   const metadata = recorded.metadata;
+  // A group of acks (RemotesCreated) names its chassis in `data`, not in the one-chassis column.
+  const named = chassisNamedBy(event);
   return {
     position: recorded.position,
     portId,
@@ -27,7 +30,7 @@ export function historyRowOf(
     eventId: recorded.id,
     time: recorded.recordedAt,
     type: recorded.type,
-    chassis: chassisOf(lport) ?? null,
+    chassis: named.length === 1 ? (named[0] as string) : null,
     app: metadata.app ?? '',
     correlationId: metadata.correlationId ?? '',
     causationId: metadata.causationId ?? '',

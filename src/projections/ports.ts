@@ -8,7 +8,12 @@
  * than a row per chassis). `since` survives every event that leaves a view's locality as it
  * was, so it says when the view entered its current locality.
  */
-import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
+import {
+  applyEach,
+  lportFacts,
+  type PortMachine,
+  refusalOfEach,
+} from '../../machines/lport.facts.js';
 import {
   type Ack,
   initialFacts,
@@ -73,14 +78,15 @@ const noFacts: PortFacts = Object.freeze(initialFacts());
 
 /**
  * Folds one event of `lport-<portId>`. `event` is the decoded domain event and `lport` its
- * machine form (toLportEvent); both are passed so the model fields need no second decode.
+ * machine events (toLportEvents: one, or a group's acks, folded all or none); both are passed
+ * so the model fields need no second decode.
  * `machine` is production's except in tests that run a variant of the machine.
  */
 export function foldPortEvent(
   state: PortState,
   portId: string,
   event: DomainEvent,
-  lport: LportEvent,
+  lport: readonly LportEvent[],
   at: EventAt,
   machine: PortMachine = lportFacts,
 ): PortStep {
@@ -89,10 +95,10 @@ export function foldPortEvent(
     return { outcome: 'stale', state };
   }
   const before = previous?.facts ?? noFacts;
-  const refusal = machine.refusal(portId, before, lport);
+  const refusal = refusalOfEach(machine, portId, before, lport);
   if (refusal !== null) return { outcome: 'refused', state, code: refusal.code };
 
-  const facts = machine.apply(before, lport) as PortFacts;
+  const facts = applyEach(machine, before, lport) as PortFacts;
   const model =
     event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated'
       ? event.data

@@ -117,7 +117,7 @@ describe('runAll', () => {
     }
   });
 
-  it('batches that meet join one round: the acks of a port from three chassis, no race', async () => {
+  it('batches that meet join one round: the acks of a port from three chassis, no race, grouped', async () => {
     const { store: seen, calls } = counted(store);
     const handler = new CommandHandler(seen);
     const batchOf = (chassis: string) =>
@@ -132,15 +132,32 @@ describe('runAll', () => {
     );
 
     // b's batch starts a round at once; c's and d's queue meanwhile and go in the next one,
-    // each port's two acks decided in order on one state and appended together.
+    // each port's two acks decided in order on one state and appended together, as one event.
     expect(calls.appendToStreams).toEqual([PORTS, PORTS]);
     expect(calls.appendToStream).toBe(0);
     expect(settled.flat().every((answer) => answer.ok)).toBe(true);
+    const [, fromC, fromD] = settled;
     for (let n = 0; n < PORTS; n++) {
-      const acks = (await store.readStream(lportStream(portId(n))))
-        .filter((event) => event.type === 'RemoteCreated')
-        .map((event) => (event.data as { chassis: string }).chassis);
-      expect(acks).toEqual(['b', 'c', 'd']);
+      const events = (await store.readStream(lportStream(portId(n)))).filter((event) =>
+        event.type.startsWith('Remote'),
+      );
+      expect(events.map((event) => [event.type, event.data])).toEqual([
+        ['RemoteCreated', { portId: portId(n), chassis: 'b', owner: 'a' }],
+        ['RemotesCreated', { portId: portId(n), chassis: ['c', 'd'], owner: 'a' }],
+      ]);
+      const group = events[1];
+      // Who acked stays in the metadata, chassis by chassis; the app is the switch's.
+      expect(group?.metadata.app).toBe('tunnel');
+      expect(group?.metadata.acks).toEqual([
+        expect.objectContaining({ chassis: 'c', actor: 'test' }),
+        expect.objectContaining({ chassis: 'd', actor: 'test' }),
+      ]);
+      // Both acks are answered with the one event's position, each having appended it.
+      for (const batch of [fromC, fromD]) {
+        const answer = batch?.[n];
+        if (!answer?.ok) throw new Error(`ack of ${portId(n)} failed`);
+        expect(answer.value).toMatchObject({ appended: 1, position: group?.position });
+      }
     }
   });
 

@@ -7,12 +7,13 @@
 
 import {
   applyFactsInPlace,
+  cloneFacts,
   initialFacts,
   type MutablePortFacts,
   ownerOf,
   type PortFacts,
   refusalCodeOf,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import type {
   Chassis,
@@ -56,8 +57,8 @@ export class ReferencePortLocalityFold {
   /** Folds one event of `lport-<portId>` recorded at `revision`. Events the log holds were
    *  accepted at append time; one the rules refuse (a foreign writer) is not folded. */
   apply(event: DomainEvent, revision: bigint): void {
-    const lportEvent = toLportEvent(event);
-    if (!lportEvent) return;
+    const lportEvents = toLportEvents(event);
+    if (!lportEvents) return;
     const portId = event.type.startsWith('LogicalPort')
       ? (event.data as { id: string }).id
       : (event.data as { portId: string }).portId;
@@ -67,7 +68,13 @@ export class ReferencePortLocalityFold {
       this.ports.set(portId, entry);
     }
     entry.revision = revision;
-    if (refusalCodeOf(entry.facts, lportEvent) === null) applyFactsInPlace(entry.facts, lportEvent);
+    // A group (RemotesCreated) is all or none: checked on a copy, then folded.
+    const copy = cloneFacts(entry.facts);
+    for (const lportEvent of lportEvents) {
+      if (refusalCodeOf(copy, lportEvent) !== null) return;
+      applyFactsInPlace(copy, lportEvent);
+    }
+    for (const lportEvent of lportEvents) applyFactsInPlace(entry.facts, lportEvent);
   }
 
   /**

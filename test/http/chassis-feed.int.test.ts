@@ -510,6 +510,65 @@ describe('PUT and DELETE /v1/chassis/:id/acks/:portId', () => {
   });
 });
 
+describe('acks that meet in one round', () => {
+  it("are one RemotesCreated, read as each chassis' ack by the views, history, time travel, explain, feeds and verify", async () => {
+    await bind('g-c', 's1', 'C');
+    await bind('g-a', 's1', 'A');
+    await settled();
+    const b = await feed('B', tokens.B);
+    await b.until((f) => f.events().length > 0);
+    const issuer = { app: 'agent', actor: 'test' };
+    const settledAcks = await locus.commands.executeAll(
+      ['B', 'C'].map((chassis) => ({
+        name: 'ackRemote' as const,
+        input: { chassis, portId: 'g-a', owner: 'A' },
+      })),
+      issuer,
+    );
+    expect(settledAcks.every((answer) => answer.ok)).toBe(true);
+    const stream = await locus.store.readStream('lport-g-a');
+    expect(stream.at(-1)?.type).toBe('RemotesCreated');
+    expect(stream.at(-1)?.data).toEqual({ portId: 'g-a', chassis: ['B', 'C'], owner: 'A' });
+    await settled();
+
+    const views = ((await call('GET', '/v1/ports/g-a')) as unknown as PortLocality).views;
+    expect(views.map((view) => [view.chassis, view.locality, view.remoteReady])).toEqual([
+      ['A', 'local', false],
+      ['B', 'remote', true],
+      ['C', 'remote', true],
+    ]);
+    const history = (await call('GET', '/v1/ports/g-a/history')) as {
+      items: { type: string; chassis: string | null; data: unknown }[];
+    };
+    expect(history.items.at(-1)).toMatchObject({
+      type: 'RemotesCreated',
+      chassis: null,
+      data: { chassis: ['B', 'C'] },
+    });
+    const past = (await call('GET', '/v1/ports/g-a/locality')) as {
+      views: { chassis: string; locality: string; ownerAcked: string | null }[];
+    };
+    expect(past.views.map((view) => [view.chassis, view.locality, view.ownerAcked])).toEqual([
+      ['A', 'local', null],
+      ['B', 'remote', 'A'],
+      ['C', 'remote', 'A'],
+    ]);
+    const explained = await call('GET', '/v1/ports/g-a/explain?chassis=C');
+    expect(JSON.stringify(explained)).toMatch(/acked them \(RemotesCreated by tunnel\)/);
+
+    // Each chassis' slice holds its own ack: B's feed sends it as a diff, C's snapshot has it.
+    await b.until(
+      (f) =>
+        f.state.get('port/g-a')?.value !== undefined &&
+        JSON.stringify(f.state.get('port/g-a')).includes('"chassis":"B"'),
+    );
+    expect(b.state).toEqual(await snapshotOf('B'));
+    expect(JSON.stringify((await snapshotOf('C')).get('port/g-a'))).toContain('"chassis":"C"');
+    const verified = (await call('GET', '/v1/verify')) as { agree?: boolean };
+    expect(verified.agree).toBe(true);
+  });
+});
+
 describe('shutdown', () => {
   it('ends every open feed, telling the agent to reconnect with Last-Event-ID', async () => {
     const a = await feed('A', tokens.A);

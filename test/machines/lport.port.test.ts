@@ -20,7 +20,7 @@ import {
   type LportEvent,
   lportIdOf,
   TransitionRefusedError,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import { parseEvent } from '../../src/events/catalogue.js';
 import { created, dist, local, portDeleted, remote, unlocal, updated } from './support.js';
@@ -156,13 +156,13 @@ describe('domain events', () => {
       { type: 'DistributedDeleted', reason: 'dhcp:s1' },
     ],
   ])('maps %s', (domain, expected) => {
-    expect(toLportEvent(domain)).toEqual(expected);
+    expect(toLportEvents(domain)).toEqual([expected]);
     expect(lportIdOf(domain)).toBe('p1');
   });
 
   it('ignores events of other streams', () => {
     const chassis = parseEvent('ChassisDeleted', { id: 'h1' });
-    expect(toLportEvent(chassis)).toBeUndefined();
+    expect(toLportEvents(chassis)).toBeUndefined();
     expect(lportIdOf(chassis)).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { lportFacts, type PortMachine } from '../../machines/lport.facts.js';
-import { initialFacts, toLportEvent } from '../../machines/lport.rules.js';
+import { initialFacts, toLportEvents } from '../../machines/lport.rules.js';
 import { type PortStream, portFoldOf, updatePort } from '../../src/commands/ports.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import { ProjectionBatch, route } from '../../src/projections/batch.js';
@@ -69,10 +69,10 @@ describe('a variant machine with one transition removed', () => {
   });
 
   it('makes the projection record the refusal instead of folding the event', () => {
-    const lport = toLportEvent(update);
+    const lport = toLportEvents(update);
     if (lport === undefined) throw new Error('not a port event');
     const at = { position: 2n, revision: 1n, time: '2026-01-01T00:00:02.000Z' };
-    const before = foldPortEvent(unknownPort, 'p1', created, toLportEvent(created) as never, {
+    const before = foldPortEvent(unknownPort, 'p1', created, toLportEvents(created) as never, {
       position: 1n,
       revision: 0n,
       time: '2026-01-01T00:00:01.000Z',

@@ -4,12 +4,12 @@
  * computation is tried with: for property tests of a chassis' flows.
  */
 import fc from 'fast-check';
-import { lportFacts } from '../../machines/lport.facts.js';
+import { applyEach, lportFacts } from '../../machines/lport.facts.js';
 import {
   initialFacts,
   lportIdOf,
   type PortFacts,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import type { ChassisPorts } from '../../src/ovs/chassis-view.js';
@@ -201,10 +201,10 @@ export function loggable(): (event: DomainEvent) => boolean {
       const known = switchOf.get(event.data.id);
       if (known !== undefined && known !== event.data.switchId) return false;
     }
-    const lport = toLportEvent(event);
+    const lport = toLportEvents(event);
     const portId = lportIdOf(event);
     if (lport === undefined || portId === undefined) return true;
-    const next = lportFacts.apply(facts.get(portId) ?? initialFacts(), lport);
+    const next = applyEach(lportFacts, facts.get(portId) ?? initialFacts(), lport);
     if (next === undefined) return false;
     facts.set(portId, next);
     if (event.type === 'LogicalPortCreated') switchOf.set(event.data.id, event.data.switchId);

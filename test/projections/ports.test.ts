@@ -1,6 +1,6 @@
 /** The functional core of the projections: pure folds from rows and an event to rows. */
 import { describe, expect, it } from 'vitest';
-import { toLportEvent } from '../../machines/lport.rules.js';
+import { toLportEvents } from '../../machines/lport.rules.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import { keysOf, ProjectionBatch, route } from '../../src/projections/batch.js';
 import { foldChassisEvent } from '../../src/projections/chassis.js';
@@ -20,7 +20,7 @@ const time = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(
 function fold(events: readonly DomainEvent[], from: PortState = unknownPort, first = 1): PortState {
   let state = from;
   events.forEach((event, i) => {
-    const lport = toLportEvent(event);
+    const lport = toLportEvents(event);
     if (lport === undefined) throw new Error(`not a port event: ${event.type}`);
     const n = first + i;
     const step = foldPortEvent(state, 'p1', event, lport, {
@@ -130,7 +130,7 @@ describe('ports projection', () => {
   it('refuses what the lport machine refuses, and treats re-delivery as a no-op', () => {
     const state = fold([port('p1', 's1'), local('p1', 'A') as DomainEvent]);
     const again = local('p1', 'A') as DomainEvent;
-    const lport = toLportEvent(again);
+    const lport = toLportEvents(again);
     if (lport === undefined) throw new Error('unreachable');
     const at = { position: 3n, revision: 2n, time: time(3) };
     expect(foldPortEvent(state, 'p1', again, lport, at)).toMatchObject({

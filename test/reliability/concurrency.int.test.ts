@@ -19,7 +19,7 @@ import {
   initialFacts,
   ownerOf,
   refusalCodeOf,
-  toLportEvent,
+  toLportEvents,
 } from '../../machines/lport.rules.js';
 import { CommandHandler } from '../../src/commands/handler.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
@@ -177,10 +177,12 @@ describe.skipIf(!postgres.available)('eight writers racing on one port', () => {
       for (const recorded of await store.readStream('lport-hot')) {
         const decoded = decodeEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
         expect(decoded.ok).toBe(true);
-        const event = decoded.ok ? toLportEvent(decoded.event) : undefined;
-        if (!event) continue;
-        expect(refusalCodeOf(facts, event), `${recorded.type} @${recorded.position}`).toBeNull();
-        applyFactsInPlace(facts, event);
+        const events = decoded.ok ? toLportEvents(decoded.event) : undefined;
+        if (!events) continue;
+        for (const event of events) {
+          expect(refusalCodeOf(facts, event), `${recorded.type} @${recorded.position}`).toBeNull();
+          applyFactsInPlace(facts, event);
+        }
         localityEvents++;
         const owner = ownerOf(facts);
         if (owner) owners.add(owner);

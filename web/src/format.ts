@@ -29,6 +29,8 @@ export function describe(entry: Pick<HistoryEntry, 'type' | 'data'>): string {
       return `${str(data.chassis)} releases its claim`;
     case 'RemoteCreated':
       return `${str(data.chassis)} reaches it on ${str(data.owner)}: remote`;
+    case 'RemotesCreated':
+      return `${Array.isArray(data.chassis) ? data.chassis.map(str).join(', ') : str(data.chassis)} reach it on ${str(data.owner)}: remote`;
     case 'RemoteDeleted':
       return `${str(data.chassis)} withdraws its flows toward it`;
     case 'DistributedCreated':

@@ -111,7 +111,8 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
           "port's own stream with the revision read; one answer per port: `done` (appended, or " +
           'already so), `stale` (refused by the lport machine, or the port is gone: the feed ' +
           'brings the facts), `failed` (not decided: send it again). A port named twice: 400, ' +
-          'nothing appended.',
+          'nothing appended. Acks of one port by several chassis decided in the same round are ' +
+          'appended as one RemotesCreated{portId, chassis: [...], owner}.',
         params: AckBatchParams,
         body: AckBatchBody,
         response: { 200: AckBatchResult, ...errors },

@@ -287,7 +287,9 @@ export async function checkConvergence(
   const problems: string[] = [];
   const acks = await sql<{
     n: string | number;
-  }>`select count(*) as n from events where type = 'RemoteCreated'`.execute(live.db);
+  }>`select count(*) as n from events where type in ('RemoteCreated', 'RemotesCreated')`.execute(
+    live.db,
+  );
   const acked = Number(acks.rows[0]?.n ?? 0);
   if (acked > 0) problems.push(`${acked} RemoteCreated in the live log, with no agent running`);
   for (const [table, query] of Object.entries(LOCALITY_COLUMNS)) {

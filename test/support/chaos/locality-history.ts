@@ -27,13 +27,19 @@ interface Row {
   position: string;
   stream_name: string;
   type: string;
-  data: { chassis?: string; reason?: string };
+  data: { chassis?: string | string[]; reason?: string };
   cause_position: string | null;
   cause_id: string;
   gap_ms: number | null;
 }
 
-const LOCALITY = '^(Local|Remote|Distributed)(Created|Deleted)$';
+const LOCALITY = '^((Local|Remote|Distributed)(Created|Deleted)|RemotesCreated)$';
+
+/** A group of acks (RemotesCreated) read as each chassis' RemoteCreated, in order. */
+const expanded = (row: Row): Row[] =>
+  row.type === 'RemotesCreated' && Array.isArray(row.data.chassis)
+    ? row.data.chassis.map((chassis) => ({ ...row, type: 'RemoteCreated', data: { chassis } }))
+    : [row];
 
 export async function checkLocalityHistory(db: Kysely<Database>): Promise<LocalityHistoryReport> {
   const { rows } = await sql<Row>`
@@ -51,7 +57,7 @@ export async function checkLocalityHistory(db: Kysely<Database>): Promise<Locali
   const decided = new Set<string>();
   let longestGapMs = 0;
   let longestGapAt = '';
-  for (const row of rows) {
+  for (const row of rows.flatMap(expanded)) {
     const kind = row.type.replace(/(Created|Deleted)$/, '');
     const created = row.type.endsWith('Created');
     const key = `${kind}:${row.data.chassis ?? row.data.reason ?? ''}`;
