@@ -349,7 +349,11 @@ export async function measureBind(
     void (async () => {
       for await (const recorded of watched) {
         const now = performance.now();
-        const data = recorded.data as { portId?: string; chassis?: string; ifaceId?: string };
+        const data = recorded.data as {
+          portId?: string;
+          chassis?: string | string[];
+          ifaceId?: string;
+        };
         const id = recorded.type === 'OvsPortCreated' ? data.ifaceId : data.portId;
         if (!id) continue;
         let entry = progressOf.get(id);
@@ -359,8 +363,12 @@ export async function measureBind(
         }
         if (recorded.type === 'OvsPortCreated') entry.reported ??= now;
         if (recorded.type === 'LocalCreated') entry.local ??= now;
-        if (recorded.type === 'RemoteCreated' && data.chassis) {
-          entry.acks.add(data.chassis);
+        // Acks meeting in one round are one RemotesCreated naming each chassis.
+        if (
+          (recorded.type === 'RemoteCreated' || recorded.type === 'RemotesCreated') &&
+          data.chassis
+        ) {
+          for (const chassis of [data.chassis].flat()) entry.acks.add(chassis);
           if (entry.acks.size === OTHERS.length) entry.acked ??= now;
         }
       }
