@@ -295,29 +295,53 @@ describe.skipIf(!requireOvs())('agent reports under a burst', () => {
 
     const vswitchdPid = () => Number(readFileSync(`${ovs.dir}/ovs-vswitchd.pid`, 'utf8').trim());
 
-    it('waits for their ofports, then reports them created with it, never updated', async () => {
-      const unnumbered = ['tap-wait0', 'tap-wait1', 'tap-wait2'];
-      const mine = (name: string) => name === 'tap-hold' || unnumbered.includes(name);
-      const { agent, reports, release, inFlight } = heldAgent('tap-hold', mine);
+    /**
+     * A held agent that has `holdName`'s report in flight and, ovs-vswitchd stopped (SIGSTOP:
+     * it numbers nothing), has seen `unnumbered` plugged without ofports. `close` resumes
+     * ovs-vswitchd if it is still stopped and stops the agent.
+     */
+    async function unnumberedDuringReport(holdName: string, unnumbered: readonly string[]) {
+      const mine = (name: string) => name === holdName || unnumbered.includes(name);
+      const held = heldAgent(holdName, mine);
       const vswitchd = vswitchdPid();
-      let held = false;
+      let paused = false;
+      const resume = () => {
+        if (paused) process.kill(vswitchd, 'SIGCONT');
+        paused = false;
+      };
+      const close = async () => {
+        resume();
+        await held.agent.stop();
+      };
       try {
-        await agent.start();
-        await vi.waitFor(() => expect(agent.isSettled).toBe(true), { timeout: 15_000 });
+        await held.agent.start();
+        await vi.waitFor(() => expect(held.agent.isSettled).toBe(true), { timeout: 15_000 });
         // Numbered (ovs-vsctl waits for ovs-vswitchd): reported at once, and held in flight.
-        await ovs.vsctl(...plugArgs(['tap-hold']));
-        await inFlight.wait;
-        // ovs-vswitchd held (SIGSTOP) numbers nothing: these come without ofports.
+        await ovs.vsctl(...plugArgs([holdName]));
+        await held.inFlight.wait;
         process.kill(vswitchd, 'SIGSTOP');
-        held = true;
+        paused = true;
         await ovs.vsctl('--no-wait', ...plugArgs(unnumbered));
         // The echo answers after the update that brought them: the replica has them.
-        await agent.client.echo();
+        await held.agent.client.echo();
+      } catch (error) {
+        await close();
+        throw error;
+      }
+      return { ...held, mine, resume, close };
+    }
+
+    it('waits for their ofports, then reports them created with it, never updated', async () => {
+      const unnumbered = ['tap-wait0', 'tap-wait1', 'tap-wait2'];
+      const { agent, reports, release, mine, resume, close } = await unnumberedDuringReport(
+        'tap-hold',
+        unnumbered,
+      );
+      try {
         release.open();
         // Well inside the settle: whatever the agent reports now, it reports unnumbered.
         await new Promise((resolve) => setTimeout(resolve, 300));
-        process.kill(vswitchd, 'SIGCONT');
-        held = false;
+        resume();
         // Long before the settle runs out: they go when OVS has numbered them.
         await vi.waitFor(
           () => {
@@ -345,26 +369,17 @@ describe.skipIf(!requireOvs())('agent reports under a burst', () => {
             .sort(),
         ).toEqual(['tap-hold', ...unnumbered].map((name) => `OvsPortCreated ${name} true`).sort());
       } finally {
-        if (held) process.kill(vswitchd, 'SIGCONT');
-        await agent.stop();
+        await close();
       }
     });
 
     it('sends them at once, unnumbered, when flush() is called during the report', async () => {
       const unnumbered = ['tap-force0', 'tap-force1'];
-      const mine = (name: string) => name === 'tap-hold2' || unnumbered.includes(name);
-      const { agent, reports, release, inFlight } = heldAgent('tap-hold2', mine);
-      const vswitchd = vswitchdPid();
-      let held = false;
+      const { agent, reports, release, resume, close } = await unnumberedDuringReport(
+        'tap-hold2',
+        unnumbered,
+      );
       try {
-        await agent.start();
-        await vi.waitFor(() => expect(agent.isSettled).toBe(true), { timeout: 15_000 });
-        await ovs.vsctl(...plugArgs(['tap-hold2']));
-        await inFlight.wait;
-        process.kill(vswitchd, 'SIGSTOP');
-        held = true;
-        await ovs.vsctl('--no-wait', ...plugArgs(unnumbered));
-        await agent.client.echo();
         // A caller waits for everything pending: it goes without ofports, in the next report.
         const flushed = agent.flush();
         release.open();
@@ -379,8 +394,7 @@ describe.skipIf(!requireOvs())('agent reports under a burst', () => {
         ).toBe(true);
 
         // Numbered later, they are reported again, updated with their ofports.
-        process.kill(vswitchd, 'SIGCONT');
-        held = false;
+        resume();
         await vi.waitFor(
           () => {
             expect(reports).toHaveLength(3);
@@ -395,8 +409,7 @@ describe.skipIf(!requireOvs())('agent reports under a burst', () => {
           after,
         ).toBe(true);
       } finally {
-        if (held) process.kill(vswitchd, 'SIGCONT');
-        await agent.stop();
+        await close();
       }
     });
   });
