@@ -16,7 +16,7 @@
  * not, and the two together bound what a machine with free cores would reach.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -29,6 +29,7 @@ import type { EventStore } from '../src/store/event-store.js';
 import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { createDatabase, findPostgresBinaries, startPostgres } from '../test/support/postgres.js';
 import { type Benchmark, type BenchOptions, type BenchRecord, peakRssBytes } from './lib.js';
+import { clusterCpuMs } from './support/cluster-cpu.js';
 
 const FULL_EVENTS = 1_000_000;
 const QUICK_EVENTS = 20_000;
@@ -198,36 +199,6 @@ export async function generate(
     progress(`generated round ${round + 1}/2 (${await store.headPosition()} events)`);
   }
   return store.headPosition();
-}
-
-/**
- * CPU milliseconds used so far by a private cluster's processes (postmaster, its backends, and
- * the backends that have exited), from
- * /proc; undefined where there is no /proc. With the process' own CPU time it splits a
- * rebuild's cost per event between locus and PostgreSQL, figures that hold however loaded the
- * machine is (wall-clock throughput does not, on a shared machine).
- */
-export async function clusterCpuMs(dataDir: string): Promise<number | undefined> {
-  try {
-    const postmaster = Number(
-      (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
-    );
-    const ticksPerMs = 100 / 1000; // USER_HZ
-    let ticks = 0;
-    for (const pid of await readdir('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pid) !== postmaster && Number(fields[1]) !== postmaster) continue;
-      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-      // Backends that exited meanwhile (the generator's pool) count in the postmaster's cutime
-      // and cstime once reaped; without them the difference could even come out negative.
-      if (Number(pid) === postmaster) ticks += Number(fields[13]) + Number(fields[14]);
-    }
-    return ticks / ticksPerMs;
-  } catch {
-    return undefined;
-  }
 }
 
 interface Measured {

@@ -55,6 +55,7 @@ import {
   until,
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
+import { clusterCpuMs } from './support/cluster-cpu.js';
 import {
   connectFailures,
   connectRetrying,
@@ -246,13 +247,21 @@ async function folderBytes(dir: string): Promise<number> {
   return total;
 }
 
-async function openStore(folder: string): Promise<{ url: string; close: () => Promise<void> }> {
+interface SimStore {
+  readonly url: string;
+  /** The PostgreSQL cluster's folder (its CPU is read from /proc), undefined when embedded. */
+  readonly dataDir?: string;
+  close(): Promise<void>;
+}
+
+async function openStore(folder: string): Promise<SimStore> {
   if (process.env.LOCUS_BENCH_SIM_STORE !== 'postgres')
     return { url: join(folder, 'locus'), close: async () => undefined };
   const server = await startPostgres({ durable: true });
   const url = await createDatabase(server.url, 'locus_sim');
   return {
     url,
+    dataDir: server.dir,
     close: async () => {
       await dropDatabase(url).catch(() => undefined);
       await server.stop();
@@ -337,6 +346,10 @@ async function runCloud(
     // Every chassis reports its ports at once.
     const before = await server.stats();
     const loadBefore = (await import('node:os')).loadavg()[0] ?? 0;
+    // Where the two cores go: the server (its own figure), the simulated chassis (this
+    // process) and PostgreSQL's processes.
+    const simCpuBefore = process.cpuUsage();
+    const pgCpuBefore = store.dataDir ? await clusterCpuMs(store.dataDir) : undefined;
     const t0 = performance.now();
     let lastReport = t0;
     const failuresBefore = connectFailures.count;
@@ -366,6 +379,13 @@ async function runCloud(
     const heapConverged = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
     const fromLast = end - lastReport;
     const cpuS = (after.cpuMicros - before.cpuMicros) / 1e6;
+    const simCpu = process.cpuUsage(simCpuBefore);
+    const simCpuS = (simCpu.user + simCpu.system) / 1e6;
+    const pgCpuAfter = store.dataDir ? await clusterCpuMs(store.dataDir) : undefined;
+    const pgCpuS =
+      pgCpuBefore === undefined || pgCpuAfter === undefined
+        ? undefined
+        : (pgCpuAfter - pgCpuBefore) / 1000;
     const remoteViews = chassisOn.reduce(
       (sum, on, s) => sum + on.length * (boundOn[s] ?? 0) - (boundOn[s] ?? 0),
       0,
@@ -390,6 +410,8 @@ async function runCloud(
           reportsS: seconds(lastReport - t0),
           serverCpuS: Number(cpuS.toFixed(1)),
           serverCpuCores: Number((cpuS / ((end - t0) / 1000)).toFixed(2)),
+          simCpuS: Number(simCpuS.toFixed(1)),
+          ...(pgCpuS === undefined ? {} : { pgCpuS: Number(pgCpuS.toFixed(1)) }),
           serverRssMiB: mib(after.rssBytes),
           appended: after.head - before.head,
           appendsPerS: Math.round(perSecond(after.head - before.head, end - t0)),
