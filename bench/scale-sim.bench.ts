@@ -261,7 +261,7 @@ async function openStore(folder: string): Promise<SimStore> {
   const url = await createDatabase(server.url, 'locus_sim');
   return {
     url,
-    dataDir: server.dir,
+    dataDir: join(server.dir, 'data'),
     close: async () => {
       await dropDatabase(url).catch(() => undefined);
       await server.stop();
