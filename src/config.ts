@@ -29,6 +29,12 @@ export interface Config {
    * endpoints), or undefined (docs/ovn.md).
    */
   readonly followOvn?: { readonly nb: string; readonly sb?: string };
+  /**
+   * Acks of one port that meet in one append are one RemotesCreated (LOCUS_GROUP_ACKS, on by
+   * default). Off while instances of a version that cannot read it share the log (a rolling
+   * upgrade from before 2026-12-02): they would skip it.
+   */
+  readonly groupAcks: boolean;
 }
 
 export class ConfigError extends Error {
@@ -79,6 +85,13 @@ function agentMode(value: string | undefined): Config['agents'] {
   );
 }
 
+function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (value === 'on' || value === '1' || value === 'true') return true;
+  if (value === 'off' || value === '0' || value === 'false') return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value)}`);
+}
+
 const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -96,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chassisFile: env.LOCUS_CHASSIS_FILE || resolve('ops', 'chassis.json'),
     ovsDir: env.LOCUS_OVS_DIR || resolve('data', 'ovs'),
     partition: partitionOf(env.LOCUS_PARTITION),
+    groupAcks: onOff('LOCUS_GROUP_ACKS', env.LOCUS_GROUP_ACKS, true),
     ...(followOvnOf(env) === undefined ? {} : { followOvn: followOvnOf(env) }),
   };
 }

@@ -169,7 +169,10 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     };
 
     const metrics = createMetrics();
-    const commands = new CommandHandler(store, { observer: metrics.commandObserver });
+    const commands = new CommandHandler(store, {
+      observer: metrics.commandObserver,
+      groupAcks: config.groupAcks,
+    });
     const topology = new Topology(new PortLocalityFold());
     const agents = new AgentHost({
       ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),

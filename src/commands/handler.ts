@@ -136,6 +136,8 @@ export interface CommandHandlerOptions {
   readonly clock?: () => Date;
   /** Bounds of the kept stream states (./state-cache.ts). */
   readonly stateCache?: StateCacheLimits;
+  /** Acks of one port that meet in one append become one RemotesCreated (default true). */
+  readonly groupAcks?: boolean;
 }
 
 /** One command queued in its lane, with what its caller gave. */
@@ -602,7 +604,7 @@ export class CommandHandler {
         decided.push({ kind: 'failed', error });
       }
     }
-    const grouped = groupAcks(events);
+    const grouped = this.options.groupAcks === false ? undefined : groupAcks(events);
     if (grouped === undefined) return { decided, events, state };
     return { decided: decided.map((d) => regrouped(d, grouped)), events: grouped.events, state };
   }

@@ -161,6 +161,30 @@ describe('runAll', () => {
     }
   });
 
+  it('with groupAcks off (a rolling upgrade), acks that meet stay one RemoteCreated each', async () => {
+    const handler = new CommandHandler(store, { groupAcks: false });
+    const settled = await handler.executeAll(
+      ['b', 'c', 'd'].map((chassis) => ({
+        name: 'ackRemote' as const,
+        input: { chassis, portId: portId(0), owner: 'a' },
+      })),
+      issuer,
+    );
+    expect(settled.every((answer) => answer.ok)).toBe(true);
+    const events = (await store.readStream(lportStream(portId(0)))).filter((event) =>
+      event.type.startsWith('Remote'),
+    );
+    expect(
+      events.map((event) => [event.type, (event.data as { chassis: string }).chassis]),
+    ).toEqual([
+      ['RemoteCreated', 'b'],
+      ['RemoteCreated', 'c'],
+      ['RemoteCreated', 'd'],
+    ]);
+    const positions = settled.map((answer) => (answer.ok ? answer.value.position : undefined));
+    expect(positions).toEqual(events.map((event) => event.position));
+  });
+
   it('an ack held already answers as a single request: unchanged, nothing appended', async () => {
     const handler = new CommandHandler(store);
     await handler.executeAll([ack(0)], issuer);
