@@ -122,12 +122,16 @@ describe('RemotesCreated in the lport machine', () => {
     expect(refusalOfEach(lportFacts, 'p1', owned, stale)).toMatchObject({ code: 'stale-ack' });
   });
 
-  it('names two chassis or more, each once', () => {
+  it("names two chassis or more, each once (a chassis twice is the machine's refusal)", () => {
     expect(() =>
       parseEvent('RemotesCreated', { portId: 'p1', chassis: ['b'], owner: 'a' }),
     ).toThrow();
-    expect(() =>
+    const twice = toLportEvents(
       parseEvent('RemotesCreated', { portId: 'p1', chassis: ['b', 'b'], owner: 'a' }),
-    ).toThrow();
+    ) as never;
+    expect(refusalOfEach(lportFacts, 'p1', owned, twice)).toMatchObject({
+      code: 'already-acked',
+      view: 'b',
+    });
   });
 });
