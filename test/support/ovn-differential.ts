@@ -61,9 +61,10 @@ export const ALLOWED_DIFFERENCES = {
     "needs them). locus' selective topology is the switches where the chassis has a local " +
     'port; routed traffic is not in its remote views.',
   'sticky-datapaths':
-    'ovn-controller keeps a datapath local once it was (a port bound there, or routed to), after ' +
-    'its last port there is gone, until a full recompute: it keeps installing remote output for ' +
-    "that switch. locus' interest follows the claims: the last one gone, the remote views go.",
+    'ovn-controller keeps a datapath local once it was (a port bound there, an interface plugged ' +
+    "there or a plugged VIF's sub-port, or routed to), after its last port there is gone, until " +
+    "a full recompute: it keeps installing remote output for that switch. locus' interest " +
+    'follows the claims: the last one gone, the remote views go.',
   'claimed-datapaths':
     'ovn-controller makes local the datapath of every interface plugged on its chassis (and of ' +
     "a plugged VIF's sub-ports) whether it binds the port or not, and what routers connect to " +
@@ -114,29 +115,40 @@ export type LocusSnapshot = ReadonlyMap<string, LocusPortView | null>;
 
 /**
  * What OVN was shown so far, for its sticky local datapaths: each chassis' switches that ever
- * had a port bound there, its gateway routers, and every router link ever made.
+ * had a port bound there, or an interface plugged there (bound or not, and its sub-ports': a
+ * sub-port's binding may lag behind its parent's plug, so it is not always seen bound), its
+ * gateway routers, and every router link ever made.
  */
 export interface OvnHistory {
   readonly bound: Map<string, Set<string>>;
+  readonly plugged: Map<string, Set<string>>;
   readonly gateways: Map<string, Set<string>>;
   readonly graph: Map<string, Set<string>>;
 }
 
 export const emptyHistory = (): OvnHistory => ({
   bound: new Map(),
+  plugged: new Map(),
   gateways: new Map(),
   graph: new Map(),
 });
+
+/** Whether `port`'s interface is plugged on `chassis`, or, for a sub-port, its parent's. */
+const pluggedOn = (state: WorkloadState, port: PortState, chassis: string): boolean =>
+  port.plugs.has(chassis) ||
+  (port.kind === 'subport' &&
+    (state.ports.get(port.parent as string)?.plugs.has(chassis) ?? false));
+
+const addTo = (map: Map<string, Set<string>>, key: string, value: string) =>
+  map.set(key, (map.get(key) ?? new Set()).add(value));
 
 /** Adds what OVN shows now (bindings from the truth, links and gateways from the workload). */
 export function recordHistory(history: OvnHistory, state: WorkloadState, ovn: OvnTruthSnapshot) {
   for (const port of state.ports.values()) {
     const chassis = ovn.bindings.get(port.name)?.chassis;
-    if (chassis)
-      history.bound.set(
-        chassis,
-        (history.bound.get(chassis) ?? new Set()).add(`switch:${port.switch}`),
-      );
+    if (chassis) addTo(history.bound, chassis, `switch:${port.switch}`);
+    for (const on of state.chassis)
+      if (pluggedOn(state, port, on)) addTo(history.plugged, on, `switch:${port.switch}`);
   }
   for (const router of state.routers.values())
     if (router.gateway) {
@@ -223,17 +235,13 @@ export function compareStep(
   }
   const ovnDatapaths = new Map<string, Datapaths>();
   const locusInterest = new Map<string, Set<string>>();
-  const pluggedOn = (port: PortState, chassis: string): boolean =>
-    port.plugs.has(chassis) ||
-    (port.kind === 'subport' &&
-      (state.ports.get(port.parent as string)?.plugs.has(chassis) ?? false));
   for (const chassis of state.chassis) {
     const bound = new Set<string>();
     const claimed = new Set<string>();
     const interest = new Set<string>();
     for (const port of state.ports.values()) {
       if (ovnOwner(port.name) === chassis) bound.add(`switch:${port.switch}`);
-      if (pluggedOn(port, chassis)) claimed.add(`switch:${port.switch}`);
+      if (pluggedOn(state, port, chassis)) claimed.add(`switch:${port.switch}`);
       if (locus.get(port.name)?.local.has(chassis)) interest.add(`switch:${port.switch}`);
     }
     const gateways = [...state.routers.values()]
@@ -249,6 +257,7 @@ export function compareStep(
         ...gateways,
         ...claimed,
         ...(history.bound.get(chassis) ?? []),
+        ...(history.plugged.get(chassis) ?? []),
         ...(history.gateways.get(chassis) ?? []),
       ]),
     });
@@ -369,7 +378,7 @@ const chassisFacts = (
     .filter((p) => ovn.bindings.get(p.name)?.chassis === chassis)
     .map((p) => `${p.name}@${p.switch}`);
   const plugged = [...(state.interfaces.get(chassis) ?? [])].map(([i, p]) => `${i}=${p}`);
-  return `${chassis}: bound ${now.join(',') || 'none'}; ever ${[...(history.bound.get(chassis) ?? [])].join(',')}; gateways ${[...(history.gateways.get(chassis) ?? [])].join(',')}; interfaces ${plugged.join(',')}`;
+  return `${chassis}: bound ${now.join(',') || 'none'}; ever ${[...(history.bound.get(chassis) ?? [])].join(',')}; ever plugged ${[...(history.plugged.get(chassis) ?? [])].join(',')}; gateways ${[...(history.gateways.get(chassis) ?? [])].join(',')}; interfaces ${plugged.join(',')}`;
 };
 
 const portFacts = (state: WorkloadState, name: string): string => {
