@@ -30,6 +30,8 @@ export class CheckpointFollower implements ProjectionProgress {
   #listening: Promise<() => Promise<void>> | undefined;
   #poll: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
+  /** A check was asked for while a read ran: that read may predate the commit, so read again. */
+  #again = false;
   #closed = false;
 
   constructor(database: DatabaseHandle, options: CheckpointFollowerOptions = {}) {
@@ -71,10 +73,18 @@ export class CheckpointFollower implements ProjectionProgress {
     await stop?.();
   }
 
-  /** Re-reads the checkpoint (one read at a time) and releases every waiter it passed. */
+  /**
+   * Re-reads the checkpoint (one read at a time) and releases every waiter it passed. Asked
+   * while a read runs, it reads once more after it: a notification that arrives during a read
+   * started before its commit must not be lost in it.
+   */
   #check(): Promise<void> {
     if (this.#waiters.length === 0) return Promise.resolve();
-    this.#reading ??= readCheckpoint(this.#database.db, this.#name)
+    if (this.#reading !== undefined) {
+      this.#again = true;
+      return this.#reading;
+    }
+    this.#reading = readCheckpoint(this.#database.db, this.#name)
       .then((checkpoint) => {
         const still: Waiter[] = [];
         for (const waiter of this.#waiters) {
@@ -92,6 +102,10 @@ export class CheckpointFollower implements ProjectionProgress {
       .catch(() => undefined) // unreachable database: the next poll tries again
       .finally(() => {
         this.#reading = undefined;
+        if (this.#again) {
+          this.#again = false;
+          void this.#check();
+        }
       });
     return this.#reading;
   }
