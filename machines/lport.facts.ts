@@ -166,24 +166,3 @@ export function applyEach(
   for (const event of events) if (!machine.applyInPlace(next, event)) return undefined;
   return next;
 }
-
-/**
- * Folds `events` into `facts` in place, all or none: false (facts untouched) when any is
- * refused. A group is checked on a copy first; a single event needs none.
- */
-export function applyEachInPlace(
-  machine: PortMachine,
-  facts: MutablePortFacts,
-  events: readonly LportEvent[],
-): boolean {
-  if (events.length === 1) return machine.applyInPlace(facts, events[0] as LportEvent);
-  const next = applyEach(machine, facts, events);
-  if (next === undefined) return false;
-  facts.exists = next.exists;
-  facts.deleted = next.deleted;
-  facts.requestedChassis = next.requestedChassis;
-  facts.claims.splice(0, facts.claims.length, ...next.claims);
-  facts.acks.splice(0, facts.acks.length, ...next.acks);
-  facts.reasons.splice(0, facts.reasons.length, ...next.reasons);
-  return true;
-}

@@ -178,11 +178,10 @@ export class PortLocalityFold implements LocalityFold {
       ? (event.data as { id: string }).id
       : (event.data as { portId: string }).portId;
     const facts = this.ports.get(portId)?.facts ?? this.initial;
-    let next = facts;
-    // A group of acks (RemotesCreated) is all or none: a refused one leaves the facts as they are.
-    if (lportEvents.length > 1 && refusalOfEach(lportFacts, portId, facts, lportEvents) !== null)
-      next = facts;
-    else for (const lportEvent of lportEvents) next = this.step(next, lportEvent);
+    const next =
+      lportEvents.length === 1
+        ? this.step(facts, lportEvents[0] as LportEvent)
+        : this.appliedAll(facts, lportEvents);
     this.ports.set(portId, entryOf(next, revision));
   }
 
@@ -197,6 +196,23 @@ export class PortLocalityFold implements LocalityFold {
   }
 
   private applied(facts: SharedFacts, event: LportEvent): SharedFacts {
+    return lportFacts.applyInPlace(this.scratchOf(facts), event)
+      ? internFacts(this.scratch)
+      : facts;
+  }
+
+  /**
+   * A group of acks (RemotesCreated) in one pass on the scratch, all or none: a refused one
+   * leaves the facts as they are. Not memoised: a group's chassis list is rarely seen twice.
+   */
+  private appliedAll(facts: SharedFacts, events: readonly LportEvent[]): SharedFacts {
+    const scratch = this.scratchOf(facts);
+    for (const event of events) if (!lportFacts.applyInPlace(scratch, event)) return facts;
+    return internFacts(scratch);
+  }
+
+  /** The scratch, holding a copy of `facts`. */
+  private scratchOf(facts: SharedFacts): MutablePortFacts {
     const scratch = this.scratch;
     scratch.exists = facts.exists;
     scratch.deleted = facts.deleted;
@@ -204,7 +220,7 @@ export class PortLocalityFold implements LocalityFold {
     copyInto(scratch.claims, facts.claims);
     copyInto(scratch.acks, facts.acks);
     copyInto(scratch.reasons, facts.reasons);
-    return lportFacts.applyInPlace(scratch, event) ? internFacts(scratch) : facts;
+    return scratch;
   }
 
   /**

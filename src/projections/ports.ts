@@ -95,10 +95,12 @@ export function foldPortEvent(
     return { outcome: 'stale', state };
   }
   const before = previous?.facts ?? noFacts;
-  const refusal = refusalOfEach(machine, portId, before, lport);
-  if (refusal !== null) return { outcome: 'refused', state, code: refusal.code };
-
-  const facts = applyEach(machine, before, lport) as PortFacts;
+  const facts = applyEach(machine, before, lport);
+  if (facts === undefined) {
+    // Refused (a foreign writer): the refusal's code is only worked out then.
+    const code = refusalOfEach(machine, portId, before, lport)?.code ?? 'no-transition';
+    return { outcome: 'refused', state, code };
+  }
   const model =
     event.type === 'LogicalPortCreated' || event.type === 'LogicalPortUpdated'
       ? event.data

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEach, lportFacts, refusalOfEach } from '../../machines/lport.facts.js';
 import { initialFacts, type PortFacts, toLportEvents } from '../../machines/lport.rules.js';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { groupAcks } from '../../src/commands/ack-groups.js';
 import { type DomainEvent, parseEvent } from '../../src/events/index.js';
 import type { NewEvent } from '../../src/events/metadata.js';
@@ -120,6 +121,35 @@ describe('RemotesCreated in the lport machine', () => {
       parseEvent('RemotesCreated', { portId: 'p1', chassis: ['c', 'd'], owner: 'x' }),
     ) as never;
     expect(refusalOfEach(lportFacts, 'p1', owned, stale)).toMatchObject({ code: 'stale-ack' });
+  });
+
+  it('is folded by the apps all or none, in one pass', () => {
+    const fold = new PortLocalityFold();
+    fold.apply(
+      parseEvent('LogicalPortCreated', {
+        id: 'p1',
+        switchId: 's1',
+        macs: ['fa:16:3e:00:00:01'],
+        ips: [],
+        deviceOwner: 'compute',
+        requestedChassis: null,
+      }),
+      0n,
+    );
+    fold.apply(parseEvent('LocalCreated', { portId: 'p1', chassis: 'a' }), 1n);
+    fold.apply(parseEvent('RemotesCreated', { portId: 'p1', chassis: ['c', 'b'], owner: 'a' }), 2n);
+    expect(fold.get('p1')).toMatchObject({
+      owner: 'a',
+      revision: 2n,
+      acks: [
+        { chassis: 'b', owner: 'a' },
+        { chassis: 'c', owner: 'a' },
+      ],
+    });
+    // d is new, b already acks: refused whole, d's ack is not folded either.
+    fold.apply(parseEvent('RemotesCreated', { portId: 'p1', chassis: ['d', 'b'], owner: 'a' }), 3n);
+    expect(fold.get('p1').acks.map((ack) => ack.chassis)).toEqual(['b', 'c']);
+    expect(fold.get('p1').revision).toBe(3n);
   });
 
   it("names two chassis or more, each once (a chassis twice is the machine's refusal)", () => {
