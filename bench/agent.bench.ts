@@ -61,6 +61,7 @@ import type {
   AgentChildSettings,
   AgentParentMessage,
 } from './support/agent-child.js';
+import { agentMemoryRecords, MEMORY_SIZES, MEMORY_SIZES_QUICK } from './support/agent-memory.js';
 import { bundleBenchEntry } from './support/bundle.js';
 import {
   cloudEvents,
@@ -501,5 +502,23 @@ export async function runAgentBench(
   }
 }
 
-export const benchAgent: Benchmark = (options) =>
-  runAgentBench(options.quick ? QUICK : FULL, options);
+/**
+ * The flow agent's figures, then the whole agent process' memory at each size
+ * (agent/process-rss, ./support/agent-memory.ts). LOCUS_BENCH_AGENT_PARTS=memory (or flows)
+ * runs one half only.
+ */
+export const benchAgent: Benchmark = async (options) => {
+  const parts = process.env.LOCUS_BENCH_AGENT_PARTS ?? 'flows,memory';
+  const records: BenchRecord[] = [];
+  if (parts.includes('flows'))
+    records.push(...(await runAgentBench(options.quick ? QUICK : FULL, options)));
+  if (parts.includes('memory'))
+    records.push(
+      ...(await agentMemoryRecords(
+        options.quick ? MEMORY_SIZES_QUICK : MEMORY_SIZES,
+        { nodeFlags: agentNodeFlags, env: AGENT_RUNTIME.env },
+        options,
+      )),
+    );
+  return records;
+};

@@ -7,10 +7,13 @@
  *
  * Started with an IPC channel and LOCUS_BENCH_CHASSIS_AGENT (JSON: ChassisAgentSettings).
  * Messages: → `ready` once the first full sync is applied and every interface observed is
- * reported; on `stop` (or when the parent goes: the IPC channel closes; or SIGTERM) it stops the
- * agent (its flows stay) and exits.
+ * reported; on `memory` → its memory (./agent-memory.ts: after full collections when asked and
+ * the process runs with --expose-gc); on `stop` (or when the parent goes: the IPC channel
+ * closes; or SIGTERM) it stops the agent (its flows stay) and exits.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { pino } from 'pino';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
 
@@ -22,15 +25,33 @@ export interface ChassisAgentSettings {
   readonly ovsRunDir: string;
 }
 
+/** An agent process' memory, as it sees it (bytes). */
+export interface AgentMemory {
+  readonly rss: number;
+  readonly hwm: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  /** V8's heap spaces in use (`code_space`, `old_space`…). */
+  readonly spaces: Readonly<Record<string, number>>;
+  readonly appliedPorts: number;
+  /** Node's built-in modules loaded (process.moduleLoadList): was undici loaded? */
+  readonly undici: boolean;
+}
+
 export type ChassisAgentMessage =
   | { readonly kind: 'ready'; readonly startMs: number; readonly appliedPorts: number }
   | { readonly kind: 'error'; readonly message: string };
+
+/** The answer to `memory` (only ./agent-memory.ts asks). */
+export type ChassisAgentMemoryMessage = { readonly kind: 'memory' } & AgentMemory;
 
 const settings = JSON.parse(
   process.env.LOCUS_BENCH_CHASSIS_AGENT ?? 'null',
 ) as ChassisAgentSettings | null;
 if (settings === null || !process.send) throw new Error('run by bench/support/chassis-agents.ts');
-const send = (message: ChassisAgentMessage) => process.send?.(message);
+const send = (message: ChassisAgentMessage | ChassisAgentMemoryMessage) => process.send?.(message);
 
 const stopping = new AbortController();
 let running: RunningAgent | undefined;
@@ -48,8 +69,35 @@ const stop = () => {
   setTimeout(exit, 5_000).unref();
   void (running?.stop() ?? Promise.resolve()).catch(() => undefined).finally(exit);
 };
-process.on('message', (message: { kind: string }) => {
+async function memory(collect: boolean): Promise<AgentMemory> {
+  const gc = globalThis.gc;
+  if (collect && typeof gc === 'function')
+    for (let i = 0; i < 4; i++) {
+      gc();
+      await new Promise((done) => setTimeout(done, 10));
+    }
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  const usage = process.memoryUsage();
+  const modules = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? [];
+  return {
+    rss: kib('VmRSS') * 1024,
+    hwm: kib('VmHWM') * 1024,
+    heapUsed: usage.heapUsed,
+    heapTotal: usage.heapTotal,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    spaces: Object.fromEntries(
+      getHeapSpaceStatistics().map((space) => [space.space_name, space.space_used_size]),
+    ),
+    appliedPorts: running?.flows?.flows.applied.ports.size ?? 0,
+    undici: modules.some((name) => name.includes('undici')),
+  };
+}
+process.on('message', (message: { kind: string; collect?: boolean }) => {
   if (message.kind === 'stop') stop();
+  else if (message.kind === 'memory')
+    void memory(message.collect === true).then((report) => send({ kind: 'memory', ...report }));
 });
 process.on('disconnect', stop);
 process.on('SIGTERM', stop);

@@ -1,0 +1,330 @@
+/**
+ * The whole `locus agent` process' memory at a size: `runAgent` (./chassis-agent-child.ts,
+ * bundled, plain Node with the deployed unit's flags and malloc settings) against a small API of
+ * its own — the chassis document, the chassis' OvsPorts, the feed served by the server's own
+ * ChassisFeedHub from a topology folded by the apps' PortLocalityFold, acks folded back — on a
+ * real private ovs-vswitchd holding the chassis' interfaces (a quarter of the ports: the
+ * workload's four chassis, A's slice the whole cloud). No store, no fastify: what is measured
+ * is the agent, its OVSDB observer and its flows included.
+ *
+ * At each size (idle: no port; then 200, 1,000, 5,000 ports, 200 quick) a fresh agent process
+ * starts on the same Open vSwitch (the interfaces of the next size plugged beside the last's),
+ * syncs, and is read: VmRSS 0.5 s after its first sync, and after 12 s without a change (V8's
+ * memory reducer has given back what the sync left resident: the steady state, the figure
+ * against the target), with its V8 heap, external memory and code space as it sees them
+ * (./chassis-agent-child.ts' `memory`), then after full collections.
+ */
+import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import type { FastifyReply } from 'fastify';
+import { pino } from 'pino';
+import { PortLocalityFold } from '../../src/apps/port-locality.js';
+import { Topology } from '../../src/domain/topology.js';
+import type { DomainEvent } from '../../src/events/index.js';
+import type { Chassis, OvsPort } from '../../src/events/model.js';
+import { ChassisFeedHub, type FoldedTopology } from '../../src/http/chassis-feeds.js';
+import { ovsAvailable, startOvs } from '../../test/support/ovs.js';
+import type { BenchOptions, BenchRecord } from '../lib.js';
+import { peakRssBytes } from '../lib.js';
+import { bundleBenchEntry } from './bundle.js';
+import type {
+  AgentMemory,
+  ChassisAgentMemoryMessage,
+  ChassisAgentMessage,
+  ChassisAgentSettings,
+} from './chassis-agent-child.js';
+import { chassisCreated, cloudEvents, ofportOf, ownerOf, portId } from './workload.js';
+
+const run = promisify(execFile);
+const CHASSIS = 'A';
+const TOKEN = 'bench-agent-memory-token-0123456789';
+const RSS_TARGET_MIB = 80;
+/** How long the agent is left alone after its sync before its steady state is read. */
+const IDLE_MS = 12_000;
+const PLUG_BATCH = 250;
+
+export const MEMORY_SIZES = [0, 200, 1_000, 5_000] as const;
+export const MEMORY_SIZES_QUICK = [0, 200] as const;
+
+/** How the agent process runs: Node flags and environment (agent.bench.ts' AGENT_RUNTIME). */
+export interface AgentRuntime {
+  readonly nodeFlags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
+/** The API `runAgent` talks to, for chassis A only. */
+class AgentApi implements FoldedTopology {
+  readonly topology = new Topology(new PortLocalityFold());
+  headPosition = 0n;
+  readonly hub = new ChassisFeedHub(
+    this,
+    { heartbeatMs: 15_000, drainTimeoutMs: 30_000, coalesceMs: 5 },
+    pino({ level: 'silent' }),
+  );
+  private readonly ovsPorts = new Map<string, OvsPort>();
+  private readonly server = createServer((request, response) => this.handle(request, response));
+
+  constructor(private readonly chassis: Chassis) {}
+
+  fold(events: Iterable<DomainEvent>): void {
+    for (const event of events) {
+      // The plugged interfaces are dummies: the log says so, as bind.bench.ts' does.
+      const folded =
+        event.type === 'OvsPortCreated' && event.data.chassis === CHASSIS
+          ? { ...event, data: { ...event.data, type: 'dummy' } }
+          : event;
+      if (folded.type === 'OvsPortCreated') this.ovsPorts.set(folded.data.name, folded.data);
+      this.topology.apply(folded);
+      this.headPosition++;
+    }
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.hub.closeAll();
+    this.server.closeAllConnections();
+    await new Promise((done) => this.server.close(done));
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = request.url ?? '';
+    const base = `/v1/chassis/${CHASSIS}`;
+    const reply = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    const ack = path.match(new RegExp(`^${base}/acks/([^/]+)$`));
+    const acked = ack?.[1] === undefined ? undefined : decodeURIComponent(ack[1]);
+    if (request.headers.authorization !== `Bearer ${TOKEN}`) reply(401, {});
+    else if (request.method === 'GET' && path === base) reply(200, this.chassis);
+    else if (request.method === 'GET' && path === `${base}/ovsports`)
+      reply(200, { items: [...this.ovsPorts.values()] });
+    else if (request.method === 'GET' && path === `${base}/feed`) {
+      const lastEventId = request.headers['last-event-id'];
+      this.hub.open(
+        { hijack: () => undefined, raw: response } as unknown as FastifyReply,
+        CHASSIS,
+        typeof lastEventId === 'string' && /^[0-9]+$/.test(lastEventId)
+          ? BigInt(lastEventId)
+          : undefined,
+      );
+    }
+    // No batch route (405): the agent acks port by port, as against an older server.
+    else if (acked === undefined) reply(path === `${base}/acks` ? 405 : 404, {});
+    else {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        if (request.method === 'PUT') {
+          const { owner } = JSON.parse(body) as { owner: string };
+          this.fold([{ type: 'RemoteCreated', data: { portId: acked, chassis: CHASSIS, owner } }]);
+          reply(200, {});
+        } else if (request.method === 'DELETE') {
+          this.fold([{ type: 'RemoteDeleted', data: { portId: acked, chassis: CHASSIS } }]);
+          reply(200, {});
+        } else reply(405, {});
+      });
+    }
+  }
+}
+
+/** One agent process: its ready, its memory reports, its stop. */
+class AgentChild {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private pending: ((message: ChassisAgentMemoryMessage) => void) | undefined;
+  readonly ready: Promise<Extract<ChassisAgentMessage, { kind: 'ready' }>>;
+
+  constructor(entry: string, runtime: AgentRuntime, settings: ChassisAgentSettings) {
+    this.child = fork(entry, [], {
+      // --expose-gc only lets the harness ask for collections before the last reading.
+      execArgv: ['--expose-gc', ...runtime.nodeFlags],
+      env: { ...process.env, ...runtime.env, LOCUS_BENCH_CHASSIS_AGENT: JSON.stringify(settings) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.exited = new Promise((done) => this.child.once('exit', () => done()));
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the agent did not sync in 300 s')), 300_000);
+      this.child.on('message', (message: ChassisAgentMessage | ChassisAgentMemoryMessage) => {
+        if (message.kind === 'ready') {
+          clearTimeout(timer);
+          resolve(message);
+        } else if (message.kind === 'error') reject(new Error(`agent: ${message.message}`));
+        else this.pending?.(message);
+      });
+      this.child.once('exit', (code, signal) =>
+        reject(new Error(`agent exited (${signal ?? code})`)),
+      );
+    });
+  }
+
+  memory(collect: boolean): Promise<AgentMemory> {
+    return new Promise((resolve) => {
+      this.pending = resolve;
+      this.child.send({ kind: 'memory', collect });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.connected) this.child.send({ kind: 'stop' });
+    const killed = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(killed);
+  }
+}
+
+/** VmRSS of a bare, idle Node of the same runtime: what any Node agent starts from. */
+async function bareNodeRss(runtime: AgentRuntime): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [...runtime.nodeFlags, '-e', 'setTimeout(() => {}, 60_000)'],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, ...runtime.env },
+    },
+  );
+  await new Promise((done) => setTimeout(done, 500));
+  const { readFileSync } = await import('node:fs');
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  child.kill();
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
+}
+
+export interface AgentMemoryResult {
+  readonly ports: number;
+  readonly startMs: number;
+  readonly synced: AgentMemory;
+  readonly idle: AgentMemory;
+  readonly collected: AgentMemory;
+}
+
+/** The agent process' memory at each size, in order (sizes ascending). */
+export async function measureAgentMemory(
+  sizes: readonly number[],
+  runtime: AgentRuntime,
+  progress: (message: string) => void,
+): Promise<{ results: AgentMemoryResult[]; bareNode: number }> {
+  const ovs = await startOvs();
+  const results: AgentMemoryResult[] = [];
+  try {
+    await ovs.vsctl(
+      '--may-exist',
+      'add-br',
+      'br-int',
+      '--',
+      'set',
+      'Bridge',
+      'br-int',
+      'datapath_type=dummy',
+    );
+    const entry = await bundleBenchEntry('chassis-agent-child');
+    const bareNode = await bareNodeRss(runtime);
+    const document = chassisCreated()[0]?.data as Chassis;
+    let plugged = 0;
+    for (const ports of sizes) {
+      // A's interfaces up to this size, beside those already plugged.
+      const plug: string[][] = [];
+      for (; plugged < ports; plugged++)
+        if (ownerOf(plugged) === CHASSIS) {
+          const name = `tap${plugged}`;
+          plug.push([
+            '--',
+            '--may-exist',
+            'add-port',
+            'br-int',
+            name,
+            '--',
+            'set',
+            'Interface',
+            name,
+            'type=dummy',
+            `external_ids:iface-id=${portId(plugged)}`,
+            `ofport_request=${ofportOf(plugged)}`,
+          ]);
+        }
+      for (let k = 0; k < plug.length; k += PLUG_BATCH)
+        await run(
+          'ovs-vsctl',
+          [`--db=${ovs.ovsdb}`, '--timeout=120', ...plug.slice(k, k + PLUG_BATCH).flat()],
+          {
+            maxBuffer: 16 * 1024 * 1024,
+          },
+        );
+      const api = new AgentApi(document);
+      api.fold(cloudEvents(ports));
+      const url = await api.listen();
+      const agent = new AgentChild(entry, runtime, {
+        chassis: CHASSIS,
+        server: url,
+        token: TOKEN,
+        ovsRunDir: ovs.dir,
+      });
+      try {
+        const ready = await agent.ready;
+        await new Promise((done) => setTimeout(done, 500));
+        const synced = await agent.memory(false);
+        await new Promise((done) => setTimeout(done, IDLE_MS));
+        const idle = await agent.memory(false);
+        const collected = await agent.memory(true);
+        progress(
+          `${ports} ports (${ready.appliedPorts} applied): synced ${mib(synced.rss)} MiB, idle ${mib(idle.rss)} MiB, heap after GC ${mib(collected.heapUsed)} MiB`,
+        );
+        results.push({ ports, startMs: ready.startMs, synced, idle, collected });
+      } finally {
+        await agent.stop().catch(() => undefined);
+        await api.close().catch(() => undefined);
+      }
+    }
+    return { results, bareNode };
+  } finally {
+    await ovs.stop().catch(() => undefined);
+  }
+}
+
+/** agent/process-rss records: the steady state at each size against the 80 MiB target. */
+export async function agentMemoryRecords(
+  sizes: readonly number[],
+  runtime: AgentRuntime,
+  options: BenchOptions,
+): Promise<BenchRecord[]> {
+  if (!ovsAvailable()) {
+    options.progress('Open vSwitch is not installed: skipped');
+    return [];
+  }
+  const { results, bareNode } = await measureAgentMemory(sizes, runtime, options.progress);
+  return results.map(({ ports, startMs, synced, idle, collected }) => ({
+    name: 'agent/process-rss',
+    params: {
+      ports,
+      slicePorts: idle.appliedPorts,
+      startS: Number((startMs / 1000).toFixed(2)),
+      syncedMiB: mib(synced.rss),
+      hwmMiB: mib(idle.hwm),
+      heapUsedMiB: mib(idle.heapUsed),
+      heapTotalMiB: mib(idle.heapTotal),
+      heapAfterGcMiB: mib(collected.heapUsed),
+      rssAfterGcMiB: mib(collected.rss),
+      externalMiB: mib(idle.external),
+      arrayBuffersMiB: mib(idle.arrayBuffers),
+      codeMiB: mib(idle.spaces.code_space ?? 0),
+      bareNodeMiB: mib(bareNode),
+      undici: idle.undici,
+    },
+    throughput: 0,
+    unit: 'MiB',
+    value: { amount: mib(idle.rss), unit: 'MiB' },
+    target: `< ${RSS_TARGET_MIB} MiB`,
+    met: idle.rss < RSS_TARGET_MIB * 2 ** 20,
+    peakRssBytes: peakRssBytes(),
+  }));
+}
