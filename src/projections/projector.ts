@@ -31,7 +31,6 @@ import type { EventStore, ProjectedEvent, RecordedEvent } from '../store/event-s
 import {
   type BatchChanges,
   type HistoryFromLog,
-  isPortStream,
   keysOf,
   ProjectionBatch,
   type Routed,
@@ -46,6 +45,7 @@ import {
 } from './changes.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
+import { RebuildBatch } from './rebuild-batch.js';
 import {
   createShadowTables,
   DEFERRED,
@@ -103,6 +103,11 @@ export const DEFAULT_REBUILD_CACHE_SIZE = 200_000;
  */
 export const DEFAULT_REBUILD_BATCH_SIZE = 20_000;
 const REBUILD_PAGES = 10;
+/**
+ * A rebuild reads the log in pages of at most this many events, each folded as it comes (a few
+ * MB, dead before the next scavenge), and commits a batch of several.
+ */
+export const REBUILD_READ_SIZE = 2_000;
 /** A rebuild's checkpoint is the projection's name with this suffix. */
 const REBUILD_SUFFIX = ':rebuild';
 /** Waits before a failed batch is tried again and before following resumes after a failure. */
@@ -127,6 +132,11 @@ export interface ProjectorOptions {
    * between 5 000 and DEFAULT_REBUILD_BATCH_SIZE).
    */
   readonly rebuildBatchSize?: number;
+  /**
+   * A rebuild's reads of the log (default REBUILD_READ_SIZE, never more than its batch): each
+   * folded as it comes, several to a batch.
+   */
+  readonly rebuildReadSize?: number;
   /** Interval of the rebuild's progress log lines (default 2 s). */
   readonly progressLogIntervalMs?: number;
   /**
@@ -204,6 +214,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
   readonly #batchSize: number;
   readonly #catchUpBatchSize: number;
   readonly #rebuildBatchSize: number | undefined;
+  readonly #rebuildReadSize: number;
   readonly #progressLogIntervalMs: number;
   /** The live tables, under the projection's checkpoint. */
   readonly #live: Target;
@@ -223,6 +234,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     this.#batchSize = options.batchSize ?? DEFAULT_LIVE_BATCH_SIZE;
     this.#catchUpBatchSize = options.catchUpBatchSize ?? 5_000;
     this.#rebuildBatchSize = options.rebuildBatchSize ?? options.catchUpBatchSize;
+    this.#rebuildReadSize = options.rebuildReadSize ?? REBUILD_READ_SIZE;
     this.#progressLogIntervalMs = options.progressLogIntervalMs ?? 2_000;
     this.#rebuildCacheSize = options.rebuildCacheSize ?? DEFAULT_REBUILD_CACHE_SIZE;
     this.#live = new Target(this.name, LIVE_TABLES, options.cacheSize ?? DEFAULT_CACHE_SIZE);
@@ -591,38 +603,42 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     // History copied from the log: the events' ids and metadata strings are not read. (Should
     // a copy fail, the rebuild starts a new pipeline, which reads them.)
     const history = target.historyFromLog ? 'log' : 'rows';
-    const read = (after: bigint) =>
-      this.#readPage(after, pageSize, history === 'log' ? 'fold' : 'all');
+    // Read in small pages, folded as they come, committed a batch of `pageSize` at a time
+    // (rebuild-batch.ts): a page's objects die young.
+    const readSize = Math.min(pageSize, this.#rebuildReadSize);
+    const read = (after: bigint, size: number) =>
+      this.#readPage(after, size, history === 'log' ? 'fold' : 'all');
     let after = target.position;
-    let next = read(after);
+    let next = read(after, readSize);
     let committing: Promise<void> = Promise.resolve();
+    let ended = false;
     try {
-      for (;;) {
-        const page = await next;
-        const last = page.at(-1);
-        if (last === undefined) break;
+      while (!ended) {
         const from = after;
-        after = last.position;
-        next = read(after);
-        const routed: Routed[] = new Array(page.length);
-        // Events of lport streams with no history row (skipped, ignored): when the database
-        // copies the history from the log, it passes over them.
-        const skip: bigint[] = [];
-        for (let i = 0; i < page.length; i++) {
-          const event = page[i] as ProjectedEvent;
-          const r = route(event);
-          routed[i] = r;
-          if (r.kind !== 'port' && isPortStream(event.streamName)) skip.push(event.position);
+        const batch = new RebuildBatch(target.cache, target.tables, target.portsDeferred, history);
+        while (batch.events < pageSize) {
+          const page = await next;
+          const last = page.at(-1);
+          if (last === undefined) {
+            ended = true;
+            break;
+          }
+          after = last.position;
+          // Read ahead: the rest of this batch, or the next one's first read.
+          const rest = pageSize - batch.events - page.length;
+          next = read(after, rest > 0 ? Math.min(readSize, rest) : readSize);
+          await batch.add(this.#db, page, () => committing);
         }
-        const batch = await this.#foldBatch(this.#db, routed, target, () => committing, history);
-        const changes = batch.changes({ ports: !target.portsDeferred });
-        const fromLog = batch.historyFromLog;
-        this.#remember(batch, last.position, target);
+        if (batch.events === 0) break;
+        const folded = batch.folded;
+        const changes = folded.changes({ ports: !target.portsDeferred });
+        const fromLog = folded.historyFromLog;
+        this.#remember(folded, batch.last, target);
         await committing;
-        const copy = fromLog === undefined ? undefined : { history: fromLog, skip };
-        committing = this.#commitCopies(target, changes, from, last.position, copy).then(() => {
-          this.#countRebuild(target, batch.counts, routed);
-          onBatch(page.length);
+        const copy = fromLog === undefined ? undefined : { history: fromLog, skip: batch.skip };
+        committing = this.#commitCopies(target, changes, from, batch.last, copy).then(() => {
+          this.#countRebuild(target, folded.counts, batch);
+          onBatch(batch.events);
         });
         committing.catch(ignoreRejection);
         if (target.portsDeferred && target.cache.ports.size > target.cache.bound) {
@@ -691,13 +707,14 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
   #countRebuild(
     target: Target,
     counts: { readonly applied: number; readonly refused: number },
-    routed: readonly Routed[],
+    batch: RebuildBatch,
   ): void {
     const before = { ...this.counters };
     this.counters.batches++;
     this.counters.applied += counts.applied;
     this.counters.refused += counts.refused;
-    this.#count(routed);
+    this.counters.ignored += batch.ignored;
+    this.#count(batch.skipped);
     for (const key of COUNTER_KEYS) target.counted[key] += this.counters[key] - before[key];
   }
 

@@ -204,6 +204,70 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     expect(await shadowTablesLeft(f.database)).toEqual([]);
   });
 
+  it('folds a batch from several small reads: the rows, counters and commits of one read per batch', async () => {
+    const f = await open();
+    const { dump } = await liveModel(f);
+    const reference = f.projector({ catchUpBatchSize: 25 });
+    const expected = await reference.rebuild();
+    // Every read's size, through the store's page reads.
+    const sizes: number[] = [];
+    const counting = new Proxy(f.store, {
+      get(target, property, receiver) {
+        if (isPageRead(property)) {
+          return (...args: unknown[]) => {
+            sizes.push(Number(args[1]));
+            return readPage(target, property, args);
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    // In memory (ports written at the end), and with one port held (every other one loaded
+    // from the copies, mid-batch, once the previous batch has committed).
+    for (const rebuildCacheSize of [undefined, 1]) {
+      sizes.length = 0;
+      const projector = f.projector({
+        store: counting,
+        rebuildBatchSize: 25,
+        rebuildReadSize: 3,
+        ...(rebuildCacheSize === undefined ? {} : { rebuildCacheSize }),
+      });
+      const report = await projector.rebuild();
+      expect(report.events).toBe(expected.events);
+      expect(projector.counters).toEqual(reference.counters);
+      expect(Math.max(...sizes.slice(1))).toBe(3); // the first is the rebuild's probe of the log
+      expect(sizes.length).toBeGreaterThan(expected.events / 3);
+      expect(await dumpReadModel(f.database)).toEqual(dump);
+      expect(await shadowTablesLeft(f.database)).toEqual([]);
+    }
+  });
+
+  it('a batch of several reads that fails to commit starts the rebuild over, counted once', async () => {
+    const f = await open();
+    const { dump } = await liveModel(f);
+    const reference = f.projector({ catchUpBatchSize: 7 });
+    await reference.rebuild();
+    await sql`create sequence fail_once`.execute(f.database.db);
+    await sql`create function fail_once() returns trigger language plpgsql as $$
+      begin
+        if new.name like '%:rebuild' and new.position > 14 then
+          if nextval('fail_once') = 1 then raise exception 'injected commit failure'; end if;
+        end if;
+        return new;
+      end $$`.execute(f.database.db);
+    await sql`create trigger fail_once before update on rm_checkpoints
+      for each row execute function fail_once()`.execute(f.database.db);
+
+    const projector = f.projector({ rebuildBatchSize: 7, rebuildReadSize: 2 });
+    await projector.rebuild();
+    expect(f.logs.lines.map((l) => l.msg)).toContain(
+      'read model rebuild batch failed; replaying from its checkpoint',
+    );
+    expect(projector.counters).toEqual(reference.counters);
+    expect(await dumpReadModel(f.database)).toEqual(dump);
+  });
+
   it('a log of more ports than the rebuild holds is written part-way and upserted from there', async () => {
     const f = await open();
     const { dump } = await liveModel(f);
