@@ -56,6 +56,8 @@ import {
 } from './lib.js';
 import { BulkLog } from './support/bulk-log.js';
 import { clusterCpuMs } from './support/cluster-cpu.js';
+import { FlowConvergence, type RemoteExpectation } from './support/flows-converged.js';
+import { statementsProbe } from './support/pg-statements.js';
 import {
   connectFailures,
   connectRetrying,
@@ -78,6 +80,7 @@ import {
   switchOfChassis,
   switchOfPort,
   tap,
+  tunnelIpOf,
 } from './support/sim-workload.js';
 
 const CONVERGE_TARGET_S = 5;
@@ -191,6 +194,16 @@ function layoutOf(cloud: SimCloud) {
     boundOn[s] = (boundOn[s] ?? 0) + 1;
   }
   return { chassisOn, boundOn };
+}
+
+/** What chassis `c`'s bridge must forward once every port is bound: its switch's other ports. */
+function remotesOf(cloud: SimCloud): (c: number) => RemoteExpectation[] {
+  const portsOn: number[][] = Array.from({ length: cloud.switches }, () => []);
+  for (let i = 0; i < cloud.ports; i++) portsOn[switchOfPort(cloud, i)]?.push(i);
+  return (c) =>
+    (portsOn[switchOfChassis(cloud, c)] ?? [])
+      .filter((i) => chassisOf(cloud, i) !== c)
+      .map((i) => ({ portId: simPort(i), ownerIp: tunnelIpOf(chassisOf(cloud, i)) }));
 }
 
 /** Waits until every chassis has converged; a pass resumes at the first one not yet there. */
@@ -350,6 +363,11 @@ async function runCloud(
     // process) and PostgreSQL's processes.
     const simCpuBefore = process.cpuUsage();
     const pgCpuBefore = store.dataDir ? await clusterCpuMs(store.dataDir) : undefined;
+    const statements = store.dataDir ? await statementsProbe(store.url) : undefined;
+    await statements?.reset();
+    // The data paths, read from the bridges, beside the acks (./support/flows-converged.ts).
+    const flowConvergence = new FlowConvergence(fleet, remotesOf(cloud));
+    const flowsWatched = flowConvergence.watch(plan.convergeDeadlineMs + 60_000);
     const t0 = performance.now();
     let lastReport = t0;
     const failuresBefore = connectFailures.count;
@@ -374,6 +392,8 @@ async function runCloud(
     const converged = await allConverged(fleet, expectedBound, plan.convergeDeadlineMs);
     const done = converged.done === fleet.length;
     const end = performance.now();
+    flowConvergence.stop();
+    const flows = await flowsWatched;
     const after = await server.stats();
     const shedding = await shedCounts(server.url).catch(() => ({ shed: -1, clientGone: -1 }));
     const heapConverged = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
@@ -426,6 +446,33 @@ async function runCloud(
         value: { amount: fromLast / 1000, unit: 's' },
         target: `< ${CONVERGE_TARGET_S} s (OVN 11.4 s)`,
         met: done && fromLast < CONVERGE_TARGET_S * 1000,
+        peakRssBytes: peakRssBytes(),
+      });
+    for (const line of (await statements?.report()) ?? []) progress(`${label}: pg: ${line}`);
+    const flowsFromLast = flows.last === undefined ? undefined : flows.last - lastReport;
+    progress(
+      `${label}: data paths ${flowsFromLast === undefined ? `${flows.done}/${fleet.length} converged` : `converged ${seconds(flowsFromLast)} s after the last report (${seconds((flows.last ?? 0) - t0)} s after the first)`}`,
+    );
+    if (name === 'large')
+      records.push({
+        name: 'scale-sim/converge-flows',
+        params: {
+          ...params,
+          converged: `${flows.done}/${fleet.length}`,
+          ...(flows.last === undefined
+            ? {}
+            : {
+                fromFirstReportS: seconds(flows.last - t0),
+                acksAfterS: seconds(end - flows.last),
+              }),
+        },
+        throughput: perSecond(remoteViews, (flows.last ?? end) - t0),
+        unit: 'views',
+        ...(flowsFromLast === undefined
+          ? {}
+          : { value: { amount: flowsFromLast / 1000, unit: 's' } }),
+        target: `< ${CONVERGE_TARGET_S} s (OVN 11.4 s: --wait=hv, each chassis' flows installed)`,
+        met: flowsFromLast !== undefined && flowsFromLast < CONVERGE_TARGET_S * 1000,
         peakRssBytes: peakRssBytes(),
       });
     // What broke is in the record; the later phases need a converged cloud.

@@ -41,7 +41,7 @@ const hostIp = (s: number, n: number): string => {
 };
 
 /** Chassis `c`'s tunnel IP: 172.16.0.0/12, 254 hosts a /24 (never .0 nor .255). */
-const tunnelIpOf = (c: number): string => {
+export const tunnelIpOf = (c: number): string => {
   const net = Math.floor(c / 254);
   return `172.${16 + ((net >>> 8) & 15)}.${net & 255}.${(c % 254) + 1}`;
 };
