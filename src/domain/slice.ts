@@ -135,6 +135,12 @@ export function slicePortOf(
   };
 }
 
+/** A chassis document's entry in a slice (a claimant of one of its ports, or its own). */
+export const sliceChassisOf = (chassis: Chassis): Extract<SliceEntry, { kind: 'chassis' }> => ({
+  kind: 'chassis',
+  value: plainChassis(chassis),
+});
+
 /** An observed interface's entry in its chassis' slice. */
 export const sliceInterfaceOf = (ovsPort: OvsPort): Extract<SliceEntry, { kind: 'interface' }> => ({
   kind: 'interface',
@@ -167,7 +173,7 @@ export function sliceOf(topology: Topology, chassisId: string): Slice {
   }
   for (const id of [...chassisIds].sort()) {
     const doc = topology.chassis.get(id);
-    if (doc !== undefined) add({ kind: 'chassis', value: plainChassis(doc) });
+    if (doc !== undefined) add(sliceChassisOf(doc));
   }
   for (const portId of portIds) {
     for (const segmentationId of topology.segmentationsByChild.get(portId)) {

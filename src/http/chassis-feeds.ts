@@ -36,6 +36,7 @@ import { portOf } from '../domain/locality.js';
 import {
   type Slice,
   type SliceEntry,
+  sliceChassisOf,
   sliceInterfaceOf,
   sliceOf,
   slicePortOf,
@@ -595,8 +596,9 @@ function multiAdd(map: Map<string, Set<string>>, key: string, value: string): vo
  * The diff of the chassis' slice when only the entries of `ports` may have changed (Touched's
  * `portsOnly`), computed for those ports alone; undefined when the change reaches further than
  * their entries — a port that leaves the slice or loses a claimant (a chassis document may
- * go), a claimant whose document the slice lacks, a trunk's child (its segmentation) — and the
- * whole slice must be recomputed. `apply` makes the result what the feeds hold.
+ * go), a trunk's child (its segmentation) — and the whole slice must be recomputed. A claimant
+ * whose document the slice lacks brings it along, as `sliceOf` would.
+ * `apply` makes the result what the feeds hold.
  */
 function portsDiff(
   topology: Topology,
@@ -609,6 +611,8 @@ function portsDiff(
   // A chassis the topology does not hold has an empty slice.
   if (!topology.chassis.has(chassis)) return undefined;
   const changed: [string, SliceEntry, string][] = [];
+  /** Claimants' documents the slice lacks, added before the ports that name them. */
+  const docs = new Map<string, [string, SliceEntry, string]>();
   for (const portId of ports) {
     const key = `port/${portId}`;
     const held = state.entries.get(key);
@@ -623,8 +627,17 @@ function portsDiff(
     }
     const { entry, json } = computed;
     if (topology.segmentationsByChild.get(portId).size > 0) return undefined;
-    for (const claimant of entry.value.claims)
-      if (!state.entries.has(`chassis/${claimant}`)) return undefined;
+    // A new claimant's document joins the slice with the port (as sliceOf would add it): the
+    // first claim of each chassis on a switch is not a whole recomputation for the others.
+    for (const claimant of entry.value.claims) {
+      const docKey = `chassis/${claimant}`;
+      if (state.entries.has(docKey) || docs.has(docKey)) continue;
+      const doc = topology.chassis.get(claimant);
+      if (doc !== undefined) {
+        const docEntry = sliceChassisOf(doc);
+        docs.set(docKey, [docKey, docEntry, JSON.stringify(docEntry)]);
+      }
+    }
     if (held?.kind === 'port') {
       if (held.value.claims.some((claimant) => !entry.value.claims.includes(claimant)))
         return undefined;
@@ -646,6 +659,7 @@ function portsDiff(
     if (held === undefined || !sameData(held, entry))
       changed.push([key, entry, JSON.stringify(entry)]);
   }
+  if (docs.size > 0) changed.unshift(...docs.values());
   return {
     upserts: changed.map(([, , json]) => json),
     removes,

@@ -95,6 +95,26 @@ describe('the chassis feed hub, touched slices only', () => {
     );
   });
 
+  it("brings a new claimant's document along with its port, in a diff of the port", async () => {
+    // D is in no slice yet: its first claim on s1 adds its document to A's, B's and C's.
+    const { folded, hub, sockets } = await hubWithFeeds([...world(), ev.chassis('D', 4)]);
+    try {
+      const before = sockets.get('A')?.frames ?? 0;
+      folded.topology.apply(ev.port('d1', 's1', mac(0xd1)));
+      folded.topology.apply(ev.local('d1', 'D'));
+      folded.headPosition += 2n;
+      await tick();
+      for (const [chassis, socket] of sockets) {
+        expect(socket.state.entries.has('chassis/D')).toBe(true);
+        expect(socket.state.port('d1')?.claims).toEqual(['D']);
+        expect(held(socket.state)).toEqual(expected(folded, chassis));
+      }
+      expect(sockets.get('A')?.frames).toBe(before + 1);
+    } finally {
+      hub.closeAll();
+    }
+  });
+
   it('sends nothing to a chassis with no port on the switch a burst touched', async () => {
     const { folded, hub, sockets } = await hubWithFeeds(world());
     try {
