@@ -8,8 +8,14 @@
  * again — pino writes a child's bindings after its parent's, so a repeated key appears twice in
  * one JSON line, which log ingestion rejects or reads as the last one only.
  */
+import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
+
+// pino-pretty (~30 modules, ~3 MiB of RSS) is loaded only when a terminal reads the logs:
+// daemons such as `locus agent` write JSON.
+const pretty = (options: pinoPretty.PrettyOptions) =>
+  (createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty)(options);
 
 export type LogFormat = 'json' | 'pretty';
 

@@ -10,11 +10,12 @@
  * agent or ovsdb-server restart only real differences are emitted; it advances only when the
  * sink confirms (`acknowledge`), so a failed report is simply diffed again.
  */
-import { type DomainEvent, problemsOf } from '../events/catalogue.js';
+import type { DomainEvent } from '../events/catalogue.js';
 import type { OvsPort } from '../events/model.js';
 import type { OvsdbLogger } from '../ovs/ovsdb/client.js';
 import type { MonitorSpec, Replica } from '../ovs/ovsdb/replica.js';
 import type { BridgeRow, InterfaceRow, PortRow } from '../ovs/ovsdb/vswitch.js';
+import { ovsPortProblems } from './ovs-port-check.js';
 
 export interface ObservedTables {
   readonly Bridge: BridgeRow;
@@ -77,7 +78,7 @@ export function observeOvsPorts(
         continue;
       }
       const ovsPort: OvsPort = { chassis, name: iface.name, ofport, ifaceId, type: iface.type };
-      const problems = problemsOf('OvsPortCreated', ovsPort);
+      const problems = ovsPortProblems(ovsPort);
       if (problems.length > 0)
         onInvalid(ovsPort, problems.map((p) => `${p.field} ${p.reason}`).join('; '));
       else {

@@ -24,6 +24,7 @@ import type { BridgeLayout } from './bridge-setup.js';
 import { chassisPortsOf, ovsRunDirOf } from './chassis-flows.js';
 import { DEFAULT_BRIDGE, DEFAULT_OVSDB } from './defaults.js';
 import { type AgentStageObserver, FlowAgent } from './flow-agent.js';
+import { nodeFetch } from './node-fetch.js';
 import { HttpSink } from './sinks.js';
 
 /** Waits between tries to fetch the chassis document (unregistered, or the server unreachable). */
@@ -46,7 +47,10 @@ export interface RunAgentOptions {
   readonly bridge?: string;
   /** Bridges' datapath type: `system` (default), `netdev`, `dummy` (tests). */
   readonly datapathType?: string;
-  /** How to reach the server: `tlsFetch(…)` verifies it against a private CA. Default fetch. */
+  /**
+   * How to reach the server: `nodeFetch(tls)` verifies it against a private CA. Default
+   * `nodeFetch()` (./node-fetch.ts: Node's own HTTP client, not undici's fetch).
+   */
   readonly fetch?: Fetch;
   readonly logger: Logger;
   /** Aborting stops waiting for the chassis' registration. */
@@ -150,7 +154,8 @@ export async function fetchChassis(options: RunAgentOptions): Promise<Chassis> {
 }
 
 /** Starts the agent; resolves once the bridges are set up and observation runs. */
-export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> {
+export async function runAgent(given: RunAgentOptions): Promise<RunningAgent> {
+  const options = { ...given, fetch: given.fetch ?? nodeFetch() };
   const logger = options.logger.child({ chassis: options.chassis });
   const chassis = await fetchChassis({ ...options, logger });
   logger.info({ document: chassis }, 'chassis document fetched from the server');
@@ -166,7 +171,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
       chassis: chassis.id,
       token: options.token,
       logger,
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      fetch: options.fetch,
       // A burst of interfaces (many VMs plugged at once) overlaps its round trips.
       concurrency: 8,
     }),
@@ -181,7 +186,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
           server: options.server,
           token: options.token,
           logger,
-          ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+          fetch: options.fetch,
           ports: () => chassisPortsOf(agent.layout),
           bridge: options.bridge ?? DEFAULT_BRIDGE,
           env: { OVS_RUNDIR: options.ovsRunDir ?? ovsRunDirOf(options.ovsdb ?? DEFAULT_OVSDB) },

@@ -2,8 +2,9 @@
  * Where the agent reports what it observes. Both sinks take the one write path for interface
  * reports, the command handler's `reportOvsPort` (an upsert) and `removeOvsPort`:
  *
- * - `CommandSink` — inside the server's process, without HTTP (the agent's own tests): calls the
- *   handler directly, which decides against the chassis stream, validates, envelopes and
+ * - `CommandSink` (./command-sink.ts, a module of its own so that the agent's process loads no
+ *   command handler) — inside the server's process, without HTTP (the agent's own tests): calls
+ *   the handler directly, which decides against the chassis stream, validates, envelopes and
  *   appends (re-deciding when the stream moved on), as it does for the HTTP API. Every running
  *   agent, the embedded default's included (./host.ts), reports through the API instead.
  * - `HttpSink` — the agent as its own process: `POST /v1/chassis/:id/ovsports/batch` (many
@@ -16,21 +17,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type ObservedOvsPort, OVSPORT_BATCH_MAX } from '../api/ovsports.js';
-import {
-  type CommandHandler,
-  type CommandIssuer,
-  CommandRejectedError,
-} from '../commands/handler.js';
+import { OVSPORT_BATCH_MAX } from '../api/ovsport-batch.js';
+import type { ObservedOvsPort } from '../api/ovsports.js';
 import type { DomainEvent } from '../events/catalogue.js';
 import type { OvsPort } from '../events/model.js';
-import { chassisStream } from '../events/streams.js';
 import { type BackoffPolicy, backoffDelay, sleep } from '../lib/retry.js';
 import type { Fetch } from '../lib/tls-fetch.js';
-import { StreamNotFoundError } from '../store/errors.js';
-import type { EventStore } from '../store/event-store.js';
 import { API_REQUEST_TIMEOUT_MS } from './defaults.js';
-import { foldOvsPorts } from './interface-observer.js';
 import { delayAfter, retryAfterMs, ServerBusyError } from './retry-after.js';
 
 export interface ReportSink {
@@ -59,12 +52,12 @@ export class ReportError extends Error {
 }
 
 /** What an agent's event asks for: an interface observed (upsert), or one gone. */
-type InterfaceChange =
+export type InterfaceChange =
   | { readonly kind: 'observed'; readonly ovsPort: OvsPort }
   | { readonly kind: 'gone'; readonly name: string };
 
 /** The change an agent for `chassis` reports with `event`; anything else is a defect. */
-function interfaceChange(event: DomainEvent, chassis: string): InterfaceChange {
+export function interfaceChange(event: DomainEvent, chassis: string): InterfaceChange {
   if (event.type.startsWith('OvsPort') && (event.data as { chassis?: string }).chassis === chassis)
     switch (event.type) {
       case 'OvsPortCreated':
@@ -74,57 +67,6 @@ function interfaceChange(event: DomainEvent, chassis: string): InterfaceChange {
         return { kind: 'gone', name: event.data.name };
     }
   throw new Error(`agent for ${chassis} cannot report ${event.type} ${JSON.stringify(event.data)}`);
-}
-
-export interface CommandSinkOptions {
-  /** Runs `reportOvsPort` and `removeOvsPort`, the commands the HTTP API's agent routes run. */
-  readonly commands: Pick<CommandHandler, 'execute'>;
-  /** Read (never written) for what the log holds of the chassis' interfaces. */
-  readonly store: EventStore;
-  readonly chassis: string;
-}
-
-export class CommandSink implements ReportSink {
-  private readonly stream: string;
-  private readonly app: string;
-
-  constructor(private readonly options: CommandSinkOptions) {
-    this.stream = chassisStream(options.chassis);
-    this.app = `agent:${options.chassis}`;
-  }
-
-  async reported(): Promise<OvsPort[]> {
-    try {
-      return foldOvsPorts(await this.options.store.readStream(this.stream));
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return [];
-      throw error;
-    }
-  }
-
-  async report(events: readonly DomainEvent[]): Promise<void> {
-    const { commands, chassis } = this.options;
-    const changes = events.map((event) => interfaceChange(event, chassis));
-    // One command id per report: its events correlate, as one HTTP request's do.
-    const issuer: CommandIssuer = { app: this.app, actor: this.app, commandId: randomUUID() };
-    for (const [index, change] of changes.entries()) {
-      try {
-        if (change.kind === 'observed')
-          await commands.execute('reportOvsPort', change.ovsPort, issuer);
-        else
-          await commands
-            .execute('removeOvsPort', { chassis, name: change.name }, issuer)
-            .catch(alreadyGone);
-      } catch (error) {
-        throw new ReportError(`reporting ${events[index]?.type} failed`, index, { cause: error });
-      }
-    }
-  }
-}
-
-/** Removing an interface the log no longer holds has the outcome the agent wants. */
-function alreadyGone(error: unknown): void {
-  if (!(error instanceof CommandRejectedError && error.rejection.kind === 'not-found')) throw error;
 }
 
 export interface HttpSinkOptions {

@@ -8,12 +8,12 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { OvsPort } from '../events/model.js';
 import { ChassisId } from '../events/primitives.js';
+import { OVSPORT_BATCH_MAX } from './ovsport-batch.js';
 import { Position } from './responses.js';
 
-const closed = { additionalProperties: false } as const;
+export { OVSPORT_BATCH_MAX };
 
-/** Interfaces one batch may name at most, in each of its lists. */
-export const OVSPORT_BATCH_MAX = 1_000;
+const closed = { additionalProperties: false } as const;
 
 export const OvsPortBatchParams = Type.Object({ id: ChassisId }, closed);
 

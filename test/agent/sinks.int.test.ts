@@ -2,8 +2,8 @@
  * HTTP one on a scripted server. */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandSink } from '../../src/agent/command-sink.js';
 import {
-  CommandSink,
   HttpSink,
   type HttpSinkOptions,
   ReportError,

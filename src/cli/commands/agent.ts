@@ -5,10 +5,11 @@
  * `--observe-only` runs it beside ovn-controller: interfaces reported, nothing programmed.
  */
 import { readFileSync } from 'node:fs';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { DestinationStream } from 'pino';
+import { nodeFetch } from '../../agent/node-fetch.js';
+import { isChassisId } from '../../agent/ovs-port-check.js';
 import { AgentRefusedError, runAgent, UntrustedServerError } from '../../agent/run-agent.js';
-import { ChassisId } from '../../events/index.js';
+import { ClientTlsError, readClientTls } from '../../lib/tls-fetch.js';
 import { createLogger } from '../../logger.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -23,8 +24,6 @@ export interface AgentOptions {
   /** Beside ovn-controller: report interfaces only (no bridge setup, no flows, no acks). */
   readonly observeOnly?: boolean;
 }
-
-const isChassisId = TypeCompiler.Compile(ChassisId);
 
 const usage = (message: string) => new CliError(ExitCode.usage, message);
 
@@ -60,12 +59,32 @@ function serverUrl(text: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
+/**
+ * The agent's HTTP client: Node's own (../../agent/node-fetch.ts, not undici's fetch: ~8 MiB
+ * less RSS), verifying the server against --ca and presenting --client-cert, as ctx.fetch().
+ */
+function agentFetch(ctx: Context) {
+  const env = ctx.io.env;
+  try {
+    return nodeFetch(
+      readClientTls({
+        caFile: ctx.options.ca ?? env.LOCUS_CA,
+        certFile: ctx.options.clientCert ?? env.LOCUS_CLIENT_CERT,
+        keyFile: ctx.options.clientKey ?? env.LOCUS_CLIENT_KEY,
+      }),
+    );
+  } catch (error) {
+    if (error instanceof ClientTlsError) throw new CliError(ExitCode.usage, error.message);
+    throw error;
+  }
+}
+
 export async function agent(ctx: Context, options: AgentOptions): Promise<void> {
   const env = ctx.io.env;
   const chassis = options.chassis ?? env.LOCUS_AGENT_CHASSIS;
   if (chassis === undefined || chassis === '')
     throw usage('--chassis (or LOCUS_AGENT_CHASSIS) names the chassis this agent serves');
-  if (!isChassisId.Check(chassis)) throw usage(`--chassis: ${chassis} is not a valid chassis id`);
+  if (!isChassisId(chassis)) throw usage(`--chassis: ${chassis} is not a valid chassis id`);
   const tokenFile = options.tokenFile ?? env.LOCUS_AGENT_TOKEN_FILE;
   if (tokenFile === undefined || tokenFile === '')
     throw usage('--token-file (or LOCUS_AGENT_TOKEN_FILE) names the file of the agent token');
@@ -73,7 +92,7 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
     throw usage(`--ovsdb: ${options.ovsdb} must be unix:<socket> or tcp:<host>:<port>`);
   const server = serverUrl(options.server ?? env.LOCUS_SERVER ?? ctx.baseUrl);
   const token = readAgentToken(tokenFile, chassis);
-  const doFetch = await ctx.fetch();
+  const doFetch = agentFetch(ctx);
 
   const logger = createLogger({
     level: ctx.config.logLevel,
