@@ -14,13 +14,20 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { type ClientTls, ClientTlsError, type Fetch } from '../lib/tls-fetch.js';
+import type { ClientTls, Fetch } from '../lib/tls-fetch.js';
 
 // The modules' own objects: an ESM import of node:http builds its namespace by reading every
-// export, and its lazy WebSocket and MessageEvent getters load undici.
+// export, and its lazy WebSocket and MessageEvent getters load undici. node:https only when
+// asked for (it loads TLS and OpenSSL's state: ~6 MiB for an agent reaching its server over
+// plain http).
 const http = process.getBuiltinModule('node:http');
-const https = process.getBuiltinModule('node:https');
 const { Readable } = process.getBuiltinModule('node:stream');
+const https = () => process.getBuiltinModule('node:https');
+
+/** With TLS material the server must be https (as tlsFetch's ClientTlsError). */
+class ClientTlsError extends Error {
+  override name = 'ClientTlsError';
+}
 
 /** Statuses whose response has no body. */
 const NO_BODY = new Set([101, 204, 205, 304]);
@@ -100,7 +107,7 @@ const failed = (cause: unknown) => new TypeError('fetch failed', { cause });
  */
 export function nodeFetch(tls?: ClientTls): Fetch {
   const httpAgent = tls === undefined ? new http.Agent({ keepAlive: true }) : undefined;
-  const httpsAgent: HttpsAgent = new https.Agent({ keepAlive: true, ...tls });
+  let httpsAgent: HttpsAgent | undefined;
   const fetch = (input: string | URL, init: RequestInit = {}) =>
     new Promise<NodeResponse>((resolve, reject) => {
       const url = new URL(input);
@@ -124,7 +131,8 @@ export function nodeFetch(tls?: ClientTls): Fetch {
         ([name, value]) => name.toLowerCase() === 'accept' && value.includes('text/event-stream'),
       );
       let settled = false;
-      const outgoing = (secure ? https : http).request(
+      if (secure) httpsAgent ??= new (https().Agent)({ keepAlive: true, ...tls });
+      const outgoing = (secure ? https() : http).request(
         url,
         { method, headers, agent: secure ? httpsAgent : httpAgent },
         (message) => {

@@ -9,7 +9,6 @@ import type { DestinationStream } from 'pino';
 import { nodeFetch } from '../../agent/node-fetch.js';
 import { isChassisId } from '../../agent/ovs-port-check.js';
 import { AgentRefusedError, runAgent, UntrustedServerError } from '../../agent/run-agent.js';
-import { ClientTlsError, readClientTls } from '../../lib/tls-fetch.js';
 import { createLogger } from '../../logger.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -62,17 +61,19 @@ function serverUrl(text: string): string {
 /**
  * The agent's HTTP client: Node's own (../../agent/node-fetch.ts, not undici's fetch: ~8 MiB
  * less RSS), verifying the server against --ca and presenting --client-cert, as ctx.fetch().
+ * The TLS files' reader (and node:https, node:crypto with it) is loaded only when one is named.
  */
-function agentFetch(ctx: Context) {
+async function agentFetch(ctx: Context) {
   const env = ctx.io.env;
+  const files = {
+    caFile: ctx.options.ca ?? env.LOCUS_CA,
+    certFile: ctx.options.clientCert ?? env.LOCUS_CLIENT_CERT,
+    keyFile: ctx.options.clientKey ?? env.LOCUS_CLIENT_KEY,
+  };
+  if (Object.values(files).every((file) => file === undefined)) return nodeFetch();
+  const { ClientTlsError, readClientTls } = await import('../../lib/tls-fetch.js');
   try {
-    return nodeFetch(
-      readClientTls({
-        caFile: ctx.options.ca ?? env.LOCUS_CA,
-        certFile: ctx.options.clientCert ?? env.LOCUS_CLIENT_CERT,
-        keyFile: ctx.options.clientKey ?? env.LOCUS_CLIENT_KEY,
-      }),
-    );
+    return nodeFetch(readClientTls(files));
   } catch (error) {
     if (error instanceof ClientTlsError) throw new CliError(ExitCode.usage, error.message);
     throw error;
@@ -92,7 +93,7 @@ export async function agent(ctx: Context, options: AgentOptions): Promise<void> 
     throw usage(`--ovsdb: ${options.ovsdb} must be unix:<socket> or tcp:<host>:<port>`);
   const server = serverUrl(options.server ?? env.LOCUS_SERVER ?? ctx.baseUrl);
   const token = readAgentToken(tokenFile, chassis);
-  const doFetch = agentFetch(ctx);
+  const doFetch = await agentFetch(ctx);
 
   const logger = createLogger({
     level: ctx.config.logLevel,
