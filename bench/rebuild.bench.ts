@@ -47,8 +47,12 @@ const TARGET = '≥ 100k events/s on PostgreSQL';
 const EVENTS_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_EVENTS;
 /** The rebuild's page size, to compare with the default (DEFAULT_REBUILD_BATCH_SIZE). */
 const BATCH_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_BATCH;
+/** The rebuild's reads of the log, to compare with the default (REBUILD_READ_SIZE). */
+const READ_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_READ;
 /** `postgres` or `embedded`: measure that one only (profiling one adapter). */
 const ONLY = process.env.LOCUS_BENCH_REBUILD_ONLY;
+/** A pino level (`info`): the projector's log lines on stderr (where the rebuild's time goes). */
+const LOG_LEVEL = process.env.LOCUS_BENCH_REBUILD_LOG ?? 'silent';
 
 const chassisId = (n: number) => `chassis-${n % CHASSIS}`;
 
@@ -218,8 +222,9 @@ export async function measureRebuild(
   const projector = new Projector({
     store,
     db: database.db,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: LOG_LEVEL }, pino.destination(2)),
     ...(BATCH_OVERRIDE === undefined ? {} : { rebuildBatchSize: Number(BATCH_OVERRIDE) }),
+    ...(READ_OVERRIDE === undefined ? {} : { rebuildReadSize: Number(READ_OVERRIDE) }),
   });
   let lastShown = 0;
   const clusterBefore = clusterDir === undefined ? undefined : await clusterCpuMs(clusterDir);

@@ -8,7 +8,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ProjectedEvent } from '../store/event-store.js';
-import { isPortStream, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
+import { isPortStream, ProjectionBatch, type Routed, route } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
@@ -19,7 +19,7 @@ import {
   type ReadModelTables,
 } from './sql-tables.js';
 import type { SwitchRow } from './switches.js';
-import { type TopologyRow, topologyKey } from './topology.js';
+import { type TopologyKind, type TopologyRow, topologyKey, topologyKindOf } from './topology.js';
 
 /** The rows a rebuild holds between batches (the projector's RowCache). */
 export interface RebuildRows {
@@ -36,7 +36,10 @@ export class RebuildBatch {
   readonly #chassis = new Map<string, ChassisRow>();
   readonly #switches = new Map<string, SwitchRow>();
   readonly #topology = new Map<string, TopologyRow>();
-  /** Rows looked for in the tables and not there (new in this batch): not looked for again. */
+  /**
+   * Rows looked for in the tables and not there (new in this batch), by kind letter and key:
+   * not looked for again.
+   */
   readonly #absent = new Set<string>();
   readonly folded: ProjectionBatch;
   /** Events of lport streams with no history row (skipped, ignored): a copy passes them over. */
@@ -98,35 +101,52 @@ export class RebuildBatch {
     routed: readonly Routed[],
     beforeLoad: () => Promise<void>,
   ): Promise<void> {
-    const keys = keysOf(routed);
+    // Straight over the page (no key sets): almost every event names a row the batch or the
+    // rows held have already, and is passed over by a lookup or two.
     const folded = this.folded;
     const absent = this.#absent;
     const missingPorts: string[] = [];
-    for (const id of keys.ports) {
-      if (this.#ports.has(id) || folded.ports.has(id) || absent.has(`p${id}`)) continue;
-      const held = this.rows.ports.get(id);
-      if (held !== undefined) this.#ports.set(id, held);
-      else if (!this.portsInMemory) missingPorts.push(id);
-    }
     const missingChassis: string[] = [];
-    for (const id of keys.chassis) {
-      if (this.#chassis.has(id) || folded.chassis.has(id) || absent.has(`c${id}`)) continue;
-      const held = this.rows.chassis.get(id);
-      if (held !== undefined) this.#chassis.set(id, held);
-      else missingChassis.push(id);
-    }
     const missingSwitches: string[] = [];
-    for (const id of keys.switches) {
-      if (this.#switches.has(id) || folded.switches.has(id) || absent.has(`s${id}`)) continue;
-      const held = this.rows.switches.get(id);
-      if (held !== undefined) this.#switches.set(id, held);
-      else missingSwitches.push(id);
+    const topology: { kind: TopologyKind; id: string }[] = [];
+    for (let i = 0; i < routed.length; i++) {
+      const r = routed[i] as Routed;
+      if (r.kind === 'port') {
+        const id = r.portId;
+        if (this.#ports.has(id) || folded.ports.has(id) || absent.has(`p${id}`)) continue;
+        const held = this.rows.ports.get(id);
+        if (held !== undefined) this.#ports.set(id, held);
+        else if (!this.portsInMemory) {
+          missingPorts.push(id);
+          absent.add(`p${id}`); // named once; taken back out if loaded
+        }
+      } else if (r.kind === 'chassis') {
+        const id = r.event.data.id;
+        if (this.#chassis.has(id) || folded.chassis.has(id) || absent.has(`c${id}`)) continue;
+        const held = this.rows.chassis.get(id);
+        if (held !== undefined) this.#chassis.set(id, held);
+        else {
+          missingChassis.push(id);
+          absent.add(`c${id}`);
+        }
+      } else if (r.kind === 'switch') {
+        const id = r.event.data.id;
+        if (this.#switches.has(id) || folded.switches.has(id) || absent.has(`s${id}`)) continue;
+        const held = this.rows.switches.get(id);
+        if (held !== undefined) this.#switches.set(id, held);
+        else {
+          missingSwitches.push(id);
+          absent.add(`s${id}`);
+        }
+      } else if (r.kind === 'topology') {
+        // Topology rows are never held: loaded when named, unless the batch has them already.
+        const kind = topologyKindOf(r.event) as TopologyKind;
+        const key = topologyKey(kind, r.event.data.id);
+        if (this.#topology.has(key) || folded.topology.has(key) || absent.has(`t${key}`)) continue;
+        topology.push({ kind, id: r.event.data.id });
+        absent.add(`t${key}`);
+      }
     }
-    // Topology rows are never held: loaded when named, unless the batch has them already.
-    const topology = keys.topology.filter((k) => {
-      const key = topologyKey(k.kind, k.id);
-      return !this.#topology.has(key) && !folded.topology.has(key) && !absent.has(`t${key}`);
-    });
     const missing =
       missingPorts.length + missingChassis.length + missingSwitches.length + topology.length;
     if (missing === 0) return;
@@ -141,12 +161,9 @@ export class RebuildBatch {
     for (const [id, row] of chassis) this.#chassis.set(id, row);
     for (const [id, row] of switches) this.#switches.set(id, row);
     for (const [key, row] of topologyRows) this.#topology.set(key, row);
-    for (const id of missingPorts) if (!ports.has(id)) absent.add(`p${id}`);
-    for (const id of missingChassis) if (!chassis.has(id)) absent.add(`c${id}`);
-    for (const id of missingSwitches) if (!switches.has(id)) absent.add(`s${id}`);
-    for (const k of topology) {
-      const key = topologyKey(k.kind, k.id);
-      if (!topologyRows.has(key)) absent.add(`t${key}`);
-    }
+    for (const id of ports.keys()) absent.delete(`p${id}`);
+    for (const id of chassis.keys()) absent.delete(`c${id}`);
+    for (const id of switches.keys()) absent.delete(`s${id}`);
+    for (const key of topologyRows.keys()) absent.delete(`t${key}`);
   }
 }
