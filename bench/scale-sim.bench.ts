@@ -241,15 +241,24 @@ async function allConverged(
   }
 }
 
-/** The server's load-shedding counters (src/http/overload.ts), from its /metrics. */
-async function shedCounts(url: string): Promise<{ shed: number; clientGone: number }> {
+/**
+ * The server's load-shedding counters (src/http/overload.ts) and its command handler's kept
+ * states (src/commands/state-cache.ts), from its /metrics.
+ */
+async function serverCounters(url: string) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const sum = (name: string) =>
     text
       .split('\n')
       .filter((line) => line.startsWith(name))
       .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
-  return { shed: sum('locus_http_shed_total'), clientGone: sum('locus_http_client_gone_total') };
+  return {
+    shed: sum('locus_http_shed_total'),
+    clientGone: sum('locus_http_client_gone_total'),
+    stateHits: sum('locus_command_state_cache_lookups_total{outcome="hit"}'),
+    stateMisses: sum('locus_command_state_cache_lookups_total{outcome="miss"}'),
+    stateEvicted: sum('locus_command_state_cache_evicted_total'),
+  };
 }
 
 /** Bytes of the files under `dir`. */
@@ -371,6 +380,7 @@ async function runCloud(
     const t0 = performance.now();
     let lastReport = t0;
     const failuresBefore = connectFailures.count;
+    const countersBefore = await serverCounters(server.url);
     const shedBefore = reportsShed.count;
     const reportFailures: string[] = [];
     await eachAtMost(fleet, 16, async (chassis) => {
@@ -395,7 +405,7 @@ async function runCloud(
     flowConvergence.stop();
     const flows = await flowsWatched;
     const after = await server.stats();
-    const shedding = await shedCounts(server.url).catch(() => ({ shed: -1, clientGone: -1 }));
+    const shedding = await serverCounters(server.url);
     const heapConverged = canCollect() ? await heapAfterGc() : process.memoryUsage().heapUsed;
     const fromLast = end - lastReport;
     const cpuS = (after.cpuMicros - before.cpuMicros) / 1e6;
@@ -423,6 +433,9 @@ async function runCloud(
           reportsShed: reportsShed.count - shedBefore,
           commandsShed: shedding.shed,
           clientGone: shedding.clientGone,
+          stateCacheHits: shedding.stateHits - countersBefore.stateHits,
+          stateCacheMisses: shedding.stateMisses - countersBefore.stateMisses,
+          stateCacheEvicted: shedding.stateEvicted - countersBefore.stateEvicted,
           reportFailures: reportFailures.length,
           ...(reportFailures.length > 0 ? { firstFailure: reportFailures[0]?.slice(0, 80) } : {}),
           converged: `${converged.done}/${fleet.length}`,

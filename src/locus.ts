@@ -42,7 +42,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { Topology } from './domain/topology.js';
 import { type ClusterMetrics, registerClusterMetrics, roleChange } from './http/cluster-metrics.js';
 import type { HttpConfig, TokenGrant } from './http/config.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, observeStateCache } from './http/metrics.js';
 import type { ClusterView } from './http/routes/cluster.js';
 import type { LiveVerifyOptions, LiveVerifyReport } from './http/routes/verify.js';
 import { buildServer, closeServer, type LocusServer } from './http/server.js';
@@ -173,6 +173,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       observer: metrics.commandObserver,
       groupAcks: config.groupAcks,
     });
+    observeStateCache(metrics, commands.states);
     const topology = new Topology(new PortLocalityFold());
     const agents = new AgentHost({
       ...(options.agents ?? { mode: 'none', chassis: [], ovsDir: '' }),

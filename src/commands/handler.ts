@@ -382,7 +382,8 @@ export class CommandHandler {
       const kept = fresh ? undefined : this.states.get(stream, fold);
       let loaded: Loaded<unknown>;
       try {
-        loaded = kept ?? (await this.load(stream, fold));
+        // Looked up above, unless `fresh`: counted once.
+        loaded = kept ?? (await this.load(stream, fold, fresh));
       } catch (error) {
         for (const item of group) item.settle({ ok: false, error });
         return;
@@ -697,8 +698,8 @@ export class CommandHandler {
    * The stream folded to its end: from its kept state (./state-cache.ts), reading only the
    * events appended since (by anyone), or, when none is kept, from its start.
    */
-  private async load<S>(stream: string, fold: StreamFold<S>): Promise<Loaded<S>> {
-    const kept = this.states.get(stream, fold);
+  private async load<S>(stream: string, fold: StreamFold<S>, counted = true): Promise<Loaded<S>> {
+    const kept = this.states.get(stream, fold, { counted });
     let loaded: Loaded<S>;
     if (kept !== undefined && kept.revision !== undefined) {
       let records: RecordedEvent[];

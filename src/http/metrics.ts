@@ -138,3 +138,56 @@ export function observeHttp(metrics: LocusMetrics) {
     );
   };
 }
+
+/** What the command handler's kept stream states (src/commands/state-cache.ts) report. */
+export interface StateCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly evicted: number;
+  readonly size: number;
+  readonly events: number;
+}
+
+/**
+ * The handler's kept states, read at each scrape: a miss costs a command a whole stream read,
+ * so a miss rate that climbs with the cloud says its bounds are too small for the ports in play.
+ */
+export function observeStateCache(metrics: LocusMetrics, cache: StateCacheStats): void {
+  const registers = [metrics.registry];
+  new Counter({
+    name: 'locus_command_state_cache_lookups_total',
+    help: "Lookups of a stream's kept folded state by the command handler, by outcome (hit, miss)",
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'hit' }, cache.hits);
+      this.inc({ outcome: 'miss' }, cache.misses);
+    },
+  });
+  new Counter({
+    name: 'locus_command_state_cache_evicted_total',
+    help: 'Kept stream states dropped by the bounds, least recently used first',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(cache.evicted);
+    },
+  });
+  new Gauge({
+    name: 'locus_command_state_cache_streams',
+    help: 'Streams whose folded state the command handler keeps',
+    registers,
+    collect() {
+      this.set(cache.size);
+    },
+  });
+  new Gauge({
+    name: 'locus_command_state_cache_events',
+    help: "Events folded into the command handler's kept states",
+    registers,
+    collect() {
+      this.set(cache.events);
+    },
+  });
+}

@@ -41,6 +41,9 @@ describe('StateCache', () => {
     expect(cache.get('b', fold)).toBeUndefined();
     expect(cache.get('a', fold)).toBeDefined();
     expect(cache.get('c', fold)).toBeDefined();
+    // What /metrics reports: b evicted; lookups a, b (miss), a, c — and one not counted.
+    expect(cache.get('a', fold, { counted: false })).toBeDefined();
+    expect([cache.evicted, cache.hits, cache.misses]).toEqual([1, 3, 1]);
   });
 
   it('bounded by the events folded into the kept states', () => {

@@ -400,6 +400,10 @@ describe('GET /v1/chassis/:id/feed', () => {
       expect(metrics).toMatch(
         new RegExp(`^locus_bind_stage_seconds_count\\{stage="${stage}"\\} [1-9]`, 'm'),
       );
+    // The command handler's kept stream states: the binds' acks were decided on some.
+    expect(metrics).toMatch(/^locus_command_state_cache_lookups_total\{outcome="hit"\} [1-9]/m);
+    expect(metrics).toMatch(/^locus_command_state_cache_streams [1-9]/m);
+    expect(metrics).toMatch(/^locus_command_state_cache_evicted_total 0$/m);
     a.close();
   });
 });
