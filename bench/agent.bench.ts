@@ -505,7 +505,7 @@ export async function runAgentBench(
 /**
  * The flow agent's figures, then the whole agent process' memory at each size
  * (agent/process-rss, ./support/agent-memory.ts). LOCUS_BENCH_AGENT_PARTS=memory (or flows)
- * runs one half only.
+ * runs one half only; LOCUS_BENCH_AGENT_MEMORY_SIZES=0,5000 picks the sizes.
  */
 export const benchAgent: Benchmark = async (options) => {
   const parts = process.env.LOCUS_BENCH_AGENT_PARTS ?? 'flows,memory';
@@ -515,7 +515,8 @@ export const benchAgent: Benchmark = async (options) => {
   if (parts.includes('memory'))
     records.push(
       ...(await agentMemoryRecords(
-        options.quick ? MEMORY_SIZES_QUICK : MEMORY_SIZES,
+        process.env.LOCUS_BENCH_AGENT_MEMORY_SIZES?.split(',').map(Number) ??
+          (options.quick ? MEMORY_SIZES_QUICK : MEMORY_SIZES),
         { nodeFlags: agentNodeFlags, env: AGENT_RUNTIME.env },
         options,
       )),

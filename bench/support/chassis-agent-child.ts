@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { type RunningAgent, runAgent } from '../../src/agent/run-agent.js';
 
@@ -76,6 +76,12 @@ async function memory(collect: boolean): Promise<AgentMemory> {
       gc();
       await new Promise((done) => setTimeout(done, 10));
     }
+  // LOCUS_BENCH_AGENT_HEAP=<folder>: a heap snapshot after the collections, to see what it holds.
+  const heapFolder = process.env.LOCUS_BENCH_AGENT_HEAP;
+  if (collect && heapFolder)
+    writeHeapSnapshot(
+      `${heapFolder}/agent-${running?.flows?.flows.applied.ports.size ?? 0}.heapsnapshot`,
+    );
   const status = readFileSync('/proc/self/status', 'utf8');
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   const usage = process.memoryUsage();
