@@ -565,8 +565,9 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
             onRestart();
           } else target.position = await readCheckpoint(this.#db, target.checkpoint);
         }
-        await this.#pipeline(target, pageSize, onBatch);
-        if (target.portsDeferred) await this.#writePortsAndIndex(target);
+        const { lastCommit } = await this.#pipeline(target, pageSize, onBatch);
+        if (target.portsDeferred) await this.#writePortsAndIndex(target, lastCommit);
+        else await lastCommit;
       },
       {
         ...PROJECTOR_BACKOFF,
@@ -595,11 +596,16 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     return page;
   }
 
+  /**
+   * Reads, folds and commits the log to its end; resolves once the last batch is folded, with
+   * its commit still running (`lastCommit`, never rejected unhandled): the end's port write
+   * need not wait for it. On a failure, resolves or rejects only after every commit is done.
+   */
   async #pipeline(
     target: Target,
     pageSize: number,
     onBatch: (events: number) => void,
-  ): Promise<void> {
+  ): Promise<{ readonly lastCommit: Promise<void> }> {
     // History copied from the log: the events' ids and metadata strings are not read. (Should
     // a copy fail, the rebuild starts a new pipeline, which reads them.)
     const history = target.historyFromLog ? 'log' : 'rows';
@@ -651,20 +657,32 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
           target.cache.trim();
         }
       }
-    } finally {
+    } catch (error) {
       await committing;
+      throw error;
     }
+    return { lastCommit: committing };
   }
 
   /**
-   * The end of a replay that held the ports in memory: the other copies are complete, so their
-   * indexes are built while the ports are written, then the ports' tables' indexes.
+   * The end of a replay that held the ports in memory: the ports, final, are written while the
+   * last batch commits (it writes none of their tables); once it has, the other copies are
+   * complete and their indexes are built while the ports are written, then the ports' tables'.
    */
-  async #writePortsAndIndex(target: Target): Promise<void> {
+  async #writePortsAndIndex(target: Target, lastCommit: Promise<void>): Promise<void> {
+    const written = this.#writeDeferredPorts(target, 'last');
+    written.catch(ignoreRejection);
+    try {
+      await lastCommit;
+    } catch (error) {
+      // A restart empties the tables being written: after that write.
+      await written.catch(ignoreRejection);
+      throw error;
+    }
     const others = indexShadowTables(this.#db, NOT_DEFERRED);
     others.catch(ignoreRejection);
     try {
-      await this.#writeDeferredPorts(target, 'last');
+      await written;
     } catch (error) {
       // A restart empties the tables being indexed: after those builds.
       await others.catch(ignoreRejection);

@@ -268,6 +268,37 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     expect(await dumpReadModel(f.database)).toEqual(dump);
   });
 
+  it('the last batch failing to commit while the ports are written starts the rebuild over', async () => {
+    const f = await open();
+    const { dump } = await liveModel(f);
+    const reference = f.projector({ catchUpBatchSize: 7 });
+    await reference.rebuild();
+    const head = await f.store.headPosition();
+    // The last batch's commit fails once; the ports are being written meanwhile.
+    await sql`create sequence fail_last`.execute(f.database.db);
+    await sql.raw(`create function fail_last() returns trigger language plpgsql as $$
+      begin
+        if new.name like '%:rebuild' and new.position = ${head} then
+          perform pg_sleep(0.2);
+          if nextval('fail_last') = 1 then raise exception 'injected commit failure'; end if;
+        end if;
+        return new;
+      end $$`).execute(f.database.db);
+    await sql`create trigger fail_last before update on rm_checkpoints
+      for each row execute function fail_last()`.execute(f.database.db);
+
+    const projector = f.projector({ catchUpBatchSize: 7 });
+    const logged = f.logs.lines.length;
+    await projector.rebuild();
+    const messages = f.logs.lines.slice(logged).map((l) => l.msg);
+    expect(messages).toContain('read model rebuild batch failed; replaying from its checkpoint');
+    // Written twice: once beside the failed commit, once after the replay from the start.
+    expect(messages.filter((m) => m === 'read model rebuild wrote its ports')).toHaveLength(2);
+    expect(projector.counters).toEqual(reference.counters);
+    expect(await dumpReadModel(f.database)).toEqual(dump);
+    expect(await shadowTablesLeft(f.database)).toEqual([]);
+  });
+
   it('a log of more ports than the rebuild holds is written part-way and upserted from there', async () => {
     const f = await open();
     const { dump } = await liveModel(f);
