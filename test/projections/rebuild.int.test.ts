@@ -276,14 +276,16 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     const head = await f.store.headPosition();
     // The last batch's commit fails once; the ports are being written meanwhile.
     await sql`create sequence fail_last`.execute(f.database.db);
-    await sql.raw(`create function fail_last() returns trigger language plpgsql as $$
+    await sql
+      .raw(`create function fail_last() returns trigger language plpgsql as $$
       begin
         if new.name like '%:rebuild' and new.position = ${head} then
           perform pg_sleep(0.2);
           if nextval('fail_last') = 1 then raise exception 'injected commit failure'; end if;
         end if;
         return new;
-      end $$`).execute(f.database.db);
+      end $$`)
+      .execute(f.database.db);
     await sql`create trigger fail_last before update on rm_checkpoints
       for each row execute function fail_last()`.execute(f.database.db);
 
