@@ -242,6 +242,24 @@ export class CommandHandler {
     return this.run(command, input, issuer, options);
   }
 
+  /**
+   * Runs the command named `name` in the next round (`runAll`): decided with every command
+   * queued meanwhile and appended with them at once. For the agents' reports, which would
+   * otherwise each take an append of their own — in a cloud's bind, a thousand chassis'
+   * reports queued for the log's append lock behind the acks' rounds.
+   */
+  async executeInRound<N extends CommandName>(
+    name: N,
+    input: InputOf<N>,
+    issuer: CommandIssuer,
+    options: RunOptions = {},
+  ): Promise<CommandOutcome<ResultOf<N>>> {
+    const [settled] = await this.executeAll([{ name, input }], issuer, options);
+    if (settled === undefined) throw new Error(`command ${name} was not answered`);
+    if (!settled.ok) throw settled.error;
+    return settled.value as CommandOutcome<ResultOf<N>>;
+  }
+
   /** The agents' interface reports: the hot path of every chassis, kept as a shorthand. */
   reportOvsPort(
     observed: OvsPort,

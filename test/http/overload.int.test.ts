@@ -44,7 +44,7 @@ function gated(store: EventStore, gate: Gate) {
   const wrapped = new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
-      if (property === 'appendToStream')
+      if (property === 'appendToStream' || property === 'appendToStreams')
         return async (...args: unknown[]) => {
           await gate.pass();
           return (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -179,11 +179,11 @@ describe('an overloaded server', () => {
     expect(new Set(portReads).size).toBe(started);
   });
 
-  it('does not run a command that waited in its lane until its client had gone', async () => {
+  it('does not run a command that waited for its turn until its client had gone', async () => {
     const { gate, post, metric, store: log } = await serve({});
     gate.close();
-    // The first report holds the chassis' lane (its append waits at the gate); the second
-    // waits behind it, and its client gives up.
+    // The first report holds the round (its append waits at the gate); the second waits for
+    // the next, and its client gives up.
     const first = post('/v1/chassis/chassis-a/ovsports/batch', report('tap1'), tokens.agentA);
     await until(async () => (await metric('locus_http_commands_in_flight')) === 1, 5_000, 'first');
     const client = new AbortController();

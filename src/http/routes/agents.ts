@@ -169,7 +169,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         type,
       }));
       throwIfClientGone(request);
-      const outcome = await commands.execute(
+      const outcome = await commands.executeInRound(
         'reportOvsPorts',
         { chassis, observed, gone: request.body.gone ?? [] },
         issuerOf(request),
