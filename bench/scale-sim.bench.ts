@@ -181,6 +181,8 @@ function apiOf(url: string) {
   };
 }
 
+const meanMs = (totalS: number, count: number) =>
+  count > 0 ? Number(((totalS / count) * 1000).toFixed(1)) : 0;
 const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
@@ -258,6 +260,10 @@ async function serverCounters(url: string) {
     stateHits: sum('locus_command_state_cache_lookups_total{outcome="hit"}'),
     stateMisses: sum('locus_command_state_cache_lookups_total{outcome="miss"}'),
     stateEvicted: sum('locus_command_state_cache_evicted_total'),
+    reportS: sum('locus_bind_stage_seconds_sum{stage="report_appended"}'),
+    reports: sum('locus_bind_stage_seconds_count{stage="report_appended"}'),
+    ackS: sum('locus_bind_stage_seconds_sum{stage="ack_appended"}'),
+    acks: sum('locus_bind_stage_seconds_count{stage="ack_appended"}'),
   };
 }
 
@@ -436,6 +442,15 @@ async function runCloud(
           stateCacheHits: shedding.stateHits - countersBefore.stateHits,
           stateCacheMisses: shedding.stateMisses - countersBefore.stateMisses,
           stateCacheEvicted: shedding.stateEvicted - countersBefore.stateEvicted,
+          // Mean time a report, an ack request waited in the server until appended.
+          reportAppendedMs: meanMs(
+            shedding.reportS - countersBefore.reportS,
+            shedding.reports - countersBefore.reports,
+          ),
+          ackAppendedMs: meanMs(
+            shedding.ackS - countersBefore.ackS,
+            shedding.acks - countersBefore.acks,
+          ),
           reportFailures: reportFailures.length,
           ...(reportFailures.length > 0 ? { firstFailure: reportFailures[0]?.slice(0, 80) } : {}),
           converged: `${converged.done}/${fleet.length}`,

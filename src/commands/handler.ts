@@ -210,6 +210,8 @@ export class CommandHandler {
   private readonly references: LogReferences;
   /** Commands queued for the next round (`runAll`), and whether a round is running. */
   private round: RoundItem[] = [];
+  /** Commands that go ahead of `round` in the next round (`runAll`'s `first`). */
+  private roundFirst: RoundItem[] = [];
   private roundRunning = false;
 
   constructor(
@@ -243,10 +245,11 @@ export class CommandHandler {
   }
 
   /**
-   * Runs the command named `name` in the next round (`runAll`): decided with every command
-   * queued meanwhile and appended with them at once. For the agents' reports, which would
-   * otherwise each take an append of their own — in a cloud's bind, a thousand chassis'
-   * reports queued for the log's append lock behind the acks' rounds.
+   * Runs the command named `name` in the next round (`runAll`), ahead of the commands queued
+   * for it: decided with them and appended with them at once. For the agents' reports, which
+   * would otherwise each take an append of their own — in a cloud's bind, a thousand chassis'
+   * reports queued for the log's append lock behind the acks' rounds — and which start the
+   * binds the queued acks finish.
    */
   async executeInRound<N extends CommandName>(
     name: N,
@@ -254,7 +257,8 @@ export class CommandHandler {
     issuer: CommandIssuer,
     options: RunOptions = {},
   ): Promise<CommandOutcome<ResultOf<N>>> {
-    const [settled] = await this.executeAll([{ name, input }], issuer, options);
+    const command = this.table[name] as AnyCommand;
+    const [settled] = await this.runAll([{ command, input }], issuer, { ...options, first: true });
     if (settled === undefined) throw new Error(`command ${name} was not answered`);
     if (!settled.ok) throw settled.error;
     return settled.value as CommandOutcome<ResultOf<N>>;
@@ -300,12 +304,13 @@ export class CommandHandler {
    * another process), and so does the answer of a command it would not change or refuses (it
    * must come from the stream's end): those streams are read and decided again, a bounded
    * number of times. Commands that queue behind another stream's lane (`lane`) or decide
-   * alone (`groups: false`) run through `run`.
+   * alone (`groups: false`) run through `run`. `first`: ahead of the commands queued for the
+   * next round, unless one of its stream's is among them.
    */
   runAll(
     items: readonly BatchItem[],
     issuer: CommandIssuer,
-    { signal }: RunOptions = {},
+    { signal, first = false }: RunOptions & { readonly first?: boolean } = {},
   ): Promise<Settled<CommandOutcome<unknown>>[]> {
     const answers: Answer[] = new Array(items.length);
     let left = items.length;
@@ -326,7 +331,12 @@ export class CommandHandler {
           continue;
         }
         const stream: string = command.stream(input);
-        this.round.push({ command, stream, input, issuer, signal, settle: settle(index) });
+        const item = { command, stream, input, issuer, signal, settle: settle(index) };
+        // Ahead of the queue, unless a command of its stream waits there: a stream's commands
+        // are decided in the order they came.
+        if (first && !this.round.some((queued) => queued.stream === stream))
+          this.roundFirst.push(item);
+        else this.round.push(item);
       }
       void this.drainRounds();
     });
@@ -336,8 +346,9 @@ export class CommandHandler {
     if (this.roundRunning) return;
     this.roundRunning = true;
     try {
-      while (this.round.length > 0) {
-        const taken = this.round.splice(0, MAX_ROUND);
+      while (this.roundFirst.length > 0 || this.round.length > 0) {
+        const taken = this.roundFirst.splice(0, MAX_ROUND);
+        taken.push(...this.round.splice(0, MAX_ROUND - taken.length));
         try {
           await this.runRound(taken);
         } catch (error) {

@@ -254,6 +254,52 @@ describe('runAll', () => {
     expect((await typesOf(portId(0))).slice(-2)).toEqual(['RemoteCreated', 'RemoteDeleted']);
   });
 
+  it('a command run first (a report) goes ahead of those queued, not ahead of its own stream', async () => {
+    const { store: seen, calls } = counted(store);
+    const handler = new CommandHandler(seen);
+    const reportOf = (observed: string[], gone: string[] = []) => ({
+      chassis: 'a',
+      observed: observed.map((name) => ({
+        chassis: 'a',
+        name,
+        ofport: 7,
+        ifaceId: 'p0',
+        type: '',
+      })),
+      gone,
+    });
+    const batchOf = (chassis: string) =>
+      Array.from({ length: PORTS }, (_, n) => ({
+        name: 'ackRemote' as const,
+        input: { chassis, portId: portId(n), owner: 'a' },
+      }));
+    // b's batch holds the first round; c's acks, then a report, queue for the next.
+    const fromB = handler.executeAll(batchOf('b'), issuer);
+    const fromC = handler.executeAll(batchOf('c'), { app: 'agent:c', actor: 'test' });
+    const report = handler.executeInRound('reportOvsPorts', reportOf(['tap1']), issuer);
+    // A report of the stream already queued (normal) keeps its turn behind it.
+    const queued = handler.executeAll(
+      [{ name: 'reportOvsPorts', input: reportOf(['tap2']) }],
+      issuer,
+    );
+    const after = handler.executeInRound('reportOvsPorts', reportOf([], ['tap2']), issuer);
+    await Promise.all([fromB, fromC, queued]);
+    const reported = await report;
+    await after;
+
+    expect(calls.appendToStreams).toEqual([PORTS, PORTS + 1]);
+    const cAcks = (await fromC).map((answer) => (answer.ok ? answer.value.position : -1n));
+    for (const position of cAcks) expect(reported.position).toBeLessThan(position);
+    const chassisEvents = (await store.readStream('chassis-a')).filter((e) =>
+      e.type.startsWith('OvsPort'),
+    );
+    expect(chassisEvents.map((e) => [e.type, (e.data as { name: string }).name])).toEqual([
+      ['OvsPortCreated', 'tap1'],
+      ['OvsPortCreated', 'tap2'],
+      ['OvsPortDeleted', 'tap2'],
+    ]);
+  });
+
   it('an aborted signal runs nothing', async () => {
     const handler = new CommandHandler(store);
     const controller = new AbortController();
