@@ -13,10 +13,18 @@
  * memory reducer has given back what the sync left resident: the steady state, the figure
  * against the target), with its V8 heap, external memory and code space as it sees them
  * (./chassis-agent-child.ts' `memory`), then after full collections.
+ *
+ * With `dist`, then the same again as `locus agent` runs from dist/ — the command itself, from
+ * a tsc build of the sources (node_modules/.cache/locus-bench/dist, as `npm run build` makes
+ * dist/: every module a file of its own, which Node's ESM loader pays for per module) — read
+ * from /proc only: synced once its CPU time stops growing, then steady after the same 12 s.
  */
 import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
@@ -200,7 +208,115 @@ async function bareNodeRss(runtime: AgentRuntime): Promise<number> {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
 }
 
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** The sources built as `npm run build` builds dist/, into the bench's cache; its CLI entry. */
+async function buildDist(): Promise<string> {
+  const out = join(root, 'node_modules', '.cache', 'locus-bench', 'dist');
+  await rm(out, { recursive: true, force: true });
+  await run(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      out,
+    ],
+    { cwd: root },
+  );
+  return join(out, 'src', 'cli', 'main.js');
+}
+
+/** A process' VmRSS and VmHWM (bytes), and its CPU time (ticks). */
+async function procOf(pid: number): Promise<{ rss: number; hwm: number; cpu: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return {
+    rss: kib('VmRSS') * 1024,
+    hwm: kib('VmHWM') * 1024,
+    cpu: Number(stat[11] ?? 0) + Number(stat[12] ?? 0),
+  };
+}
+
+/** Resolves once `pid` has used no CPU for a second (its first sync done: it only waits). */
+async function settled(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let still = 0;
+  while (still < 4) {
+    if (Date.now() > deadline) throw new Error('the agent did not settle');
+    await new Promise((done) => setTimeout(done, 250));
+    const { cpu } = await procOf(pid);
+    still = cpu === last ? still + 1 : 0;
+    last = cpu;
+  }
+}
+
+/** `locus agent` from `main` against `url`: its memory synced and steady, from /proc. */
+async function measureDistAgent(
+  main: string,
+  runtime: AgentRuntime,
+  url: string,
+  ovsdb: string,
+): Promise<{ startMs: number; synced: AgentMemory; idle: AgentMemory }> {
+  const folder = await mkdtemp('/tmp/locus-agent-memory-');
+  const tokenFile = join(folder, 'token');
+  await writeFile(tokenFile, TOKEN);
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [...runtime.nodeFlags, main, 'agent', '--chassis', CHASSIS, '--server', url],
+    {
+      env: {
+        ...process.env,
+        ...runtime.env,
+        LOCUS_AGENT_TOKEN_FILE: tokenFile,
+        LOCUS_OVSDB: ovsdb,
+        LOCUS_DATAPATH_TYPE: 'dummy',
+        LOCUS_LOG_LEVEL: 'info',
+        LOCUS_LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  try {
+    const running = new Promise<void>((resolveRunning, reject) => {
+      let text = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes('locus agent running')) resolveRunning();
+        if (text.length > 1_000_000) text = text.slice(-1_000);
+      });
+      child.once('exit', (code) => reject(new Error(`locus agent exited (${code})`)));
+    });
+    await running;
+    const pid = child.pid as number;
+    await settled(pid, 300_000);
+    const startMs = performance.now() - started;
+    await new Promise((done) => setTimeout(done, 500));
+    const reading = async (): Promise<AgentMemory> => {
+      const { rss, hwm } = await procOf(pid);
+      const none = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0, spaces: {} };
+      return { rss, hwm, ...none, appliedPorts: 0, undici: false };
+    };
+    const synced = await reading();
+    await new Promise((done) => setTimeout(done, IDLE_MS));
+    return { startMs, synced, idle: await reading() };
+  } finally {
+    child.kill('SIGTERM');
+    const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killed);
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
 export interface AgentMemoryResult {
+  /** `bundle`: ./chassis-agent-child.ts bundled; `dist`: `locus agent` from a tsc build. */
+  readonly entry: 'bundle' | 'dist';
   readonly ports: number;
   readonly startMs: number;
   readonly synced: AgentMemory;
@@ -213,6 +329,7 @@ export async function measureAgentMemory(
   sizes: readonly number[],
   runtime: AgentRuntime,
   progress: (message: string) => void,
+  dist = false,
 ): Promise<{ results: AgentMemoryResult[]; bareNode: number }> {
   const ovs = await startOvs();
   const results: AgentMemoryResult[] = [];
@@ -228,6 +345,7 @@ export async function measureAgentMemory(
       'datapath_type=dummy',
     );
     const entry = await bundleBenchEntry('chassis-agent-child');
+    const main = dist ? await buildDist() : undefined;
     const bareNode = await bareNodeRss(runtime);
     const document = chassisCreated()[0]?.data as Chassis;
     let plugged = 0;
@@ -279,9 +397,19 @@ export async function measureAgentMemory(
         progress(
           `${ports} ports (${ready.appliedPorts} applied): synced ${mib(synced.rss)} MiB, idle ${mib(idle.rss)} MiB, heap after GC ${mib(collected.heapUsed)} MiB`,
         );
-        results.push({ ports, startMs: ready.startMs, synced, idle, collected });
+        results.push({ entry: 'bundle', ports, startMs: ready.startMs, synced, idle, collected });
       } finally {
         await agent.stop().catch(() => undefined);
+      }
+      try {
+        if (main !== undefined) {
+          const measured = await measureDistAgent(main, runtime, url, ovs.ovsdb);
+          progress(
+            `${ports} ports, locus agent from dist: synced ${mib(measured.synced.rss)} MiB, idle ${mib(measured.idle.rss)} MiB`,
+          );
+          results.push({ entry: 'dist', ports, ...measured, collected: measured.idle });
+        }
+      } finally {
         await api.close().catch(() => undefined);
       }
     }
@@ -291,34 +419,41 @@ export async function measureAgentMemory(
   }
 }
 
+const heapParams = (idle: AgentMemory, collected: AgentMemory) => ({
+  slicePorts: idle.appliedPorts,
+  heapUsedMiB: mib(idle.heapUsed),
+  heapTotalMiB: mib(idle.heapTotal),
+  heapAfterGcMiB: mib(collected.heapUsed),
+  rssAfterGcMiB: mib(collected.rss),
+  externalMiB: mib(idle.external),
+  arrayBuffersMiB: mib(idle.arrayBuffers),
+  codeMiB: mib(idle.spaces.code_space ?? 0),
+  undici: idle.undici,
+});
+
 /** agent/process-rss records: the steady state at each size against the 80 MiB target. */
 export async function agentMemoryRecords(
   sizes: readonly number[],
   runtime: AgentRuntime,
   options: BenchOptions,
+  dist = false,
 ): Promise<BenchRecord[]> {
   if (!ovsAvailable()) {
     options.progress('Open vSwitch is not installed: skipped');
     return [];
   }
-  const { results, bareNode } = await measureAgentMemory(sizes, runtime, options.progress);
-  return results.map(({ ports, startMs, synced, idle, collected }) => ({
+  const { results, bareNode } = await measureAgentMemory(sizes, runtime, options.progress, dist);
+  return results.map(({ entry, ports, startMs, synced, idle, collected }) => ({
     name: 'agent/process-rss',
     params: {
+      entry,
       ports,
-      slicePorts: idle.appliedPorts,
       startS: Number((startMs / 1000).toFixed(2)),
       syncedMiB: mib(synced.rss),
       hwmMiB: mib(idle.hwm),
-      heapUsedMiB: mib(idle.heapUsed),
-      heapTotalMiB: mib(idle.heapTotal),
-      heapAfterGcMiB: mib(collected.heapUsed),
-      rssAfterGcMiB: mib(collected.rss),
-      externalMiB: mib(idle.external),
-      arrayBuffersMiB: mib(idle.arrayBuffers),
-      codeMiB: mib(idle.spaces.code_space ?? 0),
       bareNodeMiB: mib(bareNode),
-      undici: idle.undici,
+      // What the process tells of itself: only the bundled child answers.
+      ...(entry === 'bundle' ? heapParams(idle, collected) : {}),
     },
     throughput: 0,
     unit: 'MiB',
