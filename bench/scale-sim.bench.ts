@@ -35,7 +35,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { type PerformanceEntry, PerformanceObserver, performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
@@ -178,6 +178,27 @@ function apiOf(url: string) {
     if (response.status >= 300)
       throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
     return response.status;
+  };
+}
+
+/** This process' garbage-collection pauses from now until `stop()`: the longest and the sum. */
+function gcPauses(): { stop(): { longestMs: number; totalMs: number } } {
+  let longestMs = 0;
+  let totalMs = 0;
+  const take = (entries: readonly PerformanceEntry[]) => {
+    for (const entry of entries) {
+      longestMs = Math.max(longestMs, entry.duration);
+      totalMs += entry.duration;
+    }
+  };
+  const observer = new PerformanceObserver((list) => take(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      take(observer.takeRecords());
+      observer.disconnect();
+      return { longestMs, totalMs };
+    },
   };
 }
 
@@ -571,6 +592,9 @@ async function runCloud(
     let bindsTimedOut = 0;
     const draw = random(20);
     const samples: number[] = [];
+    // This process simulates every chassis: its own GC pauses delay what it measures (a real
+    // chassis has a process of its own), so they are recorded beside the latencies.
+    const gc = gcPauses();
     for (let k = 0; k < plan.samples; k++) {
       const c = Math.floor(draw() * cloud.chassis);
       const i = nextPort++;
@@ -579,12 +603,22 @@ async function runCloud(
       const s = switchOfChassis(cloud, c);
       boundNow[s] = (boundNow[s] ?? 0) + 1;
     }
+    const pauses = gc.stop();
     const latency = percentiles(samples);
-    progress(`${label}: bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms`);
+    progress(
+      `${label}: bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms; this process' GC: longest pause ${pauses.longestMs.toFixed(0)} ms, ${pauses.totalMs.toFixed(0)} ms in all`,
+    );
     const peersOnSwitch = (chassisOn[0]?.length ?? 1) - 1;
     records.push({
       name: name === 'small' ? 'scale-sim/bind-4' : 'scale-sim/bind',
-      params: { ...params, samples: plan.samples, acksPerBind: peersOnSwitch, bindsTimedOut },
+      params: {
+        ...params,
+        samples: plan.samples,
+        acksPerBind: peersOnSwitch,
+        bindsTimedOut,
+        simGcLongestMs: Math.round(pauses.longestMs),
+        simGcTotalMs: Math.round(pauses.totalMs),
+      },
       throughput: perSecond(
         samples.length,
         samples.reduce((a, b) => a + b, 0),
