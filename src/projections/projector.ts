@@ -611,7 +611,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     const history = target.historyFromLog ? 'log' : 'rows';
     // Read in small pages, folded as they come, committed a batch of `pageSize` at a time
     // (rebuild-batch.ts): a page's objects die young.
-    const readSize = Math.min(pageSize, this.#rebuildReadSize);
+    const readSize = Math.max(1, Math.min(pageSize, this.#rebuildReadSize));
     const read = (after: bigint, size: number) =>
       this.#readPage(after, size, history === 'log' ? 'fold' : 'all');
     let after = target.position;
