@@ -12,10 +12,13 @@
  * syncs, and is read: VmRSS 0.5 s after its first sync, and after 12 s without a change (V8's
  * memory reducer has given back what the sync left resident: the steady state, the figure
  * against the target), with its V8 heap, external memory and code space as it sees them
- * (./chassis-agent-child.ts' `memory`), then after full collections.
+ * (./chassis-agent-child.ts' `memory`), then after full collections. VmRSS' two parts ride
+ * along: RssAnon, the process' own memory, and RssFile, mostly the node binary's code and
+ * read-only data — the same physical pages in every Node process on the host, so the server and
+ * its co-located agents' RSS summed counts them once per process.
  *
  * With `dist`, then the same again as `locus agent` runs from dist/ — the command itself, from
- * a tsc build of the sources (node_modules/.cache/locus-bench/dist, as `npm run build` makes
+ * a tsc build of the sources (in ./bundle.ts' cache folder, as `npm run build` makes
  * dist/: every module a file of its own, which Node's ESM loader pays for per module) — read
  * from /proc only: synced once its CPU time stops growing, then steady after the same 12 s.
  */
@@ -36,7 +39,7 @@ import { ChassisFeedHub, type FoldedTopology } from '../../src/http/chassis-feed
 import { ovsAvailable, startOvs } from '../../test/support/ovs.js';
 import type { BenchOptions, BenchRecord } from '../lib.js';
 import { peakRssBytes } from '../lib.js';
-import { bundleBenchEntry } from './bundle.js';
+import { benchCacheFolder, bundleBenchEntry } from './bundle.js';
 import type {
   AgentMemory,
   ChassisAgentMemoryMessage,
@@ -212,7 +215,7 @@ const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 /** The sources built as `npm run build` builds dist/, into the bench's cache; its CLI entry. */
 async function buildDist(): Promise<string> {
-  const out = join(root, 'node_modules', '.cache', 'locus-bench', 'dist');
+  const out = join(await benchCacheFolder(), 'dist');
   await rm(out, { recursive: true, force: true });
   await run(
     process.execPath,
@@ -229,13 +232,17 @@ async function buildDist(): Promise<string> {
 }
 
 /** A process' VmRSS and VmHWM (bytes), and its CPU time (ticks). */
-async function procOf(pid: number): Promise<{ rss: number; hwm: number; cpu: number }> {
+async function procOf(
+  pid: number,
+): Promise<{ rss: number; hwm: number; rssAnon: number; rssFile: number; cpu: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
   return {
     rss: kib('VmRSS') * 1024,
     hwm: kib('VmHWM') * 1024,
+    rssAnon: kib('RssAnon') * 1024,
+    rssFile: kib('RssFile') * 1024,
     cpu: Number(stat[11] ?? 0) + Number(stat[12] ?? 0),
   };
 }
@@ -298,9 +305,9 @@ async function measureDistAgent(
     const startMs = performance.now() - started;
     await new Promise((done) => setTimeout(done, 500));
     const reading = async (): Promise<AgentMemory> => {
-      const { rss, hwm } = await procOf(pid);
+      const { rss, hwm, rssAnon, rssFile } = await procOf(pid);
       const none = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0, spaces: {} };
-      return { rss, hwm, ...none, appliedPorts: 0, undici: false };
+      return { rss, hwm, rssAnon, rssFile, ...none, appliedPorts: 0, undici: false };
     };
     const synced = await reading();
     await new Promise((done) => setTimeout(done, IDLE_MS));
@@ -451,6 +458,8 @@ export async function agentMemoryRecords(
       startS: Number((startMs / 1000).toFixed(2)),
       syncedMiB: mib(synced.rss),
       hwmMiB: mib(idle.hwm),
+      rssAnonMiB: mib(idle.rssAnon),
+      rssFileMiB: mib(idle.rssFile),
       bareNodeMiB: mib(bareNode),
       // What the process tells of itself: only the bundled child answers.
       ...(entry === 'bundle' ? heapParams(idle, collected) : {}),

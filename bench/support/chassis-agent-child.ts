@@ -29,6 +29,12 @@ export interface ChassisAgentSettings {
 export interface AgentMemory {
   readonly rss: number;
   readonly hwm: number;
+  /**
+   * VmRSS' parts: anonymous (the process' own: V8's heap, malloc) and file-backed (mostly the
+   * node binary's code and read-only data, the same pages in every Node process on the host).
+   */
+  readonly rssAnon: number;
+  readonly rssFile: number;
   readonly heapUsed: number;
   readonly heapTotal: number;
   readonly external: number;
@@ -89,6 +95,8 @@ async function memory(collect: boolean): Promise<AgentMemory> {
   return {
     rss: kib('VmRSS') * 1024,
     hwm: kib('VmHWM') * 1024,
+    rssAnon: kib('RssAnon') * 1024,
+    rssFile: kib('RssFile') * 1024,
     heapUsed: usage.heapUsed,
     heapTotal: usage.heapTotal,
     external: usage.external,
