@@ -194,6 +194,13 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
       logger: logger.child({ component: 'apps' }),
       stages: metrics.stage,
       ...(sole ? {} : { managed: true }),
+      // The apps' claims keep the handler's kept port states current: a port's first ack is
+      // then decided on it instead of losing its append to the claim and reading the stream.
+      appended: ({ stream, after, events, result }) =>
+        commands.states.advance(stream, after, events, {
+          revision: result.nextExpectedRevision,
+          position: result.position,
+        }),
     });
     await runner.start();
     stops.push({ name: 'apps', run: () => runner.stop() });

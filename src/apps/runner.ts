@@ -134,6 +134,20 @@ export interface AppRunnerOptions {
   readonly stages?: (stage: 'runner_folded' | 'runner_decided', seconds: number) => void;
   /** Live mode's checkpoint interval (0: after every page that appended). */
   readonly checkpointIntervalMs?: number;
+  /**
+   * Told of each append the runner made to a port's stream: the events (decoded), the
+   * revision they came after and where they ended. The composition root keeps the command
+   * handler's stream states current with it (src/commands/state-cache.ts `advance`).
+   */
+  readonly appended?: (append: RunnerAppend) => void;
+}
+
+/** One append of the runner to a port's stream. */
+export interface RunnerAppend {
+  readonly stream: string;
+  readonly after: bigint;
+  readonly events: readonly DomainEvent[];
+  readonly result: AppendResult;
 }
 
 /** One app's decision on a port, with the event that caused it. */
@@ -824,7 +838,7 @@ export class AppRunner {
       const plan = ready[index] as PlannedAppend;
       if (outcome.ok) {
         appended += plan.events.length;
-        this.recordAppended(plan, outcome.result.nextExpectedRevision);
+        this.recordAppended(plan, outcome.result);
         this.appendedTo(plan.portId);
       } else conflicted.push(plan);
     });
@@ -920,11 +934,18 @@ export class AppRunner {
     if (this.held.has(partition)) this.dirty.add(partition);
   }
 
-  private recordAppended(plan: PlannedAppend, nextExpectedRevision: bigint): void {
+  private recordAppended(plan: PlannedAppend, result: AppendResult): void {
     let after = plan.port;
     for (const { event } of plan.decisions)
       after = PortLocalityFold.evolve(plan.portId, after, event);
-    this.ahead.set(plan.portId, { ...after, revision: nextExpectedRevision });
+    this.ahead.set(plan.portId, { ...after, revision: result.nextExpectedRevision });
+    if (plan.port.revision >= 0n)
+      this.options.appended?.({
+        stream: lportStream(plan.portId),
+        after: plan.port.revision,
+        events: plan.decisions.map(({ event }) => event),
+        result,
+      });
   }
 
   /** Another writer (or our own earlier run) moved the port: re-read and re-decide, alone. */
@@ -945,7 +966,7 @@ export class AppRunner {
             next.events,
             { expectedRevision: fresh.revision < 0n ? 'no_stream' : fresh.revision },
           );
-          this.recordAppended(next, result.nextExpectedRevision);
+          this.recordAppended(next, result);
           this.appendedTo(next.portId);
           return next.events.length;
         },

@@ -12,6 +12,7 @@
  * size grows with its stream: a chassis' thousands of interfaces against a port's handful);
  * the least recently used go first.
  */
+import type { DomainEvent } from '../events/index.js';
 import type { Loaded, StreamFold } from './lifecycle.js';
 
 export interface StateCacheLimits {
@@ -85,6 +86,30 @@ export class StateCache {
       this.delete(oldest);
       this.evicted++;
     }
+  }
+
+  /**
+   * Folds `events`, which a writer in this process appended to `stream` right after revision
+   * `after`, onto the kept state when it is at that revision: the next command is then decided
+   * on it instead of losing its append to them and reading the stream again. A kept state at
+   * another revision is left as it is (the append's expected revision still guards it).
+   */
+  advance(
+    stream: string,
+    after: bigint,
+    events: readonly DomainEvent[],
+    appended: { readonly revision: bigint; readonly position: bigint },
+  ): void {
+    const entry = this.#entries.get(stream);
+    if (entry === undefined || entry.loaded.revision !== after) return;
+    if (appended.revision !== after + BigInt(events.length)) return;
+    let state = entry.loaded.state;
+    for (const event of events) state = entry.fold.evolve(state, event);
+    this.set(stream, entry.fold, {
+      state,
+      revision: appended.revision,
+      position: appended.position,
+    });
   }
 
   /** Forgets `stream` (its append lost a race, or its read failed). */

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CommandHandler, CommandRejectedError } from '../../src/commands/index.js';
+import { portFold } from '../../src/commands/ports.js';
 import { commandCause, envelope, lportStream } from '../../src/events/index.js';
 import type { EventStore, StreamAppend } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
@@ -18,7 +19,7 @@ let store: EventStore;
 
 /** The store as the handler sees it, counting its appends. */
 function counted(inner: EventStore) {
-  const calls = { appendToStream: 0, appendToStreams: [] as number[] };
+  const calls = { appendToStream: 0, appendToStreams: [] as number[], reads: [] as string[] };
   const proxy = new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -26,6 +27,11 @@ function counted(inner: EventStore) {
         return (...args: Parameters<EventStore['appendToStream']>) => {
           calls.appendToStream++;
           return target.appendToStream(...args);
+        };
+      if (property === 'readStream')
+        return (...args: Parameters<EventStore['readStream']>) => {
+          calls.reads.push(args[0]);
+          return target.readStream(...args);
         };
       if (property === 'appendToStreams')
         return (appends: readonly StreamAppend[]) => {
@@ -231,6 +237,35 @@ describe('runAll', () => {
     ]);
     expect((await typesOf(portId(2))).at(-1)).toBe('RemoteDeleted');
     expect((await typesOf(portId(2))).filter((t) => t === 'RemoteDeleted')).toHaveLength(1);
+  });
+
+  it("a kept state advanced with the apps' append decides on it: no lost append, no read", async () => {
+    const { store: seen, calls } = counted(store);
+    const handler = new CommandHandler(seen);
+    await handler.executeAll([ack(0)], issuer);
+    // The apps claim p0 for c too (a second claimant), and tell the handler (as locus.ts
+    // wires the runner): its kept state follows.
+    const kept = handler.states.get(lportStream(portId(0)), portFold);
+    if (kept?.revision === undefined) throw new Error('p0 not kept');
+    const claim = { type: 'LocalCreated', data: { portId: portId(0), chassis: 'c' } } as const;
+    const result = await store.appendToStream(lportStream(portId(0)), [
+      envelope(claim, { app: 'classification', cause: commandCause() }),
+    ]);
+    handler.states.advance(lportStream(portId(0)), kept.revision, [claim], {
+      revision: result.nextExpectedRevision,
+      position: result.position,
+    });
+    calls.appendToStreams.length = 0;
+    calls.reads.length = 0;
+
+    const [settled] = await handler.executeAll(
+      [{ name: 'ackRemote', input: { chassis: 'd', portId: portId(0), owner: 'a' } }],
+      issuer,
+    );
+    expect(settled?.ok && settled.value.appended).toBe(1);
+    expect(calls.appendToStreams).toEqual([1]);
+    // Its chassis' document is read (a reference); the port's stream is not.
+    expect(calls.reads).not.toContain(lportStream(portId(0)));
   });
 
   it("a refused ack is the lport machine's refusal, alone; the others of the batch go in", async () => {

@@ -46,6 +46,20 @@ describe('StateCache', () => {
     expect([cache.evicted, cache.hits, cache.misses]).toEqual([1, 3, 1]);
   });
 
+  it("folds another writer's events onto a kept state at the revision they followed", () => {
+    const cache = new StateCache();
+    const event = { type: 'LocalCreated', data: { portId: 'p', chassis: 'a' } } as const;
+    cache.set('s', fold, at(2n));
+    cache.advance('s', 2n, [event, event], { revision: 4n, position: 40n });
+    expect(cache.get('s', fold)).toEqual({ state: 5, revision: 4n, position: 40n });
+    // Appended after another revision, or not right after it: the kept state stays.
+    cache.advance('s', 3n, [event], { revision: 5n, position: 50n });
+    cache.advance('s', 4n, [event], { revision: 6n, position: 60n });
+    cache.advance('none', 0n, [event], { revision: 1n, position: 1n });
+    expect(cache.get('s', fold)).toEqual({ state: 5, revision: 4n, position: 40n });
+    expect(cache.size).toBe(1);
+  });
+
   it('bounded by the events folded into the kept states', () => {
     const cache = new StateCache({ events: 10 });
     cache.set('a', fold, at(3n)); // 4 events
