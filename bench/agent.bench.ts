@@ -33,19 +33,15 @@
  *    bind to the PUT's arrival;
  *  - agent/bulk-ack: 1,000 ports (100 quick) bound at once: until every ack has arrived.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
-import { PortLocalityFold } from '../src/apps/port-locality.js';
-import { Topology } from '../src/domain/topology.js';
 import type { DomainEvent } from '../src/events/index.js';
-import { ChassisFeedHub, type FoldedTopology } from '../src/http/chassis-feeds.js';
 import { addIntegrationBridge, ovsAvailable, startOvs } from '../test/support/ovs.js';
 import {
   type Benchmark,
@@ -63,6 +59,7 @@ import type {
 } from './support/agent-child.js';
 import { agentMemoryRecords, MEMORY_SIZES, MEMORY_SIZES_QUICK } from './support/agent-memory.js';
 import { bundleBenchEntry } from './support/bundle.js';
+import { bareNodeRss, StubFeedServer, statusBytes } from './support/stub-feed-server.js';
 import {
   cloudEvents,
   DEFAULT_LAYOUT,
@@ -91,41 +88,15 @@ export const FULL: AgentSizes = { ports: 5_000, samples: 200, bulk: 1_000 };
 export const QUICK: AgentSizes = { ports: 500, samples: 50, bulk: 100 };
 
 /** The server's side: the folded topology, the hub over HTTP, acks folded back. */
-class FeedServer implements FoldedTopology {
-  readonly topology = new Topology(new PortLocalityFold());
-  headPosition = 0n;
-  readonly hub: ChassisFeedHub;
+class FeedServer extends StubFeedServer {
   /** When each port's ack by A arrived (performance.now()). */
   readonly acked = new Map<string, number>();
-  private readonly server = createServer((request, response) => this.handle(request, response));
 
   constructor() {
-    this.hub = new ChassisFeedHub(
-      this,
-      { heartbeatMs: 15_000, drainTimeoutMs: 30_000, coalesceMs: 5 },
-      logger,
-    );
+    super(logger);
   }
 
-  fold(events: Iterable<DomainEvent>): void {
-    for (const event of events) {
-      this.topology.apply(event);
-      this.headPosition++;
-    }
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.hub.closeAll();
-    this.server.closeAllConnections();
-    await new Promise((done) => this.server.close(done));
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = request.url ?? '';
     const reply = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' });
@@ -298,33 +269,6 @@ class AgentProcess {
   }
 }
 
-function statusBytes(pid: number, field: string): number | undefined {
-  try {
-    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(
-      new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'),
-    );
-    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * VmRSS of a bare Node process of the same runtime and settings, idle: what any Node agent
- * starts from.
- */
-async function bareNodeRss(): Promise<number> {
-  const args = [...agentNodeFlags, '-e', 'setTimeout(() => {}, 60_000)'];
-  const child = spawn(process.execPath, args, {
-    stdio: 'ignore',
-    env: { ...process.env, ...AGENT_RUNTIME.env },
-  });
-  await new Promise((done) => setTimeout(done, 500));
-  const rss = statusBytes(child.pid as number, 'VmRSS') ?? 0;
-  child.kill();
-  return rss;
-}
-
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
 /** A port of the cloud's size onward, bound on `owner` on switch `s` of A's slice. */
@@ -362,7 +306,7 @@ export async function runAgentBench(
     server.fold(cloudEvents(sizes.ports));
     const url = await server.listen();
     const entry = await bundleBenchEntry('agent-child');
-    const bareNode = await bareNodeRss();
+    const bareNode = await bareNodeRss(agentNodeFlags, AGENT_RUNTIME.env);
 
     agent = new AgentProcess(entry, {
       chassis: CHASSIS,

@@ -24,18 +24,14 @@
  */
 import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
-import { PortLocalityFold } from '../../src/apps/port-locality.js';
-import { Topology } from '../../src/domain/topology.js';
 import type { DomainEvent } from '../../src/events/index.js';
 import type { Chassis, OvsPort } from '../../src/events/model.js';
-import { ChassisFeedHub, type FoldedTopology } from '../../src/http/chassis-feeds.js';
 import { ovsAvailable, startOvs } from '../../test/support/ovs.js';
 import type { BenchOptions, BenchRecord } from '../lib.js';
 import { peakRssBytes } from '../lib.js';
@@ -46,6 +42,7 @@ import type {
   ChassisAgentMessage,
   ChassisAgentSettings,
 } from './chassis-agent-child.js';
+import { bareNodeRss, StubFeedServer } from './stub-feed-server.js';
 import { chassisCreated, cloudEvents, ofportOf, ownerOf, portId } from './workload.js';
 
 const run = promisify(execFile);
@@ -68,44 +65,26 @@ export interface AgentRuntime {
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
 /** The API `runAgent` talks to, for chassis A only. */
-class AgentApi implements FoldedTopology {
-  readonly topology = new Topology(new PortLocalityFold());
-  headPosition = 0n;
-  readonly hub = new ChassisFeedHub(
-    this,
-    { heartbeatMs: 15_000, drainTimeoutMs: 30_000, coalesceMs: 5 },
-    pino({ level: 'silent' }),
-  );
+class AgentApi extends StubFeedServer {
   private readonly ovsPorts = new Map<string, OvsPort>();
-  private readonly server = createServer((request, response) => this.handle(request, response));
 
-  constructor(private readonly chassis: Chassis) {}
-
-  fold(events: Iterable<DomainEvent>): void {
-    for (const event of events) {
-      // The plugged interfaces are dummies: the log says so, as bind.bench.ts' does.
-      const folded =
-        event.type === 'OvsPortCreated' && event.data.chassis === CHASSIS
-          ? { ...event, data: { ...event.data, type: 'dummy' } }
-          : event;
-      if (folded.type === 'OvsPortCreated') this.ovsPorts.set(folded.data.name, folded.data);
-      this.topology.apply(folded);
-      this.headPosition++;
-    }
+  constructor(private readonly chassis: Chassis) {
+    super(pino({ level: 'silent' }));
   }
 
-  async listen(): Promise<string> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  override fold(events: Iterable<DomainEvent>): void {
+    // The plugged interfaces are dummies: the log says so, as bind.bench.ts' does.
+    const dummies = (event: DomainEvent): DomainEvent =>
+      event.type === 'OvsPortCreated' && event.data.chassis === CHASSIS
+        ? { ...event, data: { ...event.data, type: 'dummy' } }
+        : event;
+    const folded = [...events].map(dummies);
+    for (const event of folded)
+      if (event.type === 'OvsPortCreated') this.ovsPorts.set(event.data.name, event.data);
+    super.fold(folded);
   }
 
-  async close(): Promise<void> {
-    this.hub.closeAll();
-    this.server.closeAllConnections();
-    await new Promise((done) => this.server.close(done));
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = request.url ?? '';
     const base = `/v1/chassis/${CHASSIS}`;
     const reply = (status: number, body: unknown) => {
@@ -192,23 +171,6 @@ class AgentChild {
     await this.exited;
     clearTimeout(killed);
   }
-}
-
-/** VmRSS of a bare, idle Node of the same runtime: what any Node agent starts from. */
-async function bareNodeRss(runtime: AgentRuntime): Promise<number> {
-  const child = spawn(
-    process.execPath,
-    [...runtime.nodeFlags, '-e', 'setTimeout(() => {}, 60_000)'],
-    {
-      stdio: 'ignore',
-      env: { ...process.env, ...runtime.env },
-    },
-  );
-  await new Promise((done) => setTimeout(done, 500));
-  const { readFileSync } = await import('node:fs');
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  child.kill();
-  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
 }
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -353,7 +315,7 @@ export async function measureAgentMemory(
     );
     const entry = await bundleBenchEntry('chassis-agent-child');
     const main = dist ? await buildDist() : undefined;
-    const bareNode = await bareNodeRss(runtime);
+    const bareNode = await bareNodeRss(runtime.nodeFlags, runtime.env);
     const document = chassisCreated()[0]?.data as Chassis;
     let plugged = 0;
     for (const ports of sizes) {
