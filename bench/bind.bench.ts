@@ -80,6 +80,7 @@ import {
   cloudEvents,
   DEFAULT_LAYOUT,
   placementOf,
+  plugArgs,
   portCreated,
   portId,
 } from './support/workload.js';
@@ -182,25 +183,6 @@ function childrenRss(except: readonly (number | undefined)[]): number {
 }
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
-
-/** `ovs-vsctl add-port` arguments plugging interface `i` (iface-id p<i>), as a compute service. */
-function plugArgs(i: number, ofport?: number): string[] {
-  const name = `tap${i}`;
-  return [
-    '--',
-    '--may-exist',
-    'add-port',
-    'br-int',
-    name,
-    '--',
-    'set',
-    'Interface',
-    name,
-    'type=dummy',
-    `external_ids:iface-id=${portId(i)}`,
-    ...(ofport === undefined ? [] : [`ofport_request=${ofport}`]),
-  ];
-}
 
 const vsctl = (dir: string, args: readonly string[]) =>
   run('ovs-vsctl', [`--db=unix:${dir}/db.sock`, '--timeout=60', ...args], {

@@ -43,7 +43,7 @@ import type {
   ChassisAgentSettings,
 } from './chassis-agent-child.js';
 import { bareNodeRss, StubFeedServer } from './stub-feed-server.js';
-import { chassisCreated, cloudEvents, ofportOf, ownerOf, portId } from './workload.js';
+import { chassisCreated, cloudEvents, ofportOf, ownerOf, plugArgs } from './workload.js';
 
 const run = promisify(execFile);
 const CHASSIS = 'A';
@@ -322,23 +322,7 @@ export async function measureAgentMemory(
       // A's interfaces up to this size, beside those already plugged.
       const plug: string[][] = [];
       for (; plugged < ports; plugged++)
-        if (ownerOf(plugged) === CHASSIS) {
-          const name = `tap${plugged}`;
-          plug.push([
-            '--',
-            '--may-exist',
-            'add-port',
-            'br-int',
-            name,
-            '--',
-            'set',
-            'Interface',
-            name,
-            'type=dummy',
-            `external_ids:iface-id=${portId(plugged)}`,
-            `ofport_request=${ofportOf(plugged)}`,
-          ]);
-        }
+        if (ownerOf(plugged) === CHASSIS) plug.push(plugArgs(plugged, ofportOf(plugged)));
       for (let k = 0; k < plug.length; k += PLUG_BATCH)
         await run(
           'ovs-vsctl',

@@ -124,3 +124,22 @@ export function* cloudEvents(
 /** Events in the log per bound port (model, interface, claim, acks). */
 export const eventsPerPort = (layout: Layout = DEFAULT_LAYOUT): number =>
   3 + layout.chassis.length - 1;
+
+/** `ovs-vsctl add-port` arguments plugging interface `i` (iface-id p<i>), as a compute service. */
+export function plugArgs(i: number, ofport?: number): string[] {
+  const name = `tap${i}`;
+  return [
+    '--',
+    '--may-exist',
+    'add-port',
+    'br-int',
+    name,
+    '--',
+    'set',
+    'Interface',
+    name,
+    'type=dummy',
+    `external_ids:iface-id=${portId(i)}`,
+    ...(ofport === undefined ? [] : [`ofport_request=${ofport}`]),
+  ];
+}
