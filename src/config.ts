@@ -35,6 +35,12 @@ export interface Config {
    * upgrade from before 2026-12-02): they would skip it.
    */
   readonly groupAcks: boolean;
+  /**
+   * Bounds of the command handler's kept stream states (LOCUS_STATE_CACHE_STREAMS, default
+   * 20,000; LOCUS_STATE_CACHE_EVENTS, default 1,000,000): raise them for a cloud whose binds
+   * keep more ports in play at once (src/commands/state-cache.ts; `/metrics` shows evictions).
+   */
+  readonly stateCache: { readonly streams?: number; readonly events?: number };
 }
 
 export class ConfigError extends Error {
@@ -92,6 +98,23 @@ function onOff(name: string, value: string | undefined, fallback: boolean): bool
   throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value)}`);
 }
 
+function positiveInteger(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1)
+    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+function stateCacheOf(env: NodeJS.ProcessEnv): Config['stateCache'] {
+  const streams = positiveInteger('LOCUS_STATE_CACHE_STREAMS', env.LOCUS_STATE_CACHE_STREAMS);
+  const events = positiveInteger('LOCUS_STATE_CACHE_EVENTS', env.LOCUS_STATE_CACHE_EVENTS);
+  return {
+    ...(streams === undefined ? {} : { streams }),
+    ...(events === undefined ? {} : { events }),
+  };
+}
+
 const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -110,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ovsDir: env.LOCUS_OVS_DIR || resolve('data', 'ovs'),
     partition: partitionOf(env.LOCUS_PARTITION),
     groupAcks: onOff('LOCUS_GROUP_ACKS', env.LOCUS_GROUP_ACKS, true),
+    stateCache: stateCacheOf(env),
     ...(followOvnOf(env) === undefined ? {} : { followOvn: followOvnOf(env) }),
   };
 }

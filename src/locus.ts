@@ -172,6 +172,7 @@ export async function startLocus(options: StartOptions): Promise<Locus> {
     const commands = new CommandHandler(store, {
       observer: metrics.commandObserver,
       groupAcks: config.groupAcks,
+      stateCache: config.stateCache,
     });
     observeStateCache(metrics, commands.states);
     const topology = new Topology(new PortLocalityFold());
