@@ -68,6 +68,31 @@ function dyingAfter(store: EventStore, failAfter: number): EventStore {
  * The live model: the dump without the checkpoint of a rebuild that died (its own progress,
  * which the next rebuild resets).
  */
+/**
+ * Fails one commit of a rebuild batch, once: the first whose checkpoint update matches `when`
+ * (a condition on `new`), after sleeping `sleepS` seconds in it (a sequence counts the failure:
+ * it is not rolled back with the transaction).
+ */
+async function failRebuildCommitOnce(
+  database: DatabaseHandle,
+  when: string,
+  sleepS = 0,
+): Promise<void> {
+  await sql`create sequence fail_once`.execute(database.db);
+  await sql
+    .raw(`create function fail_once() returns trigger language plpgsql as $$
+      begin
+        if new.name like '%:rebuild' and ${when} then
+          perform pg_sleep(${sleepS});
+          if nextval('fail_once') = 1 then raise exception 'injected commit failure'; end if;
+        end if;
+        return new;
+      end $$`)
+    .execute(database.db);
+  await sql`create trigger fail_once before update on rm_checkpoints
+    for each row execute function fail_once()`.execute(database.db);
+}
+
 async function liveDump(database: DatabaseHandle) {
   const dump = await dumpReadModel(database);
   const checkpoints = (dump.rm_checkpoints ?? []) as { name: string }[];
@@ -181,16 +206,7 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     const reference = f.projector({ catchUpBatchSize: 7 });
     const expected = await reference.rebuild();
     // The rebuild's third batch fails to commit, once (a sequence is not rolled back with it).
-    await sql`create sequence fail_once`.execute(f.database.db);
-    await sql`create function fail_once() returns trigger language plpgsql as $$
-      begin
-        if new.name like '%:rebuild' and new.position > 14 then
-          if nextval('fail_once') = 1 then raise exception 'injected commit failure'; end if;
-        end if;
-        return new;
-      end $$`.execute(f.database.db);
-    await sql`create trigger fail_once before update on rm_checkpoints
-      for each row execute function fail_once()`.execute(f.database.db);
+    await failRebuildCommitOnce(f.database, 'new.position > 14');
 
     const projector = f.projector({ catchUpBatchSize: 7 });
     const report = await projector.rebuild();
@@ -248,16 +264,7 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     const { dump } = await liveModel(f);
     const reference = f.projector({ catchUpBatchSize: 7 });
     await reference.rebuild();
-    await sql`create sequence fail_once`.execute(f.database.db);
-    await sql`create function fail_once() returns trigger language plpgsql as $$
-      begin
-        if new.name like '%:rebuild' and new.position > 14 then
-          if nextval('fail_once') = 1 then raise exception 'injected commit failure'; end if;
-        end if;
-        return new;
-      end $$`.execute(f.database.db);
-    await sql`create trigger fail_once before update on rm_checkpoints
-      for each row execute function fail_once()`.execute(f.database.db);
+    await failRebuildCommitOnce(f.database, 'new.position > 14');
 
     const projector = f.projector({ rebuildBatchSize: 7, rebuildReadSize: 2 });
     await projector.rebuild();
@@ -275,19 +282,7 @@ describeOnDatabases('read-model rebuild into fresh tables', (open) => {
     await reference.rebuild();
     const head = await f.store.headPosition();
     // The last batch's commit fails once; the ports are being written meanwhile.
-    await sql`create sequence fail_last`.execute(f.database.db);
-    await sql
-      .raw(`create function fail_last() returns trigger language plpgsql as $$
-      begin
-        if new.name like '%:rebuild' and new.position = ${head} then
-          perform pg_sleep(0.2);
-          if nextval('fail_last') = 1 then raise exception 'injected commit failure'; end if;
-        end if;
-        return new;
-      end $$`)
-      .execute(f.database.db);
-    await sql`create trigger fail_last before update on rm_checkpoints
-      for each row execute function fail_last()`.execute(f.database.db);
+    await failRebuildCommitOnce(f.database, `new.position = ${head}`, 0.2);
 
     const projector = f.projector({ catchUpBatchSize: 7 });
     const logged = f.logs.lines.length;
