@@ -39,7 +39,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
 import type { DomainEvent } from '../src/events/index.js';
 import { addIntegrationBridge, ovsAvailable, startOvs } from '../test/support/ovs.js';
@@ -107,14 +106,7 @@ class FeedServer extends StubFeedServer {
       return;
     }
     if (request.method === 'GET' && path === `/v1/chassis/${CHASSIS}/feed`) {
-      const lastEventId = request.headers['last-event-id'];
-      this.hub.open(
-        { hijack: () => undefined, raw: response } as unknown as FastifyReply,
-        CHASSIS,
-        typeof lastEventId === 'string' && /^[0-9]+$/.test(lastEventId)
-          ? BigInt(lastEventId)
-          : undefined,
-      );
+      this.openFeed(CHASSIS, request, response);
       return;
     }
     const ack = path.match(new RegExp(`^/v1/chassis/${CHASSIS}/acks/([^/]+)$`));

@@ -28,7 +28,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
 import type { DomainEvent } from '../../src/events/index.js';
 import type { Chassis, OvsPort } from '../../src/events/model.js';
@@ -98,14 +97,7 @@ class AgentApi extends StubFeedServer {
     else if (request.method === 'GET' && path === `${base}/ovsports`)
       reply(200, { items: [...this.ovsPorts.values()] });
     else if (request.method === 'GET' && path === `${base}/feed`) {
-      const lastEventId = request.headers['last-event-id'];
-      this.hub.open(
-        { hijack: () => undefined, raw: response } as unknown as FastifyReply,
-        CHASSIS,
-        typeof lastEventId === 'string' && /^[0-9]+$/.test(lastEventId)
-          ? BigInt(lastEventId)
-          : undefined,
-      );
+      this.openFeed(CHASSIS, request, response);
     }
     // No batch route (405): the agent acks port by port, as against an older server.
     else if (acked === undefined) reply(path === `${base}/acks` ? 405 : 404, {});

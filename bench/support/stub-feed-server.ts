@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { Topology } from '../../src/domain/topology.js';
@@ -45,6 +46,18 @@ export abstract class StubFeedServer implements FoldedTopology {
     this.hub.closeAll();
     this.server.closeAllConnections();
     await new Promise((done) => this.server.close(done));
+  }
+
+  /** Hands the request to the hub as GET …/feed: resumed from its Last-Event-ID when it has one. */
+  protected openFeed(chassis: string, request: IncomingMessage, response: ServerResponse): void {
+    const lastEventId = request.headers['last-event-id'];
+    this.hub.open(
+      { hijack: () => undefined, raw: response } as unknown as FastifyReply,
+      chassis,
+      typeof lastEventId === 'string' && /^[0-9]+$/.test(lastEventId)
+        ? BigInt(lastEventId)
+        : undefined,
+    );
   }
 
   protected abstract handle(request: IncomingMessage, response: ServerResponse): void;
