@@ -76,6 +76,7 @@ import { type AgentProcesses, startAgentProcesses } from './support/chassis-agen
 import { type FlowWatch, watchFlows } from './support/flow-watcher.js';
 import { type RowWatch, watchRows } from './support/ovn-row-watcher.js';
 import {
+  addDummyBrInt,
   chassisCreated,
   cloudEvents,
   DEFAULT_LAYOUT,
@@ -217,16 +218,7 @@ async function plugCloud(ovsDir: string, bound: number): Promise<void> {
     CHASSIS.map(async (chassis) => {
       const dir = join(ovsDir, chassis);
       await run('bash', [sandboxScript, 'start', dir]);
-      await vsctl(dir, [
-        '--may-exist',
-        'add-br',
-        'br-int',
-        '--',
-        'set',
-        'Bridge',
-        'br-int',
-        'datapath_type=dummy',
-      ]);
+      await vsctl(dir, addDummyBrInt);
       const mine: string[][] = [];
       for (let i = 0; i < bound; i++) {
         const placement = placementOf(i);

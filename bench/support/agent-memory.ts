@@ -42,7 +42,14 @@ import type {
   ChassisAgentSettings,
 } from './chassis-agent-child.js';
 import { bareNodeRss, StubFeedServer } from './stub-feed-server.js';
-import { chassisCreated, cloudEvents, ofportOf, ownerOf, plugArgs } from './workload.js';
+import {
+  addDummyBrInt,
+  chassisCreated,
+  cloudEvents,
+  ofportOf,
+  ownerOf,
+  plugArgs,
+} from './workload.js';
 
 const run = promisify(execFile);
 const CHASSIS = 'A';
@@ -295,16 +302,7 @@ export async function measureAgentMemory(
   const ovs = await startOvs();
   const results: AgentMemoryResult[] = [];
   try {
-    await ovs.vsctl(
-      '--may-exist',
-      'add-br',
-      'br-int',
-      '--',
-      'set',
-      'Bridge',
-      'br-int',
-      'datapath_type=dummy',
-    );
+    await ovs.vsctl(...addDummyBrInt);
     const entry = await bundleBenchEntry('chassis-agent-child');
     const main = dist ? await buildDist() : undefined;
     const bareNode = await bareNodeRss(runtime.nodeFlags, runtime.env);

@@ -143,3 +143,15 @@ export function plugArgs(i: number, ofport?: number): string[] {
     ...(ofport === undefined ? [] : [`ofport_request=${ofport}`]),
   ];
 }
+
+/** `ovs-vsctl` arguments adding br-int on the dummy datapath, as the agent benches' bridges are. */
+export const addDummyBrInt: readonly string[] = [
+  '--may-exist',
+  'add-br',
+  'br-int',
+  '--',
+  'set',
+  'Bridge',
+  'br-int',
+  'datapath_type=dummy',
+];
