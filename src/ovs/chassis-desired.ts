@@ -29,7 +29,7 @@ import {
   type Unreachable,
   type ViewPort,
 } from './chassis-view.js';
-import type { Flow } from './pipeline/flow.js';
+import { type Flow, sameFlow } from './pipeline/flow.js';
 import { portCookie, staticCookie, switchCookie } from './pipeline/ids.js';
 import {
   type FlowConflict,
@@ -360,7 +360,8 @@ export class ChassisDesired {
     const changes: FlowChange[] = [];
     for (const [key, was] of this.pending) {
       const now = this.table.get(key);
-      if (was?.text !== now?.text) changes.push({ key, before: was, after: now });
+      if (was === undefined || now === undefined ? was !== now : !sameFlow(was, now))
+        changes.push({ key, before: was, after: now });
     }
     this.pending.clear();
     const goneCookies = new Set<bigint>();
@@ -403,7 +404,7 @@ function sameEntry(a: Entry, b: Entry): boolean {
 
 function sameFlows(a: readonly Flow[], b: readonly Flow[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]?.text !== b[i]?.text) return false;
+  for (let i = 0; i < a.length; i++) if (!sameFlow(a[i] as Flow, b[i] as Flow)) return false;
   return true;
 }
 

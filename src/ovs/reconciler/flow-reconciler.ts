@@ -245,7 +245,9 @@ export class FlowReconciler<C = undefined> {
         const report =
           reason === undefined ? await this.incremental(desired) : await this.full(desired, reason);
         desired.onApplied?.();
-        const applied: Applied<C> = { ...desired, report };
+        // Not the delta nor the hand-out's callback: kept until the next batch, they would hold
+        // a change record per flow of a large sync (and the flows it replaced).
+        const applied: Applied<C> = { flows: desired.flows, context: desired.context, report };
         this.appliedState = applied;
         this.consecutiveFailures = 0;
         this.metrics.batches++;

@@ -9,7 +9,7 @@
  *    with the same table, priority and match).
  * Deletes come first, so a key that moves from one cookie to another ends up added.
  */
-import { hex } from '../pipeline/flow.js';
+import { hex, sameFlow } from '../pipeline/flow.js';
 
 /** What the planner needs of a flow, desired or dumped. */
 export interface InstalledFlow {
@@ -40,7 +40,7 @@ export function planChanges(from: FlowTable, to: FlowTable): FlowPlan {
   for (const [key, flow] of to) {
     const old = from.get(key);
     if (old === undefined) added++;
-    else if (old.text === flow.text) continue;
+    else if (sameFlow(old, flow)) continue;
     else changed++;
     upserts.push(`add ${flow.text}`);
   }
@@ -111,7 +111,7 @@ export function planDelta(delta: FlowDelta): FlowPlan {
       continue;
     }
     if (before === undefined) added++;
-    else if (before.text === after.text) continue;
+    else if (sameFlow(before, after)) continue;
     else changed++;
     upserts.push(`add ${after.text}`);
   }
@@ -149,7 +149,7 @@ export function driftOf(believed: FlowTable, actual: FlowTable): DriftCounts {
   for (const [key, flow] of believed) {
     const found = actual.get(key);
     if (found === undefined) missing++;
-    else if (found.text !== flow.text) changed++;
+    else if (!sameFlow(found, flow)) changed++;
   }
   let extra = 0;
   for (const key of actual.keys()) if (!believed.has(key)) extra++;
