@@ -72,8 +72,6 @@ const flowOf = (group: Group, key: string) => group.flows.find((flow) => flow.ke
 const before = (a: Group, b: Group) => (a.rank !== b.rank ? a.rank < b.rank : a.id < b.id);
 const isPort = (entry: Entry | undefined): entry is ViewPort =>
   entry !== undefined && !('reason' in entry);
-const entrySwitch = (entry: Entry, topology: Topology) =>
-  'reason' in entry ? topology.ports.get(entry.portId)?.switchId : entry.switchId;
 
 export class ChassisDesired {
   /** Key → the flow that wins it. */
@@ -95,7 +93,8 @@ export class ChassisDesired {
   private readonly entries = new Map<string, Entry>();
   /** Switch → ports with an entry there (the switch it had when it was computed). */
   private readonly entriesOn = new Map<string, Set<string>>();
-  private readonly entrySwitchOf = new Map<string, string>();
+  /** That switch for the unreachable entries (a view port names its own): a handful. */
+  private readonly unreachableOn = new Map<string, string>();
 
   /** Flow keys changed since the last hand-out, with their flow then. */
   private readonly pending = new Map<string, Flow | undefined>();
@@ -205,17 +204,22 @@ export class ChassisDesired {
       const entry = this.entryOf(topology, portId);
       const old = this.entries.get(portId);
       if (old === entry || (old && entry && sameEntry(old, entry))) continue;
-      const oldSwitch = this.entrySwitchOf.get(portId);
+      const oldSwitch = isPort(old) ? old.switchId : this.unreachableOn.get(portId);
       if (oldSwitch !== undefined) {
         this.entriesOn.get(oldSwitch)?.delete(portId);
         if (this.entriesOn.get(oldSwitch)?.size === 0) this.entriesOn.delete(oldSwitch);
-        this.entrySwitchOf.delete(portId);
+        this.unreachableOn.delete(portId);
       }
       if (entry === undefined) this.entries.delete(portId);
       else {
         this.entries.set(portId, entry);
-        const switchId = entrySwitch(entry, topology) as string;
-        this.entrySwitchOf.set(portId, switchId);
+        let switchId: string;
+        if (isPort(entry)) switchId = entry.switchId;
+        else {
+          // entryOf gives an entry only to a port on a known switch.
+          switchId = topology.ports.get(portId)?.switchId as string;
+          this.unreachableOn.set(portId, switchId);
+        }
         let set = this.entriesOn.get(switchId);
         if (!set) {
           set = new Set();
@@ -292,11 +296,19 @@ export class ChassisDesired {
       }
     const old = this.groups.get(cookie);
     if (old && sameFlows(old.flows, own)) return;
-    const group: Group = { rank, id, cookie, flows: own };
+    // A copy the size of its flows (a pushed-to array keeps room for 17), with their cookie
+    // (the same value, one bigint fewer a group).
+    const first = own[0]?.cookie;
+    const group: Group = {
+      rank,
+      id,
+      cookie: first === cookie ? first : cookie,
+      flows: own.slice(),
+    };
     this.groups.set(cookie, group);
     this.removedGroups.delete(cookie);
     if (old) for (const flow of old.flows) if (!keys.has(flow.key)) this.release(flow.key, cookie);
-    for (const flow of own) this.claim(flow, group);
+    for (const flow of group.flows) this.claim(flow, group);
   }
 
   private removeGroup(cookie: bigint): void {
