@@ -156,7 +156,7 @@ export function viewsOf(
       views.push(viewRow(portId, ack.chassis, 'remote', ack.owner, previous, at.time));
     }
   }
-  views.sort(byChassis);
+  sortByChassis(views);
   if (views.length === previous.length && views.every((view, i) => view === previous[i])) {
     return previous;
   }
@@ -188,8 +188,21 @@ function ackOwner(acks: readonly Ack[], chassis: string): string | null {
   return null;
 }
 
-const byChassis = (a: ViewRow, b: ViewRow): number =>
-  a.chassis < b.chassis ? -1 : a.chassis > b.chassis ? 1 : 0;
+/**
+ * In place, by insertion: a port has a handful of views, and Array.prototype.sort allocates
+ * its work state on every call (~0.5 KB per folded event, a rebuild's largest young garbage).
+ */
+function sortByChassis(views: ViewRow[]): void {
+  for (let i = 1; i < views.length; i++) {
+    const view = views[i] as ViewRow;
+    let j = i - 1;
+    while (j >= 0 && (views[j] as ViewRow).chassis > view.chassis) {
+      views[j + 1] = views[j] as ViewRow;
+      j--;
+    }
+    views[j + 1] = view;
+  }
+}
 
 export interface ViewChanges {
   /** New or changed rows. */
