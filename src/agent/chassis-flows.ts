@@ -185,7 +185,7 @@ export class ChassisFlows {
       const first = this.slice.topology === undefined;
       const changed = this.options.slice.takeChanged();
       // The first update folds every entry; after it, only those the feed changed.
-      this.slice.update(this.options.slice.entries, first ? undefined : changed);
+      this.slice.update(this.options.slice.texts, first ? undefined : changed);
       this.sliceChanged = false;
     }
     if (full) this.desired.markAll();

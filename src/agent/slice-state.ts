@@ -84,36 +84,60 @@ export function parseDiff(data: string): SliceDiffMessage {
   };
 }
 
-/**
- * Whether two JSON values print the same (JSON.stringify(a) === JSON.stringify(b)), without
- * printing them: the slice compares each upsert with the entry it holds rather than keeping
- * every entry's JSON besides (~300 bytes a port).
- */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, b[i] ?? null)) return false;
-    return true;
+/** The slice's entries read back from their JSON, one at a time, as they are asked for. */
+class ParsedEntries implements ReadonlyMap<string, SliceEntry> {
+  constructor(private readonly texts: ReadonlyMap<string, string>) {}
+
+  get size(): number {
+    return this.texts.size;
   }
-  const printed = (o: object) =>
-    Object.entries(o).filter(([, v]) => v !== undefined && typeof v !== 'function');
-  const left = printed(a);
-  const right = printed(b);
-  if (left.length !== right.length) return false;
-  for (let i = 0; i < left.length; i++) {
-    const [ka, va] = left[i] as [string, unknown];
-    const [kb, vb] = right[i] as [string, unknown];
-    if (ka !== kb || !sameJson(va, vb)) return false;
+
+  get(key: string): SliceEntry | undefined {
+    const text = this.texts.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as SliceEntry);
   }
-  return true;
+
+  has(key: string): boolean {
+    return this.texts.has(key);
+  }
+
+  keys(): MapIterator<string> {
+    return this.texts.keys();
+  }
+
+  *values(): MapIterator<SliceEntry> {
+    for (const text of this.texts.values()) yield JSON.parse(text) as SliceEntry;
+  }
+
+  *entries(): MapIterator<[string, SliceEntry]> {
+    for (const [key, text] of this.texts) yield [key, JSON.parse(text) as SliceEntry];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, SliceEntry]> {
+    return this.entries();
+  }
+
+  forEach(
+    callback: (value: SliceEntry, key: string, map: ReadonlyMap<string, SliceEntry>) => void,
+  ): void {
+    for (const [key, entry] of this.entries()) callback(entry, key, this);
+  }
 }
 
-/** The slice as last received, and the log position it reflects. */
+const portKeyPrefix = 'port/';
+
+/**
+ * The slice as last received, and the log position it reflects.
+ *
+ * Each entry is kept as its JSON text (~230 bytes a port), not as the objects the feed's frame
+ * parsed into (~500: the entry, the port, its document and five arrays): the topology folded
+ * from it (./slice-topology.ts) keeps what the flows need, and the few readers of an entry (a
+ * changed key's before and after, the ack decision's facts) parse it when they read it. An
+ * upsert whose JSON is the text held changes nothing.
+ */
 export class SliceState {
-  /** An upsert equal to what is held (as JSON would print it) changes nothing. */
-  readonly #entries = new Map<string, SliceEntry>();
+  readonly #texts = new Map<string, string>();
+  readonly #entries = new ParsedEntries(this.#texts);
   #position: string | undefined;
   #version = 0;
   /** Keys put or dropped since the last `takeChanged`. */
@@ -140,18 +164,26 @@ export class SliceState {
     return this.#position !== undefined;
   }
 
+  /** The entries, parsed as they are read (each read a new object). */
   get entries(): ReadonlyMap<string, SliceEntry> {
     return this.#entries;
   }
 
+  /** The entries' JSON texts by key: the same string while an entry does not change. */
+  get texts(): ReadonlyMap<string, string> {
+    return this.#texts;
+  }
+
   /** The slice's ports, by port id. */
   port(portId: string): SlicePort | undefined {
-    const entry = this.#entries.get(`port/${portId}`);
+    const entry = this.#entries.get(`${portKeyPrefix}${portId}`);
     return entry?.kind === 'port' ? entry.value : undefined;
   }
 
   *ports(): Iterable<SlicePort> {
-    for (const entry of this.#entries.values()) if (entry.kind === 'port') yield entry.value;
+    for (const [key, text] of this.#texts)
+      if (key.startsWith(portKeyPrefix))
+        yield (JSON.parse(text) as SliceEntry & { kind: 'port' }).value;
   }
 
   /** The ports by id, read in place (decideAcks' facts without copying them into a Map). */
@@ -161,8 +193,7 @@ export class SliceState {
   };
 
   *#portPairs(): Generator<readonly [string, SlicePort]> {
-    for (const entry of this.#entries.values())
-      if (entry.kind === 'port') yield [entry.value.port.id, entry.value];
+    for (const port of this.ports()) yield [port.port.id, port];
   }
 
   /** Replaces everything; whether any entry differs from what was held. */
@@ -175,7 +206,7 @@ export class SliceState {
       seen.add(key);
       if (this.#put(key, entry)) changed = true;
     }
-    for (const key of [...this.#entries.keys()])
+    for (const key of [...this.#texts.keys()])
       if (!seen.has(key)) {
         this.#drop(key);
         changed = true;
@@ -191,7 +222,7 @@ export class SliceState {
     this.#position = diff.position;
     let changed = false;
     for (const key of diff.removes)
-      if (this.#entries.has(key)) {
+      if (this.#texts.has(key)) {
         this.#drop(key);
         changed = true;
       }
@@ -224,32 +255,35 @@ export class SliceState {
   }
 
   #put(key: string, entry: SliceEntry): boolean {
-    const held = this.#entries.get(key);
-    if (held !== undefined && sameJson(held, entry)) return false;
+    const text = JSON.stringify(entry);
+    const held = this.#texts.get(key);
+    if (held === text) return false;
     if (held === undefined && entry.kind === 'segmentation') this.#segmentations++;
-    this.#notePorts(held);
-    this.#notePorts(entry);
-    this.#entries.set(key, entry);
+    if (held !== undefined) this.#notePorts(key, held);
+    this.#notePorts(key, entry);
+    this.#texts.set(key, text);
     this.#changed.add(key);
     return true;
   }
 
   #drop(key: string): void {
-    const held = this.#entries.get(key);
-    if (held?.kind === 'segmentation') this.#segmentations--;
-    this.#notePorts(held);
-    this.#entries.delete(key);
+    const held = this.#texts.get(key);
+    if (held === undefined) return;
+    if (key.startsWith('segmentation/')) this.#segmentations--;
+    this.#notePorts(key, held);
+    this.#texts.delete(key);
     this.#changed.add(key);
   }
 
-  #notePorts(entry: SliceEntry | undefined): void {
-    if (entry === undefined || this.#othersChanged) return;
-    const portId =
-      entry.kind === 'port'
-        ? entry.value.port.id
-        : entry.kind === 'interface'
-          ? entry.value.ifaceId
-          : undefined;
+  /** Notes the port an entry (or its JSON text) is about. */
+  #notePorts(key: string, entry: SliceEntry | string): void {
+    if (this.#othersChanged) return;
+    let portId: string | null | undefined;
+    if (key.startsWith(portKeyPrefix)) portId = key.slice(portKeyPrefix.length);
+    else if (key.startsWith('interface/')) {
+      const value = (typeof entry === 'string' ? (JSON.parse(entry) as SliceEntry) : entry).value;
+      portId = (value as { ifaceId: string | null }).ifaceId;
+    }
     // A trunk's sub-ports follow their parent's port and interface: with trunks in the slice,
     // a port's change may change another's view, so anything may have.
     if (portId === undefined || this.#segmentations > 0) {

@@ -33,10 +33,16 @@ const ackKey = (ack: Ack) => `${ack.chassis}\u0000${ack.owner}`;
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x) => b.includes(x));
 
+const parsed = (text: string | undefined): SliceEntry | undefined =>
+  text === undefined ? undefined : (JSON.parse(text) as SliceEntry);
+
 export class SliceTopology {
   private current: Topology | undefined;
-  /** The entries `current` holds, by key (the slice's own objects: compared by reference). */
-  private readonly held = new Map<string, SliceEntry>();
+  /**
+   * The JSON texts of the entries `current` holds, by key: the slice's own strings
+   * (SliceState.texts), the same string while an entry does not change.
+   */
+  private readonly held = new Map<string, string>();
   private detach: (() => void) | undefined;
   /** Topologies built from scratch, updates applied as events, events applied. */
   readonly stats = { rebuilds: 0, incremental: 0, events: 0 };
@@ -49,20 +55,23 @@ export class SliceTopology {
   }
 
   /**
-   * Brings the topology to `entries` (the slice now). `changed`, when given, names every key
-   * that may differ from what the topology holds (SliceState.takeChanged): only those are
-   * compared; else every entry is.
+   * Brings the topology to `entries` (the slice now: its entries' JSON texts by key,
+   * SliceState.texts). `changed`, when given, names every key that may differ from what the
+   * topology holds (SliceState.takeChanged): only those are compared; else every entry is.
    */
-  update(entries: ReadonlyMap<string, SliceEntry>, changed?: Iterable<string>): SliceUpdate {
+  update(entries: ReadonlyMap<string, string>, changed?: Iterable<string>): SliceUpdate {
     if (this.current === undefined) {
       this.rebuild(entries);
       return 'rebuilt';
     }
     const changes = new Map<string, Change>();
+    const texts = new Map<string, string | undefined>();
     const compare = (key: string) => {
       const before = this.held.get(key);
       const after = entries.get(key);
-      if (before !== after) changes.set(key, { before, after });
+      if (before === after) return;
+      changes.set(key, { before: parsed(before), after: parsed(after) });
+      texts.set(key, after);
     };
     if (changed !== undefined) for (const key of changed) compare(key);
     else {
@@ -75,7 +84,7 @@ export class SliceTopology {
       for (const event of events) this.current.apply(event);
       this.stats.events += events.length;
       if (this.matches(changes.values())) {
-        for (const [key, { after }] of changes)
+        for (const [key, after] of texts)
           if (after === undefined) this.held.delete(key);
           else this.held.set(key, after);
         this.stats.incremental++;
@@ -86,10 +95,13 @@ export class SliceTopology {
     return 'rebuilt';
   }
 
-  private rebuild(entries: ReadonlyMap<string, SliceEntry>): void {
+  private rebuild(entries: ReadonlyMap<string, string>): void {
     this.detach?.();
     // An array: topologyOfSlice reads its argument once per kind.
-    this.current = topologyOfSlice([...entries.values()], this.options.fold());
+    this.current = topologyOfSlice(
+      [...entries.values()].map((text) => JSON.parse(text) as SliceEntry),
+      this.options.fold(),
+    );
     const listener = this.options.listener;
     this.detach = listener === undefined ? undefined : this.current.listen(listener);
     this.held.clear();

@@ -8,9 +8,8 @@ import {
   parseDiff,
   parseSnapshot,
   SliceState,
-  sameJson,
 } from '../../src/agent/slice-state.js';
-import { sliceOf } from '../../src/domain/slice.js';
+import { sliceKey as sliceKeyOf, sliceOf } from '../../src/domain/slice.js';
 import { ev, mac, topologyOf, world } from '../ovs/pipeline-fixtures.js';
 
 const sliceOfA = (...extra: Parameters<typeof topologyOf>[0]) => [
@@ -89,26 +88,40 @@ describe('feed frames', () => {
   });
 });
 
-describe('sameJson', () => {
-  it('says what comparing the two JSON texts says', () => {
+describe('SliceState kept as JSON texts', () => {
+  it('an upsert is a change exactly when its JSON differs from the text held', () => {
+    const state = new SliceState();
     const entries = sliceOfA();
-    const values: unknown[] = [
-      ...entries,
-      ...entries.map((entry) => JSON.parse(JSON.stringify(entry))),
-      { a: 1, b: [1, 'x', null] },
-      { b: [1, 'x', null], a: 1 },
-      { a: 1, b: [1, 'x'] },
-      { a: 1, b: [1, 'x', null], c: undefined },
-      { a: '1', b: [1, 'x', null] },
-      [null],
-      [undefined],
-      [],
-      {},
-      'x',
-      1,
-      null,
-    ];
-    for (const a of values)
-      for (const b of values) expect(sameJson(a, b)).toBe(JSON.stringify(a) === JSON.stringify(b));
+    state.applySnapshot({ position: '1', entries });
+    const port = entries.find((entry) => entry.kind === 'port');
+    if (port?.kind !== 'port') throw new Error('no port in the slice');
+    const key = `port/${port.value.port.id}`;
+    const text = state.texts.get(key);
+    expect(text).toBe(JSON.stringify(port));
+    const upsert = (entry: unknown, position: string) =>
+      state.applyDiff({ position, upserts: [entry as never], removes: [] });
+    // A parsed copy, or one with an undefined field (JSON prints neither differently).
+    expect(upsert(JSON.parse(JSON.stringify(port)), '2')).toBe(false);
+    expect(upsert({ ...port, extra: undefined }, '3')).toBe(false);
+    expect(state.texts.get(key)).toBe(text);
+    // Another claim is a change; so is the same value printed in another order.
+    expect(upsert({ ...port, value: { ...port.value, claims: ['Z'] } }, '4')).toBe(true);
+    expect(state.port(port.value.port.id)?.claims).toEqual(['Z']);
+    expect(upsert({ value: port.value, kind: 'port' }, '5')).toBe(true);
+    expect(state.entries.get(key)).toEqual(port);
+    expect(state.version).toBe(3);
+  });
+
+  it('reads back every entry as it was received', () => {
+    const state = new SliceState();
+    const entries = sliceOfA();
+    state.applySnapshot({ position: '1', entries });
+    expect(new Map(state.entries)).toEqual(new Map(entries.map((e) => [sliceKeyOf(e), e])));
+    expect([...state.ports()]).toEqual(
+      entries.flatMap((entry) => (entry.kind === 'port' ? [entry.value] : [])),
+    );
+    expect(new Map(state.facts)).toEqual(
+      new Map([...state.ports()].map((port) => [port.port.id, port])),
+    );
   });
 });

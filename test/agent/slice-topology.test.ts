@@ -56,7 +56,7 @@ function agentOf(chassis: string) {
       state.applySnapshot({ position: String(++position), entries });
       // As ChassisFlows does: after the first build, only the keys the feed changed.
       const changed = state.takeChanged();
-      kept.update(state.entries, kept.topology === undefined ? undefined : changed);
+      kept.update(state.texts, kept.topology === undefined ? undefined : changed);
     },
   };
 }
