@@ -328,7 +328,9 @@ const HISTORY_MISMATCH = 'locus: history copied from the log does not match the 
 /**
  * The history rows of the log's events in (`from`, `to`], copied by the database: what
  * historyRowOf makes of each (the store's ms-precision time, the metadata's strings or '',
- * the chassis of the four events that name one), with the batch's refusal codes.
+ * the chassis of the four events that name one), with the batch's refusal codes. The document
+ * goes in by `to_json`, which takes jsonb's printed text as valid JSON (a `::json` cast would
+ * lex it again).
  */
 function historyFromLogRows(
   tables: ReadModelTables,
@@ -346,7 +348,7 @@ function historyFromLogRows(
       case when e.type in ('LocalCreated', 'LocalDeleted', 'RemoteCreated', 'RemoteDeleted')
         then e.data->>'chassis' end,
       coalesce(e.metadata->>'app', ''), coalesce(e.metadata->>'correlationId', ''),
-      coalesce(e.metadata->>'causationId', ''), e.data::json, r.refusal
+      coalesce(e.metadata->>'causationId', ''), to_json(e.data), r.refusal
     from events e
     left join unnest(${bigintArray(refusals, (r) => r.position)}::bigint[],
       ${textArray(refusals, (r) => r.code)}::text[]) as r(position, refusal)
