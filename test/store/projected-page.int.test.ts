@@ -147,6 +147,17 @@ describe('utcTimestampToIso', () => {
     }
   });
 
+  it('gives the events of one millisecond one string, and the next millisecond its own', () => {
+    const first = utcTimestampToIso('2026-11-25 15:41:16.123456');
+    expect(utcTimestampToIso('2026-11-25 15:41:16.123999')).toBe(first);
+    expect(utcTimestampToIso('2026-11-25 15:41:16.1239')).toBe(first);
+    expect(utcTimestampToIso('2026-11-25 15:41:16.124001')).toBe('2026-11-25T15:41:16.124Z');
+    expect(utcTimestampToIso('2026-11-25 15:41:16.12')).toBe('2026-11-25T15:41:16.120Z');
+    expect(utcTimestampToIso('2026-11-25 15:41:16.123')).toBe('2026-11-25T15:41:16.123Z');
+    expect(utcTimestampToIso('2026-11-25 15:41:16')).toBe('2026-11-25T15:41:16.000Z');
+    expect(utcTimestampToIso('2026-11-26 15:41:16.123456')).toBe('2026-11-26T15:41:16.123Z');
+  });
+
   it('falls back to Date for another format', () => {
     expect(utcTimestampToIso('2026-11-25T15:41:16.123')).toBe('2026-11-25T15:41:16.123Z');
     expect(utcTimestampToIso('12026-11-25 15:41:16.5')).toBe(

@@ -145,6 +145,14 @@ export function toProjectedEvent(row: ProjectedRow): ProjectedEvent {
 }
 
 /**
+ * The last timestamp converted, to the millisecond (`2026-11-25 15:41:16.123`), and its ISO
+ * string: the events of an append share their millisecond, and a rebuild keeps the time of
+ * most of them (a view's `since`) — one string for all, not one each.
+ */
+let lastMillisecond = '\u0000';
+let lastIso = '';
+
+/**
  * A UTC `timestamp` as PostgreSQL prints it (`2026-11-25 15:41:16.123456`, trailing zeros of
  * the fraction dropped) to the ISO string readAll gives: milliseconds are the fraction's first
  * three digits (what pg's date parser truncates to, for every microsecond). Anything else
@@ -152,6 +160,7 @@ export function toProjectedEvent(row: ProjectedRow): ProjectedEvent {
  */
 export function utcTimestampToIso(text: string): string {
   const length = text.length;
+  if (length >= 23 && text.startsWith(lastMillisecond)) return lastIso;
   if (
     length >= 19 &&
     length <= 26 &&
@@ -160,7 +169,12 @@ export function utcTimestampToIso(text: string): string {
     (length === 19 || text.charCodeAt(19) === 46) // '.'
   ) {
     const ms = length === 19 ? '000' : `${text.slice(20, 23)}00`.slice(0, 3);
-    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms}Z`;
+    const iso = `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms}Z`;
+    if (length >= 23) {
+      lastMillisecond = text.slice(0, 23);
+      lastIso = iso;
+    }
+    return iso;
   }
   return new Date(`${text}Z`).toISOString();
 }
