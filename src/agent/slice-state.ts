@@ -140,8 +140,8 @@ export class SliceState {
   readonly #entries = new ParsedEntries(this.#texts);
   #position: string | undefined;
   #version = 0;
-  /** Keys put or dropped since the last `takeChanged`. */
-  #changed = new Set<string>();
+  /** Keys put or dropped since the last `takeChanged`, with their text then (undefined: none). */
+  #changed = new Map<string, string | undefined>();
   /** Ports whose entry, or an interface naming them, changed since the last `takePortChanges`. */
   #portsChanged = new Set<string>();
   /** An entry other than a port or an interface changed: any port's view may have. */
@@ -232,12 +232,13 @@ export class SliceState {
   }
 
   /**
-   * The keys of the entries put or dropped since the last call (what the one consumer of the
-   * changes, the agent's kept topology, must apply), and forgets them.
+   * The keys of the entries put or dropped since the last call, each with its JSON text as it
+   * was then (undefined: it had none) — what the one consumer of the changes, the agent's kept
+   * topology, must apply, and from what — and forgets them.
    */
-  takeChanged(): ReadonlySet<string> {
+  takeChanged(): ReadonlyMap<string, string | undefined> {
     const changed = this.#changed;
-    this.#changed = new Set();
+    this.#changed = new Map();
     return changed;
   }
 
@@ -262,7 +263,7 @@ export class SliceState {
     if (held !== undefined) this.#notePorts(key, held);
     this.#notePorts(key, entry);
     this.#texts.set(key, text);
-    this.#changed.add(key);
+    if (!this.#changed.has(key)) this.#changed.set(key, held);
     return true;
   }
 
@@ -272,7 +273,7 @@ export class SliceState {
     if (key.startsWith('segmentation/')) this.#segmentations--;
     this.#notePorts(key, held);
     this.#texts.delete(key);
-    this.#changed.add(key);
+    if (!this.#changed.has(key)) this.#changed.set(key, held);
   }
 
   /** Notes the port an entry (or its JSON text) is about. */

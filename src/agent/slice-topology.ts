@@ -38,11 +38,6 @@ const parsed = (text: string | undefined): SliceEntry | undefined =>
 
 export class SliceTopology {
   private current: Topology | undefined;
-  /**
-   * The JSON texts of the entries `current` holds, by key: the slice's own strings
-   * (SliceState.texts), the same string while an entry does not change.
-   */
-  private readonly held = new Map<string, string>();
   private detach: (() => void) | undefined;
   /** Topologies built from scratch, updates applied as events, events applied. */
   readonly stats = { rebuilds: 0, incremental: 0, events: 0 };
@@ -56,27 +51,22 @@ export class SliceTopology {
 
   /**
    * Brings the topology to `entries` (the slice now: its entries' JSON texts by key,
-   * SliceState.texts). `changed`, when given, names every key that may differ from what the
-   * topology holds (SliceState.takeChanged): only those are compared; else every entry is.
+   * SliceState.texts). `changed` names every key that may differ from what the topology holds,
+   * with its text as the topology last saw it (SliceState.takeChanged, taken at every update):
+   * the topology keeps no copy of the slice. Without it (the first update), a rebuild.
    */
-  update(entries: ReadonlyMap<string, string>, changed?: Iterable<string>): SliceUpdate {
-    if (this.current === undefined) {
+  update(
+    entries: ReadonlyMap<string, string>,
+    changed?: ReadonlyMap<string, string | undefined>,
+  ): SliceUpdate {
+    if (this.current === undefined || changed === undefined) {
       this.rebuild(entries);
       return 'rebuilt';
     }
     const changes = new Map<string, Change>();
-    const texts = new Map<string, string | undefined>();
-    const compare = (key: string) => {
-      const before = this.held.get(key);
+    for (const [key, before] of changed) {
       const after = entries.get(key);
-      if (before === after) return;
-      changes.set(key, { before: parsed(before), after: parsed(after) });
-      texts.set(key, after);
-    };
-    if (changed !== undefined) for (const key of changed) compare(key);
-    else {
-      for (const key of entries.keys()) compare(key);
-      for (const key of this.held.keys()) if (!entries.has(key)) compare(key);
+      if (before !== after) changes.set(key, { before: parsed(before), after: parsed(after) });
     }
     if (changes.size === 0) return 'unchanged';
     const events = eventsOf(changes.values(), this.current);
@@ -84,9 +74,6 @@ export class SliceTopology {
       for (const event of events) this.current.apply(event);
       this.stats.events += events.length;
       if (this.matches(changes.values())) {
-        for (const [key, after] of texts)
-          if (after === undefined) this.held.delete(key);
-          else this.held.set(key, after);
         this.stats.incremental++;
         return 'incremental';
       }
@@ -104,8 +91,6 @@ export class SliceTopology {
     );
     const listener = this.options.listener;
     this.detach = listener === undefined ? undefined : this.current.listen(listener);
-    this.held.clear();
-    for (const [key, entry] of entries) this.held.set(key, entry);
     this.stats.rebuilds++;
   }
 

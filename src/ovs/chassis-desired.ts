@@ -305,7 +305,7 @@ export class ChassisDesired {
       cookie: first === cookie ? first : cookie,
       flows: own.slice(),
     };
-    this.groups.set(cookie, group);
+    this.groups.set(group.cookie, group);
     this.removedGroups.delete(cookie);
     if (old) for (const flow of old.flows) if (!keys.has(flow.key)) this.release(flow.key, cookie);
     for (const flow of group.flows) this.claim(flow, group);
