@@ -15,6 +15,11 @@ export type AppName = 'classification' | 'dnat' | 'trunk' | 'l3' | 'dhcp' | 'tun
 
 export interface LocalityApp {
   readonly name: AppName;
+  /**
+   * Decides local claims (LocalCreated/LocalDeleted), the one order-sensitive fact: the runner
+   * tracks what such an app wants while nobody holds a port's partition (./claim-track.ts).
+   */
+  readonly claims?: boolean;
   affected(topology: Topology, event: DomainEvent): Iterable<string>;
   reconcile(topology: Topology, portId: string, port: PortLocality): DomainEvent[];
 }

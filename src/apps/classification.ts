@@ -29,6 +29,7 @@ export function classifies(topology: Topology, portId: string): boolean {
 
 export const classification: LocalityApp = {
   name: 'classification',
+  claims: true,
   *affected(topology, event) {
     switch (event.type) {
       case 'OvsPortCreated':

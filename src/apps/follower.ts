@@ -36,6 +36,7 @@ interface Relation {
 function followerApp(relation: Relation): LocalityApp {
   return {
     name: relation.name,
+    claims: true,
     *affected(topology, event: DomainEvent) {
       if (event.type.startsWith(relation.model)) {
         const follower = relation.followerOfRelation(topology, (event.data as { id: string }).id);

@@ -48,6 +48,7 @@ import type {
 } from '../store/event-store.js';
 import type { LocalityApp } from './app.js';
 import type { CheckpointStore } from './checkpoints.js';
+import { ClaimTrack } from './claim-track.js';
 import { classification } from './classification.js';
 import { dhcp, l3 } from './distributed.js';
 import { dnat, trunk } from './follower.js';
@@ -92,6 +93,43 @@ export const APP_RUNNER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 5_000,
 export const APP_RUNNER_CONTENTION: BackoffPolicy = { initialMs: 5, maxMs: 100 };
 
 const localityTypes = new Set<string>(localityEventTypes);
+
+/**
+ * A gap's decisions with its claims created in the order their chassis became wanted
+ * (claim-track.ts) rather than the app's; unchanged if the machine refuses that order.
+ */
+function inWantedOrder(
+  portId: string,
+  port: PortLocality,
+  decisions: readonly Decision[],
+  track: ClaimTrack,
+): Decision[] {
+  const slots: number[] = [];
+  for (const [index, { event }] of decisions.entries())
+    if (event.type === 'LocalCreated') slots.push(index);
+  if (slots.length < 2) return [...decisions];
+  const sinceOf = (decision: Decision): bigint => {
+    const { event } = decision;
+    const chassis = event.type === 'LocalCreated' ? event.data.chassis : '';
+    return track.wantedSince(decision.app, chassis) ?? BIG;
+  };
+  const creates = slots
+    .map((slot) => decisions[slot] as Decision)
+    .map((decision, order) => ({ decision, order, since: sinceOf(decision) }))
+    .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.order - b.order));
+  const ordered = [...decisions];
+  for (const [index, slot] of slots.entries())
+    ordered[slot] = (creates[index] as { decision: Decision }).decision;
+  let state = port;
+  for (const { event } of ordered) {
+    if (refusalOf(portId, state, event)) return [...decisions];
+    state = PortLocalityFold.evolve(portId, state, event);
+  }
+  return ordered;
+}
+
+/** Past every log position (a chassis not known to be wanted sorts last). */
+const BIG = 2n ** 63n;
 
 /** The later of two log positions (bigints: Math.max does not take them). */
 const later = (a: bigint, b: bigint): bigint => (a > b ? a : b);
@@ -150,6 +188,9 @@ export interface RunnerAppend {
   readonly result: AppendResult;
 }
 
+/** A port of a partition not held, asked about by these apps (with their causes). */
+type Unheld = [number, string, ReadonlyMap<LocalityApp, RecordedEvent>];
+
 /** One app's decision on a port, with the event that caused it. */
 interface Decision {
   readonly app: LocalityApp;
@@ -165,6 +206,14 @@ interface PlannedAppend {
   readonly port: PortLocality;
   readonly decisions: readonly Decision[];
   readonly events: readonly NewEvent[];
+  /** Decided once for a gap nobody decided (activate): what the apps wanted in it. */
+  readonly gap?: Gap;
+}
+
+/** What the apps wanted of a port's claims in a gap, past the partition's threshold. */
+interface Gap {
+  readonly track: ClaimTrack;
+  readonly threshold: bigint;
 }
 
 export interface AppRunnerMetrics {
@@ -221,6 +270,12 @@ export class AppRunner {
    * happened since its checkpoint.
    */
   private readonly unheld: Map<number, Map<string, Map<LocalityApp, RecordedEvent>>> | undefined;
+  /**
+   * Managed only: for the same ports, what the claim apps wanted of their claims after each
+   * event (partition → port → track), so that one decision at acquisition leaves the claims in
+   * the order deciding each event would have (./claim-track.ts).
+   */
+  private readonly tracks: Map<number, Map<string, ClaimTrack>> | undefined;
   private readonly partitionCache = new Map<string, number>();
   /** The log's head when `start` was called (see caughtUp). */
   private startHead: bigint | undefined;
@@ -250,6 +305,7 @@ export class AppRunner {
     this.single = options.managed !== true && partition.count === 1;
     this.initial = options.managed === true ? [] : virtualPartitionsOf(partition);
     this.unheld = options.managed === true ? new Map() : undefined;
+    this.tracks = options.managed === true ? new Map() : undefined;
     this.maxAttempts = options.maxAttempts ?? 8;
     this.clock = options.clock ?? (() => new Date());
   }
@@ -313,14 +369,21 @@ export class AppRunner {
     const ready = [...this.pending].filter(([, { until }]) => until <= this.position);
     if (ready.length === 0) return;
     const work = new PendingWork();
+    const gaps = new Map<string, Gap>();
     for (const [partition, { checkpoint }] of ready) {
       this.pending.delete(partition);
       this.held.set(partition, later(checkpoint, this.position));
       this.dirty.add(partition);
+      const tracks = this.tracks?.get(partition);
       for (const [portId, apps] of this.unheld?.get(partition) ?? [])
         for (const [app, cause] of apps)
-          if (cause.position > checkpoint) work.add(app, portId, cause);
+          if (cause.position > checkpoint) {
+            work.add(app, portId, cause);
+            const track = tracks?.get(portId);
+            if (track !== undefined) gaps.set(portId, { track, threshold: checkpoint });
+          }
       this.unheld?.delete(partition);
+      this.tracks?.delete(partition);
     }
     this.thresholdsChanged();
     this.options.logger.info(
@@ -331,7 +394,7 @@ export class AppRunner {
       },
       'app runner: deciding acquired partitions',
     );
-    await this.decideWithRetry(work, stopping);
+    await this.decideWithRetry(work, stopping, gaps);
     // Our appends come back through the subscription; the next page must not take them.
     this.ownAppended = undefined;
     // Every partition acquired gets a checkpoint of its own, no longer the `apps` fallback.
@@ -396,6 +459,7 @@ export class AppRunner {
       this.held.delete(partition);
       this.dirty.delete(partition);
       this.unheld?.set(partition, new Map());
+      this.tracks?.delete(partition);
     }
     this.thresholdsChanged();
   }
@@ -673,14 +737,18 @@ export class AppRunner {
   }
 
   /** Decides `work`; whether anything was appended. */
-  private async decideWithRetry(work: PendingWork, stopping?: AbortSignal): Promise<boolean> {
+  private async decideWithRetry(
+    work: PendingWork,
+    stopping?: AbortSignal,
+    gaps?: ReadonlyMap<string, Gap>,
+  ): Promise<boolean> {
     if (work.isEmpty) return false;
     // Catching up (no signal) fails at once. Following retries until stopped, and tries once
     // more when stopped during a wait: the page is folded already, its work must not be dropped.
     const backoff = new Backoff(APP_RUNNER_BACKOFF);
     for (;;) {
       try {
-        return (await this.decide(work)) > 0;
+        return (await this.decide(work, gaps)) > 0;
       } catch (error) {
         if (!stopping || stopping.aborted) throw error;
         const delay = backoff.next();
@@ -721,24 +789,68 @@ export class AppRunner {
       this.unheld === undefined
         ? this.lowestThreshold !== undefined && recorded.position > this.lowestThreshold
         : recorded.position > this.quietUntil;
+    // Ports of partitions not held that the event asked about: observed after the fold.
+    const unheld: Unheld[] = [];
     if (deciding) {
-      const asked = this.ours(this.collectAffected(event, recorded, true), recorded.position);
+      const asked = this.ours(
+        this.collectAffected(event, recorded, true),
+        recorded.position,
+        unheld,
+      );
       if (!work.isEmpty) for (const id of asked.ports.keys()) if (work.ports.has(id)) return false;
       work.merge(asked);
     }
     this.topology.apply(event, recorded.revision);
     this.position = recorded.position;
     this.metrics.processed++;
+    if (event.type === 'LocalDeleted') this.releasedUnheld(event.data.portId, event.data.chassis);
     if (!deciding) return true;
-    work.merge(this.ours(this.collectAffected(event, recorded, false), recorded.position));
+    work.merge(this.ours(this.collectAffected(event, recorded, false), recorded.position, unheld));
+    for (const [partition, portId, apps] of unheld) this.observe(partition, portId, apps);
     return true;
+  }
+
+  /**
+   * Managed: what the claim apps asked about a port of a partition not held would decide now, on
+   * the facts as folded — kept for that partition's next holder (./claim-track.ts).
+   */
+  private observe(
+    partition: number,
+    portId: string,
+    apps: ReadonlyMap<LocalityApp, RecordedEvent>,
+  ): void {
+    const tracks = this.tracks;
+    if (tracks === undefined) return;
+    let port: PortLocality | undefined;
+    for (const [app, cause] of apps) {
+      if (app.claims !== true) continue;
+      port ??= this.currentPort(portId);
+      let ports = tracks.get(partition);
+      if (ports === undefined) {
+        ports = new Map();
+        tracks.set(partition, ports);
+      }
+      let track = ports.get(portId);
+      if (track === undefined) {
+        track = new ClaimTrack();
+        ports.set(portId, track);
+      }
+      track.observe(app, port.claims, app.reconcile(this.topology, portId, port), cause);
+    }
+  }
+
+  /** A claim released in the log: no longer a release missed by whoever decides next. */
+  private releasedUnheld(portId: string, chassis: string): void {
+    const tracks = this.tracks;
+    if (tracks === undefined || tracks.size === 0) return;
+    tracks.get(this.partitionOf(portId))?.get(portId)?.released(chassis);
   }
 
   /**
    * The part of `asked` this runner decides: ports of partitions held, past their threshold.
    * Managed, the rest (ports of partitions not held) is remembered for a later acquisition.
    */
-  private ours(asked: PendingWork, position: bigint): PendingWork {
+  private ours(asked: PendingWork, position: bigint, unheld?: Unheld[]): PendingWork {
     // Alone, past every threshold (the live path): everything asked is ours.
     if (this.single && this.highestThreshold !== undefined && position > this.highestThreshold)
       return asked;
@@ -751,6 +863,7 @@ export class AppRunner {
         continue;
       }
       this.note(partition, portId, apps);
+      unheld?.push([partition, portId, apps]);
     }
     return ours;
   }
@@ -804,7 +917,7 @@ export class AppRunner {
    * ones), and one append per port — all ports in one call. A port another writer moved (an
    * agent's ack, a command) is re-read and re-decided alone.
    */
-  private async decide(work: PendingWork): Promise<number> {
+  private async decide(work: PendingWork, gaps?: ReadonlyMap<string, Gap>): Promise<number> {
     let ready: PlannedAppend[] = [];
     for (const [portId, apps] of work.ports) {
       // A partition revoked (or released) since the work was collected is another's now; its
@@ -812,9 +925,10 @@ export class AppRunner {
       const partition = this.partitionOf(portId);
       if (!this.held.has(partition)) {
         this.note(partition, portId, apps);
+        this.observe(partition, portId, apps);
         continue;
       }
-      const plan = this.plan(portId, apps, this.currentPort(portId));
+      const plan = this.plan(portId, apps, this.currentPort(portId), gaps?.get(portId));
       if (plan.decisions.length > 0) ready.push(plan);
     }
     this.ownAppended = undefined;
@@ -853,9 +967,21 @@ export class AppRunner {
     portId: string,
     apps: ReadonlyMap<LocalityApp, RecordedEvent>,
     port: PortLocality,
+    gap?: Gap,
   ): PlannedAppend {
-    const decisions: Decision[] = [];
+    let decisions: Decision[] = [];
     let state = port;
+    // A gap's missed releases first (claim-track.ts): the claim is then re-created, if still
+    // wanted, behind those wanted since before it went — where deciding each event puts it.
+    if (gap !== undefined)
+      for (const [index, [chassis, { app, cause }]] of gap.track
+        .missedAfter(gap.threshold)
+        .entries()) {
+        const event: DomainEvent = { type: 'LocalDeleted', data: { portId, chassis } };
+        if (!state.claims.includes(chassis) || refusalOf(portId, state, event)) continue;
+        decisions.push({ app, cause, index: -1 - index, event });
+        state = PortLocalityFold.evolve(portId, state, event);
+      }
     for (const app of this.apps) {
       const cause = apps.get(app);
       if (!cause) continue;
@@ -865,6 +991,7 @@ export class AppRunner {
         state = PortLocalityFold.evolve(portId, state, event);
       }
     }
+    if (gap !== undefined) decisions = inWantedOrder(portId, port, decisions, gap.track);
     const events = decisions.map(({ app: by, cause: why, index, event }) =>
       envelope(event, {
         app: by.name,
@@ -873,7 +1000,7 @@ export class AppRunner {
         time: this.clock(),
       }),
     );
-    return { portId, port, decisions, events };
+    return { portId, port, decisions, events, ...(gap === undefined ? {} : { gap }) };
   }
 
   /**
@@ -920,7 +1047,10 @@ export class AppRunner {
     const partition = this.partitionOf(portId);
     if (this.held.has(partition)) return true;
     const apps = work.ports.get(portId);
-    if (apps !== undefined) this.note(partition, portId, apps);
+    if (apps !== undefined) {
+      this.note(partition, portId, apps);
+      this.observe(partition, portId, apps);
+    }
     return false;
   }
 
@@ -957,7 +1087,7 @@ export class AppRunner {
           this.metrics.conflicts++;
           const fresh = await this.readPort(plan.portId);
           if (!fresh) return 0;
-          const next = this.plan(plan.portId, apps, fresh);
+          const next = this.plan(plan.portId, apps, fresh, plan.gap);
           if (next.events.length === 0) return 0;
           await this.gate?.();
           if (!this.stillHeld(next.portId, work)) return 0;
