@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterStatus } from '../../src/api/cluster.js';
+import { partitionsOf } from '../../src/cluster/assignment.js';
 import { json, locus } from '../cli/support.js';
 import { eventually, type InProcessLocus, startInProcess } from '../support/chaos/in-process.js';
 import { chaosTokens } from '../support/chaos/load.js';
@@ -39,6 +40,29 @@ async function position(
   const answer = await call(base, method, path, body, token);
   expect(answer.status, JSON.stringify(answer.json)).toBeLessThan(300);
   return answer.json.position as string;
+}
+
+/**
+ * The instance's /metrics with the partitions it held throughout the scrape: the role read
+ * before and after it agree (a hand-over between two reads made them disagree once), retried a
+ * bounded number of times.
+ */
+async function scrapeWithRole(
+  instance: InProcessLocus,
+): Promise<{ metrics: string; partitions: number[] }> {
+  const held = () => [...instance.locus.cluster.role.partitions].sort((x, y) => x - y);
+  for (let attempt = 0; ; attempt++) {
+    const before = held();
+    const metrics = await (
+      await fetch(`${instance.locus.url}/metrics`, {
+        headers: { authorization: `Bearer ${chaosTokens.reader}` },
+      })
+    ).text();
+    const after = held();
+    if (before.join() === after.join()) return { metrics, partitions: after };
+    if (attempt >= 20) throw new Error(`the role kept changing: ${before} then ${after}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 const clusterOf = async (base: string) =>
@@ -105,7 +129,12 @@ describe.skipIf(!postgres.available)('read your writes across instances', () => 
     const a = await start();
     const b = await start();
     const [A, B] = [a.locus.url, b.locus.url];
-    // Shared out: every partition held once, the projector by the first.
+    // Shared out: every partition held once, the projector by the first — and settled: each
+    // holds what the assignment gives it among the two (before that, partitions still move).
+    const ids = [a.locus.cluster.instanceId, b.locus.cluster.instanceId];
+    const assigned = (instance: InProcessLocus) =>
+      [...instance.locus.cluster.role.partitions].sort((x, y) => x - y).join() ===
+      partitionsOf(instance.locus.cluster.instanceId, ids).join();
     await eventually('the partitions spread over both', async () => {
       const cluster = await clusterOf(B);
       const held = cluster.instances.flatMap((instance) => instance.partitions);
@@ -113,7 +142,9 @@ describe.skipIf(!postgres.available)('read your writes across instances', () => 
         cluster.instances.length === 2 &&
         held.length === 32 &&
         new Set(held).size === 32 &&
-        cluster.instances.every((instance) => instance.partitions.length > 0)
+        cluster.instances.every((instance) => instance.partitions.length > 0) &&
+        assigned(a) &&
+        assigned(b)
       );
     });
     expect(a.locus.cluster.role.projector).toBe(true);
@@ -121,20 +152,20 @@ describe.skipIf(!postgres.available)('read your writes across instances', () => 
     expect((await clusterOf(A)).projector).toBe(a.locus.cluster.instanceId);
 
     // Visible: /metrics, the logs and `locus status` say who holds what.
-    const metrics = await (
-      await fetch(`${B}/metrics`, { headers: { authorization: `Bearer ${chaosTokens.reader}` } })
-    ).text();
+    const { metrics, partitions } = await scrapeWithRole(b);
     expect(metrics).toMatch(/^locus_cluster_projector 0$/m);
     expect(metrics).toMatch(
-      new RegExp(`^locus_cluster_partitions_held ${b.locus.cluster.role.partitions.size}$`, 'm'),
+      new RegExp(`^locus_cluster_partitions_held ${partitions.length}$`, 'm'),
     );
     expect(metrics).toMatch(/^locus_cluster_instances 2$/m);
-    const first = [...b.locus.cluster.role.partitions][0];
-    expect(metrics).toContain(`locus_cluster_partition_held{partition="${first}"} 1`);
+    for (let partition = 0; partition < 32; partition++)
+      expect(metrics).toContain(
+        `locus_cluster_partition_held{partition="${partition}"} ${partitions.includes(partition) ? 1 : 0}`,
+      );
     const roles = b.logged(/^cluster role:/);
     expect(roles.at(-1)).toMatchObject({
       instanceId: b.locus.cluster.instanceId,
-      partitions: [...b.locus.cluster.role.partitions].sort((x, y) => x - y),
+      partitions,
       projector: false,
     });
     expect(a.logged(/^cluster role: .*projector/).length).toBeGreaterThan(0);
