@@ -89,6 +89,7 @@ export class SyntheticLog {
       appendToStream: unsupported,
       appendToStreams: unsupported,
       readStream: unsupported,
+      readStreams: unsupported,
       readEventById: unsupported,
       subscribeToAll: unsupported,
       streamRevision: unsupported,

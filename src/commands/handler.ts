@@ -17,12 +17,13 @@ import { commandCause, envelope, InvalidEventError, readProblemsOf } from '../ev
 import type { ExternalCause, NewEvent } from '../events/metadata.js';
 import { eachAtMost } from '../lib/concurrency.js';
 import { type BackoffPolicy, retry } from '../lib/retry.js';
-import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
+import { StreamDeletedError, WrongExpectedVersionError } from '../store/errors.js';
 import type {
   AppendResult,
   EventStore,
   RecordedEvent,
   StreamAppendOutcome,
+  StreamRead,
 } from '../store/event-store.js';
 import { type GroupedEvents, groupAcks } from './ack-groups.js';
 import type { CommandError, CommandErrorKind } from './decision.js';
@@ -394,32 +395,56 @@ export class CommandHandler {
     const read = new GroupReferences(this.references);
     const again: RoundItem[] = [];
     const decided: RoundStream[] = [];
-    await eachAtMost([...byStream], ROUND_READS, async ([stream, all]) => {
+    // Each stream's kept state, looked up once; the streams with none are read together below.
+    const ready: { stream: string; group: RoundItem[]; fold: StreamFold<unknown> }[] = [];
+    const mixed: RoundItem[][] = [];
+    const kept = new Map<string, Loaded<unknown>>();
+    const whole: string[] = [];
+    for (const [stream, all] of byStream) {
       // A command whose caller gave up before its stream's turn is not started.
       const group = startable(all);
-      if (group.length === 0) return;
+      if (group.length === 0) continue;
       const fold = (group[0] as RoundItem).command.fold as StreamFold<unknown>;
       if (group.some((item) => item.command.fold !== fold)) {
-        // Different folds of one stream (a test's swapped entry): one at a time, in order.
-        for (const item of group)
-          await this.run(item.command, item.input, item.issuer).then(
-            (value) => item.settle({ ok: true, value }),
-            (error: unknown) => item.settle({ ok: false, error }),
-          );
-        return;
+        mixed.push(group);
+        continue;
       }
-      const kept = fresh ? undefined : this.states.get(stream, fold);
+      ready.push({ stream, group, fold });
+      const state = this.states.get(stream, fold);
+      if (state !== undefined && state.revision !== undefined) kept.set(stream, state);
+      else whole.push(stream);
+    }
+    let wholes: Map<string, StreamRead> | Error = new Map();
+    if (whole.length > 0)
+      wholes = await this.store.readStreams(whole).catch((error: unknown) => asError(error));
+
+    await eachAtMost(mixed, ROUND_READS, async (group) => {
+      // Different folds of one stream (a test's swapped entry): one at a time, in order.
+      for (const item of group)
+        await this.run(item.command, item.input, item.issuer).then(
+          (value) => item.settle({ ok: true, value }),
+          (error: unknown) => item.settle({ ok: false, error }),
+        );
+    });
+    await eachAtMost(ready, ROUND_READS, async ({ stream, group, fold }) => {
+      const state = kept.get(stream);
       let loaded: Loaded<unknown>;
       try {
-        // Looked up above, unless `fresh`: counted once.
-        loaded = kept ?? (await this.load(stream, fold, fresh));
+        if (state === undefined) {
+          if (wholes instanceof Error) throw wholes;
+          loaded = loadedFrom(stream, fold, wholes.get(stream));
+          this.states.set(stream, fold, loaded);
+        } else {
+          // A fresh pass reads what was appended after the kept state (uncounted: looked up above).
+          loaded = fresh ? await this.load(stream, fold, false) : state;
+        }
       } catch (error) {
         for (const item of group) item.settle({ ok: false, error });
         return;
       }
       const outcome = await this.decideGroup(group, loaded.state, read);
       // A kept state may be stale: only acceptances are checked (by the append's revision).
-      if (kept !== undefined && outcome.decided.some((d) => d.kind !== 'accepted')) {
+      if (!fresh && state !== undefined && outcome.decided.some((d) => d.kind !== 'accepted')) {
         again.push(...group);
         return;
       }
@@ -757,25 +782,30 @@ export class CommandHandler {
   }
 
   private async loadWhole<S>(stream: string, fold: StreamFold<S>): Promise<Loaded<S>> {
-    let records: RecordedEvent[];
-    try {
-      records = await this.store.readStream(stream);
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) {
-        return { state: fold.initial, revision: undefined, position: undefined };
-      }
-      throw error;
-    }
-    const state = foldStream(
-      fold,
-      records.map((recorded) => decodeRecorded(recorded)),
-    );
-    const last = records.at(-1);
-    // Every event may be hidden by truncation; the revision still comes from the stream.
-    const revision = last?.revision ?? (await this.store.streamRevision(stream));
-    return { state, revision, position: last?.position };
+    return loadedFrom(stream, fold, (await this.store.readStreams([stream])).get(stream));
   }
 }
+
+/** A stream's state from its whole read: the fold's initial state when it does not exist. */
+function loadedFrom<S>(
+  stream: string,
+  fold: StreamFold<S>,
+  read: StreamRead | undefined,
+): Loaded<S> {
+  if (read === undefined || !read.found) {
+    if (read?.deleted) throw new StreamDeletedError(stream);
+    return { state: fold.initial, revision: undefined, position: undefined };
+  }
+  const state = foldStream(
+    fold,
+    read.events.map((recorded) => decodeRecorded(recorded)),
+  );
+  // Every event may be hidden by truncation; the revision still comes from the stream.
+  return { state, revision: read.revision, position: read.events.at(-1)?.position };
+}
+
+const asError = (error: unknown): Error =>
+  error instanceof Error ? error : new Error(String(error));
 
 /** The items whose caller still waits; the others are answered CommandAbortedError. */
 function startable(items: readonly RoundItem[]): RoundItem[] {

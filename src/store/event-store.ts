@@ -118,6 +118,18 @@ export interface StreamMetadata {
   readonly [extra: string]: unknown;
 }
 
+/** One stream as `readStreams` found it. */
+export type StreamRead =
+  | {
+      readonly found: true;
+      /** Its visible events (as readStream reads them: truncation hides the oldest). */
+      readonly events: readonly RecordedEvent[];
+      /** The revision of its last event, visible or not. */
+      readonly revision: bigint;
+    }
+  /** No event was ever appended to it, or it was deleted. */
+  | { readonly found: false; readonly deleted: boolean };
+
 export interface EventStore {
   /**
    * True when the events of one append always take consecutive positions, the last at the
@@ -139,6 +151,12 @@ export interface EventStore {
    */
   appendToStreams(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /**
+   * Several whole streams at once, each as of one moment: the SQL adapters read them in one
+   * statement (a round of commands on a thousand ports is one round trip, not two thousand);
+   * EventStoreDB, which has no such read, one stream after another (`readStreamsOneByOne`).
+   */
+  readStreams(streamNames: readonly string[]): Promise<Map<string, StreamRead>>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /**
    * A page of the log after `after` as the projector reads it (`readAll` without a filter, at

@@ -115,6 +115,11 @@ describe('the command handler keeps the chassis fold between commands', () => {
             reads.push(options?.fromRevision);
             return target.readStream(stream, options);
           };
+        if (property === 'readStreams')
+          return (streams: readonly string[]) => {
+            reads.push(undefined);
+            return target.readStreams(streams);
+          };
         const value = Reflect.get(target, property, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },

@@ -49,6 +49,12 @@ function spy(store: EventStore): Spy {
             if (name === stream) seen.reads.push(options);
             return target.readStream(name, options);
           };
+        // A whole read (of one stream, or of a round's streams at once): recorded as readStream's.
+        if (property === 'readStreams')
+          return (names: readonly string[]) => {
+            if (names.includes(stream)) seen.reads.push(undefined);
+            return target.readStreams(names);
+          };
         if (property === 'appendToStream')
           return async (...args: Parameters<EventStore['appendToStream']>) => {
             await seen.before.get(seen.appends.length)?.();
@@ -167,6 +173,11 @@ describe('commands queued in one lane run as a group', () => {
           return (name: string, options?: ReadStreamOptions) => {
             if (name.includes('s1')) switchReads.push(name);
             return target.readStream(name, options);
+          };
+        if (property === 'readStreams')
+          return (names: readonly string[]) => {
+            switchReads.push(...names.filter((name) => name.includes('s1')));
+            return target.readStreams(names);
           };
         return typeof value === 'function' ? value.bind(target) : value;
       },

@@ -60,6 +60,14 @@ function writer(
           }
           return target.readStream(...args);
         };
+      if (property === 'readStreams')
+        return (names: readonly string[]) => {
+          if (names.includes(stream)) {
+            if (!trace.steps.some((s) => s.what === 'read')) read();
+            step('read');
+          }
+          return target.readStreams(names);
+        };
       if (property === 'appendToStream')
         return async (...args: Parameters<EventStore['appendToStream']>) => {
           if (args[0] !== stream) return target.appendToStream(...args);

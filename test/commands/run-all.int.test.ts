@@ -19,7 +19,13 @@ let store: EventStore;
 
 /** The store as the handler sees it, counting its appends. */
 function counted(inner: EventStore) {
-  const calls = { appendToStream: 0, appendToStreams: [] as number[], reads: [] as string[] };
+  const calls = {
+    appendToStream: 0,
+    appendToStreams: [] as number[],
+    reads: [] as string[],
+    /** The streams of each readStreams call (whole reads, several at once). */
+    wholeReads: [] as (readonly string[])[],
+  };
   const proxy = new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -32,6 +38,11 @@ function counted(inner: EventStore) {
         return (...args: Parameters<EventStore['readStream']>) => {
           calls.reads.push(args[0]);
           return target.readStream(...args);
+        };
+      if (property === 'readStreams')
+        return (names: readonly string[]) => {
+          calls.wholeReads.push(names);
+          return target.readStreams(names);
         };
       if (property === 'appendToStreams')
         return (appends: readonly StreamAppend[]) => {
@@ -111,6 +122,11 @@ describe('runAll', () => {
 
     expect(calls.appendToStreams).toEqual([PORTS]);
     expect(calls.appendToStream).toBe(0);
+    // No state was kept: the round read its ports' streams in one call, not one by one.
+    expect(calls.wholeReads).toEqual([
+      Array.from({ length: PORTS }, (_, n) => lportStream(portId(n))),
+    ]);
+    expect(calls.reads.filter((name) => name.startsWith('lport-'))).toEqual([]);
     for (let n = 0; n < PORTS; n++) {
       const answer = settled[n];
       if (!answer?.ok) throw new Error(`ack ${n} failed: ${String(answer?.error)}`);

@@ -1141,6 +1141,21 @@ async function runAgainstModel(
     }
   }
 
+  // Every stream at once (and one never written), as readStream reads each.
+  const never = `${prefix}never`;
+  const together = await store.readStreams([...streams.keys(), never, never]);
+  expect(together.get(never)).toEqual({ found: false, deleted: false });
+  for (const [name, stream] of streams) {
+    const visible = Number(stream.truncateBefore);
+    expect(together.get(name), `readStreams ${name}`).toEqual(
+      stream.deleted || stream.ids.length === 0
+        ? { found: false, deleted: stream.deleted }
+        : { found: true, revision: current(stream), events: await store.readStream(name) },
+    );
+    if (!stream.deleted && stream.ids.length > visible)
+      expect(together.get(name)).toMatchObject({ events: { length: stream.ids.length - visible } });
+  }
+
   for (const [name, stream] of streams) {
     const read = await outcomeOf(store.readStream(name).then(() => undefined));
     if (stream.deleted) {

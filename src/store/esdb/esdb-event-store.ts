@@ -56,8 +56,10 @@ import {
   type StreamAppend,
   type StreamAppendOutcome,
   type StreamMetadata,
+  type StreamRead,
   type SubscribeOptions,
 } from '../event-store.js';
+import { readStreamsOneByOne } from '../read-streams.js';
 import {
   checkCount,
   checkStreamName,
@@ -218,6 +220,10 @@ export class EsdbEventStore implements EventStore {
       }
     }
     return outcomes;
+  }
+
+  readStreams(streamNames: readonly string[]): Promise<Map<string, StreamRead>> {
+    return readStreamsOneByOne(this, streamNames);
   }
 
   readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

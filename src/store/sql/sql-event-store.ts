@@ -71,6 +71,7 @@ import {
   type StreamAppend,
   type StreamAppendOutcome,
   type StreamMetadata,
+  type StreamRead,
   type SubscribeOptions,
   type Subscription,
 } from '../event-store.js';
@@ -93,6 +94,7 @@ import {
 } from './input.js';
 import {
   EVENT_COLUMNS,
+  type EventRecord,
   matchesFilter,
   type ProjectedRow,
   toProjectedEvent,
@@ -107,6 +109,16 @@ const DEFAULT_BATCH_SIZE = 500;
 /** Most appendToStream calls, and events, committed together (bounds one transaction). */
 const MAX_GROUP = 1_000;
 const MAX_GROUP_EVENTS = 10_000;
+/** Streams `readStreams` asks for in one statement (bounds its parameter and its result). */
+const STREAMS_PER_READ = 1_000;
+
+/** A stream's state with one of its events (all event columns null: it has none visible). */
+interface StreamsReadRow extends Omit<EventRecord, 'event_id'> {
+  readonly name: string;
+  readonly last: string | number | bigint | null;
+  readonly deleted: boolean | null;
+  readonly event_id: string | null;
+}
 
 export interface SqlEventStoreOptions {
   /** Close the database together with the store (openEventStore passes true). */
@@ -287,6 +299,45 @@ export class SqlEventStore implements EventStore {
         query = query.limit(options.maxCount);
       }
       return (await query.execute()).map(toRecordedEvent);
+    });
+  }
+
+  readStreams(streamNames: readonly string[]): Promise<Map<string, StreamRead>> {
+    return this.#operation(async () => {
+      for (const name of streamNames) checkStreamName(name);
+      const names = [...new Set(streamNames)];
+      const reads = new Map<string, StreamRead>();
+      for (let from = 0; from < names.length; from += STREAMS_PER_READ) {
+        const part = names.slice(from, from + STREAMS_PER_READ);
+        // One statement, one snapshot: each stream's state and its visible events agree.
+        const { rows } = await sql<StreamsReadRow>`
+          select s.stream_name as name, s.revision as last, s.deleted,
+            e.position, e.event_id, e.stream_name, e.revision, e.type, e.data, e.metadata,
+            e.recorded_at
+          from streams s
+          left join events e on e.stream_name = s.stream_name
+            and e.revision >= greatest(coalesce(s.truncate_before, 0),
+              coalesce(s.revision - s.max_count + 1, 0))
+          where s.stream_name = any(${part}::text[])
+          order by s.stream_name, e.revision`.execute(this.#db);
+        for (const row of rows) {
+          const stream = toStreamState(row.last, row.deleted);
+          if (stream.deleted || stream.revision === undefined) {
+            reads.set(row.name, { found: false, deleted: stream.deleted });
+            continue;
+          }
+          let read = reads.get(row.name);
+          if (read === undefined) {
+            read = { found: true, events: [], revision: stream.revision };
+            reads.set(row.name, read);
+          }
+          if (row.event_id !== null && read.found)
+            (read.events as RecordedEvent[]).push(toRecordedEvent(row as EventRecord));
+        }
+        for (const name of part)
+          if (!reads.has(name)) reads.set(name, { found: false, deleted: false });
+      }
+      return reads;
     });
   }
 
