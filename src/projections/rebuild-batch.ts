@@ -31,7 +31,10 @@ export interface RebuildRows {
 type Skipped = Extract<Routed, { kind: 'skipped' }>;
 
 export class RebuildBatch {
-  /** The batch's rows as loaded (before it), filled page by page: the ProjectionBatch's. */
+  /**
+   * The batch's rows as loaded (before it), filled page by page: the ProjectionBatch's (but
+   * for ports held in memory, whose rows it reads from `rows` directly).
+   */
   readonly #ports = new Map<string, PortState>();
   readonly #chassis = new Map<string, ChassisRow>();
   readonly #switches = new Map<string, SwitchRow>();
@@ -60,7 +63,8 @@ export class RebuildBatch {
     history: 'rows' | 'log',
   ) {
     this.folded = new ProjectionBatch(
-      this.#ports,
+      // Ports held in memory fold onto the held rows themselves: none to look up or copy.
+      portsInMemory ? rows.ports : this.#ports,
       this.#chassis,
       undefined,
       this.#switches,
@@ -112,6 +116,7 @@ export class RebuildBatch {
     for (let i = 0; i < routed.length; i++) {
       const r = routed[i] as Routed;
       if (r.kind === 'port') {
+        if (this.portsInMemory) continue;
         const id = r.portId;
         if (this.#ports.has(id) || folded.ports.has(id) || absent.has(`p${id}`)) continue;
         const held = this.rows.ports.get(id);
