@@ -162,7 +162,7 @@ export function viewsOf(
     }
   }
   sortByChassis(views);
-  if (views.length === previous.length && views.every((view, i) => view === previous[i])) {
+  if (sameRows(views, previous)) {
     return previous;
   }
   return views;
@@ -176,7 +176,15 @@ function viewRow(
   previous: readonly ViewRow[],
   time: string,
 ): ViewRow {
-  const old = previous.find((view) => view.chassis === chassis);
+  // Indexed loops rather than find/every/for-of: their closures and iterators were allocated
+  // per call, per view.
+  let old: ViewRow | undefined;
+  for (let i = 0; i < previous.length; i++) {
+    if ((previous[i] as ViewRow).chassis === chassis) {
+      old = previous[i];
+      break;
+    }
+  }
   if (old !== undefined && old.locality === locality && old.ownerAcked === ownerAcked) return old;
   return {
     portId,
@@ -186,6 +194,12 @@ function viewRow(
     remoteReady: ownerAcked !== null,
     ownerAcked,
   };
+}
+
+function sameRows(views: readonly ViewRow[], previous: readonly ViewRow[]): boolean {
+  if (views.length !== previous.length) return false;
+  for (let i = 0; i < views.length; i++) if (views[i] !== previous[i]) return false;
+  return true;
 }
 
 function ackOwner(acks: readonly Ack[], chassis: string): string | null {
