@@ -60,6 +60,19 @@ export class ClaimTrack {
     for (const chassis of wanted) if (!since.has(chassis)) since.set(chassis, cause.position);
   }
 
+  /**
+   * Whether the track says nothing the facts do not: no release missed, and every chassis an
+   * app wants is claimed already (its `since` can order no creation). Such a track can be
+   * dropped: an empty one observes the same from here on. Tracks thus live only while the
+   * port's decisions are outstanding, not for every port a partition not held ever saw.
+   */
+  settledOn(claims: readonly string[]): boolean {
+    if (this.missed.size > 0) return false;
+    for (const since of this.since.values())
+      for (const chassis of since.keys()) if (!claims.includes(chassis)) return false;
+    return true;
+  }
+
   /** A LocalDeleted of the port's stream was folded: whoever decided it, it is not missed. */
   released(chassis: string): void {
     this.missed.delete(chassis);

@@ -836,6 +836,7 @@ export class AppRunner {
         ports.set(portId, track);
       }
       track.observe(app, port.claims, app.reconcile(this.topology, portId, port), cause);
+      if (track.settledOn(port.claims)) ports.delete(portId);
     }
   }
 
