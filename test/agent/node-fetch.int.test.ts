@@ -10,28 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeFetch } from '../../src/agent/node-fetch.js';
+import { type Handler, localServer } from '../lib/local-server.js';
 import { makeTestPki, requireOpenssl, type TestPki } from '../support/tls.js';
 
 const http = process.getBuiltinModule('node:http');
 const run = promisify(execFile);
 
-type Handler = (
-  request: import('node:http').IncomingMessage,
-  response: import('node:http').ServerResponse,
-) => void;
-
 let handler: Handler = (_request, response) => response.end();
-const server = http.createServer((request, response) => handler(request, response));
-let base = '';
-
-beforeAll(async () => {
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((done) => server.close(done));
-});
+const local = localServer((request, response) => handler(request, response));
 
 const readBody = (request: import('node:http').IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -56,7 +42,7 @@ describe('the agent fetch (Node http)', () => {
       response.end(JSON.stringify({ ok: 'é' }));
     };
     const fetch = nodeFetch();
-    const response = await fetch(`${base}/v1/x`, {
+    const response = await fetch(`${local.url}/v1/x`, {
       method: 'post',
       headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
       body: JSON.stringify({ a: 1 }),
@@ -79,13 +65,13 @@ describe('the agent fetch (Node http)', () => {
       }
     };
     const fetch = nodeFetch();
-    const refused = await fetch(`${base}/conflict`, { method: 'PUT', body: '{}' });
+    const refused = await fetch(`${local.url}/conflict`, { method: 'PUT', body: '{}' });
     expect([refused.status, refused.ok, await refused.text()]).toEqual([
       409,
       false,
       '{"detail":"stale"}',
     ]);
-    const empty = await fetch(`${base}/empty`, { method: 'DELETE' });
+    const empty = await fetch(`${local.url}/empty`, { method: 'DELETE' });
     expect([empty.status, empty.body, await empty.text()]).toEqual([204, null, '']);
   });
 
@@ -97,7 +83,7 @@ describe('the agent fetch (Node http)', () => {
       push = (text) => response.write(text);
     };
     const connection = new AbortController();
-    const response = await nodeFetch()(`${base}/feed`, {
+    const response = await nodeFetch()(`${local.url}/feed`, {
       headers: { accept: 'text/event-stream' },
       signal: connection.signal,
     });
@@ -116,14 +102,18 @@ describe('the agent fetch (Node http)', () => {
     handler = () => undefined; // never answers
     const fetch = nodeFetch();
     const connection = new AbortController();
-    const pending = fetch(`${base}/slow`, { signal: connection.signal });
+    const pending = fetch(`${local.url}/slow`, { signal: connection.signal });
     const reason = new Error('stopping');
     setTimeout(() => connection.abort(reason), 20);
     await expect(pending).rejects.toBe(reason);
-    await expect(fetch(`${base}/slow`, { signal: AbortSignal.timeout(30) })).rejects.toMatchObject({
+    await expect(
+      fetch(`${local.url}/slow`, { signal: AbortSignal.timeout(30) }),
+    ).rejects.toMatchObject({
       name: 'TimeoutError',
     });
-    await expect(fetch(`${base}/slow`, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(fetch(`${local.url}/slow`, { signal: AbortSignal.abort(reason) })).rejects.toBe(
+      reason,
+    );
   });
 
   it('fails as fetch does: TypeError "fetch failed" with the socket error as cause', async () => {
@@ -143,7 +133,7 @@ describe('the agent fetch (Node http)', () => {
       response.end('{}');
     };
     const fetch = nodeFetch();
-    for (let i = 0; i < 3; i++) await (await fetch(`${base}/again`)).json();
+    for (let i = 0; i < 3; i++) await (await fetch(`${local.url}/again`)).json();
     expect(sockets.size).toBe(1);
   });
 
@@ -206,7 +196,7 @@ describe.skipIf(!requireOpenssl())('the agent fetch over https', () => {
   });
 
   it('with TLS material, refuses plain http', async () => {
-    await expect(nodeFetch({ ca: pki.pem.ca })(`${base}/`)).rejects.toMatchObject({
+    await expect(nodeFetch({ ca: pki.pem.ca })(`${local.url}/`)).rejects.toMatchObject({
       name: 'ClientTlsError',
     });
   });

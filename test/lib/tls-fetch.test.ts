@@ -5,34 +5,22 @@
  * nor node:https until asked.
  */
 import { execFile } from 'node:child_process';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   ClientTlsError,
   nodeRequest,
   type SentRequest,
   tlsFetch,
 } from '../../src/lib/tls-fetch.js';
+import { type Handler, localServer } from './local-server.js';
 
-const http = process.getBuiltinModule('node:http');
 const run = promisify(execFile);
 
-let handler = (_request: IncomingMessage, response: ServerResponse) => response.end();
-const server = http.createServer((request, response) => handler(request, response));
-const agent = new http.Agent({ keepAlive: true });
-let base = '';
-
-beforeAll(async () => {
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  agent.destroy();
-  server.closeAllConnections();
-  await new Promise((done) => server.close(done));
-});
+let handler: Handler = (_request, response) => response.end();
+const local = localServer((request, response) => handler(request, response));
+const agent = new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true });
+afterAll(() => agent.destroy());
 
 /** The answer's status, body, and what the request says it sent. */
 const read = (input: string, init: RequestInit = {}) =>
@@ -61,7 +49,7 @@ describe('nodeRequest', () => {
         response.end(JSON.stringify({ method: request.method, auth: request.headers.auth, body })),
       );
     };
-    const answer = await read(`${base}/x`, {
+    const answer = await read(`${local.url}/x`, {
       method: 'put',
       headers: [['auth', 'secret']],
       body: '{"a":1}',
@@ -79,7 +67,7 @@ describe('nodeRequest', () => {
     };
     const refused = new ClientTlsError('not this one');
     const error = await nodeRequest(
-      `${base}/`,
+      `${local.url}/`,
       {},
       () => {
         throw refused;
@@ -94,27 +82,24 @@ describe('nodeRequest', () => {
     handler = () => undefined; // never answers
     const before = new AbortController();
     before.abort(new Error('gone before'));
-    await expect(read(`${base}/`, { signal: before.signal })).rejects.toThrow('gone before');
+    await expect(read(`${local.url}/`, { signal: before.signal })).rejects.toThrow('gone before');
     const during = new AbortController();
-    const pending = read(`${base}/`, { signal: during.signal });
+    const pending = read(`${local.url}/`, { signal: during.signal });
     setTimeout(() => during.abort(new Error('gone during')), 20);
     await expect(pending).rejects.toThrow('gone during');
-  });
-
-  it('fails as fetch does: TypeError("fetch failed") with the cause', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((done) => closed.close(done));
-    const error = await read(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TypeError);
-    expect(error).toMatchObject({ message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
   });
 });
 
 describe('tlsFetch', () => {
+  it('fails as fetch does: TypeError("fetch failed") with the cause', async () => {
+    // Nothing listens on port 1.
+    const error = await tlsFetch({})('https://127.0.0.1:1/').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toMatchObject({ message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
+  });
+
   it('with TLS material, refuses plain http', async () => {
-    await expect(tlsFetch({ ca: 'not read yet' })(`${base}/`)).rejects.toBeInstanceOf(
+    await expect(tlsFetch({ ca: 'not read yet' })(`${local.url}/`)).rejects.toBeInstanceOf(
       ClientTlsError,
     );
   });
