@@ -4,17 +4,14 @@
  * response, the event stream as it arrives, aborts and failures as fetch reports them — and
  * that it loads no undici.
  */
-import { execFile } from 'node:child_process';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeFetch } from '../../src/agent/node-fetch.js';
-import { type Handler, localServer } from '../lib/local-server.js';
+import { type Handler, inFreshProcess, localServer } from '../lib/local-server.js';
 import { makeTestPki, requireOpenssl, type TestPki } from '../support/tls.js';
 
 const http = process.getBuiltinModule('node:http');
-const run = promisify(execFile);
 
 let handler: Handler = (_request, response) => response.end();
 const local = localServer((request, response) => handler(request, response));
@@ -147,14 +144,8 @@ describe('the agent fetch (Node http)', () => {
       server.close();
       console.log(process.moduleLoadList.some((m) => m.includes('undici')));
       process.exit(0);`;
-    const { stdout } = await run(process.execPath, [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      script,
-    ]);
-    expect(stdout.trim()).toBe('false');
+    const stdout = await inFreshProcess(script);
+    expect(stdout).toBe('false');
   });
 });
 

@@ -4,8 +4,6 @@
  * it refuses a URL, aborts and fails as fetch does — and that the module loads neither undici
  * nor node:https until asked.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ClientTlsError,
@@ -13,9 +11,7 @@ import {
   type SentRequest,
   tlsFetch,
 } from '../../src/lib/tls-fetch.js';
-import { type Handler, localServer } from './local-server.js';
-
-const run = promisify(execFile);
+import { type Handler, inFreshProcess, localServer } from './local-server.js';
 
 let handler: Handler = (_request, response) => response.end();
 const local = localServer((request, response) => handler(request, response));
@@ -110,13 +106,7 @@ describe('tlsFetch', () => {
       const loaded = process.moduleLoadList;
       console.log(JSON.stringify([loaded.some((m) => m.includes('undici')), loaded.some((m) => m === 'NativeModule https')]));
       process.exit(0);`;
-    const { stdout } = await run(process.execPath, [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      script,
-    ]);
-    expect(JSON.parse(stdout.trim())).toEqual([false, false]);
+    const stdout = await inFreshProcess(script);
+    expect(JSON.parse(stdout)).toEqual([false, false]);
   });
 });
