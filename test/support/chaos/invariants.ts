@@ -304,8 +304,53 @@ export async function checkConvergence(
       problems.push(
         `${table} differs from a serial replay: ${missing.length} missing, ${unexpected.length} unexpected` +
           `\n  serial: ${missing.slice(0, 4).join('\n          ')}` +
-          `\n  live:   ${unexpected.slice(0, 4).join('\n          ')}`,
+          `\n  live:   ${unexpected.slice(0, 4).join('\n          ')}` +
+          (await sideBySide(live, fresh, [...missing, ...unexpected])),
       );
   }
   return problems;
+}
+
+/**
+ * The diverging ports' streams, live and serial, each event with its app and the position of
+ * its cause: where the live decisions took another path (a claim released and re-created in
+ * one and not the other, claims in another order) shows at a glance.
+ */
+async function sideBySide(
+  live: DatabaseHandle,
+  serial: DatabaseHandle,
+  rows: readonly string[],
+): Promise<string> {
+  const ids = new Set<string>();
+  for (const row of rows) {
+    const parsed = JSON.parse(row) as { id?: string; port_id?: string };
+    const id = parsed.id ?? parsed.port_id;
+    if (id !== undefined) ids.add(id);
+  }
+  const lines: string[] = [];
+  for (const id of [...ids].slice(0, 2)) {
+    const [a, e] = await Promise.all([streamLines(live, id), streamLines(serial, id)]);
+    lines.push(`\n  lport-${id}, live:`, ...a, `  lport-${id}, serial:`, ...e);
+  }
+  return lines.join('\n');
+}
+
+async function streamLines(database: DatabaseHandle, portId: string): Promise<string[]> {
+  const { rows } = await sql<{
+    position: string;
+    type: string;
+    data: Record<string, unknown>;
+    app: string | null;
+    cause: string | null;
+  }>`
+    select e.position::text as position, e.type, e.data, e.metadata->>'app' as app,
+      c.position::text as cause
+    from events e left join events c on c.event_id::text = e.metadata->>'causationId'
+    where e.stream_name = ${`lport-${portId}`} order by e.position
+  `.execute(database.db);
+  return rows.map((row) => {
+    const { portId: _, id: __, macs: ___, ips: ____, ...data } = row.data;
+    const why = row.cause === null ? '' : ` (cause @${row.cause})`;
+    return `    @${row.position} ${row.type} ${JSON.stringify(data)} ${row.app ?? ''}${why}`;
+  });
 }
