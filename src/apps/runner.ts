@@ -338,7 +338,8 @@ export class AppRunner {
    * events after it are decided as they are folded. A predecessor's decisions this runner has
    * not folded yet are thus never overruled by an older view (a view withdrawn and re-created),
    * and decisions being differences against the port's facts, once on the latest truth is what
-   * deciding each event would have converged to.
+   * deciding each event would have converged to — but for the order of claims, which picks the
+   * owner: what the claim apps wanted in the gap (./claim-track.ts) puts it right.
    */
   acquire(partitions: readonly number[]): Promise<void> {
     return this.serially(async () => {
