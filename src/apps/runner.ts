@@ -392,6 +392,11 @@ export class AppRunner {
         partitions: ready.map(([partition]) => partition),
         position: String(this.position),
         reconciling: work.ports.size,
+        // Claims released in the gap that nobody appended (re-done now: claim-track.ts).
+        missedReleases: [...gaps.values()].reduce(
+          (sum, { track, threshold }) => sum + track.missedAfter(threshold).length,
+          0,
+        ),
       },
       'app runner: deciding acquired partitions',
     );
