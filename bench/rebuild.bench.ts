@@ -30,6 +30,7 @@ import { SqlEventStore } from '../src/store/sql/sql-event-store.js';
 import { createDatabase, findPostgresBinaries, startPostgres } from '../test/support/postgres.js';
 import { type Benchmark, type BenchOptions, type BenchRecord, peakRssBytes } from './lib.js';
 import { clusterCpuMs } from './support/cluster-cpu.js';
+import { statementsProbe } from './support/pg-statements.js';
 
 const FULL_EVENTS = 1_000_000;
 const QUICK_EVENTS = 20_000;
@@ -51,6 +52,10 @@ const BATCH_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_BATCH;
 const READ_OVERRIDE = process.env.LOCUS_BENCH_REBUILD_READ;
 /** `postgres` or `embedded`: measure that one only (profiling one adapter). */
 const ONLY = process.env.LOCUS_BENCH_REBUILD_ONLY;
+/*
+ * `LOCUS_BENCH_PG_TOP=<n>` (with `LOCUS_TEST_PG_ARGS="-c shared_preload_libraries=pg_stat_statements"`)
+ * prints the PostgreSQL rebuild's n costliest statements (support/pg-statements.ts).
+ */
 /** A pino level (`info`): the projector's log lines on stderr (where the rebuild's time goes). */
 const LOG_LEVEL = process.env.LOCUS_BENCH_REBUILD_LOG ?? 'silent';
 
@@ -296,13 +301,15 @@ export const benchRebuild: Benchmark = async (options: BenchOptions) => {
     // do not wait for the disk anyway (synchronous_commit off per batch).
     const server = await startPostgres({ durable: false });
     try {
-      const database = await openDatabase(await createDatabase(server.url, 'bench_rebuild'), {
-        poolSize: 20,
-      });
+      const url = await createDatabase(server.url, 'bench_rebuild');
+      const database = await openDatabase(url, { poolSize: 20 });
       await migrateToLatest(database.db);
       const store = new SqlEventStore(database);
       try {
         await generate(store, events, 16, options.progress);
+        // LOCUS_BENCH_PG_TOP=<n>: the rebuild's costliest statements, by PostgreSQL's account.
+        const statements = await statementsProbe(url);
+        await statements?.reset();
         const measured = await measureRebuild(
           database,
           store,
@@ -310,6 +317,7 @@ export const benchRebuild: Benchmark = async (options: BenchOptions) => {
           join(server.dir, 'data'),
         );
         postgres = record('postgres', measured);
+        for (const line of (await statements?.report()) ?? []) options.progress(line);
       } finally {
         await store.close();
         await database.close();
