@@ -4,12 +4,13 @@
  * claim ORDER a fact (the requested chassis if it claims, else the earliest claim), so taking
  * the gap as one difference is not what deciding each event would have done: an interface gone
  * and back on the first claimant, serially, releases and re-claims — moving that claim behind
- * the others — while one difference at the end sees nothing to do. The cluster chaos tests saw
- * this as a port whose live owner differed from a serial replay's (seed 20261201, p60: live c1,
- * serial c2).
+ * the others — while one difference at the end sees nothing to do. A rare cluster-chaos failure
+ * fits it: a port whose live owner differed from a serial replay's (seed 20261201, p60: live c1,
+ * serial c2, claims c1 and c2; reruns of the seed passed).
  *
- * - Deterministic: the first claimant's interface unplugged and plugged again while the port's
- *   partition is unheld (killed holder, released holder).
+ * - Deterministic, with the holder killed or released: the first claimant's interface unplugged
+ *   and plugged again in the gap; and two claims new in the gap, the first plugged on a chassis
+ *   known only later.
  * - Property: random scripts with every partition left unheld for a few events at random points
  *   (seed 1005 of the quick run: B unplugged and plugged again in a gap kept B first);
  *   every port's final facts (claims in order, owner) equal one runner's serial run.
