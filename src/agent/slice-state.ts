@@ -84,6 +84,13 @@ export function parseDiff(data: string): SliceDiffMessage {
   };
 }
 
+/**
+ * An entry from its key and the JSON text of its value (what SliceState keeps): the kind is the
+ * key's prefix (sliceKey: `<kind>/<id>`).
+ */
+export const entryOfText = (key: string, text: string): SliceEntry =>
+  ({ kind: key.slice(0, key.indexOf('/')), value: JSON.parse(text) }) as SliceEntry;
+
 /** The slice's entries read back from their JSON, one at a time, as they are asked for. */
 class ParsedEntries implements ReadonlyMap<string, SliceEntry> {
   constructor(private readonly texts: ReadonlyMap<string, string>) {}
@@ -94,7 +101,7 @@ class ParsedEntries implements ReadonlyMap<string, SliceEntry> {
 
   get(key: string): SliceEntry | undefined {
     const text = this.texts.get(key);
-    return text === undefined ? undefined : (JSON.parse(text) as SliceEntry);
+    return text === undefined ? undefined : entryOfText(key, text);
   }
 
   has(key: string): boolean {
@@ -106,11 +113,11 @@ class ParsedEntries implements ReadonlyMap<string, SliceEntry> {
   }
 
   *values(): MapIterator<SliceEntry> {
-    for (const text of this.texts.values()) yield JSON.parse(text) as SliceEntry;
+    for (const [key, text] of this.texts) yield entryOfText(key, text);
   }
 
   *entries(): MapIterator<[string, SliceEntry]> {
-    for (const [key, text] of this.texts) yield [key, JSON.parse(text) as SliceEntry];
+    for (const [key, text] of this.texts) yield [key, entryOfText(key, text)];
   }
 
   [Symbol.iterator](): MapIterator<[string, SliceEntry]> {
@@ -129,7 +136,7 @@ const portKeyPrefix = 'port/';
 /**
  * The slice as last received, and the log position it reflects.
  *
- * Each entry is kept as its JSON text (~230 bytes a port), not as the objects the feed's frame
+ * Each entry is kept as its value's JSON text (~200 bytes a port), not as the objects the feed's frame
  * parsed into (~500: the entry, the port, its document and five arrays): the topology folded
  * from it (./slice-topology.ts) keeps what the flows need, and the few readers of an entry (a
  * changed key's before and after, the ack decision's facts) parse it when they read it. An
@@ -169,7 +176,10 @@ export class SliceState {
     return this.#entries;
   }
 
-  /** The entries' JSON texts by key: the same string while an entry does not change. */
+  /**
+   * The JSON texts of the entries' values by key (entryOfText reads one back): the same string
+   * while an entry does not change.
+   */
   get texts(): ReadonlyMap<string, string> {
     return this.#texts;
   }
@@ -182,8 +192,7 @@ export class SliceState {
 
   *ports(): Iterable<SlicePort> {
     for (const [key, text] of this.#texts)
-      if (key.startsWith(portKeyPrefix))
-        yield (JSON.parse(text) as SliceEntry & { kind: 'port' }).value;
+      if (key.startsWith(portKeyPrefix)) yield JSON.parse(text) as SlicePort;
   }
 
   /** The ports by id, read in place (decideAcks' facts without copying them into a Map). */
@@ -256,7 +265,8 @@ export class SliceState {
   }
 
   #put(key: string, entry: SliceEntry): boolean {
-    const text = JSON.stringify(entry);
+    // The value only: the kind is the key's prefix.
+    const text = JSON.stringify(entry.value);
     const held = this.#texts.get(key);
     if (held === text) return false;
     if (held === undefined && entry.kind === 'segmentation') this.#segmentations++;
@@ -282,7 +292,7 @@ export class SliceState {
     let portId: string | null | undefined;
     if (key.startsWith(portKeyPrefix)) portId = key.slice(portKeyPrefix.length);
     else if (key.startsWith('interface/')) {
-      const value = (typeof entry === 'string' ? (JSON.parse(entry) as SliceEntry) : entry).value;
+      const value = typeof entry === 'string' ? JSON.parse(entry) : entry.value;
       portId = (value as { ifaceId: string | null }).ifaceId;
     }
     // A trunk's sub-ports follow their parent's port and interface: with trunks in the slice,

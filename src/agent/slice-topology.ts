@@ -16,6 +16,7 @@ import type { LocalityFold } from '../domain/locality.js';
 import { type SliceEntry, type SlicePort, topologyOfSlice } from '../domain/slice.js';
 import type { Topology, TopologyListener } from '../domain/topology.js';
 import type { DomainEvent } from '../events/index.js';
+import { entryOfText } from './slice-state.js';
 
 /** How a slice change reached the topology. */
 export type SliceUpdate = 'unchanged' | 'incremental' | 'rebuilt';
@@ -33,8 +34,8 @@ const ackKey = (ack: Ack) => `${ack.chassis}\u0000${ack.owner}`;
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x) => b.includes(x));
 
-const parsed = (text: string | undefined): SliceEntry | undefined =>
-  text === undefined ? undefined : (JSON.parse(text) as SliceEntry);
+const parsed = (key: string, text: string | undefined): SliceEntry | undefined =>
+  text === undefined ? undefined : entryOfText(key, text);
 
 export class SliceTopology {
   private current: Topology | undefined;
@@ -66,7 +67,8 @@ export class SliceTopology {
     const changes = new Map<string, Change>();
     for (const [key, before] of changed) {
       const after = entries.get(key);
-      if (before !== after) changes.set(key, { before: parsed(before), after: parsed(after) });
+      if (before !== after)
+        changes.set(key, { before: parsed(key, before), after: parsed(key, after) });
     }
     if (changes.size === 0) return 'unchanged';
     const events = eventsOf(changes.values(), this.current);
@@ -86,7 +88,7 @@ export class SliceTopology {
     this.detach?.();
     // An array: topologyOfSlice reads its argument once per kind.
     this.current = topologyOfSlice(
-      [...entries.values()].map((text) => JSON.parse(text) as SliceEntry),
+      [...entries].map(([key, text]) => entryOfText(key, text)),
       this.options.fold(),
     );
     const listener = this.options.listener;
