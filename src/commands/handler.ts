@@ -214,6 +214,8 @@ export class CommandHandler {
   /** Commands that go ahead of `round` in the next round (`runAll`'s `first`). */
   private roundFirst: RoundItem[] = [];
   private roundRunning = false;
+  /** How many of `round`'s commands are on each stream (`first` may not pass them). */
+  private readonly queuedIn = new Map<string, number>();
 
   constructor(
     private readonly store: EventStore,
@@ -335,9 +337,11 @@ export class CommandHandler {
         const item = { command, stream, input, issuer, signal, settle: settle(index) };
         // Ahead of the queue, unless a command of its stream waits there: a stream's commands
         // are decided in the order they came.
-        if (first && !this.round.some((queued) => queued.stream === stream))
-          this.roundFirst.push(item);
-        else this.round.push(item);
+        if (first && !this.queuedIn.has(stream)) this.roundFirst.push(item);
+        else {
+          this.round.push(item);
+          this.queuedIn.set(stream, (this.queuedIn.get(stream) ?? 0) + 1);
+        }
       }
       void this.drainRounds();
     });
@@ -349,7 +353,13 @@ export class CommandHandler {
     try {
       while (this.roundFirst.length > 0 || this.round.length > 0) {
         const taken = this.roundFirst.splice(0, MAX_ROUND);
-        taken.push(...this.round.splice(0, MAX_ROUND - taken.length));
+        const next = this.round.splice(0, MAX_ROUND - taken.length);
+        for (const { stream } of next) {
+          const queued = (this.queuedIn.get(stream) ?? 1) - 1;
+          if (queued > 0) this.queuedIn.set(stream, queued);
+          else this.queuedIn.delete(stream);
+        }
+        taken.push(...next);
         try {
           await this.runRound(taken);
         } catch (error) {
@@ -426,7 +436,10 @@ export class CommandHandler {
           (error: unknown) => item.settle({ ok: false, error }),
         );
     });
-    await eachAtMost(ready, ROUND_READS, async ({ stream, group, fold }) => {
+    await eachAtMost(ready, ROUND_READS, async ({ stream, group: all, fold }) => {
+      // Callers that gave up while the round read its streams are not decided either.
+      const group = startable(all);
+      if (group.length === 0) return;
       const state = kept.get(stream);
       let loaded: Loaded<unknown>;
       try {
