@@ -14,10 +14,12 @@
  * chassis' ack toward the port's current owner, and every port it claims shows its claim.
  * That is "every remote view acked", as the chassis itself can tell.
  */
+
 import type { Logger } from 'pino';
 import { ownerOf } from '../../machines/lport.rules.js';
 import { type RunningMemoryAgent, runMemoryAgent } from '../../src/agent/memory-agent.js';
 import { delayAfter, retryAfterMs, ServerBusyError } from '../../src/agent/retry-after.js';
+import { OVSPORT_BATCH_MAX } from '../../src/api/ovsport-batch.js';
 import { eachAtMost } from '../../src/lib/concurrency.js';
 import { backoffDelay, retry, sleep } from '../../src/lib/retry.js';
 import type { Fetch } from '../../src/lib/tls-fetch.js';
@@ -130,6 +132,19 @@ export class SimChassis {
    * An upsert, so a connection reset mid-call is retried too (counted in `connectFailures`).
    */
   async report(observed: readonly SimInterface[], gone: readonly string[] = []): Promise<void> {
+    // The agent's sink sends at most OVSPORT_BATCH_MAX interfaces a request, in order.
+    let from = 0;
+    do {
+      const batch = observed.slice(from, from + OVSPORT_BATCH_MAX);
+      from += OVSPORT_BATCH_MAX;
+      await this.reportBatch(batch, from >= observed.length ? gone : []);
+    } while (from < observed.length);
+  }
+
+  private async reportBatch(
+    observed: readonly SimInterface[],
+    gone: readonly string[],
+  ): Promise<void> {
     const url = `${this.options.server}/v1/chassis/${encodeURIComponent(this.id)}/ovsports/batch`;
     const send = connectRetrying(this.options.fetch ?? globalThis.fetch, true);
     // A busy server answers 503 with Retry-After: waited out, jittered, as the agent's sink does.
