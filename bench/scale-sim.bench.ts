@@ -426,7 +426,9 @@ async function runCloud(
     // Bound ports per switch as the run goes on (single binds add; the chassis gone removes).
     const boundNow = [...boundOn];
     const expectedBound = (c: number) => boundNow[switchOfChassis(cloud, c)] ?? 0;
-    const converged = await allConverged(fleet, expectedBound, plan.convergeDeadlineMs);
+    // Every report refused: nothing will converge, so the deadline is not waited out.
+    const deadlineMs = reportFailures.length === fleet.length ? 0 : plan.convergeDeadlineMs;
+    const converged = await allConverged(fleet, expectedBound, deadlineMs);
     const done = converged.done === fleet.length;
     const end = performance.now();
     flowConvergence.stop();
