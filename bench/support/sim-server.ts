@@ -95,7 +95,14 @@ async function serve(): Promise<void> {
   try {
     const locus = await startLocus({
       config: {
-        ...loadConfig({ LOCUS_STORE_URL: storeUrl, LOCUS_AGENTS: 'none' }),
+        ...loadConfig({
+          // The kept states' bounds, when the run sets them (a cloud of this size would).
+          ...Object.fromEntries(
+            Object.entries(process.env).filter(([key]) => key.startsWith('LOCUS_STATE_CACHE_')),
+          ),
+          LOCUS_STORE_URL: storeUrl,
+          LOCUS_AGENTS: 'none',
+        }),
         httpHost: '127.0.0.1',
         httpPort: 0,
       },
