@@ -309,15 +309,24 @@ export class SqlEventStore implements EventStore {
       const reads = new Map<string, StreamRead>();
       for (let from = 0; from < names.length; from += STREAMS_PER_READ) {
         const part = names.slice(from, from + STREAMS_PER_READ);
-        // One statement, one snapshot: each stream's state and its visible events agree.
+        // One statement, one snapshot: each stream's state and its visible events agree. Each
+        // stream is read by its (stream_name, revision) key: a plain join (or a lateral one
+        // PostgreSQL pulls up into it) hashed the whole log instead — 49 against 23 ms for
+        // 1,000 streams of a 250,000-event log, and growing with the log. `offset 0` keeps the
+        // subquery per stream.
         const { rows } = await sql<StreamsReadRow>`
           select s.stream_name as name, s.revision as last, s.deleted,
             e.position, e.event_id, e.stream_name, e.revision, e.type, e.data, e.metadata,
             e.recorded_at
           from streams s
-          left join events e on e.stream_name = s.stream_name
-            and e.revision >= greatest(coalesce(s.truncate_before, 0),
-              coalesce(s.revision - s.max_count + 1, 0))
+          left join lateral (
+            select position, event_id, stream_name, revision, type, data, metadata, recorded_at
+            from events
+            where events.stream_name = s.stream_name
+              and events.revision >= greatest(coalesce(s.truncate_before, 0),
+                coalesce(s.revision - s.max_count + 1, 0))
+            offset 0
+          ) e on true
           where s.stream_name = any(${part}::text[])
           order by s.stream_name, e.revision`.execute(this.#db);
         for (const row of rows) {
