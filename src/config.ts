@@ -37,7 +37,7 @@ export interface Config {
   readonly groupAcks: boolean;
   /**
    * Bounds of the command handler's kept stream states (LOCUS_STATE_CACHE_STREAMS, default
-   * 20,000; LOCUS_STATE_CACHE_EVENTS, default 1,000,000): raise them for a cloud whose binds
+   * 100,000; LOCUS_STATE_CACHE_EVENTS, default 1,000,000): raise them for a cloud whose binds
    * keep more ports in play at once (src/commands/state-cache.ts; `/metrics` shows evictions).
    */
   readonly stateCache: { readonly streams?: number; readonly events?: number };

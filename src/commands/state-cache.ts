@@ -17,9 +17,11 @@ import type { Loaded, StreamFold } from './lifecycle.js';
 
 export interface StateCacheLimits {
   /**
-   * Streams kept at most (default 20,000). A cloud's bind touches every port's stream two or
+   * Streams kept at most (default 100,000). A cloud's bind touches every port's stream two or
    * three times within a minute (its claim, then its acks in rounds): at 2,000, 400 chassis
-   * binding 4,000 ports evicted 48,000 states and read ~25,000 streams whole again.
+   * binding 4,000 ports evicted 48,000 states and read ~25,000 streams whole again; at 20,000,
+   * 50,000 ports on 16 chassis evicted 57,000 and converged in 101 s instead of 55 s. The
+   * event bound below is what bounds the memory.
    */
   readonly streams?: number;
   /**
@@ -47,7 +49,7 @@ export class StateCache {
   evicted = 0;
 
   constructor(limits: StateCacheLimits = {}) {
-    this.#maxStreams = limits.streams ?? 20_000;
+    this.#maxStreams = limits.streams ?? 100_000;
     this.#maxEvents = limits.events ?? 1_000_000;
   }
 
