@@ -104,6 +104,9 @@ export interface SimChassisOptions {
 }
 
 export class SimChassis {
+  /** The last `state()`, and the slice version it was worked out at. */
+  private checked: { version: number; state: { converged: boolean; bound: number } } | undefined;
+
   private constructor(
     readonly id: string,
     readonly agent: RunningMemoryAgent,
@@ -183,6 +186,18 @@ export class SimChassis {
   state(): { converged: boolean; bound: number } {
     const slice = this.agent.flows.feed.state;
     if (!slice.ready) return { converged: false, bound: 0 };
+    // Polled every 20 ms: worked out again only once the slice changed (reading an entry
+    // parses its JSON, 12,500 of them a chassis at 50,000 ports on 16).
+    if (this.checked?.version === slice.version) return this.checked.state;
+    const state = this.stateOf(slice);
+    this.checked = { version: slice.version, state };
+    return state;
+  }
+
+  private stateOf(slice: RunningMemoryAgent['flows']['feed']['state']): {
+    converged: boolean;
+    bound: number;
+  } {
     let bound = 0;
     let converged = true;
     for (const port of slice.ports()) {
