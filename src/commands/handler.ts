@@ -139,6 +139,13 @@ export interface CommandHandlerOptions {
   readonly stateCache?: StateCacheLimits;
   /** Acks of one port that meet in one append become one RemotesCreated (default true). */
   readonly groupAcks?: boolean;
+  /**
+   * How long a round that would start from idle waits for more commands, ms (default 0: none).
+   * A port's acks from its chassis come within milliseconds of each other; meeting in one round
+   * they are one event and one append, instead of a round each, one after the other. A report
+   * (`first`) never waits, and one arriving ends the wait.
+   */
+  readonly roundLingerMs?: number;
 }
 
 /** One command queued in its lane, with what its caller gave. */
@@ -214,6 +221,8 @@ export class CommandHandler {
   /** Commands that go ahead of `round` in the next round (`runAll`'s `first`). */
   private roundFirst: RoundItem[] = [];
   private roundRunning = false;
+  /** The wait before a round started from idle (`roundLingerMs`), while it runs. */
+  private lingering: ReturnType<typeof setTimeout> | undefined;
   /** How many of `round`'s commands are on each stream (`first` may not pass them). */
   private readonly queuedIn = new Map<string, number>();
 
@@ -343,8 +352,24 @@ export class CommandHandler {
           this.queuedIn.set(stream, (this.queuedIn.get(stream) ?? 0) + 1);
         }
       }
-      void this.drainRounds();
+      this.startRounds(first);
     });
+  }
+
+  /** Starts the rounds now, or once the linger is over when they would start from idle. */
+  private startRounds(first: boolean): void {
+    if (this.roundRunning) return;
+    const linger = this.options.roundLingerMs ?? 0;
+    if (first || linger <= 0 || this.roundFirst.length > 0) {
+      clearTimeout(this.lingering);
+      this.lingering = undefined;
+      void this.drainRounds();
+      return;
+    }
+    this.lingering ??= setTimeout(() => {
+      this.lingering = undefined;
+      void this.drainRounds();
+    }, linger);
   }
 
   private async drainRounds(): Promise<void> {

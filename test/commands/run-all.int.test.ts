@@ -351,6 +351,53 @@ describe('runAll', () => {
     ]);
   });
 
+  it('with a linger, acks that come within it meet in one round (one event a port); a report does not wait', async () => {
+    const { store: seen, calls } = counted(store);
+    const handler = new CommandHandler(seen, { roundLingerMs: 50 });
+    const batchOf = (chassis: string) =>
+      Array.from({ length: PORTS }, (_, n) => ({
+        name: 'ackRemote' as const,
+        input: { chassis, portId: portId(n), owner: 'a' },
+      }));
+    // b's batch alone would start a round at once; within the linger c's and d's join it.
+    const fromB = handler.executeAll(batchOf('b'), issuer);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const others = ['c', 'd'].map((chassis) =>
+      handler.executeAll(batchOf(chassis), { app: `agent:${chassis}`, actor: 'test' }),
+    );
+    const settled = (await Promise.all([fromB, ...others])).flat();
+    expect(settled.every((answer) => answer.ok)).toBe(true);
+    expect(calls.appendToStreams).toEqual([PORTS]);
+    for (let n = 0; n < PORTS; n++) {
+      const remote = (await store.readStream(lportStream(portId(n)))).filter((event) =>
+        event.type.startsWith('Remote'),
+      );
+      expect(remote.map((event) => [event.type, event.data])).toEqual([
+        ['RemotesCreated', { portId: portId(n), chassis: ['b', 'c', 'd'], owner: 'a' }],
+      ]);
+    }
+
+    // A report starts its round at once, and the acks lingering go with it: with a linger of
+    // a minute, this answers only because the report cut it short.
+    const patient = new CommandHandler(seen, { roundLingerMs: 60_000 });
+    const withdrawing = patient.executeAll(
+      [{ name: 'withdrawAck', input: { chassis: 'b', portId: portId(0) } }],
+      issuer,
+    );
+    const report = await patient.executeInRound(
+      'reportOvsPorts',
+      {
+        chassis: 'a',
+        observed: [{ chassis: 'a', name: 'tap1', ofport: 7, ifaceId: 'p0', type: '' }],
+        gone: [],
+      },
+      issuer,
+    );
+    expect(report.appended).toBe(1);
+    expect((await withdrawing)[0]?.ok).toBe(true);
+    expect(calls.appendToStreams.slice(1)).toEqual([2]);
+  });
+
   it('an aborted signal runs nothing', async () => {
     const handler = new CommandHandler(store);
     const controller = new AbortController();
