@@ -60,8 +60,8 @@ import { verify } from './verify/index.js';
 
 /**
  * A round of acks started from idle waits this long for the rest of the port's acks (the
- * command handler's `roundLingerMs`): at 200 ports beside OVN, B, C and D's acks came 38–41 ms
- * after their flows in rounds of their own, 20–24 ms meeting in one (bench/README).
+ * command handler's `roundLingerMs`): at 200 ports beside OVN, B, C and D's acks came 27–38 ms
+ * after their flows in rounds of their own, 14–19 ms meeting in one (bench/README).
  */
 const ROUND_LINGER_MS = 4;
 
