@@ -23,6 +23,7 @@
  * `revoke`) and saves one checkpoint per partition, so a partition resumes where its last holder
  * left it wherever it moves.
  */
+
 import type { Logger } from 'pino';
 import { type PortLocality, portOf } from '../domain/locality.js';
 import { Topology } from '../domain/topology.js';
@@ -37,6 +38,7 @@ import {
   parseStreamName,
 } from '../events/index.js';
 import type { NewEvent } from '../events/metadata.js';
+import { getOrCreate } from '../lib/maps.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { yieldToEventLoop } from '../lib/yield.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
@@ -831,16 +833,8 @@ export class AppRunner {
     for (const [app, cause] of apps) {
       if (app.claims !== true) continue;
       port ??= this.currentPort(portId);
-      let ports = tracks.get(partition);
-      if (ports === undefined) {
-        ports = new Map();
-        tracks.set(partition, ports);
-      }
-      let track = ports.get(portId);
-      if (track === undefined) {
-        track = new ClaimTrack();
-        ports.set(portId, track);
-      }
+      const ports = getOrCreate(tracks, partition, () => new Map<string, ClaimTrack>());
+      const track = getOrCreate(ports, portId, () => new ClaimTrack());
       track.observe(app, port.claims, app.reconcile(this.topology, portId, port), cause);
       if (track.settledOn(port.claims)) ports.delete(portId);
     }
@@ -883,16 +877,8 @@ export class AppRunner {
   ): void {
     const unheld = this.unheld;
     if (unheld === undefined) return;
-    let ports = unheld.get(partition);
-    if (ports === undefined) {
-      ports = new Map();
-      unheld.set(partition, ports);
-    }
-    let causes = ports.get(portId);
-    if (causes === undefined) {
-      causes = new Map();
-      ports.set(portId, causes);
-    }
+    const ports = getOrCreate(unheld, partition, () => new Map());
+    const causes = getOrCreate(ports, portId, () => new Map<LocalityApp, RecordedEvent>());
     for (const [app, cause] of apps) causes.set(app, cause);
   }
 

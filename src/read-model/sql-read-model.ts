@@ -6,9 +6,11 @@
  * depth. Cursors are opaque base64url JSON (`{"p":"<position>"}` for history, `{"id":…}` for a
  * chassis' ports); a cursor that does not decode is an InvalidCursorError (a 400 upstream).
  */
+
 import { type Kysely, sql } from 'kysely';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner } from '../events/index.js';
+import { getOrCreate } from '../lib/maps.js';
 import type { ReadModelChanges } from '../projections/changes.js';
 import { DEFAULT_PROJECTION_NAME, type ProjectionProgress } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
@@ -423,17 +425,8 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     // chassis → switch → locality → ports
     const counts = new Map<string, Map<string, Map<Locality, number>>>();
     const cell = (chassis: string, switchId: string) => {
-      let bySwitch = counts.get(chassis);
-      if (bySwitch === undefined) {
-        bySwitch = new Map();
-        counts.set(chassis, bySwitch);
-      }
-      let byLocality = bySwitch.get(switchId);
-      if (byLocality === undefined) {
-        byLocality = new Map();
-        bySwitch.set(switchId, byLocality);
-      }
-      return byLocality;
+      const bySwitch = getOrCreate(counts, chassis, () => new Map());
+      return getOrCreate(bySwitch, switchId, () => new Map<Locality, number>());
     };
     const add = (chassis: string, switchId: string, locality: Locality, n: number) => {
       if (n <= 0) return;
