@@ -10,13 +10,20 @@
  * client when to come back; an admitted command is answered while its client still waits.
  *
  * Overloaded means any of:
- * - the commands in flight would wait longer than `maxQueueWaitMs` (Little's law: in flight ÷
- *   the rate commands completed over the last `windowMs`, per second that any was in flight —
- *   idle time is not a slow server: twenty acks after a quiet minute are not a 10 s queue; with
- *   none completed, the age of the oldest in flight) — a sixth of the agents' 60 s request timeout by default, so an admitted
- *   request is answered even if the rate halves meanwhile; never below `minInFlight` in flight
- *   (one slow request is not overload);
- * - more than `maxInFlight` commands in flight (memory: each holds its body and its folds);
+ * - the commands in flight would wait longer than `maxQueueWaitMs` (a sixth of the agents' 60 s
+ *   request timeout by default, so an admitted request is answered even if the rate halves
+ *   meanwhile), by Little's law over commands, not requests: the commands the requests in
+ *   flight carry (an ack batch its acks, a report its interfaces: `weighCommand`) ÷ the commands
+ *   completed per second that any was in flight over the last `windowMs` (idle time is not a
+ *   slow server); with none completed, the oldest one's age. That is an extrapolation, and it
+ *   sheds only with evidence behind it: the oldest command in flight has itself waited
+ *   `minOldestWaitMs` (half the limit), or at least `minCompletions` requests completed in the
+ *   window. Without it, eight ack batches in flight through a 3 s pause with no completion (the
+ *   server computing sixteen slices' diffs) read as a 17–35 s queue that drained in seconds
+ *   (bench/README, 16 chassis); a thousand chassis' burst has hundreds of completions behind
+ *   its estimate, or soon an oldest command that waited. Never below `minInFlight` requests in
+ *   flight (one slow request is not overload);
+ * - `maxInFlight` command requests in flight (memory: each holds its body and its folds);
  * - the event loop's delay (its p99 over the last second) above `maxEventLoopDelayMs`: the
  *   server is too late to read its sockets, so every request it takes makes it later.
  * Retry-After is the estimated wait (1–30 s); clients add their own jitter (src/agent).
@@ -33,12 +40,19 @@ import type { RunOptions } from '../commands/index.js';
 import { ProblemError, sendProblem } from './problem.js';
 
 export interface OverloadOptions {
-  /** Commands in flight at most. Default 1,024. */
+  /** Command requests in flight at most. Default 1,024. */
   readonly maxInFlight?: number;
-  /** Below this many in flight nothing is shed for wait or lag. Default 8. */
+  /** Below this many requests in flight nothing is shed for wait or lag. Default 8. */
   readonly minInFlight?: number;
   /** Estimated wait of a new command beyond which it is shed, ms. Default 10 s. */
   readonly maxQueueWaitMs?: number;
+  /**
+   * How long the oldest command in flight must have waited before an estimate past
+   * `maxQueueWaitMs` sheds, unless `minCompletions` back the rate, ms. Default half of it.
+   */
+  readonly minOldestWaitMs?: number;
+  /** Requests completed in the window from which the rate alone is evidence. Default 64. */
+  readonly minCompletions?: number;
   /** Event loop delay (p99 over the last second) beyond which commands are shed, ms. Default 2 s. */
   readonly maxEventLoopDelayMs?: number;
   /** The window the completion rate is measured over, ms. Default 10 s. */
@@ -75,7 +89,20 @@ export function throwIfClientGone(request: FastifyRequest): void {
 }
 
 const ANSWERED = Symbol('locus.answered');
-type AnsweredRequest = FastifyRequest & { [ANSWERED]?: () => void };
+const TICKET = Symbol('locus.ticket');
+type AdmittedRequest = FastifyRequest & {
+  [ANSWERED]?: () => void;
+  [TICKET]?: CommandTicket;
+};
+
+/**
+ * Tells the gate how many commands `request` carries (an ack batch's acks, a report's
+ * interfaces), once its body is read: its weight in the queue the wait is estimated from.
+ * A request not weighed counts as one command.
+ */
+export function weighCommand(request: FastifyRequest, commands: number): void {
+  (request as AdmittedRequest)[TICKET]?.weigh(commands);
+}
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Buckets of the completion window. */
@@ -83,23 +110,40 @@ const BUCKETS = 10;
 
 export type ShedReason = 'in_flight' | 'queue_wait' | 'event_loop';
 
+/** An admitted command request: weighed once its body is read, done once answered. */
+export interface CommandTicket {
+  /** The commands the request carries (at least one). */
+  weigh(commands: number): void;
+  /** The request is done (answered and let go of); counted once, however often told. */
+  done(): void;
+}
+
+interface InFlight {
+  readonly at: number;
+  commands: number;
+}
+
 /** The admission decision and its measurements (pure state, no I/O: unit-testable). */
 export class OverloadGauge {
   readonly maxInFlight: number;
   readonly minInFlight: number;
   readonly maxQueueWaitMs: number;
+  readonly minOldestWaitMs: number;
+  readonly minCompletions: number;
   readonly maxEventLoopDelayMs: number;
   private readonly bucketMs: number;
   private readonly now: () => number;
-  /** Start times of the commands in flight, in admission order. */
-  private readonly started = new Set<{ readonly at: number }>();
-  /** Completions per bucket of the window, and the bucket `counts[0]` stands for. */
-  private readonly counts = new Array<number>(BUCKETS).fill(0);
+  /** The requests in flight, in admission order. */
+  private readonly started = new Set<InFlight>();
+  /** The commands they carry. */
+  private carried = 0;
+  /** Requests and commands completed per bucket of the window (`[BUCKETS - 1]`: now). */
+  private readonly requests = new Array<number>(BUCKETS).fill(0);
+  private readonly commands = new Array<number>(BUCKETS).fill(0);
   /** Time with a command in flight per bucket, ms, and when it was last counted. */
   private readonly busyMs = new Array<number>(BUCKETS).fill(0);
   private busyMark: number;
   private bucket: number;
-  private readonly since: number;
   /** The event loop's p99 delay over the last second, ms (set by the monitor). */
   eventLoopDelayMs = 0;
 
@@ -107,22 +151,42 @@ export class OverloadGauge {
     this.maxInFlight = options.maxInFlight ?? 1_024;
     this.minInFlight = options.minInFlight ?? 8;
     this.maxQueueWaitMs = options.maxQueueWaitMs ?? 10_000;
+    this.minOldestWaitMs = options.minOldestWaitMs ?? this.maxQueueWaitMs / 2;
+    this.minCompletions = options.minCompletions ?? 64;
     this.maxEventLoopDelayMs = options.maxEventLoopDelayMs ?? 2_000;
     this.bucketMs = (options.windowMs ?? 10_000) / BUCKETS;
     this.now = options.now ?? (() => performance.now());
-    this.since = this.now();
-    this.bucket = Math.floor(this.since / this.bucketMs);
-    this.busyMark = this.since;
+    const since = this.now();
+    this.bucket = Math.floor(since / this.bucketMs);
+    this.busyMark = since;
   }
 
+  /** Command requests in flight. */
   get inFlight(): number {
     return this.started.size;
+  }
+
+  /** The commands the requests in flight carry. */
+  get commandsInFlight(): number {
+    return this.carried;
+  }
+
+  /** How long the oldest request in flight has waited, ms (0: none). */
+  oldestWaitMs(): number {
+    const oldest = this.started.values().next().value;
+    return oldest === undefined ? 0 : this.now() - oldest.at;
+  }
+
+  /** Requests completed in the window. */
+  completions(): number {
+    this.advance();
+    return this.requests.reduce((a, b) => a + b, 0);
   }
 
   /** Commands completed per second busy (any in flight) over the window. */
   completionRate(): number {
     this.countBusy();
-    const total = this.counts.reduce((a, b) => a + b, 0);
+    const total = this.commands.reduce((a, b) => a + b, 0);
     const busyMs = this.busyMs.reduce((a, b) => a + b, 0);
     return (total * 1000) / Math.max(busyMs, 1);
   }
@@ -131,9 +195,8 @@ export class OverloadGauge {
   estimatedWaitMs(): number {
     if (this.started.size === 0) return 0;
     const rate = this.completionRate();
-    if (rate > 0) return (this.started.size * 1000) / rate;
-    const oldest = this.started.values().next().value as { at: number };
-    return this.now() - oldest.at;
+    if (rate > 0) return (this.carried * 1000) / rate;
+    return this.oldestWaitMs();
   }
 
   /** Why a new command is to be shed now; undefined: admit it. */
@@ -141,7 +204,7 @@ export class OverloadGauge {
     if (this.started.size >= this.maxInFlight) return 'in_flight';
     if (this.started.size < this.minInFlight) return undefined;
     if (this.eventLoopDelayMs > this.maxEventLoopDelayMs) return 'event_loop';
-    if (this.estimatedWaitMs() > this.maxQueueWaitMs) return 'queue_wait';
+    if (this.estimatedWaitMs() > this.maxQueueWaitMs && this.evidenced()) return 'queue_wait';
     return undefined;
   }
 
@@ -151,17 +214,36 @@ export class OverloadGauge {
     return Math.min(30, Math.max(1, Math.ceil(waitMs / 1000)));
   }
 
-  /** A command admitted; call the returned function once, when it is done. */
-  admit(): () => void {
+  /** A command request admitted, carrying one command until weighed. */
+  admit(): CommandTicket {
     this.countBusy();
-    const entry = { at: this.now() };
+    const entry: InFlight = { at: this.now(), commands: 1 };
     this.started.add(entry);
-    return () => {
-      if (!this.started.has(entry)) return;
-      this.countBusy();
-      this.started.delete(entry);
-      this.counts[BUCKETS - 1] = (this.counts[BUCKETS - 1] ?? 0) + 1;
+    this.carried += 1;
+    return {
+      weigh: (commands) => {
+        if (!this.started.has(entry)) return;
+        const weight = Math.max(1, Math.floor(commands));
+        this.carried += weight - entry.commands;
+        entry.commands = weight;
+      },
+      done: () => {
+        if (!this.started.has(entry)) return;
+        this.countBusy();
+        this.started.delete(entry);
+        this.carried -= entry.commands;
+        this.requests[BUCKETS - 1] = (this.requests[BUCKETS - 1] ?? 0) + 1;
+        this.commands[BUCKETS - 1] = (this.commands[BUCKETS - 1] ?? 0) + entry.commands;
+      },
     };
+  }
+
+  /**
+   * Whether the estimate rests on more than an extrapolation: the oldest in flight has waited a
+   * good part of the limit itself, or enough requests completed to measure the rate by.
+   */
+  private evidenced(): boolean {
+    return this.oldestWaitMs() >= this.minOldestWaitMs || this.completions() >= this.minCompletions;
   }
 
   /** Adds the time since the last count to the current bucket's busy time, if any was in flight. */
@@ -179,11 +261,9 @@ export class OverloadGauge {
     const current = Math.floor(this.now() / this.bucketMs);
     const shift = Math.min(BUCKETS, current - this.bucket);
     if (shift <= 0) return;
-    this.counts.splice(0, shift);
-    this.busyMs.splice(0, shift);
-    for (let k = 0; k < shift; k++) {
-      this.counts.push(0);
-      this.busyMs.push(0);
+    for (const buckets of [this.requests, this.commands, this.busyMs]) {
+      buckets.splice(0, shift);
+      for (let k = 0; k < shift; k++) buckets.push(0);
     }
     this.bucket = current;
   }
@@ -221,11 +301,27 @@ export function installLoadShedding(
     },
   });
   new Gauge({
+    name: 'locus_http_command_work_in_flight',
+    help: 'Commands carried by the command requests in flight (a batch counts its items)',
+    registers,
+    collect() {
+      this.set(gauge.commandsInFlight);
+    },
+  });
+  new Gauge({
     name: 'locus_http_command_wait_seconds',
-    help: 'Estimated wait of a command admitted now (in flight ÷ completion rate)',
+    help: 'Estimated wait of a command admitted now (commands in flight ÷ commands completed per busy second)',
     registers,
     collect() {
       this.set(gauge.estimatedWaitMs() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'locus_http_command_oldest_wait_seconds',
+    help: 'How long the oldest command request in flight has waited (evidence the gate needs to shed for the wait)',
+    registers,
+    collect() {
+      this.set(gauge.oldestWaitMs() / 1000);
     },
   });
   const goneTotal = new Counter({
@@ -245,29 +341,54 @@ export function installLoadShedding(
   }, 1_000);
   timer.unref();
 
+  // Logged once when shedding starts and once when it stops, not per refusal (thousands).
+  let shedding: { reason: ShedReason; count: number } | undefined;
   app.decorateRequest('clientGone', undefined);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     if (READS.has(request.method)) return done();
     const reason = gauge.shed();
     if (reason !== undefined) {
       shedTotal.inc({ reason });
+      const retryAfterSeconds = gauge.retryAfterSeconds();
+      if (shedding === undefined) {
+        shedding = { reason, count: 0 };
+        app.log.warn(
+          {
+            reason,
+            inFlight: gauge.inFlight,
+            commandsInFlight: gauge.commandsInFlight,
+            estimatedWaitMs: Math.round(gauge.estimatedWaitMs()),
+            oldestWaitMs: Math.round(gauge.oldestWaitMs()),
+            completions: gauge.completions(),
+            eventLoopDelayMs: Math.round(gauge.eventLoopDelayMs),
+            retryAfterSeconds,
+          },
+          'overloaded: shedding commands',
+        );
+      }
+      shedding.count++;
       sendProblem(
         request,
         reply,
         new ProblemError('overloaded', `the server is overloaded (${reason}); retry later`, {
-          retryAfterSeconds: gauge.retryAfterSeconds(),
+          retryAfterSeconds,
         }),
       );
       return;
     }
-    const release = gauge.admit();
+    if (shedding !== undefined) {
+      app.log.info({ ...shedding, inFlight: gauge.inFlight }, 'admitting commands again');
+      shedding = undefined;
+    }
+    const ticket = gauge.admit();
+    (request as AdmittedRequest)[TICKET] = ticket;
     const gone = new AbortController();
     request.clientGone = gone.signal;
     // Done once both happened: the route answered (onSend) and the connection let go of the
     // response (close) — a command whose client left still runs until it answers.
     let pending = 2;
     const settle = () => {
-      if (--pending === 0) release();
+      if (--pending === 0) ticket.done();
     };
     const res = reply.raw;
     const closed = () => {
@@ -281,7 +402,7 @@ export function installLoadShedding(
     if (request.raw.socket?.destroyed) closed();
     else res.once('close', closed);
     let answered = false;
-    (request as AnsweredRequest)[ANSWERED] = () => {
+    (request as AdmittedRequest)[ANSWERED] = () => {
       if (answered) return;
       answered = true;
       settle();
@@ -289,7 +410,7 @@ export function installLoadShedding(
     done();
   });
   app.addHook('onSend', async (request: FastifyRequest) => {
-    (request as AnsweredRequest)[ANSWERED]?.();
+    (request as AdmittedRequest)[ANSWERED]?.();
   });
 
   return {

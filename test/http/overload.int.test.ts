@@ -2,7 +2,7 @@
  * Load shedding over real sockets (src/http/overload.ts): an overloaded server answers new
  * commands 503 problem+json with Retry-After and appends nothing for them, while probes and
  * scrapes are still answered; a command whose client closed the connection before it started
- * is not run.
+ * is not run; a batch counts in the gate's queue as the commands it carries.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandHandler } from '../../src/commands/handler.js';
@@ -174,6 +174,9 @@ describe('an overloaded server', () => {
     await until(() => portReads.length > 0, 5_000, 'the round read its streams');
     const started = portReads.length;
     expect(started).toBe(withdraw.length);
+    // The gate counts the request as the 40 commands it carries (its wait estimate's queue).
+    expect(await metric('locus_http_commands_in_flight')).toBe(1);
+    expect(await metric('locus_http_command_work_in_flight')).toBe(40);
     client.abort();
     await expect(request).rejects.toThrow();
     await until(

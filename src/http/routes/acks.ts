@@ -23,7 +23,7 @@ import {
   CommandRejectedError,
 } from '../../commands/index.js';
 import type { HttpConfig } from '../config.js';
-import { ClientGoneError, throwIfClientGone, untilClientGone } from '../overload.js';
+import { ClientGoneError, throwIfClientGone, untilClientGone, weighCommand } from '../overload.js';
 import { ProblemError } from '../problem.js';
 import { problemsFor } from '../schemas.js';
 import { answer, commandConfig, issuerOf, POSITION_HEADER } from './shared.js';
@@ -128,6 +128,8 @@ export const ackRoutes: FastifyPluginAsyncTypebox<AckRoutesOptions> = async (
         throw new ProblemError('validation', 'a port is named more than once', {
           errors: batch.duplicates.map((portId) => ({ field: '/', reason: `${portId} twice` })),
         });
+      // The overload gate's queue counts this request as the acks it carries.
+      weighCommand(request, batch.commands.length);
       throwIfClientGone(request);
       // Decided together and appended in one multi-stream append (CommandHandler.runAll): a
       // thousand acks cost one store round, not a thousand.

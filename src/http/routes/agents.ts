@@ -20,7 +20,7 @@ import { chassisStream } from '../../events/streams.js';
 import { StreamDeletedError, StreamNotFoundError } from '../../store/errors.js';
 import type { EventStore } from '../../store/event-store.js';
 import type { HttpConfig } from '../config.js';
-import { throwIfClientGone, untilClientGone } from '../overload.js';
+import { throwIfClientGone, untilClientGone, weighCommand } from '../overload.js';
 import { ProblemError } from '../problem.js';
 import {
   ChassisResource,
@@ -168,10 +168,13 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         ...ovsPort,
         type,
       }));
+      const gone = request.body.gone ?? [];
+      // The overload gate's queue counts this request as the interfaces it carries.
+      weighCommand(request, observed.length + gone.length);
       throwIfClientGone(request);
       const outcome = await commands.executeInRound(
         'reportOvsPorts',
-        { chassis, observed, gone: request.body.gone ?? [] },
+        { chassis, observed, gone },
         issuerOf(request),
         untilClientGone(request),
       );
