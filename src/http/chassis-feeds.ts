@@ -99,7 +99,7 @@ class FeedConnection {
   }
 
   /** Writes a frame, or closes the feed when the client has stopped reading. */
-  write(chunk: string): void {
+  write(chunk: string | Buffer): void {
     if (this.closed || this.response.writableEnded) return;
     const flushed = this.response.write(chunk);
     if (this.response.writableLength > this.options.maxBufferedBytes) {
@@ -370,8 +370,10 @@ export class ChassisFeedHub {
     data: string,
     entries: number,
   ): void {
-    const chunk = frame(event, position, data);
-    const bytes = Buffer.byteLength(chunk);
+    // Encoded once for every connection and the byte count (a string would be measured here,
+    // then again and encoded by each connection's chunked write).
+    const chunk = Buffer.from(frame(event, position, data));
+    const bytes = chunk.length;
     for (const connection of connections) {
       connection.write(chunk);
       this.metrics.bytes.inc({ chassis, event }, bytes);
