@@ -25,9 +25,15 @@ export class PendingWork {
     apps.set(app, cause);
   }
 
-  /** Adds everything `other` asks for. */
+  /**
+   * Adds everything `other` asks for, taking over its maps of the ports this does not hold yet
+   * (not copied: the runner merges the work of every event folded, twice): `other` is spent.
+   */
   merge(other: PendingWork): void {
-    for (const [portId, apps] of other.ports)
-      for (const [app, cause] of apps) this.add(app, portId, cause);
+    for (const [portId, apps] of other.ports) {
+      const mine = this.ports.get(portId);
+      if (mine === undefined) this.ports.set(portId, apps);
+      else for (const [app, cause] of apps) mine.set(app, cause);
+    }
   }
 }
