@@ -1,6 +1,6 @@
 /**
  * The compiled build (dist/) for the tests that run it: the CLI tests (bin/locus.js runs
- * dist/src/cli/main.js) and the production install. Built exactly as `npm run build` does,
+ * dist/src/cli/main.js, and `locus agent` the bundle in dist/agent/) and the production install. Built exactly as `npm run build` does,
  * unless dist/ was already built from these very sources; a type error fails the build, as it
  * fails `npm run build`.
  */
@@ -21,8 +21,18 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const distDir = join(repoRoot, 'dist');
 
-/** What tsc reads for the build (tsconfig.build.json): the folders it compiles, its settings. */
-const SOURCES = ['src', 'machines', 'migrations', 'tsconfig.json', 'tsconfig.build.json'];
+/**
+ * What the build reads: tsc's folders and settings (tsconfig.build.json), and the agent bundle's
+ * script (ops/build-agent.mjs, which bundles src/).
+ */
+const SOURCES = [
+  'src',
+  'machines',
+  'migrations',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'ops/build-agent.mjs',
+];
 const stamp = join(distDir, '.sources');
 const lock = join(repoRoot, '.tmp', 'dist-build-lock');
 /** A cold build takes 10-20 s on two busy cores. */
