@@ -445,7 +445,8 @@ export async function runAgentBench(
  * The flow agent's figures, then the whole agent process' memory at each size
  * (agent/process-rss, ./support/agent-memory.ts). LOCUS_BENCH_AGENT_PARTS=memory (or flows)
  * runs one half only; LOCUS_BENCH_AGENT_MEMORY_SIZES=0,5000 picks the sizes; in full mode the
- * memory half reads `locus agent` from a tsc build as well (LOCUS_BENCH_AGENT_DIST=0: not).
+ * memory half reads `locus agent` as deployed as well — `npm run build`'s output through
+ * bin/locus.js, with the unit's flags (LOCUS_BENCH_AGENT_DIST=0: not).
  */
 export const benchAgent: Benchmark = async (options) => {
   const parts = process.env.LOCUS_BENCH_AGENT_PARTS ?? 'flows,memory';
@@ -459,7 +460,7 @@ export const benchAgent: Benchmark = async (options) => {
           (options.quick ? MEMORY_SIZES_QUICK : MEMORY_SIZES),
         { nodeFlags: agentNodeFlags, env: AGENT_RUNTIME.env },
         options,
-        // `locus agent` from a tsc build too (full mode; LOCUS_BENCH_AGENT_DIST=0 leaves it out).
+        // `locus agent` as deployed too (full mode; LOCUS_BENCH_AGENT_DIST=0 leaves it out).
         !options.quick && process.env.LOCUS_BENCH_AGENT_DIST !== '0',
       )),
     );

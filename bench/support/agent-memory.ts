@@ -17,13 +17,15 @@
  * read-only data — the same physical pages in every Node process on the host, so the server and
  * its co-located agents' RSS summed counts them once per process.
  *
- * With `dist`, then the same again as `locus agent` runs from dist/ — the command itself, from
- * a tsc build of the sources (in ./bundle.ts' cache folder, as `npm run build` makes
- * dist/: every module a file of its own, which Node's ESM loader pays for per module) — read
- * from /proc only: synced once its CPU time stops growing, then steady after the same 12 s.
+ * With `dist`, then the same again as `locus agent` is deployed — the command itself, built as
+ * `npm run build` builds it (tsc's dist/ and the agent's bundle, ops/build-agent.mjs, in
+ * ./bundle.ts' cache folder) and run through bin/locus.js with the Node flags and environment
+ * of ops/deploy/locus-agent.service (`unitRuntime`) — read from /proc only: synced once its CPU
+ * time stops growing, then steady after the same 12 s.
  */
 import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,10 +176,15 @@ class AgentChild {
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-/** The sources built as `npm run build` builds dist/, into the bench's cache; its CLI entry. */
-async function buildDist(): Promise<string> {
-  const out = join(await benchCacheFolder(), 'dist');
-  await rm(out, { recursive: true, force: true });
+/**
+ * The package built as `npm run build` builds it — tsc's dist/ and the agent's bundle
+ * (ops/build-agent.mjs) — into the bench's cache, with bin/locus.js beside it as it is
+ * installed; the command to run: that bin/locus.js.
+ */
+async function buildDeployed(): Promise<string> {
+  const out = await benchCacheFolder();
+  const dist = join(out, 'dist');
+  await rm(dist, { recursive: true, force: true });
   await run(
     process.execPath,
     [
@@ -185,11 +192,33 @@ async function buildDist(): Promise<string> {
       '-p',
       'tsconfig.build.json',
       '--outDir',
-      out,
+      dist,
     ],
     { cwd: root },
   );
-  return join(out, 'src', 'cli', 'main.js');
+  await run(process.execPath, [join(root, 'ops', 'build-agent.mjs'), join(dist, 'agent')], {
+    cwd: root,
+  });
+  await mkdir(join(out, 'bin'), { recursive: true });
+  await copyFile(join(root, 'bin', 'locus.js'), join(out, 'bin', 'locus.js'));
+  return join(out, 'bin', 'locus.js');
+}
+
+/**
+ * How ops/deploy/locus-agent.service runs `locus agent`: the Node flags of its ExecStart and its
+ * Environment= settings (LOCUS_BENCH_AGENT_FLAGS, when set, replaces the flags).
+ */
+export function unitRuntime(): AgentRuntime {
+  const unit = readFileSync(join(root, 'ops', 'deploy', 'locus-agent.service'), 'utf8');
+  const env: Record<string, string> = {};
+  for (const [, key, value] of unit.matchAll(/^Environment=([A-Z_]+)=(\S*)$/gm))
+    if (key !== undefined && value !== undefined) env[key] = value;
+  const start = /^ExecStart=\S+\s+(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
+  // Node's flags: the words before the script (bin/locus.js).
+  const script = start.findIndex((word) => !word.startsWith('--'));
+  const flags = script === -1 ? start : start.slice(0, script);
+  const override = process.env.LOCUS_BENCH_AGENT_FLAGS?.split(' ').filter((flag) => flag !== '');
+  return { nodeFlags: override ?? flags, env };
 }
 
 /** A process' VmRSS and VmHWM (bytes), and its CPU time (ticks). */
@@ -283,7 +312,7 @@ async function measureDistAgent(
 }
 
 export interface AgentMemoryResult {
-  /** `bundle`: ./chassis-agent-child.ts bundled; `dist`: `locus agent` from a tsc build. */
+  /** `bundle`: ./chassis-agent-child.ts bundled; `dist`: `locus agent` as deployed. */
   readonly entry: 'bundle' | 'dist';
   readonly ports: number;
   readonly startMs: number;
@@ -304,7 +333,7 @@ export async function measureAgentMemory(
   try {
     await ovs.vsctl(...addDummyBrInt);
     const entry = await bundleBenchEntry('chassis-agent-child');
-    const main = dist ? await buildDist() : undefined;
+    const main = dist ? await buildDeployed() : undefined;
     const bareNode = await bareNodeRss(runtime.nodeFlags, runtime.env);
     const document = chassisCreated()[0]?.data as Chassis;
     let plugged = 0;
@@ -346,7 +375,7 @@ export async function measureAgentMemory(
       }
       try {
         if (main !== undefined) {
-          const measured = await measureDistAgent(main, runtime, url, ovs.ovsdb);
+          const measured = await measureDistAgent(main, unitRuntime(), url, ovs.ovsdb);
           progress(
             `${ports} ports, locus agent from dist: synced ${mib(measured.synced.rss)} MiB, idle ${mib(measured.idle.rss)} MiB`,
           );
