@@ -10,9 +10,9 @@
  * have touched (`Touched`: a port, switch or segmentation on one of its switches, its own
  * claims or interfaces, any chassis document) and sends the diff against what it sent before,
  * if any. When only port entries of its slice may have changed (the common case: a bind,
- * an ack, on a switch where the chassis has ports) only the ports the burst named are
- * recomputed (`portsDiff`): the cost of a burst follows the burst, not the slice. Otherwise
- * (its own claims or interfaces, a switch or chassis document, a port leaving the slice) one
+ * an ack, a port deleted or unclaimed, on a switch where the chassis has ports) only the ports
+ * the burst named are recomputed (`portsDiff`): the cost of a burst follows the burst, not the
+ * slice. Otherwise (its own claims or interfaces, a switch or chassis document, a trunk) one
  * `sliceOf`, linear in the ports on its switches (not in the cloud), where an entry equal to
  * the one sent keeps its JSON (compared, not encoded again).
  *
@@ -136,6 +136,11 @@ interface ChassisState {
   encoded: Map<string, string>;
   /** The same entries as objects (an entry equal to one of them keeps its JSON). */
   entries: Map<string, SliceEntry>;
+  /**
+   * Chassis → how many port entries of `entries` list it among their claims: its document
+   * stays in the slice while any does (a port leaving, or losing a claimant, is a diff of it).
+   */
+  claimants: Map<string, number>;
   /** Ids of the frames sent for exactly this slice (a reconnect naming one resumes). */
   readonly frameIds: Set<bigint>;
   readonly connections: Set<FeedConnection>;
@@ -304,6 +309,7 @@ export class ChassisFeedHub {
       state = {
         encoded: new Map(),
         entries: new Map(),
+        claimants: new Map(),
         frameIds: new Set(),
         connections: new Set(),
       };
@@ -349,6 +355,7 @@ export class ChassisFeedHub {
       if (upserts.length === 0 && removes.length === 0) return { position, diff: undefined };
       state.encoded = diff.encoded;
       state.entries = new Map(slice);
+      state.claimants = claimantsOf(slice);
     }
     state.frameIds.clear();
     const data = this.diffData(position, upserts, removes);
@@ -597,9 +604,11 @@ function multiAdd(map: Map<string, Set<string>>, key: string, value: string): vo
 /**
  * The diff of the chassis' slice when only the entries of `ports` may have changed (Touched's
  * `portsOnly`), computed for those ports alone; undefined when the change reaches further than
- * their entries — a port that leaves the slice or loses a claimant (a chassis document may
- * go), a trunk's child (its segmentation) — and the whole slice must be recomputed. A claimant
- * whose document the slice lacks brings it along, as `sliceOf` would.
+ * their entries — a trunk's child (its segmentation), a port of the chassis' own that leaves
+ * or loses the chassis' claim (its switch set) — and the whole slice must be recomputed. A
+ * claimant whose document the slice lacks brings it along, and one no port entry lists any
+ * more (a port deleted, moved off its switches, or unclaimed) takes it away, as `sliceOf`
+ * would: the claimants' counts (`ChassisState.claimants`) say so without reading the slice.
  * `apply` makes the result what the feeds hold.
  */
 function portsDiff(
@@ -613,8 +622,14 @@ function portsDiff(
   // A chassis the topology does not hold has an empty slice.
   if (!topology.chassis.has(chassis)) return undefined;
   const changed: [string, SliceEntry, string][] = [];
+  const removes: string[] = [];
   /** Claimants' documents the slice lacks, added before the ports that name them. */
   const docs = new Map<string, [string, SliceEntry, string]>();
+  /** Claimant → port entries listing it gained (+) or lost (−) by this diff. */
+  const counted = new Map<string, number>();
+  const count = (claims: readonly string[], delta: number) => {
+    for (const claimant of claims) counted.set(claimant, (counted.get(claimant) ?? 0) + delta);
+  };
   for (const portId of ports) {
     const key = `port/${portId}`;
     const held = state.entries.get(key);
@@ -625,7 +640,13 @@ function portsDiff(
         : undefined;
     if (computed === undefined) {
       if (held === undefined) continue;
-      return undefined;
+      // The port leaves the slice (deleted, moved off its switches): its entry goes, and its
+      // claimants' documents with it when no other port entry lists them.
+      if (held.kind !== 'port' || held.value.claims.includes(chassis)) return undefined;
+      if (topology.segmentationsByChild.get(portId).size > 0) return undefined;
+      removes.push(key);
+      count(held.value.claims, -1);
+      continue;
     }
     const { entry, json } = computed;
     if (topology.segmentationsByChild.get(portId).size > 0) return undefined;
@@ -641,14 +662,21 @@ function portsDiff(
       }
     }
     if (held?.kind === 'port') {
-      if (held.value.claims.some((claimant) => !entry.value.claims.includes(claimant)))
+      if (held.value.claims.includes(chassis) && !entry.value.claims.includes(chassis))
         return undefined;
       // The JSON sent is the entry's: equal JSON, equal entry.
       if (state.encoded.get(key) === json) continue;
+      count(held.value.claims, -1);
     }
+    count(entry.value.claims, 1);
     changed.push([key, entry, json]);
   }
-  const removes: string[] = [];
+  // The documents of claimants no port entry lists any more (never the chassis' own).
+  for (const [claimant, delta] of counted) {
+    const docKey = `chassis/${claimant}`;
+    if (delta < 0 && claimant !== chassis && (state.claimants.get(claimant) ?? 0) + delta <= 0)
+      if (state.entries.has(docKey)) removes.push(docKey);
+  }
   for (const name of interfaces) {
     const key = `interface/${name}`;
     const ovsPort = topology.ovsPorts.find(chassis, name);
@@ -674,8 +702,23 @@ function portsDiff(
         state.entries.delete(key);
         state.encoded.delete(key);
       }
+      for (const [claimant, delta] of counted) {
+        const now = (state.claimants.get(claimant) ?? 0) + delta;
+        if (now > 0) state.claimants.set(claimant, now);
+        else state.claimants.delete(claimant);
+      }
     },
   };
+}
+
+/** Chassis → the port entries of `slice` that list it among their claims. */
+function claimantsOf(slice: Slice): Map<string, number> {
+  const claimants = new Map<string, number>();
+  for (const entry of slice.values())
+    if (entry.kind === 'port')
+      for (const claimant of entry.value.claims)
+        claimants.set(claimant, (claimants.get(claimant) ?? 0) + 1);
+  return claimants;
 }
 
 type PortEntry = Extract<SliceEntry, { kind: 'port' }>;

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import type { FastifyReply } from 'fastify';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseDiff, parseSnapshot, SliceState } from '../../src/agent/slice-state.js';
 import { sliceOf } from '../../src/domain/slice.js';
 import type { DomainEvent } from '../../src/events/index.js';
@@ -126,6 +126,53 @@ describe('the chassis feed hub, touched slices only', () => {
       await tick();
       expect(sockets.get('A')?.frames).toBe(before);
       expect(sockets.get('C')?.state.port('q3')?.claims).toEqual(['C']);
+    } finally {
+      hub.closeAll();
+    }
+  });
+
+  it("takes a port out of the slices, and its claimant's document with its last port, reading the ports named only", async () => {
+    // D claims N ports on s4, where B and C have one each: their slices hold N + 2 ports there.
+    const N = 300;
+    const ds = Array.from({ length: N }, (_, i) => `d${i}`);
+    const { folded, hub, sockets } = await hubWithFeeds([
+      ...world(),
+      ev.chassis('D', 4),
+      ...ds.flatMap((id, i) => [ev.port(id, 's4', mac(0x400 + i)), ev.local(id, 'D')]),
+    ]);
+    // Every port entry a slice recomputation builds reads the port's facts: a whole slice of
+    // s4 is N + 2 reads per chassis, a diff of the ports named a few per event.
+    const reads = vi.spyOn(folded.topology, 'portLocality');
+    const burst = async (events: readonly DomainEvent[]) => {
+      reads.mockClear();
+      for (const event of events) {
+        folded.topology.apply(event);
+        folded.headPosition++;
+      }
+      await tick();
+      const count = reads.mock.calls.length;
+      for (const [chassis, socket] of sockets)
+        expect(held(socket.state)).toEqual(expected(folded, chassis));
+      return count;
+    };
+    try {
+      expect(sockets.get('B')?.state.entries.has('chassis/D')).toBe(true);
+      // A port deleted (the cloud deleting a gone chassis' ports): its entry goes, D stays.
+      expect(await burst([ev.portDeleted('d0')])).toBeLessThan(10);
+      expect(sockets.get('B')?.state.port('d0')).toBeUndefined();
+      expect(sockets.get('C')?.state.entries.has('chassis/D')).toBe(true);
+      // A claim gone (a port leaving D): its entry changes, D stays.
+      expect(await burst([ev.localGone('d1', 'D')])).toBeLessThan(10);
+      expect(sockets.get('B')?.state.port('d1')?.claims).toEqual([]);
+      // All but one of D's ports deleted, then the last: D's document leaves with it.
+      await burst(ds.slice(2, -1).map((id) => ev.portDeleted(id)));
+      expect(sockets.get('B')?.state.entries.has('chassis/D')).toBe(true);
+      expect(await burst([ev.portDeleted(ds.at(-1) as string)])).toBeLessThan(10);
+      for (const chassis of ['B', 'C']) {
+        const state = sockets.get(chassis)?.state;
+        expect(state?.entries.has('chassis/D')).toBe(false);
+        expect(state?.port('d1')?.claims).toEqual([]);
+      }
     } finally {
       hub.closeAll();
     }
