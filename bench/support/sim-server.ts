@@ -10,6 +10,8 @@
  * counters); on `stop` → stops locus and exits.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
@@ -87,6 +89,24 @@ export function startSimServer(storeUrl: string): Promise<SimServer> {
   });
 }
 
+/**
+ * LOCUS_BENCH_SIM_MARKS=<folder>: every 250 ms, a line `<monotonic µs> <log head> <apps'
+ * appended> <CPU µs>` in `<folder>/<pid>.marks`. The monotonic clock is the one of a
+ * `--cpu-prof` profile's timestamps: a profile's samples can be cut to a phase of the run (the
+ * claims, the acks) found from the head and the apps' count (bench/README, "The server's CPU
+ * per ack event").
+ */
+function markEvery(folder: string, locus: Awaited<ReturnType<typeof startLocus>>): void {
+  const file = join(folder, `${process.pid}.marks`);
+  setInterval(async () => {
+    const cpu = process.cpuUsage();
+    const head = await locus.store.headPosition();
+    const micros = process.hrtime.bigint() / 1000n;
+    const line = `${micros} ${head} ${locus.runner.metrics.appended} ${cpu.user + cpu.system}\n`;
+    appendFileSync(file, line);
+  }, 250).unref();
+}
+
 async function serve(): Promise<void> {
   const { storeUrl } = JSON.parse(process.env.LOCUS_BENCH_SIM_SERVER as string) as {
     storeUrl: string;
@@ -127,6 +147,7 @@ async function serve(): Promise<void> {
         apps: { processed, appended, refused, conflicts },
       });
     });
+    if (process.env.LOCUS_BENCH_SIM_MARKS) markEvery(process.env.LOCUS_BENCH_SIM_MARKS, locus);
     send({ kind: 'ready', url: locus.url });
   } catch (error) {
     send({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
