@@ -149,10 +149,12 @@ interface Measured {
  * burst of binds allocate goes back once freed (500 ports, after churn: 93 → 85 MiB). 32 KiB,
  * not 64: V8's compilation zones are segments of up to 32 KiB, which below the threshold left
  * ~2.5 MiB of freed, untrimmable holes in the heaps after a large sync (5,000 ports steady
- * 81.3, 81.8 → 79.0, 78.9 MiB; a burst of 100 binds 0.15–0.20 → 0.25 s).
+ * 81.3, 81.8 → 79.0, 78.9 MiB; a burst of 100 binds 0.15–0.20 → 0.25 s). No Maglev: its
+ * code never paged in, `locus agent` at 5,000 ports 81.0–81.7 → 79.1–79.3 MiB (bench/README.md,
+ * "The deployed agent bundled").
  */
 export const AGENT_RUNTIME = {
-  nodeFlags: ['--max-semi-space-size=1', '--optimize-for-size'],
+  nodeFlags: ['--no-maglev', '--max-semi-space-size=1', '--optimize-for-size'],
   env: {
     MALLOC_ARENA_MAX: '2',
     MALLOC_MMAP_THRESHOLD_: '32768',
