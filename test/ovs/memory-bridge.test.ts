@@ -77,6 +77,34 @@ describe('MemoryBridge', () => {
     expect(bridge.size('br-ex')).toBe(0);
   });
 
+  it('puts back what the lines before a refused one replaced and deleted', async () => {
+    const bridge = new MemoryBridge();
+    await bridge.bundle('br-int', [`add ${f1.text}`, `add ${f2.text}`, `add ${f3.text}`]);
+    const before = bridge.flows('br-int').map((d) => d.text);
+    const f3b = flow({
+      cookie: 2n,
+      table: 10,
+      priority: 50,
+      match: { dlDst: 'fa:16:3e:00:00:02' },
+      actions: [act.output(7)],
+    });
+    await expect(
+      bridge.bundle('br-int', [
+        'delete cookie=0x1/-1',
+        `add ${f3b.text}`,
+        `delete_strict ${f3b.key}`,
+        `add ${f1.text}`,
+        'delete cookie=0x2',
+      ]),
+    ).rejects.toThrow(/only deletes by exact cookie/);
+    expect(bridge.flows('br-int').map((d) => d.text)).toEqual(before);
+    // The cookies' flows are as they were: a delete by cookie still finds them all.
+    await bridge.bundle('br-int', ['delete cookie=0x1/-1']);
+    expect(bridge.flows('br-int').map((d) => d.text)).toEqual([f3.text]);
+    await bridge.bundle('br-int', ['delete cookie=0x2/-1']);
+    expect(bridge.size('br-int')).toBe(0);
+  });
+
   it('serves a FlowReconciler: a second full sync finds nothing to change', async () => {
     const bridge = new MemoryBridge();
     const flows: FlowSet = { flows: tableOf(f1, f2, f3), conflicts: [] };

@@ -38,48 +38,98 @@ function keyOf(bridge: string, line: string, text: string): string {
   return parsed.key;
 }
 
-function applyLine(bridge: string, table: Map<string, DumpedFlow>, line: string): void {
-  const space = line.indexOf(' ');
-  const command = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? '' : line.slice(space + 1).trim();
-  switch (command) {
-    case 'add': {
-      const flow = parseDumpedFlow(rest);
-      if (flow === undefined) throw refuse(bridge, line, 'not a flow');
-      table.set(flow.key, flow);
-      return;
+/**
+ * One bridge's flows by key, and the keys of each cookie (a `delete cookie=C/-1` reads only
+ * that cookie's flows). A bundle applies its lines in place, noting each key's flow before its
+ * first change, and puts them back when a line fails: its cost follows its lines, not the table.
+ */
+class FlowTable {
+  readonly flows = new Map<string, DumpedFlow>();
+  readonly #byCookie = new Map<bigint, Set<string>>();
+  /** The bundle under way: each key it changed, with its flow before (undefined: none). */
+  #undo: Map<string, DumpedFlow | undefined> | undefined;
+
+  bundle(bridge: string, ops: readonly string[]): void {
+    const undo = new Map<string, DumpedFlow | undefined>();
+    this.#undo = undo;
+    try {
+      for (const line of ops) this.#apply(bridge, line.trim());
+    } catch (error) {
+      this.#undo = undefined;
+      for (const [key, flow] of undo) this.#put(key, flow);
+      throw error;
+    } finally {
+      this.#undo = undefined;
     }
-    case 'delete': {
-      const cookie = /^cookie=(0x[0-9a-f]+|\d+)\/-1$/i.exec(rest)?.[1];
-      if (cookie === undefined) throw refuse(bridge, line, 'only deletes by exact cookie');
-      const value = BigInt(cookie);
-      for (const [key, flow] of table) if (flow.cookie === value) table.delete(key);
-      return;
+  }
+
+  #apply(bridge: string, line: string): void {
+    const space = line.indexOf(' ');
+    const command = space < 0 ? line : line.slice(0, space);
+    const rest = space < 0 ? '' : line.slice(space + 1).trim();
+    switch (command) {
+      case 'add': {
+        const flow = parseDumpedFlow(rest);
+        if (flow === undefined) throw refuse(bridge, line, 'not a flow');
+        this.#put(flow.key, flow);
+        return;
+      }
+      case 'delete': {
+        const cookie = /^cookie=(0x[0-9a-f]+|\d+)\/-1$/i.exec(rest)?.[1];
+        if (cookie === undefined) throw refuse(bridge, line, 'only deletes by exact cookie');
+        for (const key of [...(this.#byCookie.get(BigInt(cookie)) ?? [])])
+          this.#put(key, undefined);
+        return;
+      }
+      case 'delete_strict':
+        this.#put(keyOf(bridge, line, rest), undefined);
+        return;
+      default:
+        throw refuse(bridge, line, `unknown flow mod ${JSON.stringify(command)}`);
     }
-    case 'delete_strict':
-      table.delete(keyOf(bridge, line, rest));
-      return;
-    default:
-      throw refuse(bridge, line, `unknown flow mod ${JSON.stringify(command)}`);
+  }
+
+  /** Sets (or, undefined, removes) the flow of `key`, keeping the cookie index. */
+  #put(key: string, flow: DumpedFlow | undefined): void {
+    const held = this.flows.get(key);
+    if (this.#undo !== undefined && !this.#undo.has(key)) this.#undo.set(key, held);
+    if (held !== undefined) {
+      const keys = this.#byCookie.get(held.cookie);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#byCookie.delete(held.cookie);
+      this.flows.delete(key);
+    }
+    if (flow === undefined) return;
+    this.flows.set(key, flow);
+    let keys = this.#byCookie.get(flow.cookie);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#byCookie.set(flow.cookie, keys);
+    }
+    keys.add(key);
   }
 }
 
 export class MemoryBridge implements Ofctl {
   readonly metrics: MemoryBridgeMetrics = { bundles: 0, ops: 0, refused: 0 };
-  /** bridge name → flow key → flow */
-  private readonly tables = new Map<string, Map<string, DumpedFlow>>();
+  /** bridge name → its flows */
+  private readonly tables = new Map<string, FlowTable>();
 
   async bundle(bridge: string, ops: readonly string[]): Promise<void> {
     if (ops.length === 0) return;
-    // Atomic: the lines apply to a copy, which replaces the table only when all applied.
-    const next = new Map(this.tables.get(bridge));
+    // Atomic: a line that fails puts back what the lines before it changed.
+    let table = this.tables.get(bridge);
+    if (table === undefined) {
+      table = new FlowTable();
+      this.tables.set(bridge, table);
+    }
     try {
-      for (const line of ops) applyLine(bridge, next, line.trim());
+      table.bundle(bridge, ops);
     } catch (error) {
       this.metrics.refused++;
+      if (table.flows.size === 0) this.tables.delete(bridge);
       throw error;
     }
-    this.tables.set(bridge, next);
     this.metrics.bundles++;
     this.metrics.ops += ops.length;
   }
@@ -92,7 +142,7 @@ export class MemoryBridge implements Ofctl {
 
   /** The bridge's flows, by table, then priority (highest first), then key. */
   flows(bridge: string): DumpedFlow[] {
-    return [...(this.tables.get(bridge)?.values() ?? [])].sort(
+    return [...(this.tables.get(bridge)?.flows.values() ?? [])].sort(
       (a, b) =>
         a.table - b.table ||
         b.priority - a.priority ||
@@ -102,12 +152,12 @@ export class MemoryBridge implements Ofctl {
 
   /** The bridge's flows in no order: cheaper than `flows` for a caller that scans them. */
   unordered(bridge: string): Iterable<DumpedFlow> {
-    return this.tables.get(bridge)?.values() ?? [];
+    return this.tables.get(bridge)?.flows.values() ?? [];
   }
 
   /** How many flows the bridge holds. */
   size(bridge: string): number {
-    return this.tables.get(bridge)?.size ?? 0;
+    return this.tables.get(bridge)?.flows.size ?? 0;
   }
 
   /** Every flow gone, as when ovs-vswitchd restarts. */
