@@ -95,6 +95,12 @@ export class ChassisDesired {
   private readonly entriesOn = new Map<string, Set<string>>();
   /** That switch for the unreachable entries (a view port names its own): a handful. */
   private readonly unreachableOn = new Map<string, string>();
+  /**
+   * Switch → each tunnel endpoint its view ports are reached through → how many: a switch's
+   * flood flows list each endpoint once, so a remote port that comes or goes changes them only
+   * when its endpoint's count comes from or goes to 0.
+   */
+  private readonly tunnelsOn = new Map<string, Map<string, number>>();
 
   /** Flow keys changed since the last hand-out, with their flow then. */
   private readonly pending = new Map<string, Flow | undefined>();
@@ -229,8 +235,8 @@ export class ChassisDesired {
       }
       this.unapplied.add(portId);
       if (isPort(old) || isPort(entry)) portsDirty.add(portId);
-      if (isPort(old)) floodDirty.add(old.switchId);
-      if (isPort(entry)) floodDirty.add(entry.switchId);
+      if (isPort(old) && this.floodChanged(old, -1)) floodDirty.add(old.switchId);
+      if (isPort(entry) && this.floodChanged(entry, 1)) floodDirty.add(entry.switchId);
     }
     this.dirtyPorts.clear();
     this.dirtySwitches.clear();
@@ -256,6 +262,30 @@ export class ChassisDesired {
       else this.removeGroup(cookie);
     }
     return this.handOut();
+  }
+
+  /**
+   * Counts a view port in (1) or out (-1) of its switch's flood flows; whether they may change.
+   * They read only the local outputs (in port order: any local port recomputes them) and the
+   * distinct tunnel endpoints (switchFlows).
+   */
+  private floodChanged(port: ViewPort, delta: 1 | -1): boolean {
+    const d = port.destination;
+    if (d.kind === 'local') return true;
+    if (d.kind !== 'tunnel') return false;
+    const key = `${d.owner}\u0000${d.ip}\u0000${d.vni}\u0000${d.ofport}`;
+    let counts = this.tunnelsOn.get(port.switchId);
+    if (counts === undefined) {
+      counts = new Map();
+      this.tunnelsOn.set(port.switchId, counts);
+    }
+    const count = (counts.get(key) ?? 0) + delta;
+    if (count > 0) counts.set(key, count);
+    else {
+      counts.delete(key);
+      if (counts.size === 0) this.tunnelsOn.delete(port.switchId);
+    }
+    return count === 0 || (delta === 1 && count === 1);
   }
 
   /** Every port and switch this chassis had or may now have. */

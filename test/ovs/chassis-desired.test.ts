@@ -6,7 +6,7 @@
  * (planDelta) bring an installed table to the desired one.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PortLocalityFold } from '../../src/apps/port-locality.js';
 import { Topology } from '../../src/domain/topology.js';
 import { ChassisDesired } from '../../src/ovs/chassis-desired.js';
@@ -130,6 +130,38 @@ describe('ChassisDesired', () => {
     // Port flows (0x03…) only: B already had a port on s1, so the flood list is unchanged.
     expect(cookies).toEqual(new Set(['3']));
     expect(handout.delta.changes).toHaveLength(2); // its L2 lookup and egress
+  });
+});
+
+describe("ChassisDesired, a switch's flood flows", () => {
+  it('are recomputed only when a tunnel endpoint comes or goes, not for every remote port', () => {
+    // B claims 200 more ports on s1, beside A's: A reaches them all through one endpoint.
+    const ns = Array.from({ length: 200 }, (_, i) => `n${i}`);
+    const topology = topologyOf([
+      ...world(),
+      ...ns.flatMap((id, i) => [ev.port(id, 's1', mac(0x200 + i)), ev.local(id, 'B')]),
+    ]);
+    const { sync } = follow(topology, ['A']);
+    sync('A', portsOfA);
+    // Each recomputation lists every view port of the switch (viewPortsOn): O(switch).
+    const lists = vi.spyOn(
+      ChassisDesired.prototype as unknown as { viewPortsOn: (switchId: string) => unknown },
+      'viewPortsOn',
+    );
+    try {
+      topology.apply(ev.portDeleted('n0'));
+      sync('A', portsOfA);
+      topology.apply(ev.port('m1', 's1', mac(0x99)));
+      topology.apply(ev.local('m1', 'B'));
+      sync('A', portsOfA);
+      expect(lists).not.toHaveBeenCalled();
+      // B's last ports on s1 gone: its endpoint leaves the flood list.
+      for (const id of ['b1', 'm1', ...ns.slice(1)]) topology.apply(ev.portDeleted(id));
+      sync('A', portsOfA);
+      expect(lists).toHaveBeenCalledTimes(1);
+    } finally {
+      lists.mockRestore();
+    }
   });
 });
 
