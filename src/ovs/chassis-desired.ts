@@ -19,6 +19,7 @@
  * which is what `applied` (the context acks are checked against) shows.
  */
 import type { Topology } from '../domain/topology.js';
+import { getOrCreate } from '../lib/maps.js';
 import {
   type ChassisPorts,
   portEntryOf,
@@ -274,11 +275,7 @@ export class ChassisDesired {
     if (d.kind === 'local') return true;
     if (d.kind !== 'tunnel') return false;
     const key = `${d.owner}\u0000${d.ip}\u0000${d.vni}\u0000${d.ofport}`;
-    let counts = this.tunnelsOn.get(port.switchId);
-    if (counts === undefined) {
-      counts = new Map();
-      this.tunnelsOn.set(port.switchId, counts);
-    }
+    const counts = getOrCreate(this.tunnelsOn, port.switchId, () => new Map<string, number>());
     const count = (counts.get(key) ?? 0) + delta;
     if (count > 0) counts.set(key, count);
     else {

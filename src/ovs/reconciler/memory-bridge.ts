@@ -12,6 +12,7 @@
  * kept by that key, in the canonical text the pipeline writes (../pipeline/flow.ts), so a dump
  * parses back to the flows that were added.
  */
+import { getOrCreate } from '../../lib/maps.js';
 import { type DumpedFlow, parseDumpedFlow } from '../pipeline/flow.js';
 import { type Ofctl, OfctlError } from './ofctl.js';
 
@@ -101,12 +102,7 @@ class FlowTable {
     }
     if (flow === undefined) return;
     this.flows.set(key, flow);
-    let keys = this.#byCookie.get(flow.cookie);
-    if (keys === undefined) {
-      keys = new Set();
-      this.#byCookie.set(flow.cookie, keys);
-    }
-    keys.add(key);
+    getOrCreate(this.#byCookie, flow.cookie, () => new Set<string>()).add(key);
   }
 }
 
@@ -118,11 +114,7 @@ export class MemoryBridge implements Ofctl {
   async bundle(bridge: string, ops: readonly string[]): Promise<void> {
     if (ops.length === 0) return;
     // Atomic: a line that fails puts back what the lines before it changed.
-    let table = this.tables.get(bridge);
-    if (table === undefined) {
-      table = new FlowTable();
-      this.tables.set(bridge, table);
-    }
+    const table = getOrCreate(this.tables, bridge, () => new FlowTable());
     try {
       table.bundle(bridge, ops);
     } catch (error) {
