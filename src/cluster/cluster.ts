@@ -286,12 +286,15 @@ export class Cluster {
         const held = [...this.leases].map(([name, lease]) => ({ name, epoch: lease.epoch }));
         const renewed = await this.store.renew(held, this.instanceId, this.ttlMs);
         const kept = new Set(renewed.map((lease) => `${lease.name}@${lease.epoch}`));
+        const lost: string[] = [];
         for (const { name, epoch } of held) {
           const lease = this.leases.get(name);
           if (lease === undefined || lease.epoch !== epoch) continue;
           if (kept.has(`${name}@${epoch}`)) lease.deadline = this.deadlineFrom(sent);
-          else this.lose([name], 'lease lost');
+          else lost.push(name);
         }
+        // Together: one revoke and one log line for what one statement refused.
+        if (lost.length > 0) this.lose(lost, 'lease lost');
       } catch (error) {
         this.options.logger.warn(
           { err: error, instanceId: this.instanceId },
