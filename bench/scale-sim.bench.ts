@@ -32,6 +32,7 @@
  * churn's duration, LOCUS_BENCH_SIM_MIGRATE the ports migrated (0 skips either); LOCUS_BENCH_SIM_DEADLINE_S how long convergence may take before the run
  * records how far it got and stops; LOCUS_BENCH_SIM_SERVER_ARGS Node flags for the server.
  */
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,7 @@ import { BulkLog } from './support/bulk-log.js';
 import { clusterCpuMs } from './support/cluster-cpu.js';
 import { FlowConvergence, type RemoteExpectation } from './support/flows-converged.js';
 import { statementsProbe } from './support/pg-statements.js';
+import { type BindStages, BindWatch, describeStages, GcLog } from './support/sim-bind-stages.js';
 import {
   connectFailures,
   connectRetrying,
@@ -86,6 +88,8 @@ import {
 const CONVERGE_TARGET_S = 5;
 /** A single bind not ready everywhere after this long is counted as timed out. */
 const BIND_TIMEOUT_MS = 60_000;
+/** A single bind at least this slow has its stages printed (bench/support/sim-bind-stages.ts). */
+const SLOW_BIND_MS = 500;
 /**
  * Larger models are preloaded in bulk (the API takes minutes for them on a busy machine); the
  * 4-chassis cloud goes through the API, which checks the generator's documents.
@@ -575,22 +579,44 @@ async function runCloud(
     const bindOne = async (c: number, i: number, ofport: number): Promise<number> => {
       const s = switchOfChassis(cloud, c);
       const id = simPort(i);
+      const owner = fleet[c] as SimChassis;
+      const peers = (chassisOn[s] ?? []).filter((p) => p !== c).map((p) => fleet[p] as SimChassis);
+      const watch = new BindWatch(owner, peers, id, gcLog);
       const start = performance.now();
-      await (fleet[c] as SimChassis).report([{ name: tap(i), ofport, ifaceId: id }]);
+      // Polled while the report is under way: the stages are when each first held.
+      let failed: unknown;
+      const reported = owner.report([{ name: tap(i), ofport, ifaceId: id }]).then(
+        () => watch.reported(),
+        (error: unknown) => {
+          failed = error;
+        },
+      );
       try {
         await until(
-          () => ready(s, (x) => x.sees(id, chassisId(c))),
+          () => {
+            if (failed !== undefined) throw failed;
+            return watch.poll();
+          },
           BIND_TIMEOUT_MS,
           `bind of ${id}`,
         );
+        await reported;
       } catch (error) {
+        if (failed !== undefined) throw failed;
         // Counted, and kept as a sample of the timeout: one slow bind is a finding, not the end
         // of the run (the records after it still come).
         progress(`${label}: ${(error as Error).message}`);
         bindsTimedOut++;
       }
-      return performance.now() - start;
+      const ms = performance.now() - start;
+      const stages = watch.stages();
+      bindStages.push({ ms, ...stages });
+      if (ms >= SLOW_BIND_MS)
+        progress(`${label}: slow bind of ${id}: ${describeStages(ms, stages)}`);
+      return ms;
     };
+    const bindStages: (BindStages & { ms: number })[] = [];
+    const gcLog = new GcLog();
     let bindsTimedOut = 0;
     const draw = random(20);
     const samples: number[] = [];
@@ -606,6 +632,14 @@ async function runCloud(
       boundNow[s] = (boundNow[s] ?? 0) + 1;
     }
     const pauses = gc.stop();
+    gcLog.stop();
+    if (process.env.LOCUS_BENCH_SIM_BINDS)
+      appendFileSync(
+        process.env.LOCUS_BENCH_SIM_BINDS,
+        bindStages
+          .map((b) => `${JSON.stringify({ label, ...b, startUs: String(b.startUs) })}\n`)
+          .join(''),
+      );
     const latency = percentiles(samples);
     progress(
       `${label}: bind p50/p99 ${latency.p50.toFixed(1)}/${latency.p99.toFixed(1)} ms; this process' GC: longest pause ${pauses.longestMs.toFixed(0)} ms, ${pauses.totalMs.toFixed(0)} ms in all`,
