@@ -185,9 +185,18 @@ function childrenRss(except: readonly (number | undefined)[]): number {
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
+/**
+ * One `ovs-vsctl` call. Up to the bulk's own deadline: 500 interfaces added to a bridge of 5,000
+ * took over 60 s at load 13 (2026-12-02). A failure names the call's start, not its 500 ports.
+ */
 const vsctl = (dir: string, args: readonly string[]) =>
-  run('ovs-vsctl', [`--db=unix:${dir}/db.sock`, '--timeout=60', ...args], {
+  run('ovs-vsctl', [`--db=unix:${dir}/db.sock`, '--timeout=300', ...args], {
     maxBuffer: 16 * 1024 * 1024,
+  }).catch((error: unknown) => {
+    const call = args.join(' ');
+    throw new Error(
+      `ovs-vsctl ${call.length > 200 ? `${call.slice(0, 200)}… (${args.length} words)` : call} failed: ${(error as { stderr?: string }).stderr?.trim() || String(error).slice(0, 300)}`,
+    );
   });
 
 /** The flows on a chassis' br-int (`ovs-ofctl dump-aggregate`), whoever runs its agent. */
