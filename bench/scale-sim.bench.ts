@@ -33,7 +33,7 @@
  * records how far it got and stops; LOCUS_BENCH_SIM_SERVER_ARGS Node flags for the server.
  */
 import { appendFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PerformanceEntry, PerformanceObserver, performance } from 'node:perf_hooks';
@@ -316,6 +316,10 @@ async function openStore(folder: string): Promise<SimStore> {
     url,
     dataDir: join(server.dir, 'data'),
     close: async () => {
+      // LOCUS_BENCH_SIM_PGLOG=<file>: PostgreSQL's log kept (e.g. with LOCUS_TEST_PG_ARGS="-c
+      // log_checkpoints=on -c log_min_duration_statement=200"), the cluster's folder is removed.
+      const keep = process.env.LOCUS_BENCH_SIM_PGLOG;
+      if (keep) await copyFile(join(server.dir, 'postgres.log'), keep).catch(() => undefined);
       await dropDatabase(url).catch(() => undefined);
       await server.stop();
     },

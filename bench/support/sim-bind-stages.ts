@@ -22,8 +22,9 @@ import { ownerOf } from '../../machines/lport.rules.js';
 import { connectFailures, reportsShed, type SimChassis } from './sim-chassis.js';
 
 export interface BindStages {
-  /** The report's start on the monotonic clock, µs. */
+  /** The report's start on the monotonic clock, µs, and on the wall clock (ms since 1970). */
   readonly startUs: bigint;
+  readonly startAt: number;
   readonly reported?: number;
   readonly claimed?: number;
   readonly viewed?: number;
@@ -73,6 +74,7 @@ const feedConnects = (c: SimChassis) => c.agent.flows.feed.stats.connects ?? 0;
 export class BindWatch {
   private readonly t0 = performance.now();
   readonly startUs = process.hrtime.bigint() / 1000n;
+  private readonly startAt = Date.now();
   private readonly at: Record<
     'reported' | 'claimed' | 'viewed' | 'applied' | 'acked',
     number | undefined
@@ -83,9 +85,10 @@ export class BindWatch {
     applied: undefined,
     acked: undefined,
   };
+  /** Per peer: the stages, and its bridge's bundles before the bind. */
   private readonly peerAt = new Map<
     SimChassis,
-    { viewed?: number; bundles?: number; applied?: number; acked?: number }
+    { bundles: number; viewed?: number; applied?: number; acked?: number }
   >();
   private readonly before: { shed: number; connects: number; ackFailures: number; feeds: number };
   private lastPeer: string | undefined;
@@ -96,7 +99,7 @@ export class BindWatch {
     private readonly portId: string,
     private readonly gc: GcLog,
   ) {
-    for (const peer of peers) this.peerAt.set(peer, {});
+    for (const peer of peers) this.peerAt.set(peer, { bundles: peer.agent.bridge.metrics.bundles });
     this.before = this.counters();
   }
 
@@ -131,11 +134,15 @@ export class BindWatch {
           port !== undefined &&
           port.reasons.length === 0 &&
           ownerOf({ claims: port.claims, requestedChassis: port.port.requestedChassis }) === ownerId
-        ) {
+        )
           at.viewed = now;
-          at.bundles = peer.agent.bridge.metrics.bundles;
-        }
-      } else if (at.applied === undefined && peer.agent.bridge.metrics.bundles !== at.bundles)
+      }
+      // A bundle since the bind began, once the port is in view (nothing else runs meanwhile).
+      if (
+        at.viewed !== undefined &&
+        at.applied === undefined &&
+        peer.agent.bridge.metrics.bundles !== at.bundles
+      )
         at.applied = now;
       if (at.acked === undefined && peer.sees(this.portId, ownerId)) {
         at.acked = now;
@@ -160,6 +167,7 @@ export class BindWatch {
     for (const [key, ms] of Object.entries(this.at)) stages[key] = round(ms);
     return {
       startUs: this.startUs,
+      startAt: this.startAt,
       ...stages,
       ...(this.lastPeer === undefined ? {} : { lastPeer: this.lastPeer }),
       reportsShed: after.shed - this.before.shed,
@@ -179,7 +187,7 @@ export function describeStages(ms: number, s: BindStages): string {
     `${ms.toFixed(0)} ms: reported ${f(s.reported)}, claimed ${f(s.claimed)}, viewed ${f(s.viewed)}, ` +
     `applied ${f(s.applied)}, acked ${f(s.acked)} (last ${s.lastPeer ?? '-'}); ` +
     `reports shed ${s.reportsShed}, connect retries ${s.connectRetries}, ack failures ${s.ackFailures}, ` +
-    `feed reconnects ${s.feedReconnects}, sim GC ${s.gcPauses}/${s.gcMs} ms; at ${s.startUs} µs (monotonic)`
+    `feed reconnects ${s.feedReconnects}, sim GC ${s.gcPauses}/${s.gcMs} ms; at ${new Date(s.startAt).toISOString()}, ${s.startUs} µs (monotonic)`
   );
 }
 

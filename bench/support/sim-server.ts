@@ -91,18 +91,23 @@ export function startSimServer(storeUrl: string): Promise<SimServer> {
 
 /**
  * LOCUS_BENCH_SIM_MARKS=<folder>: every 250 ms, a line `<monotonic µs> <log head> <apps'
- * appended> <CPU µs>` in `<folder>/<pid>.marks`. The monotonic clock is the one of a
- * `--cpu-prof` profile's timestamps: a profile's samples can be cut to a phase of the run (the
- * claims, the acks) found from the head and the apps' count (bench/README, "The server's CPU
- * per ack event").
+ * appended> <CPU µs> <ms the head's query took>` in `<folder>/<pid>.marks`. The monotonic
+ * clock is the one of a `--cpu-prof` profile's timestamps: a profile's samples can be cut to a
+ * phase of the run (the claims, the acks) found from the head and the apps' count
+ * (bench/README, "The server's CPU per ack event"). A gap between lines longer than 250 ms is
+ * the server's event loop late (bench/support/sim-bind-stages.ts).
  */
 function markEvery(folder: string, locus: Awaited<ReturnType<typeof startLocus>>): void {
   const file = join(folder, `${process.pid}.marks`);
   setInterval(async () => {
-    const cpu = process.cpuUsage();
-    const head = await locus.store.headPosition();
+    // When the timer fired (a gap between lines longer than 250 ms is the event loop late),
+    // and how long the head's query then took (the database's or the pool's delay).
     const micros = process.hrtime.bigint() / 1000n;
-    const line = `${micros} ${head} ${locus.runner.metrics.appended} ${cpu.user + cpu.system}\n`;
+    const cpu = process.cpuUsage();
+    const head = await locus.store.headPosition().catch(() => undefined);
+    if (head === undefined) return; // the store closed: the server is stopping
+    const queryMs = Number(process.hrtime.bigint() / 1000n - micros) / 1000;
+    const line = `${micros} ${head} ${locus.runner.metrics.appended} ${cpu.user + cpu.system} ${queryMs.toFixed(1)}\n`;
     appendFileSync(file, line);
   }, 250).unref();
 }
