@@ -12,6 +12,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
@@ -95,7 +96,8 @@ export function startSimServer(storeUrl: string): Promise<SimServer> {
  * clock is the one of a `--cpu-prof` profile's timestamps: a profile's samples can be cut to a
  * phase of the run (the claims, the acks) found from the head and the apps' count
  * (bench/README, "The server's CPU per ack event"). A gap between lines longer than 250 ms is
- * the server's event loop late (bench/support/sim-bind-stages.ts).
+ * the server's event loop late (bench/support/sim-bind-stages.ts). Beside it, `<pid>.gc`: the
+ * server's GC pauses of 50 ms or more, `<monotonic µs at the start> <ms> <kind>`.
  */
 function markEvery(folder: string, locus: Awaited<ReturnType<typeof startLocus>>): void {
   const file = join(folder, `${process.pid}.marks`);
@@ -110,6 +112,20 @@ function markEvery(folder: string, locus: Awaited<ReturnType<typeof startLocus>>
     const line = `${micros} ${head} ${locus.runner.metrics.appended} ${cpu.user + cpu.system} ${queryMs.toFixed(1)}\n`;
     appendFileSync(file, line);
   }, 250).unref();
+  // The server's GC pauses of 50 ms or more: `<monotonic µs at its start> <ms> <kind>`.
+  const gcFile = join(folder, `${process.pid}.gc`);
+  new PerformanceObserver((list) => {
+    const nowUs = process.hrtime.bigint() / 1000n;
+    const nowMs = performance.now();
+    let lines = '';
+    for (const entry of list.getEntries()) {
+      if (entry.duration < 50) continue;
+      const startUs = nowUs - BigInt(Math.round((nowMs - entry.startTime) * 1000));
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      lines += `${startUs} ${entry.duration.toFixed(1)} ${kind}\n`;
+    }
+    if (lines !== '') appendFileSync(gcFile, lines);
+  }).observe({ entryTypes: ['gc'] });
 }
 
 async function serve(): Promise<void> {
