@@ -6,14 +6,19 @@
  * - `fixed-rate`: an open-loop client: request n is due at start + n/rate, whatever happened
  *   to the earlier ones, and its latency counts from when it was due (so a stall shows up in
  *   every request it delays: no coordinated omission). Keep-alive sockets, at most
- *   `connections` at once; requests beyond that wait, and the wait counts.
+ *   `connections` at once; requests beyond that wait, and the wait counts. Requests written
+ *   and answers framed by hand (RawConnection): node:http's client cost as much CPU per
+ *   request as the server (~190 µs), and on a shared 2-core machine its own lag (p99 ~100 ms)
+ *   was most of the figure. It also reports how late each request left (its own lag).
  * - `closed-loop`: `concurrency` workers, each sending its next request when the previous one
  *   is answered: the server's capacity.
  * - `sse-open` / `sse-times` / `sse-close`: subscribers of the event feed, each recording when
  *   (wall clock, sub-millisecond: performance.timeOrigin + now()) every event id arrived.
  */
 import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { processSchedStat, type SchedStat, schedDelta } from './schedstat.js';
 
 export interface RequestSpec {
   readonly method: 'GET' | 'POST';
@@ -53,6 +58,16 @@ export interface LoadResult {
   readonly sent: number;
   /** Closed loop: requests each worker sent (the first n of its list); fixed rate: []. */
   readonly perWorker: number[];
+  /**
+   * Fixed rate: how late each request left this process after it was due (ms; the generator's
+   * own lag: its timer, its collections), and when the schedule started (wall clock, ms since
+   * the epoch: request n was due at start + n/rate), to line the slow ones up with the server's
+   * pauses.
+   */
+  readonly lateMs?: number[];
+  readonly startedAt?: number;
+  /** Fixed rate: this process' CPU and run-queue wait over the run (all its threads), ms. */
+  readonly sched?: SchedStat;
 }
 
 export type ClientReply =
@@ -97,43 +112,158 @@ function send(
   });
 }
 
+/**
+ * A keep-alive HTTP/1.1 connection, written and parsed by hand: the fixed-rate generator's,
+ * at a fraction of node:http's CPU per request (no ClientRequest, IncomingMessage or agent
+ * queue), so that on a shared machine the generator's own lag stays out of the figure. One
+ * request at a time per connection; responses framed by Content-Length or chunked encoding.
+ */
+class RawConnection {
+  private readonly socket: Socket;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private pending: ((status: number, error: boolean) => void) | undefined;
+  closed = false;
+
+  constructor(base: URL, onClose: (connection: RawConnection) => void) {
+    this.socket = connect({ host: base.hostname, port: Number(base.port) });
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.data(chunk));
+    const close = () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.finish(0, true);
+      onClose(this);
+    };
+    this.socket.on('error', close);
+    this.socket.on('close', close);
+  }
+
+  send(head: string, body: string | undefined, done: (status: number, error: boolean) => void) {
+    this.pending = done;
+    this.socket.write(body === undefined ? head : head + body);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private finish(status: number, error: boolean): void {
+    const done = this.pending;
+    this.pending = undefined;
+    this.chunks = [];
+    this.size = 0;
+    done?.(status, error);
+  }
+
+  private data(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const buffer = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.size);
+    if (this.chunks.length > 1) this.chunks = [buffer];
+    const headEnd = buffer.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const head = buffer.toString('latin1', 0, headEnd).toLowerCase();
+    const status = Number(head.slice(9, 12));
+    const length = /\r\ncontent-length: *(\d+)/.exec(head)?.[1];
+    let complete: boolean;
+    if (length !== undefined) complete = buffer.length >= headEnd + 4 + Number(length);
+    else if (/\r\ntransfer-encoding: *chunked/.test(head))
+      complete = buffer.indexOf('\r\n0\r\n\r\n', headEnd) >= 0;
+    else complete = true;
+    if (complete) this.finish(status, false);
+  }
+}
+
 async function fixedRate(command: Extract<ClientCommand, { kind: 'fixed-rate' }>) {
   const base = new URL(command.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: command.connections });
+  const host = `Host: ${base.host}\r\n`;
+  const heads = command.requests.map((spec) => {
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const headers =
+      body === undefined
+        ? ''
+        : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+    return { head: `${spec.method} ${spec.path} HTTP/1.1\r\n${host}${headers}\r\n`, body };
+  });
+  // At most `connections` at once; idle ones reused last-in first-out (as node:http's agent).
+  const idle: RawConnection[] = [];
+  const all = new Set<RawConnection>();
+  const queue: number[] = [];
   const total = Math.round((command.rate * command.durationMs) / 1000);
   const latencies = new Array<number>(total);
+  const late = new Array<number>(total);
   const statuses: Record<string, number> = {};
   let completed = 0;
   let errors = 0;
   let sent = 0;
   const interval = 1000 / command.rate;
+  let finished: () => void = () => undefined;
+  const allDone = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const closed = (connection: RawConnection) => {
+    all.delete(connection);
+    const at = idle.indexOf(connection);
+    if (at >= 0) idle.splice(at, 1);
+    pump();
+  };
+  const dispatch = (connection: RawConnection, index: number) => {
+    const { head, body } = heads[index % heads.length] as { head: string; body?: string };
+    const dueAt = start + index * interval;
+    connection.send(head, body, (status, error) => {
+      latencies[index] = performance.now() - dueAt;
+      completed++;
+      if (error) errors++;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (!connection.closed) idle.push(connection);
+      pump();
+      if (completed === total) finished();
+    });
+  };
+  function pump() {
+    while (queue.length > 0) {
+      let connection = idle.pop();
+      if (connection === undefined) {
+        if (all.size >= command.connections) return;
+        connection = new RawConnection(base, closed);
+        all.add(connection);
+      }
+      dispatch(connection, queue.shift() as number);
+    }
+  }
+  const sched = processSchedStat();
   const start = performance.now();
-  const inFlight: Promise<void>[] = [];
+  const startedAt = performance.timeOrigin + start;
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
       while (sent < due) {
         const index = sent++;
-        const dueAt = start + index * interval;
-        const spec = command.requests[index % command.requests.length] as RequestSpec;
-        inFlight.push(
-          send(agent, base, spec).then(({ status, error }) => {
-            latencies[index] = performance.now() - dueAt;
-            completed++;
-            if (error) errors++;
-            statuses[status] = (statuses[status] ?? 0) + 1;
-          }),
-        );
+        late[index] = performance.now() - (start + index * interval);
+        queue.push(index);
       }
+      pump();
       if (sent < total) setTimeout(tick, 1);
       else resolve();
     };
     tick();
   });
-  await Promise.all(inFlight);
+  if (total > 0) await allDone;
   const elapsedMs = performance.now() - start;
-  agent.destroy();
-  return { latenciesMs: latencies, completed, errors, statuses, elapsedMs, sent, perWorker: [] };
+  for (const connection of all) connection.destroy();
+  return {
+    latenciesMs: latencies,
+    completed,
+    errors,
+    statuses,
+    elapsedMs,
+    sent,
+    perWorker: [],
+    lateMs: late,
+    startedAt,
+    sched: schedDelta(sched, processSchedStat()),
+  };
 }
 
 async function closedLoop(command: Extract<ClientCommand, { kind: 'closed-loop' }>) {

@@ -22,6 +22,11 @@ export class LoadClient {
     });
   }
 
+  /** The generator's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static start(): LoadClient {
     // process.execArgv carries tsx's loader, so the child runs the TypeScript source too.
     const child = fork(join(here, 'http-client.ts'), [], {
