@@ -13,7 +13,11 @@
  * tick its load started at, and an entry older than its switch's last change or the last reset
  * is dead. Concurrent misses of one port share one load unless a change came in between.
  *
- * Bounded by bytes (the texts' lengths plus a per-entry overhead), least recently used first.
+ * A record may also carry its rendering (`rendered`: the HTTP answer's body), made from its
+ * text once and dropped with it, so a hit answers without decoding or serialising anything.
+ *
+ * Bounded by bytes (the texts' and renderings' lengths plus a per-entry overhead), least
+ * recently used first.
  */
 import type { ReadModelChange, ReadModelChanges } from '../projections/changes.js';
 
@@ -27,7 +31,9 @@ interface Entry {
   readonly switchId: string;
   /** The tick its load started at. */
   readonly tick: number;
-  readonly bytes: number;
+  bytes: number;
+  /** `render(text)`, once a `rendered` call made it. */
+  rendered?: string;
 }
 
 interface Load {
@@ -113,6 +119,40 @@ export class PortRecordCache {
   }
 
   /**
+   * The port's record text passed through `render` (a pure function of the text: the same for
+   * every caller of this cache, e.g. the HTTP answer's body): on a hit, the rendering made the
+   * first time, kept with the entry and dropped with it; else `get`, then `render`, the result
+   * kept beside the text when the text is still the entry's.
+   */
+  async rendered(
+    id: string,
+    load: (id: string) => Promise<string | undefined>,
+    switchOf: (text: string) => string,
+    render: (text: string) => string,
+  ): Promise<string | undefined> {
+    const entry = this.#entries.get(id);
+    if (entry?.rendered !== undefined && this.#alive(entry)) {
+      this.#hits++;
+      this.#entries.delete(id);
+      this.#entries.set(id, entry);
+      return entry.rendered;
+    }
+    const text = await this.get(id, load, switchOf);
+    if (text === undefined) return undefined;
+    const rendered = render(text);
+    // The entry may have been dropped or replaced meanwhile: keep the rendering only beside the
+    // text it was made from.
+    const kept = this.#entries.get(id);
+    if (kept !== undefined && kept.text === text && kept.rendered === undefined) {
+      kept.rendered = rendered;
+      kept.bytes += rendered.length;
+      this.#bytes += rendered.length;
+      this.#evict();
+    }
+    return rendered;
+  }
+
+  /**
    * Fills the cache from pages of records in key order (`loadPage(after)`: up to a page of
    * `[id, text]` after that id), until they run out or the cache is full, each page read once
    * the projection's changes pause; a page a change overtook is read again. Ports already
@@ -192,6 +232,11 @@ export class PortRecordCache {
     if (old !== undefined) this.#drop(id, old);
     this.#entries.set(id, entry);
     this.#bytes += entry.bytes;
+    this.#evict();
+  }
+
+  /** Least recently used out, until within the bound. */
+  #evict(): void {
     for (const [oldest, first] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;
       this.#drop(oldest, first);

@@ -29,6 +29,12 @@ export type PortListRecord = WithBigInts<PortListItem, 'position'>;
 
 export interface ReadModel {
   port(id: string): Promise<PortRecord | undefined>;
+  /**
+   * Optional: the port's record as `render` makes it (a pure function of the record, the same
+   * for every caller: the HTTP answer's body), which a read model may keep with its cached
+   * record so that a repeated query renders nothing.
+   */
+  renderedPort?(id: string, render: (port: PortRecord) => string): Promise<string | undefined>;
   history(portId: string, page: { cursor?: string; limit: number }): Promise<Page<HistoryRecord>>;
   chassisPorts(
     chassis: string,

@@ -127,6 +127,25 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     return text === undefined ? undefined : decodePortText(text);
   }
 
+  /**
+   * The port's record rendered by `render` (the HTTP answer's body: a pure function of the
+   * record, the same for every caller): with the cache, made once per cached record and kept
+   * beside it, so a hit costs neither decoding the record nor rendering it.
+   */
+  async renderedPort(
+    id: string,
+    render: (port: PortRecord) => string,
+  ): Promise<string | undefined> {
+    const cache = this.portCache;
+    if (cache === undefined || !this.#cacheNow()) {
+      const port = await queryPort(this.#statements, id);
+      return port === undefined ? undefined : render(port);
+    }
+    return cache.rendered(id, this.#loadText, switchOfPortText, (text) =>
+      render(decodePortText(text)),
+    );
+  }
+
   async history(
     portId: string,
     page: { cursor?: string; limit: number },

@@ -5,7 +5,7 @@ import type { LocusServer } from '../../src/http/server.js';
 import type { HistoryRecord, PortRecord } from '../../src/read-model/queries.js';
 import type { EventStore, RecordedEvent } from '../../src/store/event-store.js';
 import { openEventStore } from '../../src/store/open-event-store.js';
-import { asOperator, asReader, type FakeReadModel, startApi, uid } from './support.js';
+import { asOperator, asReader, FakeReadModel, type Harness, startApi, uid } from './support.js';
 
 let store: EventStore;
 let app: LocusServer;
@@ -81,6 +81,58 @@ describe('read model queries', () => {
     const missing = await get('/v1/ports/qp-none');
     expect(missing.status).toBe(404);
     expect(missing.body.errors).toEqual([{ field: 'id', in: 'path', reason: 'no port qp-none' }]);
+  });
+
+  it("answers a read model's kept rendering of a port as it is, the same body as the record's", async () => {
+    /** Keeps each port's rendering, as SqlReadModel's port-record cache does. */
+    class RenderingReadModel extends FakeReadModel {
+      readonly kept = new Map<string, string>();
+      renders = 0;
+      async renderedPort(id: string, render: (port: PortRecord) => string) {
+        const port = this.ports.get(id);
+        if (port === undefined) return undefined;
+        let text = this.kept.get(id);
+        if (text === undefined) {
+          this.renders++;
+          text = render(port);
+          this.kept.set(id, text);
+        }
+        return text;
+      }
+    }
+    const rendering = new RenderingReadModel();
+    let other: Harness | undefined;
+    try {
+      other = await startApi(store, {}, rendering);
+      // A field the schema does not name: the route's serializer leaves it out, as it would.
+      const withExtra = { ...record('qp-r'), extra: 'not in the schema' } as PortRecord;
+      rendering.ports.set('qp-r', withExtra);
+      readModel.ports.set('qp-r', record('qp-r'));
+      const answers = [];
+      for (let i = 0; i < 2; i++)
+        answers.push(
+          await other.app.inject({ method: 'GET', url: '/v1/ports/qp-r', headers: asReader }),
+        );
+      const plain = await app.inject({ method: 'GET', url: '/v1/ports/qp-r', headers: asReader });
+      expect(rendering.renders).toBe(1);
+      for (const answer of answers) {
+        expect(answer.statusCode).toBe(200);
+        expect(answer.headers['content-type']).toBe(plain.headers['content-type']);
+        expect(answer.body).toBe(plain.body);
+      }
+      expect(answers[0]?.json()).not.toHaveProperty('extra');
+      const missing = await other.app.inject({
+        method: 'GET',
+        url: '/v1/ports/qp-none',
+        headers: asReader,
+      });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json().errors).toEqual([
+        { field: 'id', in: 'path', reason: 'no port qp-none' },
+      ]);
+    } finally {
+      await other?.app.close();
+    }
   });
 
   it('pages through a history with a cursor', async () => {

@@ -10,6 +10,7 @@
  */
 import { expect, it } from 'vitest';
 import { commandCause, type DomainEvent, envelope, lportStream } from '../../src/events/index.js';
+import type { PortRecord } from '../../src/read-model/queries.js';
 import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
 import { chassis, local, lswitch, port } from '../apps/harness.js';
 import { script } from '../projections/script.js';
@@ -25,13 +26,22 @@ const portIds = [
   'never-created',
 ];
 
+/** A rendering of a record (as the HTTP route's serializer makes one). */
+const render = (port: PortRecord) =>
+  JSON.stringify(port, (_, value) => (typeof value === 'bigint' ? String(value) : value));
+const renderedOf = async (model: SqlReadModel, id: string) => {
+  const port = await model.port(id);
+  return port === undefined ? undefined : render(port);
+};
+
 /** Reads every port through `cached` until `done`, as concurrent HTTP readers would. */
 function hammer(cached: SqlReadModel, done: () => boolean): Promise<number> {
   return (async () => {
     let reads = 0;
     while (!done()) {
       await Promise.all(portIds.map((id) => cached.port(id)));
-      reads += portIds.length;
+      await Promise.all(portIds.map((id) => cached.renderedPort(id, render)));
+      reads += 2 * portIds.length;
       // Hits resolve without I/O: yield, as requests arriving over sockets would.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -56,11 +66,17 @@ async function runScript(f: Fixture, portCacheBytes?: number) {
     const head = await f.store.headPosition();
     // Read-your-writes: once the read model has reached the head, the cache answers it.
     expect(await cached.waitFor(head, 10_000)).toBe(true);
-    for (const id of portIds) expect(await cached.port(id), id).toEqual(await uncached.port(id));
+    for (const id of portIds) {
+      expect(await cached.port(id), id).toEqual(await uncached.port(id));
+      expect(await cached.renderedPort(id, render), id).toBe(await renderedOf(uncached, id));
+    }
     settled = true;
     for (const count of await Promise.all(readers)) reads += count;
     // And again once the readers stopped: nothing they filled is stale.
-    for (const id of portIds) expect(await cached.port(id), id).toEqual(await uncached.port(id));
+    for (const id of portIds) {
+      expect(await cached.port(id), id).toEqual(await uncached.port(id));
+      expect(await cached.renderedPort(id, render), id).toBe(await renderedOf(uncached, id));
+    }
   }
   return { projector, cached, reads };
 }

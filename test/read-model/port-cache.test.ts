@@ -145,6 +145,72 @@ describe('port-record cache', () => {
     await cache.get('p1', table.load, switchOf);
     expect(table.loads).toBe(loads + 1); // long evicted
   });
+  it('keeps a rendering beside a record, made once, dropped with it and counted in its bytes', async () => {
+    const table = new FakeTable();
+    table.set('p1', 's1', 1);
+    table.set('p2', 's1', 1);
+    const cache = new PortRecordCache();
+    let renders = 0;
+    const render = (text: string) => {
+      renders++;
+      return `<${text}>`;
+    };
+    const rendered = (id: string) => cache.rendered(id, table.load, switchOf, render);
+    expect(await rendered('p1')).toBe('<["p1","s1",1]>');
+    expect(await rendered('p1')).toBe('<["p1","s1",1]>');
+    expect([renders, table.loads]).toEqual([1, 1]);
+    expect(cache.stats).toMatchObject({ entries: 1, hits: 1, misses: 1 });
+    const text = JSON.stringify(['p1', 's1', 1]);
+    expect(cache.stats.bytes).toBe(text.length + 96 + text.length + 2);
+    // A record cached by `get` is rendered on its first `rendered`, without a load.
+    await cache.get('p2', table.load, switchOf);
+    expect(await rendered('p2')).toBe('<["p2","s1",1]>');
+    expect([renders, table.loads]).toEqual([2, 2]);
+    // A change drops the rendering with its record: loaded and rendered anew.
+    table.set('p1', 's1', 2);
+    cache.apply(rows(['p1']));
+    expect(await rendered('p1')).toBe('<["p1","s1",2]>');
+    expect([renders, table.loads]).toEqual([3, 3]);
+    // So does a change of the switch, or a reset.
+    table.set('p2', 's1', 3);
+    cache.apply(rows([], ['s1']));
+    expect(await rendered('p2')).toBe('<["p2","s1",3]>');
+    cache.apply({ kind: 'reset' });
+    expect(cache.stats).toMatchObject({ entries: 0, bytes: 0 });
+    expect(await rendered('p2')).toBe('<["p2","s1",3]>');
+    expect([renders, table.loads]).toEqual([5, 5]);
+    // An unknown port renders nothing.
+    expect(await rendered('nope')).toBeUndefined();
+    expect(renders).toBe(5);
+  });
+
+  it('answers the rendering of a load a change overtook, keeping neither', async () => {
+    const table = new FakeTable();
+    table.set('p1', 's1', 1);
+    const cache = new PortRecordCache();
+    const render = (text: string) => `<${text}>`;
+    table.hold();
+    const before = cache.rendered('p1', table.load, switchOf, render);
+    table.set('p1', 's1', 2);
+    cache.apply(rows(['p1']));
+    table.release();
+    expect(await before).toBe('<["p1","s1",1]>');
+    expect(cache.stats.entries).toBe(0);
+    expect(await cache.rendered('p1', table.load, switchOf, render)).toBe('<["p1","s1",2]>');
+  });
+
+  it('keeps renderings within the byte bound', async () => {
+    const table = new FakeTable();
+    for (let i = 0; i < 200; i++) table.set(`p${i}`, 's1', 1);
+    const one = JSON.stringify(['p100', 's1', 1]).length * 2 + 96;
+    const cache = new PortRecordCache({ maxBytes: one * 20 });
+    for (let i = 0; i < 200; i++) {
+      await cache.rendered(`p${i}`, table.load, switchOf, (text) => text);
+      expect(cache.stats.bytes).toBeLessThanOrEqual(one * 20);
+    }
+    expect(cache.stats.entries).toBeGreaterThan(15);
+  });
+
   it('warms from pages until full, re-reading a page a change overtook', async () => {
     const table = new FakeTable();
     for (let i = 0; i < 100; i++) table.set(`p${String(i).padStart(3, '0')}`, 's1', 1);

@@ -35,6 +35,7 @@ export interface QueryRoutesOptions {
 }
 
 const errors = problemsFor(400, 401, 403, 404, 503);
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const unknownPort = (id: string) =>
   new ProblemError('not-found', `no port ${id}`, {
@@ -96,9 +97,22 @@ export const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async 
         response: { 200: PortLocality, ...errors },
       },
     },
-    async (request) => {
-      const port = await readModel.port(request.params.id);
-      if (port === undefined) throw unknownPort(request.params.id);
+    async (request, reply) => {
+      const id = request.params.id;
+      if (readModel.renderedPort !== undefined) {
+        // The body as this route's serializer writes it, kept with the cached record: a hit
+        // neither decodes nor serialises (a string with a JSON type is sent as it is).
+        const body = await readModel.renderedPort(id, (port) => {
+          const json = reply.serialize(portJson(port));
+          return typeof json === 'string'
+            ? json
+            : Buffer.from(json as ArrayBuffer).toString('utf8');
+        });
+        if (body === undefined) throw unknownPort(id);
+        return reply.type(JSON_TYPE).send(body);
+      }
+      const port = await readModel.port(id);
+      if (port === undefined) throw unknownPort(id);
       return portJson(port);
     },
   );
