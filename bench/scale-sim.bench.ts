@@ -30,7 +30,8 @@
  *
  * LOCUS_BENCH_SIM_CHASSIS / _PORTS / _SWITCHES override the size; LOCUS_BENCH_SIM_CHURN_S the
  * churn's duration, LOCUS_BENCH_SIM_MIGRATE the ports migrated (0 skips either); LOCUS_BENCH_SIM_DEADLINE_S how long convergence may take before the run
- * records how far it got and stops; LOCUS_BENCH_SIM_SERVER_ARGS Node flags for the server.
+ * records how far it got and stops; LOCUS_BENCH_SIM_SERVER_ARGS Node flags for the server;
+ * LOCUS_BENCH_SIM_BIND_SAMPLES the single binds (default 50) at both sizes.
  */
 import { appendFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -142,7 +143,7 @@ function plans(quick: boolean): { small: Plan; large: Plan } {
     switches: envNumber('LOCUS_BENCH_SIM_SWITCHES', base.switches),
     routers: base.routers,
   };
-  const samples = quick ? 20 : 50;
+  const samples = envNumber('LOCUS_BENCH_SIM_BIND_SAMPLES', quick ? 20 : 50);
   return {
     small: {
       cloud: { chassis: 4, ports: 40, switches: 1, routers: 1 },
