@@ -13,21 +13,27 @@
  * tick its load started at, and an entry older than its switch's last change or the last reset
  * is dead. Concurrent misses of one port share one load unless a change came in between.
  *
- * A record may also carry its rendering (`rendered`: the HTTP answer's body), made from its
- * text once and dropped with it, so a hit answers without decoding or serialising anything.
+ * A record may be kept as its rendering instead (`rendered`: the HTTP answer's body), made from
+ * its text once, so a hit answers without decoding or serialising anything; the text is let go
+ * then (the rendering is about twice its size), and `get` of such a port loads the text anew.
  *
  * Bounded by bytes (the texts' and renderings' lengths plus a per-entry overhead), least
  * recently used first.
  */
 import type { ReadModelChange, ReadModelChanges } from '../projections/changes.js';
 
-/** The default bound: about 50k ports of a typical record, a small part of the process. */
-export const DEFAULT_PORT_CACHE_BYTES = 24 * 1024 * 1024;
+/**
+ * The default bound: about 55k ports of a typical record (four views) as the HTTP answer's body
+ * (~640 bytes; the statement's text ~300), a small part of the process; reached only by a cloud
+ * that large whose ports are all queried.
+ */
+export const DEFAULT_PORT_CACHE_BYTES = 40 * 1024 * 1024;
 /** A Map entry, the entry object and the string header, roughly (V8, 64-bit). */
 const ENTRY_OVERHEAD = 96;
 
 interface Entry {
-  readonly text: string;
+  /** The record's text; undefined once replaced by its rendering. */
+  text: string | undefined;
   readonly switchId: string;
   /** The tick its load started at. */
   readonly tick: number;
@@ -93,14 +99,16 @@ export class PortRecordCache {
   ): Promise<string | undefined> {
     const entry = this.#entries.get(id);
     if (entry !== undefined) {
-      if (this.#alive(entry)) {
+      const alive = this.#alive(entry);
+      if (alive && entry.text !== undefined) {
         this.#hits++;
         // Most recently used last: eviction takes from the front.
         this.#entries.delete(id);
         this.#entries.set(id, entry);
         return entry.text;
       }
-      this.#drop(id, entry);
+      // Kept as its rendering only: the text is loaded again (and replaces the rendering).
+      if (!alive) this.#drop(id, entry);
     }
     this.#misses++;
     const running = this.#loads.get(id);
@@ -121,8 +129,8 @@ export class PortRecordCache {
   /**
    * The port's record text passed through `render` (a pure function of the text: the same for
    * every caller of this cache, e.g. the HTTP answer's body): on a hit, the rendering made the
-   * first time, kept with the entry and dropped with it; else `get`, then `render`, the result
-   * kept beside the text when the text is still the entry's.
+   * first time, kept in the entry's place of the text and dropped with it; else `get`, then
+   * `render`, the result kept when the text is still the entry's.
    */
   async rendered(
     id: string,
@@ -140,13 +148,15 @@ export class PortRecordCache {
     const text = await this.get(id, load, switchOf);
     if (text === undefined) return undefined;
     const rendered = render(text);
-    // The entry may have been dropped or replaced meanwhile: keep the rendering only beside the
-    // text it was made from.
+    // The entry may have been dropped or replaced meanwhile: keep the rendering only in place
+    // of the text it was made from.
     const kept = this.#entries.get(id);
     if (kept !== undefined && kept.text === text && kept.rendered === undefined) {
       kept.rendered = rendered;
-      kept.bytes += rendered.length;
-      this.#bytes += rendered.length;
+      kept.text = undefined;
+      const grown = rendered.length - text.length;
+      kept.bytes += grown;
+      this.#bytes += grown;
       this.#evict();
     }
     return rendered;

@@ -145,7 +145,7 @@ describe('port-record cache', () => {
     await cache.get('p1', table.load, switchOf);
     expect(table.loads).toBe(loads + 1); // long evicted
   });
-  it('keeps a rendering beside a record, made once, dropped with it and counted in its bytes', async () => {
+  it('keeps a rendering in place of a record, made once, dropped with it and counted in its bytes', async () => {
     const table = new FakeTable();
     table.set('p1', 's1', 1);
     table.set('p2', 's1', 1);
@@ -161,7 +161,7 @@ describe('port-record cache', () => {
     expect([renders, table.loads]).toEqual([1, 1]);
     expect(cache.stats).toMatchObject({ entries: 1, hits: 1, misses: 1 });
     const text = JSON.stringify(['p1', 's1', 1]);
-    expect(cache.stats.bytes).toBe(text.length + 96 + text.length + 2);
+    expect(cache.stats.bytes).toBe(text.length + 2 + 96);
     // A record cached by `get` is rendered on its first `rendered`, without a load.
     await cache.get('p2', table.load, switchOf);
     expect(await rendered('p2')).toBe('<["p2","s1",1]>');
@@ -182,6 +182,13 @@ describe('port-record cache', () => {
     // An unknown port renders nothing.
     expect(await rendered('nope')).toBeUndefined();
     expect(renders).toBe(5);
+    // The text of a port kept as its rendering is loaded again, and kept in its place.
+    expect(versionOf(await cache.get('p2', table.load, switchOf))).toBe(3);
+    expect(table.loads).toBe(7);
+    expect(versionOf(await cache.get('p2', table.load, switchOf))).toBe(3);
+    expect(table.loads).toBe(7);
+    expect(await rendered('p2')).toBe('<["p2","s1",3]>');
+    expect(renders).toBe(6);
   });
 
   it('answers the rendering of a load a change overtook, keeping neither', async () => {
@@ -202,7 +209,7 @@ describe('port-record cache', () => {
   it('keeps renderings within the byte bound', async () => {
     const table = new FakeTable();
     for (let i = 0; i < 200; i++) table.set(`p${i}`, 's1', 1);
-    const one = JSON.stringify(['p100', 's1', 1]).length * 2 + 96;
+    const one = JSON.stringify(['p100', 's1', 1]).length + 96;
     const cache = new PortRecordCache({ maxBytes: one * 20 });
     for (let i = 0; i < 200; i++) {
       await cache.rendered(`p${i}`, table.load, switchOf, (text) => text);
