@@ -9,7 +9,8 @@
  *    carried it back);
  *  - `viewed`: the last peer's slice shows the port on the owner (the claim in every feed);
  *  - `applied`: the last peer committed a bundle after its view (its flows for the port);
- *  - `acked`: the last peer's slice shows its own ack (the ack's request, append and feed).
+ *  - `acked`: the last peer's slice shows its own ack (the ack's request, append and feed);
+ *    per peer, `answered` (its ack request answered) splits the request from the feed.
  *
  * Beside them, what could stall a bind for seconds and is countable here: reports sent again
  * after a 503/429 (`reportsShed`), connections retried, ack requests that failed and were
@@ -32,6 +33,15 @@ export interface BindStages {
   readonly acked?: number;
   /** The peer that acked last. */
   readonly lastPeer?: string;
+  /**
+   * Per peer: when its slice showed the port on the owner, when its ack request was answered
+   * (its sender's count of acks given moved), when its slice showed the ack; and its feed's
+   * frames during the bind.
+   */
+  readonly peers: Record<
+    string,
+    { viewed?: number; answered?: number; acked?: number; frames: number }
+  >;
   readonly reportsShed: number;
   readonly connectRetries: number;
   readonly ackFailures: number;
@@ -88,7 +98,15 @@ export class BindWatch {
   /** Per peer: the stages, and its bridge's bundles before the bind. */
   private readonly peerAt = new Map<
     SimChassis,
-    { bundles: number; viewed?: number; applied?: number; acked?: number }
+    {
+      bundles: number;
+      puts: number;
+      frames: number;
+      viewed?: number;
+      applied?: number;
+      answered?: number;
+      acked?: number;
+    }
   >();
   private readonly before: { shed: number; connects: number; ackFailures: number; feeds: number };
   private lastPeer: string | undefined;
@@ -99,7 +117,12 @@ export class BindWatch {
     private readonly portId: string,
     private readonly gc: GcLog,
   ) {
-    for (const peer of peers) this.peerAt.set(peer, { bundles: peer.agent.bridge.metrics.bundles });
+    for (const peer of peers)
+      this.peerAt.set(peer, {
+        bundles: peer.agent.bridge.metrics.bundles,
+        puts: peer.agent.flows.acks.stats.put,
+        frames: peer.feedFrames,
+      });
     this.before = this.counters();
   }
 
@@ -144,6 +167,8 @@ export class BindWatch {
         peer.agent.bridge.metrics.bundles !== at.bundles
       )
         at.applied = now;
+      if (at.answered === undefined && peer.agent.flows.acks.stats.put !== at.puts)
+        at.answered = now;
       if (at.acked === undefined && peer.sees(this.portId, ownerId)) {
         at.acked = now;
         this.lastPeer = peer.id;
@@ -165,11 +190,20 @@ export class BindWatch {
       ms === undefined ? undefined : Number(ms.toFixed(1));
     const stages: Record<string, number | undefined> = {};
     for (const [key, ms] of Object.entries(this.at)) stages[key] = round(ms);
+    const peers: BindStages['peers'] = {};
+    for (const [peer, at] of this.peerAt)
+      peers[peer.id] = {
+        ...(at.viewed === undefined ? {} : { viewed: round(at.viewed) }),
+        ...(at.answered === undefined ? {} : { answered: round(at.answered) }),
+        ...(at.acked === undefined ? {} : { acked: round(at.acked) }),
+        frames: peer.feedFrames - at.frames,
+      };
     return {
       startUs: this.startUs,
       startAt: this.startAt,
       ...stages,
       ...(this.lastPeer === undefined ? {} : { lastPeer: this.lastPeer }),
+      peers,
       reportsShed: after.shed - this.before.shed,
       connectRetries: after.connects - this.before.connects,
       ackFailures: after.ackFailures - this.before.ackFailures,
@@ -185,7 +219,14 @@ export function describeStages(ms: number, s: BindStages): string {
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0));
   return (
     `${ms.toFixed(0)} ms: reported ${f(s.reported)}, claimed ${f(s.claimed)}, viewed ${f(s.viewed)}, ` +
-    `applied ${f(s.applied)}, acked ${f(s.acked)} (last ${s.lastPeer ?? '-'}); ` +
+    `applied ${f(s.applied)}, acked ${f(s.acked)} (last ${s.lastPeer ?? '-'}; ${Object.entries(
+      s.peers,
+    )
+      .map(
+        ([id, p]) =>
+          `${id} viewed ${f(p.viewed)} answered ${f(p.answered)} acked ${f(p.acked)} frames ${p.frames}`,
+      )
+      .join(', ')}); ` +
     `reports shed ${s.reportsShed}, connect retries ${s.connectRetries}, ack failures ${s.ackFailures}, ` +
     `feed reconnects ${s.feedReconnects}, sim GC ${s.gcPauses}/${s.gcMs} ms; at ${new Date(s.startAt).toISOString()}, ${s.startUs} µs (monotonic)`
   );
