@@ -40,8 +40,10 @@ export interface BindStages {
    */
   readonly peers: Record<
     string,
-    { viewed?: number; answered?: number; acked?: number; frames: number }
+    { viewed?: number; answered?: number; acked?: number; frames: number; fullSyncs: number }
   >;
+  /** The longest this process went between two polls (its event loop blocked), ms. */
+  readonly pollGapMs: number;
   readonly reportsShed: number;
   readonly connectRetries: number;
   readonly ackFailures: number;
@@ -102,6 +104,7 @@ export class BindWatch {
       bundles: number;
       puts: number;
       frames: number;
+      fullSyncs: number;
       viewed?: number;
       applied?: number;
       answered?: number;
@@ -122,6 +125,7 @@ export class BindWatch {
         bundles: peer.agent.bridge.metrics.bundles,
         puts: peer.agent.flows.acks.stats.put,
         frames: peer.feedFrames,
+        fullSyncs: peer.agent.flows.flows.reconciler.metrics.fullSyncs,
       });
     this.before = this.counters();
   }
@@ -141,9 +145,14 @@ export class BindWatch {
     this.at.reported ??= performance.now() - this.t0;
   }
 
+  private lastPoll = 0;
+  private pollGapMs = 0;
+
   /** Records what holds now; true once the bind is ready everywhere. */
   poll(): boolean {
     const now = performance.now() - this.t0;
+    this.pollGapMs = Math.max(this.pollGapMs, now - this.lastPoll);
+    this.lastPoll = now;
     const ownerId = this.owner.id;
     if (this.at.claimed === undefined && this.owner.sees(this.portId, ownerId))
       this.at.claimed = now;
@@ -197,6 +206,7 @@ export class BindWatch {
         ...(at.answered === undefined ? {} : { answered: round(at.answered) }),
         ...(at.acked === undefined ? {} : { acked: round(at.acked) }),
         frames: peer.feedFrames - at.frames,
+        fullSyncs: peer.agent.flows.flows.reconciler.metrics.fullSyncs - at.fullSyncs,
       };
     return {
       startUs: this.startUs,
@@ -204,6 +214,7 @@ export class BindWatch {
       ...stages,
       ...(this.lastPeer === undefined ? {} : { lastPeer: this.lastPeer }),
       peers,
+      pollGapMs: round(this.pollGapMs) ?? 0,
       reportsShed: after.shed - this.before.shed,
       connectRetries: after.connects - this.before.connects,
       ackFailures: after.ackFailures - this.before.ackFailures,
@@ -224,11 +235,11 @@ export function describeStages(ms: number, s: BindStages): string {
     )
       .map(
         ([id, p]) =>
-          `${id} viewed ${f(p.viewed)} answered ${f(p.answered)} acked ${f(p.acked)} frames ${p.frames}`,
+          `${id} viewed ${f(p.viewed)} answered ${f(p.answered)} acked ${f(p.acked)} frames ${p.frames} full syncs ${p.fullSyncs}`,
       )
       .join(', ')}); ` +
     `reports shed ${s.reportsShed}, connect retries ${s.connectRetries}, ack failures ${s.ackFailures}, ` +
-    `feed reconnects ${s.feedReconnects}, sim GC ${s.gcPauses}/${s.gcMs} ms; at ${new Date(s.startAt).toISOString()}, ${s.startUs} µs (monotonic)`
+    `feed reconnects ${s.feedReconnects}, longest between polls ${s.pollGapMs.toFixed(0)} ms, sim GC ${s.gcPauses}/${s.gcMs} ms; at ${new Date(s.startAt).toISOString()}, ${s.startUs} µs (monotonic)`
   );
 }
 
