@@ -19,7 +19,7 @@ import { LocusProcess } from '../support/chaos/locus-process.js';
 import { chaosSeed, nightly, Rng } from '../support/chaos/rng.js';
 
 describe('crash anywhere on the embedded store (PGlite folder)', () => {
-  const kills = killCount(nightly ? 60 : 10);
+  const kills = killCount(nightly ? 60 : 6);
   const seed = chaosSeed(20_251_126);
   let dir: string;
   let locus: LocusProcess;

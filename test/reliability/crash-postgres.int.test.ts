@@ -26,7 +26,7 @@ import { createDatabase, dropDatabase } from '../support/postgres.js';
 const postgres = inject('postgres');
 
 describe.skipIf(!postgres.available)('crash anywhere on PostgreSQL', () => {
-  const kills = killCount(nightly ? 300 : 50);
+  const kills = killCount(nightly ? 300 : 30);
   const seed = chaosSeed(20_251_125);
   let url: string;
   let referenceUrl: string;

@@ -70,7 +70,9 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunReport
     let phase: string;
     let running: Promise<void> = Promise.resolve();
     const stop = new AbortController();
-    if (setupDone && rng.chance(bootShare)) {
+    // The last kill is made while booting if the seed made none there (a short CI run).
+    const lastChance = kill === options.kills && bootKills === 0;
+    if (setupDone && (rng.chance(bootShare) || lastChance)) {
       // Somewhere in the boot: opening the store, migrations, catch-up, the listener.
       const delay = rng.between(0, 1_500);
       await sleep(delay);
