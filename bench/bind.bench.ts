@@ -45,7 +45,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { HostedChassis } from '../src/agent/host.js';
@@ -184,6 +184,38 @@ function childrenRss(except: readonly (number | undefined)[]): number {
 }
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
+/**
+ * LOCUS_BENCH_TRACE: this process' GC pauses of 50 ms or more and its event loop's stalls of
+ * 250 ms or more (the server runs here: a stall delays every stage stamped after it), printed
+ * as they happen beside the binds' stages. Returns the stop.
+ */
+function tracePauses(progress: (m: string) => void): () => void {
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if (entry.duration >= 50)
+        progress(
+          `gc pause ${entry.duration.toFixed(0)} ms (kind ${(entry as { detail?: { kind?: number } }).detail?.kind})`,
+        );
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - last >= 350) progress(`event loop stalled ${(now - last - 100).toFixed(0)} ms`);
+    last = now;
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    gc.disconnect();
+    delay.disable();
+    progress(
+      `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(0)} ms`,
+    );
+  };
+}
 
 /**
  * One `ovs-vsctl` call. Up to the bulk's own deadline: 500 interfaces added to a bridge of 5,000
@@ -400,6 +432,7 @@ export async function measureBind(
         );
     // One bind at a time.
     progress(`${sizes.samples} binds, one at a time`);
+    const stopPauseTrace = process.env.LOCUS_BENCH_TRACE ? tracePauses(progress) : undefined;
     const total: number[] = [];
     const fromRow: number[] = [];
     const toRow: number[] = [];
@@ -451,6 +484,7 @@ export async function measureBind(
           `${id}: reported ${(entry.reported - t0).toFixed(0)} local ${(entry.local - t0).toFixed(0)} flows on A ${(flowsA - t0).toFixed(0)} remote ${(flowsRemote - t0).toFixed(0)} acked ${(entry.acked - t0).toFixed(0)} ms`,
         );
     }
+    stopPauseTrace?.();
     const latency = percentiles(total);
     const p50 = (samples: number[]) => Number(percentiles(samples).p50.toFixed(2));
     const less = (samples: readonly number[]) => samples.map((t, k) => t - (toRow[k] as number));
