@@ -62,6 +62,15 @@ export interface Applied<C> extends Desired<C> {
   readonly report: SyncReport;
 }
 
+/**
+ * The periodic anti-entropy's delays are drawn from period × [1 − J, 1 + J): reconcilers
+ * started together (a host's agents, a fleet restarted at once, the simulated chassis of
+ * bench/scale-sim in one process) drift apart instead of all running their full sync — every
+ * flow recomputed, dumped and compared, hundreds of ms at 12,500 ports — in the same second,
+ * where a bind then waited seconds for its acks (bench/README, "The 3-second bind").
+ */
+export const ANTI_ENTROPY_JITTER = 0.25;
+
 /** Waits before a full sync after a failed batch, growing with the failures in a row. */
 export const FLOW_SYNC_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 'equal' };
 
@@ -75,8 +84,10 @@ export interface FlowReconcilerOptions<C> {
    * missed change notification left stale).
    */
   readonly desired?: (full: boolean) => Desired<C>;
-  /** Full anti-entropy period; 0 disables. Default 60 s. */
+  /** Full anti-entropy period, each delay jittered (ANTI_ENTROPY_JITTER); 0: none. Default 60 s. */
   readonly antiEntropyIntervalMs?: number;
+  /** The anti-entropy jitter's source in [0, 1) (tests). Default Math.random. */
+  readonly random?: () => number;
   /** Identity of the running switch (see mgmtSocketProbe); a change means it restarted. */
   readonly probe?: () => Promise<string | undefined>;
   /** Default 1 s; 0 disables. */
@@ -134,6 +145,7 @@ export class FlowReconciler<C = undefined> {
   private running: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  private antiEntropyTimer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
   private identity: string | undefined;
   private stopped = false;
@@ -154,12 +166,7 @@ export class FlowReconciler<C = undefined> {
     this.stopped = false;
     if (this.options.probe) this.identity = await this.options.probe();
     const period = this.options.antiEntropyIntervalMs ?? 60_000;
-    if (period > 0)
-      this.timers.push(
-        setInterval(() => {
-          if (this.hasDesired()) this.antiEntropy('periodic').catch(() => undefined);
-        }, period).unref(),
-      );
+    if (period > 0) this.scheduleAntiEntropy(period);
     const probeEvery = this.options.probeIntervalMs ?? 1000;
     if (this.options.probe && probeEvery > 0)
       this.timers.push(setInterval(() => void this.checkRestart(), probeEvery).unref());
@@ -170,6 +177,8 @@ export class FlowReconciler<C = undefined> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    clearTimeout(this.antiEntropyTimer);
+    this.antiEntropyTimer = undefined;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.running?.catch(() => undefined);
@@ -273,6 +282,20 @@ export class FlowReconciler<C = undefined> {
     if (this.stopped)
       for (const waiter of this.waiters.splice(0))
         waiter.reject(new Error(`reconciler of ${this.bridge} is stopped`));
+  }
+
+  /** The next periodic full sync, after `period` jittered (ANTI_ENTROPY_JITTER). */
+  private scheduleAntiEntropy(period: number): void {
+    if (this.stopped) return;
+    const random = this.options.random ?? Math.random;
+    const delay = period * (1 - ANTI_ENTROPY_JITTER + 2 * ANTI_ENTROPY_JITTER * random());
+    clearTimeout(this.antiEntropyTimer);
+    this.antiEntropyTimer = setTimeout(() => {
+      this.antiEntropyTimer = undefined;
+      if (this.hasDesired()) this.antiEntropy('periodic').catch(() => undefined);
+      this.scheduleAntiEntropy(period);
+    }, delay);
+    this.antiEntropyTimer.unref();
   }
 
   private scheduleRetry(): void {
