@@ -470,7 +470,12 @@ async function measure(
       await until(
         async () => {
           arrivals = (await client.arrivals([id]))[id] ?? [];
-          return arrivals.every((t) => !Number.isNaN(t));
+          // Every subscriber's stamp: a missing one is NaN, and null once it crossed the IPC
+          // channel as JSON (it was taken for 0: latencies of −1.8e12 ms).
+          return (
+            arrivals.length === sizes.subscribers &&
+            arrivals.every((t) => typeof t === 'number' && Number.isFinite(t))
+          );
         },
         30_000,
         `event ${id} at every subscriber`,
