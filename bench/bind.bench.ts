@@ -45,7 +45,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { HostedChassis } from '../src/agent/host.js';
@@ -74,6 +74,7 @@ import {
 import { BulkLog } from './support/bulk-log.js';
 import { type AgentProcesses, startAgentProcesses } from './support/chassis-agents.js';
 import { type FlowWatch, watchFlows } from './support/flow-watcher.js';
+import { LoopWatch } from './support/loop-watch.js';
 import { type RowWatch, watchRows } from './support/ovn-row-watcher.js';
 import {
   addDummyBrInt,
@@ -186,38 +187,6 @@ function childrenRss(except: readonly (number | undefined)[]): number {
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
 /**
- * LOCUS_BENCH_TRACE: this process' GC pauses of 50 ms or more and its event loop's stalls of
- * 250 ms or more (the server runs here: a stall delays every stage stamped after it), printed
- * as they happen beside the binds' stages. Returns the stop.
- */
-function tracePauses(progress: (m: string) => void): () => void {
-  const gc = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries())
-      if (entry.duration >= 50)
-        progress(
-          `gc pause ${entry.duration.toFixed(0)} ms (kind ${(entry as { detail?: { kind?: number } }).detail?.kind})`,
-        );
-  });
-  gc.observe({ entryTypes: ['gc'] });
-  const delay = monitorEventLoopDelay({ resolution: 20 });
-  delay.enable();
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    if (now - last >= 350) progress(`event loop stalled ${(now - last - 100).toFixed(0)} ms`);
-    last = now;
-  }, 100);
-  return () => {
-    clearInterval(timer);
-    gc.disconnect();
-    delay.disable();
-    progress(
-      `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(0)} ms`,
-    );
-  };
-}
-
-/**
  * One `ovs-vsctl` call. Up to the bulk's own deadline: 500 interfaces added to a bridge of 5,000
  * took over 60 s at load 13 (2026-12-02). A failure names the call's start, not its 500 ports.
  */
@@ -226,9 +195,9 @@ const vsctl = (dir: string, args: readonly string[]) =>
     maxBuffer: 16 * 1024 * 1024,
   }).catch((error: unknown) => {
     const call = args.join(' ');
-    throw new Error(
-      `ovs-vsctl ${call.length > 200 ? `${call.slice(0, 200)}… (${args.length} words)` : call} failed: ${(error as { stderr?: string }).stderr?.trim() || String(error).slice(0, 300)}`,
-    );
+    const shown = call.length > 200 ? `${call.slice(0, 200)}… (${args.length} words)` : call;
+    const reason = (error as { stderr?: string }).stderr?.trim() || String(error).slice(0, 300);
+    throw new Error(`ovs-vsctl ${shown} failed: ${reason}`);
   });
 
 /** The flows on a chassis' br-int (`ovs-ofctl dump-aggregate`), whoever runs its agent. */
@@ -432,7 +401,9 @@ export async function measureBind(
         );
     // One bind at a time.
     progress(`${sizes.samples} binds, one at a time`);
-    const stopPauseTrace = process.env.LOCUS_BENCH_TRACE ? tracePauses(progress) : undefined;
+    // This process' collections and event-loop stalls beside the binds' stages: the server runs
+    // here, and a stall delays every stage stamped after it.
+    const pauses = process.env.LOCUS_BENCH_TRACE ? new LoopWatch(250, progress) : undefined;
     const total: number[] = [];
     const fromRow: number[] = [];
     const toRow: number[] = [];
@@ -484,7 +455,12 @@ export async function measureBind(
           `${id}: reported ${(entry.reported - t0).toFixed(0)} local ${(entry.local - t0).toFixed(0)} flows on A ${(flowsA - t0).toFixed(0)} remote ${(flowsRemote - t0).toFixed(0)} acked ${(entry.acked - t0).toFixed(0)} ms`,
         );
     }
-    stopPauseTrace?.();
+    if (pauses !== undefined) {
+      const { delayMs } = pauses.stop();
+      progress(
+        `event loop delay p99 ${delayMs.p99.toFixed(1)} ms, max ${delayMs.max.toFixed(0)} ms`,
+      );
+    }
     const latency = percentiles(total);
     const p50 = (samples: number[]) => Number(percentiles(samples).p50.toFixed(2));
     const less = (samples: readonly number[]) => samples.map((t, k) => t - (toRow[k] as number));

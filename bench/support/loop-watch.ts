@@ -57,12 +57,21 @@ export class LoopWatch {
   readonly #elu: EventLoopUtilization;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(readonly stallMs = 3) {
+  /**
+   * `onPause`, if given, hears of each stall longer than `stallMs` and each collection of
+   * 50 ms or more as it happens (bench/bind.bench.ts prints them beside each bind's stages).
+   */
+  constructor(
+    readonly stallMs = 3,
+    onPause?: (what: string) => void,
+  ) {
     this.#observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
         const from = performance.timeOrigin + entry.startTime;
-        const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
-        this.#gcs.push({ from, to: from + entry.duration, kind: GC_KINDS[kind] ?? String(kind) });
+        const code = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
+        const kind = GC_KINDS[code] ?? String(code);
+        this.#gcs.push({ from, to: from + entry.duration, kind });
+        if (entry.duration >= 50) onPause?.(`gc pause ${entry.duration.toFixed(0)} ms (${kind})`);
       }
     });
     this.#observer.observe({ entryTypes: ['gc'] });
@@ -74,7 +83,10 @@ export class LoopWatch {
     this.#timer = setInterval(() => {
       const now = wallClock();
       const at = threadSchedStat();
-      if (now - due > stallMs) this.#stalls.push({ from: due, to: now, ...schedDelta(sched, at) });
+      if (now - due > stallMs) {
+        this.#stalls.push({ from: due, to: now, ...schedDelta(sched, at) });
+        onPause?.(`event loop stalled ${(now - due).toFixed(0)} ms`);
+      }
       due = now + period;
       sched = at;
     }, period);

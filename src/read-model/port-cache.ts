@@ -101,10 +101,7 @@ export class PortRecordCache {
     if (entry !== undefined) {
       const alive = this.#alive(entry);
       if (alive && entry.text !== undefined) {
-        this.#hits++;
-        // Most recently used last: eviction takes from the front.
-        this.#entries.delete(id);
-        this.#entries.set(id, entry);
+        this.#hit(id, entry);
         return entry.text;
       }
       // Kept as its rendering only: the text is loaded again (and replaces the rendering).
@@ -140,9 +137,7 @@ export class PortRecordCache {
   ): Promise<string | undefined> {
     const entry = this.#entries.get(id);
     if (entry?.rendered !== undefined && this.#alive(entry)) {
-      this.#hits++;
-      this.#entries.delete(id);
-      this.#entries.set(id, entry);
+      this.#hit(id, entry);
       return entry.rendered;
     }
     const text = await this.get(id, load, switchOf);
@@ -243,6 +238,13 @@ export class PortRecordCache {
     this.#entries.set(id, entry);
     this.#bytes += entry.bytes;
     this.#evict();
+  }
+
+  /** Counts a hit and makes the entry the most recently used (eviction takes from the front). */
+  #hit(id: string, entry: Entry): void {
+    this.#hits++;
+    this.#entries.delete(id);
+    this.#entries.set(id, entry);
   }
 
   /** Least recently used out, until within the bound. */
