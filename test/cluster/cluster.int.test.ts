@@ -285,6 +285,23 @@ describe.skipIf(!required(postgres.available, 'PostgreSQL 15', 'postgresql-15'))
       );
     }, 30_000);
 
+    it('alone on its database (sole), heartbeats every 10 s with 30-s leases, and holds everything', async () => {
+      const ledger = new Ledger();
+      const a = await member('a', ledger, { sole: true });
+      expect(ledger.held('a')).toHaveLength(VIRTUAL_PARTITIONS);
+      const store = new LeaseStore(admin.db);
+      const [first] = await store.liveInstances();
+      const leases = await store.heldLeases();
+      expect(leases).toHaveLength(VIRTUAL_PARTITIONS + 1);
+      const left = Math.min(...leases.map((lease) => lease.expiresAt.getTime() - Date.now()));
+      expect(left).toBeGreaterThan(20_000);
+      // No heartbeat in the next 1.5 s: the 1-s default would have written the row again.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const [again] = await store.liveInstances();
+      expect(again?.heartbeatAt).toEqual(first?.heartbeatAt);
+      expect(a.cluster.role.projector).toBe(true);
+    }, 30_000);
+
     it('a static LOCUS_PARTITION share leases no partitions, and still competes for the projector', async () => {
       const ledger = new Ledger();
       const a = await member('a', ledger, { ...FAST, partition: { index: 0, count: 2 } });
