@@ -11,6 +11,12 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Progress lines for long runs. */
   readonly progress: (message: string) => void;
+  /**
+   * Hands over the records of a finished step (one size, one run) before the suite goes on:
+   * if a later step fails, these still reach the results file, with the suite marked failed.
+   * A suite that succeeds returns all its records, these included.
+   */
+  readonly keep?: (records: readonly BenchRecord[]) => void;
 }
 
 export interface BenchRecord {

@@ -394,7 +394,7 @@ function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRec
     });
     child.on('message', (message: WorkerMessage) => {
       if (message.kind === 'records') records = [...message.records];
-      else failure = message.message;
+      else if (message.kind === 'error') failure = message.message;
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
@@ -556,6 +556,7 @@ export const benchOvn: Benchmark = async (options: BenchOptions) => {
     const records = [...ovn.records, ...compare(run, ovn, locus)];
     byRun.push(records);
     all.push(...records);
+    options.keep?.(records);
   }
   summary(byRun, options.progress);
   return all;

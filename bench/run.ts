@@ -213,10 +213,21 @@ function printTable(records: readonly Printed[]): void {
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
 }
 
+/** A suite that failed, with the records of the steps it finished (BenchOptions.keep). */
+class SuiteFailed extends Error {
+  constructor(
+    message: string,
+    readonly kept: readonly BenchRecord[],
+  ) {
+    super(message);
+  }
+}
+
 /** Runs one suite in a child process; resolves with its records (rejects if it failed). */
 function runChild(name: string, suite: Suite): Promise<BenchRecord[]> {
   return new Promise((resolvePromise, reject) => {
     let records: BenchRecord[] | undefined;
+    const kept: BenchRecord[] = [];
     let failure: string | undefined;
     const child = fork(
       join(here, 'worker.ts'),
@@ -230,19 +241,29 @@ function runChild(name: string, suite: Suite): Promise<BenchRecord[]> {
     );
     child.on('message', (message: WorkerMessage) => {
       if (message.kind === 'records') records = [...message.records];
+      else if (message.kind === 'kept') kept.push(...message.records);
       else failure = message.message;
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (records && code === 0) resolvePromise(records);
-      else reject(new Error(failure ?? `exited with ${signal ?? `code ${code}`}`));
+      else reject(new SuiteFailed(failure ?? `exited with ${signal ?? `code ${code}`}`, kept));
     });
   });
 }
 
 async function runInProcess(name: string, suite: Suite): Promise<BenchRecord[]> {
   const bench = (await import(suite.module))[suite.exportName] as Benchmark;
-  return bench({ quick, progress: (m) => console.error(`  ${name}: ${m}`) });
+  const kept: BenchRecord[] = [];
+  try {
+    return await bench({
+      quick,
+      progress: (m) => console.error(`  ${name}: ${m}`),
+      keep: (records) => kept.push(...records),
+    });
+  } catch (error) {
+    throw new SuiteFailed(error instanceof Error ? error.message : String(error), kept);
+  }
 }
 
 if (fromArg) {
@@ -277,6 +298,8 @@ for (const name of names) {
     status = 'failed';
     error = e instanceof Error ? e.message : String(e);
     failed.push(name);
+    // What the suite finished before it failed is measured all the same.
+    if (e instanceof SuiteFailed) records = [...e.kept];
     console.error(`bench ${name} FAILED: ${error}`);
   }
   const seconds = Number(((performance.now() - started) / 1000).toFixed(1));

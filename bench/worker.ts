@@ -8,6 +8,8 @@ import type { Benchmark, BenchRecord } from './lib.js';
 
 export type WorkerMessage =
   | { readonly kind: 'records'; readonly records: readonly BenchRecord[] }
+  /** Records of a finished step, kept should the suite fail later (BenchOptions.keep). */
+  | { readonly kind: 'kept'; readonly records: readonly BenchRecord[] }
   | { readonly kind: 'error'; readonly message: string };
 
 const [modulePath, exportName] = process.argv.slice(2);
@@ -26,7 +28,11 @@ function send(message: WorkerMessage): Promise<void> {
 try {
   if (!modulePath || !exportName) throw new Error('usage: worker.ts <module> <export> [--quick]');
   const bench = (await import(modulePath))[exportName] as Benchmark;
-  const records = await bench({ quick, progress: (m) => console.error(`  ${label}: ${m}`) });
+  const records = await bench({
+    quick,
+    progress: (m) => console.error(`  ${label}: ${m}`),
+    keep: (kept) => void send({ kind: 'kept', records: kept }),
+  });
   await send({ kind: 'records', records });
   process.exit(0);
 } catch (error) {
