@@ -64,8 +64,11 @@ export interface Handout {
 
 type Entry = ViewPort | Unreachable;
 
-/** Ports a sweep step recomputes (about 10–25 µs each): a step of a few milliseconds. */
-export const SWEEP_STEP_PORTS = 250;
+/**
+ * Ports a sweep step recomputes (10–25 µs each): about a millisecond or two, what a bind that
+ * shares the step's batch waits for it.
+ */
+export const SWEEP_STEP_PORTS = 100;
 
 interface Group {
   /** Order of `flowsFor`: 0 static, 1 switches, 2 ports; then by id. */
