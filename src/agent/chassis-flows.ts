@@ -11,6 +11,10 @@
  * entries and flows that differ reach the bridge, in one bundle. Changes are coalesced: the
  * slice is applied once per batch, however many diffs arrived while the previous one ran.
  *
+ * The periodic anti-entropy recomputes every entry (what a missed notification left stale) a
+ * part per batch (ChassisDesired.markSweep) rather than all at once, so a bind waits for at most
+ * one part of it.
+ *
  * Nothing is programmed before the first snapshot (`start` waits for a slice): the bridge
  * keeps what it holds, so a restarted agent's first full sync compares the dump with the same
  * desired flows and sends no flow change when nothing changed.
@@ -70,7 +74,7 @@ export interface ChassisFlowsOptions {
    * and `MemoryBridge` fit here too.
    */
   readonly ofctl?: Ofctl;
-  /** Full dump-and-repair period; 0 disables. Default 60 s. */
+  /** Periodic anti-entropy check period (jittered); 0 disables. Default 60 s. */
   readonly antiEntropyIntervalMs?: number;
   /** How often to look for a restarted ovs-vswitchd; 0 disables. Default 1 s. */
   readonly probeIntervalMs?: number;
@@ -119,6 +123,7 @@ export class ChassisFlows {
       ofctl: options.ofctl ?? (this.channel as OpenFlowChannel),
       logger,
       desired: (full) => this.desiredNow(full),
+      sweep: () => this.sweepStep(),
       antiEntropyIntervalMs: options.antiEntropyIntervalMs,
       probe: options.probe ?? mgmtSocketProbe(bridge, options.env?.OVS_RUNDIR),
       probeIntervalMs: options.probeIntervalMs,
@@ -177,6 +182,12 @@ export class ChassisFlows {
     this.started = false;
     await this.reconciler.stop();
     await this.channel?.close();
+  }
+
+  /** The periodic check's recompute, a part per batch; true once it is complete. */
+  private sweepStep(): boolean {
+    const topology = this.slice.topology;
+    return topology === undefined || this.desired.markSweep(topology);
   }
 
   private desiredNow(full: boolean): Desired<AppliedView> {

@@ -102,6 +102,45 @@ describe('ChassisDesired', () => {
     );
   });
 
+  it('a sweep, a few ports per sync, recomputes what changes it was not told of left stale', () => {
+    fc.assert(
+      fc.property(
+        fc.array(anEvent, { minLength: 1, maxLength: 20 }),
+        fc.array(anEvent, { maxLength: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        (missed, told, step) => {
+          const topology = topologyOf(world());
+          const desired = new ChassisDesired('A');
+          desired.next(topology, portsOfA);
+          let revision = 1000n;
+          // Changes no notification reaches (the tracker not listening yet).
+          for (const event of missed) topology.apply(event, revision++);
+          const tracker = new ViewChangeTracker({
+            port: (t, id) => desired.markPort(t, id),
+            switch: (t, id) => desired.markSwitch(t, id),
+            everything: () => desired.markAll(),
+          });
+          topology.listen(tracker);
+          let steps = 0;
+          for (let done = false; !done; steps++) {
+            done = desired.markSweep(topology, step);
+            // Told changes meanwhile are recomputed as usual.
+            const event = told[steps];
+            if (event) topology.apply(event, revision++);
+            desired.next(topology, portsOfA).commit();
+          }
+          for (const event of told.slice(steps)) topology.apply(event, revision++);
+          const flows = desired.next(topology, portsOfA).flows.flows;
+          expect(texts(flows)).toEqual(
+            texts(flowsFor(chassisViewOf(topology, 'A', portsOfA)).flows),
+          );
+          expect(desired.dirty).toBe(false);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('resolves a MAC two ports want as flowsFor does, whichever changes first', () => {
     const topology = topologyOf(world());
     const { sync } = follow(topology, ['A']);

@@ -195,6 +195,24 @@ describe.skipIf(!requireOvs()).each(backends)(
       await reconciler.stop();
     });
 
+    it('the periodic check repairs only the drifted flows, by key', async () => {
+      const desired = flowsFor(chassisViewOf(topologyOf(world()), 'A', portsOfA));
+      const reconciler = newReconciler({ desired: () => ({ flows: desired, context: undefined }) });
+      await reconciler.start();
+      await ovs.ofctl('add-flow', 'br-int', 'table=0,priority=5,actions=NORMAL');
+      const [a1, other] = [...desired.flows.values()].filter((f) => f.cookie === portCookie('a1'));
+      await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', 'br-int', `${a1?.key} actions=output:5`);
+      await ovs.ofctl('-O', 'OpenFlow13', 'del-flows', 'br-int', '--strict', `${other?.key}`);
+      ofctl.bundles.length = 0;
+      expect(await reconciler.check()).toEqual({ missing: 1, extra: 1, changed: 1 });
+      expect(ofctl.bundles).toHaveLength(1);
+      expect(ofctl.bundles[0]).toHaveLength(3);
+      expect(await dump()).toEqual(texts(desired));
+      expect(await reconciler.check()).toEqual({ missing: 0, extra: 0, changed: 0 });
+      expect(reconciler.metrics.driftRepaired).toBe(3);
+      await reconciler.stop();
+    });
+
     it('detects an ovs-vswitchd restart and restores the flows', async () => {
       const desired = flowsFor(chassisViewOf(topologyOf(world()), 'A', portsOfA));
       const reconciler = newReconciler({

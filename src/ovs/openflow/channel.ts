@@ -13,6 +13,7 @@
  */
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
+import { Slicer } from '../../lib/slices.js';
 import type { Ofctl } from '../reconciler/ofctl.js';
 import { type Endpoint, OpenFlowConnection, type OpenFlowConnectionOptions } from './connection.js';
 import { formatFlowStats, parseFlowMod } from './text.js';
@@ -58,8 +59,14 @@ export class OpenFlowChannel implements Ofctl {
 
   async dumpFlows(bridge: string): Promise<string> {
     const flows = await this.connection(bridge).flowStats();
+    // Printed a slice at a time: tens of thousands of flows would hold the event loop (the
+    // reconciler's periodic check dumps while batches go on).
+    const slicer = new Slicer();
     let dump = '';
-    for (const flow of flows) dump += ` ${formatFlowStats(flow)}\n`;
+    for (const flow of flows) {
+      dump += ` ${formatFlowStats(flow)}\n`;
+      if (slicer.spent()) await slicer.next();
+    }
     return dump;
   }
 

@@ -7,12 +7,15 @@
  *  - `bundle(bridge, ops)` applies the `add <flow>`, `delete cookie=C/-1` and
  *    `delete_strict <table,priority,match>` lines the planner writes (./plan.ts), all or none:
  *    a line it cannot read fails the whole bundle and leaves the table as it was;
- *  - `dumpFlows(bridge)` prints the table as `dump-flows --no-stats` does, one flow per line.
+ *  - `dumpFlows(bridge)` prints the table as `dump-flows --no-stats` does, one flow per line, in
+ *    no order: a snapshot, printed a few milliseconds at a time (a simulated chassis' 30,000
+ *    flows would hold the event loop its process shares with others, where a switch would not).
  * An add replaces the flow with the same table, priority and match, as OpenFlow does. Flows are
  * kept by that key, in the canonical text the pipeline writes (../pipeline/flow.ts), so a dump
  * parses back to the flows that were added.
  */
 import { getOrCreate } from '../../lib/maps.js';
+import { Slicer } from '../../lib/slices.js';
 import { type DumpedFlow, parseDumpedFlow } from '../pipeline/flow.js';
 import { type Ofctl, OfctlError } from './ofctl.js';
 
@@ -127,8 +130,12 @@ export class MemoryBridge implements Ofctl {
   }
 
   async dumpFlows(bridge: string): Promise<string> {
+    const slicer = new Slicer();
     let dump = '';
-    for (const flow of this.flows(bridge)) dump += ` ${flow.text}\n`;
+    for (const flow of [...this.unordered(bridge)]) {
+      dump += ` ${flow.text}\n`;
+      if (slicer.spent()) await slicer.next();
+    }
     return dump;
   }
 
