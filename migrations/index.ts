@@ -8,6 +8,7 @@ import * as readModel from './0002_read_model.js';
 import * as reachability from './0003_reachability.js';
 import * as topology from './0004_topology.js';
 import * as cluster from './0005_cluster.js';
+import * as historyFromLog from './0006_history_from_log.js';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_event_store': eventStore,
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_reachability': reachability,
   '0004_topology': topology,
   '0005_cluster': cluster,
+  '0006_history_from_log': historyFromLog,
 };

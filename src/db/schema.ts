@@ -164,9 +164,20 @@ export interface RmTopologyTable {
   position: Int8;
 }
 
+/**
+ * Events of lport streams whose history differs from the event, for a history served from the
+ * log (migrations/0006_history_from_log.ts): the refusal code, or null for no history row.
+ */
+export interface RmHistoryMarksTable {
+  position: Int8;
+  refusal: string | null;
+}
+
 export interface RmCheckpointsTable {
   name: string;
   position: Int8;
+  /** The history is the log's events with rm_history_marks, not rm_history (migration 0006). */
+  history_from_log: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 // Declaration merging: the read model's tables join the event store's in `Database`.
@@ -177,6 +188,7 @@ export interface Database {
   rm_switches: RmSwitchesTable;
   rm_switch_chassis: RmSwitchChassisTable;
   rm_history: RmHistoryTable;
+  rm_history_marks: RmHistoryMarksTable;
   rm_topology: RmTopologyTable;
   rm_checkpoints: RmCheckpointsTable;
 }

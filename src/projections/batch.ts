@@ -48,8 +48,11 @@ export type Routed =
   | { readonly kind: 'switch'; readonly event: SwitchEvent; readonly recorded: ProjectedEvent }
   /** Subnets, routers, floating IPs, segmentations (./topology.ts). */
   | { readonly kind: 'topology'; readonly event: TopologyEvent; readonly recorded: ProjectedEvent }
-  /** Not the read model's business (other categories, OvsPort events). */
-  | { readonly kind: 'ignored' }
+  /**
+   * Not the read model's business (other categories, OvsPort events); an lport stream's
+   * carries its event (no history row: a history served from the log marks it).
+   */
+  | { readonly kind: 'ignored'; readonly recorded?: ProjectedEvent }
   /** The read model's business but unreadable by this version: counted and logged. */
   | {
       readonly kind: 'skipped';
@@ -58,6 +61,7 @@ export type Routed =
     };
 
 const IGNORED: Routed = Object.freeze({ kind: 'ignored' });
+const NO_MARKS: readonly HistoryMark[] = Object.freeze([]);
 
 /** Events of an lport stream: each has a history row unless it is stale, skipped or ignored. */
 export function isPortStream(streamName: string): boolean {
@@ -83,7 +87,7 @@ export function route(recorded: ProjectedEvent): Routed {
   const event = decoded.event;
   if (isPort) {
     const lport = toLportEvents(event);
-    if (lport === undefined) return IGNORED;
+    if (lport === undefined) return { kind: 'ignored', recorded };
     return {
       kind: 'port',
       portId: stream.slice(LPORT_PREFIX.length),
@@ -114,6 +118,8 @@ export interface BatchChanges {
   /** Changes of rm_switch_chassis' counts, none zero. */
   readonly localPorts: readonly LocalPortsDelta[];
   readonly history: readonly HistoryRow[];
+  /** Instead of `history`, for a history served from the log (`history: 'log'`). */
+  readonly historyMarks: readonly HistoryMark[];
   /** Subnets, routers, floating IPs and segmentations the batch changed. */
   readonly topology: readonly TopologyRow[];
 }
@@ -126,17 +132,13 @@ export interface BatchCounts {
 }
 
 /**
- * A batch's history when its rows are copied from the log by the database (a rebuild whose
- * read model shares the log's database, sql-tables.ts): instead of the rows, what differs from
- * "every event of an lport stream in the batch's range".
+ * An event of an lport stream whose history differs from the event itself, for a history
+ * served from the log (src/read-model/history-query.ts): the machine's refusal code, or null
+ * for an event with no history row (stale, unreadable, not a port event).
  */
-export interface HistoryFromLog {
-  /** History rows the batch has: the copy must insert exactly this many. */
-  readonly rows: number;
-  /** Port events folded as stale (already applied): no row. */
-  readonly stale: readonly bigint[];
-  /** Refused port events: their row carries the machine's refusal code. */
-  readonly refusals: readonly { readonly position: bigint; readonly code: RefusalCode }[];
+export interface HistoryMark {
+  readonly position: bigint;
+  readonly refusal: RefusalCode | null;
 }
 
 /**
@@ -155,10 +157,8 @@ export class ProjectionBatch {
   readonly #loadedTopology: ReadonlyMap<string, TopologyRow>;
   readonly #topology = new Map<string, TopologyRow>();
   readonly #history: HistoryRow[] = [];
-  /** Set when the history is copied from the log (no HistoryRow objects are built). */
-  readonly #fromLog:
-    | { rows: number; stale: bigint[]; refusals: { position: bigint; code: RefusalCode }[] }
-    | undefined;
+  /** Set when the history is served from the log (no HistoryRow objects are built). */
+  readonly #marks: HistoryMark[] | undefined;
 
   constructor(
     ports: ReadonlyMap<string, PortState>,
@@ -172,10 +172,10 @@ export class ProjectionBatch {
      * for a deletion; a replay passes what it folded so far).
      */
     topology: ReadonlyMap<string, TopologyRow> = new Map(),
-    /** `log`: history rows are copied from the log by the database (`historyFromLog`). */
+    /** `log`: the history is served from the log; the batch marks what differs (`HistoryMark`). */
     history: 'rows' | 'log' = 'rows',
   ) {
-    this.#fromLog = history === 'log' ? { rows: 0, stale: [], refusals: [] } : undefined;
+    this.#marks = history === 'log' ? [] : undefined;
     this.#loadedTopology = topology;
     this.#loadedPorts = ports;
     this.#loadedChassis = chassis;
@@ -187,6 +187,11 @@ export class ProjectionBatch {
     else if (routed.kind === 'chassis') this.#applyChassis(routed);
     else if (routed.kind === 'switch') this.#applySwitch(routed);
     else if (routed.kind === 'topology') this.#applyTopology(routed);
+    else if (this.#marks !== undefined && routed.recorded !== undefined) {
+      // Skipped, or ignored: an lport stream's event has no history row.
+      const { position, streamName } = routed.recorded;
+      if (isPortStream(streamName)) this.#marks.push({ position, refusal: null });
+    }
   }
 
   #applyTopology(routed: Extract<Routed, { kind: 'topology' }>): void {
@@ -219,9 +224,9 @@ export class ProjectionBatch {
       time: recorded.recordedAt,
     };
     const step = foldPortEvent(current, portId, routed.event, routed.lport, at, this.machine);
-    const fromLog = this.#fromLog;
+    const marks = this.#marks;
     if (step.outcome === 'stale') {
-      fromLog?.stale.push(recorded.position);
+      marks?.push({ position: recorded.position, refusal: null });
       return;
     }
     if (step.outcome === 'refused') this.counts.refused++;
@@ -230,17 +235,9 @@ export class ProjectionBatch {
       this.#ports.set(portId, step.state);
     }
     const refusal = step.outcome === 'refused' ? step.code : null;
-    if (fromLog === undefined) {
+    if (marks === undefined) {
       this.#history.push(historyRowOf(recorded, portId, routed.event, refusal));
-      return;
-    }
-    fromLog.rows++;
-    if (refusal !== null) fromLog.refusals.push({ position: recorded.position, code: refusal });
-  }
-
-  /** The history to copy from the log, for a batch made with `history: 'log'`. */
-  get historyFromLog(): HistoryFromLog | undefined {
-    return this.#fromLog;
+    } else if (refusal !== null) marks.push({ position: recorded.position, refusal });
   }
 
   #applyChassis(routed: Extract<Routed, { kind: 'chassis' }>): void {
@@ -310,6 +307,7 @@ export class ProjectionBatch {
       switches: [...this.#switches.values()],
       localPorts: [...localPorts.values()].filter((change) => change.delta !== 0),
       history: this.#history,
+      historyMarks: this.#marks ?? NO_MARKS,
       topology: [...this.#topology.values()],
     };
   }

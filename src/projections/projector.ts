@@ -28,14 +28,7 @@ import type { Database } from '../db/schema.js';
 import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { yieldToEventLoop } from '../lib/yield.js';
 import type { EventStore, ProjectedEvent, RecordedEvent } from '../store/event-store.js';
-import {
-  type BatchChanges,
-  type HistoryFromLog,
-  keysOf,
-  ProjectionBatch,
-  type Routed,
-  route,
-} from './batch.js';
+import { type BatchChanges, keysOf, ProjectionBatch, type Routed, route } from './batch.js';
 import {
   changeOf,
   RESET,
@@ -59,18 +52,20 @@ import {
 import {
   CheckpointMovedError,
   deleteCheckpoint,
-  HistoryMismatchError,
   LIVE_TABLES,
   loadChassis,
   loadPorts,
   loadSwitches,
   loadTopology,
   lockCheckpoint,
+  lockCheckpointRow,
   logInDatabase,
   type ReadModelTables,
   readCheckpoint,
+  readCheckpointRow,
   relaxDurability,
   saveCheckpoint,
+  saveHistorySource,
   writeBatchAtOnce,
   writeChanges,
   writePortStates,
@@ -297,16 +292,18 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       this.#rebuildCacheSize,
     );
     target.deferPorts();
+    const total = Number(await this.#store.headPosition());
+    const [first] = await this.#store.readProjectedPage(0n, 1);
+    // The log in this database: the history is served from it, no row copied (no copy to make).
+    target.historyFromLog = first !== undefined && (await logInDatabase(this.#db, first));
     await this.#serially(() =>
       this.#db.transaction().execute(async (trx) => {
         await createShadowTables(trx, { deferred: true });
         await deleteCheckpoint(trx, target.checkpoint);
         await lockCheckpoint(trx, target.checkpoint); // created at 0
+        await saveHistorySource(trx, target.checkpoint, target.historyFromLog);
       }),
     );
-    const total = Number(await this.#store.headPosition());
-    const [first] = await this.#store.readProjectedPage(0n, 1);
-    target.historyFromLog = first !== undefined && (await logInDatabase(this.#db, first));
     this.#logger.info(
       { projection: this.name, total, historyFromLog: target.historyFromLog },
       'read model rebuild started',
@@ -335,6 +332,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     await this.#replayIntoCopies(target, pageSize, onBatch, () => {
       events = 0;
     });
+    if (target.historyFromLog) await this.#checkLogInDatabase(target.position);
     const replayedMs = performance.now() - started;
     await this.#serially(() => this.#swapIn(target));
     const elapsedMs = performance.now() - started;
@@ -354,6 +352,20 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
   }
 
   /**
+   * A history served from the log is the database's `events`: its event at the rebuild's last
+   * position must be the store's too (the first one was), or the swap would serve another log.
+   */
+  async #checkLogInDatabase(position: bigint): Promise<void> {
+    if (position === 0n) return;
+    const [last] = await this.#store.readProjectedPage(position - 1n, 1);
+    if (last !== undefined && last.position === position && (await logInDatabase(this.#db, last)))
+      return;
+    throw new Error(
+      `the read model's database holds another log than the store's (position ${position} differs): rebuild not swapped in`,
+    );
+  }
+
+  /**
    * Indexes the rebuilt copies (outside the swap, so readers are not held up meanwhile), then
    * swaps them in with the checkpoint at the rebuild's position in one transaction. A projector
    * that had gone further sees its checkpoint go back and re-reads from there.
@@ -364,9 +376,11 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       await lockCheckpoint(trx, this.name);
       await swapInShadowTables(trx);
       await saveCheckpoint(trx, this.name, target.position);
+      await saveHistorySource(trx, this.name, target.historyFromLog);
       await deleteCheckpoint(trx, target.checkpoint);
     });
     const live = this.#live;
+    live.historyFromLog = target.historyFromLog;
     live.cache.takeFrom(target.cache);
     live.cachedAt = target.position;
     if (target.position < live.position) live.position = target.position;
@@ -606,8 +620,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     pageSize: number,
     onBatch: (events: number) => void,
   ): Promise<{ readonly lastCommit: Promise<void> }> {
-    // History copied from the log: the events' ids and metadata strings are not read. (Should
-    // a copy fail, the rebuild starts a new pipeline, which reads them.)
+    // History served from the log: the events' ids and metadata strings are not read.
     const history = target.historyFromLog ? 'log' : 'rows';
     // Read in small pages, folded as they come, committed a batch of `pageSize` at a time
     // (rebuild-batch.ts): a page's objects die young.
@@ -638,11 +651,9 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         if (batch.events === 0) break;
         const folded = batch.folded;
         const changes = folded.changes({ ports: !target.portsDeferred });
-        const fromLog = folded.historyFromLog;
         this.#remember(folded, batch.last, target);
         await committing;
-        const copy = fromLog === undefined ? undefined : { history: fromLog, skip: batch.skip };
-        committing = this.#commitCopies(target, changes, from, batch.last, copy).then(() => {
+        committing = this.#commitCopies(target, changes, from, batch.last).then(() => {
           this.#countRebuild(target, folded.counts, batch);
           onBatch(batch.events);
         });
@@ -754,20 +765,15 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     changes: BatchChanges,
     from: bigint,
     to: bigint,
-    historyFromLog?: { readonly history: HistoryFromLog; readonly skip: readonly bigint[] },
   ): Promise<void> {
     try {
-      await writeBatchAtOnce(
-        this.#db,
-        changes,
-        target.tables,
-        { name: target.checkpoint, from, to },
-        historyFromLog,
-      );
+      await writeBatchAtOnce(this.#db, changes, target.tables, {
+        name: target.checkpoint,
+        from,
+        to,
+        historyFromLog: target.historyFromLog,
+      });
     } catch (error) {
-      // Not the rows the batch folded (the log's table is not what the store reads?): replay
-      // from the checkpoint, sending the rows.
-      if (error instanceof HistoryMismatchError) target.historyFromLog = false;
       throw new CommitFailed(error);
     }
     target.position = to;
@@ -801,7 +807,10 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
       return 'applied';
 
     const outcome = await this.#db.transaction().execute(async (trx) => {
-      const checkpoint = await lockCheckpoint(trx, target.checkpoint);
+      const locked = await lockCheckpointRow(trx, target.checkpoint);
+      const checkpoint = locked.position;
+      // A rebuild swapped in may have moved the history to or from the log.
+      target.historyFromLog = locked.historyFromLog;
       // The events were read after `after`: applied on top of less, they would leave a gap.
       if (checkpoint < after) return { checkpoint, rewound: true } as const;
       // Another writer applied these events: the tables changed under any in-memory copy.
@@ -875,6 +884,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
         name: target.checkpoint,
         from,
         to: last.position,
+        historyFromLog: target.historyFromLog,
         notify: true,
       });
     } catch (error) {
@@ -902,7 +912,6 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     routed: readonly Routed[],
     target: Target,
     beforeLoad?: () => Promise<void>,
-    history: 'rows' | 'log' = 'rows',
   ): Promise<ProjectionBatch> {
     const keys = keysOf(routed);
     const ports = new Map<string, PortState>();
@@ -943,6 +952,7 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
     for (const [id, state] of loadedPorts) ports.set(id, state);
     for (const [id, row] of loadedChassis) chassis.set(id, row);
     for (const [id, row] of loadedSwitches) switches.set(id, row);
+    const history = target.historyFromLog ? 'log' : 'rows';
     const batch = new ProjectionBatch(ports, chassis, undefined, switches, topology, history);
     for (const r of routed) batch.apply(r);
     return batch;
@@ -990,7 +1000,9 @@ export class Projector implements ProjectionProgress, ReadModelChanges {
 
   async #loadPosition(): Promise<void> {
     if (this.#positionLoaded) return;
-    this.#advance(await readCheckpoint(this.#db, this.name));
+    const stored = await readCheckpointRow(this.#db, this.name);
+    this.#live.historyFromLog = stored.historyFromLog;
+    this.#advance(stored.position);
     this.#positionLoaded = true;
   }
 
@@ -1144,7 +1156,10 @@ class Target {
   readonly cache: RowCache;
   /** The checkpoint the cache is valid at (-1: not known yet). */
   cachedAt = -1n;
-  /** A rebuild's history rows are copied from the log by the database (sql-tables.ts). */
+  /**
+   * The history is served from the log (src/read-model/history-query.ts): batches write marks,
+   * not rows. The checkpoint row's, as last read or written.
+   */
   historyFromLog = false;
   /**
    * A rebuild's ports are folded in memory (every one in the cache, pinned) and written once at

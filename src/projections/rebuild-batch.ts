@@ -3,12 +3,12 @@
  * folded into the batch as it comes, and the batch commits once it holds a large page's worth.
  * A page's rows, lazy events and routed events die within the page (young garbage), where a
  * large page read whole lived across scavenges and was promoted; commits stay large (each is
- * one statement, the copies' history among it, with a fixed cost).
+ * one statement, with a fixed cost).
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ProjectedEvent } from '../store/event-store.js';
-import { isPortStream, ProjectionBatch, type Routed, route } from './batch.js';
+import { ProjectionBatch, type Routed, route } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import type { PortState } from './ports.js';
 import {
@@ -45,8 +45,6 @@ export class RebuildBatch {
    */
   readonly #absent = new Set<string>();
   readonly folded: ProjectionBatch;
-  /** Events of lport streams with no history row (skipped, ignored): a copy passes them over. */
-  readonly skip: bigint[] = [];
   /** Events of categories the read model does not project. */
   ignored = 0;
   /** Events this version cannot read (few: kept for the projector's counters and log). */
@@ -90,7 +88,6 @@ export class RebuildBatch {
       if (r.kind === 'port') continue;
       if (r.kind === 'ignored') this.ignored++;
       else if (r.kind === 'skipped') this.skipped.push(r);
-      if (isPortStream(event.streamName)) this.skip.push(event.position);
     }
     await this.#load(db, routed, beforeLoad);
     const folded = this.folded;

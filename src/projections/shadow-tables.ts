@@ -30,11 +30,12 @@ export const SHADOW_TABLES: ReadModelTables = {
   switches: `${LIVE_TABLES.switches}${SUFFIX}`,
   switchChassis: `${LIVE_TABLES.switchChassis}${SUFFIX}`,
   history: `${LIVE_TABLES.history}${SUFFIX}`,
+  historyMarks: `${LIVE_TABLES.historyMarks}${SUFFIX}`,
   topology: `${LIVE_TABLES.topology}${SUFFIX}`,
 };
 
 /** Tables only ever appended to during a rebuild: they need no index until the end. */
-const APPEND_ONLY: ReadonlySet<keyof ReadModelTables> = new Set(['history']);
+const APPEND_ONLY: ReadonlySet<keyof ReadModelTables> = new Set(['history', 'historyMarks']);
 
 /**
  * Tables a rebuild writes once, at the end, from the rows it folded in memory (the ports, their
@@ -57,6 +58,7 @@ const ANALYZED: Readonly<Record<keyof ReadModelTables, readonly string[]>> = {
   switches: ['id'],
   switchChassis: ['switch_id', 'chassis', 'local_ports'],
   history: ['port_id', 'position'],
+  historyMarks: ['position'],
   topology: ['kind', 'id', 'deleted'],
 };
 

@@ -11,7 +11,7 @@ import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Ack, PortFacts } from '../../machines/lport.rules.js';
 import { type Database, toBigInt } from '../db/schema.js';
 import type { DeviceOwner, NetworkType, TunnelType } from '../events/index.js';
-import type { BatchChanges, HistoryFromLog, LocalPortsDelta } from './batch.js';
+import type { BatchChanges, LocalPortsDelta } from './batch.js';
 import type { ChassisRow } from './chassis.js';
 import { sharedIds } from './intern.js';
 import type { PortRow, PortState, ViewLocality, ViewRow } from './ports.js';
@@ -34,6 +34,7 @@ export const READ_MODEL_TABLES = [
   'rm_switches',
   'rm_switch_chassis',
   'rm_history',
+  'rm_history_marks',
   'rm_topology',
 ] as const;
 
@@ -46,6 +47,8 @@ export interface ReadModelTables {
   /** Per (switch, chassis), the switch's ports local on the chassis. */
   readonly switchChassis: string;
   readonly history: string;
+  /** What a history served from the log marks (migrations/0006_history_from_log.ts). */
+  readonly historyMarks: string;
   /** Subnets, routers, floating IPs, segmentations (./topology.ts). */
   readonly topology: string;
 }
@@ -58,6 +61,7 @@ export const LIVE_TABLES: ReadModelTables = {
   switches: 'rm_switches',
   switchChassis: 'rm_switch_chassis',
   history: 'rm_history',
+  historyMarks: 'rm_history_marks',
   topology: 'rm_topology',
 };
 
@@ -67,6 +71,14 @@ export const LIVE_TABLES: ReadModelTables = {
  * and the checkpoint the previous one committed, and skips what it already applied.
  */
 export async function lockCheckpoint(db: Db, name: string): Promise<bigint> {
+  return (await lockCheckpointRow(db, name)).position;
+}
+
+/** lockCheckpoint, with whether the history is served from the log (HistorySource). */
+export async function lockCheckpointRow(
+  db: Db,
+  name: string,
+): Promise<{ readonly position: bigint; readonly historyFromLog: boolean }> {
   const row = await db
     .insertInto('rm_checkpoints')
     .values({ name, position: '0' })
@@ -74,9 +86,9 @@ export async function lockCheckpoint(db: Db, name: string): Promise<bigint> {
       // A no-op update, so the row is locked (and returned) whether it was there or not.
       conflict.column('name').doUpdateSet({ position: sql`rm_checkpoints.position` }),
     )
-    .returning('position')
+    .returning(['position', 'history_from_log'])
     .executeTakeFirstOrThrow();
-  return toBigInt(row.position);
+  return { position: toBigInt(row.position), historyFromLog: row.history_from_log };
 }
 
 /**
@@ -102,12 +114,34 @@ export async function saveCheckpoint(db: Db, name: string, position: bigint): Pr
 }
 
 export async function readCheckpoint(db: Db, name: string): Promise<bigint> {
+  return (await readCheckpointRow(db, name)).position;
+}
+
+/** readCheckpoint, with whether the history is served from the log (none: 0, not). */
+export async function readCheckpointRow(
+  db: Db,
+  name: string,
+): Promise<{ readonly position: bigint; readonly historyFromLog: boolean }> {
   const row = await db
     .selectFrom('rm_checkpoints')
-    .select('position')
+    .select(['position', 'history_from_log'])
     .where('name', '=', name)
     .executeTakeFirst();
-  return row === undefined ? 0n : toBigInt(row.position);
+  return row === undefined
+    ? { position: 0n, historyFromLog: false }
+    : { position: toBigInt(row.position), historyFromLog: row.history_from_log };
+}
+
+/**
+ * Says where the projection's history is from now on (in the caller's transaction): the log's
+ * events with the marks, or the rows (src/read-model/history-query.ts).
+ */
+export async function saveHistorySource(db: Db, name: string, fromLog: boolean): Promise<void> {
+  await db
+    .updateTable('rm_checkpoints')
+    .set({ history_from_log: fromLog })
+    .where('name', '=', name)
+    .execute();
 }
 
 /** Empties the live data tables and resets the checkpoint (projectors re-read from 0). */
@@ -261,14 +295,10 @@ export async function writeChanges(
  * A batch in one statement, one round trip (a rebuild's, or a live one whose writer knows
  * where the checkpoint is): every write as a data-modifying CTE
  * (a batch never deletes and upserts the same view row, so they cannot collide), and the
- * checkpoint moved from `from` to `to`. A checkpoint found elsewhere (another rebuild) fails
- * the statement (CheckpointMovedError), so nothing of it is kept. It commits on its own,
- * without waiting for the WAL flush (see relaxDurability).
- *
- * With `historyFromLog`, the history rows are not sent: the database copies them from the
- * log's own rows in (`from`, `to`] (`logInDatabase` said it holds them), every event of an
- * lport stream but the `skip`ped ones. The copy must come to the batch's count of rows, or the
- * statement fails (HistoryMismatchError) and nothing of it is kept.
+ * checkpoint moved from `from` to `to`, only while its history is where the batch was folded
+ * for (`historyFromLog`: a rebuild swapped in meanwhile may have changed it). A checkpoint found
+ * elsewhere (another rebuild) fails the statement (CheckpointMovedError), so nothing of it is
+ * kept. It commits on its own, without waiting for the WAL flush (see relaxDurability).
  */
 export async function writeBatchAtOnce(
   db: Db,
@@ -278,22 +308,14 @@ export async function writeBatchAtOnce(
     readonly name: string;
     readonly from: bigint;
     readonly to: bigint;
+    readonly historyFromLog: boolean;
     /** NOTIFY the checkpoint's move at commit, as saveCheckpoint does (the live tables). */
     readonly notify?: boolean;
   },
-  historyFromLog?: { readonly history: HistoryFromLog; readonly skip: readonly bigint[] },
 ): Promise<void> {
   const writes = writesOf(changes, tables).map(
     (statement, i) => sql`${sql.raw(`w${i}`)} as (${statement})`,
   );
-  let check = sql`1`;
-  if (historyFromLog !== undefined) {
-    const { history, skip } = historyFromLog;
-    writes.push(sql`copied as (${historyFromLogRows(tables, checkpoint, history, skip)})`);
-    // A failed cast (22P02) names the problem; a constant would be cast when planning.
-    check = sql`(case when (select count(*) from copied) = ${history.rows}
-      then '1' else ${HISTORY_MISMATCH} end)::int`;
-  }
   try {
     await sql`
     with ${sql.join([
@@ -301,71 +323,30 @@ export async function writeBatchAtOnce(
       sql`moved as (
         update rm_checkpoints set position = ${checkpoint.to.toString()}
         where name = ${checkpoint.name} and position = ${checkpoint.from.toString()}
+          and history_from_log = ${checkpoint.historyFromLog}
         returning 1
       )`,
     ])}
     -- No checkpoint moved: a division by zero fails the statement (a constant error in a
     -- CASE branch would be raised when planning, whatever the branch taken).
     select set_config('synchronous_commit', 'off', true),
-      1 / (select count(*)::int from moved) as moved, ${check} as history${
+      1 / (select count(*)::int from moved) as moved${
         checkpoint.notify === true
           ? sql`, pg_notify(${READ_MODEL_CHANNEL}, ${checkpoint.name}) as notified`
           : sql``
       }
   `.execute(db);
   } catch (error) {
-    const { code, message } = error as { code?: unknown; message?: unknown };
+    const { code } = error as { code?: unknown };
     if (code === '22012') throw new CheckpointMovedError(checkpoint.name, checkpoint.from);
-    if (code === '22P02' && String(message).includes(HISTORY_MISMATCH)) {
-      throw new HistoryMismatchError(checkpoint.from, checkpoint.to);
-    }
     throw error;
   }
 }
 
-const HISTORY_MISMATCH = 'locus: history copied from the log does not match the batch';
-
-/**
- * The history rows of the log's events in (`from`, `to`], copied by the database: what
- * historyRowOf makes of each (the store's ms-precision time, the metadata's strings or '',
- * the chassis of the four events that name one), with the batch's refusal codes. The document
- * goes in by `to_json`, which takes jsonb's printed text as valid JSON (a `::json` cast would
- * lex it again).
- */
-function historyFromLogRows(
-  tables: ReadModelTables,
-  range: { readonly from: bigint; readonly to: bigint },
-  history: HistoryFromLog,
-  skip: readonly bigint[],
-): RawBuilder<unknown> {
-  const refusals = history.refusals;
-  const skipped = [...skip, ...history.stale];
-  return sql`
-    insert into ${sql.table(tables.history)} (position, port_id, revision, event_id, time, type,
-      chassis, app, correlation_id, causation_id, data, refusal)
-    select e.position, substr(e.stream_name, ${LPORT_PREFIX.length + 1}), e.revision,
-      e.event_id, date_trunc('milliseconds', e.recorded_at), e.type,
-      case when e.type in ('LocalCreated', 'LocalDeleted', 'RemoteCreated', 'RemoteDeleted')
-        then e.data->>'chassis' end,
-      coalesce(e.metadata->>'app', ''), coalesce(e.metadata->>'correlationId', ''),
-      coalesce(e.metadata->>'causationId', ''), to_json(e.data), r.refusal
-    from events e
-    left join unnest(${bigintArray(refusals, (r) => r.position)}::bigint[],
-      ${textArray(refusals, (r) => r.code)}::text[]) as r(position, refusal)
-      on r.position = e.position
-    where e.position > ${range.from.toString()}::int8 and e.position <= ${range.to.toString()}::int8
-      and left(e.stream_name, ${LPORT_PREFIX.length}) = ${LPORT_PREFIX}
-      and e.position <> all(${bigintArray(skipped, (p) => p)}::bigint[])
-    returning 1
-  `;
-}
-
-const LPORT_PREFIX = 'lport-';
-
 /**
  * Whether this database holds the log itself (the store's `events` table, the default
- * deployment): its event at `position` has the id the store gave. A rebuild then copies
- * history rows from the log rather than sending them.
+ * deployment): its event at `position` has the id the store gave. A rebuild then serves the
+ * history from the log rather than copying it (src/read-model/history-query.ts).
  */
 export async function logInDatabase(
   db: Db,
@@ -379,13 +360,6 @@ export async function logInDatabase(
     select event_id::text as id from events where position = ${event.position.toString()}::int8
   `.execute(db);
   return same.rows[0]?.id === event.id.toLowerCase();
-}
-
-export class HistoryMismatchError extends Error {
-  override name = 'HistoryMismatchError';
-  constructor(from: bigint, to: bigint) {
-    super(`history copied from the log in (${from}, ${to}] does not match the batch`);
-  }
 }
 
 export class CheckpointMovedError extends Error {
@@ -421,6 +395,16 @@ function writesOf(changes: BatchChanges, tables: ReadModelTables): RawBuilder<un
           'json',
         )},
         ${textArray(history, (r) => r.refusal)}::text[])
+      on conflict do nothing
+    `);
+  }
+  const marks = changes.historyMarks;
+  if (marks.length > 0) {
+    // As history: a re-delivered mark is a no-op; a rebuild's fresh table has no index yet.
+    statements.push(sql`
+      insert into ${sql.table(tables.historyMarks)} (position, refusal)
+      select * from unnest(${bigintArray(marks, (m) => m.position)}::bigint[],
+        ${textArray(marks, (m) => m.refusal)}::text[])
       on conflict do nothing
     `);
   }

@@ -14,6 +14,7 @@ import { getOrCreate } from '../lib/maps.js';
 import type { ReadModelChanges } from '../projections/changes.js';
 import { DEFAULT_PROJECTION_NAME, type ProjectionProgress } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
+import { readHistory } from './history-query.js';
 import { PortRecordCache } from './port-cache.js';
 import {
   decodePortText,
@@ -151,16 +152,12 @@ export class SqlReadModel implements ReadModel, PortDirectory {
     page: { cursor?: string; limit: number },
   ): Promise<Page<HistoryRecord>> {
     const limit = this.#limit(page.limit);
-    let query = this.#db
-      .selectFrom('rm_history')
-      .selectAll()
-      .where('port_id', '=', portId)
-      .orderBy('position')
-      .limit(limit + 1);
-    if (page.cursor !== undefined) {
-      query = query.where('position', '>', decodeCursor(page.cursor, 'p').toString());
-    }
-    const rows = await query.execute();
+    const after = page.cursor === undefined ? 0n : decodeCursor(page.cursor, 'p');
+    const rows = await readHistory(this.#db, this.#projection, {
+      portId,
+      after,
+      limit: limit + 1,
+    });
     const items = rows.slice(0, limit).map(
       (row): HistoryRecord => ({
         position: toBigInt(row.position),

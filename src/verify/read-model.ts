@@ -22,6 +22,7 @@ import type { PortRow, PortState, ViewRow } from '../projections/ports.js';
 import { DEFAULT_PROJECTION_NAME } from '../projections/projector.js';
 import { readCheckpoint, toIsoString } from '../projections/sql-tables.js';
 import { type TopologyRow, topologyKey } from '../projections/topology.js';
+import { readHistory } from '../read-model/history-query.js';
 import type { EventStore } from '../store/event-store.js';
 import { replayLog } from './replay.js';
 
@@ -133,13 +134,8 @@ async function compare(
     pageSize,
     ...(options.progress ? { progress: options.progress } : {}),
     onHistory: async (expected, after, last) => {
-      const actual = await db
-        .selectFrom('rm_history')
-        .selectAll()
-        .where('position', '>', after.toString())
-        .where('position', '<=', last.toString())
-        .orderBy('position')
-        .execute();
+      // The history as served: rm_history's rows, or the log's events with their marks.
+      const actual = await readHistory(db, name, { after, until: last });
       rows.history += actual.length;
       const byPosition = new Map(actual.map((row) => [toBigInt(row.position), row]));
       for (const row of expected) {
@@ -159,13 +155,10 @@ async function compare(
     },
   });
   // History rows beyond the compared position (a read model ahead of the log).
-  const beyond = await db
-    .selectFrom('rm_history')
-    .select('position')
-    .where('position', '>', comparedAt.toString())
-    .orderBy('position')
-    .limit(options.maxDifferences ?? 50)
-    .execute();
+  const beyond = await readHistory(db, name, {
+    after: comparedAt,
+    limit: options.maxDifferences ?? 50,
+  });
   for (const row of beyond) {
     differences.add({
       table: 'rm_history',

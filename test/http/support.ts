@@ -109,16 +109,16 @@ export const asReader = bearer(tokens.reader);
 
 export const silentLogger = () => pino({ level: 'silent' });
 
-export interface Harness {
+export interface Harness<R extends ReadModel = FakeReadModel> {
   readonly app: LocusServer;
-  readonly readModel: FakeReadModel;
+  readonly readModel: R;
 }
 
-export async function startApi(
+export async function startApi<R extends ReadModel = FakeReadModel>(
   store: EventStore,
   config: HttpConfigInput = {},
-  readModel = new FakeReadModel(),
-): Promise<Harness> {
+  readModel: R = new FakeReadModel() as ReadModel as R,
+): Promise<Harness<R>> {
   const metrics = createMetrics();
   const app = await buildServer({
     store,

@@ -88,6 +88,7 @@ describeOnDatabases('ports written by distinct document', (open) => {
         switches: [],
         localPorts: [],
         history: [],
+        historyMarks: [],
         topology: [],
       },
       LIVE_TABLES,

@@ -9,12 +9,17 @@ import { type Logger, pino } from 'pino';
 import { afterEach, describe, inject } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { Projector, type ProjectorOptions } from '../../src/projections/projector.js';
-import { READ_MODEL_TABLES } from '../../src/projections/sql-tables.js';
+import { commandCause, envelope, lportStream } from '../../src/events/index.js';
+import {
+  DEFAULT_PROJECTION_NAME,
+  Projector,
+  type ProjectorOptions,
+} from '../../src/projections/projector.js';
+import { readHistory } from '../../src/read-model/history-query.js';
 import { SqlReadModel } from '../../src/read-model/sql-read-model.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { SqlEventStore } from '../../src/store/sql/sql-event-store.js';
-import { Scenario } from '../apps/harness.js';
+import { chassis, port, Scenario } from '../apps/harness.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 
 export interface Fixture {
@@ -101,7 +106,11 @@ export function describeOnDatabases(name: string, suite: (open: Open, kind: stri
   }
 }
 
-/** Every row of every read-model table (and the checkpoints), ordered by key, as plain JSON. */
+/**
+ * Every row of every read-model table (and the checkpoints), ordered by key, as plain JSON. The
+ * history is the one served (src/read-model/history-query.ts): rm_history's rows or the log's
+ * with their marks, whichever holds it; a checkpoint without its history's source.
+ */
 export async function dumpReadModel(database: DatabaseHandle): Promise<Record<string, unknown[]>> {
   const keys: Record<string, string> = {
     rm_ports: 'id',
@@ -109,12 +118,11 @@ export async function dumpReadModel(database: DatabaseHandle): Promise<Record<st
     rm_chassis: 'id',
     rm_switches: 'id',
     rm_switch_chassis: 'switch_id, chassis',
-    rm_history: 'position',
     rm_topology: 'kind, id',
     rm_checkpoints: 'name',
   };
   const dump: Record<string, unknown[]> = {};
-  for (const table of [...READ_MODEL_TABLES, 'rm_checkpoints']) {
+  for (const table of Object.keys(keys)) {
     // A (switch, chassis) count back at zero is the same as no row (the projection keeps it).
     const where = table === 'rm_switch_chassis' ? sql`where local_ports <> 0` : sql``;
     const { rows } = await sql<Record<string, unknown>>`
@@ -122,7 +130,48 @@ export async function dumpReadModel(database: DatabaseHandle): Promise<Record<st
     `.execute(database.db);
     dump[table] = rows.map(normalise);
   }
+  for (const row of dump.rm_checkpoints ?? [])
+    delete (row as Record<string, unknown>).history_from_log;
+  dump.rm_history = (await readHistory(database.db, DEFAULT_PROJECTION_NAME, { after: 0n })).map(
+    (row) => normalise(row as unknown as Record<string, unknown>),
+  );
   return dump;
+}
+
+/**
+ * Events of lport streams a history must render as the live projection does: unreadable ones
+ * on `spoilt`'s stream (no history row; a command on that port fails from then on), a readable one that is no port event (no row), a
+ * refused one (a row with its refusal code), a port known from a refused event only, and a
+ * port after them.
+ */
+export async function appendOddEvents(f: Fixture, spoilt = 'p1'): Promise<void> {
+  const metadata = (schemaVersion: number) => ({
+    correlationId: 'c1',
+    causationId: 'c1',
+    app: 'newer-locus',
+    schemaVersion,
+    time: new Date().toISOString(),
+  });
+  const id = () => crypto.randomUUID();
+  const notAPortEvent = chassis('Z', 9);
+  await f.store.appendToStream(lportStream(spoilt), [
+    { id: id(), type: 'PortTeleported', data: { portId: spoilt }, metadata: metadata(1) },
+    {
+      id: id(),
+      type: 'LocalCreated',
+      data: { portId: spoilt, chassis: 'C' },
+      metadata: metadata(7),
+    },
+    { id: id(), type: 'LocalCreated', data: { portId: spoilt }, metadata: metadata(1) },
+    { id: id(), type: notAPortEvent.type, data: notAPortEvent.data, metadata: metadata(1) },
+  ]);
+  await f.store.appendToStream(lportStream('ghost'), [
+    envelope(
+      { type: 'LocalCreated', data: { portId: 'ghost', chassis: 'A' } },
+      { app: 'rogue', cause: commandCause() },
+    ),
+  ]);
+  await f.scenario.given(port('after', 's1'));
 }
 
 /** Drivers differ (int8 as string, number or bigint): compare values, not representations. */

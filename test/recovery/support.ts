@@ -13,6 +13,8 @@ import { inject } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { parseDump } from '../../src/ovs/pipeline/flow.js';
+import { DEFAULT_PROJECTION_NAME } from '../../src/projections/projector.js';
+import { historyQuery } from '../../src/read-model/history-query.js';
 import type { OvsSandbox } from '../support/ovs.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 import { chassisPorts, interfaces } from './scenario.js';
@@ -123,23 +125,29 @@ export const READ_MODEL_DUMP_ORDER: Record<string, string> = {
   rm_ports: 'id',
   rm_port_views: 'port_id, chassis',
   rm_chassis: 'id',
-  rm_history: 'position',
   rm_checkpoints: 'name',
 };
 
 /**
  * Every row of every read-model table as the database itself renders it (`to_jsonb(row)::text`,
  * timestamps to the microsecond), in key order: two dumps are equal only if the tables are
- * byte for byte the same.
+ * byte for byte the same. The history is the one served (src/read-model/history-query.ts:
+ * rm_history's rows or the log's), whichever holds it; a checkpoint without its history's source.
  */
 export async function dumpReadModelText(database: DatabaseHandle): Promise<Record<string, string>> {
   const dump: Record<string, string> = {};
   for (const [table, order] of Object.entries(READ_MODEL_DUMP_ORDER)) {
     const { rows } = await sql<{ row: string }>`
-      select to_jsonb(t)::text as row from ${sql.table(table)} t order by ${sql.raw(order)}
+      select (to_jsonb(t) - 'history_from_log')::text as row from ${sql.table(table)} t
+      order by ${sql.raw(order)}
     `.execute(database.db);
     dump[table] = rows.map((r) => r.row).join('\n');
   }
+  const { rows } = await sql<{ row: string }>`
+    select to_jsonb(t)::text as row
+    from (${historyQuery(DEFAULT_PROJECTION_NAME, { after: 0n })}) t order by t.position
+  `.execute(database.db);
+  dump.rm_history = rows.map((r) => r.row).join('\n');
   return dump;
 }
 
