@@ -52,6 +52,19 @@ export interface ChassisAgentOptions {
   readonly observeOnly?: boolean;
 }
 
+/**
+ * Calls `fire` in `delayMs`; when due now, once the OVSDB updates already read are handled (an
+ * Immediate: a 0 ms timer waits 1 ms at least, on every bind).
+ */
+function wakeUp(delayMs: number, fire: () => void): { cancel(): void } {
+  if (delayMs > 0) {
+    const timer = setTimeout(fire, delayMs);
+    return { cancel: () => clearTimeout(timer) };
+  }
+  const immediate = setImmediate(fire);
+  return { cancel: () => clearImmediate(immediate) };
+}
+
 export class ChassisAgent {
   readonly client: OvsdbClient;
   private readonly ownsClient: boolean;
@@ -61,7 +74,8 @@ export class ChassisAgent {
   private currentLayout: BridgeLayout | undefined;
   private readonly layoutListeners = new Set<(layout: BridgeLayout) => void>();
   private readonly unsubscribe: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** The pending report's wake-up: a timer, or an Immediate when due now. */
+  private timer: { cancel(): void } | undefined;
   /** When `timer` fires (performance.now() ms). */
   private timerDue = 0;
   private flushing: Promise<boolean> | undefined;
@@ -176,7 +190,7 @@ export class ChassisAgent {
 
   /** Reports whatever is pending now and resolves when nothing is left (or a report failed). */
   async flush(): Promise<void> {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.flushing) {
       this.dirty = true;
@@ -206,7 +220,7 @@ export class ChassisAgent {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     for (const unsubscribe of this.unsubscribe) unsubscribe();
     await this.flushing;
@@ -267,13 +281,13 @@ export class ChassisAgent {
     const due = performance.now() + delayMs;
     if (this.timer) {
       if (this.timerDue <= due) return;
-      clearTimeout(this.timer);
+      this.timer.cancel();
     }
     this.timerDue = due;
-    this.timer = setTimeout(() => {
+    this.timer = wakeUp(delayMs, () => {
       this.timer = undefined;
       void this.flush();
-    }, delayMs);
+    });
   }
 
   /** Reports until nothing is pending; true when changes wait for ofports (not reported yet). */
