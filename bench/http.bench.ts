@@ -211,8 +211,9 @@ async function measure(
   sizes: Sizes,
   client: LoadClient,
   progress: (m: string) => void,
+  /** Filled step by step: what a failing later step leaves of the run. */
+  figures: Figure[] = [],
 ): Promise<Figure[]> {
-  const figures: Figure[] = [];
   const params = { adapter, ports: sizes.ports };
   progress(`${adapter}: ${sizes.ports} bound ports`);
   const head = await preload(url, sizes.ports, progress);
@@ -513,17 +514,39 @@ async function measure(
 export const benchHttp: Benchmark = async (options: BenchOptions) => {
   const sizes = options.quick ? QUICK : FULL;
   const records: BenchRecord[] = [];
+  const tagged = () =>
+    records.map((r) => ({ ...r, params: { ...r.params, eventsPerPort: eventsPerPort() } }));
   const client = LoadClient.start();
+  // The steps measured before a failure reach the results file (BenchOptions.keep).
+  const keepOnFailure = async (
+    run: (figures: Figure[]) => Promise<unknown>,
+    add: (figures: readonly Figure[]) => void,
+  ) => {
+    const figures: Figure[] = [];
+    try {
+      await run(figures);
+    } catch (error) {
+      add(figures);
+      options.keep?.(tagged());
+      throw error;
+    }
+    add(figures);
+  };
   try {
     const postgres = new Map<string, Figure>();
     if (!options.quick && findPostgresBinaries() !== undefined) {
       const server = await startPostgres({ durable: true });
       try {
         const url = await createDatabase(server.url, 'bench_http');
-        for (const figure of await measure(url, 'postgres', sizes, client, options.progress)) {
-          postgres.set(figure.name, figure);
-          records.push({ ...figure, peakRssBytes: peakRssBytes() });
-        }
+        await keepOnFailure(
+          (figures) => measure(url, 'postgres', sizes, client, options.progress, figures),
+          (figures) => {
+            for (const figure of figures) {
+              postgres.set(figure.name, figure);
+              records.push({ ...figure, peakRssBytes: peakRssBytes() });
+            }
+          },
+        );
       } finally {
         await server.stop();
       }
@@ -532,33 +555,39 @@ export const benchHttp: Benchmark = async (options: BenchOptions) => {
     }
     const folder = await mkdtemp(join(tmpdir(), 'locus-bench-http-'));
     try {
-      for (const figure of await measure(folder, 'embedded', sizes, client, options.progress)) {
-        const base = postgres.get(figure.name);
-        // The feed's figures are latencies at a paced rate: compare p50s (higher = faster).
-        const byLatency = figure.name.startsWith('http/sse') && base?.latencyMs && figure.latencyMs;
-        records.push({
-          ...figure,
-          ...(base
-            ? {
-                baseline: byLatency
-                  ? {
-                      name: `${base.name} (postgres, p50)`,
-                      ratio: (base.latencyMs?.p50 ?? 0) / (figure.latencyMs?.p50 ?? 1),
-                    }
-                  : {
-                      name: `${base.name} (postgres)`,
-                      ratio: figure.throughput / base.throughput,
-                    },
-              }
-            : {}),
-          peakRssBytes: peakRssBytes(),
-        });
-      }
+      await keepOnFailure(
+        (figures) => measure(folder, 'embedded', sizes, client, options.progress, figures),
+        (figures) => {
+          for (const figure of figures) {
+            const base = postgres.get(figure.name);
+            // The feed's figures are latencies at a paced rate: compare p50s (higher = faster).
+            const byLatency =
+              figure.name.startsWith('http/sse') && base?.latencyMs && figure.latencyMs;
+            records.push({
+              ...figure,
+              ...(base
+                ? {
+                    baseline: byLatency
+                      ? {
+                          name: `${base.name} (postgres, p50)`,
+                          ratio: (base.latencyMs?.p50 ?? 0) / (figure.latencyMs?.p50 ?? 1),
+                        }
+                      : {
+                          name: `${base.name} (postgres)`,
+                          ratio: figure.throughput / base.throughput,
+                        },
+                  }
+                : {}),
+              peakRssBytes: peakRssBytes(),
+            });
+          }
+        },
+      );
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
   } finally {
     await client.stop();
   }
-  return records.map((r) => ({ ...r, params: { ...r.params, eventsPerPort: eventsPerPort() } }));
+  return tagged();
 };

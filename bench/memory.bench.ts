@@ -22,7 +22,7 @@
  *    script's Node flags and environment: see serverStart), so the figure is the shipped one.
  */
 import { fork } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,7 @@ import {
 import { BulkLog } from './support/bulk-log.js';
 import { bundleBenchEntry } from './support/bundle.js';
 import type { EmbeddedServerMessage } from './support/embedded-server.js';
+import { serverStart } from './support/server-start.js';
 import { SyntheticLog } from './support/synthetic-log.js';
 import { cloudEvents, eventsPerPort, portId } from './support/workload.js';
 
@@ -152,27 +153,6 @@ const SERVER_PORTS = 5_000;
 const SERVER_QUERIES = 2_000;
 const SERVER_TARGET_BYTES = 256 * 1024 * 1024;
 const MiB = 1024 * 1024;
-
-/**
- * How the server is started: as `npm start` runs it (the environment assignments and Node
- * flags of package.json's `start` script, e.g. `MALLOC_ARENA_MAX=2 node --liftoff-only …`),
- * unless LOCUS_BENCH_SERVER_FLAGS names other flags to try (`none`: plain `node`).
- */
-async function serverStart(): Promise<{ flags: string[]; env: Record<string, string> }> {
-  const tried = process.env.LOCUS_BENCH_SERVER_FLAGS;
-  if (tried !== undefined)
-    return { flags: tried.split(' ').filter((f) => f && f !== 'none'), env: {} };
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  const words = pkg.scripts.start.split(/\s+/).filter(Boolean);
-  const node = words.indexOf('node');
-  const env = Object.fromEntries(
-    words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
-  );
-  const flags = words.slice(node + 1).filter((w) => w.startsWith('--'));
-  return { flags, env };
-}
 
 /** The log of `ports` bound ports in a PGlite folder, the apps' checkpoint at its head. */
 async function writeLog(folder: string, ports: number): Promise<void> {

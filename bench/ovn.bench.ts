@@ -62,6 +62,7 @@ import {
   ovnVersion,
   startOvnSandbox,
 } from './support/ovn-sandbox.js';
+import { serverStart } from './support/server-start.js';
 import { DEFAULT_LAYOUT, mac, ownerOf, portId, switchId } from './support/workload.js';
 import type { WorkerMessage } from './worker.js';
 
@@ -370,7 +371,7 @@ async function measureOvn(run: Run, progress: (m: string) => void): Promise<OvnR
 }
 
 /** locus' bind bench at one size, in a fresh process (its RSS is its own). */
-function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRecord[]> {
+async function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRecord[]> {
   const sizes: BindSizes = {
     bound: run.bound,
     samples: run.samples,
@@ -383,13 +384,16 @@ function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRec
     prefix: 'ovn/locus',
     label: `${process.env.LOCUS_BENCH_SUITE ?? 'ovn'}: locus`,
   };
+  // The server runs with `npm start`'s flags and environment, as it ships (its memory and its
+  // speed both depend on them); the child's own loader flags (tsx) come first.
+  const start = await serverStart();
   return new Promise((resolve, reject) => {
     let records: BenchRecord[] | undefined;
     let failure: string | undefined;
     const stopSpinners = run.pressure > 0 ? startSpinners(run.pressure) : undefined;
     const child = fork(join(here, 'support', 'ovn-locus-child.ts'), [], {
-      execArgv: process.execArgv,
-      env: { ...process.env, LOCUS_BENCH_OVN_LOCUS: JSON.stringify(settings) },
+      execArgv: [...process.execArgv, ...start.flags],
+      env: { ...process.env, ...start.env, LOCUS_BENCH_OVN_LOCUS: JSON.stringify(settings) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.on('message', (message: WorkerMessage) => {
@@ -400,7 +404,9 @@ function measureLocus(run: Run, progress: (m: string) => void): Promise<BenchRec
     child.on('exit', (code, signal) => {
       void (async () => {
         await stopSpinners?.();
-        if (records && code === 0) resolve(records);
+        const flags = process.env.LOCUS_BENCH_SERVER_FLAGS ?? 'npm start';
+        if (records && code === 0)
+          resolve(records.map((r) => ({ ...r, params: { ...r.params, serverFlags: flags } })));
         else reject(new Error(`locus: ${failure ?? `exited with ${signal ?? `code ${code}`}`}`));
       })();
     });
