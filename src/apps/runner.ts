@@ -43,7 +43,6 @@ import { Backoff, type BackoffPolicy, pause, retry } from '../lib/retry.js';
 import { yieldToEventLoop } from '../lib/yield.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../store/errors.js';
 import type {
-  AppendedEvents,
   AppendResult,
   EventStore,
   RecordedEvent,
@@ -290,8 +289,6 @@ export class AppRunner {
   /** Ports this runner appended to, as they are after its appends, until the fold catches up. */
   private readonly ahead = new Map<string, PortLocality>();
   private loop: Promise<void> | undefined;
-  /** Ends `foldAppended`'s hearing of this process' appends. */
-  private unfollowAppends: (() => void) | undefined;
   /** The checkpoint saves under way, chained (saveCheckpoint). */
   private saving: Promise<void> = Promise.resolve();
   /** Live mode's next checkpoint save, when one is due. */
@@ -567,31 +564,7 @@ export class AppRunner {
     await this.loadCheckpoint();
     this.startHead = await this.options.store.headPosition();
     this.stopping = new AbortController();
-    const stopping = this.stopping.signal;
-    this.unfollowAppends = this.options.store.onAppended?.((appended) =>
-      this.foldAppended(appended, stopping),
-    );
-    this.loop = this.follow(stopping);
-  }
-
-  /**
-   * An append of this process, just committed: folded and decided now when it is the next
-   * event the runner needs, instead of after the subscription's read of it (a page read on the
-   * bind's path: the interface report is in, the claim waits). The subscription then skips it.
-   * A larger append than a page, or one after a gap (another process' events), is left to the
-   * subscription.
-   */
-  private foldAppended(appended: AppendedEvents, stopping: AbortSignal): void {
-    if (appended.count > PAGE_SIZE || appended.first !== this.position + 1n) return;
-    this.serially(async () => {
-      if (stopping.aborted || appended.first !== this.position + 1n) return;
-      await this.handlePage(appended.events(), stopping);
-      await this.activate(stopping);
-    }).catch((error: unknown) => {
-      // Folded already or not at all: the subscription's page takes what is left.
-      if (!stopping.aborted)
-        this.options.logger.warn({ err: error }, 'app runner: deciding an append failed');
-    });
+    this.loop = this.follow(this.stopping.signal);
   }
 
   /**
@@ -625,8 +598,6 @@ export class AppRunner {
 
   async stop(): Promise<void> {
     this.stopping?.abort();
-    this.unfollowAppends?.();
-    this.unfollowAppends = undefined;
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await this.subscription?.close();

@@ -130,15 +130,6 @@ export type StreamRead =
   /** No event was ever appended to it, or it was deleted. */
   | { readonly found: false; readonly deleted: boolean };
 
-/** One committed append, as `EventStore.onAppended` tells it. */
-export interface AppendedEvents {
-  /** Position of its first event; the others follow it without a gap. */
-  readonly first: bigint;
-  readonly count: number;
-  /** Its events, in log order (decoded on each call). */
-  events(): RecordedEvent[];
-}
-
 export interface EventStore {
   /**
    * True when the events of one append always take consecutive positions, the last at the
@@ -185,14 +176,6 @@ export interface EventStore {
    */
   readEventById(id: string): Promise<RecordedEvent | undefined>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
-  /**
-   * Tells `listener` of each append this process committed, right after the commit and before
-   * any subscription reads it back (the SQL adapters; absent elsewhere). A follower already at
-   * `first - 1` may fold them at once instead of waiting for its next page read; the events
-   * are decoded only when asked for, and their `recordedAt` is this process' clock, not the
-   * database's. Returns the unsubscribe function.
-   */
-  onAppended?(listener: (appended: AppendedEvents) => void): () => void;
   /** Revision of the stream's last event, or undefined when the stream does not exist. */
   streamRevision(streamName: string): Promise<bigint | undefined>;
   setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void>;

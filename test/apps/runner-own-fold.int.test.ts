@@ -1,6 +1,5 @@
 /**
- * The app runner folds its own decisions as soon as they are appended, and this process'
- * other appends (an agent's report) as soon as they commit, when nothing else
+ * The app runner folds its own decisions as soon as they are appended, when nothing else
  * landed in the log between them and the last event it folded: the chassis feeds follow its
  * topology, so a bind's claim reaches the agents without waiting for the subscription to read
  * the claim back. Read back later, they are not folded twice.
@@ -120,61 +119,6 @@ describe('app runner: its own decisions', () => {
       await until(() => runner.topology.ports.has('p2'), 'the next event folded');
       expect(runner.metrics.processed).toBe(processed + 1);
       expect(runner.topology.portLocality('p1').claims).toEqual(['c1']);
-    } finally {
-      await runner.stop();
-    }
-  });
-
-  it("folds and decides this process' appends as they commit, before the subscription reads them", async () => {
-    let deliver = true;
-    const runner = new AppRunner({
-      // Once the model is folded, the subscription brings nothing back.
-      store: withheld(store, () => deliver),
-      checkpoints: new InMemoryCheckpoints(),
-      logger: pino({ level: 'silent' }),
-    });
-    await runner.start();
-    try {
-      const head = (await store.readAll({ maxCount: 1000 })).at(-1)?.position;
-      await until(() => runner.headPosition === head, 'the log folded');
-      deliver = false;
-      // An agent's report, appended in this process (the command handler's path).
-      await append({
-        type: 'OvsPortCreated',
-        data: { chassis: 'c1', name: 'tap3', ofport: 7, ifaceId: 'p3', type: '' },
-      });
-      await append({
-        type: 'LogicalPortCreated',
-        data: {
-          id: 'p3',
-          switchId: 's1',
-          macs: ['fa:16:3e:00:00:03'],
-          ips: ['10.0.0.7'],
-          deviceOwner: 'compute',
-          requestedChassis: null,
-        },
-      });
-      await until(() => runner.topology.portLocality('p3').claims.length > 0, 'the claim');
-      expect(runner.topology.portLocality('p3').claims).toEqual(['c1']);
-      const after = (await store.readAll({ maxCount: 1000 })).at(-1)?.position;
-      await until(() => runner.headPosition === after, 'the claim folded');
-      const processed = runner.metrics.processed;
-      // Read back later (the subscription delivering again): skipped, not folded twice.
-      deliver = true;
-      await append({
-        type: 'LogicalPortCreated',
-        data: {
-          id: 'p4',
-          switchId: 's1',
-          macs: ['fa:16:3e:00:00:04'],
-          ips: ['10.0.0.8'],
-          deviceOwner: 'compute',
-          requestedChassis: null,
-        },
-      });
-      await until(() => runner.topology.ports.has('p4'), 'the next event folded');
-      expect(runner.metrics.processed).toBe(processed + 1);
-      expect(runner.topology.portLocality('p3').claims).toEqual(['c1']);
     } finally {
       await runner.stop();
     }

@@ -2,8 +2,7 @@
 import type { ExpressionBuilder, Selectable } from 'kysely';
 import { type Database, type EventsTable, toBigInt } from '../../db/schema.js';
 import type { EventMetadata } from '../../events/metadata.js';
-import type { AppendedEvents, EventFilter, ProjectedEvent, RecordedEvent } from '../event-store.js';
-import type { PlannedEvent } from './append-plan.js';
+import type { EventFilter, ProjectedEvent, RecordedEvent } from '../event-store.js';
 
 export type EventRecord = Pick<
   Selectable<EventsTable>,
@@ -38,29 +37,6 @@ export function toRecordedEvent(row: EventRecord): RecordedEvent {
     revision: toBigInt(row.revision),
     position: toBigInt(row.position),
     recordedAt: toIsoString(row.recorded_at),
-  };
-}
-
-/** A committed append's planned rows as `onAppended` tells them, decoded when asked for. */
-export function appendedEvents(
-  planned: readonly PlannedEvent[],
-  recordedAt: string,
-): AppendedEvents {
-  const first = (planned[0] as PlannedEvent).position;
-  return {
-    first,
-    count: planned.length,
-    events: () =>
-      planned.map((event) => ({
-        id: event.id,
-        type: event.type,
-        data: JSON.parse(event.data) as unknown,
-        metadata: JSON.parse(event.metadata) as EventMetadata,
-        streamName: event.streamName,
-        revision: event.revision,
-        position: event.position,
-        recordedAt,
-      })),
   };
 }
 

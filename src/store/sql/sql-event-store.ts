@@ -59,7 +59,6 @@ import {
   WrongExpectedVersionError,
 } from '../errors.js';
 import {
-  type AppendedEvents,
   type AppendResult,
   type EventStore,
   type ExpectedRevision,
@@ -80,7 +79,6 @@ import { readLogState, writePlan } from './append-batch.js';
 import {
   type AppendPlan,
   type CheckedAppend,
-  type PlannedEvent,
   type PlannedOutcome,
   planAppends,
 } from './append-plan.js';
@@ -95,7 +93,6 @@ import {
   toMetadataColumns,
 } from './input.js';
 import {
-  appendedEvents,
   EVENT_COLUMNS,
   type EventRecord,
   matchesFilter,
@@ -155,7 +152,6 @@ export class SqlEventStore implements EventStore {
   /** Subscription page reads in flight, by signal version, position, size and filter. */
   readonly #pages = new Map<string, Promise<Page>>();
   readonly #operations = new Set<Promise<unknown>>();
-  readonly #appendListeners = new Set<(appended: AppendedEvents) => void>();
   readonly #groupCommit = new GroupCommit<CheckedAppend, AppendResult>(
     (appends) => this.#commitGroup(appends),
     { maxBatch: MAX_GROUP, weightOf: (append) => append.rows.length, maxWeight: MAX_GROUP_EVENTS },
@@ -248,29 +244,8 @@ export class SqlEventStore implements EventStore {
       await writePlan(trx, plan);
       return plan;
     });
-    if (plan.events.length > 0) {
-      this.#tellAppended(plan.events);
-      this.#signal.notify();
-    }
+    if (plan.events.length > 0) this.#signal.notify();
     return plan;
-  }
-
-  onAppended(listener: (appended: AppendedEvents) => void): () => void {
-    this.#appendListeners.add(listener);
-    return () => this.#appendListeners.delete(listener);
-  }
-
-  /** A listener's failure is its own: the append is committed and its caller answered. */
-  #tellAppended(planned: readonly PlannedEvent[]): void {
-    if (this.#appendListeners.size === 0) return;
-    const appended = appendedEvents(planned, new Date().toISOString());
-    for (const listener of this.#appendListeners) {
-      try {
-        listener(appended);
-      } catch (error) {
-        this.#options.logger?.warn({ err: error }, 'an append listener failed');
-      }
-    }
   }
 
   /**
