@@ -96,6 +96,23 @@ function reconcilerOf(bridge: MemoryBridge, table: LiveTable, logger = pino({ le
 
 const texts = (flows: Iterable<{ readonly text: string }>) => [...flows].map((f) => f.text).sort();
 
+/**
+ * A started reconciler over `ports` ports, a flow of port `drifted` deleted behind its back
+ * (when given), and its bridge holding the next dump: resolves once a check has asked for it.
+ */
+async function checkAsked(ports: number, drifted?: number) {
+  const bridge = new HeldDump();
+  const table = new LiveTable(ports);
+  const reconciler = reconcilerOf(bridge, table);
+  await reconciler.start();
+  if (drifted !== undefined)
+    await bridge.bundle(BRIDGE, [`delete_strict ${portFlow(drifted).key}`]);
+  const asked = bridge.hold();
+  const check = reconciler.check();
+  await asked;
+  return { bridge, table, reconciler, check };
+}
+
 describe('the periodic check', () => {
   it('repairs drift in flows nobody touched, and counts and logs it as drift', async () => {
     const bridge = new MemoryBridge();
@@ -169,15 +186,8 @@ describe('the periodic check', () => {
   });
 
   it('never reverts what a batch changed after the dump was asked for', async () => {
-    const bridge = new HeldDump();
-    const table = new LiveTable(50);
-    const reconciler = reconcilerOf(bridge, table);
-    await reconciler.start();
-    // Drift in a flow nobody touches: found and repaired.
-    await bridge.bundle(BRIDGE, [`delete_strict ${portFlow(9).key}`]);
-    const asked = bridge.hold();
-    const check = reconciler.check();
-    await asked;
+    // Drift in a flow nobody touches (port 9's): found and repaired.
+    const { bridge, table, reconciler, check } = await checkAsked(50, 9);
     // Batches after the dump: a change, an addition, a removal, and the drifted-away flow of
     // port 9 both changed and put back by the batch itself.
     table.set(portFlow(3, 777));
@@ -196,14 +206,7 @@ describe('the periodic check', () => {
   });
 
   it('gives way to a full sync under way, which counts the drift itself', async () => {
-    const bridge = new HeldDump();
-    const table = new LiveTable(50);
-    const reconciler = reconcilerOf(bridge, table);
-    await reconciler.start();
-    await bridge.bundle(BRIDGE, [`delete_strict ${portFlow(9).key}`]);
-    const asked = bridge.hold();
-    const check = reconciler.check();
-    await asked;
+    const { bridge, table, reconciler, check } = await checkAsked(50, 9);
     const full = reconciler.antiEntropy('manual');
     bridge.handOver();
     expect(await check).toBeUndefined();

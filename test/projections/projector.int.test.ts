@@ -15,6 +15,7 @@ import {
   dumpReadModel,
   type Fixture,
   isPageRead,
+  newerMetadata,
   readPage,
 } from './support.js';
 
@@ -308,13 +309,7 @@ describeOnDatabases('read-model projector', (open, kind) => {
     await f.scenario.given(...script.slice(0, 12));
     const projector = f.projector();
     await projector.start();
-    const metadata = (schemaVersion: number) => ({
-      correlationId: 'c1',
-      causationId: 'c1',
-      app: 'newer-locus',
-      schemaVersion,
-      time: new Date().toISOString(),
-    });
+    const metadata = newerMetadata;
     const id = () => crypto.randomUUID();
     await f.store.appendToStream(lportStream('p1'), [
       { id: id(), type: 'PortTeleported', data: { portId: 'p1' }, metadata: metadata(1) },

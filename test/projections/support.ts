@@ -138,6 +138,15 @@ export async function dumpReadModel(database: DatabaseHandle): Promise<Record<st
   return dump;
 }
 
+/** The metadata a newer locus writes, at `schemaVersion` (one this version may not read). */
+export const newerMetadata = (schemaVersion: number) => ({
+  correlationId: 'c1',
+  causationId: 'c1',
+  app: 'newer-locus',
+  schemaVersion,
+  time: new Date().toISOString(),
+});
+
 /**
  * Events of lport streams a history must render as the live projection does: unreadable ones
  * on `spoilt`'s stream (no history row; a command on that port fails from then on), a readable one that is no port event (no row), a
@@ -145,13 +154,7 @@ export async function dumpReadModel(database: DatabaseHandle): Promise<Record<st
  * port after them.
  */
 export async function appendOddEvents(f: Fixture, spoilt = 'p1'): Promise<void> {
-  const metadata = (schemaVersion: number) => ({
-    correlationId: 'c1',
-    causationId: 'c1',
-    app: 'newer-locus',
-    schemaVersion,
-    time: new Date().toISOString(),
-  });
+  const metadata = newerMetadata;
   const id = () => crypto.randomUUID();
   const notAPortEvent = chassis('Z', 9);
   await f.store.appendToStream(lportStream(spoilt), [
