@@ -205,13 +205,7 @@ export class ChassisDesired {
 
   /** The switches and ports `markEverything` marks, a switch's ports included. */
   private sweepOf(topology: Topology): { switches: string[]; ports: string[] } {
-    const switches = new Set([...this.switches.keys(), ...this.interest.keys()]);
-    for (const group of this.groups.values()) if (group.rank === 1) switches.add(group.id);
-    const ports = new Set([
-      ...this.entries.keys(),
-      ...this.claimedOn.keys(),
-      ...topology.claimedPortsByChassis.get(this.chassis),
-    ]);
+    const { switches, ports } = this.everything(topology);
     for (const switchId of switches)
       for (const portId of topology.portsBySwitch.get(switchId)) ports.add(portId);
     return { switches: [...switches], ports: [...ports] };
@@ -352,13 +346,21 @@ export class ChassisDesired {
 
   /** Every port and switch this chassis had or may now have. */
   private markEverything(topology: Topology): void {
-    for (const id of this.entries.keys()) this.dirtyPorts.add(id);
-    for (const id of this.claimedOn.keys()) this.dirtyPorts.add(id);
-    for (const id of topology.claimedPortsByChassis.get(this.chassis)) this.dirtyPorts.add(id);
-    for (const id of this.switches.keys()) this.dirtySwitches.add(id);
-    for (const id of this.interest.keys()) this.dirtySwitches.add(id);
-    for (const group of this.groups.values())
-      if (group.rank === 1) this.dirtySwitches.add(group.id);
+    const { switches, ports } = this.everything(topology);
+    for (const id of ports) this.dirtyPorts.add(id);
+    for (const id of switches) this.dirtySwitches.add(id);
+  }
+
+  /** Every switch and port a full recompute marks (a switch's other ports come with it). */
+  private everything(topology: Topology): { switches: Set<string>; ports: Set<string> } {
+    const switches = new Set([...this.switches.keys(), ...this.interest.keys()]);
+    for (const group of this.groups.values()) if (group.rank === 1) switches.add(group.id);
+    const ports = new Set([
+      ...this.entries.keys(),
+      ...this.claimedOn.keys(),
+      ...topology.claimedPortsByChassis.get(this.chassis),
+    ]);
+    return { switches, ports };
   }
 
   private entryOf(topology: Topology, portId: string): Entry | undefined {

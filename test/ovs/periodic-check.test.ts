@@ -144,17 +144,12 @@ describe('the periodic check', () => {
   });
 
   it('lets an incremental batch through while it waits for its dump', async () => {
-    const bridge = new HeldDump();
-    const table = new LiveTable(50);
-    const reconciler = reconcilerOf(bridge, table);
-    await reconciler.start();
-    const asked = bridge.hold();
+    const { bridge, table, reconciler, check: asked } = await checkAsked(50);
     let checked = false;
-    const check = reconciler.check().then((drift) => {
+    const check = asked.then((drift) => {
       checked = true;
       return drift;
     });
-    await asked;
     table.set(portFlow(3, 777));
     await reconciler.refresh();
     expect(checked).toBe(false);
@@ -166,14 +161,9 @@ describe('the periodic check', () => {
   });
 
   it('lets batches run between the slices of a large compare', async () => {
-    const bridge = new HeldDump();
-    const table = new LiveTable(10_000);
-    const reconciler = reconcilerOf(bridge, table);
-    await reconciler.start();
-    const asked = bridge.hold();
+    const { bridge, table, reconciler, check: asked } = await checkAsked(10_000);
     const order: string[] = [];
-    const check = reconciler.check().then(() => order.push('check'));
-    await asked;
+    const check = asked.then(() => order.push('check'));
     bridge.handOver();
     // The next turn: the check has its dump and is parsing it.
     await new Promise((resolve) => setImmediate(resolve));
